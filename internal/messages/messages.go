@@ -1,0 +1,129 @@
+// Package messages defines the messages that services exchange through the broker: their
+// type names, the queues that consume them, and their payloads. It is the one place every
+// producer and consumer agrees on; a change to a payload must stay readable by the previous
+// version (add fields, never rename or retype them).
+package messages
+
+import "time"
+
+// Message types.
+const (
+	// TypeEmailSend asks the email-sender to send one email (payload EmailSend).
+	TypeEmailSend = "email.send"
+	// TypeEmailResult reports what became of an email.send (payload EmailResult).
+	TypeEmailResult = "email.result"
+	// TypeAccountDeleted announces a deleted account (payload AccountDeleted).
+	TypeAccountDeleted = "account.deleted"
+	// TypeEventChanged announces a created or changed event (payload EventChanged).
+	TypeEventChanged = "event.changed"
+	// TypeEventDeleted announces a deleted event (payload EventDeleted).
+	TypeEventDeleted = "event.deleted"
+)
+
+// Queues, one per consuming service and purpose.
+const (
+	QueueMailer              = "mailer.email-send"
+	QueueEventsAccounts      = "events.account-deleted"
+	QueueNotificationsDomain = "notifications.domain"
+	QueueNotificationsResult = "notifications.email-result"
+)
+
+// EmailKind names the template of an email.
+type EmailKind string
+
+// The kinds of email EventPost sends.
+const (
+	EmailWelcome        EmailKind = "welcome"
+	EmailReminder       EmailKind = "reminder"
+	EmailEventChanged   EmailKind = "event_changed"
+	EmailEventCancelled EmailKind = "event_cancelled"
+)
+
+// Location is where an event takes place.
+type Location struct {
+	Name    string   `json:"name"`
+	Address string   `json:"address"`
+	Lat     *float64 `json:"lat"`
+	Lon     *float64 `json:"lon"`
+}
+
+// Event is the snapshot of an event that travels in messages: what a reminder needs to name
+// the event, show its time and place, and attach it as an .ics file.
+type Event struct {
+	ID          string     `json:"id"`
+	OrganizerID string     `json:"organizer_id"`
+	Title       string     `json:"title"`
+	Description string     `json:"description"`
+	StartsAt    time.Time  `json:"starts_at"`
+	EndsAt      *time.Time `json:"ends_at"`
+	Timezone    string     `json:"timezone"`
+	Location    *Location  `json:"location"`
+	OnlineURL   *string    `json:"online_url"`
+	Category    *string    `json:"category"`
+	Tags        []string   `json:"tags"`
+	CreatedAt   time.Time  `json:"created_at"`
+	// UpdatedAt orders versions of one event: a consumer ignores a snapshot older than the one
+	// it holds.
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// EmailSend asks the email-sender to send one email. The email-sender sends at most one
+// email per IdempotencyKey, however often the request is delivered.
+type EmailSend struct {
+	IdempotencyKey string    `json:"idempotency_key"`
+	Kind           EmailKind `json:"kind"`
+	To             string    `json:"to"`
+	// Name is the recipient's display name, when known.
+	Name string `json:"name,omitempty"`
+	// ReminderID is set on emails sent for a reminder; their result is reported back.
+	ReminderID string `json:"reminder_id,omitempty"`
+	// Event is set on every kind but welcome.
+	Event *Event `json:"event,omitempty"`
+	// Note is the person's note on a reminder.
+	Note string `json:"note,omitempty"`
+	// PreviousStartsAt is the start before the change, on event_changed.
+	PreviousStartsAt *time.Time `json:"previous_starts_at,omitempty"`
+	// SendAt is when the reminder was due, on reminder.
+	SendAt *time.Time `json:"send_at,omitempty"`
+}
+
+// Email result statuses.
+const (
+	ResultSent   = "sent"
+	ResultFailed = "failed"
+)
+
+// EmailResult reports what became of an EmailSend.
+type EmailResult struct {
+	IdempotencyKey string    `json:"idempotency_key"`
+	Kind           EmailKind `json:"kind"`
+	ReminderID     string    `json:"reminder_id,omitempty"`
+	Status         string    `json:"status"`
+	Error          string    `json:"error,omitempty"`
+	At             time.Time `json:"at"`
+}
+
+// AccountDeleted announces that an account is gone: its events and reminders go with it.
+type AccountDeleted struct {
+	AccountID string    `json:"account_id"`
+	DeletedAt time.Time `json:"deleted_at"`
+}
+
+// EventChanged announces a new or changed event with its current state.
+type EventChanged struct {
+	Event Event `json:"event"`
+	// PreviousStartsAt is the start before this change; nil for a new event.
+	PreviousStartsAt *time.Time `json:"previous_starts_at,omitempty"`
+}
+
+// Reasons an event was deleted.
+const (
+	DeletedByOrganizer = "deleted"
+	DeletedWithAccount = "account_deleted"
+)
+
+// EventDeleted announces a deleted event, with its last state.
+type EventDeleted struct {
+	Event  Event  `json:"event"`
+	Reason string `json:"reason"`
+}

@@ -1,0 +1,194 @@
+// Package broker carries messages between services: email work and domain events. Producers
+// never publish directly; they write messages to their transactional outbox (package outbox),
+// whose relay publishes them through a Publisher. Consumers are handlers registered for a
+// queue and the message types it takes; they are acknowledged only after they return nil, so
+// they must be idempotent. The in-process broker here serves the all-in-one mode.
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/eventpost/eventpost/internal/platform/logging"
+)
+
+// Message is the envelope of everything that crosses the broker.
+type Message struct {
+	ID          string          `json:"id"`
+	Type        string          `json:"type"`
+	Time        time.Time       `json:"time"`
+	RequestID   string          `json:"request_id,omitempty"`
+	TraceParent string          `json:"traceparent,omitempty"`
+	Payload     json.RawMessage `json:"payload"`
+	// Attempt is the delivery attempt, starting at 1; set by the broker, not serialized.
+	Attempt int `json:"-"`
+}
+
+// NewMessage returns a message of type typ with payload encoded as JSON, a fresh UUIDv7 ID,
+// the current time, and the request ID carried by ctx.
+func NewMessage(ctx context.Context, typ string, payload any) (Message, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return Message{}, fmt.Errorf("encode %s message: %w", typ, err)
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Message{}, fmt.Errorf("new message id: %w", err)
+	}
+	return Message{
+		ID: id.String(), Type: typ, Time: time.Now().UTC(),
+		RequestID: logging.RequestID(ctx), Payload: b,
+	}, nil
+}
+
+// Decode decodes the payload of m into v. A payload that does not decode is a permanent
+// error: delivering it again cannot help.
+func (m Message) Decode(v any) error {
+	if err := json.Unmarshal(m.Payload, v); err != nil {
+		return Permanent(fmt.Errorf("decode %s message %s: %w", m.Type, m.ID, err))
+	}
+	return nil
+}
+
+// Handler handles one delivered message. It returns nil to acknowledge it, a Permanent error
+// to reject it for good (it is dead-lettered), and any other error to have it delivered
+// again later.
+type Handler func(ctx context.Context, m Message) error
+
+// Consumer is a handler bound to a named queue that receives the listed message types.
+type Consumer struct {
+	Queue  string
+	Types  []string
+	Handle Handler
+}
+
+// Publisher publishes a message; it returns nil only once the message is safely handed over
+// (in-process: handled by every consumer; RabbitMQ: confirmed by the broker).
+type Publisher interface {
+	Publish(ctx context.Context, m Message) error
+}
+
+// Broker is a Publisher that also delivers to registered consumers.
+type Broker interface {
+	Publisher
+	// Register adds a consumer; call it before Run.
+	Register(c Consumer) error
+	// Run delivers messages until ctx is done.
+	Run(ctx context.Context) error
+}
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as one that retrying cannot fix.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// InProcess is the all-in-one mode's broker: Publish hands the message to every consumer of
+// its type, in the caller's goroutine, and succeeds when all of them acknowledged it. A
+// consumer that already acknowledged a message is not given it again when Publish is retried
+// for the consumers that failed. Durability comes from the producer's outbox, which keeps a
+// message until Publish succeeds.
+type InProcess struct {
+	log         *slog.Logger
+	deadLetters func(queue string)
+
+	mu        sync.Mutex
+	consumers []Consumer
+	done      map[string]time.Time // message ID + "\x00" + queue → when acknowledged
+}
+
+// NewInProcess returns an empty in-process broker. deadLetters, when not nil, is called with
+// the queue of every dead-lettered message, for metrics.
+func NewInProcess(log *slog.Logger, deadLetters func(queue string)) *InProcess {
+	return &InProcess{log: log, deadLetters: deadLetters, done: make(map[string]time.Time)}
+}
+
+// Register implements Broker.
+func (b *InProcess) Register(c Consumer) error {
+	if c.Queue == "" || len(c.Types) == 0 || c.Handle == nil {
+		return fmt.Errorf("register consumer %q: queue, types and handler are required", c.Queue)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.consumers = append(b.consumers, c)
+	return nil
+}
+
+// Run implements Broker; the in-process broker delivers in Publish, so Run only forgets
+// old acknowledgements until ctx is done.
+func (b *InProcess) Run(ctx context.Context) error {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			b.mu.Lock()
+			for k, at := range b.done {
+				if now.Sub(at) > time.Hour {
+					delete(b.done, k)
+				}
+			}
+			b.mu.Unlock()
+		}
+	}
+}
+
+// Publish implements Publisher. A consumer's permanent error dead-letters the message for
+// that consumer: it is logged with its payload and counted, and not delivered again.
+func (b *InProcess) Publish(ctx context.Context, m Message) error {
+	b.mu.Lock()
+	consumers := slices.Clone(b.consumers)
+	b.mu.Unlock()
+	ctx = logging.WithRequestID(ctx, m.RequestID)
+	var errs []error
+	for _, c := range consumers {
+		if !slices.Contains(c.Types, m.Type) {
+			continue
+		}
+		key := m.ID + "\x00" + c.Queue
+		b.mu.Lock()
+		_, handled := b.done[key]
+		b.mu.Unlock()
+		if handled {
+			continue
+		}
+		if err := c.Handle(ctx, m); err != nil {
+			if !IsPermanent(err) {
+				errs = append(errs, fmt.Errorf("%s: %w", c.Queue, err))
+				continue
+			}
+			b.log.ErrorContext(ctx, "message dead-lettered", "queue", c.Queue, "message_id", m.ID,
+				"type", m.Type, "payload", string(m.Payload), "err", err)
+			if b.deadLetters != nil {
+				b.deadLetters(c.Queue)
+			}
+		}
+		b.mu.Lock()
+		b.done[key] = time.Now()
+		b.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}

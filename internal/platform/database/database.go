@@ -1,0 +1,121 @@
+// Package database opens the databases services keep their state in and applies their
+// embedded, versioned migrations. SQLite (pure Go, modernc.org/sqlite) is the embedded
+// default; PostgreSQL is the distributed mode's database.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Dialect names the SQL dialect of a database.
+type Dialect int
+
+// The dialects EventPost stores are written for.
+const (
+	SQLite Dialect = iota + 1
+	Postgres
+)
+
+// String implements fmt.Stringer.
+func (d Dialect) String() string {
+	switch d {
+	case SQLite:
+		return "sqlite"
+	case Postgres:
+		return "postgres"
+	}
+	return "unknown"
+}
+
+// Rebind rewrites the ? placeholders of query into the dialect's form ($1, $2… for
+// PostgreSQL). Queries must not contain a literal question mark.
+func (d Dialect) Rebind(query string) string {
+	if d != Postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// OpenSQLite opens (creating it if needed) the SQLite database file at path, in WAL mode with
+// full synchronous commits, foreign keys on, a busy timeout, and write transactions that take
+// the write lock when they begin (so two writers wait for each other instead of failing).
+func OpenSQLite(path string) (*sql.DB, error) {
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(0)
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Migrate applies the migrations in fsys (files such as 00001_init.sql in goose's format) that
+// db does not have yet, recording them in the table goose_db_version.
+func Migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS, log *slog.Logger) error {
+	return MigrateTable(ctx, db, d, fsys, "goose_db_version", log)
+}
+
+// MigrateTable is Migrate with the version table named, for a shared component (such as the
+// outbox) whose migrations are versioned apart from its host service's.
+func MigrateTable(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS, table string, log *slog.Logger) error {
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithTableName(table)}
+	var gd goose.Dialect
+	switch d {
+	case SQLite:
+		gd = goose.DialectSQLite3
+	case Postgres:
+		gd = goose.DialectPostgres
+		// Replicas starting at once take turns: an advisory lock held for the migration.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	default:
+		return fmt.Errorf("migrate: unknown dialect %d", d)
+	}
+	p, err := goose.NewProvider(gd, db, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, r := range results {
+		log.Info("migration applied", "version", r.Source.Version, "path", r.Source.Path, "duration", r.Duration)
+	}
+	return nil
+}

@@ -1,0 +1,152 @@
+package httpx
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/metrics"
+	"github.com/eventpost/eventpost/internal/platform/problem"
+)
+
+// Check reports whether one dependency of a service answers.
+type Check struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Options configures Wrap.
+type Options struct {
+	Log      *slog.Logger
+	Registry *prometheus.Registry
+	// Checks are run by /readyz.
+	Checks []Check
+}
+
+// Wrap returns the handler a service serves: mux with /healthz, /readyz and /metrics added,
+// behind request-ID, access-log, panic-recovery and request-metric middleware. Route labels
+// come from the pattern that mux matched.
+func Wrap(mux *http.ServeMux, o Options) http.Handler {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", Ready(o.Checks))
+	mux.Handle("GET /metrics", metrics.Handler(o.Registry))
+	return Middleware(mux, o.Log, metrics.NewHTTP(o.Registry))
+}
+
+// Ready answers 200 when every check passes, else 503 with a JSON body naming the first
+// dependency that does not answer.
+func Ready(checks []Check) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		for _, c := range checks {
+			if err := c.Check(ctx); err != nil {
+				w.Header().Set("Retry-After", "5")
+				WriteJSON(w, http.StatusServiceUnavailable, map[string]string{
+					"status": "unavailable", "dependency": c.Name, "error": err.Error(),
+				})
+				return
+			}
+		}
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	}
+}
+
+// Middleware wraps next with request IDs, access logs, panic recovery and request metrics.
+// next must be the ServeMux itself (or a handler that sets r.Pattern on the request it is
+// given) for the route label to be known.
+func Middleware(next http.Handler, log *slog.Logger, m *metrics.HTTP) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get(HeaderRequestID)
+		if !validRequestID(id) {
+			id = uuid.NewString()
+			r.Header.Set(HeaderRequestID, id)
+		}
+		w.Header().Set(HeaderRequestID, id)
+		r = r.WithContext(logging.WithRequestID(r.Context(), id))
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.ErrorContext(r.Context(), "panic serving request", "panic", v, "path", r.URL.Path)
+				if sw.status == 0 {
+					problem.WriteError(sw, r, problem.New(http.StatusInternalServerError, "an internal error occurred; it has been logged"))
+				}
+			}
+			d := time.Since(start)
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			m.Observe(r.Pattern, r.Method, status, d)
+			level := slog.LevelInfo
+			if status >= 500 {
+				level = slog.LevelError
+			}
+			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
+				level = slog.LevelDebug
+			}
+			log.Log(r.Context(), level, "request",
+				"method", r.Method, "path", r.URL.Path, "route", r.Pattern, "status", status,
+				"duration_ms", float64(d.Microseconds())/1000, "bytes", sw.bytes)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// validRequestID accepts a client's request ID when it is short printable ASCII, so that it
+// cannot break a log line or a header.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// statusWriter remembers the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush forwards to the underlying writer, for streamed proxy responses.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}

@@ -1,0 +1,270 @@
+// Package outbox is the transactional outbox and inbox every service uses around the broker.
+// A producer inserts its messages with Add in the same database transaction as the change
+// they announce, so a committed change always yields its messages; a Relay then publishes
+// them and deletes each one only after the broker took it, retrying with backoff meanwhile.
+// A consumer calls FirstDelivery in the transaction that applies a message, so that handling
+// a redelivered message has no second effect.
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/database"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Migrate creates or updates the outbox and inbox tables in db. They keep their own
+// migration version table, so every service's schema can include them unchanged.
+func Migrate(ctx context.Context, db *sql.DB, d database.Dialect, log *slog.Logger) error {
+	sub, err := fs.Sub(migrations, "migrations/"+d.String())
+	if err != nil {
+		return err
+	}
+	return database.MigrateTable(ctx, db, d, sub, "goose_outbox_version", log)
+}
+
+// Execer is what Add and FirstDelivery need of a transaction.
+type Execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// Add inserts msgs into the outbox within tx.
+func Add(ctx context.Context, tx Execer, d database.Dialect, msgs ...broker.Message) error {
+	q := d.Rebind(`INSERT INTO outbox (id, type, body, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)`)
+	for _, m := range msgs {
+		body, err := json.Marshal(m)
+		if err != nil {
+			return fmt.Errorf("outbox add %s: %w", m.Type, err)
+		}
+		now := time.Now().UnixMicro()
+		if _, err := tx.ExecContext(ctx, q, m.ID, m.Type, body, now, now); err != nil {
+			return fmt.Errorf("outbox add %s: %w", m.Type, err)
+		}
+	}
+	return nil
+}
+
+// FirstDelivery records within tx that the consumer handled the message with ID id, and
+// reports whether this is the first time. A consumer that gets false must not apply the
+// message again.
+func FirstDelivery(ctx context.Context, tx Execer, d database.Dialect, id string) (bool, error) {
+	res, err := tx.ExecContext(ctx,
+		d.Rebind(`INSERT INTO inbox (message_id, handled_at) VALUES (?, ?) ON CONFLICT (message_id) DO NOTHING`),
+		id, time.Now().UnixMicro())
+	if err != nil {
+		return false, fmt.Errorf("inbox record %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("inbox record %s: %w", id, err)
+	}
+	return n == 1, nil
+}
+
+// Notifier wakes a relay after a commit that added messages.
+type Notifier interface{ Notify() }
+
+// RelayConfig tunes a Relay.
+type RelayConfig struct {
+	// Poll is how often the relay looks for messages without being notified (messages added
+	// by another process, retries). Default 1s.
+	Poll time.Duration
+	// MaxBackoff caps the delay between attempts at one message. Default 5 minutes.
+	MaxBackoff time.Duration
+	// Batch is how many messages one pass takes. Default 100.
+	Batch int
+}
+
+// Relay publishes the messages of one service's outbox.
+type Relay struct {
+	db   *sql.DB
+	d    database.Dialect
+	pub  broker.Publisher
+	log  *slog.Logger
+	cfg  RelayConfig
+	wake chan struct{}
+
+	published prometheus.Counter
+	failed    prometheus.Counter
+}
+
+// NewRelay returns a relay from db's outbox to pub. Its metrics are registered with reg.
+func NewRelay(db *sql.DB, d database.Dialect, pub broker.Publisher, log *slog.Logger, reg prometheus.Registerer, cfg RelayConfig) *Relay {
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Minute
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 100
+	}
+	r := &Relay{
+		db: db, d: d, pub: pub, log: log, cfg: cfg, wake: make(chan struct{}, 1),
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "outbox_published_total", Help: "Messages the outbox relay handed to the broker.",
+		}),
+		failed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "outbox_publish_failures_total", Help: "Failed attempts to hand an outbox message to the broker.",
+		}),
+	}
+	reg.MustRegister(r.published, r.failed, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "outbox_backlog", Help: "Messages waiting in the outbox.",
+	}, func() float64 {
+		n, err := r.Backlog(context.Background())
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
+	return r
+}
+
+// Notify implements Notifier: it wakes the relay without blocking.
+func (r *Relay) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Backlog returns how many messages wait in the outbox.
+func (r *Relay) Backlog(ctx context.Context) (int, error) {
+	var n int
+	err := r.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&n)
+	return n, err
+}
+
+// Run relays messages until ctx is done; a message being published when ctx ends is
+// finished first.
+func (r *Relay) Run(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.wake:
+		case <-timer.C:
+		}
+		wait, err := r.pass(ctx)
+		if err != nil {
+			r.log.Error("outbox relay", "err", err)
+			wait = r.cfg.Poll
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+	}
+}
+
+type row struct {
+	seq      int64
+	body     []byte
+	attempts int
+}
+
+// pass publishes due messages until none is left or ctx is done, and returns how long to wait
+// for the next one.
+func (r *Relay) pass(ctx context.Context) (time.Duration, error) {
+	for ctx.Err() == nil {
+		rows, err := r.due(ctx)
+		if err != nil {
+			return 0, err
+		}
+		for _, row := range rows {
+			if ctx.Err() != nil {
+				break
+			}
+			if err := r.publish(context.WithoutCancel(ctx), row); err != nil {
+				return 0, err
+			}
+		}
+		if len(rows) < r.cfg.Batch {
+			break
+		}
+	}
+	return r.untilNext(ctx)
+}
+
+func (r *Relay) due(ctx context.Context) ([]row, error) {
+	rs, err := r.db.QueryContext(ctx, r.d.Rebind(
+		`SELECT seq, body, attempts FROM outbox WHERE next_attempt_at <= ? ORDER BY seq LIMIT ?`),
+		time.Now().UnixMicro(), r.cfg.Batch)
+	if err != nil {
+		return nil, fmt.Errorf("outbox due: %w", err)
+	}
+	defer rs.Close()
+	var out []row
+	for rs.Next() {
+		var x row
+		if err := rs.Scan(&x.seq, &x.body, &x.attempts); err != nil {
+			return nil, fmt.Errorf("outbox due: %w", err)
+		}
+		out = append(out, x)
+	}
+	return out, rs.Err()
+}
+
+func (r *Relay) publish(ctx context.Context, x row) error {
+	var m broker.Message
+	if err := json.Unmarshal(x.body, &m); err != nil {
+		return fmt.Errorf("outbox message %d does not decode: %w", x.seq, err)
+	}
+	m.Attempt = x.attempts + 1
+	if err := r.pub.Publish(ctx, m); err != nil {
+		r.failed.Inc()
+		delay := r.backoff(x.attempts)
+		r.log.WarnContext(ctx, "publish failed; will retry", "message_id", m.ID, "type", m.Type,
+			"attempt", m.Attempt, "retry_in", delay.String(), "err", err)
+		_, uerr := r.db.ExecContext(ctx, r.d.Rebind(
+			`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ?`),
+			time.Now().Add(delay).UnixMicro(), truncate(err.Error(), 1000), x.seq)
+		return uerr
+	}
+	r.published.Inc()
+	_, err := r.db.ExecContext(ctx, r.d.Rebind(`DELETE FROM outbox WHERE seq = ?`), x.seq)
+	return err
+}
+
+// backoff is exponential from 500ms with ±20% jitter, capped at MaxBackoff.
+func (r *Relay) backoff(attempts int) time.Duration {
+	d := 500 * time.Millisecond << min(attempts, 20)
+	d = min(d, r.cfg.MaxBackoff)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+func (r *Relay) untilNext(ctx context.Context) (time.Duration, error) {
+	var next sql.NullInt64
+	if err := r.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM outbox`).Scan(&next); err != nil {
+		return 0, fmt.Errorf("outbox next: %w", err)
+	}
+	if !next.Valid {
+		return r.cfg.Poll, nil
+	}
+	return min(max(time.Until(time.UnixMicro(next.Int64)), 0), r.cfg.Poll), nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

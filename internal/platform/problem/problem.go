@@ -1,0 +1,130 @@
+// Package problem carries the errors that the public API reports and writes them as RFC 9457
+// application/problem+json responses. Services declare their sentinel errors with New and
+// return Validation errors for 422s; one function, Write, maps any error to a response.
+package problem
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// ContentType is the media type of every error response.
+const ContentType = "application/problem+json"
+
+// FieldError names one invalid field of a request and says what is wrong with it.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error is an error that the API reports to the client with a given status.
+type Error struct {
+	Status     int
+	Detail     string
+	Fields     []FieldError
+	RetryAfter time.Duration
+	// Dependency names the unavailable dependency of a 503.
+	Dependency string
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	if e.Detail != "" {
+		return e.Detail
+	}
+	return http.StatusText(e.Status)
+}
+
+// Is reports whether target is an *Error with the same status and detail, so that
+// errors.Is(err, ErrNotFound) matches a sentinel even when it was wrapped.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Status == e.Status && t.Detail == e.Detail
+}
+
+// New returns an error reported with status and detail. Use it to declare sentinels.
+func New(status int, detail string) *Error {
+	return &Error{Status: status, Detail: detail}
+}
+
+// Newf is New with a formatted detail.
+func Newf(status int, format string, args ...any) *Error {
+	return &Error{Status: status, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Generic errors shared by all services.
+var (
+	ErrUnauthorized = New(http.StatusUnauthorized, "missing, expired or revoked access token")
+	ErrForbidden    = New(http.StatusForbidden, "this resource belongs to someone else")
+	ErrNotFound     = New(http.StatusNotFound, "not found")
+)
+
+// Validation returns a 422 error listing the invalid fields; it returns nil when fields is empty,
+// so that a validator can end with `return problem.Validation(errs...)`.
+func Validation(fields ...FieldError) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	return &Error{Status: http.StatusUnprocessableEntity, Detail: "the request did not validate", Fields: fields}
+}
+
+// TooManyRequests returns a 429 error that tells the client when to retry.
+func TooManyRequests(detail string, retryAfter time.Duration) *Error {
+	return &Error{Status: http.StatusTooManyRequests, Detail: detail, RetryAfter: retryAfter}
+}
+
+// Unavailable returns a 503 error naming the dependency that does not answer.
+func Unavailable(dependency string, retryAfter time.Duration) *Error {
+	return &Error{
+		Status: http.StatusServiceUnavailable, Detail: dependency + " is unavailable",
+		Dependency: dependency, RetryAfter: retryAfter,
+	}
+}
+
+// body is the JSON shape of a problem response.
+type body struct {
+	Type     string       `json:"type"`
+	Title    string       `json:"title"`
+	Status   int          `json:"status"`
+	Detail   string       `json:"detail,omitempty"`
+	Instance string       `json:"instance,omitempty"`
+	Errors   []FieldError `json:"errors,omitempty"`
+}
+
+// Write writes err as a problem response. An error that is not an *Error is logged and
+// answered with a 500 that does not reveal it.
+func Write(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var pe *Error
+	if !errors.As(err, &pe) {
+		if log != nil {
+			log.ErrorContext(r.Context(), "internal error", "err", err, "method", r.Method, "path", r.URL.Path)
+		}
+		pe = &Error{Status: http.StatusInternalServerError, Detail: "an internal error occurred; it has been logged"}
+	}
+	WriteError(w, r, pe)
+}
+
+// WriteError writes pe as a problem response.
+func WriteError(w http.ResponseWriter, r *http.Request, pe *Error) {
+	if pe.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(pe.RetryAfter.Seconds()))))
+	}
+	w.Header().Set("Content-Type", ContentType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(pe.Status)
+	b := body{
+		Type:     "about:blank",
+		Title:    http.StatusText(pe.Status),
+		Status:   pe.Status,
+		Detail:   pe.Detail,
+		Instance: r.URL.Path,
+		Errors:   pe.Fields,
+	}
+	_ = json.NewEncoder(w).Encode(b)
+}
