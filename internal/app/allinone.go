@@ -1,0 +1,232 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/eventpost/eventpost/internal/auth"
+	"github.com/eventpost/eventpost/internal/events"
+	"github.com/eventpost/eventpost/internal/gateway"
+	"github.com/eventpost/eventpost/internal/mailer"
+	"github.com/eventpost/eventpost/internal/notifications"
+	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/discovery"
+	"github.com/eventpost/eventpost/internal/platform/httpx"
+	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/metrics"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
+)
+
+// service is what every EventPost service offers its host process.
+type service interface {
+	Handler() http.Handler
+	Consumers() []broker.Consumer
+	Run(ctx context.Context) error
+}
+
+// store is what the host needs of a service's store: its database, for the outbox relay.
+type store interface {
+	DB() *sql.DB
+	Close() error
+}
+
+// System is a running all-in-one EventPost.
+type System struct {
+	// URL is the gateway's base URL, such as http://127.0.0.1:8080.
+	URL string
+	// ServiceURLs maps each service name to the base URL of its loopback listener.
+	ServiceURLs map[string]string
+
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Wait blocks until the system has stopped (its context ended, or a part failed) and
+// returns the first error of any part.
+func (s *System) Wait() error { return <-s.done }
+
+// Stop stops the system gracefully and waits for it.
+func (s *System) Stop() error {
+	s.cancel()
+	return s.Wait()
+}
+
+// Start starts the gateway and the four services in this process: each service on its own
+// loopback listener with its own SQLite database under cfg.DataDir, the in-process broker
+// between them, and the gateway on cfg.HTTPAddr. It returns once every listener is bound;
+// the system runs until ctx ends.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	var closers []func() error
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				_ = closers[i]()
+			}
+		}
+	}()
+
+	gatewayReg := metrics.NewRegistry(true)
+	deadLetters := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "broker_dead_letters_total", Help: "Messages a consumer rejected for good, by queue.",
+	}, []string{"queue"})
+	gatewayReg.MustRegister(deadLetters)
+	b := broker.NewInProcess(logging.ForService(log, "broker"), func(q string) { deadLetters.WithLabelValues(q).Inc() })
+
+	type part struct {
+		name     string
+		store    store
+		svc      service
+		listener net.Listener
+		relay    *outbox.Relay
+	}
+	parts := make([]*part, 0, 4)
+	resolver := discovery.Static{}
+	open := func(name string, openStore func(ctx context.Context, path string, log *slog.Logger) (store, error),
+		build func(st store, relay *outbox.Relay, log *slog.Logger, reg *prometheus.Registry) (service, error)) error {
+		slog := logging.ForService(log, name)
+		st, err := openStore(ctx, filepath.Join(cfg.DataDir, name+".db"), slog)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		closers = append(closers, st.Close)
+		reg := metrics.NewRegistry(false)
+		relay := outbox.NewRelay(st.DB(), database.SQLite, b, slog, reg, outbox.RelayConfig{})
+		svc, err := build(st, relay, slog, reg)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		for _, c := range svc.Consumers() {
+			if err := b.Register(c); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("%s: listen: %w", name, err)
+		}
+		closers = append(closers, ln.Close)
+		resolver[name] = []string{"http://" + ln.Addr().String()}
+		parts = append(parts, &part{name: name, store: st, svc: svc, listener: ln, relay: relay})
+		return nil
+	}
+
+	transport, err := mailer.NewTransport(mailer.Config{SMTPURL: cfg.SMTPURL, MailDir: filepath.Join(cfg.DataDir, "mail")}, logging.ForService(log, discovery.Mailer))
+	if err != nil {
+		return nil, fmt.Errorf("mail transport: %w", err)
+	}
+	closers = append(closers, transport.Close)
+
+	balancer := discovery.NewBalancer(resolver)
+	steps := []error{
+		open(discovery.Auth,
+			func(ctx context.Context, p string, l *slog.Logger) (store, error) { return auth.OpenSQLite(ctx, p, l) },
+			func(st store, r *outbox.Relay, l *slog.Logger, reg *prometheus.Registry) (service, error) {
+				return auth.New(auth.DefaultConfig(), auth.Deps{Store: st.(auth.Store), Outbox: r, Log: l, Registry: reg})
+			}),
+		open(discovery.Events,
+			func(ctx context.Context, p string, l *slog.Logger) (store, error) { return events.OpenSQLite(ctx, p, l) },
+			func(st store, r *outbox.Relay, l *slog.Logger, reg *prometheus.Registry) (service, error) {
+				return events.New(events.Config{PublicURL: cfg.PublicURL}, events.Deps{Store: st.(events.Store), Outbox: r, Log: l, Registry: reg})
+			}),
+		open(discovery.Notifications,
+			func(ctx context.Context, p string, l *slog.Logger) (store, error) {
+				return notifications.OpenSQLite(ctx, p, l)
+			},
+			func(st store, r *outbox.Relay, l *slog.Logger, reg *prometheus.Registry) (service, error) {
+				return notifications.New(notifications.DefaultConfig(), notifications.Deps{
+					Store: st.(notifications.Store), Events: notifications.NewHTTPEventSource(balancer, nil),
+					Outbox: r, Log: l, Registry: reg,
+				})
+			}),
+		open(discovery.Mailer,
+			func(ctx context.Context, p string, l *slog.Logger) (store, error) { return mailer.OpenSQLite(ctx, p, l) },
+			func(st store, r *outbox.Relay, l *slog.Logger, reg *prometheus.Registry) (service, error) {
+				mc := mailer.DefaultConfig()
+				mc.From, mc.PublicURL = cfg.MailFrom, cfg.PublicURL
+				return mailer.New(mc, mailer.Deps{Store: st.(mailer.Store), Outbox: r, Log: l, Registry: reg, Transport: transport})
+			}),
+	}
+	for _, err := range steps {
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	gcfg := gateway.DefaultConfig()
+	gcfg.RateLimit, gcfg.RateBurst = cfg.RateLimit, cfg.RateBurst
+	glog := logging.ForService(log, discovery.Gateway)
+	gw, err := gateway.New(gcfg, gateway.Deps{Resolver: resolver, Log: glog, Registry: gatewayReg})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	gln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: listen: %w", err)
+	}
+	closers = append(closers, gln.Close)
+
+	ctx, cancel := context.WithCancel(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	serve := func(name string, h http.Handler, ln net.Listener, log *slog.Logger) {
+		g.Go(func() error {
+			if err := httpx.Serve(gctx, httpx.NewServer("", h, log), ln, cfg.ShutdownTimeout); err != nil {
+				return fmt.Errorf("%s: serve: %w", name, err)
+			}
+			return nil
+		})
+	}
+	run := func(name string, f func(context.Context) error) {
+		g.Go(func() error {
+			if err := f(gctx); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		})
+	}
+	run("broker", b.Run)
+	for _, p := range parts {
+		l := logging.ForService(log, p.name)
+		serve(p.name, p.svc.Handler(), p.listener, l)
+		run(p.name+" outbox relay", p.relay.Run)
+		run(p.name, p.svc.Run)
+	}
+	serve(discovery.Gateway, gw.Handler(), gln, glog)
+	run(discovery.Gateway, gw.Run)
+
+	sys := &System{
+		URL:         "http://" + gln.Addr().String(),
+		ServiceURLs: map[string]string{},
+		cancel:      cancel,
+		done:        make(chan error, 1),
+	}
+	for name, urls := range resolver {
+		sys.ServiceURLs[name] = urls[0]
+	}
+	go func() {
+		err := g.Wait()
+		cancel()
+		var cerr error
+		for i := len(closers) - 1; i >= 0; i-- {
+			if e := closers[i](); e != nil && !errors.Is(e, net.ErrClosed) {
+				cerr = errors.Join(cerr, e)
+			}
+		}
+		sys.done <- errors.Join(err, cerr)
+		close(sys.done)
+	}()
+	return sys, nil
+}

@@ -1,0 +1,98 @@
+package auth
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/eventpost/eventpost/internal/platform/authtoken"
+)
+
+// Config configures the auth service. Zero fields take their DefaultConfig value.
+type Config struct {
+	// AccessTokenTTL is how long an access token is valid. Default 15 minutes; at most
+	// authtoken.MaxTTL.
+	AccessTokenTTL time.Duration
+	// RefreshTokenTTL is how long a refresh token is valid after it is issued; every refresh
+	// issues a new one. Default 30 days.
+	RefreshTokenTTL time.Duration
+	// Password holds the argon2id parameters of new hashes. Default and minimum:
+	// MinPasswordParams.
+	Password PasswordParams
+	// MaxConcurrentHashes bounds the password hashes computed at once (each holds
+	// Password.Memory KiB). Default 2.
+	MaxConcurrentHashes int
+	// AccountFailureLimit is how many failed logins for one email address FailureWindow
+	// allows before logins for it are refused with 429. Default 5.
+	AccountFailureLimit int
+	// AddressFailureLimit is how many failed logins from one client address FailureWindow
+	// allows before logins from it are refused with 429. Default 20.
+	AddressFailureLimit int
+	// FailureWindow is the sliding window over which failed logins are counted. Default 15
+	// minutes.
+	FailureWindow time.Duration
+	// PruneInterval is how often expired revocations, refresh tokens and login failures are
+	// deleted. Default 10 minutes.
+	PruneInterval time.Duration
+	// RevocationPoll is how often a waiting revocation-feed request re-reads the database for
+	// revocations written by other replicas. Default 1 second.
+	RevocationPoll time.Duration
+	// MaxRevocationWait caps the wait parameter of the revocation feed. Default 30 seconds.
+	MaxRevocationWait time.Duration
+}
+
+// DefaultConfig returns the default configuration.
+func DefaultConfig() Config {
+	return Config{
+		AccessTokenTTL:      authtoken.MaxTTL,
+		RefreshTokenTTL:     30 * 24 * time.Hour,
+		Password:            MinPasswordParams,
+		MaxConcurrentHashes: 2,
+		AccountFailureLimit: 5,
+		AddressFailureLimit: 20,
+		FailureWindow:       15 * time.Minute,
+		PruneInterval:       10 * time.Minute,
+		RevocationPoll:      time.Second,
+		MaxRevocationWait:   30 * time.Second,
+	}
+}
+
+// withDefaults fills the zero fields of c from DefaultConfig and checks the result.
+func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
+	def := func(v *time.Duration, dv time.Duration) {
+		if *v == 0 {
+			*v = dv
+		}
+	}
+	defInt := func(v *int, dv int) {
+		if *v == 0 {
+			*v = dv
+		}
+	}
+	def(&c.AccessTokenTTL, d.AccessTokenTTL)
+	def(&c.RefreshTokenTTL, d.RefreshTokenTTL)
+	def(&c.FailureWindow, d.FailureWindow)
+	def(&c.PruneInterval, d.PruneInterval)
+	def(&c.RevocationPoll, d.RevocationPoll)
+	def(&c.MaxRevocationWait, d.MaxRevocationWait)
+	defInt(&c.MaxConcurrentHashes, d.MaxConcurrentHashes)
+	defInt(&c.AccountFailureLimit, d.AccountFailureLimit)
+	defInt(&c.AddressFailureLimit, d.AddressFailureLimit)
+	if c.Password == (PasswordParams{}) {
+		c.Password = d.Password
+	}
+	switch {
+	case c.AccessTokenTTL < time.Second || c.AccessTokenTTL > authtoken.MaxTTL:
+		return c, fmt.Errorf("auth config: access token TTL %v is not between 1s and %v", c.AccessTokenTTL, authtoken.MaxTTL)
+	case c.RefreshTokenTTL < time.Minute:
+		return c, fmt.Errorf("auth config: refresh token TTL %v is under a minute", c.RefreshTokenTTL)
+	case c.MaxConcurrentHashes < 1 || c.AccountFailureLimit < 1 || c.AddressFailureLimit < 1:
+		return c, fmt.Errorf("auth config: hash concurrency and failure limits must be positive")
+	case c.FailureWindow < 0 || c.PruneInterval < 0 || c.RevocationPoll < 0 || c.MaxRevocationWait < 0:
+		return c, fmt.Errorf("auth config: durations must be positive")
+	}
+	if err := c.Password.validate(); err != nil {
+		return c, fmt.Errorf("auth config: %w", err)
+	}
+	return c, nil
+}

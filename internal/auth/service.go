@@ -1,0 +1,561 @@
+// Package auth is the auth service: accounts and their argon2id password hashes, logins that
+// issue EdDSA-signed access tokens and rotating refresh tokens, logout, account deletion, the
+// JWK set that verifies access tokens, and the revocation feed through which the gateway
+// learns of logins and accounts whose access tokens must be refused before they expire.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/authtoken"
+	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/httpx"
+	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
+	"github.com/eventpost/eventpost/internal/platform/problem"
+)
+
+// Errors the service reports.
+var (
+	// ErrInvalidCredentials answers a login with an unknown email or a wrong password alike.
+	ErrInvalidCredentials = problem.New(http.StatusUnauthorized, "the email address or the password is wrong")
+	// ErrInvalidRefreshToken answers a refresh with an unknown, expired or revoked token.
+	ErrInvalidRefreshToken = problem.New(http.StatusUnauthorized, "the refresh token is unknown, expired or revoked")
+	// ErrRefreshTokenReused answers a refresh with a token that was already used; the login it
+	// belongs to is revoked.
+	ErrRefreshTokenReused = problem.New(http.StatusUnauthorized,
+		"the refresh token was already used; every token of its login has been revoked")
+	// ErrNotYourRefreshToken answers a logout with another account's refresh token.
+	ErrNotYourRefreshToken = problem.New(http.StatusForbidden, "the refresh token belongs to another account")
+)
+
+// Outcomes of a login, the label values of the logins metric.
+const (
+	loginSuccess   = "success"
+	loginFailure   = "failure"
+	loginThrottled = "throttled"
+)
+
+// Deps are the auth service's dependencies.
+type Deps struct {
+	// Store keeps the service's state.
+	Store Store
+	// Outbox wakes the outbox relay after a commit that added messages. Nil means no relay.
+	Outbox outbox.Notifier
+	// Log receives the service's logs. Nil discards them.
+	Log *slog.Logger
+	// Registry receives the service's metrics. Nil means a private registry.
+	Registry *prometheus.Registry
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service is the auth service.
+type Service struct {
+	cfg     Config
+	store   Store
+	outbox  outbox.Notifier
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	clock   func() time.Time
+	hasher  *hasher
+	dummy   string // hash verified when the email is unknown, so both cases cost the same
+	key     SigningKey
+	revs    *broadcast
+	metrics serviceMetrics
+	handler http.Handler
+
+	stopOnce sync.Once
+	stopping chan struct{}
+}
+
+type serviceMetrics struct {
+	logins *prometheus.CounterVec
+	tokens *prometheus.CounterVec
+	reuse  prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) serviceMetrics {
+	m := serviceMetrics{
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auth_logins_total", Help: "Login attempts, by outcome (success, failure, throttled).",
+		}, []string{"outcome"}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auth_tokens_issued_total", Help: "Token pairs issued, by grant (password, refresh).",
+		}, []string{"grant"}),
+		reuse: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "auth_refresh_reuse_detected_total", Help: "Reused refresh tokens; each revoked its login.",
+		}),
+	}
+	reg.MustRegister(m.logins, m.tokens, m.reuse)
+	for _, o := range []string{loginSuccess, loginFailure, loginThrottled} {
+		m.logins.WithLabelValues(o)
+	}
+	for _, g := range []string{"password", "refresh"} {
+		m.tokens.WithLabelValues(g)
+	}
+	return m
+}
+
+type noNotifier struct{}
+
+func (noNotifier) Notify() {}
+
+// New returns the auth service. It computes the dummy password hash and loads the signing
+// key, generating and storing one on the first start.
+func New(cfg Config, deps Deps) (*Service, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if deps.Store == nil {
+		return nil, errors.New("auth: a store is required")
+	}
+	s := &Service{
+		cfg: cfg, store: deps.Store, outbox: deps.Outbox, log: deps.Log, reg: deps.Registry, clock: deps.Now,
+		hasher: newHasher(cfg.Password, cfg.MaxConcurrentHashes), revs: newBroadcast(), stopping: make(chan struct{}),
+	}
+	if s.outbox == nil {
+		s.outbox = noNotifier{}
+	}
+	if s.log == nil {
+		s.log = logging.Discard()
+	}
+	if s.reg == nil {
+		s.reg = prometheus.NewRegistry()
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if s.dummy, err = s.hasher.Hash(ctx, rand.Text()); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	if s.key, err = s.loadSigningKey(ctx); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	s.metrics = newMetrics(s.reg)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// now returns the current time in UTC, truncated to what the store keeps.
+func (s *Service) now() time.Time { return s.clock().UTC().Truncate(time.Microsecond) }
+
+// loadSigningKey returns the newest stored signing key, generating one if there is none.
+// Replicas starting together may each add one; the JWK set lists them all, so every token
+// verifies whichever key signed it.
+func (s *Service) loadSigningKey(ctx context.Context) (SigningKey, error) {
+	keys, err := s.store.SigningKeys(ctx)
+	if err != nil {
+		return SigningKey{}, err
+	}
+	if len(keys) == 0 {
+		k, err := generateSigningKey(s.now())
+		if err != nil {
+			return SigningKey{}, err
+		}
+		if err := s.store.AddSigningKey(ctx, k); err != nil {
+			return SigningKey{}, err
+		}
+		s.log.Info("generated a signing key", "kid", k.ID)
+		if keys, err = s.store.SigningKeys(ctx); err != nil {
+			return SigningKey{}, err
+		}
+	}
+	return keys[len(keys)-1], nil
+}
+
+// Consumers returns nil: the auth service consumes no messages.
+func (s *Service) Consumers() []broker.Consumer { return nil }
+
+// Run prunes expired state every PruneInterval until ctx is done; then it releases waiting
+// revocation-feed requests.
+func (s *Service) Run(ctx context.Context) error {
+	defer s.stopOnce.Do(func() { close(s.stopping) })
+	t := time.NewTicker(s.cfg.PruneInterval)
+	defer t.Stop()
+	for {
+		now := s.now()
+		if err := s.store.Prune(ctx, now, now.Add(-s.cfg.FailureWindow)); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "prune", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// SignUp creates an account and queues its welcome email.
+func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Account, error) {
+	in, err := in.validate()
+	if err != nil {
+		return Account{}, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Account{}, fmt.Errorf("sign up: %w", err)
+	}
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return Account{}, fmt.Errorf("sign up: %w", err)
+	}
+	a := Account{
+		ID: id.String(), Email: in.Email, EmailKey: emailKey(in.Email), DisplayName: in.DisplayName,
+		PasswordHash: hash, CreatedAt: s.now(),
+	}
+	msg, err := broker.NewMessage(ctx, messages.TypeEmailSend, messages.EmailSend{
+		IdempotencyKey: "welcome:" + a.ID, Kind: messages.EmailWelcome, To: a.Email, Name: a.DisplayName,
+	})
+	if err != nil {
+		return Account{}, fmt.Errorf("sign up: %w", err)
+	}
+	if err := s.store.CreateAccount(ctx, a, msg); err != nil {
+		return Account{}, fmt.Errorf("sign up: %w", err)
+	}
+	s.outbox.Notify()
+	return a, nil
+}
+
+// throttleKey names the login-failure counter of an account (by email) or a client address;
+// hashed, so the table holds no addresses and every key has the same length.
+func throttleKey(kind, value string) string {
+	sum := sha256.Sum256([]byte(kind + "\x00" + value))
+	return hex.EncodeToString(sum[:])
+}
+
+type failureLimit struct {
+	key   string
+	limit int
+}
+
+// throttled returns how long until each of the limits lets a login through again, or 0 when
+// all of them do.
+func (s *Service) throttled(ctx context.Context, now time.Time, limits ...failureLimit) (time.Duration, error) {
+	var wait time.Duration
+	for _, l := range limits {
+		fails, err := s.store.LoginFailures(ctx, l.key, now.Add(-s.cfg.FailureWindow))
+		if err != nil {
+			return 0, err
+		}
+		if len(fails) >= l.limit {
+			// The window lets a login through once enough failures have left it.
+			free := fails[len(fails)-l.limit].Add(s.cfg.FailureWindow).Sub(now)
+			wait = max(wait, free, time.Second)
+		}
+	}
+	return wait, nil
+}
+
+// Login checks an email and password and starts a login (session). An unknown email and a
+// wrong password give the same error after the same work; failures are counted per email
+// and per client address, and past either limit logins are refused before the password is
+// checked.
+func (s *Service) Login(ctx context.Context, email, password, clientAddr string) (TokenPair, error) {
+	if err := requireFields([2]string{"email", email}, [2]string{"password", password}); err != nil {
+		return TokenPair{}, err
+	}
+	now := s.now()
+	key := emailKey(email)
+	accountKey, addrKey := throttleKey("account", key), throttleKey("address", clientAddr)
+	wait, err := s.throttled(ctx, now,
+		failureLimit{accountKey, s.cfg.AccountFailureLimit}, failureLimit{addrKey, s.cfg.AddressFailureLimit})
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("login: %w", err)
+	}
+	if wait > 0 {
+		s.metrics.logins.WithLabelValues(loginThrottled).Inc()
+		return TokenPair{}, problem.TooManyRequests("too many failed logins; try again later", wait)
+	}
+	a, err := s.store.AccountByEmail(ctx, key)
+	hash := a.PasswordHash
+	switch {
+	case errors.Is(err, ErrAccountNotFound):
+		hash = s.dummy
+	case err != nil:
+		return TokenPair{}, fmt.Errorf("login: %w", err)
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, hash, password)
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("login: %w", err)
+	}
+	if !ok || a.ID == "" {
+		if err := s.store.RecordLoginFailure(ctx, now, accountKey, addrKey); err != nil {
+			return TokenPair{}, fmt.Errorf("login: %w", err)
+		}
+		s.metrics.logins.WithLabelValues(loginFailure).Inc()
+		return TokenPair{}, ErrInvalidCredentials
+	}
+	if err := s.store.ClearLoginFailures(ctx, accountKey); err != nil {
+		return TokenPair{}, fmt.Errorf("login: %w", err)
+	}
+	if rehash {
+		s.rehash(ctx, a.ID, password)
+	}
+	sessionID, err := uuid.NewV7()
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("login: %w", err)
+	}
+	raw, rhash, err := newRefreshToken()
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("login: %w", err)
+	}
+	rt := RefreshToken{
+		Hash: rhash, SessionID: sessionID.String(), AccountID: a.ID,
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
+	}
+	if err := s.store.CreateRefreshToken(ctx, rt); err != nil {
+		return TokenPair{}, fmt.Errorf("login: %w", err)
+	}
+	pair, err := s.pair(a, rt.SessionID, raw, now)
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("login: %w", err)
+	}
+	s.metrics.logins.WithLabelValues(loginSuccess).Inc()
+	s.metrics.tokens.WithLabelValues("password").Inc()
+	return pair, nil
+}
+
+// rehash replaces a password hash made with weaker parameters than the current ones. A
+// failure is logged: the login itself succeeded.
+func (s *Service) rehash(ctx context.Context, accountID, password string) {
+	hash, err := s.hasher.Hash(ctx, password)
+	if err == nil {
+		err = s.store.SetPasswordHash(ctx, accountID, hash)
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "rehash password", "account_id", accountID, "err", err)
+	}
+}
+
+// pair returns the token pair of a session: a new access token and the given refresh token.
+func (s *Service) pair(a Account, sessionID, refresh string, now time.Time) (TokenPair, error) {
+	access, err := signAccessToken(s.key, a, sessionID, now, s.cfg.AccessTokenTTL)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	return TokenPair{
+		AccessToken: access, TokenType: "Bearer", ExpiresIn: int(s.cfg.AccessTokenTTL / time.Second), RefreshToken: refresh,
+	}, nil
+}
+
+// Refresh rotates a refresh token: it is marked used and a new one of the same login is
+// issued with a new access token. Presenting a token that was already used revokes its whole
+// login; the returned sequence number is then that revocation's, with ErrRefreshTokenReused.
+func (s *Service) Refresh(ctx context.Context, token string) (TokenPair, int64, error) {
+	if err := requireFields([2]string{"refresh_token", token}); err != nil {
+		return TokenPair{}, 0, err
+	}
+	now := s.now()
+	hash := hashRefreshToken(token)
+	t, err := s.store.RefreshToken(ctx, hash)
+	switch {
+	case errors.Is(err, ErrRefreshTokenNotFound):
+		return TokenPair{}, 0, ErrInvalidRefreshToken
+	case err != nil:
+		return TokenPair{}, 0, fmt.Errorf("refresh: %w", err)
+	case t.UsedAt != nil:
+		return s.reused(ctx, t)
+	case !now.Before(t.ExpiresAt):
+		return TokenPair{}, 0, ErrInvalidRefreshToken
+	}
+	a, err := s.store.AccountByID(ctx, t.AccountID)
+	switch {
+	case errors.Is(err, ErrAccountNotFound):
+		return TokenPair{}, 0, ErrInvalidRefreshToken
+	case err != nil:
+		return TokenPair{}, 0, fmt.Errorf("refresh: %w", err)
+	}
+	raw, nextHash, err := newRefreshToken()
+	if err != nil {
+		return TokenPair{}, 0, fmt.Errorf("refresh: %w", err)
+	}
+	next := RefreshToken{
+		Hash: nextHash, SessionID: t.SessionID, AccountID: t.AccountID,
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
+	}
+	if err := s.store.RotateRefreshToken(ctx, hash, now, next); errors.Is(err, ErrRefreshTokenNotCurrent) {
+		// Another rotation of the same token won the race (that is reuse too), or the token
+		// expired or was revoked meanwhile.
+		t, err := s.store.RefreshToken(ctx, hash)
+		if err == nil && t.UsedAt != nil {
+			return s.reused(ctx, t)
+		}
+		return TokenPair{}, 0, ErrInvalidRefreshToken
+	} else if err != nil {
+		return TokenPair{}, 0, fmt.Errorf("refresh: %w", err)
+	}
+	pair, err := s.pair(a, t.SessionID, raw, now)
+	if err != nil {
+		return TokenPair{}, 0, fmt.Errorf("refresh: %w", err)
+	}
+	s.metrics.tokens.WithLabelValues("refresh").Inc()
+	return pair, 0, nil
+}
+
+// reused revokes the login of a refresh token that was presented again after it was used.
+func (s *Service) reused(ctx context.Context, t RefreshToken) (TokenPair, int64, error) {
+	s.metrics.reuse.Inc()
+	s.log.WarnContext(ctx, "refresh token reused; revoking its login", "account_id", t.AccountID, "session_id", t.SessionID)
+	seq, err := s.revokeSession(ctx, t.SessionID)
+	if err != nil {
+		return TokenPair{}, 0, fmt.Errorf("refresh: %w", err)
+	}
+	return TokenPair{}, seq, ErrRefreshTokenReused
+}
+
+// revokeSession revokes every token of a login and wakes the revocation feed.
+func (s *Service) revokeSession(ctx context.Context, sessionID string) (int64, error) {
+	seq, err := s.store.RevokeSession(ctx, sessionID, s.now().Add(s.cfg.AccessTokenTTL))
+	if err != nil {
+		return 0, err
+	}
+	s.revs.signal()
+	return seq, nil
+}
+
+// Logout revokes the login that the refresh token belongs to, which must be one of the
+// caller's. An unknown token revokes the caller's current login instead. It returns the
+// revocation's sequence number (0 when nothing was revoked).
+func (s *Service) Logout(ctx context.Context, caller httpx.Caller, token string) (int64, error) {
+	if err := requireFields([2]string{"refresh_token", token}); err != nil {
+		return 0, err
+	}
+	sessionID := caller.SessionID
+	t, err := s.store.RefreshToken(ctx, hashRefreshToken(token))
+	switch {
+	case err == nil:
+		if t.AccountID != caller.AccountID {
+			return 0, ErrNotYourRefreshToken
+		}
+		sessionID = t.SessionID
+	case !errors.Is(err, ErrRefreshTokenNotFound):
+		return 0, fmt.Errorf("logout: %w", err)
+	}
+	if sessionID == "" {
+		return 0, nil
+	}
+	seq, err := s.revokeSession(ctx, sessionID)
+	if err != nil {
+		return 0, fmt.Errorf("logout: %w", err)
+	}
+	return seq, nil
+}
+
+// Account returns the caller's account; problem.ErrUnauthorized when it no longer exists.
+func (s *Service) Account(ctx context.Context, accountID string) (Account, error) {
+	a, err := s.store.AccountByID(ctx, accountID)
+	if errors.Is(err, ErrAccountNotFound) {
+		return Account{}, problem.ErrUnauthorized
+	}
+	return a, err
+}
+
+// DeleteAccount deletes the account and its refresh tokens, revokes its access tokens and
+// announces the deletion, all at once. It returns the revocation's sequence number.
+func (s *Service) DeleteAccount(ctx context.Context, accountID string) (int64, error) {
+	now := s.now()
+	msg, err := broker.NewMessage(ctx, messages.TypeAccountDeleted, messages.AccountDeleted{AccountID: accountID, DeletedAt: now})
+	if err != nil {
+		return 0, fmt.Errorf("delete account: %w", err)
+	}
+	seq, err := s.store.DeleteAccount(ctx, accountID, now.Add(s.cfg.AccessTokenTTL), msg)
+	if errors.Is(err, ErrAccountNotFound) {
+		return 0, problem.ErrUnauthorized
+	}
+	if err != nil {
+		return 0, err
+	}
+	s.revs.signal()
+	s.outbox.Notify()
+	return seq, nil
+}
+
+// JWKS returns the public keys that verify access tokens.
+func (s *Service) JWKS(ctx context.Context) (authtoken.JWKS, error) {
+	keys, err := s.store.SigningKeys(ctx)
+	if err != nil {
+		return authtoken.JWKS{}, fmt.Errorf("jwks: %w", err)
+	}
+	set := authtoken.JWKS{Keys: make([]authtoken.JWK, 0, len(keys))}
+	for _, k := range keys {
+		set.Keys = append(set.Keys, publicJWK(k))
+	}
+	return set, nil
+}
+
+// Revocations returns the revocations after the sequence number after. With wait > 0 and
+// none past after yet, it waits up to wait (at most MaxRevocationWait) for one: it wakes at
+// once for one written by this process, and re-reads the store every RevocationPoll for
+// those of other replicas.
+func (s *Service) Revocations(ctx context.Context, after int64, wait time.Duration) (authtoken.RevocationFeed, error) {
+	wait = min(wait, s.cfg.MaxRevocationWait)
+	var deadline, poll <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		p := time.NewTicker(s.cfg.RevocationPoll)
+		defer p.Stop()
+		deadline, poll = t.C, p.C
+	}
+	for {
+		woken := s.revs.wait() // before reading, so no signal after the read is missed
+		feed, err := s.store.Revocations(ctx, after, s.now())
+		if err != nil {
+			return feed, fmt.Errorf("revocations: %w", err)
+		}
+		if feed.Revocations == nil {
+			feed.Revocations = []authtoken.Revocation{} // an empty JSON array, never null
+		}
+		if wait <= 0 || feed.LastSeq > after {
+			return feed, nil
+		}
+		select {
+		case <-woken:
+		case <-poll:
+		case <-deadline:
+			wait = 0 // read once more and answer
+		case <-ctx.Done():
+			return feed, nil
+		case <-s.stopping:
+			return feed, nil
+		}
+	}
+}
+
+// broadcast wakes every waiter at once: wait returns a channel that signal closes.
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newBroadcast() *broadcast { return &broadcast{ch: make(chan struct{})} }
+
+func (b *broadcast) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ch
+}
+
+func (b *broadcast) signal() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	close(b.ch)
+	b.ch = make(chan struct{})
+}

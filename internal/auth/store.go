@@ -1,0 +1,118 @@
+package auth
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/eventpost/eventpost/internal/platform/authtoken"
+	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/problem"
+)
+
+// Errors a Store returns.
+var (
+	// ErrEmailTaken is returned when an account with the same email key exists.
+	ErrEmailTaken = problem.New(http.StatusConflict, "an account with this email address already exists")
+	// ErrAccountNotFound is returned when no account has the given ID or email key.
+	ErrAccountNotFound = problem.New(http.StatusNotFound, "account not found")
+	// ErrRefreshTokenNotFound is returned when no refresh token has the given hash.
+	ErrRefreshTokenNotFound = errors.New("refresh token not found")
+	// ErrRefreshTokenNotCurrent is returned by RotateRefreshToken when the token is already
+	// used, expired or gone: another rotation won, or the token may not be rotated.
+	ErrRefreshTokenNotCurrent = errors.New("refresh token already used, expired or revoked")
+)
+
+// Account is a stored account.
+type Account struct {
+	ID string
+	// Email is the address as the person gave it, trimmed.
+	Email string
+	// EmailKey is the lower-cased address; it is unique among accounts.
+	EmailKey    string
+	DisplayName string
+	// PasswordHash is the argon2id hash in PHC format.
+	PasswordHash string
+	CreatedAt    time.Time
+}
+
+// RefreshToken is a stored refresh token. Only the SHA-256 of the token is kept.
+type RefreshToken struct {
+	// Hash is the hex SHA-256 of the token string.
+	Hash string
+	// SessionID names the login (token family) the token belongs to.
+	SessionID string
+	AccountID string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// UsedAt is when the token was rotated; nil while it is the session's current token.
+	UsedAt *time.Time
+}
+
+// SigningKey is an Ed25519 key that signs access tokens.
+type SigningKey struct {
+	// ID is the key's "kid" (its RFC 7638 thumbprint).
+	ID         string
+	PrivateKey ed25519.PrivateKey
+	CreatedAt  time.Time
+}
+
+// Store keeps the auth service's state: accounts, refresh tokens, revocations, login failures
+// and signing keys. Not found is always an error. Times are returned in UTC, truncated to
+// microseconds. Methods that take messages write them to the outbox in the same transaction
+// as the change they announce.
+type Store interface {
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+
+	// CreateAccount inserts a; ErrEmailTaken when a.EmailKey is taken.
+	CreateAccount(ctx context.Context, a Account, msgs ...broker.Message) error
+	// AccountByID returns the account with the given ID, or ErrAccountNotFound.
+	AccountByID(ctx context.Context, id string) (Account, error)
+	// AccountByEmail returns the account with the given email key, or ErrAccountNotFound.
+	AccountByEmail(ctx context.Context, emailKey string) (Account, error)
+	// SetPasswordHash replaces the password hash of an account, or returns ErrAccountNotFound.
+	SetPasswordHash(ctx context.Context, id, hash string) error
+	// DeleteAccount deletes the account and all its refresh tokens, and records an account
+	// revocation that matters until revokeUntil; it returns the revocation's sequence number.
+	// ErrAccountNotFound (and nothing written) when the account does not exist.
+	DeleteAccount(ctx context.Context, id string, revokeUntil time.Time, msgs ...broker.Message) (int64, error)
+
+	// CreateRefreshToken inserts the first token of a new session.
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// RefreshToken returns the token with the given hash, used or not, or ErrRefreshTokenNotFound.
+	RefreshToken(ctx context.Context, hash string) (RefreshToken, error)
+	// RotateRefreshToken atomically marks the token usedHash as used at now, provided it is
+	// unused and not expired at now, and inserts next. Of concurrent rotations of one token
+	// exactly one succeeds; the others get ErrRefreshTokenNotCurrent and write nothing.
+	RotateRefreshToken(ctx context.Context, usedHash string, now time.Time, next RefreshToken) error
+	// RevokeSession deletes every refresh token of the session and records a session
+	// revocation that matters until revokeUntil; it returns the revocation's sequence number.
+	// It records the revocation even when the session has no refresh token left.
+	RevokeSession(ctx context.Context, sessionID string, revokeUntil time.Time) (int64, error)
+
+	// Revocations returns the revocations with a sequence number above after that still
+	// matter at now (ExpiresAt after now), in sequence order, and the highest sequence number
+	// ever issued (0 when none). Sequence numbers increase and become visible in order, so a
+	// reader that saw LastSeq has seen every revocation up to it.
+	Revocations(ctx context.Context, after int64, now time.Time) (authtoken.RevocationFeed, error)
+
+	// RecordLoginFailure records one failed login at the given time under each key.
+	RecordLoginFailure(ctx context.Context, at time.Time, keys ...string) error
+	// LoginFailures returns the times of the failures recorded under key after since, oldest first.
+	LoginFailures(ctx context.Context, key string, since time.Time) ([]time.Time, error)
+	// ClearLoginFailures forgets the failures recorded under key.
+	ClearLoginFailures(ctx context.Context, key string) error
+
+	// SigningKeys returns every signing key, oldest first.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// AddSigningKey inserts k.
+	AddSigningKey(ctx context.Context, k SigningKey) error
+
+	// Prune deletes what no longer matters at now: revocations that expired (but never the
+	// newest one, which keeps the sequence), refresh tokens that expired, and login failures
+	// recorded before failuresBefore.
+	Prune(ctx context.Context, now, failuresBefore time.Time) error
+}

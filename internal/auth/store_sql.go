@@ -1,0 +1,389 @@
+package auth
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/eventpost/eventpost/internal/platform/authtoken"
+	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
+)
+
+// sqlStore implements Store with SQL that SQLite and PostgreSQL both accept (placeholders
+// rebound for the dialect, times as unix microseconds, INSERT … RETURNING, ON CONFLICT). The
+// SQLite store wraps it; a PostgreSQL store can wrap it the same way over its own migrations.
+type sqlStore struct {
+	db *sql.DB
+	d  database.Dialect
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// inTx runs fn in a transaction and commits it when fn returns nil.
+func (s *sqlStore) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// Ping implements Store.
+func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// CreateAccount implements Store.
+func (s *sqlStore) CreateAccount(ctx context.Context, a Account, msgs ...broker.Message) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.Rebind(
+			`INSERT INTO accounts (id, email, email_key, display_name, password_hash, created_at)
+			 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (email_key) DO NOTHING`),
+			a.ID, a.Email, a.EmailKey, a.DisplayName, a.PasswordHash, micros(a.CreatedAt))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrEmailTaken
+		}
+		return outbox.Add(ctx, tx, s.d, msgs...)
+	})
+	if err != nil {
+		return fmt.Errorf("create account: %w", err)
+	}
+	return nil
+}
+
+const accountColumns = `id, email, email_key, display_name, password_hash, created_at`
+
+func (s *sqlStore) account(ctx context.Context, where string, arg any) (Account, error) {
+	var (
+		a       Account
+		created int64
+	)
+	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT `+accountColumns+` FROM accounts WHERE `+where+` = ?`), arg).
+		Scan(&a.ID, &a.Email, &a.EmailKey, &a.DisplayName, &a.PasswordHash, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Account{}, ErrAccountNotFound
+	}
+	if err != nil {
+		return Account{}, err
+	}
+	a.CreatedAt = fromMicros(created)
+	return a, nil
+}
+
+// AccountByID implements Store.
+func (s *sqlStore) AccountByID(ctx context.Context, id string) (Account, error) {
+	a, err := s.account(ctx, "id", id)
+	if err != nil {
+		return Account{}, fmt.Errorf("account %s: %w", id, err)
+	}
+	return a, nil
+}
+
+// AccountByEmail implements Store.
+func (s *sqlStore) AccountByEmail(ctx context.Context, emailKey string) (Account, error) {
+	a, err := s.account(ctx, "email_key", emailKey)
+	if err != nil {
+		return Account{}, fmt.Errorf("account by email: %w", err)
+	}
+	return a, nil
+}
+
+// SetPasswordHash implements Store.
+func (s *sqlStore) SetPasswordHash(ctx context.Context, id, hash string) error {
+	res, err := s.db.ExecContext(ctx, s.d.Rebind(`UPDATE accounts SET password_hash = ? WHERE id = ?`), hash, id)
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n == 0 {
+			err = ErrAccountNotFound
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("set password hash of %s: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteAccount implements Store.
+func (s *sqlStore) DeleteAccount(ctx context.Context, id string, revokeUntil time.Time, msgs ...broker.Message) (int64, error) {
+	var seq int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.Rebind(`DELETE FROM accounts WHERE id = ?`), id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrAccountNotFound
+		}
+		if _, err := tx.ExecContext(ctx, s.d.Rebind(`DELETE FROM refresh_tokens WHERE account_id = ?`), id); err != nil {
+			return err
+		}
+		if seq, err = s.insertRevocation(ctx, tx, nil, &id, revokeUntil); err != nil {
+			return err
+		}
+		return outbox.Add(ctx, tx, s.d, msgs...)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete account %s: %w", id, err)
+	}
+	return seq, nil
+}
+
+func (s *sqlStore) insertRevocation(ctx context.Context, tx *sql.Tx, sessionID, accountID *string, until time.Time) (int64, error) {
+	var seq int64
+	err := tx.QueryRowContext(ctx, s.d.Rebind(
+		`INSERT INTO revocations (session_id, account_id, created_at, expires_at) VALUES (?, ?, ?, ?) RETURNING seq`),
+		sessionID, accountID, micros(time.Now()), micros(until)).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("insert revocation: %w", err)
+	}
+	return seq, nil
+}
+
+// CreateRefreshToken implements Store.
+func (s *sqlStore) CreateRefreshToken(ctx context.Context, t RefreshToken) error {
+	if err := s.insertRefreshToken(ctx, s.db, t); err != nil {
+		return fmt.Errorf("create refresh token: %w", err)
+	}
+	return nil
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func (s *sqlStore) insertRefreshToken(ctx context.Context, db execer, t RefreshToken) error {
+	var used *int64
+	if t.UsedAt != nil {
+		u := micros(*t.UsedAt)
+		used = &u
+	}
+	_, err := db.ExecContext(ctx, s.d.Rebind(
+		`INSERT INTO refresh_tokens (hash, session_id, account_id, created_at, expires_at, used_at)
+		 VALUES (?, ?, ?, ?, ?, ?)`),
+		t.Hash, t.SessionID, t.AccountID, micros(t.CreatedAt), micros(t.ExpiresAt), used)
+	return err
+}
+
+// RefreshToken implements Store.
+func (s *sqlStore) RefreshToken(ctx context.Context, hash string) (RefreshToken, error) {
+	var (
+		t                RefreshToken
+		created, expires int64
+		used             sql.NullInt64
+	)
+	err := s.db.QueryRowContext(ctx, s.d.Rebind(
+		`SELECT hash, session_id, account_id, created_at, expires_at, used_at FROM refresh_tokens WHERE hash = ?`), hash).
+		Scan(&t.Hash, &t.SessionID, &t.AccountID, &created, &expires, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrRefreshTokenNotFound
+	}
+	if err != nil {
+		return RefreshToken{}, fmt.Errorf("refresh token: %w", err)
+	}
+	t.CreatedAt, t.ExpiresAt = fromMicros(created), fromMicros(expires)
+	if used.Valid {
+		u := fromMicros(used.Int64)
+		t.UsedAt = &u
+	}
+	return t, nil
+}
+
+// RotateRefreshToken implements Store.
+func (s *sqlStore) RotateRefreshToken(ctx context.Context, usedHash string, now time.Time, next RefreshToken) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.Rebind(
+			`UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ?`),
+			micros(now), usedHash, micros(now))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return ErrRefreshTokenNotCurrent
+		}
+		return s.insertRefreshToken(ctx, tx, next)
+	})
+	if err != nil {
+		return fmt.Errorf("rotate refresh token: %w", err)
+	}
+	return nil
+}
+
+// RevokeSession implements Store.
+func (s *sqlStore) RevokeSession(ctx context.Context, sessionID string, revokeUntil time.Time) (int64, error) {
+	var seq int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.d.Rebind(`DELETE FROM refresh_tokens WHERE session_id = ?`), sessionID); err != nil {
+			return err
+		}
+		var err error
+		seq, err = s.insertRevocation(ctx, tx, &sessionID, nil, revokeUntil)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("revoke session %s: %w", sessionID, err)
+	}
+	return seq, nil
+}
+
+// Revocations implements Store.
+func (s *sqlStore) Revocations(ctx context.Context, after int64, now time.Time) (authtoken.RevocationFeed, error) {
+	feed := authtoken.RevocationFeed{Revocations: []authtoken.Revocation{}}
+	// Reading the last sequence number first, then the rows up to it, gives a consistent
+	// answer without a read transaction: every row up to LastSeq was committed before.
+	var last sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(seq) FROM revocations`).Scan(&last); err != nil {
+		return feed, fmt.Errorf("revocations: %w", err)
+	}
+	feed.LastSeq = last.Int64
+	if feed.LastSeq <= after {
+		return feed, nil
+	}
+	rows, err := s.db.QueryContext(ctx, s.d.Rebind(
+		`SELECT seq, session_id, account_id, expires_at FROM revocations
+		 WHERE seq > ? AND seq <= ? AND expires_at > ? ORDER BY seq`), after, feed.LastSeq, micros(now))
+	if err != nil {
+		return feed, fmt.Errorf("revocations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			r                authtoken.Revocation
+			session, account sql.NullString
+			expires          int64
+		)
+		if err := rows.Scan(&r.Seq, &session, &account, &expires); err != nil {
+			return feed, fmt.Errorf("revocations: %w", err)
+		}
+		r.SessionID, r.AccountID, r.ExpiresAt = session.String, account.String, fromMicros(expires)
+		feed.Revocations = append(feed.Revocations, r)
+	}
+	if err := rows.Err(); err != nil {
+		return feed, fmt.Errorf("revocations: %w", err)
+	}
+	return feed, nil
+}
+
+// RecordLoginFailure implements Store.
+func (s *sqlStore) RecordLoginFailure(ctx context.Context, at time.Time, keys ...string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, s.d.Rebind(`INSERT INTO login_failures (key, at) VALUES (?, ?)`), k, micros(at)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record login failure: %w", err)
+	}
+	return nil
+}
+
+// LoginFailures implements Store.
+func (s *sqlStore) LoginFailures(ctx context.Context, key string, since time.Time) ([]time.Time, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.Rebind(
+		`SELECT at FROM login_failures WHERE key = ? AND at > ? ORDER BY at`), key, micros(since))
+	if err != nil {
+		return nil, fmt.Errorf("login failures: %w", err)
+	}
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var at int64
+		if err := rows.Scan(&at); err != nil {
+			return nil, fmt.Errorf("login failures: %w", err)
+		}
+		out = append(out, fromMicros(at))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("login failures: %w", err)
+	}
+	return out, nil
+}
+
+// ClearLoginFailures implements Store.
+func (s *sqlStore) ClearLoginFailures(ctx context.Context, key string) error {
+	if _, err := s.db.ExecContext(ctx, s.d.Rebind(`DELETE FROM login_failures WHERE key = ?`), key); err != nil {
+		return fmt.Errorf("clear login failures: %w", err)
+	}
+	return nil
+}
+
+// SigningKeys implements Store.
+func (s *sqlStore) SigningKeys(ctx context.Context) ([]SigningKey, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, seed, created_at FROM signing_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	defer rows.Close()
+	var out []SigningKey
+	for rows.Next() {
+		var (
+			k       SigningKey
+			seed    []byte
+			created int64
+		)
+		if err := rows.Scan(&k.ID, &seed, &created); err != nil {
+			return nil, fmt.Errorf("signing keys: %w", err)
+		}
+		if len(seed) != ed25519.SeedSize {
+			return nil, fmt.Errorf("signing key %s: seed of %d bytes", k.ID, len(seed))
+		}
+		k.PrivateKey = ed25519.NewKeyFromSeed(seed)
+		k.CreatedAt = fromMicros(created)
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return out, nil
+}
+
+// AddSigningKey implements Store.
+func (s *sqlStore) AddSigningKey(ctx context.Context, k SigningKey) error {
+	if len(k.PrivateKey) != ed25519.PrivateKeySize {
+		return fmt.Errorf("add signing key %s: not an Ed25519 private key", k.ID)
+	}
+	_, err := s.db.ExecContext(ctx, s.d.Rebind(`INSERT INTO signing_keys (id, seed, created_at) VALUES (?, ?, ?)`),
+		k.ID, k.PrivateKey.Seed(), micros(k.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("add signing key %s: %w", k.ID, err)
+	}
+	return nil
+}
+
+// Prune implements Store.
+func (s *sqlStore) Prune(ctx context.Context, now, failuresBefore time.Time) error {
+	stmts := []struct {
+		q   string
+		arg int64
+	}{
+		{`DELETE FROM revocations WHERE expires_at <= ? AND seq < (SELECT MAX(seq) FROM revocations)`, micros(now)},
+		{`DELETE FROM refresh_tokens WHERE expires_at <= ?`, micros(now)},
+		{`DELETE FROM login_failures WHERE at < ?`, micros(failuresBefore)},
+	}
+	for _, st := range stmts {
+		if _, err := s.db.ExecContext(ctx, s.d.Rebind(st.q), st.arg); err != nil {
+			return fmt.Errorf("prune: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+package auth_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/eventpost/eventpost/internal/auth"
+	"github.com/eventpost/eventpost/internal/auth/storetest"
+	"github.com/eventpost/eventpost/internal/platform/logging"
+)
+
+func openSQLite(t testing.TB) *auth.SQLiteStore {
+	t.Helper()
+	s, err := auth.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "auth.db"), logging.Discard())
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestSQLiteStore(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) auth.Store { return openSQLite(t) })
+}
+
+func TestSQLiteStoreReopensWithItsData(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "auth.db")
+	s, err := auth.OpenSQLite(ctx, path, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, err := s.RevokeSession(ctx, "s1", testBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = auth.OpenSQLite(ctx, path, logging.Discard())
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	feed, err := s.Revocations(ctx, 0, testBase.Add(-1))
+	if err != nil || feed.LastSeq != seq {
+		t.Fatalf("after reopen: last seq %d, %v; want %d", feed.LastSeq, err, seq)
+	}
+}

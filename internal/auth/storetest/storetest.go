@@ -1,0 +1,595 @@
+// Package storetest is the contract suite that every implementation of auth.Store passes:
+// the SQLite store now, the PostgreSQL store later. Run it from the implementation's tests
+// with a function that opens a fresh, empty store.
+package storetest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/eventpost/eventpost/internal/auth"
+	"github.com/eventpost/eventpost/internal/platform/authtoken"
+	"github.com/eventpost/eventpost/internal/platform/broker"
+)
+
+// base is the time the suite's data is stamped with; far from now, so that nothing depends
+// on the wall clock.
+var base = time.Date(2031, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// Run runs the contract suite. open must return a new, empty, migrated store; it should
+// register its own cleanup. When the store has a DB() *sql.DB method, the suite also checks
+// the outbox rows that methods taking messages write.
+func Run(t *testing.T, open func(t *testing.T) auth.Store) {
+	t.Run("accounts", func(t *testing.T) { testAccounts(t, open) })
+	t.Run("delete account", func(t *testing.T) { testDeleteAccount(t, open) })
+	t.Run("refresh tokens", func(t *testing.T) { testRefreshTokens(t, open) })
+	t.Run("rotate refresh token", func(t *testing.T) { testRotate(t, open) })
+	t.Run("revoke session", func(t *testing.T) { testRevokeSession(t, open) })
+	t.Run("revocations", func(t *testing.T) { testRevocations(t, open) })
+	t.Run("login failures", func(t *testing.T) { testLoginFailures(t, open) })
+	t.Run("signing keys", func(t *testing.T) { testSigningKeys(t, open) })
+	t.Run("prune", func(t *testing.T) { testPrune(t, open) })
+}
+
+func account(n int) auth.Account {
+	return auth.Account{
+		ID:           fmt.Sprintf("0190a000-0000-7000-8000-%012d", n),
+		Email:        fmt.Sprintf("Person%d@Example.com", n),
+		EmailKey:     fmt.Sprintf("person%d@example.com", n),
+		DisplayName:  fmt.Sprintf("Person %d", n),
+		PasswordHash: fmt.Sprintf("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$hash%d", n),
+		CreatedAt:    base.Add(time.Duration(n) * time.Second),
+	}
+}
+
+func token(n int, session, accountID string, created time.Time) auth.RefreshToken {
+	return auth.RefreshToken{
+		Hash:      fmt.Sprintf("%064d", n),
+		SessionID: session,
+		AccountID: accountID,
+		CreatedAt: created,
+		ExpiresAt: created.Add(30 * 24 * time.Hour),
+	}
+}
+
+func message(t *testing.T, typ string, payload any) broker.Message {
+	t.Helper()
+	m, err := broker.NewMessage(context.Background(), typ, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// outboxIDs returns the IDs of the messages in the store's outbox, oldest first, and false
+// when the store does not expose its database.
+func outboxIDs(t *testing.T, s auth.Store) ([]string, bool) {
+	t.Helper()
+	dber, ok := s.(interface{ DB() *sql.DB })
+	if !ok {
+		return nil, false
+	}
+	rows, err := dber.DB().Query(`SELECT body FROM outbox ORDER BY seq`)
+	if err != nil {
+		t.Fatalf("read outbox: %v", err)
+	}
+	defer rows.Close()
+	ids := []string{}
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			t.Fatalf("read outbox: %v", err)
+		}
+		var m broker.Message
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatalf("outbox row does not decode: %v", err)
+		}
+		ids = append(ids, m.ID)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read outbox: %v", err)
+	}
+	return ids, true
+}
+
+func checkOutbox(t *testing.T, s auth.Store, want ...string) {
+	t.Helper()
+	got, ok := outboxIDs(t, s)
+	if !ok {
+		return
+	}
+	if want == nil {
+		want = []string{}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("outbox message IDs (-want +got):\n%s", diff)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testAccounts(t *testing.T, open func(t *testing.T) auth.Store) {
+	ctx := context.Background()
+	t.Run("created account reads back by ID and by email key", func(t *testing.T) {
+		s := open(t)
+		a := account(1)
+		must(t, s.CreateAccount(ctx, a))
+		byID, err := s.AccountByID(ctx, a.ID)
+		must(t, err)
+		if diff := cmp.Diff(a, byID); diff != "" {
+			t.Errorf("AccountByID (-want +got):\n%s", diff)
+		}
+		byEmail, err := s.AccountByEmail(ctx, a.EmailKey)
+		must(t, err)
+		if diff := cmp.Diff(a, byEmail); diff != "" {
+			t.Errorf("AccountByEmail (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("times come back in UTC truncated to microseconds", func(t *testing.T) {
+		s := open(t)
+		a := account(1)
+		a.CreatedAt = time.Date(2031, 3, 1, 14, 0, 0, 123456789, time.FixedZone("X", 2*3600))
+		must(t, s.CreateAccount(ctx, a))
+		got, err := s.AccountByID(ctx, a.ID)
+		must(t, err)
+		want := time.Date(2031, 3, 1, 12, 0, 0, 123456000, time.UTC)
+		if !got.CreatedAt.Equal(want) || got.CreatedAt.Location() != time.UTC {
+			t.Errorf("CreatedAt = %v, want %v in UTC", got.CreatedAt, want)
+		}
+	})
+	t.Run("create writes its messages to the outbox", func(t *testing.T) {
+		s := open(t)
+		m := message(t, "email.send", map[string]string{"to": "x"})
+		must(t, s.CreateAccount(ctx, account(1), m))
+		checkOutbox(t, s, m.ID)
+	})
+	t.Run("a taken email key is ErrEmailTaken and writes nothing", func(t *testing.T) {
+		s := open(t)
+		must(t, s.CreateAccount(ctx, account(1)))
+		dup := account(2)
+		dup.EmailKey = account(1).EmailKey
+		err := s.CreateAccount(ctx, dup, message(t, "email.send", nil))
+		if !errors.Is(err, auth.ErrEmailTaken) {
+			t.Fatalf("CreateAccount duplicate = %v, want ErrEmailTaken", err)
+		}
+		if _, err := s.AccountByID(ctx, dup.ID); !errors.Is(err, auth.ErrAccountNotFound) {
+			t.Errorf("duplicate account stored: %v", err)
+		}
+		checkOutbox(t, s)
+	})
+	t.Run("unknown account is ErrAccountNotFound", func(t *testing.T) {
+		s := open(t)
+		must(t, s.CreateAccount(ctx, account(1)))
+		if _, err := s.AccountByID(ctx, "nope"); !errors.Is(err, auth.ErrAccountNotFound) {
+			t.Errorf("AccountByID = %v, want ErrAccountNotFound", err)
+		}
+		if _, err := s.AccountByEmail(ctx, "nobody@example.com"); !errors.Is(err, auth.ErrAccountNotFound) {
+			t.Errorf("AccountByEmail = %v, want ErrAccountNotFound", err)
+		}
+		if err := s.SetPasswordHash(ctx, "nope", "x"); !errors.Is(err, auth.ErrAccountNotFound) {
+			t.Errorf("SetPasswordHash = %v, want ErrAccountNotFound", err)
+		}
+	})
+	t.Run("set password hash replaces the hash of that account only", func(t *testing.T) {
+		s := open(t)
+		must(t, s.CreateAccount(ctx, account(1)))
+		must(t, s.CreateAccount(ctx, account(2)))
+		must(t, s.SetPasswordHash(ctx, account(1).ID, "new-hash"))
+		a1, err := s.AccountByID(ctx, account(1).ID)
+		must(t, err)
+		a2, err := s.AccountByID(ctx, account(2).ID)
+		must(t, err)
+		if a1.PasswordHash != "new-hash" || a2.PasswordHash != account(2).PasswordHash {
+			t.Errorf("hashes = %q, %q; want new-hash and the unchanged one", a1.PasswordHash, a2.PasswordHash)
+		}
+	})
+}
+
+func testDeleteAccount(t *testing.T, open func(t *testing.T) auth.Store) {
+	ctx := context.Background()
+	t.Run("deletes the account and its tokens, revokes it and writes its messages", func(t *testing.T) {
+		s := open(t)
+		a, other := account(1), account(2)
+		must(t, s.CreateAccount(ctx, a))
+		must(t, s.CreateAccount(ctx, other))
+		mine, theirs := token(1, "s1", a.ID, base), token(2, "s2", other.ID, base)
+		must(t, s.CreateRefreshToken(ctx, mine))
+		must(t, s.CreateRefreshToken(ctx, theirs))
+		before, err := s.Revocations(ctx, 0, base)
+		must(t, err)
+		m := message(t, "account.deleted", map[string]string{"account_id": a.ID})
+		until := base.Add(15 * time.Minute)
+		seq, err := s.DeleteAccount(ctx, a.ID, until, m)
+		must(t, err)
+		if seq <= before.LastSeq {
+			t.Errorf("revocation seq %d, want above %d", seq, before.LastSeq)
+		}
+		if _, err := s.AccountByID(ctx, a.ID); !errors.Is(err, auth.ErrAccountNotFound) {
+			t.Errorf("AccountByID after delete = %v, want ErrAccountNotFound", err)
+		}
+		if _, err := s.RefreshToken(ctx, mine.Hash); !errors.Is(err, auth.ErrRefreshTokenNotFound) {
+			t.Errorf("RefreshToken of deleted account = %v, want ErrRefreshTokenNotFound", err)
+		}
+		if _, err := s.RefreshToken(ctx, theirs.Hash); err != nil {
+			t.Errorf("another account's token was deleted: %v", err)
+		}
+		feed, err := s.Revocations(ctx, before.LastSeq, base)
+		must(t, err)
+		want := authtoken.RevocationFeed{
+			Revocations: []authtoken.Revocation{{Seq: seq, AccountID: a.ID, ExpiresAt: until}},
+			LastSeq:     seq,
+		}
+		if diff := cmp.Diff(want, feed); diff != "" {
+			t.Errorf("revocations (-want +got):\n%s", diff)
+		}
+		checkOutbox(t, s, m.ID)
+		// The email address is free again.
+		again := account(3)
+		again.EmailKey = a.EmailKey
+		must(t, s.CreateAccount(ctx, again))
+	})
+	t.Run("unknown account is ErrAccountNotFound and writes nothing", func(t *testing.T) {
+		s := open(t)
+		must(t, s.CreateAccount(ctx, account(1)))
+		_, err := s.DeleteAccount(ctx, "nope", base, message(t, "account.deleted", nil))
+		if !errors.Is(err, auth.ErrAccountNotFound) {
+			t.Fatalf("DeleteAccount = %v, want ErrAccountNotFound", err)
+		}
+		feed, err := s.Revocations(ctx, 0, base.Add(-time.Hour))
+		must(t, err)
+		if feed.LastSeq != 0 || len(feed.Revocations) != 0 {
+			t.Errorf("revocations after failed delete = %+v, want none", feed)
+		}
+		checkOutbox(t, s)
+	})
+}
+
+func testRefreshTokens(t *testing.T, open func(t *testing.T) auth.Store) {
+	ctx := context.Background()
+	s := open(t)
+	tok := token(1, "s1", account(1).ID, base)
+	must(t, s.CreateRefreshToken(ctx, tok))
+	tests := []struct {
+		name    string
+		hash    string
+		want    auth.RefreshToken
+		wantErr error
+	}{
+		{"known token reads back unused", tok.Hash, tok, nil},
+		{"unknown token is ErrRefreshTokenNotFound", token(9, "", "", base).Hash, auth.RefreshToken{}, auth.ErrRefreshTokenNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.RefreshToken(ctx, tt.hash)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("RefreshToken = %v, want %v", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("RefreshToken (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("a duplicate hash is refused", func(t *testing.T) {
+		if err := s.CreateRefreshToken(ctx, tok); err == nil {
+			t.Error("CreateRefreshToken with a duplicate hash succeeded")
+		}
+	})
+}
+
+func testRotate(t *testing.T, open func(t *testing.T) auth.Store) {
+	ctx := context.Background()
+	acct := account(1).ID
+	now := base.Add(time.Hour)
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, s auth.Store) string // returns the hash to rotate
+		wantErr error
+	}{
+		{"current token rotates", func(t *testing.T, s auth.Store) string {
+			tok := token(1, "s1", acct, base)
+			must(t, s.CreateRefreshToken(ctx, tok))
+			return tok.Hash
+		}, nil},
+		{"used token does not rotate", func(t *testing.T, s auth.Store) string {
+			tok := token(1, "s1", acct, base)
+			must(t, s.CreateRefreshToken(ctx, tok))
+			must(t, s.RotateRefreshToken(ctx, tok.Hash, base.Add(time.Minute), token(3, "s1", acct, base.Add(time.Minute))))
+			return tok.Hash
+		}, auth.ErrRefreshTokenNotCurrent},
+		{"expired token does not rotate", func(t *testing.T, s auth.Store) string {
+			tok := token(1, "s1", acct, base)
+			tok.ExpiresAt = now
+			must(t, s.CreateRefreshToken(ctx, tok))
+			return tok.Hash
+		}, auth.ErrRefreshTokenNotCurrent},
+		{"unknown token does not rotate", func(t *testing.T, s auth.Store) string {
+			return token(1, "s1", acct, base).Hash
+		}, auth.ErrRefreshTokenNotCurrent},
+		{"revoked session's token does not rotate", func(t *testing.T, s auth.Store) string {
+			tok := token(1, "s1", acct, base)
+			must(t, s.CreateRefreshToken(ctx, tok))
+			_, err := s.RevokeSession(ctx, "s1", now)
+			must(t, err)
+			return tok.Hash
+		}, auth.ErrRefreshTokenNotCurrent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			hash := tt.setup(t, s)
+			next := token(2, "s1", acct, now)
+			err := s.RotateRefreshToken(ctx, hash, now, next)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("RotateRefreshToken = %v, want %v", err, tt.wantErr)
+			}
+			gotNext, nextErr := s.RefreshToken(ctx, next.Hash)
+			if tt.wantErr != nil {
+				if !errors.Is(nextErr, auth.ErrRefreshTokenNotFound) {
+					t.Errorf("next token after a failed rotation: %v, want ErrRefreshTokenNotFound", nextErr)
+				}
+				return
+			}
+			must(t, nextErr)
+			if diff := cmp.Diff(next, gotNext); diff != "" {
+				t.Errorf("next token (-want +got):\n%s", diff)
+			}
+			old, err := s.RefreshToken(ctx, hash)
+			must(t, err)
+			if old.UsedAt == nil || !old.UsedAt.Equal(now) {
+				t.Errorf("old token UsedAt = %v, want %v", old.UsedAt, now)
+			}
+		})
+	}
+	t.Run("of concurrent rotations of one token exactly one wins", func(t *testing.T) {
+		s := open(t)
+		tok := token(1, "s1", acct, base)
+		must(t, s.CreateRefreshToken(ctx, tok))
+		const n = 8
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				errs[i] = s.RotateRefreshToken(ctx, tok.Hash, now, token(100+i, "s1", acct, now))
+			})
+		}
+		wg.Wait()
+		wins := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+				if _, err := s.RefreshToken(ctx, token(100+i, "", "", now).Hash); err != nil {
+					t.Errorf("winner's next token: %v", err)
+				}
+			case errors.Is(err, auth.ErrRefreshTokenNotCurrent):
+				if _, err := s.RefreshToken(ctx, token(100+i, "", "", now).Hash); !errors.Is(err, auth.ErrRefreshTokenNotFound) {
+					t.Errorf("loser's next token was stored: %v", err)
+				}
+			default:
+				t.Errorf("rotation %d: %v", i, err)
+			}
+		}
+		if wins != 1 {
+			t.Errorf("%d rotations won, want exactly 1", wins)
+		}
+	})
+}
+
+func testRevokeSession(t *testing.T, open func(t *testing.T) auth.Store) {
+	ctx := context.Background()
+	acct := account(1).ID
+	t.Run("deletes every token of the session and records a revocation", func(t *testing.T) {
+		s := open(t)
+		used, current, other := token(1, "s1", acct, base), token(2, "s1", acct, base), token(3, "s2", acct, base)
+		must(t, s.CreateRefreshToken(ctx, used))
+		must(t, s.RotateRefreshToken(ctx, used.Hash, base.Add(time.Second), current))
+		must(t, s.CreateRefreshToken(ctx, other))
+		until := base.Add(15 * time.Minute)
+		seq, err := s.RevokeSession(ctx, "s1", until)
+		must(t, err)
+		for _, h := range []string{used.Hash, current.Hash} {
+			if _, err := s.RefreshToken(ctx, h); !errors.Is(err, auth.ErrRefreshTokenNotFound) {
+				t.Errorf("token of the revoked session: %v, want ErrRefreshTokenNotFound", err)
+			}
+		}
+		if _, err := s.RefreshToken(ctx, other.Hash); err != nil {
+			t.Errorf("token of another session: %v", err)
+		}
+		feed, err := s.Revocations(ctx, 0, base)
+		must(t, err)
+		want := authtoken.RevocationFeed{
+			Revocations: []authtoken.Revocation{{Seq: seq, SessionID: "s1", ExpiresAt: until}},
+			LastSeq:     seq,
+		}
+		if diff := cmp.Diff(want, feed); diff != "" {
+			t.Errorf("revocations (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("records a revocation even without tokens, with increasing seq", func(t *testing.T) {
+		s := open(t)
+		first, err := s.RevokeSession(ctx, "gone", base.Add(time.Minute))
+		must(t, err)
+		second, err := s.RevokeSession(ctx, "gone", base.Add(time.Minute))
+		must(t, err)
+		if first <= 0 || second <= first {
+			t.Errorf("seqs %d then %d, want positive and increasing", first, second)
+		}
+	})
+}
+
+func testRevocations(t *testing.T, open func(t *testing.T) auth.Store) {
+	ctx := context.Background()
+	s := open(t)
+	empty, err := s.Revocations(ctx, 0, base)
+	must(t, err)
+	if empty.LastSeq != 0 || len(empty.Revocations) != 0 {
+		t.Fatalf("empty store feed = %+v, want nothing and last seq 0", empty)
+	}
+	// Three revocations: expiring at +10m, +20m, +30m.
+	var revs []authtoken.Revocation
+	for i := 1; i <= 3; i++ {
+		until := base.Add(time.Duration(i*10) * time.Minute)
+		seq, err := s.RevokeSession(ctx, fmt.Sprintf("s%d", i), until)
+		must(t, err)
+		revs = append(revs, authtoken.Revocation{Seq: seq, SessionID: fmt.Sprintf("s%d", i), ExpiresAt: until})
+	}
+	last := revs[2].Seq
+	tests := []struct {
+		name  string
+		after int64
+		now   time.Time
+		want  []authtoken.Revocation
+	}{
+		{"all from zero, in order", 0, base, revs},
+		{"only those after the cursor", revs[0].Seq, base, revs[1:]},
+		{"nothing after the last", last, base, nil},
+		{"expired ones left out", 0, base.Add(15 * time.Minute), revs[1:]},
+		{"one expiring exactly now is left out", 0, base.Add(20 * time.Minute), revs[2:]},
+		{"all expired", 0, base.Add(time.Hour), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			feed, err := s.Revocations(ctx, tt.after, tt.now)
+			must(t, err)
+			want := authtoken.RevocationFeed{Revocations: tt.want, LastSeq: last}
+			if diff := cmp.Diff(want, feed, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("Revocations(%d) (-want +got):\n%s", tt.after, diff)
+			}
+		})
+	}
+}
+
+func testLoginFailures(t *testing.T, open func(t *testing.T) auth.Store) {
+	ctx := context.Background()
+	s := open(t)
+	for i := range 3 {
+		must(t, s.RecordLoginFailure(ctx, base.Add(time.Duration(i)*time.Minute), "acct", "addr"))
+	}
+	must(t, s.RecordLoginFailure(ctx, base.Add(5*time.Minute), "addr"))
+	tests := []struct {
+		name  string
+		key   string
+		since time.Time
+		want  []time.Time
+	}{
+		{"all of a key, oldest first", "acct", base.Add(-time.Hour), []time.Time{base, base.Add(time.Minute), base.Add(2 * time.Minute)}},
+		{"only those after since", "acct", base, []time.Time{base.Add(time.Minute), base.Add(2 * time.Minute)}},
+		{"each key counts apart", "addr", base.Add(90 * time.Second), []time.Time{base.Add(2 * time.Minute), base.Add(5 * time.Minute)}},
+		{"unknown key has none", "other", base.Add(-time.Hour), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.LoginFailures(ctx, tt.key, tt.since)
+			must(t, err)
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("LoginFailures(%s) (-want +got):\n%s", tt.key, diff)
+			}
+		})
+	}
+	t.Run("clear forgets one key only", func(t *testing.T) {
+		must(t, s.ClearLoginFailures(ctx, "acct"))
+		if got, err := s.LoginFailures(ctx, "acct", base.Add(-time.Hour)); err != nil || len(got) != 0 {
+			t.Errorf("after clear: %v, %v; want none", got, err)
+		}
+		if got, err := s.LoginFailures(ctx, "addr", base.Add(-time.Hour)); err != nil || len(got) != 4 {
+			t.Errorf("other key after clear: %d failures, %v; want 4", len(got), err)
+		}
+	})
+}
+
+func signingKey(t *testing.T, created time.Time) auth.SigningKey {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(nil)
+	must(t, err)
+	return auth.SigningKey{ID: fmt.Sprintf("kid-%x", pub[:8]), PrivateKey: priv, CreatedAt: created}
+}
+
+func testSigningKeys(t *testing.T, open func(t *testing.T) auth.Store) {
+	ctx := context.Background()
+	s := open(t)
+	keys, err := s.SigningKeys(ctx)
+	must(t, err)
+	if len(keys) != 0 {
+		t.Fatalf("empty store has %d keys", len(keys))
+	}
+	newer, older := signingKey(t, base.Add(time.Hour)), signingKey(t, base)
+	must(t, s.AddSigningKey(ctx, newer))
+	must(t, s.AddSigningKey(ctx, older))
+	keys, err = s.SigningKeys(ctx)
+	must(t, err)
+	if diff := cmp.Diff([]auth.SigningKey{older, newer}, keys); diff != "" {
+		t.Errorf("SigningKeys, oldest first (-want +got):\n%s", diff)
+	}
+	if err := s.AddSigningKey(ctx, older); err == nil {
+		t.Error("AddSigningKey with a duplicate ID succeeded")
+	}
+}
+
+func testPrune(t *testing.T, open func(t *testing.T) auth.Store) {
+	ctx := context.Background()
+	s := open(t)
+	now := base.Add(time.Hour)
+	// Revocations: expired, live, and the newest (expired), which must survive to keep LastSeq.
+	_, err := s.RevokeSession(ctx, "expired", now.Add(-time.Minute))
+	must(t, err)
+	live, err := s.RevokeSession(ctx, "live", now.Add(time.Minute))
+	must(t, err)
+	newest, err := s.RevokeSession(ctx, "newest", now)
+	must(t, err)
+	// Refresh tokens: one expired, one not.
+	expiredTok, liveTok := token(1, "a", "acct", base), token(2, "b", "acct", base)
+	expiredTok.ExpiresAt = now
+	must(t, s.CreateRefreshToken(ctx, expiredTok))
+	must(t, s.CreateRefreshToken(ctx, liveTok))
+	// Login failures on both sides of the cutoff.
+	cutoff := now.Add(-15 * time.Minute)
+	must(t, s.RecordLoginFailure(ctx, cutoff.Add(-time.Second), "k"))
+	must(t, s.RecordLoginFailure(ctx, cutoff.Add(time.Second), "k"))
+
+	must(t, s.Prune(ctx, now, cutoff))
+
+	feed, err := s.Revocations(ctx, 0, base) // as seen before anything expired
+	must(t, err)
+	want := authtoken.RevocationFeed{
+		Revocations: []authtoken.Revocation{
+			{Seq: live, SessionID: "live", ExpiresAt: now.Add(time.Minute)},
+			{Seq: newest, SessionID: "newest", ExpiresAt: now},
+		},
+		LastSeq: newest,
+	}
+	if diff := cmp.Diff(want, feed); diff != "" {
+		t.Errorf("revocations after prune (-want +got):\n%s", diff)
+	}
+	if _, err := s.RefreshToken(ctx, expiredTok.Hash); !errors.Is(err, auth.ErrRefreshTokenNotFound) {
+		t.Errorf("expired refresh token after prune: %v, want ErrRefreshTokenNotFound", err)
+	}
+	if _, err := s.RefreshToken(ctx, liveTok.Hash); err != nil {
+		t.Errorf("live refresh token after prune: %v", err)
+	}
+	fails, err := s.LoginFailures(ctx, "k", time.Time{})
+	must(t, err)
+	if diff := cmp.Diff([]time.Time{cutoff.Add(time.Second)}, fails); diff != "" {
+		t.Errorf("login failures after prune (-want +got):\n%s", diff)
+	}
+	// A later revocation continues the sequence.
+	next, err := s.RevokeSession(ctx, "later", now.Add(time.Hour))
+	must(t, err)
+	if next <= newest {
+		t.Errorf("seq after prune %d, want above %d", next, newest)
+	}
+}

@@ -1,0 +1,88 @@
+package events
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/problem"
+)
+
+// Errors of the events service.
+var (
+	// ErrNotFound is returned for an event that does not exist (or no longer does).
+	ErrNotFound = problem.New(http.StatusNotFound, "event not found")
+	// ErrForbidden is returned when someone other than the organizer changes an event.
+	ErrForbidden = problem.New(http.StatusForbidden, "only the organizer of this event may change it")
+	// ErrConflict is returned by Store.Create for an ID that is taken.
+	ErrConflict = problem.New(http.StatusConflict, "an event with this id exists")
+	// ErrAlreadyHandled is returned by Store.DeleteByOrganizer for a message it handled before.
+	ErrAlreadyHandled = errors.New("message already handled")
+)
+
+// Location is where an event takes place.
+type Location = messages.Location
+
+// Event is an event as the API shows it and the store keeps it. Optional fields are nil when
+// unset; Tags is never nil. Times are UTC, to the microsecond.
+type Event struct {
+	ID          string     `json:"id"`
+	OrganizerID string     `json:"organizer_id"`
+	Title       string     `json:"title"`
+	Description string     `json:"description"`
+	StartsAt    time.Time  `json:"starts_at"`
+	EndsAt      *time.Time `json:"ends_at"`
+	Timezone    string     `json:"timezone"`
+	Location    *Location  `json:"location"`
+	OnlineURL   *string    `json:"online_url"`
+	Category    *string    `json:"category"`
+	Tags        []string   `json:"tags"`
+	Capacity    *int64     `json:"capacity"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+}
+
+// Snapshot returns the event as messages carry it.
+func (e Event) Snapshot() messages.Event {
+	s := messages.Event{
+		ID: e.ID, OrganizerID: e.OrganizerID, Title: e.Title, Description: e.Description,
+		StartsAt: e.StartsAt, EndsAt: clonePtr(e.EndsAt), Timezone: e.Timezone,
+		OnlineURL: clonePtr(e.OnlineURL), Category: clonePtr(e.Category), Tags: slices.Clone(e.Tags),
+		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
+	}
+	if e.Location != nil {
+		l := cloneLocation(*e.Location)
+		s.Location = &l
+	}
+	if s.Tags == nil {
+		s.Tags = []string{}
+	}
+	return s
+}
+
+// Page is one page of search results.
+type Page struct {
+	// Events are at most SearchQuery.Limit events, ordered by start then ID.
+	Events []Event
+	// More tells whether more events follow the last one.
+	More bool
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+func cloneLocation(l Location) Location {
+	return Location{Name: l.Name, Address: l.Address, Lat: clonePtr(l.Lat), Lon: clonePtr(l.Lon)}
+}
+
+// utcMicro returns t in UTC, truncated to the microsecond as the store keeps times.
+func utcMicro(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Microsecond)
+}

@@ -1,0 +1,137 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/eventpost/eventpost/internal/platform/httpx"
+	"github.com/eventpost/eventpost/internal/platform/ics"
+	"github.com/eventpost/eventpost/internal/platform/problem"
+)
+
+// errMethodNotAllowed answers a known path asked with a method it does not serve.
+var errMethodNotAllowed = problem.New(http.StatusMethodNotAllowed, "method not allowed on this resource")
+
+// Handler returns the service's HTTP handler: the public routes at their public paths, plus
+// health, readiness and metrics endpoints.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/events", s.handleSearch)
+	mux.HandleFunc("POST /api/v1/events", s.handleCreate)
+	mux.HandleFunc("GET /api/v1/events/{id}", s.handleGet)
+	mux.HandleFunc("PATCH /api/v1/events/{id}", s.handlePatch)
+	mux.HandleFunc("DELETE /api/v1/events/{id}", s.handleDelete)
+	mux.HandleFunc("GET /api/v1/events/{id}/ics", s.handleCalendar)
+	mux.HandleFunc("/api/v1/events", s.notAllowed("GET, HEAD, POST"))
+	mux.HandleFunc("/api/v1/events/{id}", s.notAllowed("GET, HEAD, PATCH, DELETE"))
+	mux.HandleFunc("/api/v1/events/{id}/ics", s.notAllowed("GET, HEAD"))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, s.log, problem.ErrNotFound)
+	})
+	return httpx.Wrap(mux, httpx.Options{
+		Log: s.log, Registry: s.reg,
+		Checks: []httpx.Check{{Name: "database", Check: func(ctx context.Context) error { return s.store.Ping(ctx) }}},
+	})
+}
+
+func (s *Service) notAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		problem.Write(w, r, s.log, errMethodNotAllowed)
+	}
+}
+
+func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) {
+	q, err := ParseSearchQuery(r.URL.Query())
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	res, err := s.Search(r.Context(), q)
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, res)
+}
+
+func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
+	caller, err := httpx.CallerFrom(r)
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	var in EventInput
+	if err := httpx.Decode(w, r, &in); err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	e, err := s.Create(r.Context(), caller.AccountID, in)
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/events/"+e.ID)
+	httpx.WriteJSON(w, http.StatusCreated, e)
+}
+
+func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
+	e, err := s.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, e)
+}
+
+func (s *Service) handlePatch(w http.ResponseWriter, r *http.Request) {
+	caller, err := httpx.CallerFrom(r)
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	var patch map[string]json.RawMessage
+	if err := httpx.Decode(w, r, &patch); err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	if patch == nil { // the body was null, which is no object
+		problem.Write(w, r, s.log, problem.New(http.StatusBadRequest, "the body must be a JSON object"))
+		return
+	}
+	e, err := s.Patch(r.Context(), caller.AccountID, r.PathValue("id"), patch)
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, e)
+}
+
+func (s *Service) handleDelete(w http.ResponseWriter, r *http.Request) {
+	caller, err := httpx.CallerFrom(r)
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	if err := s.Delete(r.Context(), caller.AccountID, r.PathValue("id")); err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Service) handleCalendar(w http.ResponseWriter, r *http.Request) {
+	e, body, err := s.Calendar(r.Context(), r.PathValue("id"))
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	w.Header().Set("Content-Type", ics.ContentType)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": "event-" + e.ID + ".ics"}))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,368 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/eventpost/eventpost/internal/platform/problem"
+)
+
+// Limits of an event's fields, in characters.
+const (
+	maxTitleLength       = 120
+	maxDescriptionLength = 5000
+	maxCategoryLength    = 40
+	maxTagLength         = 32
+	maxPlaceNameLength   = 200
+	maxAddressLength     = 500
+	maxURLLength         = 2048
+	maxTimezoneLength    = 64
+)
+
+// EventInput is the body of POST /api/v1/events: the fields of an event that its organizer
+// sets. Times are strings so that a malformed one is reported as an invalid field.
+type EventInput struct {
+	Title       *string   `json:"title"`
+	Description *string   `json:"description"`
+	StartsAt    *string   `json:"starts_at"`
+	EndsAt      *string   `json:"ends_at"`
+	Timezone    *string   `json:"timezone"`
+	Location    *Location `json:"location"`
+	OnlineURL   *string   `json:"online_url"`
+	Category    *string   `json:"category"`
+	Tags        []string  `json:"tags"`
+	Capacity    *int64    `json:"capacity"`
+}
+
+// inputFields are the members of EventInput, as named in JSON.
+var inputFields = []string{
+	"title", "description", "starts_at", "ends_at", "timezone", "location", "online_url", "category", "tags", "capacity",
+}
+
+var tagPattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+
+// validate checks in and returns the event fields it sets (ID, organizer and the creation
+// and update times left empty), or a 422 problem.Error naming every invalid field. The start
+// must be in the future (after now) unless it equals prevStart, the start of the event being
+// changed; prevStart is nil for a new event.
+func (in EventInput) validate(now time.Time, prevStart *time.Time) (Event, error) {
+	var (
+		e    = Event{Tags: []string{}, Timezone: "UTC"}
+		errs []problem.FieldError
+	)
+	fail := func(field, msg string) { errs = append(errs, problem.FieldError{Field: field, Message: msg}) }
+
+	switch {
+	case in.Title == nil || strings.TrimSpace(*in.Title) == "":
+		fail("title", "is required")
+	case utf8.RuneCountInString(*in.Title) > maxTitleLength:
+		fail("title", fmt.Sprintf("must be 1 to %d characters", maxTitleLength))
+	default:
+		e.Title = *in.Title
+	}
+	if in.Description != nil {
+		if utf8.RuneCountInString(*in.Description) > maxDescriptionLength {
+			fail("description", fmt.Sprintf("must be at most %d characters", maxDescriptionLength))
+		} else {
+			e.Description = *in.Description
+		}
+	}
+
+	startOK := false
+	if in.StartsAt == nil {
+		fail("starts_at", "is required")
+	} else if t, err := parseTime(*in.StartsAt); err != nil {
+		fail("starts_at", "must be an RFC 3339 time with an offset, such as 2027-03-01T18:30:00Z")
+	} else if (prevStart == nil || !t.Equal(*prevStart)) && !t.After(now) {
+		fail("starts_at", "must be in the future")
+	} else {
+		e.StartsAt, startOK = t, true
+	}
+	if in.EndsAt != nil {
+		t, err := parseTime(*in.EndsAt)
+		switch {
+		case err != nil:
+			fail("ends_at", "must be an RFC 3339 time with an offset, such as 2027-03-01T20:00:00Z")
+		case startOK && !t.After(e.StartsAt):
+			fail("ends_at", "must be after starts_at")
+		default:
+			e.EndsAt = &t
+		}
+	}
+	if in.Timezone != nil {
+		if !validTimezone(*in.Timezone) {
+			fail("timezone", "must be an IANA time zone name, such as Europe/Paris")
+		} else {
+			e.Timezone = *in.Timezone
+		}
+	}
+	if in.Location != nil {
+		l, lerrs := validateLocation(*in.Location)
+		errs = append(errs, lerrs...)
+		e.Location = &l
+	}
+	if in.OnlineURL != nil {
+		if !validURL(*in.OnlineURL) {
+			fail("online_url", "must be an absolute http or https URL")
+		} else {
+			e.OnlineURL = clonePtr(in.OnlineURL)
+		}
+	}
+	if in.Category != nil {
+		if n := utf8.RuneCountInString(*in.Category); n < 1 || n > maxCategoryLength {
+			fail("category", fmt.Sprintf("must be 1 to %d characters", maxCategoryLength))
+		} else {
+			e.Category = clonePtr(in.Category)
+		}
+	}
+	if in.Tags != nil {
+		tags, msg := normalizeTags(in.Tags)
+		if msg != "" {
+			fail("tags", msg)
+		} else {
+			e.Tags = tags
+		}
+	}
+	if in.Capacity != nil {
+		if *in.Capacity < 1 {
+			fail("capacity", "must be at least 1")
+		} else {
+			e.Capacity = clonePtr(in.Capacity)
+		}
+	}
+	if err := problem.Validation(errs...); err != nil {
+		return Event{}, err
+	}
+	return e, nil
+}
+
+func validateLocation(l Location) (Location, []problem.FieldError) {
+	var errs []problem.FieldError
+	fail := func(field, msg string) { errs = append(errs, problem.FieldError{Field: field, Message: msg}) }
+	if utf8.RuneCountInString(l.Name) > maxPlaceNameLength {
+		fail("location.name", fmt.Sprintf("must be at most %d characters", maxPlaceNameLength))
+	}
+	if utf8.RuneCountInString(l.Address) > maxAddressLength {
+		fail("location.address", fmt.Sprintf("must be at most %d characters", maxAddressLength))
+	}
+	if l.Lat != nil && (*l.Lat < -90 || *l.Lat > 90) {
+		fail("location.lat", "must be from -90 to 90")
+	}
+	if l.Lon != nil && (*l.Lon < -180 || *l.Lon > 180) {
+		fail("location.lon", "must be from -180 to 180")
+	}
+	l = cloneLocation(l)
+	for _, v := range []*float64{l.Lat, l.Lon} {
+		if v != nil && *v == 0 {
+			*v = 0 // not -0, which the store would not keep
+		}
+	}
+	switch {
+	case l.Lat != nil && l.Lon == nil:
+		fail("location.lon", "is required with location.lat")
+	case l.Lat == nil && l.Lon != nil:
+		fail("location.lat", "is required with location.lon")
+	}
+	return l, errs
+}
+
+// normalizeTags lower-cases tags and drops duplicates; it returns a message when a tag is
+// invalid or there are too many.
+func normalizeTags(tags []string) ([]string, string) {
+	out := make([]string, 0, len(tags))
+	for _, t := range tags {
+		lt := strings.ToLower(t)
+		if !tagPattern.MatchString(lt) {
+			return nil, fmt.Sprintf("%q is not 1 to %d characters of a-z, 0-9 and -", truncateRunes(t, 40), maxTagLength)
+		}
+		if !slices.Contains(out, lt) {
+			out = append(out, lt)
+		}
+	}
+	if len(out) > MaxTags {
+		return nil, fmt.Sprintf("must hold at most %d tags", MaxTags)
+	}
+	return out, ""
+}
+
+func truncateRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i] + "…"
+		}
+		n--
+	}
+	return s
+}
+
+// validTimezone accepts the IANA time zone names that the time package knows.
+func validTimezone(name string) bool {
+	if name == "" || name == "Local" || len(name) > maxTimezoneLength {
+		return false
+	}
+	_, err := time.LoadLocation(name)
+	return err == nil
+}
+
+func validURL(s string) bool {
+	if len(s) > maxURLLength || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return false
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	return (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() != ""
+}
+
+// inputOf returns the input that recreates e.
+func inputOf(e Event) EventInput {
+	start := e.StartsAt.Format(time.RFC3339Nano)
+	in := EventInput{
+		Title: &e.Title, Description: &e.Description, StartsAt: &start, Timezone: &e.Timezone,
+		OnlineURL: e.OnlineURL, Category: e.Category, Tags: e.Tags, Capacity: e.Capacity,
+	}
+	if e.EndsAt != nil {
+		end := e.EndsAt.Format(time.RFC3339Nano)
+		in.EndsAt = &end
+	}
+	if e.Location != nil {
+		l := cloneLocation(*e.Location)
+		in.Location = &l
+	}
+	return in
+}
+
+// applyPatch applies a JSON merge patch (RFC 7396) to the input of e and returns the result.
+// An unknown member is a 400; null for a required member or a member of the wrong type is a
+// 422.
+func applyPatch(e Event, patch map[string]json.RawMessage) (EventInput, error) {
+	doc, err := toDocument(inputOf(e))
+	if err != nil {
+		return EventInput{}, err
+	}
+	var errs []problem.FieldError
+	for _, name := range slices.Sorted(maps.Keys(patch)) {
+		if !slices.Contains(inputFields, name) {
+			return EventInput{}, problem.Newf(http.StatusBadRequest, "unknown field %q", name)
+		}
+		var v any
+		if err := decodeNumbers(patch[name], &v); err != nil {
+			return EventInput{}, problem.Newf(http.StatusBadRequest, "malformed JSON in %q", name)
+		}
+		if v == nil && (name == "title" || name == "starts_at") {
+			errs = append(errs, problem.FieldError{Field: name, Message: "is required and cannot be removed"})
+			continue
+		}
+		if v == nil {
+			delete(doc, name)
+			continue
+		}
+		doc[name] = mergePatch(doc[name], v)
+	}
+	if err := problem.Validation(errs...); err != nil {
+		return EventInput{}, err
+	}
+	merged, err := json.Marshal(doc)
+	if err != nil {
+		return EventInput{}, fmt.Errorf("apply patch: %w", err)
+	}
+	var in EventInput
+	if err := decodeStrict(merged, &in); err != nil {
+		return EventInput{}, err
+	}
+	return in, nil
+}
+
+// mergePatch is RFC 7396's MergePatch over decoded JSON values.
+func mergePatch(target, patch any) any {
+	pm, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	tm, ok := target.(map[string]any)
+	if !ok {
+		tm = map[string]any{}
+	}
+	for k, v := range pm {
+		if v == nil {
+			delete(tm, k)
+		} else {
+			tm[k] = mergePatch(tm[k], v)
+		}
+	}
+	return tm
+}
+
+// toDocument returns in as a JSON object with numbers kept exact, omitting null members.
+func toDocument(in EventInput) (map[string]any, error) {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("encode event input: %w", err)
+	}
+	var doc map[string]any
+	if err := decodeNumbers(b, &doc); err != nil {
+		return nil, fmt.Errorf("decode event input: %w", err)
+	}
+	for k, v := range doc {
+		if v == nil {
+			delete(doc, k)
+		}
+	}
+	return doc, nil
+}
+
+func decodeNumbers(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+// decodeStrict decodes a JSON object into v, rejecting unknown members (400) and reporting
+// members of the wrong type as invalid fields (422).
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		return nil
+	}
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		return problem.Validation(problem.FieldError{Field: typeErr.Field, Message: "must be " + jsonType(typeErr.Type.Kind().String())})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return problem.Newf(http.StatusBadRequest, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	case errors.Is(err, io.EOF):
+		return problem.New(http.StatusBadRequest, "the body is empty")
+	}
+	return problem.Newf(http.StatusBadRequest, "malformed JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// jsonType names a Go kind the way a JSON client thinks of it.
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	case "int", "int64":
+		return "an integer"
+	case "float64":
+		return "a number"
+	}
+	return "a valid " + kind
+}

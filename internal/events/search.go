@@ -1,0 +1,290 @@
+package events
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/eventpost/eventpost/internal/platform/problem"
+)
+
+// Limits of a search.
+const (
+	DefaultLimit    = 20
+	MaxLimit        = 100
+	DefaultRadiusKM = 25
+	// MaxRadiusKM is about half the Earth's circumference: every point is nearer than that.
+	MaxRadiusKM = 20000
+	// MaxQueryLength is the longest q, in characters.
+	MaxQueryLength = 200
+	// MaxQueryWords is how many words q may hold.
+	MaxQueryWords = 16
+	// MaxTags is how many tags an event and a search may have.
+	MaxTags = 10
+)
+
+// SearchQuery is a parsed event search: every set field narrows the result.
+type SearchQuery struct {
+	// Words are the lower-cased words of q; each must begin a word of the event's title,
+	// description or tags.
+	Words []string
+	// From and To bound the start time, both inclusive. The service replaces a nil From by
+	// the current time, so that a search without one finds the events that have not started.
+	From, To *time.Time
+	// Category matches the event's category, case-insensitively.
+	Category string
+	// Tags must all be tags of the event; lower-case.
+	Tags []string
+	// Near is the circle the event's location must lie in.
+	Near *Circle
+	// OrganizerID matches the event's organizer.
+	OrganizerID string
+	// Limit is the page size, 1 to MaxLimit.
+	Limit int
+	// After is the position to continue after: the cursor of the previous page.
+	After *Cursor
+}
+
+// Circle is a circle on the Earth's surface.
+type Circle struct {
+	Lat, Lon float64
+	RadiusKM float64
+}
+
+// Cursor is a position in the search order: the start and ID of the last event of a page.
+type Cursor struct {
+	StartsAt time.Time
+	ID       string
+}
+
+// Shape names the kind of query, for metrics: "q" with words, "combined" with several
+// filters, else the one filter it has ("organizer", "tag", "category", "near"), or "list".
+func (q SearchQuery) Shape() string {
+	var set []string
+	for name, ok := range map[string]bool{
+		"organizer": q.OrganizerID != "", "tag": len(q.Tags) > 0, "category": q.Category != "", "near": q.Near != nil,
+	} {
+		if ok {
+			set = append(set, name)
+		}
+	}
+	switch {
+	case len(q.Words) > 0:
+		return "q"
+	case len(set) > 1 || len(q.Tags) > 1:
+		return "combined"
+	case len(set) == 1:
+		return set[0]
+	}
+	return "list"
+}
+
+// ParseSearchQuery parses the query parameters of GET /api/v1/events. An empty parameter
+// counts as absent; unknown parameters are ignored. Invalid parameters yield a 422
+// problem.Error naming each of them.
+func ParseSearchQuery(v url.Values) (SearchQuery, error) {
+	q := SearchQuery{Limit: DefaultLimit}
+	var errs []problem.FieldError
+	fail := func(field, msg string) { errs = append(errs, problem.FieldError{Field: field, Message: msg}) }
+	single := func(name string) (string, bool) {
+		vals := nonEmpty(v[name])
+		switch len(vals) {
+		case 0:
+			return "", false
+		case 1:
+			return vals[0], true
+		}
+		fail(name, "must be given at most once")
+		return "", false
+	}
+
+	if s, ok := single("q"); ok {
+		switch words := queryWords(s); {
+		case !utf8.ValidString(s):
+			fail("q", "must be UTF-8 text")
+		case utf8.RuneCountInString(s) > MaxQueryLength:
+			fail("q", fmt.Sprintf("must be at most %d characters", MaxQueryLength))
+		case len(words) > MaxQueryWords:
+			fail("q", fmt.Sprintf("must hold at most %d words", MaxQueryWords))
+		default:
+			q.Words = words
+		}
+	}
+	for _, name := range []string{"from", "to"} {
+		s, ok := single(name)
+		if !ok {
+			continue
+		}
+		t, err := parseQueryTime(s)
+		if err != nil {
+			fail(name, "must be an RFC 3339 time with an offset, such as 2027-03-01T18:30:00Z")
+			continue
+		}
+		if name == "from" {
+			q.From = &t
+		} else {
+			q.To = &t
+		}
+	}
+	if q.From != nil && q.To != nil && q.To.Before(*q.From) {
+		fail("to", "must not be before from")
+	}
+	if s, ok := single("category"); ok {
+		if n := utf8.RuneCountInString(s); n > maxCategoryLength || !utf8.ValidString(s) {
+			fail("category", fmt.Sprintf("must be 1 to %d characters", maxCategoryLength))
+		} else {
+			q.Category = s
+		}
+	}
+	if tags := nonEmpty(v["tag"]); len(tags) > 0 {
+		norm, msg := normalizeTags(tags)
+		if msg != "" {
+			fail("tag", msg)
+		} else {
+			q.Tags = norm
+		}
+	}
+	near, hasNear := single("near")
+	radius, hasRadius := single("radius_km")
+	if hasNear {
+		c, msg := parseNear(near)
+		if msg != "" {
+			fail("near", msg)
+		} else {
+			q.Near = &c
+		}
+	}
+	if hasRadius {
+		r, err := strconv.ParseFloat(radius, 64)
+		switch {
+		case err != nil || math.IsNaN(r) || math.IsInf(r, 0):
+			fail("radius_km", "must be a number")
+		case r <= 0 || r > MaxRadiusKM:
+			fail("radius_km", fmt.Sprintf("must be more than 0 and at most %d", MaxRadiusKM))
+		case !hasNear:
+			fail("radius_km", "needs near")
+		case q.Near != nil:
+			q.Near.RadiusKM = r
+		}
+	}
+	if s, ok := single("organizer_id"); ok {
+		if len(s) > 200 {
+			fail("organizer_id", "must be at most 200 characters")
+		} else {
+			q.OrganizerID = s
+		}
+	}
+	if s, ok := single("limit"); ok {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxLimit {
+			fail("limit", fmt.Sprintf("must be an integer from 1 to %d", MaxLimit))
+		} else {
+			q.Limit = n
+		}
+	}
+	if s, ok := single("cursor"); ok {
+		c, err := DecodeCursor(s)
+		if err != nil {
+			fail("cursor", "is not a cursor this server gave out")
+		} else {
+			q.After = &c
+		}
+	}
+	if err := problem.Validation(errs...); err != nil {
+		return SearchQuery{}, err
+	}
+	return q, nil
+}
+
+func nonEmpty(vals []string) []string {
+	out := make([]string, 0, len(vals))
+	for _, s := range vals {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// queryWords splits q into lower-cased words at every character that is not a letter, a
+// digit or a combining mark, the way the full-text index splits the text it indexes.
+func queryWords(q string) []string {
+	var words []string
+	for w := range strings.FieldsFuncSeq(q, func(r rune) bool {
+		return !(unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Mn, r))
+	}) {
+		w = strings.ToLower(w)
+		if !slices.Contains(words, w) {
+			words = append(words, w)
+		}
+	}
+	return words
+}
+
+// parseQueryTime parses an RFC 3339 time. A space stands for a plus sign, which a query string
+// turns into a space when the client did not escape it.
+func parseQueryTime(s string) (time.Time, error) {
+	return parseTime(strings.ReplaceAll(s, " ", "+"))
+}
+
+// parseTime parses an RFC 3339 time with an offset, returned in UTC to the microsecond.
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return utcMicro(t), nil
+}
+
+func parseNear(s string) (Circle, string) {
+	const msg = "must be LAT,LON in degrees, such as 48.8566,2.3522"
+	latS, lonS, ok := strings.Cut(s, ",")
+	if !ok {
+		return Circle{}, msg
+	}
+	lat, err1 := strconv.ParseFloat(strings.TrimSpace(latS), 64)
+	lon, err2 := strconv.ParseFloat(strings.TrimSpace(lonS), 64)
+	if err1 != nil || err2 != nil || math.IsNaN(lat) || math.IsNaN(lon) {
+		return Circle{}, msg
+	}
+	if lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+		return Circle{}, "latitude must be within -90..90 and longitude within -180..180"
+	}
+	return Circle{Lat: lat, Lon: lon, RadiusKM: DefaultRadiusKM}, ""
+}
+
+// EncodeCursor returns the opaque form of c that clients send back as cursor.
+func EncodeCursor(c Cursor) string {
+	raw := strconv.FormatInt(c.StartsAt.UnixMicro(), 10) + "," + c.ID
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+// DecodeCursor parses a cursor made by EncodeCursor.
+func DecodeCursor(s string) (Cursor, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+	if err != nil {
+		return Cursor{}, fmt.Errorf("decode cursor: %w", err)
+	}
+	microS, id, ok := strings.Cut(string(raw), ",")
+	if !ok || id == "" || len(id) > 200 || !utf8.ValidString(id) {
+		return Cursor{}, fmt.Errorf("decode cursor: malformed")
+	}
+	micro, err := strconv.ParseInt(microS, 10, 64)
+	if err != nil || micro < minMicro || micro > maxMicro {
+		return Cursor{}, fmt.Errorf("decode cursor: bad time")
+	}
+	return Cursor{StartsAt: time.UnixMicro(micro).UTC(), ID: id}, nil
+}
+
+// The range of times an RFC 3339 time can express (years 0000 to 9999), in unix microseconds.
+const (
+	minMicro = -62167219200 * 1_000_000
+	maxMicro = 253402300799_999_999
+)

@@ -1,0 +1,221 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/ics"
+)
+
+// errUnchanged ends an update that would store the event as it is.
+var errUnchanged = errors.New("event unchanged")
+
+// SearchResult is the answer to a search.
+type SearchResult struct {
+	Items []Event `json:"items"`
+	// NextCursor continues the search after Items; nil on the last page.
+	NextCursor *string `json:"next_cursor"`
+}
+
+// Create creates the event that in describes, organized by organizerID, and announces it.
+func (s *Service) Create(ctx context.Context, organizerID string, in EventInput) (Event, error) {
+	now := s.now()
+	e, err := in.validate(now, nil)
+	if err != nil {
+		return Event{}, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Event{}, fmt.Errorf("create event: %w", err)
+	}
+	e.ID, e.OrganizerID = id.String(), organizerID
+	e.CreatedAt = utcMicro(now)
+	e.UpdatedAt = e.CreatedAt
+	msg, err := changedMessage(ctx, e, nil)
+	if err != nil {
+		return Event{}, fmt.Errorf("create event: %w", err)
+	}
+	if err := s.store.Create(ctx, e, msg); err != nil {
+		return Event{}, fmt.Errorf("create event: %w", err)
+	}
+	s.outbox.Notify()
+	return e, nil
+}
+
+// Get returns the event with the given ID.
+func (s *Service) Get(ctx context.Context, id string) (Event, error) {
+	e, err := s.store.Get(ctx, id)
+	if err != nil {
+		return Event{}, fmt.Errorf("get event: %w", err)
+	}
+	return e, nil
+}
+
+// Patch applies a JSON merge patch to the event with the given ID on behalf of callerID, who
+// must be its organizer, and announces the change. The result must be a valid event; a start
+// that changes must be in the future. A patch that changes nothing returns the event as it is.
+func (s *Service) Patch(ctx context.Context, callerID, id string, patch map[string]json.RawMessage) (Event, error) {
+	if len(patch) == 0 {
+		e, err := s.Get(ctx, id)
+		if err != nil {
+			return Event{}, err
+		}
+		if e.OrganizerID != callerID {
+			return Event{}, ErrForbidden
+		}
+		return e, nil
+	}
+	var unchanged Event
+	e, err := s.store.Update(ctx, id, func(old Event) (Event, []broker.Message, error) {
+		if old.OrganizerID != callerID {
+			return Event{}, nil, ErrForbidden
+		}
+		in, err := applyPatch(old, patch)
+		if err != nil {
+			return Event{}, nil, err
+		}
+		now := s.now()
+		e, err := in.validate(now, &old.StartsAt)
+		if err != nil {
+			return Event{}, nil, err
+		}
+		e.ID, e.OrganizerID, e.CreatedAt, e.UpdatedAt = old.ID, old.OrganizerID, old.CreatedAt, old.UpdatedAt
+		if sameContent(e, old) {
+			unchanged = old
+			return Event{}, nil, errUnchanged
+		}
+		// Consumers order the versions of an event by UpdatedAt, so it must grow.
+		e.UpdatedAt = utcMicro(now)
+		if !e.UpdatedAt.After(old.UpdatedAt) {
+			e.UpdatedAt = old.UpdatedAt.Add(time.Microsecond)
+		}
+		var prev *time.Time
+		if !e.StartsAt.Equal(old.StartsAt) {
+			prev = &old.StartsAt
+		}
+		msg, err := changedMessage(ctx, e, prev)
+		if err != nil {
+			return Event{}, nil, err
+		}
+		return e, []broker.Message{msg}, nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return unchanged, nil
+	}
+	if err != nil {
+		return Event{}, fmt.Errorf("patch event: %w", err)
+	}
+	s.outbox.Notify()
+	return e, nil
+}
+
+// Delete deletes the event with the given ID on behalf of callerID, who must be its
+// organizer, and announces the deletion.
+func (s *Service) Delete(ctx context.Context, callerID, id string) error {
+	_, err := s.store.Delete(ctx, id, func(e Event) ([]broker.Message, error) {
+		if e.OrganizerID != callerID {
+			return nil, ErrForbidden
+		}
+		msg, err := deletedMessage(ctx, e, messages.DeletedByOrganizer)
+		if err != nil {
+			return nil, err
+		}
+		return []broker.Message{msg}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete event: %w", err)
+	}
+	s.outbox.Notify()
+	return nil
+}
+
+// Search returns the page of events that q selects. Without q.From, it finds the events
+// that have not started yet.
+func (s *Service) Search(ctx context.Context, q SearchQuery) (SearchResult, error) {
+	if q.From == nil {
+		now := utcMicro(s.now())
+		q.From = &now
+	}
+	start := time.Now()
+	page, err := s.store.Search(ctx, q)
+	if err != nil {
+		return SearchResult{}, fmt.Errorf("search events: %w", err)
+	}
+	s.metrics.search.WithLabelValues(q.Shape()).Observe(time.Since(start).Seconds())
+	res := SearchResult{Items: page.Events}
+	if res.Items == nil {
+		res.Items = []Event{}
+	}
+	if page.More && len(page.Events) > 0 {
+		last := page.Events[len(page.Events)-1]
+		c := EncodeCursor(Cursor{StartsAt: last.StartsAt, ID: last.ID})
+		res.NextCursor = &c
+	}
+	return res, nil
+}
+
+// Calendar returns the event with the given ID as an iCalendar document.
+func (s *Service) Calendar(ctx context.Context, id string) (Event, []byte, error) {
+	e, err := s.Get(ctx, id)
+	if err != nil {
+		return Event{}, nil, err
+	}
+	return e, ics.Render(e.Snapshot(), s.EventURL(e.ID), s.now()), nil
+}
+
+// EventURL returns the address of the event's page.
+func (s *Service) EventURL(id string) string {
+	return strings.TrimRight(s.cfg.PublicURL, "/") + "/events/" + url.PathEscape(id)
+}
+
+// handleAccountDeleted deletes the events of a deleted account and announces each deletion.
+func (s *Service) handleAccountDeleted(ctx context.Context, m broker.Message) error {
+	var p messages.AccountDeleted
+	if err := m.Decode(&p); err != nil {
+		return err
+	}
+	if p.AccountID == "" {
+		return broker.Permanent(fmt.Errorf("account.deleted message %s names no account", m.ID))
+	}
+	deleted, err := s.store.DeleteByOrganizer(ctx, p.AccountID, m.ID, func(e Event) (broker.Message, error) {
+		return deletedMessage(ctx, e, messages.DeletedWithAccount)
+	})
+	if errors.Is(err, ErrAlreadyHandled) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete events of account %s: %w", p.AccountID, err)
+	}
+	if len(deleted) > 0 {
+		s.outbox.Notify()
+	}
+	s.log.InfoContext(ctx, "deleted the events of a deleted account", "account_id", p.AccountID, "events", len(deleted))
+	return nil
+}
+
+func changedMessage(ctx context.Context, e Event, prevStart *time.Time) (broker.Message, error) {
+	return broker.NewMessage(ctx, messages.TypeEventChanged, messages.EventChanged{
+		Event: e.Snapshot(), PreviousStartsAt: clonePtr(prevStart),
+	})
+}
+
+func deletedMessage(ctx context.Context, e Event, reason string) (broker.Message, error) {
+	return broker.NewMessage(ctx, messages.TypeEventDeleted, messages.EventDeleted{Event: e.Snapshot(), Reason: reason})
+}
+
+// sameContent reports whether a and b have the same organizer-set fields.
+func sameContent(a, b Event) bool {
+	ja, err1 := json.Marshal(inputOf(a))
+	jb, err2 := json.Marshal(inputOf(b))
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
+}

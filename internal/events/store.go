@@ -1,0 +1,44 @@
+package events
+
+import (
+	"context"
+
+	"github.com/eventpost/eventpost/internal/platform/broker"
+)
+
+// Store keeps events. Every method that changes events writes the messages it is given to
+// the outbox in the same transaction as the change, so a change is announced if and only if
+// it is committed. Times come back in UTC, truncated to the microsecond.
+type Store interface {
+	// Create stores e, a complete new event, with msgs. It returns ErrConflict when e.ID is
+	// taken.
+	Create(ctx context.Context, e Event, msgs ...broker.Message) error
+
+	// Get returns the event with the given ID, or ErrNotFound.
+	Get(ctx context.Context, id string) (Event, error)
+
+	// Update changes the event with the given ID in one transaction: it reads the event, lets
+	// change compute the new state and the messages that announce it, and stores both. When
+	// change returns an error nothing is stored and Update returns that error (wrapped). It
+	// returns the stored event, or ErrNotFound. The new state keeps the event's ID.
+	Update(ctx context.Context, id string, change func(Event) (Event, []broker.Message, error)) (Event, error)
+
+	// Delete deletes the event with the given ID in one transaction: it reads the event, lets
+	// remove decide (an error keeps the event and is returned wrapped) and compute the
+	// messages that announce the deletion, then deletes it and stores them. It returns the
+	// deleted event, or ErrNotFound.
+	Delete(ctx context.Context, id string, remove func(Event) ([]broker.Message, error)) (Event, error)
+
+	// DeleteByOrganizer handles the message with ID messageID, once: in one transaction it
+	// records the message as handled, deletes every event of organizerID, and stores the
+	// message announce builds for each deleted event. It returns the deleted events, or
+	// ErrAlreadyHandled (and does nothing) when it handled messageID before.
+	DeleteByOrganizer(ctx context.Context, organizerID, messageID string, announce func(Event) (broker.Message, error)) ([]Event, error)
+
+	// Search returns the page of events that q selects, ordered by start time then ID.
+	// A nil q.From means no lower bound: the service sets it.
+	Search(ctx context.Context, q SearchQuery) (Page, error)
+
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+}

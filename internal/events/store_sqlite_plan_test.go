@@ -1,0 +1,87 @@
+package events
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eventpost/eventpost/internal/platform/logging"
+)
+
+// TestSearchQueryPlans checks with EXPLAIN QUERY PLAN that no search reads a whole table and
+// that searches which walk an index in the result order do not sort.
+func TestSearchQueryPlans(t *testing.T) {
+	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "events.db"), logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	from := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	to := from.Add(24 * time.Hour)
+	after := &Cursor{StartsAt: from, ID: "x"}
+	near := &Circle{Lat: 51.5, Lon: -0.12, RadiusKM: 25}
+	tests := []struct {
+		name      string
+		query     string
+		mayOrder  bool // a temporary B-tree may sort the rows
+		wantIndex string
+	}{
+		{name: "list", wantIndex: "events_starts", query: first(orderedQuery(SearchQuery{From: &from, After: after}, driveTime, 21))},
+		{name: "time range", wantIndex: "events_starts", query: first(orderedQuery(SearchQuery{From: &from, To: &to}, driveTime, 21))},
+		{name: "category", wantIndex: "events_category", query: first(orderedQuery(SearchQuery{From: &from, Category: "music", After: after}, driveCategory, 21))},
+		{name: "organizer", wantIndex: "events_organizer", query: first(orderedQuery(SearchQuery{From: &from, OrganizerID: "o", After: after}, driveOrganizer, 21))},
+		{name: "tag", wantIndex: "PRIMARY KEY (tag=?", query: first(orderedQuery(SearchQuery{From: &from, Tags: []string{"a", "b"}, After: after}, driveTag, 21))},
+		{name: "words and facets", wantIndex: "events_fts VIRTUAL TABLE", query: first(textQuery(SearchQuery{
+			From: &from, To: &to, Words: []string{"jazz"}, Tags: []string{"a"}, Category: "c", OrganizerID: "o", Near: near, After: after}))},
+		{name: "near", wantIndex: "events_geo VIRTUAL TABLE", mayOrder: true, query: first(nearWindowQuery(SearchQuery{From: &from, Near: near}, 1, 2, false, 21))},
+		{name: "near the antimeridian", wantIndex: "events_geo VIRTUAL TABLE", mayOrder: true,
+			query: first(nearWindowQuery(SearchQuery{From: &from, Near: &Circle{Lat: -18, Lon: 179.9, RadiusKM: 50}}, 1, 2, true, 21))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan := explain(t, s, tt.query)
+			for _, line := range plan {
+				if strings.HasPrefix(line, "SCAN ") && !strings.Contains(line, "VIRTUAL TABLE INDEX") {
+					t.Errorf("full scan %q in plan:\n%s", line, strings.Join(plan, "\n"))
+				}
+				if strings.Contains(line, "TEMP B-TREE") && !tt.mayOrder {
+					t.Errorf("sort %q in plan:\n%s", line, strings.Join(plan, "\n"))
+				}
+			}
+			if !strings.Contains(strings.Join(plan, "\n"), tt.wantIndex) {
+				t.Errorf("plan does not use %s:\n%s", tt.wantIndex, strings.Join(plan, "\n"))
+			}
+		})
+	}
+}
+
+func first(query string, _ []any) string { return query }
+
+func explain(t *testing.T, s *SQLiteStore, query string) []string {
+	t.Helper()
+	n := strings.Count(query, "?")
+	args := make([]any, n)
+	for i := range args {
+		args[i] = 1
+	}
+	rows, err := s.db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("explain: %v\n%s", err, query)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}

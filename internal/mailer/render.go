@@ -1,0 +1,270 @@
+package mailer
+
+import (
+	"bytes"
+	"embed"
+	"encoding/base64"
+	"fmt"
+	htmltemplate "html/template"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"strings"
+	texttemplate "text/template"
+	"time"
+	_ "time/tzdata" // event time zones render the same on hosts without a zoneinfo database
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/ics"
+	"github.com/eventpost/eventpost/internal/platform/problem"
+)
+
+//go:embed templates/*.txt templates/*.html
+var templateFS embed.FS
+
+// Rendering errors. Rendering is deterministic, so every rendering error is permanent.
+var (
+	// ErrInvalidRecipient: the recipient is not a bare email address such as a@example.com.
+	ErrInvalidRecipient = problem.New(http.StatusUnprocessableEntity, "recipient is not a bare email address")
+	// ErrInvalidRequest: the send request lacks what its kind needs, or names an unknown kind.
+	ErrInvalidRequest = problem.New(http.StatusUnprocessableEntity, "send request cannot be rendered")
+)
+
+// startLayout shows an event's start in its own time zone: "Monday, 1 March 2027, 19:30 CET".
+const startLayout = "Monday, 2 January 2006, 15:04 MST"
+
+// maxHeaderRunes caps user text placed in a header (subject, display name).
+const maxHeaderRunes = 200
+
+// Renderer turns send requests into MIME messages from the embedded templates.
+type Renderer struct {
+	from      *mail.Address
+	domain    string // of Message-IDs
+	publicURL string
+	text      *texttemplate.Template
+	html      *htmltemplate.Template
+}
+
+// NewRenderer parses the embedded templates. from is the From header ("Name <addr>");
+// publicURL is the web address event links start with.
+func NewRenderer(from, publicURL string) (*Renderer, error) {
+	addr, err := mail.ParseAddress(from)
+	if err != nil {
+		return nil, fmt.Errorf("mail from %q: %w", from, err)
+	}
+	addr.Name = headerText(addr.Name)
+	domain := "eventpost.local"
+	if i := strings.LastIndexByte(addr.Address, '@'); i >= 0 && i < len(addr.Address)-1 {
+		domain = addr.Address[i+1:]
+	}
+	text, err := texttemplate.ParseFS(templateFS, "templates/*.txt")
+	if err != nil {
+		return nil, fmt.Errorf("parse text templates: %w", err)
+	}
+	html, err := htmltemplate.ParseFS(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse html templates: %w", err)
+	}
+	for _, k := range []messages.EmailKind{messages.EmailWelcome, messages.EmailReminder, messages.EmailEventChanged, messages.EmailEventCancelled} {
+		if text.Lookup(string(k)+".txt") == nil || html.Lookup(string(k)+".html") == nil {
+			return nil, fmt.Errorf("templates for %s missing", k)
+		}
+	}
+	return &Renderer{
+		from: addr, domain: domain, publicURL: strings.TrimRight(publicURL, "/"),
+		text: text, html: html,
+	}, nil
+}
+
+// templateData is what the templates see. One-line fields (name, title, place, link) are
+// flattened with oneLine; the note keeps its lines. html/template escapes all of it in the
+// HTML part.
+type templateData struct {
+	Subject   string
+	Name      string
+	Note      string
+	PublicURL string
+	Event     *eventView
+}
+
+type eventView struct {
+	Title         string
+	Start         string
+	PreviousStart string
+	Place         string
+	OnlineURL     string
+	URL           string
+}
+
+// Render builds the email for req, dated now: From, To, Subject, Date, a unique Message-ID,
+// text and HTML alternatives, and on a reminder the event as event.ics. It returns the
+// message and its Message-ID (without angle brackets).
+func (r *Renderer) Render(req messages.EmailSend, now time.Time) (*gomail.Msg, string, error) {
+	to, err := bareAddress(req.To)
+	if err != nil {
+		return nil, "", err
+	}
+	data := templateData{Name: oneLine(req.Name), Note: req.Note, PublicURL: r.publicURL}
+	if req.Kind != messages.EmailWelcome {
+		if req.Event == nil {
+			return nil, "", fmt.Errorf("%s email without an event: %w", req.Kind, ErrInvalidRequest)
+		}
+		data.Event = r.eventView(*req.Event, req.PreviousStartsAt)
+	}
+	switch req.Kind {
+	case messages.EmailWelcome:
+		data.Subject = "Welcome to EventPost"
+	case messages.EmailReminder:
+		data.Subject = "Reminder: " + data.Event.Title
+	case messages.EmailEventChanged:
+		data.Subject = "Changed: " + data.Event.Title
+	case messages.EmailEventCancelled:
+		data.Subject = "Cancelled: " + data.Event.Title
+	default:
+		return nil, "", fmt.Errorf("email kind %q: %w", req.Kind, ErrInvalidRequest)
+	}
+	data.Subject = headerText(data.Subject)
+
+	var text, html bytes.Buffer
+	if err := r.text.ExecuteTemplate(&text, string(req.Kind)+".txt", data); err != nil {
+		return nil, "", fmt.Errorf("render %s text: %w", req.Kind, err)
+	}
+	if err := r.html.ExecuteTemplate(&html, string(req.Kind)+".html", data); err != nil {
+		return nil, "", fmt.Errorf("render %s html: %w", req.Kind, err)
+	}
+
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, "", fmt.Errorf("message id: %w", err)
+	}
+	messageID := id.String() + "@" + r.domain
+
+	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	m.FromMailAddress(r.from)
+	m.ToMailAddress(&mail.Address{Name: displayName(req.Name, to), Address: to})
+	m.Subject(literalWords(data.Subject))
+	m.SetMessageIDWithValue(messageID)
+	m.SetDateWithValue(now)
+	m.SetGenHeader(gomail.HeaderXMailer, "EventPost")
+	m.SetBodyString(gomail.TypeTextPlain, text.String())
+	m.AddAlternativeString(gomail.TypeTextHTML, html.String())
+	if req.Kind == messages.EmailReminder {
+		cal := ics.Render(*req.Event, r.eventURL(req.Event.ID), now)
+		if err := m.AttachReader("event.ics", bytes.NewReader(cal),
+			gomail.WithFileContentType(gomail.ContentType(ics.ContentType))); err != nil {
+			return nil, "", fmt.Errorf("attach event.ics: %w", err)
+		}
+	}
+	return m, messageID, nil
+}
+
+func (r *Renderer) eventURL(id string) string {
+	return r.publicURL + "/events/" + url.PathEscape(id)
+}
+
+func (r *Renderer) eventView(e messages.Event, previous *time.Time) *eventView {
+	loc, err := time.LoadLocation(e.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	v := &eventView{
+		Title: oneLine(e.Title),
+		Start: e.StartsAt.In(loc).Format(startLayout),
+		Place: oneLine(ics.Place(e.Location)),
+		URL:   r.eventURL(e.ID),
+	}
+	if previous != nil {
+		v.PreviousStart = previous.In(loc).Format(startLayout)
+	}
+	if e.OnlineURL != nil {
+		v.OnlineURL = oneLine(*e.OnlineURL)
+	}
+	return v
+}
+
+// bareAddress returns s when it is a bare address ("a@example.com": no display name, no
+// angle brackets, no surrounding space), else ErrInvalidRecipient.
+func bareAddress(s string) (string, error) {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return "", fmt.Errorf("recipient %q: %w", s, ErrInvalidRecipient)
+	}
+	return s, nil
+}
+
+// headerText makes user text safe for a header: it is oneLine capped at maxHeaderRunes.
+func headerText(s string) string {
+	s = oneLine(s)
+	if utf8.RuneCountInString(s) <= maxHeaderRunes {
+		return s
+	}
+	return string([]rune(s)[:maxHeaderRunes]) + "…"
+}
+
+// displayName is the recipient's name made safe for the To header, or "" (the bare address)
+// when the header would not read back as that name: a name with "=?", which some clients
+// decode as encoded words even inside a quoted string, or one that net/mail encodes in a way
+// strict parsers refuse (such as a backslash in an encoded word).
+func displayName(name, addr string) string {
+	name = headerText(name)
+	if name == "" || strings.Contains(name, "=?") {
+		return ""
+	}
+	a, err := mail.ParseAddress((&mail.Address{Name: name, Address: addr}).String())
+	if err != nil || a.Name != name {
+		return ""
+	}
+	return name
+}
+
+// literalWords protects header text that contains "=?": a mail client would decode such
+// text as RFC 2047 encoded words (perhaps into a line break), so it is sent wholly encoded,
+// to show exactly as typed. Other text is returned unchanged (go-mail encodes non-ASCII).
+func literalWords(s string) string {
+	if !strings.Contains(s, "=?") {
+		return s
+	}
+	const chunk = 45 // bytes per encoded word: 60 base64 characters, 72 with the markers
+	var words []string
+	for len(s) > 0 {
+		n := 0
+		for i := range s { // cut between runes
+			if i > chunk {
+				break
+			}
+			n = i
+		}
+		if len(s) <= chunk {
+			n = len(s)
+		}
+		words = append(words, "=?UTF-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
+		s = s[n:]
+	}
+	return strings.Join(words, " ")
+}
+
+// oneLine flattens user text to one line: control characters (CR and LF included) and other
+// white space become one space, invisible format characters (such as bidi overrides) are
+// dropped, and leading and trailing space is trimmed.
+func oneLine(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		switch {
+		case unicode.IsControl(r) || unicode.IsSpace(r):
+			space = b.Len() > 0
+		case unicode.IsGraphic(r):
+			if space {
+				b.WriteByte(' ')
+				space = false
+			}
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,315 @@
+// Package mailer is the email-sender service. It consumes email.send messages from the broker,
+// renders them from embedded text and HTML templates, sends them through a Transport (SMTP, or
+// .eml files in the embedded mode), and reports each outcome as an email.result message through
+// its own outbox. A sent-message log keyed by idempotency key makes a request delivered twice
+// send one email. It serves no public API: its handler answers only health, readiness and
+// metrics.
+package mailer
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/httpx"
+	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
+	"github.com/eventpost/eventpost/internal/platform/problem"
+)
+
+// Config configures the email-sender.
+type Config struct {
+	// From is the From header of every email (EVENTPOST_MAIL_FROM).
+	From string
+	// PublicURL is the web address event links in emails start with ("<PublicURL>/events/<id>").
+	PublicURL string
+	// MaxAttempts is the delivery attempt at which a transient failure is recorded as a
+	// permanent one.
+	MaxAttempts int
+	// ClaimLease is how long a delivery that is sending an email keeps other deliveries of
+	// the same idempotency key out; after it, a crashed sender's claim is taken over.
+	ClaimLease time.Duration
+	// SendTimeout bounds one send through the transport.
+	SendTimeout time.Duration
+	// MailDir is where NewTransport's file transport writes .eml files (<data dir>/mail).
+	MailDir string
+	// SMTPURL (EVENTPOST_SMTP_URL), when set, makes NewTransport send over SMTP; see
+	// ParseSMTPURL.
+	SMTPURL string
+	// SMTPRootCAs, when not nil, is the pool the SMTP server's certificate is verified with.
+	SMTPRootCAs *x509.CertPool
+}
+
+// DefaultConfig returns the defaults: mail from EventPost <no-reply@eventpost.local>, links to
+// http://localhost:8080, 10 attempts, a 2-minute claim lease and a 1-minute send timeout.
+func DefaultConfig() Config {
+	return Config{
+		From:        "EventPost <no-reply@eventpost.local>",
+		PublicURL:   "http://localhost:8080",
+		MaxAttempts: 10,
+		ClaimLease:  2 * time.Minute,
+		SendTimeout: time.Minute,
+	}
+}
+
+// Deps are the email-sender's dependencies.
+type Deps struct {
+	// Store is the sent-message log and outbox. Required.
+	Store Store
+	// Outbox wakes the outbox relay after a result was written; nil means none.
+	Outbox outbox.Notifier
+	// Log is the service's logger; nil discards.
+	Log *slog.Logger
+	// Registry receives the service's metrics. Required.
+	Registry *prometheus.Registry
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Transport delivers the emails (see NewTransport). Required; the caller closes it.
+	Transport Transport
+}
+
+// Service is the email-sender.
+type Service struct {
+	cfg       Config
+	store     Store
+	outbox    outbox.Notifier
+	log       *slog.Logger
+	now       func() time.Time
+	transport Transport
+	render    *Renderer
+	handler   http.Handler
+	metrics   serviceMetrics
+}
+
+type serviceMetrics struct {
+	sent, failed, transient, duplicates *prometheus.CounterVec
+	duration                            prometheus.Histogram
+}
+
+type noopNotifier struct{}
+
+func (noopNotifier) Notify() {}
+
+// New returns the email-sender. Zero fields of cfg take their DefaultConfig values.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if deps.Store == nil || deps.Transport == nil || deps.Registry == nil {
+		return nil, errors.New("mailer: Store, Transport and Registry are required")
+	}
+	def := DefaultConfig()
+	if cfg.From == "" {
+		cfg.From = def.From
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = def.PublicURL
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = def.MaxAttempts
+	}
+	if cfg.ClaimLease <= 0 {
+		cfg.ClaimLease = def.ClaimLease
+	}
+	if cfg.SendTimeout <= 0 {
+		cfg.SendTimeout = def.SendTimeout
+	}
+	r, err := NewRenderer(cfg.From, cfg.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("mailer: %w", err)
+	}
+	s := &Service{
+		cfg: cfg, store: deps.Store, outbox: deps.Outbox, log: deps.Log, now: deps.Now,
+		transport: deps.Transport, render: r,
+	}
+	if s.outbox == nil {
+		s.outbox = noopNotifier{}
+	}
+	if s.log == nil {
+		s.log = logging.Discard()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	byKind := func(name, help string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"kind"})
+	}
+	s.metrics = serviceMetrics{
+		sent:       byKind("emails_sent_total", "Emails sent, by kind."),
+		failed:     byKind("emails_failed_total", "Emails that failed for good, by kind."),
+		transient:  byKind("email_send_transient_errors_total", "Transient send failures left to a later delivery, by kind."),
+		duplicates: byKind("email_duplicate_deliveries_total", "Send requests acknowledged without sending because their key was settled, by kind."),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "email_send_duration_seconds",
+			Help:    "Time the transport took to send one email, successful or not.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
+	}
+	for _, c := range []prometheus.Collector{s.metrics.sent, s.metrics.failed, s.metrics.transient, s.metrics.duplicates, s.metrics.duration} {
+		if err := deps.Registry.Register(c); err != nil {
+			return nil, fmt.Errorf("mailer metrics: %w", err)
+		}
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, s.log, problem.ErrNotFound)
+	})
+	s.handler = httpx.Wrap(mux, httpx.Options{
+		Log: s.log, Registry: deps.Registry,
+		Checks: []httpx.Check{{Name: "database", Check: s.store.Ping}},
+	})
+	return s, nil
+}
+
+// Handler returns the service's HTTP handler: /healthz, /readyz and /metrics only.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Consumers returns the email.send consumer.
+func (s *Service) Consumers() []broker.Consumer {
+	return []broker.Consumer{{
+		Queue:  messages.QueueMailer,
+		Types:  []string{messages.TypeEmailSend},
+		Handle: s.HandleSend,
+	}}
+}
+
+// Run has no background work to do: it waits for ctx and returns nil.
+func (s *Service) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
+}
+
+// HandleSend handles one email.send delivery. It sends the email unless its idempotency key
+// is settled, records the outcome and queues the email.result in one transaction. It returns
+// nil once the outcome is recorded (sent, or failed for good), a transient error to have the
+// message delivered again later, and a permanent error for a payload it cannot read.
+func (s *Service) HandleSend(ctx context.Context, m broker.Message) error {
+	var req messages.EmailSend
+	if err := m.Decode(&req); err != nil {
+		return err
+	}
+	if req.IdempotencyKey == "" {
+		return broker.Permanent(fmt.Errorf("email.send message %s has no idempotency key", m.ID))
+	}
+	kind := kindLabel(req.Kind)
+	log := s.log.With("idempotency_key", req.IdempotencyKey, "kind", req.Kind, "message_id", m.ID)
+
+	token, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Errorf("claim token: %w", err)
+	}
+	now := s.now()
+	rec, err := s.store.Claim(ctx, Claim{
+		Key: req.IdempotencyKey, Kind: req.Kind, Token: token.String(), At: now, Lease: s.cfg.ClaimLease,
+	})
+	if err != nil {
+		if errors.Is(err, ErrClaimed) {
+			s.metrics.transient.WithLabelValues(kind).Inc()
+			log.InfoContext(ctx, "email being sent by another delivery; retry later")
+		}
+		return fmt.Errorf("send email %s: %w", req.IdempotencyKey, err)
+	}
+	if rec.State != StateSending {
+		s.metrics.duplicates.WithLabelValues(kind).Inc()
+		log.InfoContext(ctx, "email already handled; not sent again", "state", rec.State)
+		return nil
+	}
+
+	msg, messageID, err := s.render.Render(req, now)
+	if err != nil {
+		log.WarnContext(ctx, "email cannot be rendered", "err", err)
+		return s.settle(ctx, req, Outcome{State: StateFailed, Error: err.Error()})
+	}
+	sendCtx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
+	start := time.Now()
+	err = s.transport.Send(sendCtx, msg)
+	cancel()
+	s.metrics.duration.Observe(time.Since(start).Seconds())
+
+	attempt := max(m.Attempt, 1)
+	switch {
+	case err == nil:
+		return s.settle(ctx, req, Outcome{State: StateSent, MessageID: messageID})
+	case broker.IsPermanent(err):
+		log.WarnContext(ctx, "email refused for good", "err", err)
+		return s.settle(ctx, req, Outcome{State: StateFailed, Error: err.Error()})
+	case attempt >= s.cfg.MaxAttempts:
+		log.WarnContext(ctx, "email failed on its last attempt", "attempt", attempt, "err", err)
+		return s.settle(ctx, req, Outcome{
+			State: StateFailed, Error: fmt.Sprintf("gave up after %d attempts: %v", attempt, err),
+		})
+	}
+	s.metrics.transient.WithLabelValues(kind).Inc()
+	log.WarnContext(ctx, "email send failed; will retry", "attempt", attempt, "err", err)
+	if rerr := s.store.Release(context.WithoutCancel(ctx), req.IdempotencyKey, token.String()); rerr != nil {
+		log.WarnContext(ctx, "release claim", "err", rerr)
+	}
+	return fmt.Errorf("send email %s (attempt %d): %w", req.IdempotencyKey, attempt, err)
+}
+
+// maxErrorLen caps the failure reason kept and published.
+const maxErrorLen = 1000
+
+// settle records the outcome o of req and queues its email.result, in one transaction. It
+// goes on even when ctx is cancelled: an email that went out must be recorded.
+func (s *Service) settle(ctx context.Context, req messages.EmailSend, o Outcome) error {
+	ctx = context.WithoutCancel(ctx)
+	o.Key, o.At = req.IdempotencyKey, s.now().UTC()
+	if len(o.Error) > maxErrorLen {
+		o.Error = o.Error[:maxErrorLen]
+	}
+	status := messages.ResultSent
+	if o.State == StateFailed {
+		status = messages.ResultFailed
+	}
+	result, err := broker.NewMessage(ctx, messages.TypeEmailResult, messages.EmailResult{
+		IdempotencyKey: req.IdempotencyKey, Kind: req.Kind, ReminderID: req.ReminderID,
+		Status: status, Error: o.Error, At: o.At,
+	})
+	if err != nil {
+		return err
+	}
+	// A failure here, after an email went out, would have a later delivery send it again once
+	// the claim lapses: try a few times before giving up.
+	for try := 1; ; try++ {
+		err = s.store.Complete(ctx, o, result)
+		if err == nil || errors.Is(err, ErrNotClaimed) || try == 3 {
+			break
+		}
+		time.Sleep(time.Duration(try) * 100 * time.Millisecond)
+	}
+	log := s.log.With("idempotency_key", req.IdempotencyKey, "kind", req.Kind)
+	switch {
+	case errors.Is(err, ErrNotClaimed):
+		// The claim lapsed and another delivery recorded the outcome first.
+		log.WarnContext(ctx, "email outcome already recorded by another delivery", "state", o.State)
+		return nil
+	case err != nil:
+		return fmt.Errorf("record email %s: %w", req.IdempotencyKey, err)
+	}
+	s.outbox.Notify()
+	if o.State == StateSent {
+		s.metrics.sent.WithLabelValues(kindLabel(req.Kind)).Inc()
+		log.InfoContext(ctx, "email sent", "mail_message_id", o.MessageID)
+	} else {
+		s.metrics.failed.WithLabelValues(kindLabel(req.Kind)).Inc()
+		log.WarnContext(ctx, "email failed", "reason", o.Error)
+	}
+	return nil
+}
+
+// kindLabel bounds the kind label's values to the known kinds.
+func kindLabel(k messages.EmailKind) string {
+	switch k {
+	case messages.EmailWelcome, messages.EmailReminder, messages.EmailEventChanged, messages.EmailEventCancelled:
+		return string(k)
+	}
+	return "unknown"
+}

@@ -1,0 +1,97 @@
+package mailer
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/problem"
+)
+
+// States of an idempotency key in the sent-message log.
+const (
+	// StateSending: a consumer claimed the key and is sending; the claim lapses after the
+	// lease so that a crashed consumer does not block the key for ever.
+	StateSending = "sending"
+	// StateSent: the email was sent; the key is settled.
+	StateSent = "sent"
+	// StateFailed: the email failed for good; the key is settled.
+	StateFailed = "failed"
+)
+
+// Store errors.
+var (
+	// ErrNotFound: no record has the idempotency key.
+	ErrNotFound = problem.New(http.StatusNotFound, "no sent-message record has this idempotency key")
+	// ErrClaimed: another consumer holds a live claim on the key.
+	ErrClaimed = problem.New(http.StatusConflict, "another delivery is sending this email")
+	// ErrNotClaimed: the key is not claimed (by this claimant, for Release): its outcome was
+	// already recorded or its claim was taken over.
+	ErrNotClaimed = problem.New(http.StatusConflict, "the email is not claimed")
+)
+
+// Record is the sent-message log's entry for one idempotency key.
+type Record struct {
+	Key   string
+	Kind  messages.EmailKind
+	State string
+	// ClaimToken identifies the claimant while State is StateSending; empty otherwise.
+	ClaimToken string
+	// ClaimedAt is when the last claim was taken.
+	ClaimedAt time.Time
+	// MessageID is the Message-ID of the sent email (StateSent).
+	MessageID string
+	// Error is why the email failed (StateFailed).
+	Error string
+	// CreatedAt is when the key was first claimed.
+	CreatedAt time.Time
+	// CompletedAt is when the outcome was recorded; zero while sending.
+	CompletedAt time.Time
+}
+
+// Claim asks for the right to send the email of one idempotency key.
+type Claim struct {
+	Key  string
+	Kind messages.EmailKind
+	// Token identifies this claimant (unique per attempt).
+	Token string
+	// At is the time of the claim.
+	At time.Time
+	// Lease is how long a claim keeps others out; an older claim may be taken over.
+	Lease time.Duration
+}
+
+// Outcome is what became of a claimed email.
+type Outcome struct {
+	Key string
+	// State is StateSent or StateFailed.
+	State     string
+	MessageID string
+	Error     string
+	At        time.Time
+}
+
+// Store is the email-sender's sent-message log, keyed by idempotency key, and its outbox.
+// Implementations must be safe for concurrent use, including by several processes sharing
+// one database.
+type Store interface {
+	// Claim claims c.Key for c.Token and returns the key's record. When the key is new, or
+	// its last claim is older than c.Lease, the claim is taken and the record is in
+	// StateSending with ClaimToken c.Token. When the key is settled (StateSent, StateFailed)
+	// nothing changes and the settled record is returned. When another claim younger than
+	// c.Lease holds the key, Claim returns ErrClaimed.
+	Claim(ctx context.Context, c Claim) (Record, error)
+	// Complete records the outcome of a claimed key and, in the same transaction, adds msgs
+	// to the outbox. It returns ErrNotClaimed, writing nothing, when the key is not in
+	// StateSending (its outcome was already recorded, or it was never claimed).
+	Complete(ctx context.Context, o Outcome, msgs ...broker.Message) error
+	// Release gives up the claim of key held by token, so that a later delivery can claim
+	// it at once. It returns ErrNotClaimed when token no longer holds the key.
+	Release(ctx context.Context, key, token string) error
+	// Get returns the record of key, or ErrNotFound.
+	Get(ctx context.Context, key string) (Record, error)
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+}

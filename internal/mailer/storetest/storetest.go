@@ -1,0 +1,537 @@
+// Package storetest is the contract suite of mailer.Store: every implementation (SQLite now,
+// PostgreSQL later) runs the same tests, from its own _test.go file, with Run.
+package storetest
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/eventpost/eventpost/internal/mailer"
+	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/broker"
+)
+
+// DBer is what the suite needs beyond mailer.Store to check the outbox: the store's
+// database, whose outbox table (package outbox) it reads.
+type DBer interface {
+	DB() *sql.DB
+}
+
+// lease is the claim lease used throughout.
+const lease = 2 * time.Minute
+
+// t0 has nanoseconds and a zone on purpose: stores keep microseconds and answer in UTC.
+var t0 = time.Date(2027, 3, 1, 19, 30, 15, 123456789, time.FixedZone("CET", 3600))
+
+// Run runs the contract suite. open returns a new, empty store for one test; it also
+// implements DBer. open registers the store's Close with t.Cleanup.
+func Run(t *testing.T, open func(t *testing.T) mailer.Store) {
+	t.Run("Claim", func(t *testing.T) { testClaim(t, open) })
+	t.Run("ClaimConcurrent", func(t *testing.T) { testClaimConcurrent(t, open) })
+	t.Run("Complete", func(t *testing.T) { testComplete(t, open) })
+	t.Run("Release", func(t *testing.T) { testRelease(t, open) })
+	t.Run("Get", func(t *testing.T) { testGet(t, open) })
+	t.Run("Ping", func(t *testing.T) {
+		if err := open(t).Ping(context.Background()); err != nil {
+			t.Fatalf("Ping: %v", err)
+		}
+	})
+}
+
+func claim(key, token string, at time.Time) mailer.Claim {
+	return mailer.Claim{Key: key, Kind: messages.EmailReminder, Token: token, At: at, Lease: lease}
+}
+
+// us is t as a store returns it.
+func us(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
+
+func mustClaim(t *testing.T, s mailer.Store, c mailer.Claim) mailer.Record {
+	t.Helper()
+	rec, err := s.Claim(context.Background(), c)
+	if err != nil {
+		t.Fatalf("Claim(%s, %s): %v", c.Key, c.Token, err)
+	}
+	if rec.State != mailer.StateSending || rec.ClaimToken != c.Token {
+		t.Fatalf("Claim(%s, %s) = state %q token %q, want the claim", c.Key, c.Token, rec.State, rec.ClaimToken)
+	}
+	return rec
+}
+
+func mustComplete(t *testing.T, s mailer.Store, o mailer.Outcome, msgs ...broker.Message) {
+	t.Helper()
+	if err := s.Complete(context.Background(), o, msgs...); err != nil {
+		t.Fatalf("Complete(%s): %v", o.Key, err)
+	}
+}
+
+func resultMessage(t *testing.T, key, status string) broker.Message {
+	t.Helper()
+	m, err := broker.NewMessage(context.Background(), messages.TypeEmailResult, messages.EmailResult{
+		IdempotencyKey: key, Kind: messages.EmailReminder, ReminderID: key, Status: status, At: us(t0),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// outboxMessages returns the messages in the store's outbox, oldest first.
+func outboxMessages(t *testing.T, s mailer.Store) []broker.Message {
+	t.Helper()
+	d, ok := s.(DBer)
+	if !ok {
+		t.Fatalf("%T does not expose DB() for the outbox checks", s)
+	}
+	rows, err := d.DB().QueryContext(context.Background(), `SELECT body FROM outbox ORDER BY seq`)
+	if err != nil {
+		t.Fatalf("read outbox: %v", err)
+	}
+	defer rows.Close()
+	var out []broker.Message
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			t.Fatal(err)
+		}
+		var m broker.Message
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatalf("outbox body: %v", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func get(t *testing.T, s mailer.Store, key string) mailer.Record {
+	t.Helper()
+	rec, err := s.Get(context.Background(), key)
+	if err != nil {
+		t.Fatalf("Get(%s): %v", key, err)
+	}
+	return rec
+}
+
+func testClaim(t *testing.T, open func(t *testing.T) mailer.Store) {
+	sending := func(token string, claimed time.Time) mailer.Record {
+		return mailer.Record{
+			Key: "k", Kind: messages.EmailReminder, State: mailer.StateSending, ClaimToken: token,
+			ClaimedAt: us(claimed), CreatedAt: us(t0),
+		}
+	}
+	sent := mailer.Record{
+		Key: "k", Kind: messages.EmailReminder, State: mailer.StateSent, MessageID: "m@x",
+		ClaimedAt: us(t0), CreatedAt: us(t0), CompletedAt: us(t0.Add(time.Second)),
+	}
+	failed := mailer.Record{
+		Key: "k", Kind: messages.EmailReminder, State: mailer.StateFailed, Error: "550 no such user",
+		ClaimedAt: us(t0), CreatedAt: us(t0), CompletedAt: us(t0.Add(time.Second)),
+	}
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, s mailer.Store)
+		claim   mailer.Claim
+		want    mailer.Record
+		wantErr error
+	}{
+		{
+			name:  "a new key is claimed",
+			claim: claim("k", "a", t0),
+			want:  sending("a", t0),
+		},
+		{
+			name:    "a live claim keeps others out",
+			setup:   func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0)) },
+			claim:   claim("k", "b", t0.Add(lease-time.Microsecond)),
+			wantErr: mailer.ErrClaimed,
+		},
+		{
+			name:    "the same token does not bypass a live claim",
+			setup:   func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0)) },
+			claim:   claim("k", "a", t0.Add(time.Second)),
+			wantErr: mailer.ErrClaimed,
+		},
+		{
+			name:  "a claim as old as the lease is taken over",
+			setup: func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0)) },
+			claim: claim("k", "b", t0.Add(lease)),
+			want:  sending("b", t0.Add(lease)),
+		},
+		{
+			name: "a sent key is returned unchanged",
+			setup: func(t *testing.T, s mailer.Store) {
+				mustClaim(t, s, claim("k", "a", t0))
+				mustComplete(t, s, mailer.Outcome{Key: "k", State: mailer.StateSent, MessageID: "m@x", At: t0.Add(time.Second)})
+			},
+			claim: claim("k", "b", t0.Add(time.Hour)),
+			want:  sent,
+		},
+		{
+			name: "a failed key is returned unchanged",
+			setup: func(t *testing.T, s mailer.Store) {
+				mustClaim(t, s, claim("k", "a", t0))
+				mustComplete(t, s, mailer.Outcome{Key: "k", State: mailer.StateFailed, Error: "550 no such user", At: t0.Add(time.Second)})
+			},
+			claim: claim("k", "b", t0.Add(time.Hour)),
+			want:  failed,
+		},
+		{
+			name: "a released key is claimed again at once",
+			setup: func(t *testing.T, s mailer.Store) {
+				mustClaim(t, s, claim("k", "a", t0.Add(-time.Minute)))
+				if err := s.Release(context.Background(), "k", "a"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			claim: claim("k", "b", t0),
+			want:  sending("b", t0),
+		},
+		{
+			name:  "other keys do not interfere",
+			setup: func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("other", "a", t0)) },
+			claim: claim("k", "b", t0),
+			want:  sending("b", t0),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			if tt.setup != nil {
+				tt.setup(t, s)
+			}
+			got, err := s.Claim(context.Background(), tt.claim)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("Claim error = %v, want %v", err, tt.wantErr)
+				}
+				if diff := cmp.Diff(mailer.Record{}, got); diff != "" {
+					t.Errorf("Claim returned a record with an error (-want +got):\n%s", diff)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Claim: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Claim record (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.want, get(t, s, tt.claim.Key)); diff != "" {
+				t.Errorf("stored record (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func testClaimConcurrent(t *testing.T, open func(t *testing.T) mailer.Store) {
+	s := open(t)
+	const n = 8
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		winners []string
+		errs    []error
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			token := fmt.Sprintf("t%d", i)
+			rec, err := s.Claim(context.Background(), claim("k", token, t0))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && rec.ClaimToken == token:
+				winners = append(winners, token)
+			case err != nil && !errors.Is(err, mailer.ErrClaimed):
+				errs = append(errs, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("unexpected errors: %v", errs)
+	}
+	if len(winners) != 1 {
+		t.Fatalf("%d claims won (%v), want exactly 1", len(winners), winners)
+	}
+	if got := get(t, s, "k").ClaimToken; got != winners[0] {
+		t.Errorf("stored token %q, want the winner's %q", got, winners[0])
+	}
+}
+
+func testComplete(t *testing.T, open func(t *testing.T) mailer.Store) {
+	tests := []struct {
+		name        string
+		setup       func(t *testing.T, s mailer.Store)
+		outcome     mailer.Outcome
+		withMessage bool
+		wantErr     error
+		want        mailer.Record // stored afterwards (zero: no record)
+		wantOutbox  int           // messages in the outbox afterwards
+	}{
+		{
+			name:        "sent records the message ID and queues the result",
+			setup:       func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0)) },
+			outcome:     mailer.Outcome{Key: "k", State: mailer.StateSent, MessageID: "m@x", At: t0.Add(time.Second)},
+			withMessage: true,
+			want: mailer.Record{
+				Key: "k", Kind: messages.EmailReminder, State: mailer.StateSent, MessageID: "m@x",
+				ClaimedAt: us(t0), CreatedAt: us(t0), CompletedAt: us(t0.Add(time.Second)),
+			},
+			wantOutbox: 1,
+		},
+		{
+			name:        "failed records the reason and queues the result",
+			setup:       func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0)) },
+			outcome:     mailer.Outcome{Key: "k", State: mailer.StateFailed, Error: "550 mailbox unavailable", At: t0.Add(time.Second)},
+			withMessage: true,
+			want: mailer.Record{
+				Key: "k", Kind: messages.EmailReminder, State: mailer.StateFailed, Error: "550 mailbox unavailable",
+				ClaimedAt: us(t0), CreatedAt: us(t0), CompletedAt: us(t0.Add(time.Second)),
+			},
+			wantOutbox: 1,
+		},
+		{
+			name: "a claim taken over can still be completed",
+			setup: func(t *testing.T, s mailer.Store) {
+				mustClaim(t, s, claim("k", "a", t0))
+				mustClaim(t, s, claim("k", "b", t0.Add(lease)))
+			},
+			outcome:     mailer.Outcome{Key: "k", State: mailer.StateSent, MessageID: "m@x", At: t0.Add(lease + time.Second)},
+			withMessage: true,
+			want: mailer.Record{
+				Key: "k", Kind: messages.EmailReminder, State: mailer.StateSent, MessageID: "m@x",
+				ClaimedAt: us(t0.Add(lease)), CreatedAt: us(t0), CompletedAt: us(t0.Add(lease + time.Second)),
+			},
+			wantOutbox: 1,
+		},
+		{
+			name:        "an unclaimed key is refused and nothing is queued",
+			outcome:     mailer.Outcome{Key: "k", State: mailer.StateSent, MessageID: "m@x", At: t0},
+			withMessage: true,
+			wantErr:     mailer.ErrNotClaimed,
+		},
+		{
+			name: "a settled key is refused, kept, and nothing more is queued",
+			setup: func(t *testing.T, s mailer.Store) {
+				mustClaim(t, s, claim("k", "a", t0))
+				mustComplete(t, s, mailer.Outcome{Key: "k", State: mailer.StateSent, MessageID: "first@x", At: t0.Add(time.Second)},
+					resultMessage(t, "k", messages.ResultSent))
+			},
+			outcome:     mailer.Outcome{Key: "k", State: mailer.StateFailed, Error: "late", At: t0.Add(time.Minute)},
+			withMessage: true,
+			wantErr:     mailer.ErrNotClaimed,
+			want: mailer.Record{
+				Key: "k", Kind: messages.EmailReminder, State: mailer.StateSent, MessageID: "first@x",
+				ClaimedAt: us(t0), CreatedAt: us(t0), CompletedAt: us(t0.Add(time.Second)),
+			},
+			wantOutbox: 1,
+		},
+		{
+			name:    "a state other than sent or failed is refused",
+			setup:   func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0)) },
+			outcome: mailer.Outcome{Key: "k", State: mailer.StateSending, At: t0},
+			wantErr: errAny,
+			want: mailer.Record{
+				Key: "k", Kind: messages.EmailReminder, State: mailer.StateSending, ClaimToken: "a",
+				ClaimedAt: us(t0), CreatedAt: us(t0),
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			if tt.setup != nil {
+				tt.setup(t, s)
+			}
+			before := outboxMessages(t, s)
+			var msgs []broker.Message
+			if tt.withMessage {
+				msgs = append(msgs, resultMessage(t, tt.outcome.Key, tt.outcome.State))
+			}
+			err := s.Complete(context.Background(), tt.outcome, msgs...)
+			switch {
+			case tt.wantErr == errAny && err == nil:
+				t.Fatal("Complete succeeded, want an error")
+			case tt.wantErr != nil && tt.wantErr != errAny && !errors.Is(err, tt.wantErr):
+				t.Fatalf("Complete error = %v, want %v", err, tt.wantErr)
+			case tt.wantErr == nil && err != nil:
+				t.Fatalf("Complete: %v", err)
+			}
+			got, gerr := s.Get(context.Background(), tt.outcome.Key)
+			if tt.want.Key == "" {
+				if !errors.Is(gerr, mailer.ErrNotFound) {
+					t.Errorf("Get after Complete = %+v, %v; want ErrNotFound", got, gerr)
+				}
+			} else if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("stored record (-want +got):\n%s", diff)
+			}
+			after := outboxMessages(t, s)
+			if len(after) != tt.wantOutbox {
+				t.Fatalf("outbox holds %d messages, want %d", len(after), tt.wantOutbox)
+			}
+			if tt.wantErr == nil && tt.withMessage {
+				if len(after) != len(before)+1 {
+					t.Fatalf("outbox grew from %d to %d messages, want one more", len(before), len(after))
+				}
+				if diff := cmp.Diff(msgs[0].ID, after[len(after)-1].ID); diff != "" {
+					t.Errorf("queued message ID (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(string(msgs[0].Payload), string(after[len(after)-1].Payload)); diff != "" {
+					t.Errorf("queued payload (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+// errAny stands for "some error" in the tables.
+var errAny = errors.New("any error")
+
+func testRelease(t *testing.T, open func(t *testing.T) mailer.Store) {
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, s mailer.Store)
+		token   string
+		wantErr error
+		want    mailer.Record // stored afterwards (zero: no record)
+	}{
+		{
+			name:  "the holder releases its claim and the record goes",
+			setup: func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0)) },
+			token: "a",
+		},
+		{
+			name:    "another token cannot release the claim",
+			setup:   func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0)) },
+			token:   "b",
+			wantErr: mailer.ErrNotClaimed,
+			want: mailer.Record{
+				Key: "k", Kind: messages.EmailReminder, State: mailer.StateSending, ClaimToken: "a",
+				ClaimedAt: us(t0), CreatedAt: us(t0),
+			},
+		},
+		{
+			name: "a claim taken over is not released by its former holder",
+			setup: func(t *testing.T, s mailer.Store) {
+				mustClaim(t, s, claim("k", "a", t0))
+				mustClaim(t, s, claim("k", "b", t0.Add(lease)))
+			},
+			token:   "a",
+			wantErr: mailer.ErrNotClaimed,
+			want: mailer.Record{
+				Key: "k", Kind: messages.EmailReminder, State: mailer.StateSending, ClaimToken: "b",
+				ClaimedAt: us(t0.Add(lease)), CreatedAt: us(t0),
+			},
+		},
+		{
+			name: "a settled key is not released",
+			setup: func(t *testing.T, s mailer.Store) {
+				mustClaim(t, s, claim("k", "a", t0))
+				mustComplete(t, s, mailer.Outcome{Key: "k", State: mailer.StateSent, MessageID: "m@x", At: t0})
+			},
+			token:   "a",
+			wantErr: mailer.ErrNotClaimed,
+			want: mailer.Record{
+				Key: "k", Kind: messages.EmailReminder, State: mailer.StateSent, MessageID: "m@x",
+				ClaimedAt: us(t0), CreatedAt: us(t0), CompletedAt: us(t0),
+			},
+		},
+		{
+			name:    "an unknown key is not released",
+			token:   "a",
+			wantErr: mailer.ErrNotClaimed,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			if tt.setup != nil {
+				tt.setup(t, s)
+			}
+			err := s.Release(context.Background(), "k", tt.token)
+			if tt.wantErr == nil && err != nil {
+				t.Fatalf("Release: %v", err)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Release error = %v, want %v", err, tt.wantErr)
+			}
+			got, gerr := s.Get(context.Background(), "k")
+			if tt.want.Key == "" {
+				if !errors.Is(gerr, mailer.ErrNotFound) {
+					t.Errorf("Get after Release = %+v, %v; want ErrNotFound", got, gerr)
+				}
+				return
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("stored record (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func testGet(t *testing.T, open func(t *testing.T) mailer.Store) {
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, s mailer.Store)
+		key     string
+		want    mailer.Record
+		wantErr error
+	}{
+		{name: "an unknown key is not found", key: "nope", wantErr: mailer.ErrNotFound},
+		{
+			name: "a key differing only in case is another key",
+			setup: func(t *testing.T, s mailer.Store) {
+				mustClaim(t, s, claim("Key", "a", t0))
+			},
+			key:     "key",
+			wantErr: mailer.ErrNotFound,
+		},
+		{
+			name: "times come back in UTC at microsecond precision",
+			setup: func(t *testing.T, s mailer.Store) {
+				mustClaim(t, s, mailer.Claim{Key: "k", Kind: messages.EmailWelcome, Token: "a", At: t0, Lease: lease})
+				mustComplete(t, s, mailer.Outcome{Key: "k", State: mailer.StateSent, MessageID: "m@x", At: t0.Add(time.Nanosecond * 1500)})
+			},
+			key: "k",
+			want: mailer.Record{
+				Key: "k", Kind: messages.EmailWelcome, State: mailer.StateSent, MessageID: "m@x",
+				ClaimedAt: us(t0), CreatedAt: us(t0), CompletedAt: us(t0.Add(time.Nanosecond * 1500)),
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			if tt.setup != nil {
+				tt.setup(t, s)
+			}
+			got, err := s.Get(context.Background(), tt.key)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("Get error = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Get: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("record (-want +got):\n%s", diff)
+			}
+			if got.ClaimedAt.Location() != time.UTC || got.CompletedAt.Location() != time.UTC {
+				t.Errorf("times not in UTC: %v, %v", got.ClaimedAt.Location(), got.CompletedAt.Location())
+			}
+		})
+	}
+}

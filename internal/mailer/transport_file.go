@@ -1,0 +1,85 @@
+package mailer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+)
+
+// FileTransport writes each message as an RFC 5322 .eml file in a directory: the embedded
+// mode's mailbox. File names sort by the time of writing ("20270301T183000.123456789Z-<random>.eml").
+// A file appears complete or not at all: it is written under a temporary name, synced, then
+// renamed.
+type FileTransport struct {
+	dir string
+	now func() time.Time
+}
+
+var _ Transport = (*FileTransport)(nil)
+
+// NewFileTransport returns a transport writing into dir, which it creates if needed.
+func NewFileTransport(dir string) (*FileTransport, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("mail dir: %w", err)
+	}
+	return &FileTransport{dir: dir, now: time.Now}, nil
+}
+
+// Dir returns the directory the transport writes into.
+func (t *FileTransport) Dir() string { return t.dir }
+
+// Send implements Transport. Every error is transient (a full disk may be freed).
+func (t *FileTransport) Send(ctx context.Context, m *gomail.Msg) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return fmt.Errorf("write mail file: %w", err)
+	}
+	name := t.now().UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(rnd[:]) + ".eml"
+	f, err := os.CreateTemp(t.dir, ".writing-*.tmp")
+	if err != nil {
+		return fmt.Errorf("write mail file: %w", err)
+	}
+	tmp := f.Name()
+	if err := writeSynced(f, m); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write mail file %s: %w", name, err)
+	}
+	if err := os.Rename(tmp, filepath.Join(t.dir, name)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write mail file %s: %w", name, err)
+	}
+	// Make the rename itself durable, so that a recorded "sent" never points at nothing.
+	if d, err := os.Open(t.dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func writeSynced(f *os.File, m *gomail.Msg) error {
+	if _, err := m.WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o640); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Close implements Transport; there is nothing to release.
+func (t *FileTransport) Close() error { return nil }

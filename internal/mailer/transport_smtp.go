@@ -1,0 +1,309 @@
+package mailer
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+	gosmtp "github.com/wneessen/go-mail/smtp"
+
+	"github.com/eventpost/eventpost/internal/platform/broker"
+)
+
+// TLS modes of an SMTP connection, as in EVENTPOST_SMTP_URL's tls parameter.
+const (
+	// SMTPTLSNone sends in clear text.
+	SMTPTLSNone = "none"
+	// SMTPTLSStartTLS requires STARTTLS.
+	SMTPTLSStartTLS = "starttls"
+	// SMTPTLSImplicit speaks TLS from the first byte (SMTPS, port 465).
+	SMTPTLSImplicit = "tls"
+	// SMTPTLSOpportunistic uses STARTTLS when the server offers it: the mode when the URL
+	// names none.
+	SMTPTLSOpportunistic = "opportunistic"
+)
+
+// SMTPConfig configures an SMTPTransport.
+type SMTPConfig struct {
+	// Host and Port of the server.
+	Host string
+	Port int
+	// Username and Password for SMTP AUTH; no AUTH when Username is empty.
+	Username string
+	Password string
+	// TLS is one of the SMTPTLS* modes.
+	TLS string
+	// RootCAs verifies the server's certificate; nil means the system pool.
+	RootCAs *x509.CertPool
+	// InsecureSkipVerify accepts any certificate. For tests only.
+	InsecureSkipVerify bool
+	// Timeout bounds dialing and each SMTP command. Default 30s.
+	Timeout time.Duration
+	// IdleTimeout is how long an unused connection is kept open. Default 30s.
+	IdleTimeout time.Duration
+}
+
+// Redacted returns the configuration as a URL without the password, for logs.
+func (c SMTPConfig) Redacted() string {
+	u := url.URL{Scheme: "smtp", Host: net.JoinHostPort(c.Host, strconv.Itoa(c.Port)), RawQuery: "tls=" + c.TLS}
+	if c.Username != "" {
+		u.User = url.User(c.Username)
+	}
+	return u.String()
+}
+
+// ParseSMTPURL parses an EVENTPOST_SMTP_URL: smtp://[user:pass@]host[:port][?tls=none|starttls|tls].
+// User and password are percent-decoded. Without tls, STARTTLS is used when the server offers
+// it. The port defaults to 465 with tls=tls and to 587 otherwise.
+func ParseSMTPURL(s string) (SMTPConfig, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return SMTPConfig{}, fmt.Errorf("smtp url: %w", err)
+	}
+	if u.Scheme != "smtp" {
+		return SMTPConfig{}, fmt.Errorf("smtp url: scheme must be smtp, not %q", u.Scheme)
+	}
+	if u.Opaque != "" || (u.Path != "" && u.Path != "/") || u.Fragment != "" {
+		return SMTPConfig{}, errors.New("smtp url: must be smtp://[user:pass@]host[:port][?tls=none|starttls|tls]")
+	}
+	c := SMTPConfig{Host: u.Hostname(), TLS: SMTPTLSOpportunistic}
+	if c.Host == "" {
+		return SMTPConfig{}, errors.New("smtp url: host is missing")
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return SMTPConfig{}, fmt.Errorf("smtp url: %w", err)
+	}
+	for k, v := range q {
+		if k != "tls" || len(v) != 1 {
+			return SMTPConfig{}, fmt.Errorf("smtp url: unknown or repeated parameter %q", k)
+		}
+		switch v[0] {
+		case SMTPTLSNone, SMTPTLSStartTLS, SMTPTLSImplicit:
+			c.TLS = v[0]
+		default:
+			return SMTPConfig{}, fmt.Errorf("smtp url: tls must be none, starttls or tls, not %q", v[0])
+		}
+	}
+	c.Port = 587
+	if c.TLS == SMTPTLSImplicit {
+		c.Port = 465
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return SMTPConfig{}, fmt.Errorf("smtp url: invalid port %q", p)
+		}
+		c.Port = n
+	} else if u.Host != "" && u.Host[len(u.Host)-1] == ':' {
+		return SMTPConfig{}, errors.New("smtp url: empty port")
+	}
+	if u.User != nil {
+		c.Username = u.User.Username()
+		c.Password, _ = u.User.Password()
+		if c.Username == "" {
+			return SMTPConfig{}, errors.New("smtp url: empty user name")
+		}
+	}
+	return c, nil
+}
+
+// SMTPTransport sends over SMTP, reusing one connection for successive messages: it dials on
+// the first send, sends every later message over the same connection, dials again after an
+// error or when the server closed the connection, and closes it after IdleTimeout unused.
+// Sends are serialized; the transport is safe for concurrent use.
+type SMTPTransport struct {
+	cfg    SMTPConfig
+	tlsCfg *tls.Config
+	client *gomail.Client // holds the configuration; connections are kept here
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	conn     *gosmtp.Client
+	raw      net.Conn // the TCP connection under conn, to abort a send
+	lastUsed time.Time
+	idle     *time.Timer
+	closed   bool
+}
+
+var _ Transport = (*SMTPTransport)(nil)
+
+// NewSMTPTransport returns a transport for cfg. It does not connect until the first Send.
+func NewSMTPTransport(cfg SMTPConfig, log *slog.Logger) (*SMTPTransport, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 30 * time.Second
+	}
+	if cfg.TLS == "" {
+		cfg.TLS = SMTPTLSOpportunistic
+	}
+	t := &SMTPTransport{
+		cfg: cfg,
+		log: log,
+		tlsCfg: &tls.Config{
+			ServerName:         cfg.Host,
+			RootCAs:            cfg.RootCAs,
+			InsecureSkipVerify: cfg.InsecureSkipVerify, // for tests only, see SMTPConfig
+			MinVersion:         tls.VersionTLS12,
+		},
+	}
+	opts := []gomail.Option{
+		gomail.WithPort(cfg.Port),
+		gomail.WithTimeout(cfg.Timeout),
+		gomail.WithTLSConfig(t.tlsCfg),
+		gomail.WithDialContextFunc(t.dial),
+	}
+	switch cfg.TLS {
+	case SMTPTLSNone, SMTPTLSImplicit: // implicit TLS is done by dial
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	case SMTPTLSStartTLS:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	case SMTPTLSOpportunistic:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
+	default:
+		return nil, fmt.Errorf("smtp transport: unknown tls mode %q", cfg.TLS)
+	}
+	if cfg.Username != "" {
+		// PLAIN and LOGIN are refused on a clear-text connection except to localhost.
+		opts = append(opts,
+			gomail.WithOpportunisticSMTPAuth(gomail.SMTPAuthPlain, gomail.SMTPAuthLogin),
+			gomail.WithUsername(cfg.Username), gomail.WithPassword(cfg.Password))
+	}
+	client, err := gomail.NewClient(cfg.Host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("smtp transport: %w", err)
+	}
+	t.client = client
+	return t, nil
+}
+
+// dial connects to the server, with TLS from the first byte in implicit mode, and keeps the
+// TCP connection so that a cancelled send can be aborted. It runs with t.mu held.
+func (t *SMTPTransport) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: t.cfg.Timeout}
+	raw, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	conn := raw
+	if t.cfg.TLS == SMTPTLSImplicit {
+		tc := tls.Client(raw, t.tlsCfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, err
+		}
+		conn = tc
+	}
+	t.raw = raw
+	return conn, nil
+}
+
+// Send implements Transport.
+func (t *SMTPTransport) Send(ctx context.Context, m *gomail.Msg) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return errors.New("smtp send: transport closed")
+	}
+	if t.idle != nil {
+		t.idle.Stop()
+	}
+	for attempt := 1; ; attempt++ {
+		if t.conn == nil {
+			conn, err := t.client.DialToSMTPClientWithContext(ctx)
+			if err != nil {
+				if t.raw != nil {
+					t.raw.Close()
+					t.raw = nil
+				}
+				return fmt.Errorf("smtp connect %s: %w", t.client.ServerAddr(), err)
+			}
+			t.conn = conn
+		}
+		raw := t.raw
+		stop := context.AfterFunc(ctx, func() { raw.Close() })
+		err := t.client.SendWithSMTPClient(t.conn, m)
+		aborted := !stop()
+		if err == nil {
+			t.lastUsed = time.Now()
+			t.idle = time.AfterFunc(t.cfg.IdleTimeout, t.closeIdle)
+			return nil
+		}
+		t.drop()
+		if aborted {
+			return fmt.Errorf("smtp send: %w", context.Cause(ctx))
+		}
+		var se *gomail.SendError
+		if attempt == 1 && errors.As(err, &se) && se.Reason == gomail.ErrConnCheck {
+			// The kept connection went away (server restart, idle close) before anything
+			// of this message was sent: connect again and send it once more.
+			t.log.DebugContext(ctx, "smtp connection lost; reconnecting", "err", err)
+			continue
+		}
+		return classify(err)
+	}
+}
+
+// classify marks an SMTP 5xx reply to the message as permanent; every other error (4xx
+// replies, network errors, timeouts) stays transient.
+func classify(err error) error {
+	var se *gomail.SendError
+	if errors.As(err, &se) && se.ErrorCode() >= 500 && se.ErrorCode() < 600 {
+		return broker.Permanent(fmt.Errorf("smtp send: %w", err))
+	}
+	return fmt.Errorf("smtp send: %w", err)
+}
+
+// drop closes the current connection without ceremony. t.mu is held.
+func (t *SMTPTransport) drop() {
+	if t.conn != nil {
+		_ = t.conn.Close()
+		t.conn = nil
+	}
+	if t.raw != nil {
+		_ = t.raw.Close()
+		t.raw = nil
+	}
+}
+
+// quit says goodbye on the current connection and closes it. t.mu is held.
+func (t *SMTPTransport) quit() {
+	if t.conn == nil {
+		return
+	}
+	_ = t.conn.UpdateDeadline(5 * time.Second)
+	_ = t.client.CloseWithSMTPClient(t.conn)
+	t.drop()
+}
+
+func (t *SMTPTransport) closeIdle() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.conn == nil || time.Since(t.lastUsed) < t.cfg.IdleTimeout {
+		return
+	}
+	t.quit()
+}
+
+// Close implements Transport: it quits the open connection, if any. Later sends fail.
+func (t *SMTPTransport) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	if t.idle != nil {
+		t.idle.Stop()
+	}
+	t.quit()
+	return nil
+}

@@ -1,0 +1,83 @@
+package notifications
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/discovery"
+	"github.com/eventpost/eventpost/internal/platform/httpx"
+	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/problem"
+)
+
+// EventSource looks up events. It reports an unknown event with ErrEventNotFound and an
+// unreachable source with a 503 *problem.Error.
+type EventSource interface {
+	Event(ctx context.Context, id string) (messages.Event, error)
+}
+
+// eventsRetryAfter is what a client is told to wait when the events service is down.
+const eventsRetryAfter = 5 * time.Second
+
+// HTTPEventSource is the EventSource that asks the events service over HTTP, at an instance
+// that discovery picks.
+type HTTPEventSource struct {
+	balancer *discovery.Balancer
+	client   *http.Client
+}
+
+// NewHTTPEventSource returns an EventSource that asks the events instances b picks, with
+// client (nil: a client with a 5 second timeout).
+func NewHTTPEventSource(b *discovery.Balancer, client *http.Client) *HTTPEventSource {
+	if client == nil {
+		client = &http.Client{Timeout: 5 * time.Second}
+	}
+	return &HTTPEventSource{balancer: b, client: client}
+}
+
+// Event implements EventSource with GET /api/v1/events/{id}, forwarding the request ID.
+func (c *HTTPEventSource) Event(ctx context.Context, id string) (messages.Event, error) {
+	unavailable := func(err error) error {
+		return fmt.Errorf("%w: %w", problem.Unavailable(discovery.Events, eventsRetryAfter), err)
+	}
+	base, err := c.balancer.Pick(ctx, discovery.Events)
+	if err != nil {
+		return messages.Event{}, unavailable(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/events/"+url.PathEscape(id), nil)
+	if err != nil {
+		return messages.Event{}, unavailable(err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if rid := logging.RequestID(ctx); rid != "" {
+		req.Header.Set(httpx.HeaderRequestID, rid)
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return messages.Event{}, unavailable(err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusOK:
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return messages.Event{}, ErrEventNotFound
+	default:
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return messages.Event{}, unavailable(fmt.Errorf("GET event %s: status %d", id, resp.StatusCode))
+	}
+	var ev messages.Event
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&ev); err != nil {
+		return messages.Event{}, unavailable(fmt.Errorf("GET event %s: decode: %w", id, err))
+	}
+	if ev.ID != id {
+		return messages.Event{}, unavailable(fmt.Errorf("GET event %s: answered event %q", id, ev.ID))
+	}
+	return ev, nil
+}

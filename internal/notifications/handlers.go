@@ -1,0 +1,144 @@
+package notifications
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/eventpost/eventpost/internal/platform/httpx"
+	"github.com/eventpost/eventpost/internal/platform/problem"
+)
+
+// Handler returns the service's HTTP API, at the public paths, with the operational
+// endpoints and middleware of httpx.Wrap. Call it once: it registers the request metrics.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/notifications", s.handleList)
+	mux.HandleFunc("POST /api/v1/notifications", s.handleCreate)
+	mux.HandleFunc("GET /api/v1/notifications/{id}", s.handleGet)
+	mux.HandleFunc("DELETE /api/v1/notifications/{id}", s.handleDelete)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, s.log, problem.ErrNotFound)
+	})
+	return httpx.Wrap(mux, httpx.Options{
+		Log: s.log, Registry: s.reg,
+		Checks: []httpx.Check{{Name: "database", Check: s.store.Ping}},
+	})
+}
+
+// notificationJSON is the Notification of the public API.
+type notificationJSON struct {
+	ID            string     `json:"id"`
+	EventID       string     `json:"event_id"`
+	Email         string     `json:"email"`
+	SendAt        time.Time  `json:"send_at"`
+	MinutesBefore *int       `json:"minutes_before"`
+	Note          string     `json:"note"`
+	Status        Status     `json:"status"`
+	CreatedAt     time.Time  `json:"created_at"`
+	SentAt        *time.Time `json:"sent_at"`
+	LastError     *string    `json:"last_error"`
+	// Event is an addition to the contract, for display.
+	Event eventSummaryJSON `json:"event"`
+}
+
+// eventSummaryJSON is what a notification shows of its event.
+type eventSummaryJSON struct {
+	Title    string    `json:"title"`
+	StartsAt time.Time `json:"starts_at"`
+	Timezone string    `json:"timezone"`
+}
+
+func toJSON(r Reminder) notificationJSON {
+	n := notificationJSON{
+		ID: r.ID, EventID: r.EventID, Email: r.Email, SendAt: r.SendAt.UTC(),
+		MinutesBefore: r.MinutesBefore, Note: r.Note, Status: r.Status, CreatedAt: r.CreatedAt.UTC(),
+		Event: eventSummaryJSON{Title: r.Event.Title, StartsAt: r.Event.StartsAt.UTC(), Timezone: r.Event.Timezone},
+	}
+	if r.SentAt != nil {
+		t := r.SentAt.UTC()
+		n.SentAt = &t
+	}
+	if r.LastError != "" {
+		e := r.LastError
+		n.LastError = &e
+	}
+	return n
+}
+
+// createRequest is the body of POST /api/v1/notifications.
+type createRequest struct {
+	EventID       string  `json:"event_id"`
+	MinutesBefore *int    `json:"minutes_before"`
+	SendAt        *string `json:"send_at"`
+	Email         *string `json:"email"`
+	Note          string  `json:"note"`
+}
+
+func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
+	caller, err := httpx.CallerFrom(r)
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	var req createRequest
+	if err := httpx.Decode(w, r, &req); err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	rem, err := s.Create(r.Context(), caller.AccountID, caller.Email, CreateInput{
+		EventID: req.EventID, MinutesBefore: req.MinutesBefore, SendAt: req.SendAt,
+		Email: req.Email, Note: req.Note,
+	})
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/notifications/"+rem.ID)
+	httpx.WriteJSON(w, http.StatusCreated, toJSON(rem))
+}
+
+func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
+	caller, err := httpx.CallerFrom(r)
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	q := r.URL.Query()
+	rs, err := s.List(r.Context(), caller.AccountID, ListFilter{Status: Status(q.Get("status")), EventID: q.Get("event_id")})
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	items := make([]notificationJSON, 0, len(rs))
+	for _, rem := range rs {
+		items = append(items, toJSON(rem))
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
+	caller, err := httpx.CallerFrom(r)
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	rem, err := s.Get(r.Context(), caller.AccountID, r.PathValue("id"))
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, toJSON(rem))
+}
+
+func (s *Service) handleDelete(w http.ResponseWriter, r *http.Request) {
+	caller, err := httpx.CallerFrom(r)
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	if err := s.Cancel(r.Context(), caller.AccountID, r.PathValue("id")); err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,247 @@
+package notifications_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/notifications"
+	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/httpx"
+	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/problem"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// now is the fixed clock of the tests that do not run the scheduler.
+var now = time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+
+func ptr[T any](v T) *T { return &v }
+
+// fakeEvents is an EventSource over a map; the event "down" stands for an unreachable
+// events service.
+type fakeEvents struct {
+	mu     sync.Mutex
+	events map[string]messages.Event
+}
+
+func (f *fakeEvents) Event(_ context.Context, id string) (messages.Event, error) {
+	if id == "down" {
+		return messages.Event{}, problem.Unavailable("events", 5*time.Second)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ev, ok := f.events[id]
+	if !ok {
+		return messages.Event{}, notifications.ErrEventNotFound
+	}
+	return ev, nil
+}
+
+func (f *fakeEvents) put(ev messages.Event) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events[ev.ID] = ev
+}
+
+// testEvent returns an event that starts at startsAt.
+func testEvent(id string, startsAt time.Time) messages.Event {
+	return messages.Event{
+		ID: id, OrganizerID: "organizer", Title: "Title of " + id, Description: "Bring snacks",
+		StartsAt: startsAt, Timezone: "Europe/Paris",
+		Location:  &messages.Location{Name: "Hall", Address: "1 Main St", Lat: ptr(48.85), Lon: ptr(2.35)},
+		Tags:      []string{"jazz"},
+		CreatedAt: now.Add(-24 * time.Hour), UpdatedAt: now.Add(-time.Hour),
+	}
+}
+
+// countingNotifier counts Notify calls and remembers when the first one happened.
+type countingNotifier struct {
+	mu    sync.Mutex
+	n     int
+	first time.Time
+}
+
+func (c *countingNotifier) Notify() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == 0 {
+		c.first = time.Now()
+	}
+	c.n++
+}
+
+func (c *countingNotifier) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// env is a service over a real SQLite store in t.TempDir().
+type env struct {
+	svc    *notifications.Service
+	store  *notifications.SQLiteStore
+	events *fakeEvents
+	outbox *countingNotifier
+	h      http.Handler
+}
+
+type envOptions struct {
+	cfg     notifications.Config
+	realNow bool // use the real clock instead of the fixed now
+	store   *notifications.SQLiteStore
+}
+
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	e := &env{store: o.store, events: &fakeEvents{events: map[string]messages.Event{}}, outbox: &countingNotifier{}}
+	if e.store == nil {
+		e.store = openSQLite(t)
+	}
+	deps := notifications.Deps{Store: e.store, Events: e.events, Outbox: e.outbox, Log: logging.Discard()}
+	if !o.realNow {
+		deps.Now = func() time.Time { return now }
+	}
+	svc, err := notifications.New(o.cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	e.h = svc.Handler()
+	return e
+}
+
+// caller is an identity the gateway would pass on.
+type caller struct{ id, email string }
+
+var (
+	alice  = caller{"acc-alice", "alice@example.com"}
+	bob    = caller{"acc-bob", "bob@example.com"}
+	nobody = caller{}
+)
+
+// do sends a request as c and returns the response.
+func (e *env) do(t *testing.T, c caller, method, path string, body any) *httptest.ResponseRecorder {
+	t.Helper()
+	var rd *bytes.Reader
+	switch b := body.(type) {
+	case nil:
+		rd = bytes.NewReader(nil)
+	case string:
+		rd = bytes.NewReader([]byte(b))
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.id != "" {
+		req.Header.Set(httpx.HeaderAccountID, c.id)
+		req.Header.Set(httpx.HeaderAccountEmail, c.email)
+		req.Header.Set(httpx.HeaderSessionID, "session-"+c.id)
+	}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, req)
+	return w
+}
+
+// create sets a reminder through the API and returns its ID.
+func (e *env) create(t *testing.T, c caller, body map[string]any) string {
+	t.Helper()
+	w := e.do(t, c, http.MethodPost, "/api/v1/notifications", body)
+	if w.Code != http.StatusCreated {
+		t.Fatalf("create reminder %v: status %d, body %s", body, w.Code, w.Body)
+	}
+	var n struct{ ID string }
+	if err := json.Unmarshal(w.Body.Bytes(), &n); err != nil || n.ID == "" {
+		t.Fatalf("create reminder: body %s: %v", w.Body, err)
+	}
+	return n.ID
+}
+
+func (e *env) reminder(t *testing.T, id string) notifications.Reminder {
+	t.Helper()
+	r, err := e.store.Reminder(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Reminder(%s): %v", id, err)
+	}
+	return r
+}
+
+// setStatus moves a reminder from one state to another, as the scheduler or a result would.
+func (e *env) setStatus(t *testing.T, id string, from, to notifications.Status) {
+	t.Helper()
+	ctx := context.Background()
+	err := e.store.Update(ctx, func(tx notifications.Tx) error {
+		ok, err := tx.Transition(ctx, id, from, to, nil, "")
+		if err == nil && !ok {
+			err = fmt.Errorf("reminder %s is not %s", id, from)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// emails returns the email.send messages in the store's outbox, oldest first.
+func emails(t *testing.T, s *notifications.SQLiteStore) []messages.EmailSend {
+	t.Helper()
+	rows, err := s.DB().Query(`SELECT body FROM outbox ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []messages.EmailSend
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			t.Fatal(err)
+		}
+		var m broker.Message
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Type != messages.TypeEmailSend {
+			t.Fatalf("outbox message of type %s", m.Type)
+		}
+		var p messages.EmailSend
+		if err := m.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,151 @@
+package notifications
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/broker"
+)
+
+// minRetry is how soon the scheduler looks again when a reminder is due but was not
+// claimed (another replica holds it), so that it does not spin.
+const minRetry = 10 * time.Millisecond
+
+// serviceMetrics are the scheduler's and consumers' figures.
+type serviceMetrics struct {
+	lag     prometheus.Histogram
+	claimed prometheus.Counter
+	emails  *prometheus.CounterVec
+}
+
+func newServiceMetrics(reg prometheus.Registerer, store Store) (*serviceMetrics, error) {
+	m := &serviceMetrics{
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "notifications_scheduler_lag_seconds",
+			Help:    "How late the scheduler claimed each reminder: claim time minus send_at.",
+			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 30, 60, 300, 3600},
+		}),
+		claimed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "notifications_reminders_claimed_total",
+			Help: "Reminders the scheduler claimed and handed to the email-sender.",
+		}),
+		emails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "notifications_emails_queued_total",
+			Help: "Emails written to the outbox, by kind.",
+		}, []string{"kind"}),
+	}
+	scheduled := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "notifications_reminders_scheduled",
+		Help: "Reminders waiting for their time.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := store.CountScheduled(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+	for _, c := range []prometheus.Collector{m.lag, m.claimed, m.emails, scheduled} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// wakeScheduler makes Run look at the reminders again without blocking: one was created or
+// moved.
+func (s *Service) wakeScheduler() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run is the scheduler. It claims the reminders that are due, hands them to the outbox, and
+// sleeps until the next one is due, until a reminder is created or moved, or for at most
+// Config.PollInterval. Reminders that fell due while no scheduler ran are claimed as soon as
+// it starts. Run returns nil when ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		case <-timer.C:
+		}
+		timer.Reset(s.schedule(ctx))
+	}
+}
+
+// schedule claims every due reminder and returns how long to sleep.
+func (s *Service) schedule(ctx context.Context) time.Duration {
+	for ctx.Err() == nil {
+		n, err := s.claim(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "claim due reminders", "err", err)
+			}
+			return s.cfg.PollInterval
+		}
+		if n < s.cfg.ClaimBatch {
+			break
+		}
+	}
+	next, ok, err := s.store.NextSendAt(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "next reminder", "err", err)
+		}
+		return s.cfg.PollInterval
+	}
+	if !ok {
+		return s.cfg.PollInterval
+	}
+	return min(max(next.Sub(s.now()), minRetry), s.cfg.PollInterval)
+}
+
+// claim claims one batch of due reminders and returns how many it claimed.
+func (s *Service) claim(ctx context.Context) (int, error) {
+	now := s.clock()
+	claimed, err := s.store.ClaimDue(ctx, now, s.cfg.ClaimBatch, func(r Reminder) (broker.Message, error) {
+		return reminderEmail(ctx, r)
+	})
+	if err != nil {
+		return 0, err
+	}
+	if len(claimed) == 0 {
+		return 0, nil
+	}
+	s.outbox.Notify()
+	for _, r := range claimed {
+		s.metrics.lag.Observe(max(now.Sub(r.SendAt), 0).Seconds())
+		s.log.InfoContext(ctx, "reminder claimed", "reminder_id", r.ID, "event_id", r.EventID,
+			"send_at", r.SendAt, "lag_ms", now.Sub(r.SendAt).Milliseconds())
+	}
+	s.metrics.claimed.Add(float64(len(claimed)))
+	s.metrics.emails.WithLabelValues(string(messages.EmailReminder)).Add(float64(len(claimed)))
+	return len(claimed), nil
+}
+
+// reminderEmail is the email.send message of reminder r.
+func reminderEmail(ctx context.Context, r Reminder) (broker.Message, error) {
+	ev := r.Event
+	sendAt := r.SendAt
+	return broker.NewMessage(ctx, messages.TypeEmailSend, messages.EmailSend{
+		IdempotencyKey: r.ID,
+		Kind:           messages.EmailReminder,
+		To:             r.Email,
+		ReminderID:     r.ID,
+		Event:          &ev,
+		Note:           r.Note,
+		SendAt:         &sendAt,
+	})
+}

@@ -1,0 +1,296 @@
+// Package notifications is the notifications service: people's reminders for events, a
+// snapshot of each reminded event, and the durable scheduler that hands every reminder to the
+// email-sender, through the outbox, once and on time. It keeps reminders in step with their
+// events by consuming the events' domain messages, and tracks each reminder's fate from the
+// email-sender's results.
+package notifications
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/mail"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
+	"github.com/eventpost/eventpost/internal/platform/problem"
+)
+
+// Errors the service reports.
+var (
+	// ErrNotFound: no such reminder, or someone else's.
+	ErrNotFound = problem.New(http.StatusNotFound, "notification not found")
+	// ErrEventNotFound: the reminded event does not exist.
+	ErrEventNotFound = problem.New(http.StatusNotFound, "event not found")
+)
+
+// Limits of a reminder.
+const (
+	// MaxMinutesBefore is the longest a relative reminder can precede its event: four weeks.
+	MaxMinutesBefore = 40320
+	// MaxNoteLength is the longest note, in characters.
+	MaxNoteLength = 500
+	// maxEmailLength is the longest email address (RFC 5321 path limit).
+	maxEmailLength = 254
+)
+
+// Config tunes the notifications service.
+type Config struct {
+	// PollInterval is how often the scheduler looks for due reminders even when no timer or
+	// wake-up tells it to: a safety net for reminders added by other replicas and for clock
+	// jumps. Default 1s.
+	PollInterval time.Duration
+	// ClaimBatch is how many due reminders one claim transaction takes. Default 100.
+	ClaimBatch int
+}
+
+// DefaultConfig returns the configuration the service runs with unless told otherwise.
+func DefaultConfig() Config {
+	return Config{PollInterval: time.Second, ClaimBatch: 100}
+}
+
+// Deps are what the service needs from its surroundings.
+type Deps struct {
+	// Store keeps reminders and event snapshots.
+	Store Store
+	// Events looks up events when a reminder is created.
+	Events EventSource
+	// Outbox wakes the outbox relay after a commit that added messages; nil does nothing.
+	Outbox outbox.Notifier
+	// Log receives the service's logs; nil discards them.
+	Log *slog.Logger
+	// Registry receives the service's metrics; nil uses a private registry.
+	Registry *prometheus.Registry
+	// Now is the clock; nil means time.Now. The scheduler sleeps on real timers, so Now must
+	// follow real time while Run runs.
+	Now func() time.Time
+}
+
+// Service is the notifications service.
+type Service struct {
+	cfg     Config
+	store   Store
+	events  EventSource
+	outbox  outbox.Notifier
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	now     func() time.Time
+	wake    chan struct{}
+	metrics *serviceMetrics
+}
+
+// New returns the service built from cfg and deps.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if deps.Store == nil || deps.Events == nil {
+		return nil, errors.New("notifications: Store and Events are required")
+	}
+	def := DefaultConfig()
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = def.PollInterval
+	}
+	if cfg.ClaimBatch <= 0 {
+		cfg.ClaimBatch = def.ClaimBatch
+	}
+	s := &Service{
+		cfg: cfg, store: deps.Store, events: deps.Events, outbox: deps.Outbox,
+		log: deps.Log, reg: deps.Registry, now: deps.Now, wake: make(chan struct{}, 1),
+	}
+	if s.outbox == nil {
+		s.outbox = noopNotifier{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.reg == nil {
+		s.reg = prometheus.NewRegistry()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	m, err := newServiceMetrics(s.reg, s.store)
+	if err != nil {
+		return nil, fmt.Errorf("notifications: %w", err)
+	}
+	s.metrics = m
+	return s, nil
+}
+
+type noopNotifier struct{}
+
+func (noopNotifier) Notify() {}
+
+// clock returns the current time as the store keeps times: UTC, microseconds.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// CreateInput is a request for a reminder. Exactly one of MinutesBefore and SendAt is set.
+type CreateInput struct {
+	EventID       string
+	MinutesBefore *int
+	// SendAt is the RFC 3339 time, as given.
+	SendAt *string
+	// Email defaults to the account's email.
+	Email *string
+	Note  string
+}
+
+// Create sets a reminder for accountID, whose own address is accountEmail.
+func (s *Service) Create(ctx context.Context, accountID, accountEmail string, in CreateInput) (Reminder, error) {
+	var errs []problem.FieldError
+	field := func(name, msg string) { errs = append(errs, problem.FieldError{Field: name, Message: msg}) }
+	if in.EventID == "" {
+		field("event_id", "is required")
+	}
+	var sendAt time.Time
+	switch {
+	case in.MinutesBefore != nil && in.SendAt != nil:
+		field("minutes_before", "give either minutes_before or send_at, not both")
+		field("send_at", "give either minutes_before or send_at, not both")
+	case in.MinutesBefore == nil && in.SendAt == nil:
+		field("minutes_before", "one of minutes_before and send_at is required")
+		field("send_at", "one of minutes_before and send_at is required")
+	case in.MinutesBefore != nil:
+		if m := *in.MinutesBefore; m < 0 || m > MaxMinutesBefore {
+			field("minutes_before", fmt.Sprintf("must be an integer from 0 to %d", MaxMinutesBefore))
+		}
+	default:
+		t, err := time.Parse(time.RFC3339, *in.SendAt)
+		if err != nil {
+			field("send_at", "must be an RFC 3339 time with an offset, such as 2027-03-01T18:30:00Z")
+		}
+		sendAt = t
+	}
+	email := accountEmail
+	if in.Email != nil {
+		email = *in.Email
+	}
+	switch {
+	case email == "" && in.Email == nil:
+		field("email", "is required: the account has no email address")
+	case !validEmail(email):
+		field("email", "must be a valid email address")
+	}
+	if n := utf8.RuneCountInString(in.Note); n > MaxNoteLength {
+		field("note", fmt.Sprintf("must be at most %d characters", MaxNoteLength))
+	}
+	if err := problem.Validation(errs...); err != nil {
+		return Reminder{}, err
+	}
+
+	ev, err := s.events.Event(ctx, in.EventID)
+	if err != nil {
+		if !errors.Is(err, ErrEventNotFound) {
+			s.log.WarnContext(ctx, "event lookup failed", "event_id", in.EventID, "err", err)
+		}
+		return Reminder{}, fmt.Errorf("create reminder: %w", err)
+	}
+	ev = normalizeEvent(ev)
+	// A snapshot kept from event.changed may be newer than what events just answered.
+	if stored, err := s.store.Snapshot(ctx, ev.ID); err == nil && stored.UpdatedAt.After(ev.UpdatedAt) {
+		ev = stored
+	} else if err != nil && !errors.Is(err, ErrEventNotFound) {
+		return Reminder{}, fmt.Errorf("create reminder: %w", err)
+	}
+
+	now := s.clock()
+	if in.MinutesBefore != nil {
+		sendAt = ev.StartsAt.Add(-time.Duration(*in.MinutesBefore) * time.Minute)
+		if !sendAt.After(now) {
+			return Reminder{}, problem.Validation(problem.FieldError{Field: "minutes_before",
+				Message: "puts send_at (starts_at minus minutes_before) in the past; it must be in the future"})
+		}
+	} else if !sendAt.After(now) {
+		return Reminder{}, problem.Validation(problem.FieldError{Field: "send_at", Message: "must be in the future"})
+	}
+
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Reminder{}, fmt.Errorf("create reminder: %w", err)
+	}
+	r := Reminder{
+		ID: id.String(), AccountID: accountID, EventID: ev.ID, Email: email,
+		SendAt: sendAt.UTC().Truncate(time.Microsecond), MinutesBefore: in.MinutesBefore,
+		Note: in.Note, Status: StatusScheduled, CreatedAt: now, Event: ev,
+	}
+	if err := s.store.CreateReminder(ctx, r); err != nil {
+		return Reminder{}, fmt.Errorf("create reminder: %w", err)
+	}
+	s.wakeScheduler()
+	return r, nil
+}
+
+// validEmail reports whether s is a bare email address: no display name, no angle brackets.
+func validEmail(s string) bool {
+	if s == "" || len(s) > maxEmailLength {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Name == "" && a.Address == s
+}
+
+// Get returns the reminder id of accountID.
+func (s *Service) Get(ctx context.Context, accountID, id string) (Reminder, error) {
+	r, err := s.store.Reminder(ctx, id)
+	if err != nil {
+		return Reminder{}, fmt.Errorf("get reminder: %w", err)
+	}
+	if r.AccountID != accountID {
+		return Reminder{}, fmt.Errorf("get reminder: %w", ErrNotFound)
+	}
+	return r, nil
+}
+
+// List returns the reminders of accountID that f selects (f.AccountID is ignored), soonest
+// first.
+func (s *Service) List(ctx context.Context, accountID string, f ListFilter) ([]Reminder, error) {
+	if f.Status != "" && !f.Status.Valid() {
+		return nil, problem.Validation(problem.FieldError{Field: "status",
+			Message: "must be one of scheduled, sending, sent, failed, cancelled"})
+	}
+	f.AccountID = accountID
+	rs, err := s.store.ListReminders(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("list reminders: %w", err)
+	}
+	return rs, nil
+}
+
+// Cancel cancels the reminder id of accountID if it is still scheduled; in any other state
+// it stays as it is.
+func (s *Service) Cancel(ctx context.Context, accountID, id string) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
+		r, err := tx.Reminder(ctx, id)
+		if err != nil {
+			return err
+		}
+		if r.AccountID != accountID {
+			return ErrNotFound
+		}
+		_, err = tx.Transition(ctx, id, StatusScheduled, StatusCancelled, nil, "")
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("cancel reminder: %w", err)
+	}
+	return nil
+}
+
+// normalizeEvent returns ev with its times in UTC, truncated to microseconds, as the store
+// keeps them.
+func normalizeEvent(ev messages.Event) messages.Event {
+	norm := func(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+	ev.StartsAt = norm(ev.StartsAt)
+	ev.CreatedAt = norm(ev.CreatedAt)
+	ev.UpdatedAt = norm(ev.UpdatedAt)
+	if ev.EndsAt != nil {
+		t := norm(*ev.EndsAt)
+		ev.EndsAt = &t
+	}
+	return ev
+}

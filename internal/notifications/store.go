@@ -1,0 +1,125 @@
+package notifications
+
+import (
+	"context"
+	"time"
+
+	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/broker"
+)
+
+// Status is the state of a reminder.
+type Status string
+
+// The states of a reminder. A reminder starts scheduled; the scheduler claims it (sending)
+// and hands it to the email-sender, whose result makes it sent or failed. A scheduled
+// reminder can be cancelled by its owner or because its event was deleted.
+const (
+	StatusScheduled Status = "scheduled"
+	StatusSending   Status = "sending"
+	StatusSent      Status = "sent"
+	StatusFailed    Status = "failed"
+	StatusCancelled Status = "cancelled"
+)
+
+// Valid reports whether s is one of the reminder states.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusScheduled, StatusSending, StatusSent, StatusFailed, StatusCancelled:
+		return true
+	}
+	return false
+}
+
+// Reminder is one person's reminder for one event.
+type Reminder struct {
+	ID        string
+	AccountID string
+	EventID   string
+	Email     string
+	SendAt    time.Time
+	// MinutesBefore is set on a reminder relative to the event's start (it moves with the
+	// start) and nil on one at an absolute time.
+	MinutesBefore *int
+	Note          string
+	Status        Status
+	CreatedAt     time.Time
+	// SentAt is when the email-sender reported the reminder sent.
+	SentAt *time.Time
+	// LastError is the reason the email-sender gave for a failed reminder; "" otherwise.
+	LastError string
+	// Event is the stored snapshot of the reminder's event. On CreateReminder it is the
+	// snapshot to store.
+	Event messages.Event
+}
+
+// ListFilter selects the reminders that ListReminders returns.
+type ListFilter struct {
+	// AccountID is the owner; required.
+	AccountID string
+	// Status, when not empty, keeps the reminders in that state.
+	Status Status
+	// EventID, when not empty, keeps the reminders of that event.
+	EventID string
+}
+
+// Store keeps reminders and a snapshot of each reminded event. Every reminder refers to a
+// stored snapshot. Implementations return times in UTC truncated to microseconds, and
+// report a missing reminder with ErrNotFound and a missing snapshot with ErrEventNotFound.
+type Store interface {
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	// CreateReminder inserts r and upserts r.Event as the snapshot of r.EventID in one
+	// transaction. A stored snapshot whose UpdatedAt is not older than r.Event's is kept.
+	CreateReminder(ctx context.Context, r Reminder) error
+	// Reminder returns the reminder with ID id.
+	Reminder(ctx context.Context, id string) (Reminder, error)
+	// ListReminders returns the reminders f selects, soonest SendAt first, then by ID.
+	ListReminders(ctx context.Context, f ListFilter) ([]Reminder, error)
+	// Snapshot returns the stored snapshot of the event with ID eventID.
+	Snapshot(ctx context.Context, eventID string) (messages.Event, error)
+	// NextSendAt returns the earliest SendAt of a scheduled reminder; ok is false when no
+	// reminder is scheduled.
+	NextSendAt(ctx context.Context) (next time.Time, ok bool, err error)
+	// CountScheduled returns how many reminders are scheduled.
+	CountScheduled(ctx context.Context) (int, error)
+	// ClaimDue claims up to limit scheduled reminders whose SendAt is at or before now,
+	// earliest first, in one transaction: each one becomes sending and the message that mail
+	// returns for it (given the reminder as claimed) is added to the outbox. It returns the
+	// claimed reminders. Concurrent callers never claim the same reminder (PostgreSQL: SELECT
+	// … FOR UPDATE SKIP LOCKED). When mail fails nothing is claimed.
+	ClaimDue(ctx context.Context, now time.Time, limit int, mail func(Reminder) (broker.Message, error)) ([]Reminder, error)
+	// Update runs fn in one write transaction, committed when fn returns nil and rolled back
+	// otherwise. fn must not keep tx.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+}
+
+// Tx is what the service does within one Store.Update transaction. The reminders it reads
+// are locked against concurrent writers until the transaction ends.
+type Tx interface {
+	// FirstDelivery records that the broker message with ID messageID is being applied and
+	// reports whether this is the first time (see outbox.FirstDelivery).
+	FirstDelivery(ctx context.Context, messageID string) (bool, error)
+	// AddMessages adds msgs to the outbox.
+	AddMessages(ctx context.Context, msgs ...broker.Message) error
+	// Reminder returns the reminder with ID id.
+	Reminder(ctx context.Context, id string) (Reminder, error)
+	// EventReminders returns the reminders of the event eventID that are in state status,
+	// ordered by ID.
+	EventReminders(ctx context.Context, eventID string, status Status) ([]Reminder, error)
+	// Snapshot returns the stored snapshot of the event with ID eventID.
+	Snapshot(ctx context.Context, eventID string) (messages.Event, error)
+	// PutSnapshot stores ev as the snapshot of its event, replacing any other.
+	PutSnapshot(ctx context.Context, ev messages.Event) error
+	// SetSendAt changes the SendAt of the reminder with ID id.
+	SetSendAt(ctx context.Context, id string, sendAt time.Time) error
+	// Transition moves the reminder with ID id from state from to state to, setting SentAt
+	// and LastError as given, and reports whether it was in state from (false: nothing
+	// changed, also when there is no such reminder).
+	Transition(ctx context.Context, id string, from, to Status, sentAt *time.Time, lastError string) (bool, error)
+	// DeleteReminder deletes the reminder with ID id; deleting a missing one is not an error.
+	DeleteReminder(ctx context.Context, id string) error
+	// DeleteAccountReminders deletes every reminder owned by accountID, and the snapshots
+	// no reminder refers to any more, and returns how many reminders it deleted.
+	DeleteAccountReminders(ctx context.Context, accountID string) (int, error)
+}

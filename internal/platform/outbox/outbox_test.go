@@ -1,0 +1,233 @@
+package outbox_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+
+	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func openDB(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := database.OpenSQLite(filepath.Join(t.TempDir(), "outbox.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := outbox.Migrate(context.Background(), db, database.SQLite, logging.Discard()); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// add writes msgs in a transaction that is committed when commit is true.
+func add(t *testing.T, db *sql.DB, commit bool, msgs ...broker.Message) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := outbox.Add(ctx, tx, database.SQLite, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	if commit {
+		err = tx.Commit()
+	} else {
+		err = tx.Rollback()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func message(t *testing.T, typ string, payload any) broker.Message {
+	t.Helper()
+	m, err := broker.NewMessage(context.Background(), typ, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// recorder is a consumer that records deliveries and fails the first failures of them.
+type recorder struct {
+	mu       sync.Mutex
+	got      []broker.Message
+	failures int
+	perm     bool
+}
+
+func (r *recorder) handle(_ context.Context, m broker.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failures > 0 {
+		r.failures--
+		if r.perm {
+			return broker.Permanent(errors.New("poison"))
+		}
+		return errors.New("consumer down")
+	}
+	r.got = append(r.got, m)
+	return nil
+}
+
+func (r *recorder) delivered() []broker.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]broker.Message(nil), r.got...)
+}
+
+func startRelay(t *testing.T, db *sql.DB, b broker.Publisher) *outbox.Relay {
+	t.Helper()
+	relay := outbox.NewRelay(db, database.SQLite, b, logging.Discard(), prometheus.NewRegistry(),
+		outbox.RelayConfig{Poll: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- relay.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("relay: %v", err)
+		}
+	})
+	return relay
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func backlog(t *testing.T, db *sql.DB) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM outbox`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestRelayDeliversCommittedMessagesOnceAndDeletesThem(t *testing.T) {
+	db := openDB(t)
+	b := broker.NewInProcess(logging.Discard(), nil)
+	rec := &recorder{}
+	other := &recorder{}
+	if err := b.Register(broker.Consumer{Queue: "q", Types: []string{"a.b"}, Handle: rec.handle}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Register(broker.Consumer{Queue: "other", Types: []string{"c.d"}, Handle: other.handle}); err != nil {
+		t.Fatal(err)
+	}
+	m1, m2 := message(t, "a.b", map[string]int{"n": 1}), message(t, "a.b", map[string]int{"n": 2})
+	add(t, db, true, m1, m2)
+	add(t, db, false, message(t, "a.b", map[string]int{"n": 3})) // rolled back: never delivered
+	relay := startRelay(t, db, b)
+	relay.Notify()
+
+	waitFor(t, "two deliveries and an empty outbox", func() bool { return len(rec.delivered()) == 2 && backlog(t, db) == 0 })
+	time.Sleep(200 * time.Millisecond) // several poll periods: nothing more may arrive
+	got := rec.delivered()
+	if len(got) != 2 || got[0].ID != m1.ID || got[1].ID != m2.ID {
+		t.Fatalf("delivered %v, want m1 then m2 exactly once", got)
+	}
+	if string(got[0].Payload) != `{"n":1}` || got[0].Attempt != 1 {
+		t.Errorf("first message payload %s attempt %d", got[0].Payload, got[0].Attempt)
+	}
+	if len(other.delivered()) != 0 {
+		t.Errorf("a consumer of another type got %d messages", len(other.delivered()))
+	}
+}
+
+func TestRelayRetriesUntilTheConsumerAcknowledges(t *testing.T) {
+	db := openDB(t)
+	b := broker.NewInProcess(logging.Discard(), nil)
+	rec := &recorder{failures: 3}
+	if err := b.Register(broker.Consumer{Queue: "q", Types: []string{"a.b"}, Handle: rec.handle}); err != nil {
+		t.Fatal(err)
+	}
+	m := message(t, "a.b", nil)
+	add(t, db, true, m)
+	startRelay(t, db, b)
+
+	waitFor(t, "delivery after failures", func() bool { return len(rec.delivered()) == 1 })
+	if got := rec.delivered()[0]; got.ID != m.ID || got.Attempt != 4 {
+		t.Errorf("delivered %s at attempt %d, want %s at attempt 4", got.ID, got.Attempt, m.ID)
+	}
+	waitFor(t, "empty outbox", func() bool { return backlog(t, db) == 0 })
+}
+
+func TestInProcessRetriesOnlyTheConsumerThatFailed(t *testing.T) {
+	b := broker.NewInProcess(logging.Discard(), nil)
+	ok, failing := &recorder{}, &recorder{failures: 1}
+	for q, r := range map[string]*recorder{"ok": ok, "failing": failing} {
+		if err := b.Register(broker.Consumer{Queue: q, Types: []string{"t"}, Handle: r.handle}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := message(t, "t", nil)
+	if err := b.Publish(context.Background(), m); err == nil {
+		t.Fatal("Publish succeeded although a consumer failed")
+	}
+	if err := b.Publish(context.Background(), m); err != nil {
+		t.Fatalf("second Publish: %v", err)
+	}
+	if len(ok.delivered()) != 1 || len(failing.delivered()) != 1 {
+		t.Errorf("deliveries ok=%d failing=%d, want 1 and 1", len(ok.delivered()), len(failing.delivered()))
+	}
+}
+
+func TestInProcessDeadLettersPermanentFailures(t *testing.T) {
+	var dead []string
+	b := broker.NewInProcess(logging.Discard(), func(q string) { dead = append(dead, q) })
+	poison := &recorder{failures: 1, perm: true}
+	if err := b.Register(broker.Consumer{Queue: "p", Types: []string{"t"}, Handle: poison.handle}); err != nil {
+		t.Fatal(err)
+	}
+	m := message(t, "t", nil)
+	if err := b.Publish(context.Background(), m); err != nil {
+		t.Fatalf("Publish of a poison message = %v, want nil (dead-lettered)", err)
+	}
+	if err := b.Publish(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 1 || dead[0] != "p" || len(poison.delivered()) != 0 {
+		t.Errorf("dead letters %v, deliveries %d; want [p] and 0", dead, len(poison.delivered()))
+	}
+}
+
+func TestFirstDelivery(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	for i, want := range []bool{true, false} {
+		first, err := outbox.FirstDelivery(ctx, db, database.SQLite, "msg-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first != want {
+			t.Errorf("call %d: first = %v, want %v", i, first, want)
+		}
+	}
+	if first, err := outbox.FirstDelivery(ctx, db, database.SQLite, "msg-2"); err != nil || !first {
+		t.Errorf("another message: first = %v, %v; want true", first, err)
+	}
+}
