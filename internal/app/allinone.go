@@ -138,7 +138,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 				return auth.New(auth.DefaultConfig(), auth.Deps{Store: st.(auth.Store), Outbox: r, Log: l, Registry: reg})
 			}),
 		open(discovery.Events,
-			func(ctx context.Context, p string, l *slog.Logger) (store, error) { return events.OpenSQLite(ctx, p, l) },
+			func(ctx context.Context, p string, l *slog.Logger) (store, error) {
+				return events.OpenSQLite(ctx, p, l)
+			},
 			func(st store, r *outbox.Relay, l *slog.Logger, reg *prometheus.Registry) (service, error) {
 				return events.New(events.Config{PublicURL: cfg.PublicURL}, events.Deps{Store: st.(events.Store), Outbox: r, Log: l, Registry: reg})
 			}),
@@ -153,7 +155,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 				})
 			}),
 		open(discovery.Mailer,
-			func(ctx context.Context, p string, l *slog.Logger) (store, error) { return mailer.OpenSQLite(ctx, p, l) },
+			func(ctx context.Context, p string, l *slog.Logger) (store, error) {
+				return mailer.OpenSQLite(ctx, p, l)
+			},
 			func(st store, r *outbox.Relay, l *slog.Logger, reg *prometheus.Registry) (service, error) {
 				mc := mailer.DefaultConfig()
 				mc.From, mc.PublicURL = cfg.MailFrom, cfg.PublicURL

@@ -37,7 +37,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return err
 		}
 		log.Info("EventPost is running", "url", sys.URL, "data_dir", cfg.DataDir)
-		return sys.Wait()
+		err = sys.Wait()
+		log.Info("EventPost stopped", "err", err)
+		return err
 	case "help", "-h", "--help":
 		_, err := io.WriteString(stdout, usage)
 		return err

@@ -216,6 +216,9 @@ func (t *SMTPTransport) Send(ctx context.Context, m *gomail.Msg) error {
 	if t.closed {
 		return errors.New("smtp send: transport closed")
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("smtp send: %w", err)
+	}
 	if t.idle != nil {
 		t.idle.Stop()
 	}

@@ -471,3 +471,29 @@ func TestNewTransport(t *testing.T) {
 		t.Error("NewTransport accepted neither an SMTP URL nor a mail dir")
 	}
 }
+
+func TestSMTPTransportCancelledSend(t *testing.T) {
+	srv := smtptest.Start(t)
+	tr := newSMTP(t, srv)
+	if err := tr.Send(context.Background(), welcomeMsg(t, "a@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := tr.Send(ctx, welcomeMsg(t, "b@example.com"))
+	if err == nil || broker.IsPermanent(err) {
+		t.Fatalf("Send with a cancelled context = %v, want a transient error", err)
+	}
+	if err := tr.Send(context.Background(), welcomeMsg(t, "c@example.com")); err != nil {
+		t.Fatalf("Send after the cancelled one: %v", err)
+	}
+	msgs, err := srv.WaitForMessages(2, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if m.To[0] == "b@example.com" {
+			t.Error("the cancelled message arrived")
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -93,7 +94,7 @@ func Middleware(next http.Handler, log *slog.Logger, m *metrics.HTTP) http.Handl
 			if status >= 500 {
 				level = slog.LevelError
 			}
-			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
+			if quiet(r.URL.Path) && status < 500 {
 				level = slog.LevelDebug
 			}
 			log.Log(r.Context(), level, "request",
@@ -102,6 +103,12 @@ func Middleware(next http.Handler, log *slog.Logger, m *metrics.HTTP) http.Handl
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// quiet reports whether requests to path are logged at debug level only: probes, scrapes
+// and the gateway's long polls of internal endpoints.
+func quiet(path string) bool {
+	return path == "/healthz" || path == "/readyz" || path == "/metrics" || strings.HasPrefix(path, "/internal/")
 }
 
 // validRequestID accepts a client's request ID when it is short printable ASCII, so that it

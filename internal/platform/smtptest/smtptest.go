@@ -103,6 +103,7 @@ type Server struct {
 	rejCode  int
 	changed  chan struct{} // closed and replaced whenever a message arrives
 	srv      *smtp.Server
+	ln       net.Listener  // the current server's listener
 	served   chan struct{} // closed when the current server's Serve returns
 }
 
@@ -221,13 +222,15 @@ func (s *Server) WaitFor(match func(Message) bool, timeout time.Duration) (Messa
 // Restart. Stopping a stopped server does nothing.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	srv, served := s.srv, s.served
-	s.srv = nil
+	srv, ln, served := s.srv, s.ln, s.served
+	s.srv, s.ln = nil, nil
 	s.mu.Unlock()
 	if srv == nil {
 		return
 	}
 	_ = srv.Close()
+	// srv.Close closes only the listeners Serve has registered; Serve may not have started.
+	_ = ln.Close()
 	<-served
 }
 
@@ -266,7 +269,7 @@ func (s *Server) serve(ln net.Listener) {
 	srv.MaxMessageBytes = 32 << 20
 	served := make(chan struct{})
 	s.mu.Lock()
-	s.srv, s.served = srv, served
+	s.srv, s.ln, s.served = srv, l, served
 	s.mu.Unlock()
 	go func() {
 		defer close(served)
