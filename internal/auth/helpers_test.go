@@ -24,6 +24,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 )
 
@@ -252,27 +253,11 @@ func (e *env) feed(after int64) authtoken.RevocationFeed {
 // outbox returns the messages waiting in the service's outbox, oldest first.
 func (e *env) outbox() []broker.Message {
 	e.t.Helper()
-	rows, err := e.store.DB().Query(`SELECT body FROM outbox ORDER BY seq`)
+	msgs, err := outbox.Pending(context.Background(), e.store.DB())
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer rows.Close()
-	var out []broker.Message
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			e.t.Fatal(err)
-		}
-		var m broker.Message
-		if err := json.Unmarshal(b, &m); err != nil {
-			e.t.Fatal(err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		e.t.Fatal(err)
-	}
-	return out
+	return msgs
 }
 
 func (e *env) count(table string) int {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
 	"log/slog"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
@@ -25,21 +24,9 @@ var _ Store = (*SQLiteStore)(nil)
 // OpenSQLite opens (creating it if needed) the auth database at path and brings its schema,
 // outbox included, up to date.
 func OpenSQLite(ctx context.Context, path string, log *slog.Logger) (*SQLiteStore, error) {
-	db, err := database.OpenSQLite(path)
+	db, err := database.OpenSQLite(ctx, path, log,
+		database.Schema{FS: sqliteMigrations, Dir: "migrations/sqlite"}, outbox.Schema(database.SQLite))
 	if err != nil {
-		return nil, fmt.Errorf("open auth store: %w", err)
-	}
-	sub, err := fs.Sub(sqliteMigrations, "migrations/sqlite")
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open auth store: %w", err)
-	}
-	if err := database.Migrate(ctx, db, database.SQLite, sub, log); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open auth store: %w", err)
-	}
-	if err := outbox.Migrate(ctx, db, database.SQLite, log); err != nil {
-		db.Close()
 		return nil, fmt.Errorf("open auth store: %w", err)
 	}
 	return &SQLiteStore{&sqlStore{db: db, d: database.SQLite}}, nil

@@ -16,9 +16,9 @@ import (
 
 	"github.com/eventpost/eventpost/internal/events"
 	"github.com/eventpost/eventpost/internal/messages"
-	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 )
 
@@ -166,21 +166,12 @@ type outboxMessage struct {
 // outbox returns the messages in the outbox, oldest first.
 func (f *fixture) outbox(t testing.TB) []outboxMessage {
 	t.Helper()
-	rows, err := f.store.DB().QueryContext(context.Background(), `SELECT body FROM outbox ORDER BY seq`)
+	msgs, err := outbox.Pending(context.Background(), f.store.DB())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
 	var out []outboxMessage
-	for rows.Next() {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
-			t.Fatal(err)
-		}
-		var m broker.Message
-		if err := json.Unmarshal(body, &m); err != nil {
-			t.Fatal(err)
-		}
+	for _, m := range msgs {
 		om := outboxMessage{Type: m.Type}
 		switch m.Type {
 		case messages.TypeEventChanged:
@@ -194,9 +185,6 @@ func (f *fixture) outbox(t testing.TB) []outboxMessage {
 			t.Fatal(err)
 		}
 		out = append(out, om)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/smtptest"
 )
 
@@ -108,35 +109,20 @@ func reminderRequest(key string) messages.EmailSend {
 // results returns the email.result payloads in the outbox, oldest first.
 func (f *fixture) results(t *testing.T) []messages.EmailResult {
 	t.Helper()
-	rows, err := f.store.DB().Query(`SELECT type, body FROM outbox ORDER BY seq`)
+	msgs, err := outbox.Pending(context.Background(), f.store.DB())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
 	var out []messages.EmailResult
-	for rows.Next() {
-		var (
-			typ  string
-			body []byte
-			m    broker.Message
-			r    messages.EmailResult
-		)
-		if err := rows.Scan(&typ, &body); err != nil {
-			t.Fatal(err)
+	for _, m := range msgs {
+		if m.Type != messages.TypeEmailResult {
+			t.Fatalf("outbox message of type %q", m.Type)
 		}
-		if typ != messages.TypeEmailResult {
-			t.Fatalf("outbox message of type %q", typ)
-		}
-		if err := json.Unmarshal(body, &m); err != nil {
-			t.Fatal(err)
-		}
+		var r messages.EmailResult
 		if err := m.Decode(&r); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }

@@ -6,7 +6,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"time"
 
@@ -30,22 +29,10 @@ var _ Store = (*SQLiteStore)(nil)
 // OpenSQLite opens (creating it if needed) the database at path and brings its schema, the
 // outbox's included, up to date.
 func OpenSQLite(ctx context.Context, path string, log *slog.Logger) (*SQLiteStore, error) {
-	db, err := database.OpenSQLite(path)
+	db, err := database.OpenSQLite(ctx, path, log,
+		database.Schema{FS: sqliteMigrations, Dir: "migrations/sqlite"}, outbox.Schema(database.SQLite))
 	if err != nil {
-		return nil, err
-	}
-	sub, err := fs.Sub(sqliteMigrations, "migrations/sqlite")
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	if err := database.Migrate(ctx, db, database.SQLite, sub, log); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("mailer store: %w", err)
-	}
-	if err := outbox.Migrate(ctx, db, database.SQLite, log); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("mailer store outbox: %w", err)
+		return nil, fmt.Errorf("open mailer store: %w", err)
 	}
 	return &SQLiteStore{db: db, d: database.SQLite}, nil
 }

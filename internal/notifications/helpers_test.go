@@ -15,9 +15,9 @@ import (
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/notifications"
-	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 )
 
@@ -204,21 +204,12 @@ func (e *env) setStatus(t *testing.T, id string, from, to notifications.Status) 
 // emails returns the email.send messages in the store's outbox, oldest first.
 func emails(t *testing.T, s *notifications.SQLiteStore) []messages.EmailSend {
 	t.Helper()
-	rows, err := s.DB().Query(`SELECT body FROM outbox ORDER BY seq`)
+	msgs, err := outbox.Pending(context.Background(), s.DB())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
 	var out []messages.EmailSend
-	for rows.Next() {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
-			t.Fatal(err)
-		}
-		var m broker.Message
-		if err := json.Unmarshal(body, &m); err != nil {
-			t.Fatal(err)
-		}
+	for _, m := range msgs {
 		if m.Type != messages.TypeEmailSend {
 			t.Fatalf("outbox message of type %s", m.Type)
 		}
@@ -227,9 +218,6 @@ func emails(t *testing.T, s *notifications.SQLiteStore) []messages.EmailSend {
 			t.Fatal(err)
 		}
 		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }

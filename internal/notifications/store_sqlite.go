@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"strings"
 	"time"
@@ -32,21 +31,9 @@ var _ Store = (*SQLiteStore)(nil)
 // OpenSQLite opens the SQLite database at path, creating it if needed, and brings its
 // schema, outbox and inbox included, up to date.
 func OpenSQLite(ctx context.Context, path string, log *slog.Logger) (*SQLiteStore, error) {
-	db, err := database.OpenSQLite(path)
+	db, err := database.OpenSQLite(ctx, path, log,
+		database.Schema{FS: sqliteMigrations, Dir: "migrations/sqlite"}, outbox.Schema(database.SQLite))
 	if err != nil {
-		return nil, fmt.Errorf("open notifications store: %w", err)
-	}
-	sub, err := fs.Sub(sqliteMigrations, "migrations/sqlite")
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open notifications store: %w", err)
-	}
-	if err := database.Migrate(ctx, db, database.SQLite, sub, log); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open notifications store: %w", err)
-	}
-	if err := outbox.Migrate(ctx, db, database.SQLite, log); err != nil {
-		db.Close()
 		return nil, fmt.Errorf("open notifications store: %w", err)
 	}
 	return &SQLiteStore{db: db, d: database.SQLite}, nil

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/eventpost/eventpost/internal/auth"
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
 	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
 
 // base is the time the suite's data is stamped with; far from now, so that nothing depends
@@ -71,33 +71,21 @@ func message(t *testing.T, typ string, payload any) broker.Message {
 	return m
 }
 
-// outboxIDs returns the IDs of the messages in the store's outbox, oldest first, and false
-// when the store does not expose its database.
+// outboxIDs returns the IDs of the messages in the store's outbox, and false when the
+// store does not expose its database.
 func outboxIDs(t *testing.T, s auth.Store) ([]string, bool) {
 	t.Helper()
 	dber, ok := s.(interface{ DB() *sql.DB })
 	if !ok {
 		return nil, false
 	}
-	rows, err := dber.DB().Query(`SELECT body FROM outbox ORDER BY seq`)
+	msgs, err := outbox.Pending(context.Background(), dber.DB())
 	if err != nil {
 		t.Fatalf("read outbox: %v", err)
 	}
-	defer rows.Close()
 	ids := []string{}
-	for rows.Next() {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
-			t.Fatalf("read outbox: %v", err)
-		}
-		var m broker.Message
-		if err := json.Unmarshal(body, &m); err != nil {
-			t.Fatalf("outbox row does not decode: %v", err)
-		}
+	for _, m := range msgs {
 		ids = append(ids, m.ID)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("read outbox: %v", err)
 	}
 	return ids, true
 }

@@ -5,7 +5,6 @@ package storetest
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -23,6 +22,7 @@ import (
 	"github.com/eventpost/eventpost/internal/events"
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
 
 // Run runs the contract suite. open must return a new, empty store for each call; the suite
@@ -98,25 +98,13 @@ func outboxIDs(t *testing.T, s events.Store) ([]string, bool) {
 	if !ok {
 		return nil, false
 	}
-	rows, err := d.DB().QueryContext(context.Background(), `SELECT body FROM outbox ORDER BY seq`)
+	msgs, err := outbox.Pending(context.Background(), d.DB())
 	if err != nil {
 		t.Fatalf("read outbox: %v", err)
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
-			t.Fatal(err)
-		}
-		var m broker.Message
-		if err := json.Unmarshal(body, &m); err != nil {
-			t.Fatalf("outbox row: %v", err)
-		}
+	ids := []string{}
+	for _, m := range msgs {
 		ids = append(ids, m.ID)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return ids, true
 }

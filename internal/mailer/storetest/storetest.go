@@ -5,7 +5,6 @@ package storetest
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/eventpost/eventpost/internal/mailer"
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
 
 // DBer is what the suite needs beyond mailer.Store to check the outbox: the store's
@@ -90,27 +90,11 @@ func outboxMessages(t *testing.T, s mailer.Store) []broker.Message {
 	if !ok {
 		t.Fatalf("%T does not expose DB() for the outbox checks", s)
 	}
-	rows, err := d.DB().QueryContext(context.Background(), `SELECT body FROM outbox ORDER BY seq`)
+	msgs, err := outbox.Pending(context.Background(), d.DB())
 	if err != nil {
 		t.Fatalf("read outbox: %v", err)
 	}
-	defer rows.Close()
-	var out []broker.Message
-	for rows.Next() {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
-			t.Fatal(err)
-		}
-		var m broker.Message
-		if err := json.Unmarshal(body, &m); err != nil {
-			t.Fatalf("outbox body: %v", err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return msgs
 }
 
 func get(t *testing.T, s mailer.Store, key string) mailer.Record {

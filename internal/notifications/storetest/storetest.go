@@ -5,7 +5,6 @@ package storetest
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/notifications"
 	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
 
 // DBer is what the suite needs besides the Store: the database, to read the outbox that the
@@ -124,27 +124,11 @@ func update(t *testing.T, s notifications.Store, fn func(ctx context.Context, tx
 // outboxMessages returns the messages in the store's outbox, oldest first.
 func outboxMessages(t *testing.T, s notifications.Store) []broker.Message {
 	t.Helper()
-	rows, err := s.(DBer).DB().Query(`SELECT body FROM outbox ORDER BY seq`)
+	msgs, err := outbox.Pending(context.Background(), s.(DBer).DB())
 	if err != nil {
 		t.Fatalf("read outbox: %v", err)
 	}
-	defer rows.Close()
-	var out []broker.Message
-	for rows.Next() {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
-			t.Fatal(err)
-		}
-		var m broker.Message
-		if err := json.Unmarshal(body, &m); err != nil {
-			t.Fatalf("outbox row: %v", err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return msgs
 }
 
 func ids(rs []notifications.Reminder) []string {

@@ -58,10 +58,21 @@ func (d Dialect) Rebind(query string) string {
 	return b.String()
 }
 
+// Schema is a set of versioned migrations: the files in directory Dir of FS, such as
+// 00001_init.sql in goose's format, recorded in the version table Table.
+type Schema struct {
+	FS  fs.FS
+	Dir string
+	// Table is the migration version table; "" means goose_db_version. A shared component
+	// (such as the outbox) names its own, so that its versions are kept apart from its host's.
+	Table string
+}
+
 // OpenSQLite opens (creating it if needed) the SQLite database file at path, in WAL mode with
 // full synchronous commits, foreign keys on, a busy timeout, and write transactions that take
-// the write lock when they begin (so two writers wait for each other instead of failing).
-func OpenSQLite(path string) (*sql.DB, error) {
+// the write lock when they begin (so two writers wait for each other instead of failing), and
+// applies the migrations of schemas in order.
+func OpenSQLite(ctx context.Context, path string, log *slog.Logger, schemas ...Schema) (*sql.DB, error) {
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
@@ -74,11 +85,33 @@ func OpenSQLite(path string) (*sql.DB, error) {
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(0)
-	if err := db.Ping(); err != nil {
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if err := MigrateAll(ctx, db, SQLite, log, schemas...); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// MigrateAll applies the migrations of schemas, in order, that db does not have yet.
+func MigrateAll(ctx context.Context, db *sql.DB, d Dialect, log *slog.Logger, schemas ...Schema) error {
+	for _, s := range schemas {
+		sub, err := fs.Sub(s.FS, s.Dir)
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", s.Dir, err)
+		}
+		table := s.Table
+		if table == "" {
+			table = "goose_db_version"
+		}
+		if err := MigrateTable(ctx, db, d, sub, table, log); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Migrate applies the migrations in fsys (files such as 00001_init.sql in goose's format) that

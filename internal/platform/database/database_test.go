@@ -32,12 +32,9 @@ func TestOpenSQLiteMigratesOnceAndKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.db")
 	fsys := fstest.MapFS{"00001_init.sql": {Data: []byte("-- +goose Up\nCREATE TABLE t (v INTEGER);\n-- +goose Down\nDROP TABLE t;\n")}}
 	for i := range 2 {
-		db, err := database.OpenSQLite(path)
+		db, err := database.OpenSQLite(ctx, path, logging.Discard(), database.Schema{FS: fsys, Dir: "."})
 		if err != nil {
-			t.Fatal(err)
-		}
-		if err := database.Migrate(ctx, db, database.SQLite, fsys, logging.Discard()); err != nil {
-			t.Fatalf("migrate run %d: %v", i, err)
+			t.Fatalf("open run %d: %v", i, err)
 		}
 		if _, err := db.ExecContext(ctx, "INSERT INTO t VALUES (?)", i); err != nil {
 			t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -26,14 +25,33 @@ import (
 //go:embed migrations
 var migrations embed.FS
 
-// Migrate creates or updates the outbox and inbox tables in db. They keep their own
-// migration version table, so every service's schema can include them unchanged.
-func Migrate(ctx context.Context, db *sql.DB, d database.Dialect, log *slog.Logger) error {
-	sub, err := fs.Sub(migrations, "migrations/"+d.String())
+// Schema returns the migrations of the outbox and inbox tables for dialect d. They keep their
+// own migration version table, so every service's database can include them unchanged.
+func Schema(d database.Dialect) database.Schema {
+	return database.Schema{FS: migrations, Dir: "migrations/" + d.String(), Table: "goose_outbox_version"}
+}
+
+// Pending returns the messages waiting in db's outbox, oldest first (for tests and
+// inspection).
+func Pending(ctx context.Context, db *sql.DB) ([]broker.Message, error) {
+	rows, err := db.QueryContext(ctx, `SELECT body FROM outbox ORDER BY seq`)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("outbox pending: %w", err)
 	}
-	return database.MigrateTable(ctx, db, d, sub, "goose_outbox_version", log)
+	defer rows.Close()
+	var out []broker.Message
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return nil, fmt.Errorf("outbox pending: %w", err)
+		}
+		var m broker.Message
+		if err := json.Unmarshal(body, &m); err != nil {
+			return nil, fmt.Errorf("outbox pending: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }
 
 // Execer is what Add and FirstDelivery need of a transaction.

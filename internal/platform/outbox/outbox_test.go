@@ -22,14 +22,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func openDB(t *testing.T) *sql.DB {
 	t.Helper()
-	db, err := database.OpenSQLite(filepath.Join(t.TempDir(), "outbox.db"))
+	db, err := database.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "outbox.db"), logging.Discard(),
+		outbox.Schema(database.SQLite))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := outbox.Migrate(context.Background(), db, database.SQLite, logging.Discard()); err != nil {
-		t.Fatal(err)
-	}
 	return db
 }
 
