@@ -127,3 +127,20 @@ type EventDeleted struct {
 	Event  Event  `json:"event"`
 	Reason string `json:"reason"`
 }
+
+// Binding is one queue and the message types routed to it.
+type Binding struct {
+	Queue string
+	Types []string
+}
+
+// Bindings is the broker topology: every queue and the message types it receives. A process
+// that connects to a broker declares all of it, so that a message published before its
+// consumer ever started waits in its queue instead of being dropped. Each consuming
+// service's Consumers must match it (a test checks).
+var Bindings = []Binding{
+	{Queue: QueueMailer, Types: []string{TypeEmailSend}},
+	{Queue: QueueEventsAccounts, Types: []string{TypeAccountDeleted}},
+	{Queue: QueueNotificationsDomain, Types: []string{TypeAccountDeleted, TypeEventChanged, TypeEventDeleted}},
+	{Queue: QueueNotificationsResult, Types: []string{TypeEmailResult}},
+}

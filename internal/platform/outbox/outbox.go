@@ -203,29 +203,63 @@ type row struct {
 // for the next one.
 func (r *Relay) pass(ctx context.Context) (time.Duration, error) {
 	for ctx.Err() == nil {
-		rows, err := r.due(ctx)
+		n, err := r.batch(ctx)
 		if err != nil {
 			return 0, err
 		}
-		for _, row := range rows {
-			if ctx.Err() != nil {
-				break
-			}
-			if err := r.publish(context.WithoutCancel(ctx), row); err != nil {
-				return 0, err
-			}
-		}
-		if len(rows) < r.cfg.Batch {
+		if n < r.cfg.Batch {
 			break
 		}
 	}
 	return r.untilNext(ctx)
 }
 
-func (r *Relay) due(ctx context.Context) ([]row, error) {
-	rs, err := r.db.QueryContext(ctx, r.d.Rebind(
-		`SELECT seq, body, attempts FROM outbox WHERE next_attempt_at <= ? ORDER BY seq LIMIT ?`),
-		time.Now().UnixMicro(), r.cfg.Batch)
+// querier is what a batch needs of a database or a transaction.
+type querier interface {
+	Execer
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// batch publishes up to Batch due messages and returns how many it took. On PostgreSQL the
+// rows are locked (FOR UPDATE SKIP LOCKED) for the batch, so relays of several replicas share
+// the outbox without publishing a message twice; a relay that dies mid-batch releases its
+// rows to the others. SQLite has a single process and a single writer: no lock is held while
+// publishing, so the service's own writes are not blocked meanwhile.
+func (r *Relay) batch(ctx context.Context) (int, error) {
+	pubCtx := context.WithoutCancel(ctx)
+	var q querier = r.db
+	query := `SELECT seq, body, attempts FROM outbox WHERE next_attempt_at <= ? ORDER BY seq LIMIT ?`
+	var tx *sql.Tx
+	if r.d == database.Postgres {
+		var err error
+		if tx, err = r.db.BeginTx(pubCtx, nil); err != nil {
+			return 0, fmt.Errorf("outbox batch: %w", err)
+		}
+		defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+		q, query = tx, query+` FOR UPDATE SKIP LOCKED`
+	}
+	rows, err := r.due(pubCtx, q, query)
+	if err != nil {
+		return 0, err
+	}
+	for _, row := range rows {
+		if ctx.Err() != nil {
+			break
+		}
+		if err := r.publish(pubCtx, q, row); err != nil {
+			return 0, err
+		}
+	}
+	if tx != nil {
+		if err := tx.Commit(); err != nil {
+			return 0, fmt.Errorf("outbox batch: %w", err)
+		}
+	}
+	return len(rows), nil
+}
+
+func (r *Relay) due(ctx context.Context, q querier, query string) ([]row, error) {
+	rs, err := q.QueryContext(ctx, r.d.Rebind(query), time.Now().UnixMicro(), r.cfg.Batch)
 	if err != nil {
 		return nil, fmt.Errorf("outbox due: %w", err)
 	}
@@ -241,7 +275,7 @@ func (r *Relay) due(ctx context.Context) ([]row, error) {
 	return out, rs.Err()
 }
 
-func (r *Relay) publish(ctx context.Context, x row) error {
+func (r *Relay) publish(ctx context.Context, q querier, x row) error {
 	var m broker.Message
 	if err := json.Unmarshal(x.body, &m); err != nil {
 		return fmt.Errorf("outbox message %d does not decode: %w", x.seq, err)
@@ -252,13 +286,13 @@ func (r *Relay) publish(ctx context.Context, x row) error {
 		delay := r.backoff(x.attempts)
 		r.log.WarnContext(ctx, "publish failed; will retry", "message_id", m.ID, "type", m.Type,
 			"attempt", m.Attempt, "retry_in", delay.String(), "err", err)
-		_, uerr := r.db.ExecContext(ctx, r.d.Rebind(
+		_, uerr := q.ExecContext(ctx, r.d.Rebind(
 			`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ?`),
 			time.Now().Add(delay).UnixMicro(), truncate(err.Error(), 1000), x.seq)
 		return uerr
 	}
 	r.published.Inc()
-	_, err := r.db.ExecContext(ctx, r.d.Rebind(`DELETE FROM outbox WHERE seq = ?`), x.seq)
+	_, err := q.ExecContext(ctx, r.d.Rebind(`DELETE FROM outbox WHERE seq = ?`), x.seq)
 	return err
 }
 

@@ -14,14 +14,22 @@ import (
 
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/database/pgtest"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func openDB(t *testing.T) *sql.DB {
+// dialects are the databases every test runs on; PostgreSQL ones skip when no server answers
+// (and fail with EVENTPOST_INTEGRATION=1).
+var dialects = []database.Dialect{database.SQLite, database.Postgres}
+
+func openDB(t *testing.T, d database.Dialect) *sql.DB {
 	t.Helper()
+	if d == database.Postgres {
+		return pgtest.DB(t, outbox.Schema(database.Postgres))
+	}
 	db, err := database.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "outbox.db"), logging.Discard(),
 		outbox.Schema(database.SQLite))
 	if err != nil {
@@ -31,15 +39,22 @@ func openDB(t *testing.T) *sql.DB {
 	return db
 }
 
+// forEachDialect runs test once per dialect.
+func forEachDialect(t *testing.T, test func(t *testing.T, d database.Dialect, db *sql.DB)) {
+	for _, d := range dialects {
+		t.Run(d.String(), func(t *testing.T) { test(t, d, openDB(t, d)) })
+	}
+}
+
 // add writes msgs in a transaction that is committed when commit is true.
-func add(t *testing.T, db *sql.DB, commit bool, msgs ...broker.Message) {
+func add(t *testing.T, d database.Dialect, db *sql.DB, commit bool, msgs ...broker.Message) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := outbox.Add(ctx, tx, database.SQLite, msgs...); err != nil {
+	if err := outbox.Add(ctx, tx, d, msgs...); err != nil {
 		t.Fatal(err)
 	}
 	if commit {
@@ -89,9 +104,9 @@ func (r *recorder) delivered() []broker.Message {
 	return append([]broker.Message(nil), r.got...)
 }
 
-func startRelay(t *testing.T, db *sql.DB, b broker.Publisher) *outbox.Relay {
+func startRelay(t *testing.T, d database.Dialect, db *sql.DB, b broker.Publisher) *outbox.Relay {
 	t.Helper()
-	relay := outbox.NewRelay(db, database.SQLite, b, logging.Discard(), prometheus.NewRegistry(),
+	relay := outbox.NewRelay(db, d, b, logging.Discard(), prometheus.NewRegistry(),
 		outbox.RelayConfig{Poll: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -126,7 +141,10 @@ func backlog(t *testing.T, db *sql.DB) int {
 }
 
 func TestRelayDeliversCommittedMessagesOnceAndDeletesThem(t *testing.T) {
-	db := openDB(t)
+	forEachDialect(t, testRelayDelivers)
+}
+
+func testRelayDelivers(t *testing.T, d database.Dialect, db *sql.DB) {
 	b := broker.NewInProcess(logging.Discard(), nil)
 	rec := &recorder{}
 	other := &recorder{}
@@ -137,9 +155,9 @@ func TestRelayDeliversCommittedMessagesOnceAndDeletesThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	m1, m2 := message(t, "a.b", map[string]int{"n": 1}), message(t, "a.b", map[string]int{"n": 2})
-	add(t, db, true, m1, m2)
-	add(t, db, false, message(t, "a.b", map[string]int{"n": 3})) // rolled back: never delivered
-	relay := startRelay(t, db, b)
+	add(t, d, db, true, m1, m2)
+	add(t, d, db, false, message(t, "a.b", map[string]int{"n": 3})) // rolled back: never delivered
+	relay := startRelay(t, d, db, b)
 	relay.Notify()
 
 	waitFor(t, "two deliveries and an empty outbox", func() bool { return len(rec.delivered()) == 2 && backlog(t, db) == 0 })
@@ -157,15 +175,18 @@ func TestRelayDeliversCommittedMessagesOnceAndDeletesThem(t *testing.T) {
 }
 
 func TestRelayRetriesUntilTheConsumerAcknowledges(t *testing.T) {
-	db := openDB(t)
+	forEachDialect(t, testRelayRetries)
+}
+
+func testRelayRetries(t *testing.T, d database.Dialect, db *sql.DB) {
 	b := broker.NewInProcess(logging.Discard(), nil)
 	rec := &recorder{failures: 3}
 	if err := b.Register(broker.Consumer{Queue: "q", Types: []string{"a.b"}, Handle: rec.handle}); err != nil {
 		t.Fatal(err)
 	}
 	m := message(t, "a.b", nil)
-	add(t, db, true, m)
-	startRelay(t, db, b)
+	add(t, d, db, true, m)
+	startRelay(t, d, db, b)
 
 	waitFor(t, "delivery after failures", func() bool { return len(rec.delivered()) == 1 })
 	if got := rec.delivered()[0]; got.ID != m.ID || got.Attempt != 4 {
@@ -214,10 +235,13 @@ func TestInProcessDeadLettersPermanentFailures(t *testing.T) {
 }
 
 func TestFirstDelivery(t *testing.T) {
-	db := openDB(t)
+	forEachDialect(t, testFirstDelivery)
+}
+
+func testFirstDelivery(t *testing.T, d database.Dialect, db *sql.DB) {
 	ctx := context.Background()
 	for i, want := range []bool{true, false} {
-		first, err := outbox.FirstDelivery(ctx, db, database.SQLite, "msg-1")
+		first, err := outbox.FirstDelivery(ctx, db, d, "msg-1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +249,42 @@ func TestFirstDelivery(t *testing.T) {
 			t.Errorf("call %d: first = %v, want %v", i, first, want)
 		}
 	}
-	if first, err := outbox.FirstDelivery(ctx, db, database.SQLite, "msg-2"); err != nil || !first {
+	if first, err := outbox.FirstDelivery(ctx, db, d, "msg-2"); err != nil || !first {
 		t.Errorf("another message: first = %v, %v; want true", first, err)
+	}
+}
+
+// TestRelaysOfSeveralReplicasPublishEachMessageOnce runs three relays over one PostgreSQL
+// outbox, as three replicas of a service do, and checks that no message is published twice.
+func TestRelaysOfSeveralReplicasPublishEachMessageOnce(t *testing.T) {
+	db := openDB(t, database.Postgres)
+	b := broker.NewInProcess(logging.Discard(), nil)
+	rec := &recorder{}
+	if err := b.Register(broker.Consumer{Queue: "q", Types: []string{"t"}, Handle: rec.handle}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	for i := 0; i < n; i += 50 {
+		msgs := make([]broker.Message, 50)
+		for j := range msgs {
+			msgs[j] = message(t, "t", i+j)
+		}
+		add(t, database.Postgres, db, true, msgs...)
+	}
+	for range 3 {
+		startRelay(t, database.Postgres, db, b)
+	}
+	waitFor(t, "every message", func() bool { return backlog(t, db) == 0 && len(rec.delivered()) >= n })
+	seen := map[string]int{}
+	for _, m := range rec.delivered() {
+		seen[m.ID]++
+	}
+	for id, c := range seen {
+		if c > 1 {
+			t.Errorf("message %s published %d times", id, c)
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct messages delivered, want %d", len(seen), n)
 	}
 }

@@ -1,0 +1,42 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+)
+
+// PostgresConfig sizes a PostgreSQL connection pool.
+type PostgresConfig struct {
+	// MaxConns caps open connections (default 10).
+	MaxConns int
+}
+
+// OpenPostgres connects to the PostgreSQL database at url (postgres://user:pass@host:port/db)
+// through pgx and applies the migrations of schemas in order. Several replicas may do so at
+// once: migrations run under an advisory lock.
+func OpenPostgres(ctx context.Context, url string, cfg PostgresConfig, log *slog.Logger, schemas ...Schema) (*sql.DB, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 10
+	}
+	db.SetMaxOpenConns(cfg.MaxConns)
+	db.SetMaxIdleConns(cfg.MaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if err := MigrateAll(ctx, db, Postgres, log, schemas...); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	return db, nil
+}
