@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -26,6 +27,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/metrics"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
+	"github.com/eventpost/eventpost/internal/web"
 )
 
 // service is what every EventPost service offers its host process.
@@ -173,7 +175,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 	gcfg := gateway.DefaultConfig()
 	gcfg.RateLimit, gcfg.RateBurst = cfg.RateLimit, cfg.RateBurst
 	glog := logging.ForService(log, discovery.Gateway)
-	gw, err := gateway.New(gcfg, gateway.Deps{Resolver: resolver, Log: glog, Registry: gatewayReg})
+	// The web UI calls the public API through the gateway's own handler, in process.
+	var gw *gateway.Gateway
+	ui, err := web.New(web.Config{PublicURL: cfg.PublicURL, Secure: strings.HasPrefix(cfg.PublicURL, "https://")}, web.Deps{
+		API: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gw.Handler().ServeHTTP(w, r) }),
+		Log: logging.ForService(log, "web"), Registry: gatewayReg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	gw, err = gateway.New(gcfg, gateway.Deps{Resolver: resolver, Log: glog, Registry: gatewayReg, UI: ui.Handler()})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

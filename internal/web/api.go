@@ -1,0 +1,191 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/eventpost/eventpost/internal/platform/logging"
+)
+
+// apiBase is the base URL of the in-process API calls; the transport never dials it.
+const apiBase = "http://eventpost.invalid"
+
+// maxAPIResponse bounds how much of an API response the UI reads.
+const maxAPIResponse = 4 << 20
+
+// account is the API's Account.
+type account struct {
+	ID          string    `json:"id"`
+	Email       string    `json:"email"`
+	DisplayName string    `json:"display_name"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// tokenPair is the API's TokenPair.
+type tokenPair struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// location is where an event takes place.
+type location struct {
+	Name    string   `json:"name"`
+	Address string   `json:"address"`
+	Lat     *float64 `json:"lat"`
+	Lon     *float64 `json:"lon"`
+}
+
+// event is the API's Event.
+type event struct {
+	ID          string     `json:"id"`
+	OrganizerID string     `json:"organizer_id"`
+	Title       string     `json:"title"`
+	Description string     `json:"description"`
+	StartsAt    time.Time  `json:"starts_at"`
+	EndsAt      *time.Time `json:"ends_at"`
+	Timezone    string     `json:"timezone"`
+	Location    *location  `json:"location"`
+	OnlineURL   *string    `json:"online_url"`
+	Category    *string    `json:"category"`
+	Tags        []string   `json:"tags"`
+	Capacity    *int64     `json:"capacity"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+}
+
+// eventPage is one page of GET /api/v1/events.
+type eventPage struct {
+	Items      []event `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// notification is the API's Notification. Event is an addition of the notifications
+// service (the event's title, start and time zone); it may be absent.
+type notification struct {
+	ID            string     `json:"id"`
+	EventID       string     `json:"event_id"`
+	Email         string     `json:"email"`
+	SendAt        time.Time  `json:"send_at"`
+	MinutesBefore *int       `json:"minutes_before"`
+	Note          string     `json:"note"`
+	Status        string     `json:"status"`
+	CreatedAt     time.Time  `json:"created_at"`
+	SentAt        *time.Time `json:"sent_at"`
+	LastError     *string    `json:"last_error"`
+	Event         *struct {
+		Title    string    `json:"title"`
+		StartsAt time.Time `json:"starts_at"`
+		Timezone string    `json:"timezone"`
+	} `json:"event"`
+}
+
+// fieldError is one invalid field of a 422 answer.
+type fieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// apiError is an answer of the API that is not a success.
+type apiError struct {
+	Status int
+	Detail string
+	Fields []fieldError
+	// RetryAfter is the Retry-After header of a 429 or 503, as sent.
+	RetryAfter string
+}
+
+// Error implements error.
+func (e *apiError) Error() string {
+	if e.Detail != "" {
+		return fmt.Sprintf("api: %d %s", e.Status, e.Detail)
+	}
+	return fmt.Sprintf("api: %d %s", e.Status, http.StatusText(e.Status))
+}
+
+// apiStatus returns the status of err when it is an API answer, else 0.
+func apiStatus(err error) int {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
+	return 0
+}
+
+// call makes one call to the public API on behalf of the client of ctx (see withPeer),
+// with token as its bearer token when not empty. It encodes body as JSON when not nil and
+// decodes a 2xx answer into out when not nil. Any other answer is an *apiError.
+func (u *UI) call(ctx context.Context, method, path, token string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("%s %s: encode: %w", method, path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, apiBase+path, rd)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if id := logging.RequestID(ctx); id != "" {
+		req.Header.Set("X-Request-Id", id)
+	}
+	if p, ok := ctx.Value(peerKey{}).(peer); ok {
+		req.Host = p.Host
+		if p.ForwardedFor != "" {
+			req.Header.Set("X-Forwarded-For", p.ForwardedFor)
+		}
+	}
+	resp, err := u.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIResponse))
+	if err != nil {
+		return fmt.Errorf("%s %s: read: %w", method, path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return decodeProblem(resp, data)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decode: %w", method, path, err)
+	}
+	return nil
+}
+
+// decodeProblem turns an error answer into an *apiError.
+func decodeProblem(resp *http.Response, data []byte) *apiError {
+	e := &apiError{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if mt == "application/problem+json" || strings.HasSuffix(mt, "json") {
+		var p struct {
+			Detail string       `json:"detail"`
+			Errors []fieldError `json:"errors"`
+		}
+		if json.Unmarshal(data, &p) == nil {
+			e.Detail, e.Fields = p.Detail, p.Errors
+		}
+	}
+	return e
+}

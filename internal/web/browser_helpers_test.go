@@ -1,0 +1,341 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/eventpost/eventpost/internal/app"
+	"github.com/eventpost/eventpost/internal/platform/logging"
+)
+
+// viewerTimeZone is the time zone of the test browser: not the events' own, so that the
+// event page shows the start in both.
+const viewerTimeZone = "America/New_York"
+
+// chromiumPath returns the Chromium binary to drive. Without one the test is skipped, or
+// fails when EVENTPOST_INTEGRATION=1 says that the browser tests must run.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	candidates := []string{os.Getenv("EVENTPOST_CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"}
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	msg := "browser test: Chromium is not installed; install it with `apt-get install -y chromium` " +
+		"(Debian's package) or point EVENTPOST_CHROMIUM at a Chromium binary"
+	if os.Getenv("EVENTPOST_INTEGRATION") == "1" {
+		t.Fatal(msg + " (EVENTPOST_INTEGRATION=1 requires the browser tests to run)")
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// startSystem starts the whole all-in-one EventPost, web UI included, on a random port
+// with its data in a temporary folder, and returns its base URL.
+func startSystem(t *testing.T) string {
+	t.Helper()
+	cfg := app.Config{
+		HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), PublicURL: "http://eventpost.test",
+		MailFrom: "EventPost <no-reply@eventpost.test>", RateLimit: 10000, RateBurst: 10000,
+		ShutdownTimeout: 5 * time.Second,
+	}
+	// The system's log goes to a file, shown (less its access log) when the test fails.
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "eventpost.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		logFile.Close()
+		if !t.Failed() {
+			return
+		}
+		data, _ := os.ReadFile(logFile.Name())
+		for _, line := range strings.Split(string(data), "\n") {
+			if line != "" && !strings.Contains(line, `"msg":"request"`) {
+				t.Log(line)
+			}
+		}
+	})
+	sys, err := app.Start(context.Background(), cfg, logging.New(logFile, slog.LevelInfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := sys.Stop(); err != nil {
+			t.Errorf("stop the system: %v", err)
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(sys.URL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return sys.URL
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the system is not ready after 20s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// browser drives a headless Chromium against a running EventPost.
+type browser struct {
+	t    *testing.T
+	base string
+	ctx  context.Context
+}
+
+// startBrowser starts EventPost and a fresh headless Chromium (its own profile, in the
+// viewer's time zone).
+func startBrowser(t *testing.T) *browser {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test: skipped with -short")
+	}
+	exe := chromiumPath(t)
+	base := startSystem(t)
+	profile := t.TempDir()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(profile),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("lang", "en-GB"),
+		chromedp.WindowSize(1280, 900),
+		chromedp.Env("TZ="+viewerTimeZone, "LANG=en_GB.UTF-8"),
+	)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancelCtx()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return &browser{t: t, base: base, ctx: ctx}
+}
+
+// step runs actions with a deadline, failing the test on error.
+func (b *browser) step(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// navigate runs actions that load a page (a navigation, a click on a link or a submit
+// button) and returns the HTTP status of the page that loaded, after redirects.
+func (b *browser) navigate(what string, actions ...chromedp.Action[chromedp.Void]) int64 {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, actions...)
+	if err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+	return resp.Status
+}
+
+// open loads the page at path and checks that it answers 200.
+func (b *browser) open(path string) {
+	b.t.Helper()
+	if s := b.navigate("open "+path, chromedp.Navigate(b.base+path)); s != http.StatusOK {
+		b.t.Fatalf("GET %s: status %d, want 200", path, s)
+	}
+}
+
+// click clicks the element sel, which loads a page, and checks that it answers want.
+func (b *browser) click(sel string, want int64) {
+	b.t.Helper()
+	if s := b.navigate("click "+sel, chromedp.Click(chromedp.CSS(sel))); s != want {
+		b.t.Fatalf("click %s: the page loaded with status %d, want %d\n%s", sel, s, want, b.text("main"))
+	}
+}
+
+// press clicks the element sel, which loads no page (a check box, a radio button).
+func (b *browser) press(sel string) {
+	b.t.Helper()
+	b.step("press "+sel, chromedp.Click(chromedp.CSS(sel)))
+}
+
+// fill replaces the value of the input sel by typing value.
+func (b *browser) fill(sel, value string) {
+	b.t.Helper()
+	q, _ := json.Marshal(sel)
+	clear := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`(() => { const e = document.querySelector(`+string(q)+`); e.value = ''; return true; })()`)(ctx, t)
+		return err
+	})
+	b.step("fill "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), clear, chromedp.SendKeys(chromedp.CSS(sel), value))
+}
+
+// set sets the value of the input sel (for date and time inputs, whose typing depends on
+// the locale).
+func (b *browser) set(sel, value string) {
+	b.t.Helper()
+	b.step("set "+sel, chromedp.SetValue(chromedp.CSS(sel), value))
+}
+
+// text returns the visible text of sel.
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+// eval evaluates a JavaScript expression in the page.
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// wantText checks that the text of sel contains want.
+func (b *browser) wantText(sel, want string) {
+	b.t.Helper()
+	if got := b.text(sel); !strings.Contains(got, want) {
+		b.t.Errorf("text of %s = %q, want it to contain %q", sel, got, want)
+	}
+}
+
+// signUp creates an account through the sign-up page and checks that it is logged in.
+func (b *browser) signUp(name, email, password string) {
+	b.t.Helper()
+	b.open("/signup")
+	b.fill("#f-display_name", name)
+	b.fill("#f-email", email)
+	b.fill("#f-password", password)
+	b.click(`form[action="/signup"] button[type="submit"]`, http.StatusOK)
+	b.wantText(".flash", "Welcome")
+	b.wantText(".nav-account", name)
+}
+
+// apiClient calls the public API over HTTP, to set the scene of a test.
+type apiClient struct {
+	t    *testing.T
+	base string
+}
+
+// do makes an API call and decodes its answer into out, failing unless it answers want.
+func (c apiClient) do(method, path, token string, body, out any, want int) {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		c.t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			c.t.Fatalf("%s %s: decode %s: %v", method, path, data, err)
+		}
+	}
+}
+
+// signUp creates an account and returns an access token for it.
+func (c apiClient) signUp(name, email, password string) string {
+	c.t.Helper()
+	c.do("POST", "/api/v1/accounts", "", map[string]string{"email": email, "password": password, "display_name": name}, nil, http.StatusCreated)
+	var pair struct {
+		AccessToken string `json:"access_token"`
+	}
+	c.do("POST", "/api/v1/auth/token", "", map[string]string{"email": email, "password": password}, &pair, http.StatusOK)
+	return pair.AccessToken
+}
+
+// createEvent publishes an event and returns its ID.
+func (c apiClient) createEvent(token string, e map[string]any) string {
+	c.t.Helper()
+	var out struct {
+		ID string `json:"id"`
+	}
+	c.do("POST", "/api/v1/events", token, e, &out, http.StatusCreated)
+	return out.ID
+}
+
+// waitStatus polls GET path until it answers want, failing after a deadline.
+func (c apiClient) waitStatus(path string, want int) {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(c.base + path)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == want {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("GET %s does not answer %d after 30s (last: %v)", path, want, describe(resp, err))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func describe(resp *http.Response, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprint(resp.StatusCode)
+}

@@ -1,0 +1,217 @@
+package web_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/web"
+)
+
+// fakeAPI plays the public API for the UI's handler tests: one account, whose password is
+// "right", tokens that rotate on refresh, and a few events.
+type fakeAPI struct {
+	mu sync.Mutex
+	// calls counts the calls by "METHOD path".
+	calls map[string]int
+	// remoteAddrs are the RemoteAddrs the calls came with, and forwardedFor their
+	// X-Forwarded-For headers.
+	remoteAddrs  []string
+	forwardedFor []string
+	// valid are the access tokens accepted, and refresh the refresh tokens with the pair
+	// each one gives.
+	valid   map[string]bool
+	refresh map[string][2]string
+	// bodies are the JSON bodies received, by "METHOD path".
+	bodies map[string][]map[string]any
+	// refreshDelay makes refreshes slow, to let concurrent requests overlap.
+	refreshDelay time.Duration
+	mux          *http.ServeMux
+}
+
+const fakeAccountID = "acc-1"
+
+func newFakeAPI() *fakeAPI {
+	f := &fakeAPI{
+		calls:   map[string]int{},
+		valid:   map[string]bool{"a1": true, "a2": true},
+		refresh: map[string][2]string{"r1": {"a2", "r2"}},
+		bodies:  map[string][]map[string]any{},
+		mux:     http.NewServeMux(),
+	}
+	f.mux.HandleFunc("POST /api/v1/auth/token", func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if body["email"] != "ada@example.com" || body["password"] != "right" {
+			problem(w, http.StatusUnauthorized, "invalid email or password", nil)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"access_token": "a1", "token_type": "Bearer", "expires_in": 900, "refresh_token": "r1"})
+	})
+	f.mux.HandleFunc("POST /api/v1/auth/refresh", func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		time.Sleep(f.refreshDelay)
+		f.mu.Lock()
+		pair, ok := f.refresh[body["refresh_token"]]
+		delete(f.refresh, body["refresh_token"]) // rotation: a refresh token works once
+		f.mu.Unlock()
+		if !ok {
+			problem(w, http.StatusUnauthorized, "invalid refresh token", nil)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"access_token": pair[0], "token_type": "Bearer", "expires_in": 900, "refresh_token": pair[1]})
+	})
+	f.mux.HandleFunc("GET /api/v1/accounts/me", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"id": fakeAccountID, "email": "ada@example.com", "display_name": "Ada <Lovelace>", "created_at": "2026-01-02T03:04:05Z"})
+	}))
+	f.mux.HandleFunc("POST /api/v1/auth/logout", f.authed(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	f.mux.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"items": []any{fakeEvent("ev-1", `<script>alert("x")</script>`)}, "next_cursor": "c2"})
+	})
+	f.mux.HandleFunc("GET /api/v1/events/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("id") != "ev-1" {
+			problem(w, http.StatusNotFound, "event not found", nil)
+			return
+		}
+		writeJSON(w, http.StatusOK, fakeEvent("ev-1", "Rooftop jazz night"))
+	})
+	f.mux.HandleFunc("POST /api/v1/events", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		problem(w, http.StatusUnprocessableEntity, "the request did not validate", []map[string]string{
+			{"field": "starts_at", "message": "must be in the future"},
+			{"field": "location.lat", "message": "must be from -90 to 90"},
+		})
+	}))
+	f.mux.HandleFunc("GET /api/v1/notifications", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"items": []any{}})
+	}))
+	f.mux.HandleFunc("POST /api/v1/notifications", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusCreated, map[string]any{"id": "n-1", "event_id": "ev-1", "status": "scheduled"})
+	}))
+	return f
+}
+
+// ServeHTTP records the call and serves it.
+func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	key := r.Method + " " + r.URL.Path
+	f.mu.Lock()
+	f.calls[key]++
+	f.remoteAddrs = append(f.remoteAddrs, r.RemoteAddr)
+	f.forwardedFor = append(f.forwardedFor, r.Header.Get("X-Forwarded-For"))
+	if r.Header.Get("Content-Type") == "application/json" {
+		data, _ := io.ReadAll(r.Body)
+		var body map[string]any
+		if json.Unmarshal(data, &body) == nil {
+			f.bodies[key] = append(f.bodies[key], body)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(data))
+	}
+	f.mu.Unlock()
+	f.mux.ServeHTTP(w, r)
+}
+
+// authed answers 401 unless the request carries a valid access token.
+func (f *fakeAPI) authed(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		f.mu.Lock()
+		valid := ok && f.valid[token]
+		f.mu.Unlock()
+		if !valid {
+			problem(w, http.StatusUnauthorized, "missing, expired or revoked access token", nil)
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (f *fakeAPI) count(key string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[key]
+}
+
+func fakeEvent(id, title string) map[string]any {
+	return map[string]any{
+		"id": id, "organizer_id": "someone-else", "title": title, "description": "Live quartet.",
+		"starts_at": time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339), "ends_at": nil, "timezone": "Europe/Berlin",
+		"location":   map[string]any{"name": "Sky Bar", "address": "Alexanderplatz 1", "lat": 52.52, "lon": 13.41},
+		"online_url": nil, "category": "music", "tags": []string{"jazz"}, "capacity": nil,
+		"created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func problem(w http.ResponseWriter, status int, detail string, fields []map[string]string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "status": status, "detail": detail, "errors": fields})
+}
+
+// newUI returns the UI over api.
+func newUI(t *testing.T, cfg web.Config, api http.Handler) http.Handler {
+	t.Helper()
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "https://events.example.org"
+	}
+	ui, err := web.New(cfg, web.Deps{API: api, Log: logging.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ui.Handler()
+}
+
+// csrfToken is a well-formed CSRF token for tests.
+const csrfToken = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
+
+// request builds a browser request to the UI: a GET, or a same-origin form post with a
+// valid CSRF token when form is not nil. cookies are added as they are.
+func request(method, target string, form url.Values, cookies ...*http.Cookie) *http.Request {
+	var r *http.Request
+	if form != nil {
+		if _, ok := form["csrf"]; !ok {
+			form.Set("csrf", csrfToken)
+		}
+		r = httptest.NewRequest(method, target, strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Origin", "http://example.com")
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		r.AddCookie(&http.Cookie{Name: "ep_csrf", Value: csrfToken})
+	} else {
+		r = httptest.NewRequest(method, target, nil)
+	}
+	r.RemoteAddr = "203.0.113.7:5555"
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	return r
+}
+
+// serve serves r on h and returns the response.
+func serve(h http.Handler, r *http.Request) *http.Response {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	return rec.Result()
+}
+
+// setCookies returns the cookies a response sets, by name.
+func setCookies(resp *http.Response) map[string]*http.Cookie {
+	m := map[string]*http.Cookie{}
+	for _, c := range resp.Cookies() {
+		m[c.Name] = c
+	}
+	return m
+}

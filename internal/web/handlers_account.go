@@ -1,0 +1,211 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// accountFields maps the API's fields of sign-up and login to the forms' fields.
+func accountFields() map[string]string {
+	return map[string]string{"email": "email", "password": "password", "display_name": "display_name"}
+}
+
+// accountLabels names the sign-up and login fields in messages.
+func accountLabels() map[string]string {
+	return map[string]string{"email": "Email address", "password": "Password", "display_name": "Name"}
+}
+
+// authFormData is the data of the sign-up and login pages.
+type authFormData struct {
+	// Next is where to go once logged in.
+	Next string
+}
+
+// handleSignUpForm shows the sign-up form.
+func (u *UI) handleSignUpForm(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.URL.Query().Get("next"))
+	if u.me(r) != nil {
+		u.redirect(w, r, next)
+		return
+	}
+	u.render(w, r, http.StatusOK, "signup", view{Title: "Sign up", Data: authFormData{Next: next}})
+}
+
+// handleSignUp creates an account and logs it in.
+func (u *UI) handleSignUp(w http.ResponseWriter, r *http.Request) {
+	f := newForm(url.Values{
+		"email":        {strings.TrimSpace(r.PostForm.Get("email"))},
+		"display_name": {strings.TrimSpace(r.PostForm.Get("display_name"))},
+	})
+	password := r.PostForm.Get("password")
+	next := safeNext(r.PostForm.Get("next"))
+	body := map[string]string{"email": f.Get("email"), "password": password, "display_name": f.Get("display_name")}
+	err := u.call(r.Context(), http.MethodPost, "/api/v1/accounts", "", body, nil)
+	if err == nil {
+		if err := u.logIn(w, r, f.Get("email"), password); err != nil {
+			u.log.WarnContext(r.Context(), "log in after sign-up", "err", err)
+			u.flash(w, "account-created")
+			u.redirect(w, r, "/login?next="+url.QueryEscape(next))
+			return
+		}
+	}
+	var ae *apiError
+	switch {
+	case err == nil:
+		u.flash(w, "welcome")
+		u.redirect(w, r, next)
+		return
+	case !errors.As(err, &ae):
+		u.fail(w, r, err)
+		return
+	case ae.Status == http.StatusConflict:
+		f.Fail("email", "An account with this email address exists already. Log in instead, or use another address.")
+	case ae.Status == http.StatusUnprocessableEntity:
+		f.applyAPIErrors(ae.Fields, accountFields(), accountLabels())
+	case ae.Status == http.StatusTooManyRequests:
+		f.General = "Too many attempts. Wait a few minutes and try again."
+	default:
+		u.fail(w, r, err)
+		return
+	}
+	u.render(w, r, ae.Status, "signup", view{Title: "Sign up", Form: f, Data: authFormData{Next: next}})
+}
+
+// handleLoginForm shows the login form.
+func (u *UI) handleLoginForm(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.URL.Query().Get("next"))
+	if u.me(r) != nil {
+		u.redirect(w, r, next)
+		return
+	}
+	u.render(w, r, http.StatusOK, "login", view{Title: "Log in", Data: authFormData{Next: next}})
+}
+
+// handleLogin logs in.
+func (u *UI) handleLogin(w http.ResponseWriter, r *http.Request) {
+	f := newForm(url.Values{"email": {strings.TrimSpace(r.PostForm.Get("email"))}})
+	next := safeNext(r.PostForm.Get("next"))
+	err := u.logIn(w, r, f.Get("email"), r.PostForm.Get("password"))
+	var ae *apiError
+	switch {
+	case err == nil:
+		u.flash(w, "login")
+		u.redirect(w, r, next)
+		return
+	case !errors.As(err, &ae):
+		u.fail(w, r, err)
+		return
+	case ae.Status == http.StatusUnauthorized:
+		f.General = "The email address or the password is not right."
+	case ae.Status == http.StatusTooManyRequests:
+		if ae.RetryAfter != "" {
+			w.Header().Set("Retry-After", ae.RetryAfter)
+		}
+		f.General = "Too many failed attempts. Wait a few minutes and try again."
+	case ae.Status == http.StatusUnprocessableEntity:
+		f.applyAPIErrors(ae.Fields, accountFields(), accountLabels())
+	default:
+		u.fail(w, r, err)
+		return
+	}
+	u.render(w, r, ae.Status, "login", view{Title: "Log in", Form: f, Data: authFormData{Next: next}})
+}
+
+// logIn exchanges an email and password for tokens and keeps them in the session cookies.
+// The CSRF token is replaced too, so that no token known before the login is valid after.
+func (u *UI) logIn(w http.ResponseWriter, r *http.Request, email, password string) error {
+	var pair tokenPair
+	if err := u.call(r.Context(), http.MethodPost, "/api/v1/auth/token", "", map[string]string{"email": email, "password": password}, &pair); err != nil {
+		return err
+	}
+	u.setSession(r, pair)
+	st := stateOf(r)
+	st.csrf = newCSRFToken()
+	u.setCookie(w, cookieCSRF, st.csrf, u.cfg.SessionLifetime, http.SameSiteLaxMode)
+	return nil
+}
+
+// handleLogout ends the session.
+func (u *UI) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if loggedIn(r) {
+		// Loading the account first refreshes an expired access token, so that the refresh
+		// token sent to the logout is the current one.
+		if u.me(r) != nil {
+			st := stateOf(r)
+			err := u.authCall(r, http.MethodPost, "/api/v1/auth/logout", map[string]string{"refresh_token": st.refresh}, nil)
+			if err != nil && !errors.Is(err, errLoggedOut) {
+				u.log.WarnContext(r.Context(), "log out", "err", err)
+			}
+		}
+		if loggedIn(r) { // not cleared already by a refused session
+			u.clearSession(r)
+		}
+	}
+	u.flash(w, "logout")
+	u.redirect(w, r, "/")
+}
+
+// handleAccount shows the account.
+func (u *UI) handleAccount(w http.ResponseWriter, r *http.Request) {
+	var a account
+	if err := u.authCall(r, http.MethodGet, "/api/v1/accounts/me", nil, &a); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	u.render(w, r, http.StatusOK, "account", view{Title: "Your account", User: &a, Data: a})
+}
+
+// confirmData is the data of a confirmation page.
+type confirmData struct {
+	Heading string
+	Text    string
+	// Action is where the form posts.
+	Action string
+	// Button is the label of the button that confirms.
+	Button string
+	// CancelURL is where the person goes when they change their mind.
+	CancelURL string
+	// Check is the label of a check box that must be ticked, "" for none.
+	Check string
+}
+
+// deleteAccountConfirm is the confirmation page of an account's deletion.
+func deleteAccountConfirm() confirmData {
+	return confirmData{
+		Heading: "Delete your account",
+		Text: "This deletes your account, the events you organize and your reminders. People who asked " +
+			"for a reminder of one of your events will be emailed that it is cancelled. This cannot be undone.",
+		Action:    "/account/delete",
+		Button:    "Delete my account",
+		CancelURL: "/account",
+		Check:     "I understand: delete my account and everything in it",
+	}
+}
+
+// handleDeleteAccountForm asks for confirmation before deleting the account.
+func (u *UI) handleDeleteAccountForm(w http.ResponseWriter, r *http.Request) {
+	if u.me(r) == nil {
+		u.toLogin(w, r)
+		return
+	}
+	u.render(w, r, http.StatusOK, "confirm", view{Title: "Delete your account", Data: deleteAccountConfirm()})
+}
+
+// handleDeleteAccount deletes the account once the person has confirmed it.
+func (u *UI) handleDeleteAccount(w http.ResponseWriter, r *http.Request) {
+	if r.PostForm.Get("confirm") != "yes" {
+		f := newForm(nil)
+		f.Fail("confirm", "Tick the box to confirm that you want to delete your account")
+		u.render(w, r, http.StatusUnprocessableEntity, "confirm", view{Title: "Delete your account", Form: f, Data: deleteAccountConfirm()})
+		return
+	}
+	if err := u.authCall(r, http.MethodDelete, "/api/v1/accounts/me", nil, nil); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	u.clearSession(r)
+	u.flash(w, "account-deleted")
+	u.redirect(w, r, "/")
+}

@@ -1,0 +1,391 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// remindersData is the data of the "My reminders" page.
+type remindersData struct {
+	Items []notification
+	// Status is the status filter, "" for all.
+	Status string
+}
+
+// handleReminders lists the account's reminders.
+func (u *UI) handleReminders(w http.ResponseWriter, r *http.Request) {
+	status := r.URL.Query().Get("status")
+	switch status {
+	case "", "scheduled", "sent", "failed", "cancelled", "sending":
+	default:
+		status = ""
+	}
+	path := "/api/v1/notifications"
+	if status != "" {
+		path += "?status=" + url.QueryEscape(status)
+	}
+	var list struct {
+		Items []notification `json:"items"`
+	}
+	if err := u.authCall(r, http.MethodGet, path, nil, &list); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	f := newForm(url.Values{"status": {status}})
+	u.render(w, r, http.StatusOK, "reminders", view{Title: "My reminders", Form: f, Data: remindersData{Items: list.Items, Status: status}})
+}
+
+// handleCancelReminder cancels a reminder, then shows the page named by the form's next
+// field ("My reminders" by default).
+func (u *UI) handleCancelReminder(w http.ResponseWriter, r *http.Request) {
+	if err := u.authCall(r, http.MethodDelete, "/api/v1/notifications/"+url.PathEscape(r.PathValue("id")), nil, nil); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	next := "/reminders"
+	if n := r.PostForm.Get("next"); n != "" {
+		next = safeNext(n)
+	}
+	u.flash(w, "reminder-cancelled")
+	u.redirect(w, r, next)
+}
+
+// myEventsData is the data of the "My events" page.
+type myEventsData struct {
+	Events []event
+	// Past tells whether events that have started are listed too.
+	Past bool
+	// NextURL is the link to the next page, "" on the last.
+	NextURL string
+}
+
+// handleMyEvents lists the events the account organizes.
+func (u *UI) handleMyEvents(w http.ResponseWriter, r *http.Request) {
+	var me account
+	if err := u.authCall(r, http.MethodGet, "/api/v1/accounts/me", nil, &me); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	past := r.URL.Query().Get("past") == "1"
+	q := url.Values{"organizer_id": {me.ID}, "limit": {"50"}}
+	if past {
+		q.Set("from", "1970-01-01T00:00:00Z")
+	}
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		q.Set("cursor", c)
+	}
+	var page eventPage
+	if err := u.call(r.Context(), http.MethodGet, "/api/v1/events?"+q.Encode(), "", nil, &page); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	data := myEventsData{Events: page.Items, Past: past}
+	if page.NextCursor != nil {
+		next := url.Values{"cursor": {*page.NextCursor}}
+		if past {
+			next.Set("past", "1")
+		}
+		data.NextURL = "/my/events?" + next.Encode()
+	}
+	u.render(w, r, http.StatusOK, "myevents", view{Title: "My events", User: &me, Data: data})
+}
+
+// eventFormData is the data of the event form.
+type eventFormData struct {
+	// EventID is the event being edited, "" for a new one.
+	EventID string
+	Heading string
+	Action  string
+	Button  string
+}
+
+// eventFields maps the API's fields of an event to the event form's fields.
+func eventFields() map[string]string {
+	return map[string]string{
+		"title": "title", "description": "description", "starts_at": "starts_at", "ends_at": "ends_at",
+		"timezone": "timezone", "location": "location_name", "location.name": "location_name",
+		"location.address": "location_address", "location.lat": "lat", "location.lon": "lon",
+		"online_url": "online_url", "category": "category", "tags": "tags", "capacity": "capacity",
+	}
+}
+
+// eventLabels names the event form's fields in messages.
+func eventLabels() map[string]string {
+	return map[string]string{
+		"title": "Title", "description": "Description", "starts_at": "Start", "ends_at": "End",
+		"timezone": "Time zone", "location_name": "Place", "location_address": "Address", "lat": "Latitude",
+		"lon": "Longitude", "online_url": "Online link", "category": "Category", "tags": "Tags", "capacity": "Capacity",
+	}
+}
+
+// newEventForm returns the data of the form that creates an event.
+func newEventForm() eventFormData {
+	return eventFormData{Heading: "Create an event", Action: "/my/events/new", Button: "Publish event"}
+}
+
+// editEventForm returns the data of the form that changes the event id.
+func editEventForm(id string) eventFormData {
+	return eventFormData{EventID: id, Heading: "Edit your event", Action: "/my/events/" + url.PathEscape(id) + "/edit", Button: "Save changes"}
+}
+
+// handleNewEventForm shows the form that creates an event.
+func (u *UI) handleNewEventForm(w http.ResponseWriter, r *http.Request) {
+	if u.me(r) == nil {
+		u.toLogin(w, r)
+		return
+	}
+	u.render(w, r, http.StatusOK, "eventform", view{Title: "Create an event", Data: newEventForm()})
+}
+
+// handleCreateEvent creates an event.
+func (u *UI) handleCreateEvent(w http.ResponseWriter, r *http.Request) {
+	f := eventFormOf(r)
+	body := u.eventInput(f, nil)
+	if !f.Failed() {
+		var e event
+		err := u.authCall(r, http.MethodPost, "/api/v1/events", body, &e)
+		switch {
+		case err == nil:
+			u.flash(w, "event-created")
+			u.redirect(w, r, "/events/"+url.PathEscape(e.ID))
+			return
+		case apiStatus(err) == http.StatusUnprocessableEntity:
+			var ae *apiError
+			errors.As(err, &ae)
+			f.applyAPIErrors(ae.Fields, eventFields(), eventLabels())
+		default:
+			u.fail(w, r, err)
+			return
+		}
+	}
+	u.render(w, r, http.StatusUnprocessableEntity, "eventform", view{Title: "Create an event", Form: f, Data: newEventForm()})
+}
+
+// ownEvent loads the event id and checks that the logged-in account organizes it. It
+// answers the request itself when it returns false.
+func (u *UI) ownEvent(w http.ResponseWriter, r *http.Request, id string) (event, bool) {
+	me := u.me(r)
+	if me == nil {
+		u.toLogin(w, r)
+		return event{}, false
+	}
+	var e event
+	if err := u.call(r.Context(), http.MethodGet, "/api/v1/events/"+url.PathEscape(id), "", nil, &e); err != nil {
+		u.fail(w, r, err)
+		return event{}, false
+	}
+	if e.OrganizerID != me.ID {
+		u.errorPage(w, r, http.StatusForbidden, "Not your event", "Only the organizer of an event can change it.")
+		return event{}, false
+	}
+	return e, true
+}
+
+// handleEditEventForm shows the form that changes an event.
+func (u *UI) handleEditEventForm(w http.ResponseWriter, r *http.Request) {
+	e, ok := u.ownEvent(w, r, r.PathValue("id"))
+	if !ok {
+		return
+	}
+	f := newForm(u.eventValues(e))
+	u.render(w, r, http.StatusOK, "eventform", view{Title: "Edit " + e.Title, Form: f, Data: editEventForm(e.ID)})
+}
+
+// handleUpdateEvent changes an event.
+func (u *UI) handleUpdateEvent(w http.ResponseWriter, r *http.Request) {
+	e, ok := u.ownEvent(w, r, r.PathValue("id"))
+	if !ok {
+		return
+	}
+	f := eventFormOf(r)
+	body := u.eventInput(f, &e)
+	if !f.Failed() {
+		err := u.authCall(r, http.MethodPatch, "/api/v1/events/"+url.PathEscape(e.ID), body, nil)
+		switch {
+		case err == nil:
+			u.flash(w, "event-updated")
+			u.redirect(w, r, "/events/"+url.PathEscape(e.ID))
+			return
+		case apiStatus(err) == http.StatusUnprocessableEntity:
+			var ae *apiError
+			errors.As(err, &ae)
+			f.applyAPIErrors(ae.Fields, eventFields(), eventLabels())
+		default:
+			u.fail(w, r, err)
+			return
+		}
+	}
+	u.render(w, r, http.StatusUnprocessableEntity, "eventform", view{Title: "Edit " + e.Title, Form: f, Data: editEventForm(e.ID)})
+}
+
+// deleteEventConfirm is the confirmation page of an event's deletion.
+func deleteEventConfirm(e event) confirmData {
+	return confirmData{
+		Heading: "Delete “" + e.Title + "”",
+		Text: "The event is removed for everyone. People who asked for a reminder of it will be emailed " +
+			"that it is cancelled. This cannot be undone.",
+		Action:    "/my/events/" + url.PathEscape(e.ID) + "/delete",
+		Button:    "Delete event",
+		CancelURL: "/events/" + url.PathEscape(e.ID),
+	}
+}
+
+// handleDeleteEventForm asks for confirmation before deleting an event.
+func (u *UI) handleDeleteEventForm(w http.ResponseWriter, r *http.Request) {
+	e, ok := u.ownEvent(w, r, r.PathValue("id"))
+	if !ok {
+		return
+	}
+	u.render(w, r, http.StatusOK, "confirm", view{Title: "Delete " + e.Title, Data: deleteEventConfirm(e)})
+}
+
+// handleDeleteEvent deletes an event.
+func (u *UI) handleDeleteEvent(w http.ResponseWriter, r *http.Request) {
+	if err := u.authCall(r, http.MethodDelete, "/api/v1/events/"+url.PathEscape(r.PathValue("id")), nil, nil); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	u.flash(w, "event-deleted")
+	u.redirect(w, r, "/my/events")
+}
+
+// eventFormNames are the fields of the event form.
+func eventFormNames() []string {
+	return []string{
+		"title", "description", "starts_at", "ends_at", "timezone", "location_name", "location_address",
+		"lat", "lon", "online_url", "category", "tags", "capacity",
+	}
+}
+
+// eventFormOf returns the event form posted in r.
+func eventFormOf(r *http.Request) *form {
+	v := url.Values{}
+	for _, name := range eventFormNames() {
+		v.Set(name, r.PostForm.Get(name))
+	}
+	return newForm(v)
+}
+
+// eventValues returns the event form's values for e.
+func (u *UI) eventValues(e event) url.Values {
+	loc := u.location(e.Timezone)
+	v := url.Values{
+		"title":       {e.Title},
+		"description": {e.Description},
+		"starts_at":   {e.StartsAt.In(loc).Format(localTimeLayout)},
+		"timezone":    {e.Timezone},
+		"online_url":  {deref(e.OnlineURL)},
+		"category":    {deref(e.Category)},
+		"tags":        {strings.Join(e.Tags, ", ")},
+	}
+	if e.EndsAt != nil {
+		v.Set("ends_at", e.EndsAt.In(loc).Format(localTimeLayout))
+	}
+	if l := e.Location; l != nil {
+		v.Set("location_name", l.Name)
+		v.Set("location_address", l.Address)
+		if l.Lat != nil {
+			v.Set("lat", formatFloat(*l.Lat))
+		}
+		if l.Lon != nil {
+			v.Set("lon", formatFloat(*l.Lon))
+		}
+	}
+	if e.Capacity != nil {
+		v.Set("capacity", strconv.FormatInt(*e.Capacity, 10))
+	}
+	return v
+}
+
+// eventInput turns the event form into the body of the API's create (prev nil) or change
+// (prev the event as it is) request, recording the fields it cannot read as errors.
+// Values the API checks itself (required fields, lengths, the start being in the future)
+// are left to it, so that its messages are the ones shown.
+func (u *UI) eventInput(f *form, prev *event) map[string]any {
+	tz := strings.TrimSpace(f.Get("timezone"))
+	if tz == "" {
+		tz = "UTC"
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		loc = time.UTC // the API reports the time zone
+	}
+	body := map[string]any{
+		"title":       strings.TrimSpace(f.Get("title")),
+		"description": strings.TrimSpace(strings.ReplaceAll(f.Get("description"), "\r\n", "\n")),
+		"timezone":    tz,
+		"tags":        splitTags(f.Get("tags")),
+	}
+	optional := func(name, field string) {
+		if v := strings.TrimSpace(f.Get(field)); v != "" {
+			body[name] = v
+		} else {
+			body[name] = nil
+		}
+	}
+	optional("online_url", "online_url")
+	optional("category", "category")
+
+	localTime := func(field, label string) (time.Time, bool) {
+		v := strings.TrimSpace(f.Get(field))
+		if v == "" {
+			return time.Time{}, false
+		}
+		t, err := parseLocal(v, loc)
+		if err != nil {
+			f.Fail(field, label+" must be a date and time, such as 2027-03-01 18:30")
+			return time.Time{}, false
+		}
+		return t, true
+	}
+	if t, ok := localTime("starts_at", "Start"); ok {
+		unchanged := prev != nil && prev.Timezone == tz &&
+			prev.StartsAt.In(loc).Format(localTimeLayout) == t.Format(localTimeLayout)
+		if !unchanged { // an unchanged start keeps its seconds, and may have passed
+			body["starts_at"] = t.Format(time.RFC3339)
+		}
+	} else if f.Err("starts_at") == "" {
+		body["starts_at"] = nil // the API says it is required
+	}
+	if t, ok := localTime("ends_at", "End"); ok {
+		body["ends_at"] = t.Format(time.RFC3339)
+	} else {
+		body["ends_at"] = nil
+	}
+
+	name, address := strings.TrimSpace(f.Get("location_name")), strings.TrimSpace(f.Get("location_address"))
+	lat, lon := strings.TrimSpace(f.Get("lat")), strings.TrimSpace(f.Get("lon"))
+	if name == "" && address == "" && lat == "" && lon == "" {
+		body["location"] = nil
+	} else {
+		l := map[string]any{"name": name, "address": address, "lat": nil, "lon": nil}
+		for _, c := range []struct{ field, label, value string }{{"lat", "Latitude", lat}, {"lon", "Longitude", lon}} {
+			if c.value == "" {
+				continue
+			}
+			n, err := strconv.ParseFloat(c.value, 64)
+			if err != nil {
+				f.Fail(c.field, c.label+" must be a number, such as 52.52")
+				continue
+			}
+			l[c.field] = n
+		}
+		body["location"] = l
+	}
+
+	if v := strings.TrimSpace(f.Get("capacity")); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			f.Fail("capacity", "Capacity must be a whole number, such as 50")
+		} else {
+			body["capacity"] = n
+		}
+	} else {
+		body["capacity"] = nil
+	}
+	return body
+}

@@ -1,0 +1,165 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// pageNames are the page templates, each templates/<name>.html.
+func pageNames() []string {
+	return []string{
+		"events", "event", "signup", "login", "account", "confirm", "reminders", "myevents", "eventform", "error",
+	}
+}
+
+// parseTemplates parses each page with the layout and the shared partials.
+func (u *UI) parseTemplates(fsys fs.FS) (map[string]*template.Template, error) {
+	funcs := template.FuncMap{
+		"static":   u.static.URL,
+		"when":     u.when,
+		"span":     u.span,
+		"day":      func(t time.Time, tz string) string { return t.In(u.location(tz)).Format("2") },
+		"month":    func(t time.Time, tz string) string { return t.In(u.location(tz)).Format("Jan") },
+		"weekday":  func(t time.Time, tz string) string { return t.In(u.location(tz)).Format("Mon") },
+		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"mapURL":   mapURL,
+		"coords":   func(l *location) bool { return l != nil && l.Lat != nil && l.Lon != nil },
+		"deref":    func(s *string) string { return deref(s) },
+		"reminder": reminderLabel,
+		"status":   statusLabel,
+		"pathEsc":  url.PathEscape,
+		"query":    url.QueryEscape,
+		"field":    field,
+	}
+	pages := make(map[string]*template.Template, len(pageNames()))
+	for _, name := range pageNames() {
+		t, err := template.New(name).Funcs(funcs).ParseFS(fsys,
+			"templates/layout.html", "templates/partials.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse page %s: %w", name, err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// location returns the time zone named tz, UTC when it is unknown.
+func (u *UI) location(tz string) *time.Location {
+	if tz == "" || tz == "UTC" {
+		return time.UTC
+	}
+	if l, ok := u.locations.Load(tz); ok {
+		return l.(*time.Location)
+	}
+	l, err := time.LoadLocation(tz)
+	if err != nil {
+		return time.UTC
+	}
+	u.locations.Store(tz, l)
+	return l
+}
+
+// when formats t in the time zone tz, such as "Sat 6 Mar 2027, 18:30 CET".
+func (u *UI) when(t time.Time, tz string) string {
+	return t.In(u.location(tz)).Format("Mon 2 Jan 2006, 15:04 MST")
+}
+
+// span formats the time from start to end (nil when unknown) in the time zone tz, without
+// repeating the date when both are on the same day.
+func (u *UI) span(start time.Time, end *time.Time, tz string) string {
+	loc := u.location(tz)
+	s := start.In(loc)
+	if end == nil {
+		return s.Format("Mon 2 Jan 2006, 15:04 MST")
+	}
+	e := end.In(loc)
+	if s.Year() == e.Year() && s.YearDay() == e.YearDay() {
+		return s.Format("Mon 2 Jan 2006, 15:04") + " – " + e.Format("15:04 MST")
+	}
+	return s.Format("Mon 2 Jan 2006, 15:04 MST") + " – " + e.Format("Mon 2 Jan 2006, 15:04 MST")
+}
+
+// mapURL returns a link to the place l on OpenStreetMap: a marker at its coordinates, or
+// a search for its address or name; "" when it has neither.
+func mapURL(l *location) string {
+	if l == nil {
+		return ""
+	}
+	if l.Lat != nil && l.Lon != nil {
+		lat, lon := formatFloat(*l.Lat), formatFloat(*l.Lon)
+		return "https://www.openstreetmap.org/?mlat=" + lat + "&mlon=" + lon + "#map=16/" + lat + "/" + lon
+	}
+	q := strings.TrimSpace(strings.TrimSpace(l.Name) + " " + strings.TrimSpace(l.Address))
+	if l.Address != "" {
+		q = l.Address
+	}
+	if q == "" {
+		return ""
+	}
+	return "https://www.openstreetmap.org/search?query=" + url.QueryEscape(q)
+}
+
+// formatFloat formats f with as many digits as it needs.
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// reminderChoice is a reminder time offered on an event's page.
+type reminderChoice struct {
+	Minutes int
+	Label   string
+}
+
+// reminderChoices are the reminder times offered, before the start.
+func reminderChoices() []reminderChoice {
+	return []reminderChoice{{60, "1 hour before"}, {1440, "1 day before"}, {10080, "1 week before"}}
+}
+
+// reminderLabel says when a reminder is sent, relative to its event's start when it is.
+func reminderLabel(minutesBefore *int) string {
+	if minutesBefore == nil {
+		return "At a chosen time"
+	}
+	m := *minutesBefore
+	for _, o := range reminderChoices() {
+		if o.Minutes == m {
+			return o.Label
+		}
+	}
+	switch {
+	case m == 0:
+		return "When it starts"
+	case m%1440 == 0:
+		return fmt.Sprintf("%d days before", m/1440)
+	case m%60 == 0:
+		return fmt.Sprintf("%d hours before", m/60)
+	}
+	return fmt.Sprintf("%d minutes before", m)
+}
+
+// statusLabel names a notification status for people.
+func statusLabel(status string) string {
+	switch status {
+	case "scheduled":
+		return "Scheduled"
+	case "sending":
+		return "Sending"
+	case "sent":
+		return "Sent"
+	case "failed":
+		return "Failed"
+	case "cancelled":
+		return "Cancelled"
+	}
+	return status
+}
