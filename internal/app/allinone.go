@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,16 +9,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/eventpost/eventpost/internal/auth"
-	"github.com/eventpost/eventpost/internal/events"
-	"github.com/eventpost/eventpost/internal/gateway"
 	"github.com/eventpost/eventpost/internal/mailer"
-	"github.com/eventpost/eventpost/internal/notifications"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
@@ -27,21 +21,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/metrics"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
-	"github.com/eventpost/eventpost/internal/web"
 )
-
-// service is what every EventPost service offers its host process.
-type service interface {
-	Handler() http.Handler
-	Consumers() []broker.Consumer
-	Run(ctx context.Context) error
-}
-
-// store is what the host needs of a service's store: its database, for the outbox relay.
-type store interface {
-	DB() *sql.DB
-	Close() error
-}
 
 // System is a running all-in-one EventPost.
 type System struct {
@@ -95,98 +75,48 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 		listener net.Listener
 		relay    *outbox.Relay
 	}
-	parts := make([]*part, 0, 4)
-	resolver := discovery.Static{}
-	open := func(name string, openStore func(ctx context.Context, path string, log *slog.Logger) (store, error),
-		build func(st store, relay *outbox.Relay, log *slog.Logger, reg *prometheus.Registry) (service, error)) error {
-		slog := logging.ForService(log, name)
-		st, err := openStore(ctx, filepath.Join(cfg.DataDir, name+".db"), slog)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		closers = append(closers, st.Close)
-		reg := metrics.NewRegistry(false)
-		relay := outbox.NewRelay(st.DB(), database.SQLite, b, slog, reg, outbox.RelayConfig{})
-		svc, err := build(st, relay, slog, reg)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		for _, c := range svc.Consumers() {
-			if err := b.Register(c); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return fmt.Errorf("%s: listen: %w", name, err)
-		}
-		closers = append(closers, ln.Close)
-		resolver[name] = []string{"http://" + ln.Addr().String()}
-		parts = append(parts, &part{name: name, store: st, svc: svc, listener: ln, relay: relay})
-		return nil
-	}
-
 	transport, err := mailer.NewTransport(mailer.Config{SMTPURL: cfg.SMTPURL, MailDir: filepath.Join(cfg.DataDir, "mail")}, logging.ForService(log, discovery.Mailer))
 	if err != nil {
 		return nil, fmt.Errorf("mail transport: %w", err)
 	}
 	closers = append(closers, transport.Close)
 
+	parts := make([]*part, 0, len(backendServices))
+	resolver := discovery.Static{}
 	balancer := discovery.NewBalancer(resolver)
-	steps := []error{
-		open(discovery.Auth,
-			func(ctx context.Context, p string, l *slog.Logger) (store, error) { return auth.OpenSQLite(ctx, p, l) },
-			func(st store, r *outbox.Relay, l *slog.Logger, reg *prometheus.Registry) (service, error) {
-				return auth.New(auth.DefaultConfig(), auth.Deps{Store: st.(auth.Store), Outbox: r, Log: l, Registry: reg})
-			}),
-		open(discovery.Events,
-			func(ctx context.Context, p string, l *slog.Logger) (store, error) {
-				return events.OpenSQLite(ctx, p, l)
-			},
-			func(st store, r *outbox.Relay, l *slog.Logger, reg *prometheus.Registry) (service, error) {
-				return events.New(events.Config{PublicURL: cfg.PublicURL}, events.Deps{Store: st.(events.Store), Outbox: r, Log: l, Registry: reg})
-			}),
-		open(discovery.Notifications,
-			func(ctx context.Context, p string, l *slog.Logger) (store, error) {
-				return notifications.OpenSQLite(ctx, p, l)
-			},
-			func(st store, r *outbox.Relay, l *slog.Logger, reg *prometheus.Registry) (service, error) {
-				return notifications.New(notifications.DefaultConfig(), notifications.Deps{
-					Store: st.(notifications.Store), Events: notifications.NewHTTPEventSource(balancer, nil),
-					Outbox: r, Log: l, Registry: reg,
-				})
-			}),
-		open(discovery.Mailer,
-			func(ctx context.Context, p string, l *slog.Logger) (store, error) {
-				return mailer.OpenSQLite(ctx, p, l)
-			},
-			func(st store, r *outbox.Relay, l *slog.Logger, reg *prometheus.Registry) (service, error) {
-				mc := mailer.DefaultConfig()
-				mc.From, mc.PublicURL = cfg.MailFrom, cfg.PublicURL
-				return mailer.New(mc, mailer.Deps{Store: st.(mailer.Store), Outbox: r, Log: l, Registry: reg, Transport: transport})
-			}),
-	}
-	for _, err := range steps {
+	for _, name := range backendServices {
+		slog := logging.ForService(log, name)
+		st, err := openStore(ctx, name, database.SQLite, cfg.DataDir, "", slog)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		closers = append(closers, st.Close)
+		reg := metrics.NewRegistry(false)
+		relay := outbox.NewRelay(st.DB(), database.SQLite, b, slog, reg, outbox.RelayConfig{})
+		svc, err := newService(name, st, serviceDeps{
+			cfg: cfg, outbox: relay, log: slog, registry: reg, balancer: balancer, transport: transport,
+		})
 		if err != nil {
 			return nil, err
 		}
+		for _, c := range svc.Consumers() {
+			if err := b.Register(c); err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("%s: listen: %w", name, err)
+		}
+		closers = append(closers, ln.Close)
+		resolver[name] = []string{"http://" + ln.Addr().String()}
+		parts = append(parts, &part{name: name, store: st, svc: svc, listener: ln, relay: relay})
 	}
 
-	gcfg := gateway.DefaultConfig()
-	gcfg.RateLimit, gcfg.RateBurst = cfg.RateLimit, cfg.RateBurst
 	glog := logging.ForService(log, discovery.Gateway)
-	// The web UI calls the public API through the gateway's own handler, in process.
-	var gw *gateway.Gateway
-	ui, err := web.New(web.Config{PublicURL: cfg.PublicURL, Secure: strings.HasPrefix(cfg.PublicURL, "https://")}, web.Deps{
-		API: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gw.Handler().ServeHTTP(w, r) }),
-		Log: logging.ForService(log, "web"), Registry: gatewayReg,
-	})
+	gw, err := newGateway(cfg, resolver, glog, gatewayReg)
 	if err != nil {
-		return nil, fmt.Errorf("web: %w", err)
-	}
-	gw, err = gateway.New(gcfg, gateway.Deps{Resolver: resolver, Log: glog, Registry: gatewayReg, UI: ui.Handler()})
-	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
+		return nil, err
 	}
 	gln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

@@ -1,20 +1,30 @@
-// Package app wires EventPost's services together: the all-in-one mode, which runs the gateway
-// and every service in one process on embedded backends, and the command line that selects it.
+// Package app wires EventPost's services together and runs them: the all-in-one mode (the
+// gateway and every service in one process on embedded backends), one service per process
+// (the distributed mode), and a launcher that starts the whole distributed system on one
+// machine.
 package app
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"slices"
+	"strings"
 
+	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
 const usage = `usage: eventpost [command]
 
 commands:
-  all-in-one   run the gateway and every service in one process (the default)
-  help         show this text
+  all-in-one       run the gateway and every service in one process (the default)
+  serve <service>  run one service of the distributed mode: gateway, auth, events,
+                   notifications or mailer
+  launch           run the distributed mode on this machine: every service as its own
+                   process, against the local PostgreSQL and RabbitMQ
+  help             show this text
 
 Configuration comes from the environment; see README.md.
 `
@@ -27,7 +37,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	switch cmd {
 	case "all-in-one":
-		cfg, err := ReadConfig(getenv)
+		cfg, err := ReadConfig(getenv, "")
 		if err != nil {
 			return err
 		}
@@ -40,10 +50,53 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		err = sys.Wait()
 		log.Info("EventPost stopped", "err", err)
 		return err
+	case "serve":
+		services := append([]string{discovery.Gateway}, backendServices...)
+		if len(args) != 2 || !slices.Contains(services, args[1]) {
+			return fmt.Errorf("serve needs one of: %s\n%s", strings.Join(services, ", "), usage)
+		}
+		cfg, err := ReadConfig(getenv, args[1])
+		if err != nil {
+			return err
+		}
+		return Serve(ctx, args[1], cfg, logging.New(stdout, cfg.LogLevel))
+	case "launch":
+		return runLaunch(ctx, getenv, stdout)
 	case "help", "-h", "--help":
 		_, err := io.WriteString(stdout, usage)
 		return err
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
+}
+
+// runLaunch starts the distributed system with the launcher's settings from getenv and runs
+// it until ctx ends or a process dies.
+func runLaunch(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	bin, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cfg := DefaultClusterConfig()
+	cfg.Binary, cfg.Output = bin, stdout
+	cfg.PostgresURL = or(getenv("EVENTPOST_POSTGRES_URL"), cfg.PostgresURL)
+	cfg.DatabasePrefix = or(getenv("EVENTPOST_DATABASE_PREFIX"), cfg.DatabasePrefix)
+	cfg.AMQPURL = or(getenv("EVENTPOST_AMQP_URL"), cfg.AMQPURL)
+	cfg.GatewayAddr = or(getenv("EVENTPOST_HTTP_ADDR"), cfg.GatewayAddr)
+	for _, k := range []string{"EVENTPOST_SMTP_URL", "EVENTPOST_MAIL_FROM", "EVENTPOST_PUBLIC_URL", "EVENTPOST_DATA_DIR",
+		"EVENTPOST_LOG_LEVEL", "EVENTPOST_RATE_LIMIT", "EVENTPOST_RATE_BURST"} {
+		if v := getenv(k); v != "" {
+			cfg.Env = append(cfg.Env, k+"="+v)
+		}
+	}
+	log := logging.New(stdout, nil).With("service", "launcher")
+	cluster, err := Launch(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	log.Info("EventPost (distributed) is running", "url", cluster.URL, "processes", len(cluster.Processes))
+	err = cluster.Wait(ctx)
+	cluster.Stop()
+	log.Info("EventPost (distributed) stopped", "err", err)
+	return err
 }

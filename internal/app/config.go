@@ -6,17 +6,22 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/eventpost/eventpost/internal/platform/discovery"
 )
 
-// Config is the all-in-one mode's configuration, read from the environment by ReadConfig.
+// Config is the configuration of an EventPost process, read from the environment by
+// ReadConfig: the all-in-one mode, or one service of the distributed mode.
 type Config struct {
-	// HTTPAddr is the gateway's listen address (EVENTPOST_HTTP_ADDR, default ":8080").
+	// HTTPAddr is the listen address (EVENTPOST_HTTP_ADDR): the gateway's, default ":8080";
+	// in the distributed mode a service's, default 127.0.0.1 and the service's port in
+	// DefaultPorts.
 	HTTPAddr string
 	// DataDir holds one SQLite database per service and, without SMTP, the mail/ folder
 	// (EVENTPOST_DATA_DIR, default "./data").
 	DataDir string
 	// PublicURL is the address users reach the gateway at, used for links in emails and
-	// calendars (EVENTPOST_PUBLIC_URL, default http://localhost plus the HTTPAddr port).
+	// calendars (EVENTPOST_PUBLIC_URL, default http://localhost plus the gateway's port).
 	PublicURL string
 	// SMTPURL sends mail over SMTP when set: smtp://[user:pass@]host:port?tls=none|starttls|tls
 	// (EVENTPOST_SMTP_URL). Unset, mail is written as .eml files under DataDir/mail.
@@ -32,12 +37,40 @@ type Config struct {
 	RateBurst int
 	// ShutdownTimeout bounds the graceful shutdown (EVENTPOST_SHUTDOWN_TIMEOUT, default 15s).
 	ShutdownTimeout time.Duration
+
+	// The distributed mode's settings.
+
+	// InstanceID names this process in logs and in the broker (EVENTPOST_INSTANCE_ID,
+	// default host name and process ID).
+	InstanceID string
+	// DatabaseURL is this service's own PostgreSQL database (EVENTPOST_DATABASE_URL, such as
+	// postgres://eventpost_events@127.0.0.1:5432/eventpost_events). Required by every service
+	// but the gateway.
+	DatabaseURL string
+	// AMQPURL is the RabbitMQ server (EVENTPOST_AMQP_URL, default
+	// amqp://guest:guest@127.0.0.1:5672/).
+	AMQPURL string
+	// Upstreams are the base URLs of the instances of the services this one calls:
+	// EVENTPOST_AUTH_URLS, EVENTPOST_EVENTS_URLS and EVENTPOST_NOTIFICATIONS_URLS, each a
+	// comma-separated list, default the service's port in DefaultPorts on 127.0.0.1.
+	Upstreams map[string][]string
 }
 
-// ReadConfig reads the configuration from getenv, applying defaults.
-func ReadConfig(getenv func(string) string) (Config, error) {
+// DefaultPorts are the distributed mode's default ports per service.
+var DefaultPorts = map[string]int{
+	discovery.Gateway: 8080, discovery.Auth: 8081, discovery.Events: 8082,
+	discovery.Notifications: 8083, discovery.Mailer: 8084,
+}
+
+// ReadConfig reads the configuration of the named service ("" for the all-in-one mode) from
+// getenv, applying defaults.
+func ReadConfig(getenv func(string) string, service string) (Config, error) {
+	addr := ":8080"
+	if port, ok := DefaultPorts[service]; ok && service != discovery.Gateway {
+		addr = fmt.Sprintf("127.0.0.1:%d", port)
+	}
 	c := Config{
-		HTTPAddr:        or(getenv("EVENTPOST_HTTP_ADDR"), ":8080"),
+		HTTPAddr:        or(getenv("EVENTPOST_HTTP_ADDR"), addr),
 		DataDir:         or(getenv("EVENTPOST_DATA_DIR"), "data"),
 		PublicURL:       getenv("EVENTPOST_PUBLIC_URL"),
 		SMTPURL:         getenv("EVENTPOST_SMTP_URL"),
@@ -45,9 +78,27 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 		RateLimit:       20,
 		RateBurst:       40,
 		ShutdownTimeout: 15 * time.Second,
+		InstanceID:      or(getenv("EVENTPOST_INSTANCE_ID"), defaultInstanceID()),
+		DatabaseURL:     getenv("EVENTPOST_DATABASE_URL"),
+		AMQPURL:         or(getenv("EVENTPOST_AMQP_URL"), "amqp://guest:guest@127.0.0.1:5672/"),
+		Upstreams:       map[string][]string{},
+	}
+	for _, name := range []string{discovery.Auth, discovery.Events, discovery.Notifications} {
+		v := getenv("EVENTPOST_" + strings.ToUpper(name) + "_URLS")
+		if v == "" {
+			v = fmt.Sprintf("http://127.0.0.1:%d", DefaultPorts[name])
+		}
+		for _, u := range strings.Split(v, ",") {
+			if u = strings.TrimSuffix(strings.TrimSpace(u), "/"); u != "" {
+				c.Upstreams[name] = append(c.Upstreams[name], u)
+			}
+		}
 	}
 	if c.PublicURL == "" {
 		port := c.HTTPAddr[strings.LastIndex(c.HTTPAddr, ":")+1:]
+		if service != "" && service != discovery.Gateway {
+			port = fmt.Sprint(DefaultPorts[discovery.Gateway])
+		}
 		c.PublicURL = "http://localhost:" + port
 	}
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")

@@ -1,0 +1,324 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+
+	"github.com/eventpost/eventpost/internal/platform/discovery"
+)
+
+// ClusterConfig configures Launch.
+type ClusterConfig struct {
+	// Binary is the eventpost executable each process runs ("serve <service>").
+	Binary string
+	// PostgresURL reaches the PostgreSQL server with a role that may create roles and
+	// databases (EVENTPOST_POSTGRES_URL, default
+	// postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable).
+	PostgresURL string
+	// DatabasePrefix names each service's database and role: <prefix>_<service>
+	// (EVENTPOST_DATABASE_PREFIX, default "eventpost").
+	DatabasePrefix string
+	// AMQPURL is the RabbitMQ server (EVENTPOST_AMQP_URL).
+	AMQPURL string
+	// GatewayAddr is the gateway's listen address (EVENTPOST_HTTP_ADDR, default ":8080").
+	GatewayAddr string
+	// Ports are the services' ports, one per replica, in order (default: 8081 auth,
+	// 8082 events, 8083 and 8093 notifications, 8084 and 8094 mailer). A service missing
+	// from Ports gets free ports chosen at launch.
+	Ports map[string][]int
+	// Replicas is how many processes of each service run (default 1, and 2 for notifications
+	// and mailer).
+	Replicas map[string]int
+	// Env is added to every process's environment (EVENTPOST_SMTP_URL, EVENTPOST_MAIL_FROM…).
+	Env []string
+	// Output receives every process's log lines.
+	Output io.Writer
+}
+
+// DefaultClusterConfig returns the launcher's defaults.
+func DefaultClusterConfig() ClusterConfig {
+	return ClusterConfig{
+		PostgresURL:    "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
+		DatabasePrefix: "eventpost",
+		AMQPURL:        "amqp://guest:guest@127.0.0.1:5672/",
+		GatewayAddr:    ":8080",
+		Ports: map[string][]int{
+			discovery.Auth: {8081}, discovery.Events: {8082},
+			discovery.Notifications: {8083, 8093}, discovery.Mailer: {8084, 8094},
+		},
+		Replicas: map[string]int{discovery.Notifications: 2, discovery.Mailer: 2},
+		Output:   os.Stdout,
+	}
+}
+
+// Process is one running service process of a Cluster.
+type Process struct {
+	Service string
+	Index   int
+	// Addr is its listen address (host:port).
+	Addr string
+
+	env  []string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Cluster is the distributed system running on this machine, a process per service replica.
+type Cluster struct {
+	// URL is the gateway's base URL.
+	URL       string
+	Processes []*Process
+
+	cfg ClusterConfig
+	out io.Writer
+}
+
+// Launch prepares a database and a role per service on the PostgreSQL server and starts every
+// service as its own OS process — the configured replicas of each — plus the gateway, then
+// waits until all of them are ready.
+func Launch(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
+	dbURLs, err := prepareDatabases(ctx, cfg.PostgresURL, cfg.DatabasePrefix)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{cfg: cfg, out: &lockedWriter{w: cfg.Output}}
+	upstreams := map[string][]string{}
+	for _, name := range backendServices {
+		n := max(cfg.Replicas[name], 1)
+		for i := range n {
+			addr, err := clusterAddr(cfg.Ports[name], i)
+			if err != nil {
+				return nil, err
+			}
+			c.Processes = append(c.Processes, &Process{Service: name, Index: i, Addr: addr})
+			upstreams[name] = append(upstreams[name], "http://"+addr)
+		}
+	}
+	gwAddr := cfg.GatewayAddr
+	if strings.HasPrefix(gwAddr, ":") {
+		gwAddr = "127.0.0.1" + gwAddr
+	}
+	c.Processes = append(c.Processes, &Process{Service: discovery.Gateway, Addr: cfg.GatewayAddr})
+	c.URL = "http://" + gwAddr
+	for _, p := range c.Processes {
+		p.env = append(append([]string{}, cfg.Env...),
+			"EVENTPOST_HTTP_ADDR="+p.Addr,
+			"EVENTPOST_DATABASE_URL="+dbURLs[p.Service],
+			"EVENTPOST_AMQP_URL="+cfg.AMQPURL,
+			fmt.Sprintf("EVENTPOST_INSTANCE_ID=%s-%d", p.Service, p.Index+1),
+		)
+		for name, urls := range upstreams {
+			p.env = append(p.env, "EVENTPOST_"+strings.ToUpper(name)+"_URLS="+strings.Join(urls, ","))
+		}
+		if err := c.Start(p); err != nil {
+			c.Stop()
+			return nil, err
+		}
+	}
+	for _, p := range c.Processes {
+		if err := waitReady(ctx, "http://"+hostPort(p.Addr)+"/readyz", 90*time.Second); err != nil {
+			c.Stop()
+			return nil, fmt.Errorf("%s-%d: %w", p.Service, p.Index+1, err)
+		}
+	}
+	return c, nil
+}
+
+// Start starts p's process (again, after Kill).
+func (c *Cluster) Start(p *Process) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cmd := exec.Command(c.cfg.Binary, "serve", p.Service)
+	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Stdout, cmd.Stderr = c.out, c.out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s-%d: %w", p.Service, p.Index+1, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	p.cmd, p.done = cmd, done
+	return nil
+}
+
+// Kill kills p's process with SIGKILL and waits until it is gone.
+func (c *Cluster) Kill(p *Process) error {
+	return p.signal(syscall.SIGKILL)
+}
+
+// Stop stops every process gracefully (SIGTERM) and waits for them.
+func (c *Cluster) Stop() {
+	var wg sync.WaitGroup
+	for _, p := range c.Processes {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = p.signal(syscall.SIGTERM) }()
+	}
+	wg.Wait()
+}
+
+// Wait blocks until any process exits or ctx ends, and says which exited.
+func (c *Cluster) Wait(ctx context.Context) error {
+	exited := make(chan *Process, len(c.Processes))
+	for _, p := range c.Processes {
+		p.mu.Lock()
+		done := p.done
+		p.mu.Unlock()
+		go func() {
+			select {
+			case <-done:
+				exited <- p
+			case <-ctx.Done():
+			}
+		}()
+	}
+	select {
+	case p := <-exited:
+		return fmt.Errorf("%s-%d exited", p.Service, p.Index+1)
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+func (p *Process) signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	default:
+	}
+	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	return nil
+}
+
+// prepareDatabases creates, when missing, a role and a database owned by it for every
+// service, closes the database to everyone else, and returns each service's database URL.
+func prepareDatabases(ctx context.Context, adminURL, prefix string) (map[string]string, error) {
+	admin, err := sql.Open("pgx", adminURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	defer admin.Close()
+	if err := admin.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("postgres at %s: %w", redactURL(adminURL), err)
+	}
+	base, err := url.Parse(adminURL)
+	if err != nil {
+		return nil, err
+	}
+	urls := map[string]string{}
+	for _, name := range backendServices {
+		ident := prefix + "_" + name // letters, digits and underscores: safe as an identifier
+		for _, q := range []string{
+			fmt.Sprintf(`DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '%[1]s') THEN CREATE ROLE %[1]s LOGIN; END IF; END $$`, ident),
+		} {
+			if _, err := admin.ExecContext(ctx, q); err != nil {
+				return nil, fmt.Errorf("role %s: %w", ident, err)
+			}
+		}
+		var exists bool
+		if err := admin.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)`, ident).Scan(&exists); err != nil {
+			return nil, err
+		}
+		if !exists {
+			if _, err := admin.ExecContext(ctx, fmt.Sprintf(`CREATE DATABASE %[1]s OWNER %[1]s`, ident)); err != nil {
+				return nil, fmt.Errorf("database %s: %w", ident, err)
+			}
+		}
+		if _, err := admin.ExecContext(ctx, fmt.Sprintf(`REVOKE ALL ON DATABASE %[1]s FROM PUBLIC`, ident)); err != nil {
+			return nil, fmt.Errorf("database %s: %w", ident, err)
+		}
+		u := *base
+		u.User = url.User(ident)
+		u.Path = "/" + ident
+		urls[name] = u.String()
+	}
+	return urls, nil
+}
+
+// clusterAddr returns the listen address of replica i: its configured port, or a free one.
+func clusterAddr(ports []int, i int) (string, error) {
+	if i < len(ports) {
+		return fmt.Sprintf("127.0.0.1:%d", ports[i]), nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func hostPort(addr string) string {
+	if strings.HasPrefix(addr, ":") {
+		return "127.0.0.1" + addr
+	}
+	return addr
+}
+
+// waitReady polls url until it answers 200.
+func waitReady(ctx context.Context, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not ready within %s (%s)", timeout, url)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// lockedWriter serializes the writes of several processes to one writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -1,0 +1,141 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/eventpost/eventpost/internal/gateway"
+	"github.com/eventpost/eventpost/internal/mailer"
+	"github.com/eventpost/eventpost/internal/platform/broker/rabbitmq"
+	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/discovery"
+	"github.com/eventpost/eventpost/internal/platform/httpx"
+	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/metrics"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
+	"github.com/eventpost/eventpost/internal/web"
+)
+
+// Serve runs one service in this process, as the distributed mode does: the gateway, or a
+// service over its own PostgreSQL database with RabbitMQ between the services. It returns
+// when ctx ends, after a graceful shutdown.
+func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error {
+	log = logging.ForService(log, name).With("instance", cfg.InstanceID)
+	reg := metrics.NewRegistry(true)
+	resolver := discovery.Static(cfg.Upstreams)
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("%s: listen: %w", name, err)
+	}
+	defer ln.Close()
+
+	g, gctx := errgroup.WithContext(ctx)
+	serveHTTP := func(h http.Handler) {
+		g.Go(func() error {
+			return httpx.Serve(gctx, httpx.NewServer("", h, log), ln, cfg.ShutdownTimeout)
+		})
+	}
+	if name == discovery.Gateway {
+		gw, err := newGateway(cfg, resolver, log, reg)
+		if err != nil {
+			return err
+		}
+		serveHTTP(gw.Handler())
+		g.Go(func() error { return gw.Run(gctx) })
+		log.Info("serving", "addr", ln.Addr().String())
+		return g.Wait()
+	}
+
+	st, err := openStore(ctx, name, database.Postgres, "", cfg.DatabaseURL, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rc := rabbitmq.DefaultConfig()
+	rc.URL, rc.Name = cfg.AMQPURL, name+"/"+cfg.InstanceID
+	rb, err := rabbitmq.New(rc, log, reg)
+	if err != nil {
+		return fmt.Errorf("%s: broker: %w", name, err)
+	}
+	defer rb.Close()
+	relay := outbox.NewRelay(st.DB(), database.Postgres, rb, log, reg, outbox.RelayConfig{})
+	deps := serviceDeps{cfg: cfg, outbox: relay, log: log, registry: reg, balancer: discovery.NewBalancer(resolver)}
+	if name == discovery.Mailer {
+		mc := mailer.Config{SMTPURL: cfg.SMTPURL, MailDir: filepath.Join(cfg.DataDir, "mail")}
+		if deps.transport, err = mailer.NewTransport(mc, log); err != nil {
+			return fmt.Errorf("%s: mail transport: %w", name, err)
+		}
+		defer deps.transport.Close()
+	}
+	svc, err := newService(name, st, deps)
+	if err != nil {
+		return err
+	}
+	for _, c := range svc.Consumers() {
+		if err := rb.Register(c); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	serveHTTP(withReadiness(svc.Handler(), httpx.Check{Name: "rabbitmq", Check: rb.Ping}))
+	g.Go(func() error { return rb.Run(gctx) })
+	g.Go(func() error { return relay.Run(gctx) })
+	g.Go(func() error { return svc.Run(gctx) })
+	log.Info("serving", "addr", ln.Addr().String())
+	return g.Wait()
+}
+
+// newGateway builds the gateway over resolver, with the web UI for every non-API path. The
+// UI calls the public API through the gateway's own handler, in process, so routing, token
+// checks and rate limits apply to it as to any client.
+func newGateway(cfg Config, resolver discovery.Resolver, log *slog.Logger, reg *prometheus.Registry) (*gateway.Gateway, error) {
+	var gw *gateway.Gateway
+	ui, err := web.New(web.Config{PublicURL: cfg.PublicURL, Secure: strings.HasPrefix(cfg.PublicURL, "https://")}, web.Deps{
+		API: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gw.Handler().ServeHTTP(w, r) }),
+		Log: log.With("component", "web"), Registry: reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	gcfg := gateway.DefaultConfig()
+	gcfg.RateLimit, gcfg.RateBurst = cfg.RateLimit, cfg.RateBurst
+	gw, err = gateway.New(gcfg, gateway.Deps{Resolver: resolver, Log: log, Registry: reg, UI: ui.Handler()})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	return gw, nil
+}
+
+// withReadiness makes /readyz of h also require checks, which are run first: the
+// dependencies the host process adds to a service (its broker connection).
+func withReadiness(h http.Handler, checks ...httpx.Check) http.Handler {
+	ready := httpx.Ready(checks)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/readyz" {
+			for _, c := range checks {
+				if c.Check(r.Context()) != nil {
+					ready(w, r) // answers 503 naming the failing dependency
+					return
+				}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// defaultInstanceID names this process: host name and process ID.
+func defaultInstanceID() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	return fmt.Sprintf("%s-%d", strings.Split(host, ".")[0], os.Getpid())
+}
