@@ -83,7 +83,7 @@ func runLaunch(ctx context.Context, getenv func(string) string, stdout io.Writer
 	cfg.DatabasePrefix = or(getenv("EVENTPOST_DATABASE_PREFIX"), cfg.DatabasePrefix)
 	cfg.AMQPURL = or(getenv("EVENTPOST_AMQP_URL"), cfg.AMQPURL)
 	cfg.GatewayAddr = or(getenv("EVENTPOST_HTTP_ADDR"), cfg.GatewayAddr)
-	for _, k := range []string{"EVENTPOST_SMTP_URL", "EVENTPOST_MAIL_FROM", "EVENTPOST_PUBLIC_URL", "EVENTPOST_DATA_DIR",
+	for _, k := range []string{"EVENTPOST_AMQP_PREFIX", "EVENTPOST_SMTP_URL", "EVENTPOST_MAIL_FROM", "EVENTPOST_PUBLIC_URL", "EVENTPOST_DATA_DIR",
 		"EVENTPOST_LOG_LEVEL", "EVENTPOST_RATE_LIMIT", "EVENTPOST_RATE_BURST"} {
 		if v := getenv(k); v != "" {
 			cfg.Env = append(cfg.Env, k+"="+v)

@@ -50,6 +50,10 @@ type Config struct {
 	// AMQPURL is the RabbitMQ server (EVENTPOST_AMQP_URL, default
 	// amqp://guest:guest@127.0.0.1:5672/).
 	AMQPURL string
+	// AMQPPrefix starts the names of the exchange and queues EventPost declares
+	// (EVENTPOST_AMQP_PREFIX, default "eventpost"), so that several systems can share a
+	// RabbitMQ virtual host.
+	AMQPPrefix string
 	// Upstreams are the base URLs of the instances of the services this one calls:
 	// EVENTPOST_AUTH_URLS, EVENTPOST_EVENTS_URLS and EVENTPOST_NOTIFICATIONS_URLS, each a
 	// comma-separated list, default the service's port in DefaultPorts on 127.0.0.1.
@@ -81,6 +85,7 @@ func ReadConfig(getenv func(string) string, service string) (Config, error) {
 		InstanceID:      or(getenv("EVENTPOST_INSTANCE_ID"), defaultInstanceID()),
 		DatabaseURL:     getenv("EVENTPOST_DATABASE_URL"),
 		AMQPURL:         or(getenv("EVENTPOST_AMQP_URL"), "amqp://guest:guest@127.0.0.1:5672/"),
+		AMQPPrefix:      or(getenv("EVENTPOST_AMQP_PREFIX"), "eventpost"),
 		Upstreams:       map[string][]string{},
 	}
 	for _, name := range []string{discovery.Auth, discovery.Events, discovery.Notifications} {

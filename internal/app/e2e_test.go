@@ -43,6 +43,14 @@ func TestUserStory(t *testing.T) {
 		t.Skip("end-to-end story: skipped with -short")
 	}
 	c, smtp, _ := startSystem(t)
+	userStory(t, c, smtp)
+}
+
+// userStory walks the whole user story through the gateway at c, reading the mail that
+// reaches smtp: sign-up and welcome, log-in, events and search, reminders both ways arriving
+// on time with their .ics, moving and deleting events and the mails that follow, refresh
+// rotation and reuse, logout, and account deletion with what it removes.
+func userStory(t *testing.T, c *client, smtp *smtptest.Server) {
 
 	// Sign up: the welcome mail arrives, complete.
 	alice, _ := c.signUpAndLogIn("alice@example.com", "Alice")

@@ -61,7 +61,7 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error
 	}
 	defer st.Close()
 	rc := rabbitmq.DefaultConfig()
-	rc.URL, rc.Name = cfg.AMQPURL, name+"/"+cfg.InstanceID
+	rc.URL, rc.Prefix, rc.Name = cfg.AMQPURL, cfg.AMQPPrefix, name+"/"+cfg.InstanceID
 	rb, err := rabbitmq.New(rc, log, reg)
 	if err != nil {
 		return fmt.Errorf("%s: broker: %w", name, err)

@@ -16,7 +16,8 @@ import (
 
 // sqlStore implements Store with SQL that SQLite and PostgreSQL both accept (placeholders
 // rebound for the dialect, times as unix microseconds, INSERT … RETURNING, ON CONFLICT). The
-// SQLite store wraps it; a PostgreSQL store can wrap it the same way over its own migrations.
+// SQLite and PostgreSQL stores wrap it over their own migrations; the only difference in
+// behaviour is how revocations are ordered (insertRevocation).
 type sqlStore struct {
 	db *sql.DB
 	d  database.Dialect
@@ -144,7 +145,28 @@ func (s *sqlStore) DeleteAccount(ctx context.Context, id string, revokeUntil tim
 	return seq, nil
 }
 
+// revocationLock is the key of the PostgreSQL advisory lock that revocation writers hold
+// from the moment they draw a sequence number until their transaction ends. Only the auth
+// database uses it.
+const revocationLock int64 = 0x61757468_72657673 // "authrevs"
+
+// insertRevocation records a revocation within tx and returns its sequence number.
+//
+// The feed promises that sequence numbers become visible in order: a reader that saw seq N
+// never later finds a smaller one appear. SQLite gives that for free, since its write
+// transactions run one at a time. In PostgreSQL an identity column alone does not: two
+// transactions may draw N and N+1 and commit in the other order, and a reader polling in
+// between would move its cursor past N for ever. So writers first take a transaction-level
+// advisory lock, which makes them draw and commit one after another: the lock is released
+// only once the commit is visible. It orders the writers only: feed readers, Prune and
+// autovacuum never wait for it (LOCK TABLE would also hold those up), and it goes with the
+// transaction on commit, rollback or a dropped connection.
 func (s *sqlStore) insertRevocation(ctx context.Context, tx *sql.Tx, sessionID, accountID *string, until time.Time) (int64, error) {
+	if s.d == database.Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, revocationLock); err != nil {
+			return 0, fmt.Errorf("lock revocations: %w", err)
+		}
+	}
 	var seq int64
 	err := tx.QueryRowContext(ctx, s.d.Rebind(
 		`INSERT INTO revocations (session_id, account_id, created_at, expires_at) VALUES (?, ?, ?, ?) RETURNING seq`),

@@ -94,8 +94,9 @@ type Store interface {
 	Update(ctx context.Context, fn func(tx Tx) error) error
 }
 
-// Tx is what the service does within one Store.Update transaction. The reminders it reads
-// are locked against concurrent writers until the transaction ends.
+// Tx is what the service does within one Store.Update transaction. The reminders and
+// snapshots it reads are locked against concurrent writers until the transaction ends, so
+// that a read-modify-write loses no concurrent update.
 type Tx interface {
 	// FirstDelivery records that the broker message with ID messageID is being applied and
 	// reports whether this is the first time (see outbox.FirstDelivery).

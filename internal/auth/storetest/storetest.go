@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 	t.Run("rotate refresh token", func(t *testing.T) { testRotate(t, open) })
 	t.Run("revoke session", func(t *testing.T) { testRevokeSession(t, open) })
 	t.Run("revocations", func(t *testing.T) { testRevocations(t, open) })
+	t.Run("revocations become visible in sequence order", func(t *testing.T) { testRevocationsInOrder(t, open) })
 	t.Run("login failures", func(t *testing.T) { testLoginFailures(t, open) })
 	t.Run("signing keys", func(t *testing.T) { testSigningKeys(t, open) })
 	t.Run("prune", func(t *testing.T) { testPrune(t, open) })
@@ -459,6 +460,94 @@ func testRevocations(t *testing.T, open func(t *testing.T) auth.Store) {
 				t.Errorf("Revocations(%d) (-want +got):\n%s", tt.after, diff)
 			}
 		})
+	}
+}
+
+// testRevocationsInOrder has writers revoke sessions concurrently while a reader follows
+// the feed as the gateway does, from the last LastSeq it saw. If a sequence number could
+// become visible after a greater one (two transactions committing out of order), the reader
+// would move past it and never see it.
+func testRevocationsInOrder(t *testing.T, open func(t *testing.T) auth.Store) {
+	ctx := context.Background()
+	s := open(t)
+	const writers, each = 4, 50
+	until := base.Add(time.Hour)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		written = map[int64]string{}
+		done    = make(chan struct{})
+	)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				session := fmt.Sprintf("w%d-%d", w, i)
+				var (
+					seq int64
+					err error
+				)
+				if i%5 == 0 { // some revocations come from deleted accounts
+					a := account(w*each + i + 1)
+					if err = s.CreateAccount(ctx, a); err == nil {
+						session = "account:" + a.ID
+						seq, err = s.DeleteAccount(ctx, a.ID, until)
+					}
+				} else {
+					seq, err = s.RevokeSession(ctx, session, until)
+				}
+				if err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+				mu.Lock()
+				written[seq] = session
+				mu.Unlock()
+			}
+		})
+	}
+	go func() { wg.Wait(); close(done) }()
+
+	seen := map[int64]string{}
+	var cursor int64
+	follow := func() {
+		feed, err := s.Revocations(ctx, cursor, base)
+		if err != nil {
+			t.Fatalf("Revocations(%d): %v", cursor, err)
+		}
+		for _, r := range feed.Revocations {
+			if r.Seq <= cursor || r.Seq > feed.LastSeq {
+				t.Errorf("feed after %d with last seq %d holds seq %d", cursor, feed.LastSeq, r.Seq)
+			}
+			if r.AccountID != "" {
+				seen[r.Seq] = "account:" + r.AccountID
+			} else {
+				seen[r.Seq] = r.SessionID
+			}
+		}
+		if feed.LastSeq < cursor {
+			t.Fatalf("last seq went back from %d to %d", cursor, feed.LastSeq)
+		}
+		cursor = feed.LastSeq
+	}
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		follow()
+	}
+	follow() // everything is committed now
+	if t.Failed() {
+		return
+	}
+	if len(written) != writers*each {
+		t.Fatalf("%d distinct sequence numbers for %d revocations", len(written), writers*each)
+	}
+	for seq, who := range written {
+		if seen[seq] != who {
+			t.Errorf("revocation %d (%s) never reached the reader (it saw %q): it became visible after a greater one", seq, who, seen[seq])
+		}
 	}
 }
 

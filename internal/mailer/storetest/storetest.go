@@ -1,5 +1,5 @@
-// Package storetest is the contract suite of mailer.Store: every implementation (SQLite now,
-// PostgreSQL later) runs the same tests, from its own _test.go file, with Run.
+// Package storetest is the contract suite of mailer.Store: every implementation (SQLite,
+// PostgreSQL) runs the same tests, from its own _test.go file, with Run.
 package storetest
 
 import (
@@ -36,6 +36,8 @@ var t0 = time.Date(2027, 3, 1, 19, 30, 15, 123456789, time.FixedZone("CET", 3600
 func Run(t *testing.T, open func(t *testing.T) mailer.Store) {
 	t.Run("Claim", func(t *testing.T) { testClaim(t, open) })
 	t.Run("ClaimConcurrent", func(t *testing.T) { testClaimConcurrent(t, open) })
+	t.Run("ClaimConcurrentTakeover", func(t *testing.T) { testClaimConcurrentTakeover(t, open) })
+	t.Run("ClaimConcurrentManyKeys", func(t *testing.T) { testClaimConcurrentManyKeys(t, open) })
 	t.Run("Complete", func(t *testing.T) { testComplete(t, open) })
 	t.Run("Release", func(t *testing.T) { testRelease(t, open) })
 	t.Run("Get", func(t *testing.T) { testGet(t, open) })
@@ -250,6 +252,89 @@ func testClaimConcurrent(t *testing.T, open func(t *testing.T) mailer.Store) {
 	}
 	if got := get(t, s, "k").ClaimToken; got != winners[0] {
 		t.Errorf("stored token %q, want the winner's %q", got, winners[0])
+	}
+}
+
+// testClaimConcurrentTakeover has several deliveries of a key whose claim lapsed take it
+// over at once: exactly one does.
+func testClaimConcurrentTakeover(t *testing.T, open func(t *testing.T) mailer.Store) {
+	s := open(t)
+	mustClaim(t, s, claim("k", "crashed", t0))
+	const n = 8
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		winners []string
+	)
+	for i := range n {
+		wg.Go(func() {
+			token := fmt.Sprintf("t%d", i)
+			rec, err := s.Claim(context.Background(), claim("k", token, t0.Add(lease+time.Duration(i)*time.Microsecond)))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && rec.ClaimToken == token:
+				winners = append(winners, token)
+			case err != nil && !errors.Is(err, mailer.ErrClaimed):
+				t.Errorf("Claim(%s): %v", token, err)
+			case err == nil:
+				t.Errorf("Claim(%s) = %+v without an error, want it or ErrClaimed", token, rec)
+			}
+		})
+	}
+	wg.Wait()
+	if len(winners) != 1 {
+		t.Fatalf("%d takeovers won (%v), want exactly 1", len(winners), winners)
+	}
+	if got := get(t, s, "k"); got.ClaimToken != winners[0] || !got.CreatedAt.Equal(us(t0)) {
+		t.Errorf("stored token %q created %v, want the winner's %q and the first claim's time", got.ClaimToken, got.CreatedAt, winners[0])
+	}
+}
+
+// testClaimConcurrentManyKeys has several consumers (replicas) race for the same keys in
+// different orders, as redelivered messages make them do: each key has exactly one winner,
+// and the others are told it is claimed.
+func testClaimConcurrentManyKeys(t *testing.T, open func(t *testing.T) mailer.Store) {
+	s := open(t)
+	const consumers, keys = 4, 60
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		wins = map[string][]string{}
+	)
+	for c := range consumers {
+		wg.Go(func() {
+			for i := range keys {
+				// Every consumer visits every key once, each from another start and half of
+				// them backwards.
+				k := i
+				if c%2 == 1 {
+					k = keys - 1 - i
+				}
+				key := fmt.Sprintf("key-%d", (k+c*keys/consumers)%keys)
+				token := fmt.Sprintf("c%d-%s", c, key)
+				rec, err := s.Claim(context.Background(), claim(key, token, t0))
+				switch {
+				case err == nil && rec.ClaimToken == token:
+					mu.Lock()
+					wins[key] = append(wins[key], token)
+					mu.Unlock()
+				case !errors.Is(err, mailer.ErrClaimed):
+					t.Errorf("Claim(%s, %s) = %+v, %v; want the claim or ErrClaimed", key, token, rec, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i := range keys {
+		key := fmt.Sprintf("key-%d", i)
+		if len(wins[key]) != 1 {
+			t.Errorf("key %s won by %v, want exactly one claimant", key, wins[key])
+			continue
+		}
+		if got := get(t, s, key).ClaimToken; got != wins[key][0] {
+			t.Errorf("key %s stored token %q, want the winner's %q", key, got, wins[key][0])
+		}
 	}
 }
 

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) notifications.Store) {
 		{"ClaimDueMailErrorClaimsNothing", testClaimDueMailError},
 		{"ClaimDueConcurrentClaimersNeverShare", testClaimDueConcurrent},
 		{"UpdateCommitsOrRollsBack", testUpdateCommitsOrRollsBack},
+		{"UpdateLocksWhatItReads", testUpdateLocksWhatItReads},
 		{"FirstDelivery", testFirstDelivery},
 		{"EventReminders", testEventReminders},
 		{"PutSnapshotAndSetSendAt", testPutSnapshotAndSetSendAt},
@@ -446,35 +447,52 @@ func testClaimDueMailError(t *testing.T, s notifications.Store) {
 	}
 }
 
+// testClaimDueConcurrent has several claimers (as several scheduler replicas would) claim
+// many due reminders at once, each in small batches until nothing is left: every due
+// reminder is claimed exactly once, with exactly one email in the outbox, and none that is
+// not due.
 func testClaimDueConcurrent(t *testing.T, s notifications.Store) {
 	ctx := context.Background()
 	ev := event("ev", base, base)
-	const n = 40
+	const (
+		due, notDue = 300, 20
+		claimers    = 6
+		batch       = 7
+	)
 	want := map[string]bool{}
-	for i := range n {
-		r := reminder(t, fmt.Sprint("acct", i%3), ev, base.Add(-time.Duration(i)*time.Second), nil)
+	for i := range due + notDue {
+		sendAt := base.Add(-time.Duration(i) * time.Second)
+		if i >= due {
+			sendAt = base.Add(time.Duration(i) * time.Microsecond)
+		}
+		r := reminder(t, fmt.Sprint("acct", i%3), ev, sendAt, nil)
 		create(t, s, r)
-		want[r.ID] = true
+		want[r.ID] = i < due
 	}
 	var (
-		mu  sync.Mutex
-		got = map[string]int{}
-		wg  sync.WaitGroup
+		mu      sync.Mutex
+		got     = map[string]int{}
+		batches = make([]int, claimers)
+		wg      sync.WaitGroup
 	)
-	for range 8 {
+	for c := range claimers {
 		wg.Go(func() {
 			for {
-				rs, err := s.ClaimDue(ctx, base, 3, func(r notifications.Reminder) (broker.Message, error) {
+				rs, err := s.ClaimDue(ctx, base, batch, func(r notifications.Reminder) (broker.Message, error) {
 					return broker.NewMessage(ctx, messages.TypeEmailSend, messages.EmailSend{IdempotencyKey: r.ID})
 				})
 				if err != nil {
-					t.Errorf("ClaimDue: %v", err)
+					t.Errorf("claimer %d: ClaimDue: %v", c, err)
 					return
 				}
 				if len(rs) == 0 {
 					return
 				}
+				if len(rs) > batch {
+					t.Errorf("claimer %d claimed %d reminders at once, more than the limit %d", c, len(rs), batch)
+				}
 				mu.Lock()
+				batches[c]++
 				for _, r := range rs {
 					got[r.ID]++
 				}
@@ -483,14 +501,34 @@ func testClaimDueConcurrent(t *testing.T, s notifications.Store) {
 		})
 	}
 	wg.Wait()
-	for id := range want {
-		if got[id] != 1 {
-			t.Errorf("reminder %s claimed %d times, want 1", id, got[id])
+	for id, isDue := range want {
+		switch {
+		case isDue && got[id] != 1:
+			t.Errorf("due reminder %s claimed %d times, want 1", id, got[id])
+		case !isDue && got[id] != 0:
+			t.Errorf("reminder %s claimed %d times before it was due", id, got[id])
 		}
 	}
-	if msgs := outboxMessages(t, s); len(msgs) != n {
-		t.Errorf("outbox holds %d messages, want %d", len(msgs), n)
+	keys := map[string]int{}
+	for _, m := range outboxMessages(t, s) {
+		var p messages.EmailSend
+		if err := m.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		keys[p.IdempotencyKey]++
 	}
+	if len(keys) != due {
+		t.Errorf("outbox holds emails for %d reminders, want %d", len(keys), due)
+	}
+	for key, n := range keys {
+		if n != 1 || !want[key] {
+			t.Errorf("outbox holds %d emails for reminder %s (due: %v), want 1 for each due one", n, key, want[key])
+		}
+	}
+	if n, err := s.CountScheduled(ctx); err != nil || n != notDue {
+		t.Errorf("CountScheduled() = %d, %v; want the %d not yet due", n, err, notDue)
+	}
+	t.Logf("claims per claimer: %v", batches)
 }
 
 func testUpdateCommitsOrRollsBack(t *testing.T, s notifications.Store) {
@@ -537,6 +575,81 @@ func testUpdateCommitsOrRollsBack(t *testing.T, s notifications.Store) {
 			t.Errorf("outbox = %+v, want the one message %s", msgs, msg.ID)
 		}
 	})
+}
+
+// testUpdateLocksWhatItReads runs concurrent read-modify-write transactions, as concurrent
+// consumers do: each reads through the Tx and writes back what it read, moved on by one
+// second. What a Tx reads is locked until it ends, so no update is lost.
+func testUpdateLocksWhatItReads(t *testing.T, s notifications.Store) {
+	ctx := context.Background()
+	const workers, each = 6, 5
+	tests := []struct {
+		name string
+		// step reads what it changes through tx and moves it on by a second.
+		step func(ctx context.Context, tx notifications.Tx, r notifications.Reminder) error
+		// moved reads how far it went.
+		moved func(t *testing.T, r notifications.Reminder) time.Duration
+	}{
+		{"Reminder", func(ctx context.Context, tx notifications.Tx, r notifications.Reminder) error {
+			got, err := tx.Reminder(ctx, r.ID)
+			if err != nil {
+				return err
+			}
+			return tx.SetSendAt(ctx, r.ID, got.SendAt.Add(time.Second))
+		}, func(t *testing.T, r notifications.Reminder) time.Duration {
+			return get(t, s, r.ID).SendAt.Sub(r.SendAt)
+		}},
+		{"EventReminders", func(ctx context.Context, tx notifications.Tx, r notifications.Reminder) error {
+			rs, err := tx.EventReminders(ctx, r.EventID, notifications.StatusScheduled)
+			if err != nil {
+				return err
+			}
+			for _, got := range rs {
+				if err := tx.SetSendAt(ctx, got.ID, got.SendAt.Add(time.Second)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, func(t *testing.T, r notifications.Reminder) time.Duration {
+			return get(t, s, r.ID).SendAt.Sub(r.SendAt)
+		}},
+		{"Snapshot", func(ctx context.Context, tx notifications.Tx, r notifications.Reminder) error {
+			ev, err := tx.Snapshot(ctx, r.EventID)
+			if err != nil {
+				return err
+			}
+			ev.UpdatedAt = ev.UpdatedAt.Add(time.Second)
+			return tx.PutSnapshot(ctx, ev)
+		}, func(t *testing.T, r notifications.Reminder) time.Duration {
+			ev, err := s.Snapshot(ctx, r.EventID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ev.UpdatedAt.Sub(r.Event.UpdatedAt)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := event("ev-"+tt.name, base, base)
+			r := reminder(t, "a", ev, base.Add(-time.Hour), nil)
+			create(t, s, r, reminder(t, "b", ev, base.Add(-time.Hour), nil))
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Go(func() {
+					for range each {
+						if err := s.Update(ctx, func(tx notifications.Tx) error { return tt.step(ctx, tx, r) }); err != nil {
+							t.Errorf("Update: %v", err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if got, want := tt.moved(t, r), workers*each*time.Second; got != want {
+				t.Errorf("moved by %v after %d read-modify-write transactions, want %v: updates were lost", got, workers*each, want)
+			}
+		})
+	}
 }
 
 func testFirstDelivery(t *testing.T, s notifications.Store) {

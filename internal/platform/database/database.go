@@ -131,7 +131,8 @@ func MigrateTable(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS, table 
 	case Postgres:
 		gd = goose.DialectPostgres
 		// Replicas starting at once take turns: an advisory lock held for the migration.
-		locker, err := lock.NewPostgresSessionLocker()
+		// Retry every second (the default is 5 s) for up to five minutes.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}

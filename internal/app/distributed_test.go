@@ -1,0 +1,112 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/eventpost/eventpost/internal/app"
+	"github.com/eventpost/eventpost/internal/platform/broker/amqptest"
+	"github.com/eventpost/eventpost/internal/platform/database/pgtest"
+	"github.com/eventpost/eventpost/internal/platform/discovery"
+	"github.com/eventpost/eventpost/internal/platform/smtptest"
+)
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of several processes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startCluster launches the distributed system — every service its own process of the real
+// binary, against this machine's PostgreSQL and RabbitMQ — with databases, roles and queues
+// of its own that are removed when t ends, and mail going to smtp. It skips (or, with
+// EVENTPOST_INTEGRATION=1, fails) when PostgreSQL or RabbitMQ does not answer.
+func startCluster(t *testing.T, smtp *smtptest.Server, replicas map[string]int) (*app.Cluster, *client) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("distributed system: skipped with -short")
+	}
+	pgtest.DB(t) // skips or fails when PostgreSQL does not answer
+	amqpURL, prefix := amqptest.URL(t)
+	dbPrefix := "ept_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
+	t.Cleanup(func() { dropDatabases(t, dbPrefix) })
+
+	out := &syncBuffer{}
+	cfg := app.DefaultClusterConfig()
+	cfg.Binary = buildBinary(t)
+	cfg.PostgresURL = pgtest.ServerURL()
+	cfg.DatabasePrefix = dbPrefix
+	cfg.AMQPURL = amqpURL
+	cfg.GatewayAddr = freeAddr(t)
+	cfg.Ports = nil // free ports
+	if replicas != nil {
+		cfg.Replicas = replicas
+	}
+	cfg.Env = []string{
+		"EVENTPOST_AMQP_PREFIX=" + prefix, "EVENTPOST_SMTP_URL=" + smtp.URL(), "EVENTPOST_DATA_DIR=" + t.TempDir(),
+		"EVENTPOST_RATE_LIMIT=100000", "EVENTPOST_RATE_BURST=100000", "EVENTPOST_PUBLIC_URL=http://eventpost.test",
+	}
+	cfg.Output = out
+	cluster, err := app.Launch(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("launch: %v\n%s", err, tail(out.String(), 40))
+	}
+	t.Cleanup(func() {
+		cluster.Stop()
+		if t.Failed() {
+			t.Logf("cluster log (tail):\n%s", tail(out.String(), 60))
+		}
+	})
+	c := newClient(t, cluster.URL)
+	c.waitReady()
+	return cluster, c
+}
+
+// dropDatabases removes the databases and roles the launcher made for prefix.
+func dropDatabases(t *testing.T, prefix string) {
+	db, err := sql.Open("pgx", pgtest.ServerURL())
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer db.Close()
+	for _, name := range []string{discovery.Auth, discovery.Events, discovery.Notifications, discovery.Mailer} {
+		ident := prefix + "_" + name
+		for _, q := range []string{
+			fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, ident),
+			fmt.Sprintf(`DROP ROLE IF EXISTS %s`, ident),
+		} {
+			if _, err := db.Exec(q); err != nil {
+				t.Errorf("cleanup: %s: %v", q, err)
+			}
+		}
+	}
+}
+
+// TestDistributedUserStory walks the same user story as TestUserStory through the
+// distributed system: every service a separate process, two replicas of notifications and
+// of the email-sender, PostgreSQL per service, RabbitMQ between them.
+func TestDistributedUserStory(t *testing.T) {
+	smtp := smtptest.Start(t)
+	_, c := startCluster(t, smtp, nil)
+	userStory(t, c, smtp)
+}

@@ -1,0 +1,171 @@
+package mailer
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
+)
+
+// sqlStore implements Store with SQL that SQLite and PostgreSQL both accept (placeholders
+// rebound for the dialect, times as unix microseconds, upserts with RETURNING). The SQLite
+// and PostgreSQL stores wrap it over their own migrations.
+type sqlStore struct {
+	db *sql.DB
+	d  database.Dialect
+}
+
+// Ping implements Store.
+func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+const recordColumns = `idempotency_key, kind, state, claim_token, claimed_at, message_id, error, created_at, completed_at`
+
+// Claim implements Store. One statement decides the claim: it inserts the key, or takes over
+// its row when that row is a claim whose lease ran out (its consumer crashed or hangs), and
+// returns the row only when it did either. It is atomic with concurrent claims of the key in
+// both databases: PostgreSQL makes a concurrent insert of the same key wait and then see the
+// winner's row, and locks the row it finds (even when it leaves it unchanged) until the
+// transaction ends, so the record read next is the one that decided, and a takeover is
+// checked against the latest claim; SQLite runs write transactions one at a time.
+func (s *sqlStore) Claim(ctx context.Context, c Claim) (Record, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Record{}, fmt.Errorf("claim %s: %w", c.Key, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	at := c.At.UnixMicro()
+	rec, err := scanRecord(tx.QueryRowContext(ctx, s.d.Rebind(`
+		INSERT INTO sent_messages (idempotency_key, kind, state, claim_token, claimed_at, created_at)
+		VALUES (?, ?, 'sending', ?, ?, ?)
+		ON CONFLICT (idempotency_key) DO UPDATE SET claim_token = excluded.claim_token, claimed_at = excluded.claimed_at
+		WHERE sent_messages.state = 'sending' AND sent_messages.claimed_at <= ?
+		RETURNING `+recordColumns),
+		c.Key, string(c.Kind), c.Token, at, at, c.At.Add(-c.Lease).UnixMicro()))
+	claimed := err == nil
+	if errors.Is(err, sql.ErrNoRows) {
+		// The key is settled or held by a live claim.
+		rec, err = s.get(ctx, tx, c.Key)
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("claim %s: %w", c.Key, err)
+	}
+	if !claimed && rec.State == StateSending {
+		return Record{}, fmt.Errorf("claim %s: %w", c.Key, ErrClaimed)
+	}
+	if err := tx.Commit(); err != nil {
+		return Record{}, fmt.Errorf("claim %s: %w", c.Key, err)
+	}
+	return rec, nil
+}
+
+// Complete implements Store.
+func (s *sqlStore) Complete(ctx context.Context, o Outcome, msgs ...broker.Message) error {
+	if o.State != StateSent && o.State != StateFailed {
+		return fmt.Errorf("complete %s: invalid outcome state %q", o.Key, o.State)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("complete %s: %w", o.Key, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	// Of concurrent completions one changes the row; the others wait for it, find the key
+	// settled and change nothing.
+	res, err := tx.ExecContext(ctx, s.d.Rebind(`
+		UPDATE sent_messages
+		SET state = ?, message_id = ?, error = ?, completed_at = ?, claim_token = NULL
+		WHERE idempotency_key = ? AND state = 'sending'`),
+		o.State, o.MessageID, o.Error, o.At.UnixMicro(), o.Key)
+	if err != nil {
+		return fmt.Errorf("complete %s: %w", o.Key, err)
+	}
+	done, err := oneRow(res)
+	if err != nil {
+		return fmt.Errorf("complete %s: %w", o.Key, err)
+	}
+	if !done {
+		return fmt.Errorf("complete %s: %w", o.Key, ErrNotClaimed)
+	}
+	if err := outbox.Add(ctx, tx, s.d, msgs...); err != nil {
+		return fmt.Errorf("complete %s: %w", o.Key, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("complete %s: %w", o.Key, err)
+	}
+	return nil
+}
+
+// Release implements Store.
+func (s *sqlStore) Release(ctx context.Context, key, token string) error {
+	res, err := s.db.ExecContext(ctx, s.d.Rebind(`
+		DELETE FROM sent_messages WHERE idempotency_key = ? AND state = 'sending' AND claim_token = ?`),
+		key, token)
+	if err != nil {
+		return fmt.Errorf("release %s: %w", key, err)
+	}
+	released, err := oneRow(res)
+	if err != nil {
+		return fmt.Errorf("release %s: %w", key, err)
+	}
+	if !released {
+		return fmt.Errorf("release %s: %w", key, ErrNotClaimed)
+	}
+	return nil
+}
+
+// Get implements Store.
+func (s *sqlStore) Get(ctx context.Context, key string) (Record, error) {
+	rec, err := s.get(ctx, s.db, key)
+	if err != nil {
+		return Record{}, fmt.Errorf("get sent message %s: %w", key, err)
+	}
+	return rec, nil
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *sqlStore) get(ctx context.Context, q queryer, key string) (Record, error) {
+	rec, err := scanRecord(q.QueryRowContext(ctx,
+		s.d.Rebind(`SELECT `+recordColumns+` FROM sent_messages WHERE idempotency_key = ?`), key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Record{}, ErrNotFound
+	}
+	return rec, err
+}
+
+// scanRecord reads a row of recordColumns.
+func scanRecord(row *sql.Row) (Record, error) {
+	var (
+		r                    Record
+		kind                 string
+		token                sql.NullString
+		claimedAt, createdAt int64
+		completedAt          sql.NullInt64
+	)
+	err := row.Scan(&r.Key, &kind, &r.State, &token, &claimedAt, &r.MessageID, &r.Error, &createdAt, &completedAt)
+	if err != nil {
+		return Record{}, err
+	}
+	r.Kind = messages.EmailKind(kind)
+	r.ClaimToken = token.String
+	r.ClaimedAt = fromMicros(claimedAt)
+	r.CreatedAt = fromMicros(createdAt)
+	if completedAt.Valid {
+		r.CompletedAt = fromMicros(completedAt.Int64)
+	}
+	return r, nil
+}
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func oneRow(res sql.Result) (bool, error) {
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

@@ -1,0 +1,467 @@
+package notifications
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
+)
+
+// sqlStore implements Store with SQL that SQLite and PostgreSQL both accept (placeholders
+// rebound for the dialect, times as unix microseconds, ON CONFLICT upserts). The SQLite and
+// PostgreSQL stores wrap it over their own migrations. The dialects differ only in locking:
+// a SQLite write transaction holds the database's write lock from its start, so it needs no
+// row locks; in PostgreSQL, transactions that read rows to change them lock those rows (FOR
+// UPDATE), and ClaimDue skips the rows another claimer holds (FOR UPDATE SKIP LOCKED).
+type sqlStore struct {
+	db *sql.DB
+	d  database.Dialect
+}
+
+// Row-locking clauses appended to a SELECT.
+type lock int
+
+const (
+	noLock     lock = iota // a plain read
+	forUpdate              // lock the rows read until the transaction ends, waiting for other holders
+	skipLocked             // lock the rows read, leaving out those another transaction holds
+)
+
+// clause returns the clause that makes a SELECT lock its rows as l says, in dialect d (in
+// SQLite: nothing). of names the tables or aliases whose rows are locked; "" means all.
+func (l lock) clause(d database.Dialect, of string) string {
+	if d != database.Postgres || l == noLock {
+		return ""
+	}
+	c := " FOR UPDATE"
+	if of != "" {
+		c += " OF " + of
+	}
+	if l == skipLocked {
+		c += " SKIP LOCKED"
+	}
+	return c
+}
+
+// Ping implements Store.
+func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// queryer is what reads need: a database or a transaction.
+type queryer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// selectReminders selects reminders with their event's snapshot; scanReminder reads them.
+const selectReminders = `SELECT r.id, r.account_id, r.event_id, r.email, r.send_at, r.minutes_before, r.note,
+	r.status, r.created_at, r.sent_at, r.last_error, e.body
+FROM reminders r JOIN event_snapshots e ON e.id = r.event_id`
+
+// The scheduler's and consumers' frequent queries, named so that the PostgreSQL plan test
+// explains the very SQL the store runs.
+const (
+	// dueQuery selects the scheduled reminders due at a time, earliest first, up to a limit.
+	dueQuery = selectReminders + `
+WHERE r.status = 'scheduled' AND r.send_at <= ? ORDER BY r.send_at, r.id LIMIT ?`
+	// eventRemindersQuery selects an event's reminders in a state, by ID.
+	eventRemindersQuery = selectReminders + ` WHERE r.event_id = ? AND r.status = ? ORDER BY r.id`
+	nextSendAtQuery     = `SELECT MIN(send_at) FROM reminders WHERE status = 'scheduled'`
+	countScheduledQuery = `SELECT COUNT(*) FROM reminders WHERE status = 'scheduled'`
+)
+
+// listQuery returns the query of ListReminders(f) and its arguments.
+func listQuery(f ListFilter) (string, []any) {
+	var (
+		where = []string{"r.account_id = ?"}
+		args  = []any{f.AccountID}
+	)
+	if f.Status != "" {
+		where = append(where, "r.status = ?")
+		args = append(args, string(f.Status))
+	}
+	if f.EventID != "" {
+		where = append(where, "r.event_id = ?")
+		args = append(args, f.EventID)
+	}
+	return selectReminders + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY r.send_at, r.id`, args
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanReminder(sc scanner) (Reminder, error) {
+	var (
+		r                Reminder
+		sendAt, created  int64
+		minutes, sentAt  sql.NullInt64
+		lastError        sql.NullString
+		status, snapshot string
+	)
+	if err := sc.Scan(&r.ID, &r.AccountID, &r.EventID, &r.Email, &sendAt, &minutes, &r.Note,
+		&status, &created, &sentAt, &lastError, &snapshot); err != nil {
+		return Reminder{}, err
+	}
+	r.SendAt = fromMicros(sendAt)
+	r.CreatedAt = fromMicros(created)
+	r.Status = Status(status)
+	if minutes.Valid {
+		m := int(minutes.Int64)
+		r.MinutesBefore = &m
+	}
+	if sentAt.Valid {
+		t := fromMicros(sentAt.Int64)
+		r.SentAt = &t
+	}
+	r.LastError = lastError.String
+	ev, err := decodeSnapshot(snapshot)
+	if err != nil {
+		return Reminder{}, err
+	}
+	r.Event = ev
+	return r, nil
+}
+
+func queryReminders(ctx context.Context, q queryer, query string, args ...any) ([]Reminder, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Reminder
+	for rows.Next() {
+		r, err := scanReminder(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func getReminder(ctx context.Context, q queryer, d database.Dialect, id string, l lock) (Reminder, error) {
+	r, err := scanReminder(q.QueryRowContext(ctx, d.Rebind(selectReminders+` WHERE r.id = ?`+l.clause(d, "r")), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Reminder{}, fmt.Errorf("reminder %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Reminder{}, fmt.Errorf("reminder %s: %w", id, err)
+	}
+	return r, nil
+}
+
+func getSnapshot(ctx context.Context, q queryer, d database.Dialect, eventID string, l lock) (messages.Event, error) {
+	var body string
+	err := q.QueryRowContext(ctx, d.Rebind(`SELECT body FROM event_snapshots WHERE id = ?`+l.clause(d, "")), eventID).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return messages.Event{}, fmt.Errorf("snapshot %s: %w", eventID, ErrEventNotFound)
+	}
+	if err != nil {
+		return messages.Event{}, fmt.Errorf("snapshot %s: %w", eventID, err)
+	}
+	ev, err := decodeSnapshot(body)
+	if err != nil {
+		return messages.Event{}, fmt.Errorf("snapshot %s: %w", eventID, err)
+	}
+	return ev, nil
+}
+
+// upsertSnapshot stores ev; with onlyNewer, a stored snapshot that is not older is kept.
+func upsertSnapshot(ctx context.Context, q queryer, d database.Dialect, ev messages.Event, onlyNewer bool) error {
+	ev = normalizeEvent(ev)
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("snapshot %s: %w", ev.ID, err)
+	}
+	query := `INSERT INTO event_snapshots (id, organizer_id, starts_at, updated_at, body) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET organizer_id = excluded.organizer_id, starts_at = excluded.starts_at,
+	updated_at = excluded.updated_at, body = excluded.body`
+	if onlyNewer {
+		query += ` WHERE excluded.updated_at > event_snapshots.updated_at`
+	}
+	if _, err := q.ExecContext(ctx, d.Rebind(query), ev.ID, ev.OrganizerID, toMicros(ev.StartsAt),
+		toMicros(ev.UpdatedAt), string(body)); err != nil {
+		return fmt.Errorf("snapshot %s: %w", ev.ID, err)
+	}
+	return nil
+}
+
+func decodeSnapshot(body string) (messages.Event, error) {
+	var ev messages.Event
+	if err := json.Unmarshal([]byte(body), &ev); err != nil {
+		return messages.Event{}, fmt.Errorf("decode event snapshot: %w", err)
+	}
+	return normalizeEvent(ev), nil
+}
+
+func toMicros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return toMicros(*t)
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// placeholders returns n comma-separated placeholders.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// CreateReminder implements Store.
+func (s *sqlStore) CreateReminder(ctx context.Context, r Reminder) error {
+	if r.Event.ID != r.EventID {
+		return fmt.Errorf("create reminder %s: snapshot of event %q, reminder of %q", r.ID, r.Event.ID, r.EventID)
+	}
+	return s.inTx(ctx, func(q *sql.Tx) error {
+		// The upsert locks the snapshot row (PostgreSQL: even when it keeps it), so it is
+		// locked before the reminder, in the same order as the consumers lock them.
+		if err := upsertSnapshot(ctx, q, s.d, r.Event, true); err != nil {
+			return fmt.Errorf("create reminder %s: %w", r.ID, err)
+		}
+		var minutes any
+		if r.MinutesBefore != nil {
+			minutes = *r.MinutesBefore
+		}
+		_, err := q.ExecContext(ctx, s.d.Rebind(`INSERT INTO reminders
+	(id, account_id, event_id, email, send_at, minutes_before, note, status, created_at, sent_at, last_error)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			r.ID, r.AccountID, r.EventID, r.Email, toMicros(r.SendAt), minutes, r.Note, string(r.Status),
+			toMicros(r.CreatedAt), nullMicros(r.SentAt), nullString(r.LastError))
+		if err != nil {
+			return fmt.Errorf("create reminder %s: %w", r.ID, err)
+		}
+		return nil
+	})
+}
+
+// Reminder implements Store.
+func (s *sqlStore) Reminder(ctx context.Context, id string) (Reminder, error) {
+	return getReminder(ctx, s.db, s.d, id, noLock)
+}
+
+// ListReminders implements Store.
+func (s *sqlStore) ListReminders(ctx context.Context, f ListFilter) ([]Reminder, error) {
+	query, args := listQuery(f)
+	rs, err := queryReminders(ctx, s.db, s.d.Rebind(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list reminders: %w", err)
+	}
+	return rs, nil
+}
+
+// Snapshot implements Store.
+func (s *sqlStore) Snapshot(ctx context.Context, eventID string) (messages.Event, error) {
+	return getSnapshot(ctx, s.db, s.d, eventID, noLock)
+}
+
+// NextSendAt implements Store.
+func (s *sqlStore) NextSendAt(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, nextSendAtQuery).Scan(&next); err != nil {
+		return time.Time{}, false, fmt.Errorf("next send_at: %w", err)
+	}
+	if !next.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMicros(next.Int64), true, nil
+}
+
+// CountScheduled implements Store.
+func (s *sqlStore) CountScheduled(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, countScheduledQuery).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count scheduled: %w", err)
+	}
+	return n, nil
+}
+
+// ClaimDue implements Store. In PostgreSQL the due reminders are selected FOR UPDATE SKIP
+// LOCKED: each claimer (scheduler replica) locks the rows it takes and passes over the rows
+// another claimer holds instead of waiting for them, so no reminder is claimed twice and
+// claimers do not queue behind each other. A claimer that dies mid-claim loses its
+// connection, which rolls its transaction back and frees its rows at once. In SQLite the
+// write lock taken when the transaction begins makes claimers take turns.
+func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, mail func(Reminder) (broker.Message, error)) ([]Reminder, error) {
+	var claimed []Reminder
+	err := s.inTx(ctx, func(q *sql.Tx) error {
+		due, err := queryReminders(ctx, q, s.d.Rebind(dueQuery+skipLocked.clause(s.d, "r")), toMicros(now), limit)
+		if err != nil || len(due) == 0 {
+			return err
+		}
+		args := make([]any, 0, len(due))
+		for _, r := range due {
+			args = append(args, r.ID)
+		}
+		res, err := q.ExecContext(ctx, s.d.Rebind(`UPDATE reminders SET status = 'sending'
+WHERE status = 'scheduled' AND id IN (`+placeholders(len(due))+`)`), args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != int64(len(due)) {
+			return fmt.Errorf("%d of %d reminders changed while claimed (%v)", int64(len(due))-n, len(due), err)
+		}
+		msgs := make([]broker.Message, 0, len(due))
+		for i := range due {
+			r := &due[i]
+			r.Status = StatusSending
+			m, err := mail(*r)
+			if err != nil {
+				return fmt.Errorf("reminder %s: %w", r.ID, err)
+			}
+			msgs = append(msgs, m)
+		}
+		if err := outbox.Add(ctx, q, s.d, msgs...); err != nil {
+			return err
+		}
+		claimed = due
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim due reminders: %w", err)
+	}
+	return claimed, nil
+}
+
+// Update implements Store.
+func (s *sqlStore) Update(ctx context.Context, fn func(tx Tx) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(sqlTx{tx: tx, d: s.d}) })
+}
+
+// inTx runs fn in a write transaction.
+func (s *sqlStore) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// sqlTx is the Tx of a sqlStore. In PostgreSQL the reminders and snapshots it reads are
+// locked (FOR UPDATE) until the transaction ends, since the service reads them to change
+// them; snapshots are locked before reminders everywhere, so that transactions do not
+// deadlock on them.
+type sqlTx struct {
+	tx *sql.Tx
+	d  database.Dialect
+}
+
+func (t sqlTx) FirstDelivery(ctx context.Context, messageID string) (bool, error) {
+	return outbox.FirstDelivery(ctx, t.tx, t.d, messageID)
+}
+
+func (t sqlTx) AddMessages(ctx context.Context, msgs ...broker.Message) error {
+	return outbox.Add(ctx, t.tx, t.d, msgs...)
+}
+
+func (t sqlTx) Reminder(ctx context.Context, id string) (Reminder, error) {
+	return getReminder(ctx, t.tx, t.d, id, forUpdate)
+}
+
+func (t sqlTx) EventReminders(ctx context.Context, eventID string, status Status) ([]Reminder, error) {
+	// A reminder that another transaction changes meanwhile is waited for, then checked
+	// again: one a scheduler claimed (now sending) is no longer returned as scheduled.
+	rs, err := queryReminders(ctx, t.tx, t.d.Rebind(eventRemindersQuery+forUpdate.clause(t.d, "r")), eventID, string(status))
+	if err != nil {
+		return nil, fmt.Errorf("reminders of event %s: %w", eventID, err)
+	}
+	return rs, nil
+}
+
+func (t sqlTx) Snapshot(ctx context.Context, eventID string) (messages.Event, error) {
+	return getSnapshot(ctx, t.tx, t.d, eventID, forUpdate)
+}
+
+func (t sqlTx) PutSnapshot(ctx context.Context, ev messages.Event) error {
+	return upsertSnapshot(ctx, t.tx, t.d, ev, false)
+}
+
+func (t sqlTx) SetSendAt(ctx context.Context, id string, sendAt time.Time) error {
+	if _, err := t.tx.ExecContext(ctx, t.d.Rebind(`UPDATE reminders SET send_at = ? WHERE id = ?`),
+		toMicros(sendAt), id); err != nil {
+		return fmt.Errorf("move reminder %s: %w", id, err)
+	}
+	return nil
+}
+
+func (t sqlTx) Transition(ctx context.Context, id string, from, to Status, sentAt *time.Time, lastError string) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, t.d.Rebind(
+		`UPDATE reminders SET status = ?, sent_at = ?, last_error = ? WHERE id = ? AND status = ?`),
+		string(to), nullMicros(sentAt), nullString(lastError), id, string(from))
+	if err != nil {
+		return false, fmt.Errorf("reminder %s %s → %s: %w", id, from, to, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("reminder %s %s → %s: %w", id, from, to, err)
+	}
+	return n == 1, nil
+}
+
+func (t sqlTx) DeleteReminder(ctx context.Context, id string) error {
+	if _, err := t.tx.ExecContext(ctx, t.d.Rebind(`DELETE FROM reminders WHERE id = ?`), id); err != nil {
+		return fmt.Errorf("delete reminder %s: %w", id, err)
+	}
+	return nil
+}
+
+func (t sqlTx) DeleteAccountReminders(ctx context.Context, accountID string) (int, error) {
+	// The snapshots of the account's events are read (and locked, in order) first, before
+	// the reminders: the order every transaction locks them in.
+	rows, err := t.tx.QueryContext(ctx, t.d.Rebind(`SELECT id FROM event_snapshots
+WHERE id IN (SELECT event_id FROM reminders WHERE account_id = ?) ORDER BY id`+forUpdate.clause(t.d, "")), accountID)
+	if err != nil {
+		return 0, fmt.Errorf("delete reminders of %s: %w", accountID, err)
+	}
+	var events []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("delete reminders of %s: %w", accountID, err)
+		}
+		events = append(events, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("delete reminders of %s: %w", accountID, err)
+	}
+	res, err := t.tx.ExecContext(ctx, t.d.Rebind(`DELETE FROM reminders WHERE account_id = ?`), accountID)
+	if err != nil {
+		return 0, fmt.Errorf("delete reminders of %s: %w", accountID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete reminders of %s: %w", accountID, err)
+	}
+	for _, ev := range events {
+		if _, err := t.tx.ExecContext(ctx, t.d.Rebind(`DELETE FROM event_snapshots WHERE id = ?
+	AND NOT EXISTS (SELECT 1 FROM reminders WHERE event_id = ?)`), ev, ev); err != nil {
+			return 0, fmt.Errorf("delete reminders of %s: %w", accountID, err)
+		}
+	}
+	return int(n), nil
+}
