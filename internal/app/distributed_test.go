@@ -38,15 +38,17 @@ func (s *syncBuffer) String() string {
 
 // startCluster launches the distributed system — every service its own process of the real
 // binary, against this machine's PostgreSQL and RabbitMQ — with databases, roles and queues
-// of its own that are removed when t ends, and mail going to smtp. It skips (or, with
+// of its own that are removed when t ends, and mail going to smtp. The services reach
+// RabbitMQ through the returned proxy, which can cut their connections. It skips (or, with
 // EVENTPOST_INTEGRATION=1, fails) when PostgreSQL or RabbitMQ does not answer.
-func startCluster(t *testing.T, smtp *smtptest.Server, replicas map[string]int) (*app.Cluster, *client) {
+func startCluster(t *testing.T, smtp *smtptest.Server, replicas map[string]int) (*app.Cluster, *client, *amqptest.Proxy) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("distributed system: skipped with -short")
 	}
 	pgtest.DB(t) // skips or fails when PostgreSQL does not answer
 	amqpURL, prefix := amqptest.URL(t)
+	proxy := amqptest.NewProxy(t, amqpURL)
 	dbPrefix := "ept_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
 	t.Cleanup(func() { dropDatabases(t, dbPrefix) })
 
@@ -55,7 +57,7 @@ func startCluster(t *testing.T, smtp *smtptest.Server, replicas map[string]int) 
 	cfg.Binary = buildBinary(t)
 	cfg.PostgresURL = pgtest.ServerURL()
 	cfg.DatabasePrefix = dbPrefix
-	cfg.AMQPURL = amqpURL
+	cfg.AMQPURL = proxy.URL()
 	cfg.GatewayAddr = freeAddr(t)
 	cfg.Ports = nil // free ports
 	if replicas != nil {
@@ -78,7 +80,7 @@ func startCluster(t *testing.T, smtp *smtptest.Server, replicas map[string]int) 
 	})
 	c := newClient(t, cluster.URL)
 	c.waitReady()
-	return cluster, c
+	return cluster, c, proxy
 }
 
 // dropDatabases removes the databases and roles the launcher made for prefix.
@@ -107,6 +109,6 @@ func dropDatabases(t *testing.T, prefix string) {
 // of the email-sender, PostgreSQL per service, RabbitMQ between them.
 func TestDistributedUserStory(t *testing.T) {
 	smtp := smtptest.Start(t)
-	_, c := startCluster(t, smtp, nil)
+	_, c, _ := startCluster(t, smtp, nil)
 	userStory(t, c, smtp)
 }

@@ -217,15 +217,19 @@ func nonEmpty(vals []string) []string {
 // digit or a combining mark, the way the full-text index splits the text it indexes.
 func queryWords(q string) []string {
 	var words []string
-	for w := range strings.FieldsFuncSeq(q, func(r rune) bool {
-		return !(unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Mn, r))
-	}) {
+	for w := range strings.FieldsFuncSeq(q, notWordChar) {
 		w = strings.ToLower(w)
 		if !slices.Contains(words, w) {
 			words = append(words, w)
 		}
 	}
 	return words
+}
+
+// notWordChar reports whether r separates words: whether it is not a letter, a digit or a
+// combining mark.
+func notWordChar(r rune) bool {
+	return !(unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Mn, r))
 }
 
 // parseQueryTime parses an RFC 3339 time. A space stands for a plus sign, which a query string

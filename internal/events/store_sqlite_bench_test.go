@@ -105,7 +105,7 @@ func seedBench(ctx context.Context, s *SQLiteStore, now time.Time, n int) error 
 			return err
 		}
 		for range min(batch, n-i) {
-			if err := insertEvent(ctx, tx, g.event()); err != nil {
+			if err := s.insertEvent(ctx, tx, g.event()); err != nil {
 				tx.Rollback()
 				return err
 			}
@@ -332,6 +332,7 @@ var benchShapes = []struct {
 	{"q_prefix", []string{"q=jaz", "q=work", "q=tast", "q=sci", "q=ch"}},
 	{"q_one_letter", []string{"q=a", "q=s", "q=m"}},
 	{"q_two_words", []string{"q=live+jazz", "q=python+workshop", "q=wine+tasting"}},
+	{"absent", []string{"q=zebra", "q=xylophonist", "tag=zebra", "category=zebra"}},
 	{"tag", []string{"tag=free", "tag=jazz", "tag=networking", "tag=outdoors"}},
 	{"two_tags", []string{"tag=free&tag=family", "tag=live-music&tag=jazz"}},
 	{"category", []string{"category=music", "category=tech", "category=games"}},
@@ -349,20 +350,23 @@ var benchShapes = []struct {
 // median and 95th percentile latency of one search.
 func BenchmarkSearch(b *testing.B) {
 	store, _, now := benchStore(b)
+	benchSearch(b, store, store.db, now)
+}
+
+// benchSearch runs the benchmark of every query shape on store, whose database is db, through
+// the service at the time now.
+func benchSearch(b *testing.B, store Store, db *sql.DB, now time.Time) {
 	svc := benchService(b, store, now)
 	ctx := context.Background()
 	var organizer string
-	if err := store.db.QueryRowContext(ctx, `SELECT organizer_id FROM events GROUP BY organizer_id ORDER BY count(*) DESC LIMIT 1`).Scan(&organizer); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT organizer_id FROM events GROUP BY organizer_id ORDER BY count(*) DESC LIMIT 1`).Scan(&organizer); err != nil {
 		b.Fatal(err)
 	}
 	for _, shape := range benchShapes {
 		b.Run(shape.name, func(b *testing.B) {
 			values := make([]url.Values, len(shape.queries))
 			for i, raw := range shape.queries {
-				raw = strings.Replace(raw, "%s", url.QueryEscape(now.Add(30*24*time.Hour).Format(time.RFC3339)), 1)
-				raw = strings.Replace(raw, "%s", url.QueryEscape(now.Add(60*24*time.Hour).Format(time.RFC3339)), 1)
-				raw = strings.Replace(raw, "%o", organizer, 1)
-				v, err := url.ParseQuery(raw)
+				v, err := benchQuery(raw, now, organizer)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -387,6 +391,15 @@ func BenchmarkSearch(b *testing.B) {
 			b.ReportMetric(float64(items)/float64(len(durations)), "items/op")
 		})
 	}
+}
+
+// benchQuery returns the query parameters of raw, one of benchShapes' queries: the first %s
+// stands for a month after now, the second for two months after, %o for organizer.
+func benchQuery(raw string, now time.Time, organizer string) (url.Values, error) {
+	raw = strings.Replace(raw, "%s", url.QueryEscape(now.Add(30*24*time.Hour).Format(time.RFC3339)), 1)
+	raw = strings.Replace(raw, "%s", url.QueryEscape(now.Add(60*24*time.Hour).Format(time.RFC3339)), 1)
+	raw = strings.Replace(raw, "%o", organizer, 1)
+	return url.ParseQuery(raw)
 }
 
 // BenchmarkGetEvent measures reading one event by ID.

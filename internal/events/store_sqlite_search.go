@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
 )
@@ -65,24 +64,6 @@ const (
 	driveText
 	driveNear
 )
-
-// conds collects the conditions and arguments of a WHERE clause.
-type conds struct {
-	where []string
-	args  []any
-}
-
-func (c *conds) add(cond string, args ...any) {
-	c.where = append(c.where, cond)
-	c.args = append(c.args, args...)
-}
-
-func (c *conds) sql() string {
-	if len(c.where) == 0 {
-		return "1"
-	}
-	return strings.Join(c.where, " AND ")
-}
 
 // filters adds the conditions of q on the events row e, leaving out what the driver d
 // checks itself. Words are left to the full-text table, which drives every search that has
@@ -185,12 +166,7 @@ func (s *SQLiteStore) searchText(ctx context.Context, q SearchQuery, want int) (
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b Event) int {
-		if c := a.StartsAt.Compare(b.StartsAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	sortEvents(out)
 	return out[:min(len(out), want)], nil
 }
 
@@ -347,83 +323,15 @@ const maxCells = 32
 // at most maxCells cells, or nil when none does.
 func coveringCells(b bbox) []string {
 	for _, l := range cellLevels {
-		idx := func(v, offset float64) int { return int(math.Floor((v + offset) / l.size)) }
-		latLo, latHi := idx(b.minLat, 90), idx(b.maxLat, 90)
-		n := 0
-		for _, lons := range b.lons {
-			n += (idx(lons[1], 180) - idx(lons[0], 180) + 1) * (latHi - latLo + 1)
-		}
-		if n > maxCells {
+		cells, ok := gridCells(b, l.size, maxCells)
+		if !ok {
 			continue
 		}
-		cells := make([]string, 0, n)
-		for _, lons := range b.lons {
-			for y := latLo; y <= latHi; y++ {
-				for x := idx(lons[0], 180); x <= idx(lons[1], 180); x++ {
-					cells = append(cells, fmt.Sprintf("%s%dx%d", l.prefix, y, x))
-				}
-			}
+		tokens := make([]string, len(cells))
+		for i, c := range cells {
+			tokens[i] = fmt.Sprintf("%s%dx%d", l.prefix, c[0], c[1])
 		}
-		return cells
+		return tokens
 	}
 	return nil
-}
-
-// earthRadiusKM is the mean radius of the Earth.
-const earthRadiusKM = 6371.0088
-
-// anyLon stands for every longitude in a bounding box.
-var anyLon = [2]float64{-180, 180}
-
-// bbox bounds a circle: latitudes and one or two (across the antimeridian) longitude ranges.
-type bbox struct {
-	minLat, maxLat float64
-	lons           [][2]float64
-}
-
-// boundingBox returns a box that holds every point of c, with a little margin.
-func boundingBox(c Circle) bbox {
-	const margin = 1e-6
-	d := min(c.RadiusKM/earthRadiusKM, math.Pi) // angular radius
-	dLat := d * 180 / math.Pi
-	b := bbox{minLat: max(c.Lat-dLat-margin, -90), maxLat: min(c.Lat+dLat+margin, 90)}
-	if c.Lat-dLat <= -90 || c.Lat+dLat >= 90 { // a pole is inside: every longitude
-		b.lons = [][2]float64{anyLon}
-		return b
-	}
-	r := math.Sin(d) / math.Cos(c.Lat*math.Pi/180)
-	if r >= 1 {
-		b.lons = [][2]float64{anyLon}
-		return b
-	}
-	dLon := math.Asin(r)*180/math.Pi + margin
-	lo, hi := c.Lon-dLon, c.Lon+dLon
-	switch {
-	case lo < -180:
-		b.lons = [][2]float64{{lo + 360, 180}, {-180, hi}}
-	case hi > 180:
-		b.lons = [][2]float64{{lo, 180}, {-180, hi - 360}}
-	default:
-		b.lons = [][2]float64{{lo, hi}}
-	}
-	return b
-}
-
-// nearFilter adds the conditions that e lies within c: inside its bounding box (cheap), then
-// nearer than its radius by the haversine formula.
-func nearFilter(c *conds, circle Circle) {
-	b := boundingBox(circle)
-	c.add(`e.lat BETWEEN ? AND ?`, b.minLat, b.maxLat)
-	if b.lons[0] != anyLon {
-		var ors []string
-		for _, l := range b.lons {
-			ors = append(ors, `e.lon BETWEEN ? AND ?`)
-			c.args = append(c.args, l[0], l[1])
-		}
-		c.where = append(c.where, `(`+strings.Join(ors, ` OR `)+`)`)
-	}
-	d := min(circle.RadiusKM/earthRadiusKM, math.Pi)
-	h := math.Pow(math.Sin(d/2), 2) + 1e-12
-	c.add(`pow(sin(radians(e.lat - ?) / 2), 2) + cos(radians(e.lat)) * ? * pow(sin(radians(e.lon - ?) / 2), 2) <= ?`,
-		circle.Lat, math.Cos(circle.Lat*math.Pi/180), circle.Lon, h)
 }

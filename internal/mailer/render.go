@@ -2,8 +2,10 @@ package mailer
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	htmltemplate "html/template"
 	"net/http"
@@ -16,7 +18,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/eventpost/eventpost/internal/messages"
@@ -101,7 +102,17 @@ type eventView struct {
 	URL           string
 }
 
-// Render builds the email for req, dated now: From, To, Subject, Date, a unique Message-ID,
+// MessageID is the Message-ID (without angle brackets) of the email with the given
+// idempotency key: derived from the key, so that the rare resend after a crash between the
+// SMTP server's acceptance and the record of it is the same message, with the same ID, which
+// mail systems recognise as a duplicate.
+func MessageID(idempotencyKey, domain string) string {
+	sum := sha256.Sum256([]byte(idempotencyKey))
+	return hex.EncodeToString(sum[:16]) + "@" + domain
+}
+
+// Render builds the email for req, dated now: From, To, Subject, Date, the Message-ID of its
+// idempotency key,
 // text and HTML alternatives, and on a reminder the event as event.ics. It returns the
 // message and its Message-ID (without angle brackets).
 func (r *Renderer) Render(req messages.EmailSend, now time.Time) (*gomail.Msg, string, error) {
@@ -138,11 +149,7 @@ func (r *Renderer) Render(req messages.EmailSend, now time.Time) (*gomail.Msg, s
 		return nil, "", fmt.Errorf("render %s html: %w", req.Kind, err)
 	}
 
-	id, err := uuid.NewV7()
-	if err != nil {
-		return nil, "", fmt.Errorf("message id: %w", err)
-	}
-	messageID := id.String() + "@" + r.domain
+	messageID := MessageID(req.IdempotencyKey, r.domain)
 
 	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
 	m.FromMailAddress(r.from)

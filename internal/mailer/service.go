@@ -50,14 +50,16 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults: mail from EventPost <no-reply@eventpost.local>, links to
-// http://localhost:8080, 10 attempts, a 2-minute claim lease and a 1-minute send timeout.
+// http://localhost:8080, 10 attempts, a 20-second claim lease and a 10-second send timeout
+// (the lease outlasts a send, so a live sender is never overtaken; a crashed sender's claim is
+// taken over 20 seconds later).
 func DefaultConfig() Config {
 	return Config{
 		From:        "EventPost <no-reply@eventpost.local>",
 		PublicURL:   "http://localhost:8080",
 		MaxAttempts: 10,
-		ClaimLease:  2 * time.Minute,
-		SendTimeout: time.Minute,
+		ClaimLease:  20 * time.Second,
+		SendTimeout: 10 * time.Second,
 	}
 }
 

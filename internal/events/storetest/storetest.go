@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) events.Store) {
 	t.Run("Search distance", func(t *testing.T) { testSearchDistance(t, open) })
 	t.Run("Search matches a reference", func(t *testing.T) { testSearchReference(t, open) })
 	t.Run("concurrent writes", func(t *testing.T) { testConcurrentWrites(t, open) })
+	t.Run("concurrent updates of one event", func(t *testing.T) { testConcurrentUpdates(t, open) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Fatal(err)
@@ -814,6 +815,8 @@ func testSearchDistance(t *testing.T, open func(t *testing.T) events.Store) {
 		place("Null Island", 0, 0),
 		place("1 km east of Null Island", 0, 0.009),
 		place("30 km north of Null Island", 0.27, 0),
+		place("On the antimeridian", 10, 180),
+		place("South Pole", -90, 0),
 		newEvent(func(e *events.Event) { e.Title = "No coordinates"; e.Location = &events.Location{Name: "X"} }),
 		newEvent(func(e *events.Event) { e.Title = "Online" }),
 	)
@@ -830,9 +833,13 @@ func testSearchDistance(t *testing.T, open func(t *testing.T) events.Store) {
 		{"across the antimeridian from the east", events.Circle{Lat: -18.1248, Lon: -179.9, RadiusKM: 200}, []string{"Suva", "Across the antimeridian"}},
 		{"not quite across", events.Circle{Lat: -18.1248, Lon: -179.9, RadiusKM: 100}, []string{"Across the antimeridian"}},
 		{"over the pole", events.Circle{Lat: 89.95, Lon: 45, RadiusKM: 20}, []string{"North Pole", "Near the pole, other side"}},
+		{"at the South Pole", events.Circle{Lat: -89.9, Lon: 100, RadiusKM: 20}, []string{"South Pole"}},
+		{"on the antimeridian, from the west", events.Circle{Lat: 10, Lon: 179.9, RadiusKM: 50}, []string{"On the antimeridian"}},
+		{"on the antimeridian, from the east", events.Circle{Lat: 10.1, Lon: -179.8, RadiusKM: 30}, []string{"On the antimeridian"}},
+		{"on the antimeridian, small", events.Circle{Lat: 10, Lon: -180, RadiusKM: 1}, []string{"On the antimeridian"}},
 		{"the whole Earth", events.Circle{Lat: 10, Lon: 10, RadiusKM: 20000}, []string{
 			"Suva", "Across the antimeridian", "North Pole", "Near the pole, other side", "Null Island",
-			"1 km east of Null Island", "30 km north of Null Island"}},
+			"1 km east of Null Island", "30 km north of Null Island", "On the antimeridian", "South Pole"}},
 		{"nobody there", events.Circle{Lat: -60, Lon: 100, RadiusKM: 500}, nil},
 	}
 	for _, tt := range tests {
@@ -1039,5 +1046,42 @@ func testConcurrentWrites(t *testing.T, open func(t *testing.T) events.Store) {
 		if len(got) != want {
 			t.Errorf("Search(%+v) found %d events, want %d", q, len(got), want)
 		}
+	}
+}
+
+// testConcurrentUpdates changes one event from several goroutines at once, each change
+// depending on the state it reads: none may be lost.
+func testConcurrentUpdates(t *testing.T, open func(t *testing.T) events.Store) {
+	s := open(t)
+	ctx := context.Background()
+	e := newEvent(func(e *events.Event) { e.Capacity = ptr(int64(0)) })
+	mustCreate(t, s, e)
+	const updaters = 8
+	errs := make(chan error, updaters)
+	var wg sync.WaitGroup
+	for range updaters {
+		wg.Go(func() {
+			_, err := s.Update(ctx, e.ID, func(old events.Event) (events.Event, []broker.Message, error) {
+				n := *old.Capacity + 1
+				old.Capacity = &n
+				old.Tags = append(old.Tags, fmt.Sprintf("t%d", n))
+				return old, nil, nil
+			})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Get(ctx, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got.Capacity != updaters || len(got.Tags) != updaters {
+		t.Errorf("after %d concurrent increments: capacity %d, tags %v; an update was lost", updaters, *got.Capacity, got.Tags)
 	}
 }

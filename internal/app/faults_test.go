@@ -1,0 +1,208 @@
+package app_test
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eventpost/eventpost/internal/app"
+	"github.com/eventpost/eventpost/internal/platform/discovery"
+	"github.com/eventpost/eventpost/internal/platform/smtptest"
+)
+
+// reminderLoad is a batch of reminders created through the gateway, one per recipient
+// address, so that every delivered mail names the reminder it is for.
+type reminderLoad struct {
+	due     map[string]time.Time // recipient → send_at
+	created time.Duration
+}
+
+// createReminders creates n reminders for one event, due from first on, spread over spread,
+// each to its own address r<i>@load.test, with workers concurrent clients.
+func createReminders(t testing.TB, c *client, n, workers int, first time.Time, spread time.Duration) reminderLoad {
+	t.Helper()
+	token, _ := c.signUpAndLogIn(fmt.Sprintf("load-%d@example.com", time.Now().UnixNano()), "Load")
+	ev := c.must(201, "POST", "/api/v1/events", token, map[string]any{
+		"title": "Load test concert", "starts_at": rfc3339(first.Add(24 * time.Hour)),
+	})
+	load := reminderLoad{due: make(map[string]time.Time, n)}
+	var mu sync.Mutex
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				at := first.Add(spread * time.Duration(i) / time.Duration(n)).Truncate(time.Second)
+				to := fmt.Sprintf("r%d@load.test", i)
+				r := c.do("POST", "/api/v1/notifications", token, map[string]any{
+					"event_id": ev["id"], "send_at": rfc3339(at), "email": to,
+				})
+				if r.Status != http.StatusCreated {
+					t.Errorf("reminder %d: %d %s", i, r.Status, r.Body)
+					return
+				}
+				mu.Lock()
+				load.due[to] = at
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	load.created = time.Since(start)
+	if t.Failed() {
+		t.FailNow()
+	}
+	return load
+}
+
+// deliveries counts the reminder mails per recipient and how late each first one arrived.
+// Mails are counted by Message-ID: the one resend the email-sender can make — after a crash
+// between the SMTP server's acceptance of a message and the record of it — carries the same
+// Message-ID, and is counted apart as a retransmission.
+type deliveries struct {
+	perRecipient    map[string]map[string]bool // recipient → distinct Message-IDs
+	retransmissions int
+	late            []time.Duration
+}
+
+func countDeliveries(smtp *smtptest.Server, load reminderLoad) deliveries {
+	d := deliveries{perRecipient: map[string]map[string]bool{}}
+	for _, m := range smtp.Messages() {
+		for _, to := range m.To {
+			due, ok := load.due[to]
+			if !ok {
+				continue
+			}
+			p, err := m.Parse()
+			if err != nil {
+				continue
+			}
+			id := p.Get("Message-Id")
+			ids := d.perRecipient[to]
+			if ids == nil {
+				ids = map[string]bool{}
+				d.perRecipient[to] = ids
+				d.late = append(d.late, m.Received.Sub(due))
+			}
+			if ids[id] {
+				d.retransmissions++
+			}
+			ids[id] = true
+		}
+	}
+	sort.Slice(d.late, func(i, j int) bool { return d.late[i] < d.late[j] })
+	return d
+}
+
+// waitForDeliveries waits until every reminder of load reached smtp, then a little longer
+// for duplicates, and reports the counts; it fails t on a lost or a duplicated reminder.
+func waitForDeliveries(t *testing.T, smtp *smtptest.Server, load reminderLoad, timeout time.Duration) deliveries {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for len(countDeliveries(smtp, load).perRecipient) < len(load.due) && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // room for a late duplicate
+	d := countDeliveries(smtp, load)
+	dups := 0
+	for _, ids := range d.perRecipient {
+		dups += len(ids) - 1
+	}
+	lost := len(load.due) - len(d.perRecipient)
+	t.Logf("reminders: %d created in %s; %d delivered, %d lost, %d duplicates; %d SMTP retransmissions of an already accepted message (same Message-ID)",
+		len(load.due), load.created.Round(time.Millisecond), len(d.perRecipient), lost, dups, d.retransmissions)
+	if len(d.late) > 0 {
+		t.Logf("lateness after send_at: p50 %s, p99 %s, max %s", d.late[len(d.late)/2].Round(time.Millisecond),
+			d.late[len(d.late)*99/100].Round(time.Millisecond), d.late[len(d.late)-1].Round(time.Millisecond))
+	}
+	if lost > 0 || dups > 0 {
+		t.Errorf("%d reminders lost and %d sent twice; want none", lost, dups)
+	}
+	return d
+}
+
+// faultLoad is the size of each fault test's load: 2,000 reminders due within 3 seconds.
+const faultLoad = 2000
+
+// dueAfterCreation is when the load's first reminder falls due: late enough that creating all
+// of them is done first on this machine (they would only be late otherwise).
+const dueAfterCreation = 25 * time.Second
+
+// TestFaultReplicasKilled kills one notifications replica and one email-sender replica with
+// SIGKILL while 2,000 reminders fall due.
+func TestFaultReplicasKilled(t *testing.T) {
+	smtp := smtptest.Start(t)
+	cluster, c, _ := startCluster(t, smtp, nil)
+	first := time.Now().Add(dueAfterCreation)
+	load := createReminders(t, c, faultLoad, 16, first, 3*time.Second)
+
+	time.Sleep(time.Until(first.Add(time.Second)))
+	var killed []string
+	for _, svc := range []string{discovery.Notifications, discovery.Mailer} {
+		p := replica(t, cluster, svc, 0)
+		if err := cluster.Kill(p); err != nil {
+			t.Fatal(err)
+		}
+		killed = append(killed, fmt.Sprintf("%s-%d", p.Service, p.Index+1))
+	}
+	t.Logf("killed %s with SIGKILL at %s after the first reminder fell due", strings.Join(killed, " and "), time.Second)
+	waitForDeliveries(t, smtp, load, 3*time.Minute)
+}
+
+// TestFaultBrokerConnectionsCut cuts every RabbitMQ connection of every service, twice, while
+// 2,000 reminders fall due.
+func TestFaultBrokerConnectionsCut(t *testing.T) {
+	smtp := smtptest.Start(t)
+	_, c, proxy := startCluster(t, smtp, nil)
+	first := time.Now().Add(dueAfterCreation)
+	load := createReminders(t, c, faultLoad, 16, first, 3*time.Second)
+
+	time.Sleep(time.Until(first.Add(500 * time.Millisecond)))
+	n := proxy.Cut()
+	time.Sleep(1500 * time.Millisecond)
+	n += proxy.Cut()
+	t.Logf("cut %d RabbitMQ connections, 0.5 s and 2 s after the first reminder fell due", n)
+	waitForDeliveries(t, smtp, load, 3*time.Minute)
+}
+
+// TestFaultSMTPDown stops the SMTP server for 20 seconds while 2,000 reminders fall due.
+func TestFaultSMTPDown(t *testing.T) {
+	smtp := smtptest.Start(t)
+	_, c, _ := startCluster(t, smtp, nil)
+	first := time.Now().Add(dueAfterCreation)
+	load := createReminders(t, c, faultLoad, 16, first, 3*time.Second)
+
+	time.Sleep(time.Until(first.Add(500 * time.Millisecond)))
+	smtp.Stop()
+	before := len(countDeliveries(smtp, load).perRecipient)
+	time.Sleep(20 * time.Second)
+	if err := smtp.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("SMTP server down for 20 s, from 0.5 s after the first reminder fell due (%d delivered before)", before)
+	waitForDeliveries(t, smtp, load, 4*time.Minute)
+}
+
+// replica returns replica i of service in cluster.
+func replica(t *testing.T, cluster *app.Cluster, service string, i int) *app.Process {
+	t.Helper()
+	for _, p := range cluster.Processes {
+		if p.Service == service && p.Index == i {
+			return p
+		}
+	}
+	t.Fatalf("no process %s-%d", service, i+1)
+	return nil
+}

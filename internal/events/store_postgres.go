@@ -1,0 +1,254 @@
+package events
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	neturl "net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
+)
+
+//go:embed migrations/postgres/*.sql
+var postgresMigrations embed.FS
+
+// postgresSchemas are the migrations of the events database in PostgreSQL: its own, then the
+// outbox's.
+func postgresSchemas() []database.Schema {
+	return []database.Schema{
+		{FS: postgresMigrations, Dir: "migrations/postgres"},
+		outbox.Schema(database.Postgres),
+	}
+}
+
+// PostgresStore is the Store of the distributed mode, in a PostgreSQL database of its own that
+// also holds the service's outbox. Searches are single SELECTs that PostgreSQL's planner serves
+// from B-tree indexes for the start time, category, organizer and place (a map cell, or
+// latitude and longitude), and GIN indexes for tags and words (see Search).
+type PostgresStore struct {
+	sqlStore
+}
+
+var _ Store = (*PostgresStore)(nil)
+
+// OpenPostgres connects to the events database at url (postgres://user:pass@host:port/db)
+// and brings its schema, outbox included, up to date; several replicas may open it at once.
+func OpenPostgres(ctx context.Context, url string, log *slog.Logger) (*PostgresStore, error) {
+	url, err := withCustomPlans(url)
+	if err != nil {
+		return nil, fmt.Errorf("open events store: %w", err)
+	}
+	db, err := database.OpenPostgres(ctx, url, database.PostgresConfig{}, log, postgresSchemas()...)
+	if err != nil {
+		return nil, fmt.Errorf("open events store: %w", err)
+	}
+	return &PostgresStore{sqlStore{db: db, d: database.Postgres}}, nil
+}
+
+// withCustomPlans returns the connection string dsn (a URL or keyword=value pairs) with the
+// session setting plan_cache_mode=force_custom_plan, unless dsn sets it. pgx prepares each
+// query once per connection, and after five runs PostgreSQL may switch a prepared query to a
+// generic plan, made without the values: the plan of an average tag, word or place, which is
+// the wrong one for a rare tag or a crowded city (measured: a distance search went from 0.3 ms
+// to 80-200 ms). A custom plan costs a planning per search, a fraction of a millisecond.
+func withCustomPlans(dsn string) (string, error) {
+	const name, value = "plan_cache_mode", "force_custom_plan"
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		if strings.Contains(dsn, name) {
+			return dsn, nil
+		}
+		return strings.TrimSpace(dsn + " " + name + "=" + value), nil
+	}
+	u, err := neturl.Parse(dsn)
+	if err != nil {
+		var uerr *neturl.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // without the URL, which may hold a password
+		}
+		return "", fmt.Errorf("parse database URL: %w", err)
+	}
+	q := u.Query()
+	if !q.Has(name) {
+		q.Set(name, value)
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// Search implements Store.
+//
+// Every search is one SELECT … ORDER BY starts_at, id LIMIT n with the conditions of q, and
+// the planner chooses, from the statistics of the values asked for, what drives it: the
+// (starts_at, id) index walked in the result order with the other conditions checked per row
+// when they match many events (a common word or tag, a city), or the index of a selective
+// condition (a rare word or tag, an empty place; a category or organizer, whose indexes also
+// give the result order) with the few matches sorted. Paging continues after the cursor with
+// (starts_at, id) > (cursor), a range of the same indexes.
+//
+// Words match through a tsvector of the folded words (see foldWords) and prefix queries
+// ('jazz':*). A distance names the map cells around the circle when there are a few of them
+// (the cell statistics give the planner the number of events there, which it cannot infer from
+// latitude and longitude taken apart), or else bounds latitude and longitude; the haversine
+// formula then keeps the events inside the circle.
+func (s *PostgresStore) Search(ctx context.Context, q SearchQuery) (Page, error) {
+	query, args, ok := postgresSearchQuery(q)
+	if !ok {
+		return Page{}, nil
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return Page{}, fmt.Errorf("search events: %w", err)
+	}
+	events, err := collect(rows)
+	if err != nil {
+		return Page{}, fmt.Errorf("search events: %w", err)
+	}
+	more := len(events) > q.Limit
+	if more {
+		events = events[:q.Limit]
+	}
+	return Page{Events: events, More: more}, nil
+}
+
+// postgresSearchQuery returns the query of q and its arguments, or false when q matches no
+// event (a word without a letter or digit).
+func postgresSearchQuery(q SearchQuery) (string, []any, bool) {
+	var c conds
+	if q.From != nil {
+		c.add(`e.starts_at >= ?`, utcMicro(*q.From))
+	}
+	if q.To != nil {
+		c.add(`e.starts_at <= ?`, utcMicro(*q.To))
+	}
+	if q.After != nil {
+		c.add(`(e.starts_at, e.id) > (?, ?)`, utcMicro(q.After.StartsAt), q.After.ID)
+	}
+	if q.OrganizerID != "" {
+		c.add(`e.organizer_id = ?`, q.OrganizerID)
+	}
+	if q.Category != "" {
+		c.add(`e.category_key = ?`, strings.ToLower(q.Category))
+	}
+	if len(q.Tags) > 0 {
+		c.add(`e.tags @> ?`, q.Tags)
+	}
+	if len(q.Words) > 0 {
+		tsq, ok := tsQuery(q.Words)
+		if !ok {
+			return "", nil, false
+		}
+		c.add(`e.search @@ to_tsquery('simple', ?)`, tsq)
+	}
+	if q.Near != nil {
+		if cells, ok := placeCells(boundingBox(*q.Near)); ok {
+			c.add(`e.cell = ANY(?)`, cells)
+			distanceFilter(&c, *q.Near)
+		} else {
+			nearFilter(&c, *q.Near)
+		}
+	}
+	return database.Postgres.Rebind(`SELECT ` + postgresEventColumns + ` FROM events e WHERE ` + c.sql() +
+		` ORDER BY e.starts_at, e.id LIMIT ?`), append(c.args, q.Limit+1), true
+}
+
+// The grid of the column cell (see the migration, which computes cells with the same formula).
+const (
+	// cellSize is the side of a cell, in degrees.
+	cellSize = 0.25
+	// cellsPerRow is how many cells a row of the grid, a band of latitudes, holds.
+	cellsPerRow = 360 / cellSize
+	// maxPlaceCells is how many cells a search may name.
+	maxPlaceCells = 256
+)
+
+// placeCells returns the cells that cover the bounding box b of a distance search, or false
+// when b is better searched as a box: when it is less than half a cell tall (the cells would
+// hold many more events than the circle, and their count would mislead the planner) or needs
+// more than maxPlaceCells cells.
+func placeCells(b bbox) ([]int32, bool) {
+	if b.maxLat-b.minLat < cellSize/2 {
+		return nil, false
+	}
+	grid, ok := gridCells(b, cellSize, maxPlaceCells)
+	if !ok {
+		return nil, false
+	}
+	cells := make([]int32, len(grid))
+	for i, c := range grid {
+		cells[i] = int32(c[0]*cellsPerRow + c[1])
+	}
+	return cells, true
+}
+
+// tsQuery returns the text search query that matches the events holding every one of words
+// as a word or the beginning of one, or false when a word has no letter or digit. A word that
+// folds to several (as "live-music" does) must match them in a row, the last as a prefix.
+func tsQuery(words []string) (string, bool) {
+	parts := make([]string, 0, len(words))
+	for _, w := range words {
+		tokens := foldWords(w)
+		if len(tokens) == 0 {
+			return "", false
+		}
+		for i, t := range tokens {
+			tokens[i] = "'" + t + "'" // t holds only letters, digits and marks: nothing to escape
+		}
+		parts = append(parts, strings.Join(tokens, " <-> ")+":*")
+	}
+	return strings.Join(parts, " & "), true
+}
+
+// searchText returns the words of e that a search finds it by, folded, separated by spaces.
+func searchText(e Event) string {
+	return strings.Join(foldWords(e.Title+" "+e.Description+" "+strings.Join(e.Tags, " ")), " ")
+}
+
+// foldWords splits s into words where queryWords does, at every character that is not a
+// letter, a digit or a combining mark, and returns them lower-cased and with the diacritics of
+// Latin letters removed (as SQLite's full-text index does), so that "Café", "cafe" and "CAFE"
+// are the same word. The store folds in Go rather than in SQL so that indexed text and queries
+// fold alike whatever the database's locale, and without the unaccent extension.
+func foldWords(s string) []string {
+	var out []string
+	for w := range strings.FieldsFuncSeq(s, notWordChar) {
+		if w = foldWord(w); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func foldWord(w string) string {
+	w = strings.ToLower(w)
+	ascii := true
+	for i := 0; i < len(w); i++ {
+		if w[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return w
+	}
+	var (
+		b     strings.Builder
+		latin bool // whether the last letter was a Latin one
+	)
+	for _, r := range norm.NFD.String(w) {
+		if !unicode.Is(unicode.Mn, r) {
+			latin = unicode.Is(unicode.Latin, r)
+		} else if latin {
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return norm.NFC.String(b.String())
+}

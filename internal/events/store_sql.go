@@ -1,0 +1,540 @@
+package events
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
+)
+
+// sqlStore implements the Store methods whose SQL SQLite and PostgreSQL share — every one
+// but Search. Placeholders are rebound for the dialect; the dialects differ only in how
+// values are kept (times as unix microseconds or timestamptz, tags as JSON text or text[]),
+// in the column each keeps for its own search index (SQLite's seq, PostgreSQL's search), and
+// in row locks (PostgreSQL locks the rows it reads to change; a SQLite write transaction
+// holds the whole database).
+type sqlStore struct {
+	db *sql.DB
+	d  database.Dialect
+}
+
+// DB returns the database, on which the app runs the outbox relay.
+func (s *sqlStore) DB() *sql.DB { return s.db }
+
+// Close closes the database.
+func (s *sqlStore) Close() error { return s.db.Close() }
+
+// Ping implements Store.
+func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// eventColumns are the columns scanEvent reads, as SQLite keeps them.
+const eventColumns = `e.id, e.organizer_id, e.title, e.description, e.starts_at, e.ends_at, e.timezone,
+	e.location_name, e.location_address, e.lat, e.lon, e.online_url, e.category, e.tags, e.capacity,
+	e.created_at, e.updated_at`
+
+// postgresEventColumns are the columns scanEvent reads, with the tags as JSON.
+const postgresEventColumns = `e.id, e.organizer_id, e.title, e.description, e.starts_at, e.ends_at, e.timezone,
+	e.location_name, e.location_address, e.lat, e.lon, e.online_url, e.category, to_json(e.tags), e.capacity,
+	e.created_at, e.updated_at`
+
+// columns returns the columns scanEvent reads in the store's dialect.
+func (s *sqlStore) columns() string {
+	if s.d == database.Postgres {
+		return postgresEventColumns
+	}
+	return eventColumns
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+// scanEvent reads a row of eventColumns (or postgresEventColumns).
+func scanEvent(r rowScanner) (Event, error) {
+	var (
+		e                   Event
+		startsAt, endsAt    dbTime
+		created, updated    dbTime
+		capacity            sql.NullInt64
+		locName, locAddress sql.NullString
+		lat, lon            sql.NullFloat64
+		onlineURL, category sql.NullString
+		tags                string
+	)
+	err := r.Scan(&e.ID, &e.OrganizerID, &e.Title, &e.Description, &startsAt, &endsAt, &e.Timezone,
+		&locName, &locAddress, &lat, &lon, &onlineURL, &category, &tags, &capacity, &created, &updated)
+	if err != nil {
+		return Event{}, err
+	}
+	e.StartsAt, e.CreatedAt, e.UpdatedAt = startsAt.t, created.t, updated.t
+	if endsAt.valid {
+		e.EndsAt = &endsAt.t
+	}
+	if locName.Valid {
+		e.Location = &Location{Name: locName.String, Address: locAddress.String}
+		if lat.Valid && lon.Valid {
+			e.Location.Lat, e.Location.Lon = &lat.Float64, &lon.Float64
+		}
+	}
+	if onlineURL.Valid {
+		e.OnlineURL = &onlineURL.String
+	}
+	if category.Valid {
+		e.Category = &category.String
+	}
+	if capacity.Valid {
+		e.Capacity = &capacity.Int64
+	}
+	if err := json.Unmarshal([]byte(tags), &e.Tags); err != nil {
+		return Event{}, fmt.Errorf("event %s: tags: %w", e.ID, err)
+	}
+	if e.Tags == nil {
+		e.Tags = []string{}
+	}
+	return e, nil
+}
+
+// dbTime scans a time kept as unix microseconds (SQLite) or as a timestamptz (PostgreSQL),
+// or NULL.
+type dbTime struct {
+	t     time.Time
+	valid bool
+}
+
+// Scan implements sql.Scanner.
+func (d *dbTime) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*d = dbTime{}
+	case int64:
+		*d = dbTime{t: fromMicro(v), valid: true}
+	case time.Time:
+		*d = dbTime{t: utcMicro(v), valid: true}
+	default:
+		return fmt.Errorf("scan time: unexpected %T", src)
+	}
+	return nil
+}
+
+func fromMicro(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// timeArg returns t as the dialect keeps it.
+func (s *sqlStore) timeArg(t time.Time) any {
+	if s.d == database.Postgres {
+		return utcMicro(t)
+	}
+	return t.UnixMicro()
+}
+
+// column is a column that an insert or an update writes: the SQL expression of its value,
+// holding one placeholder, and the argument of that placeholder.
+type column struct {
+	name, expr string
+	arg        any
+}
+
+func valueColumn(name string, arg any) column { return column{name: name, expr: "?", arg: arg} }
+
+// writeColumns returns the columns that hold e, but for id and SQLite's seq.
+func (s *sqlStore) writeColumns(e Event) ([]column, error) {
+	tags := e.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	var tagsArg any = tags
+	if s.d == database.SQLite {
+		j, err := json.Marshal(tags)
+		if err != nil {
+			return nil, err
+		}
+		tagsArg = string(j)
+	}
+	var (
+		endsAt              any
+		locName, locAddress *string
+		lat, lon            *float64
+		categoryKey         *string
+	)
+	if e.EndsAt != nil {
+		endsAt = s.timeArg(*e.EndsAt)
+	}
+	if l := e.Location; l != nil {
+		locName, locAddress = &l.Name, &l.Address
+		if l.Lat != nil && l.Lon != nil {
+			lat, lon = l.Lat, l.Lon
+		}
+	}
+	if e.Category != nil {
+		k := strings.ToLower(*e.Category)
+		categoryKey = &k
+	}
+	cols := []column{
+		valueColumn("organizer_id", e.OrganizerID),
+		valueColumn("title", e.Title),
+		valueColumn("description", e.Description),
+		valueColumn("starts_at", s.timeArg(e.StartsAt)),
+		valueColumn("ends_at", endsAt),
+		valueColumn("timezone", e.Timezone),
+		valueColumn("location_name", locName),
+		valueColumn("location_address", locAddress),
+		valueColumn("lat", lat),
+		valueColumn("lon", lon),
+		valueColumn("online_url", e.OnlineURL),
+		valueColumn("category", e.Category),
+		valueColumn("category_key", categoryKey),
+		valueColumn("tags", tagsArg),
+		valueColumn("capacity", e.Capacity),
+		valueColumn("created_at", s.timeArg(e.CreatedAt)),
+		valueColumn("updated_at", s.timeArg(e.UpdatedAt)),
+	}
+	if s.d == database.Postgres {
+		cols = append(cols, column{name: "search", expr: "to_tsvector('simple', ?)", arg: searchText(e)})
+	}
+	return cols, nil
+}
+
+// Create implements Store.
+func (s *sqlStore) Create(ctx context.Context, e Event, msgs ...broker.Message) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.insertEvent(ctx, tx, e); err != nil {
+			return err
+		}
+		return outbox.Add(ctx, tx, s.d, msgs...)
+	})
+	if err != nil {
+		return fmt.Errorf("store event %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// insertEvent inserts e, or returns ErrConflict when its ID is taken.
+func (s *sqlStore) insertEvent(ctx context.Context, tx *sql.Tx, e Event) error {
+	cols, err := s.writeColumns(e)
+	if err != nil {
+		return err
+	}
+	cols = append(cols, valueColumn("id", e.ID))
+	if s.d == database.SQLite {
+		seq, err := nextSeq(ctx, tx, e.StartsAt)
+		if err != nil {
+			return err
+		}
+		cols = append(cols, valueColumn("seq", seq))
+	}
+	names, exprs, args := make([]string, len(cols)), make([]string, len(cols)), make([]any, len(cols))
+	for i, c := range cols {
+		names[i], exprs[i], args[i] = c.name, c.expr, c.arg
+	}
+	res, err := tx.ExecContext(ctx, s.d.Rebind(`INSERT INTO events (`+strings.Join(names, ", ")+`)
+		VALUES (`+strings.Join(exprs, ", ")+`) ON CONFLICT (id) DO NOTHING`), args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return ErrConflict
+	}
+	return nil
+}
+
+// Get implements Store.
+func (s *sqlStore) Get(ctx context.Context, id string) (Event, error) {
+	e, err := s.getEvent(ctx, s.db, id, false)
+	if err != nil {
+		return Event{}, fmt.Errorf("load event %s: %w", id, err)
+	}
+	return e, nil
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// getEvent reads the event with the given ID, or returns ErrNotFound. With lock, it locks
+// the row until the transaction ends, for a change that depends on what it read.
+func (s *sqlStore) getEvent(ctx context.Context, db querier, id string, lock bool) (Event, error) {
+	query := `SELECT ` + s.columns() + ` FROM events e WHERE e.id = ?`
+	if lock && s.d == database.Postgres {
+		query += ` FOR UPDATE`
+	}
+	e, err := scanEvent(db.QueryRowContext(ctx, s.d.Rebind(query), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Event{}, ErrNotFound
+	}
+	return e, err
+}
+
+// Update implements Store.
+func (s *sqlStore) Update(ctx context.Context, id string, change func(Event) (Event, []broker.Message, error)) (Event, error) {
+	var updated Event
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		old, err := s.getEvent(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		e, msgs, err := change(old)
+		if err != nil {
+			return err
+		}
+		e.ID = old.ID
+		cols, err := s.writeColumns(e)
+		if err != nil {
+			return err
+		}
+		if s.d == database.SQLite && secFloor(e.StartsAt.UnixMicro()) != secFloor(old.StartsAt.UnixMicro()) {
+			seq, err := nextSeq(ctx, tx, e.StartsAt)
+			if err != nil {
+				return err
+			}
+			cols = append(cols, valueColumn("seq", seq))
+		}
+		sets, args := make([]string, len(cols)), make([]any, len(cols), len(cols)+1)
+		for i, c := range cols {
+			sets[i], args[i] = c.name+" = "+c.expr, c.arg
+		}
+		if _, err := tx.ExecContext(ctx, s.d.Rebind(`UPDATE events SET `+strings.Join(sets, ", ")+` WHERE id = ?`),
+			append(args, id)...); err != nil {
+			return err
+		}
+		if err := outbox.Add(ctx, tx, s.d, msgs...); err != nil {
+			return err
+		}
+		updated = normalized(e)
+		return nil
+	})
+	if err != nil {
+		return Event{}, fmt.Errorf("update event %s: %w", id, err)
+	}
+	return updated, nil
+}
+
+// Delete implements Store.
+func (s *sqlStore) Delete(ctx context.Context, id string, remove func(Event) ([]broker.Message, error)) (Event, error) {
+	var deleted Event
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		e, err := s.getEvent(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		msgs, err := remove(e)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.d.Rebind(`DELETE FROM events WHERE id = ?`), id); err != nil {
+			return err
+		}
+		if err := outbox.Add(ctx, tx, s.d, msgs...); err != nil {
+			return err
+		}
+		deleted = e
+		return nil
+	})
+	if err != nil {
+		return Event{}, fmt.Errorf("delete event %s: %w", id, err)
+	}
+	return deleted, nil
+}
+
+// DeleteByOrganizer implements Store. It deletes with one statement that returns the
+// deleted rows, so an event created meanwhile is either deleted and announced or kept.
+func (s *sqlStore) DeleteByOrganizer(ctx context.Context, organizerID, messageID string, announce func(Event) (broker.Message, error)) ([]Event, error) {
+	var deleted []Event
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		first, err := outbox.FirstDelivery(ctx, tx, s.d, messageID)
+		if err != nil {
+			return err
+		}
+		if !first {
+			return ErrAlreadyHandled
+		}
+		// SQLite's RETURNING takes no table name: the columns go unqualified.
+		rows, err := tx.QueryContext(ctx, s.d.Rebind(`DELETE FROM events WHERE organizer_id = ?
+			RETURNING `+strings.ReplaceAll(s.columns(), "e.", "")), organizerID)
+		if err != nil {
+			return err
+		}
+		if deleted, err = collect(rows); err != nil {
+			return err
+		}
+		sortEvents(deleted)
+		msgs := make([]broker.Message, 0, len(deleted))
+		for _, e := range deleted {
+			m, err := announce(e)
+			if err != nil {
+				return err
+			}
+			msgs = append(msgs, m)
+		}
+		return outbox.Add(ctx, tx, s.d, msgs...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delete events of organizer %s: %w", organizerID, err)
+	}
+	return deleted, nil
+}
+
+func (s *sqlStore) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// normalized returns e as the store gives it back.
+func normalized(e Event) Event {
+	e.StartsAt, e.CreatedAt, e.UpdatedAt = utcMicro(e.StartsAt), utcMicro(e.CreatedAt), utcMicro(e.UpdatedAt)
+	if e.EndsAt != nil {
+		t := utcMicro(*e.EndsAt)
+		e.EndsAt = &t
+	}
+	if e.Tags == nil {
+		e.Tags = []string{}
+	}
+	if e.Location != nil && (e.Location.Lat == nil || e.Location.Lon == nil) {
+		l := Location{Name: e.Location.Name, Address: e.Location.Address}
+		e.Location = &l
+	}
+	return e
+}
+
+func collect(rows *sql.Rows) ([]Event, error) {
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// sortEvents sorts evs in the search order: by start, then ID.
+func sortEvents(evs []Event) {
+	slices.SortFunc(evs, func(a, b Event) int {
+		if c := a.StartsAt.Compare(b.StartsAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// conds collects the conditions and arguments of a WHERE clause.
+type conds struct {
+	where []string
+	args  []any
+}
+
+func (c *conds) add(cond string, args ...any) {
+	c.where = append(c.where, cond)
+	c.args = append(c.args, args...)
+}
+
+func (c *conds) sql() string {
+	if len(c.where) == 0 {
+		return "TRUE"
+	}
+	return strings.Join(c.where, " AND ")
+}
+
+// earthRadiusKM is the mean radius of the Earth.
+const earthRadiusKM = 6371.0088
+
+// anyLon stands for every longitude in a bounding box.
+var anyLon = [2]float64{-180, 180}
+
+// bbox bounds a circle: latitudes and one or two (across the antimeridian) longitude ranges.
+type bbox struct {
+	minLat, maxLat float64
+	lons           [][2]float64
+}
+
+// boundingBox returns a box that holds every point of c, with a little margin.
+func boundingBox(c Circle) bbox {
+	const margin = 1e-6
+	d := min(c.RadiusKM/earthRadiusKM, math.Pi) // angular radius
+	dLat := d * 180 / math.Pi
+	b := bbox{minLat: max(c.Lat-dLat-margin, -90), maxLat: min(c.Lat+dLat+margin, 90)}
+	if c.Lat-dLat <= -90 || c.Lat+dLat >= 90 { // a pole is inside: every longitude
+		b.lons = [][2]float64{anyLon}
+		return b
+	}
+	r := math.Sin(d) / math.Cos(c.Lat*math.Pi/180)
+	if r >= 1 {
+		b.lons = [][2]float64{anyLon}
+		return b
+	}
+	dLon := math.Asin(r)*180/math.Pi + margin
+	lo, hi := c.Lon-dLon, c.Lon+dLon
+	switch {
+	case lo < -180:
+		b.lons = [][2]float64{{lo + 360, 180}, {-180, hi}}
+	case hi > 180:
+		b.lons = [][2]float64{{lo, 180}, {-180, hi - 360}}
+	default:
+		b.lons = [][2]float64{{lo, hi}}
+	}
+	return b
+}
+
+// gridCells returns the cells of side size degrees that cover b, as (row, column) indexes
+// counted from latitude -90 and longitude -180, or false when there are more than limit.
+func gridCells(b bbox, size float64, limit int) ([][2]int, bool) {
+	idx := func(v, offset float64) int { return int(math.Floor((v + offset) / size)) }
+	latLo, latHi := idx(b.minLat, 90), idx(b.maxLat, 90)
+	n := 0
+	for _, lons := range b.lons {
+		n += (idx(lons[1], 180) - idx(lons[0], 180) + 1) * (latHi - latLo + 1)
+	}
+	if n > limit {
+		return nil, false
+	}
+	cells := make([][2]int, 0, n)
+	for _, lons := range b.lons {
+		for y := latLo; y <= latHi; y++ {
+			for x := idx(lons[0], 180); x <= idx(lons[1], 180); x++ {
+				cells = append(cells, [2]int{y, x})
+			}
+		}
+	}
+	return cells, true
+}
+
+// nearFilter adds the conditions that e lies within c: inside its bounding box (cheap, and
+// served by an index), then nearer than its radius by the haversine formula.
+func nearFilter(c *conds, circle Circle) {
+	b := boundingBox(circle)
+	c.add(`e.lat BETWEEN ? AND ?`, b.minLat, b.maxLat)
+	if b.lons[0] != anyLon {
+		var ors []string
+		for _, l := range b.lons {
+			ors = append(ors, `e.lon BETWEEN ? AND ?`)
+			c.args = append(c.args, l[0], l[1])
+		}
+		c.where = append(c.where, `(`+strings.Join(ors, ` OR `)+`)`)
+	}
+	distanceFilter(c, circle)
+}
+
+// distanceFilter adds the condition that e is nearer than c's radius to its centre, by the
+// haversine formula.
+func distanceFilter(c *conds, circle Circle) {
+	d := min(circle.RadiusKM/earthRadiusKM, math.Pi)
+	h := math.Pow(math.Sin(d/2), 2) + 1e-12
+	c.add(`pow(sin(radians(e.lat - ?) / 2), 2) + cos(radians(e.lat)) * ? * pow(sin(radians(e.lon - ?) / 2), 2) <= ?`,
+		circle.Lat, math.Cos(circle.Lat*math.Pi/180), circle.Lon, h)
+}
