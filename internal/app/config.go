@@ -66,6 +66,30 @@ var DefaultPorts = map[string]int{
 	discovery.Notifications: 8083, discovery.Mailer: 8084,
 }
 
+// KnownEnv lists every environment variable ReadConfig reads — the configuration of the
+// all-in-one mode and of `eventpost serve <service>`. The deployment files under deploy/ set
+// only these (deploy/deploy_test.go checks it, and that this list matches ReadConfig). The
+// launcher (`eventpost launch`) also reads EVENTPOST_POSTGRES_URL and
+// EVENTPOST_DATABASE_PREFIX, which a single service never does.
+var KnownEnv = []string{
+	"EVENTPOST_HTTP_ADDR",
+	"EVENTPOST_DATA_DIR",
+	"EVENTPOST_PUBLIC_URL",
+	"EVENTPOST_SMTP_URL",
+	"EVENTPOST_MAIL_FROM",
+	"EVENTPOST_LOG_LEVEL",
+	"EVENTPOST_RATE_LIMIT",
+	"EVENTPOST_RATE_BURST",
+	"EVENTPOST_SHUTDOWN_TIMEOUT",
+	"EVENTPOST_INSTANCE_ID",
+	"EVENTPOST_DATABASE_URL",
+	"EVENTPOST_AMQP_URL",
+	"EVENTPOST_AMQP_PREFIX",
+	"EVENTPOST_AUTH_URLS",
+	"EVENTPOST_EVENTS_URLS",
+	"EVENTPOST_NOTIFICATIONS_URLS",
+}
+
 // ReadConfig reads the configuration of the named service ("" for the all-in-one mode) from
 // getenv, applying defaults.
 func ReadConfig(getenv func(string) string, service string) (Config, error) {
