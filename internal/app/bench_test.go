@@ -2,10 +2,13 @@ package app_test
 
 import (
 	"context"
+
 	"io"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/eventpost/eventpost/internal/platform/smtptest"
 
 	"github.com/eventpost/eventpost/internal/app"
 	"github.com/eventpost/eventpost/internal/platform/logging"
@@ -48,4 +51,27 @@ func BenchmarkGetEventThroughGateway(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkRemindersSameSecond schedules 10,000 reminders due in the same second in the
+// distributed system (two notifications and two email-sender replicas, PostgreSQL,
+// RabbitMQ) and measures how long after that second the last one reaches the SMTP server.
+// Run it once: go test -run '^$' -bench BenchmarkRemindersSameSecond -benchtime 1x ./internal/app/
+func BenchmarkRemindersSameSecond(b *testing.B) {
+	const n = 10000
+	for range b.N {
+		smtp := smtptest.Start(b)
+		_, c, _ := startCluster(b, smtp, nil)
+		first := time.Now().Add(45 * time.Second).Truncate(time.Second)
+		load := createReminders(b, c, n, 32, first, 0)
+		if time.Now().After(first) {
+			b.Fatalf("creating %d reminders took %s, past their time", n, load.created)
+		}
+		d := waitForDeliveries(b, smtp, load, 5*time.Minute)
+		last := d.late[len(d.late)-1]
+		b.ReportMetric(float64(n)/last.Seconds(), "reminders/s")
+		b.ReportMetric(d.late[0].Seconds(), "first-late-s")
+		b.ReportMetric(last.Seconds(), "last-late-s")
+		b.ReportMetric(load.created.Seconds(), "create-s")
+	}
 }

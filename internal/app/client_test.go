@@ -126,7 +126,7 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 }
 
 // mailTo waits for a message to addr whose subject contains subject and returns it parsed.
-func mailTo(t *testing.T, smtp *smtptest.Server, addr, subject string) (smtptest.Message, *smtptest.Parsed) {
+func mailTo(t testing.TB, smtp *smtptest.Server, addr, subject string) (smtptest.Message, *smtptest.Parsed) {
 	t.Helper()
 	m, err := smtp.WaitFor(func(m smtptest.Message) bool {
 		p, err := m.Parse()
@@ -143,7 +143,7 @@ func mailTo(t *testing.T, smtp *smtptest.Server, addr, subject string) (smtptest
 }
 
 // countMail counts the messages to addr whose subject contains subject.
-func countMail(t *testing.T, smtp *smtptest.Server, addr, subject string) int {
+func countMail(t testing.TB, smtp *smtptest.Server, addr, subject string) int {
 	t.Helper()
 	n := 0
 	for _, m := range smtp.Messages() {

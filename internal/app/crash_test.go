@@ -15,7 +15,7 @@ import (
 )
 
 // buildBinary builds cmd/eventpost into a temporary directory.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "eventpost")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/eventpost/eventpost/cmd/eventpost").CombinedOutput()
@@ -26,7 +26,7 @@ func buildBinary(t *testing.T) string {
 }
 
 // freeAddr returns a loopback address that nothing listens on.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,12 +1,12 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -18,30 +18,12 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/smtptest"
 )
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of several processes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startCluster launches the distributed system — every service its own process of the real
 // binary, against this machine's PostgreSQL and RabbitMQ — with databases, roles and queues
 // of its own that are removed when t ends, and mail going to smtp. The services reach
 // RabbitMQ through the returned proxy, which can cut their connections. It skips (or, with
 // EVENTPOST_INTEGRATION=1, fails) when PostgreSQL or RabbitMQ does not answer.
-func startCluster(t *testing.T, smtp *smtptest.Server, replicas map[string]int) (*app.Cluster, *client, *amqptest.Proxy) {
+func startCluster(t testing.TB, smtp *smtptest.Server, replicas map[string]int) (*app.Cluster, *client, *amqptest.Proxy) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("distributed system: skipped with -short")
@@ -52,7 +34,12 @@ func startCluster(t *testing.T, smtp *smtptest.Server, replicas map[string]int) 
 	dbPrefix := "ept_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
 	t.Cleanup(func() { dropDatabases(t, dbPrefix) })
 
-	out := &syncBuffer{}
+	logPath := filepath.Join(t.TempDir(), "cluster.log")
+	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
 	cfg := app.DefaultClusterConfig()
 	cfg.Binary = buildBinary(t)
 	cfg.PostgresURL = pgtest.ServerURL()
@@ -68,14 +55,18 @@ func startCluster(t *testing.T, smtp *smtptest.Server, replicas map[string]int) 
 		"EVENTPOST_RATE_LIMIT=100000", "EVENTPOST_RATE_BURST=100000", "EVENTPOST_PUBLIC_URL=http://eventpost.test",
 	}
 	cfg.Output = out
+	clusterLog := func() string {
+		b, _ := os.ReadFile(logPath)
+		return string(b)
+	}
 	cluster, err := app.Launch(context.Background(), cfg)
 	if err != nil {
-		t.Fatalf("launch: %v\n%s", err, tail(out.String(), 40))
+		t.Fatalf("launch: %v\n%s", err, tail(clusterLog(), 40))
 	}
 	t.Cleanup(func() {
 		cluster.Stop()
 		if t.Failed() {
-			t.Logf("cluster log (tail):\n%s", tail(out.String(), 60))
+			t.Logf("cluster log (tail):\n%s", tail(clusterLog(), 60))
 		}
 	})
 	c := newClient(t, cluster.URL)
@@ -84,7 +75,7 @@ func startCluster(t *testing.T, smtp *smtptest.Server, replicas map[string]int) 
 }
 
 // dropDatabases removes the databases and roles the launcher made for prefix.
-func dropDatabases(t *testing.T, prefix string) {
+func dropDatabases(t testing.TB, prefix string) {
 	db, err := sql.Open("pgx", pgtest.ServerURL())
 	if err != nil {
 		t.Error(err)

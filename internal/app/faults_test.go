@@ -78,8 +78,22 @@ type deliveries struct {
 }
 
 func countDeliveries(smtp *smtptest.Server, load reminderLoad) deliveries {
-	d := deliveries{perRecipient: map[string]map[string]bool{}}
-	for _, m := range smtp.Messages() {
+	var c deliveryCounter
+	return c.count(smtp, load)
+}
+
+// deliveryCounter parses each message of an SMTP server once, however often it counts.
+type deliveryCounter struct {
+	seen int
+	d    deliveries
+}
+
+func (c *deliveryCounter) count(smtp *smtptest.Server, load reminderLoad) deliveries {
+	if c.d.perRecipient == nil {
+		c.d.perRecipient = map[string]map[string]bool{}
+	}
+	msgs := smtp.Messages()
+	for _, m := range msgs[c.seen:] {
 		for _, to := range m.To {
 			due, ok := load.due[to]
 			if !ok {
@@ -90,32 +104,34 @@ func countDeliveries(smtp *smtptest.Server, load reminderLoad) deliveries {
 				continue
 			}
 			id := p.Get("Message-Id")
-			ids := d.perRecipient[to]
+			ids := c.d.perRecipient[to]
 			if ids == nil {
 				ids = map[string]bool{}
-				d.perRecipient[to] = ids
-				d.late = append(d.late, m.Received.Sub(due))
+				c.d.perRecipient[to] = ids
+				c.d.late = append(c.d.late, m.Received.Sub(due))
 			}
 			if ids[id] {
-				d.retransmissions++
+				c.d.retransmissions++
 			}
 			ids[id] = true
 		}
 	}
-	sort.Slice(d.late, func(i, j int) bool { return d.late[i] < d.late[j] })
-	return d
+	c.seen = len(msgs)
+	sort.Slice(c.d.late, func(i, j int) bool { return c.d.late[i] < c.d.late[j] })
+	return c.d
 }
 
 // waitForDeliveries waits until every reminder of load reached smtp, then a little longer
 // for duplicates, and reports the counts; it fails t on a lost or a duplicated reminder.
-func waitForDeliveries(t *testing.T, smtp *smtptest.Server, load reminderLoad, timeout time.Duration) deliveries {
+func waitForDeliveries(t testing.TB, smtp *smtptest.Server, load reminderLoad, timeout time.Duration) deliveries {
 	t.Helper()
+	var counter deliveryCounter
 	deadline := time.Now().Add(timeout)
-	for len(countDeliveries(smtp, load).perRecipient) < len(load.due) && time.Now().Before(deadline) {
+	for len(counter.count(smtp, load).perRecipient) < len(load.due) && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	time.Sleep(3 * time.Second) // room for a late duplicate
-	d := countDeliveries(smtp, load)
+	d := counter.count(smtp, load)
 	dups := 0
 	for _, ids := range d.perRecipient {
 		dups += len(ids) - 1

@@ -45,7 +45,8 @@ type ClusterConfig struct {
 	Replicas map[string]int
 	// Env is added to every process's environment (EVENTPOST_SMTP_URL, EVENTPOST_MAIL_FROM…).
 	Env []string
-	// Output receives every process's log lines.
+	// Output receives every process's log lines. An *os.File (stdout, a log file opened for
+	// appending) is handed to the processes as it is, which costs this process nothing.
 	Output io.Writer
 }
 
@@ -96,7 +97,11 @@ func Launch(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{cfg: cfg, out: &lockedWriter{w: cfg.Output}}
+	c := &Cluster{cfg: cfg, out: cfg.Output}
+	if _, ok := cfg.Output.(*os.File); !ok {
+		// Not a file: the processes' output is copied in by goroutines, one line at a time.
+		c.out = &lockedWriter{w: cfg.Output}
+	}
 	upstreams := map[string][]string{}
 	for _, name := range backendServices {
 		n := max(cfg.Replicas[name], 1)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -62,12 +63,17 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error
 	defer st.Close()
 	rc := rabbitmq.DefaultConfig()
 	rc.URL, rc.Prefix, rc.Name = cfg.AMQPURL, cfg.AMQPPrefix, name+"/"+cfg.InstanceID
+	rc.Concurrency = 32
 	rb, err := rabbitmq.New(rc, log, reg)
 	if err != nil {
 		return fmt.Errorf("%s: broker: %w", name, err)
 	}
 	defer rb.Close()
-	relay := outbox.NewRelay(st.DB(), database.Postgres, rb, log, reg, outbox.RelayConfig{})
+	// RabbitMQ pipelines confirmations: publish many messages of a batch at once, and gather
+	// the messages of concurrent commits into batches.
+	relay := outbox.NewRelay(st.DB(), database.Postgres, rb, log, reg, outbox.RelayConfig{
+		Concurrency: 32, Linger: 5 * time.Millisecond,
+	})
 	deps := serviceDeps{cfg: cfg, outbox: relay, log: log, registry: reg, balancer: discovery.NewBalancer(resolver)}
 	if name == discovery.Mailer {
 		mc := mailer.Config{SMTPURL: cfg.SMTPURL, MailDir: filepath.Join(cfg.DataDir, "mail")}

@@ -47,6 +47,9 @@ type Config struct {
 	SMTPURL string
 	// SMTPRootCAs, when not nil, is the pool the SMTP server's certificate is verified with.
 	SMTPRootCAs *x509.CertPool
+	// SMTPConnections is how many connections NewTransport keeps to the SMTP server at most,
+	// so that sends of concurrent deliveries do not wait for each other. Default 4.
+	SMTPConnections int
 }
 
 // DefaultConfig returns the defaults: mail from EventPost <no-reply@eventpost.local>, links to
@@ -55,11 +58,12 @@ type Config struct {
 // taken over 20 seconds later).
 func DefaultConfig() Config {
 	return Config{
-		From:        "EventPost <no-reply@eventpost.local>",
-		PublicURL:   "http://localhost:8080",
-		MaxAttempts: 10,
-		ClaimLease:  20 * time.Second,
-		SendTimeout: 10 * time.Second,
+		From:            "EventPost <no-reply@eventpost.local>",
+		PublicURL:       "http://localhost:8080",
+		MaxAttempts:     10,
+		ClaimLease:      20 * time.Second,
+		SendTimeout:     10 * time.Second,
+		SMTPConnections: 4,
 	}
 }
 

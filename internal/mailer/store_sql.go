@@ -26,42 +26,40 @@ func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx
 
 const recordColumns = `idempotency_key, kind, state, claim_token, claimed_at, message_id, error, created_at, completed_at`
 
-// Claim implements Store. One statement decides the claim: it inserts the key, or takes over
-// its row when that row is a claim whose lease ran out (its consumer crashed or hangs), and
-// returns the row only when it did either. It is atomic with concurrent claims of the key in
-// both databases: PostgreSQL makes a concurrent insert of the same key wait and then see the
-// winner's row, and locks the row it finds (even when it leaves it unchanged) until the
-// transaction ends, so the record read next is the one that decided, and a takeover is
-// checked against the latest claim; SQLite runs write transactions one at a time.
+// Claim implements Store. One statement, committed on its own, decides the claim: it inserts
+// the key, or takes over its row when that row is a claim whose lease ran out (its consumer
+// crashed or hangs), and returns the row only when it did either; it is atomic with
+// concurrent claims of the key (PostgreSQL makes a concurrent insert of the same key wait and
+// then see the winner's row; SQLite runs writes one at a time). When it returns no row, the
+// key is settled or held by a live claim, and the row is read to tell which; should the row
+// be gone by then (a live claim was released meanwhile), the claim is tried again.
 func (s *sqlStore) Claim(ctx context.Context, c Claim) (Record, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return Record{}, fmt.Errorf("claim %s: %w", c.Key, err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	at := c.At.UnixMicro()
-	rec, err := scanRecord(tx.QueryRowContext(ctx, s.d.Rebind(`
+	for attempt := 0; ; attempt++ {
+		rec, err := scanRecord(s.db.QueryRowContext(ctx, s.d.Rebind(`
 		INSERT INTO sent_messages (idempotency_key, kind, state, claim_token, claimed_at, created_at)
 		VALUES (?, ?, 'sending', ?, ?, ?)
 		ON CONFLICT (idempotency_key) DO UPDATE SET claim_token = excluded.claim_token, claimed_at = excluded.claimed_at
 		WHERE sent_messages.state = 'sending' AND sent_messages.claimed_at <= ?
 		RETURNING `+recordColumns),
-		c.Key, string(c.Kind), c.Token, at, at, c.At.Add(-c.Lease).UnixMicro()))
-	claimed := err == nil
-	if errors.Is(err, sql.ErrNoRows) {
-		// The key is settled or held by a live claim.
-		rec, err = s.get(ctx, tx, c.Key)
+			c.Key, string(c.Kind), c.Token, at, at, c.At.Add(-c.Lease).UnixMicro()))
+		if err == nil {
+			return rec, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return Record{}, fmt.Errorf("claim %s: %w", c.Key, err)
+		}
+		rec, err = s.get(ctx, s.db, c.Key)
+		switch {
+		case errors.Is(err, ErrNotFound) && attempt < 3:
+			continue // released between the two statements: claim again
+		case err != nil:
+			return Record{}, fmt.Errorf("claim %s: %w", c.Key, err)
+		case rec.State == StateSending:
+			return Record{}, fmt.Errorf("claim %s: %w", c.Key, ErrClaimed)
+		}
+		return rec, nil
 	}
-	if err != nil {
-		return Record{}, fmt.Errorf("claim %s: %w", c.Key, err)
-	}
-	if !claimed && rec.State == StateSending {
-		return Record{}, fmt.Errorf("claim %s: %w", c.Key, ErrClaimed)
-	}
-	if err := tx.Commit(); err != nil {
-		return Record{}, fmt.Errorf("claim %s: %w", c.Key, err)
-	}
-	return rec, nil
 }
 
 // Complete implements Store.

@@ -2,6 +2,7 @@ package mailer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -32,5 +33,54 @@ func NewTransport(cfg Config, log *slog.Logger) (Transport, error) {
 		return nil, err
 	}
 	sc.RootCAs = cfg.SMTPRootCAs
-	return NewSMTPTransport(sc, log)
+	n := cfg.SMTPConnections
+	if n <= 0 {
+		n = DefaultConfig().SMTPConnections
+	}
+	return NewSMTPPool(sc, n, log)
+}
+
+// SMTPPool spreads sends over up to n SMTP connections, each an SMTPTransport: a send takes a
+// free connection, waiting for one when all are busy. Connections are opened as sends need
+// them and closed when idle, as SMTPTransport does.
+type SMTPPool struct {
+	free chan *SMTPTransport
+	all  []*SMTPTransport
+}
+
+var _ Transport = (*SMTPPool)(nil)
+
+// NewSMTPPool returns a pool of n connections (at least one) to the server of cfg.
+func NewSMTPPool(cfg SMTPConfig, n int, log *slog.Logger) (*SMTPPool, error) {
+	n = max(n, 1)
+	p := &SMTPPool{free: make(chan *SMTPTransport, n)}
+	for range n {
+		t, err := NewSMTPTransport(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		p.all = append(p.all, t)
+		p.free <- t
+	}
+	return p, nil
+}
+
+// Send implements Transport.
+func (p *SMTPPool) Send(ctx context.Context, m *gomail.Msg) error {
+	select {
+	case t := <-p.free:
+		defer func() { p.free <- t }()
+		return t.Send(ctx, m)
+	case <-ctx.Done():
+		return fmt.Errorf("smtp send: waiting for a connection: %w", context.Cause(ctx))
+	}
+}
+
+// Close implements Transport: it closes every connection.
+func (p *SMTPPool) Close() error {
+	var errs []error
+	for _, t := range p.all {
+		errs = append(errs, t.Close())
+	}
+	return errors.Join(errs...)
 }

@@ -163,6 +163,12 @@ func NewSMTPTransport(cfg SMTPConfig, log *slog.Logger) (*SMTPTransport, error) 
 		gomail.WithTimeout(cfg.Timeout),
 		gomail.WithTLSConfig(t.tlsCfg),
 		gomail.WithDialContextFunc(t.dial),
+		// A delivered message ends its SMTP transaction; after any error the connection is
+		// dropped. A RSET after each message would only cost a round trip.
+		gomail.WithoutRset(),
+		// Nor a NOOP before each message: a kept connection that went away fails at MAIL
+		// FROM, before anything of the message was sent, and Send then reconnects.
+		gomail.WithoutNoop(),
 	}
 	switch cfg.TLS {
 	case SMTPTLSNone, SMTPTLSImplicit: // implicit TLS is done by dial
@@ -223,6 +229,7 @@ func (t *SMTPTransport) Send(ctx context.Context, m *gomail.Msg) error {
 		t.idle.Stop()
 	}
 	for attempt := 1; ; attempt++ {
+		reused := t.conn != nil
 		if t.conn == nil {
 			conn, err := t.client.DialToSMTPClientWithContext(ctx)
 			if err != nil {
@@ -248,9 +255,10 @@ func (t *SMTPTransport) Send(ctx context.Context, m *gomail.Msg) error {
 			return fmt.Errorf("smtp send: %w", context.Cause(ctx))
 		}
 		var se *gomail.SendError
-		if attempt == 1 && errors.As(err, &se) && se.Reason == gomail.ErrConnCheck {
-			// The kept connection went away (server restart, idle close) before anything
-			// of this message was sent: connect again and send it once more.
+		if attempt == 1 && reused && errors.As(err, &se) && se.Reason == gomail.ErrSMTPMailFrom {
+			// MAIL FROM, the first command of a message, failed on a kept connection: it
+			// probably went away (server restart, idle close). Nothing of the message was
+			// sent, so connect again and send it once more.
 			t.log.DebugContext(ctx, "smtp connection lost; reconnecting", "err", err)
 			continue
 		}

@@ -428,6 +428,44 @@ func TestSMTPTransportConcurrentSends(t *testing.T) {
 	}
 }
 
+func TestSMTPPoolSpreadsConcurrentSendsOverItsConnections(t *testing.T) {
+	srv := smtptest.Start(t)
+	cfg, err := mailer.ParseSMTPURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := mailer.NewSMTPPool(cfg, 3, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 30
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := pool.Send(context.Background(), welcomeMsg(t, fmt.Sprintf("p%d@example.com", i))); err != nil {
+				t.Errorf("Send %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	msgs, err := srv.WaitForMessages(n, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != n {
+		t.Errorf("%d messages arrived, want %d", len(msgs), n)
+	}
+	if c := srv.Connections(); c < 2 || c > 3 {
+		t.Errorf("%d connections for 30 concurrent sends through a pool of 3, want 2 or 3", c)
+	}
+	if err := pool.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "connections closed", func() bool { return srv.OpenConnections() == 0 })
+}
+
 func TestSMTPTransportClose(t *testing.T) {
 	srv := smtptest.Start(t)
 	tr := newSMTP(t, srv)

@@ -245,16 +245,9 @@ func (s *Service) handleEmailResult(ctx context.Context, m broker.Message) error
 	default:
 		return broker.Permanent(fmt.Errorf("email.result %s: unknown status %q", m.ID, p.Status))
 	}
-	var changed bool
-	err := s.store.Update(ctx, func(tx Tx) error {
-		changed = false
-		if first, err := tx.FirstDelivery(ctx, m.ID); err != nil || !first {
-			return err
-		}
-		var err error
-		changed, err = tx.Transition(ctx, p.ReminderID, StatusSending, to, sentAt, lastErr)
-		return err
-	})
+	// Only a reminder that is sending changes: a redelivered result finds it sent or failed
+	// already and changes nothing, so no inbox record is needed.
+	changed, err := s.store.Transition(ctx, p.ReminderID, StatusSending, to, sentAt, lastErr)
 	if err != nil {
 		return fmt.Errorf("email.result %s: %w", m.ID, err)
 	}

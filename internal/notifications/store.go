@@ -92,6 +92,10 @@ type Store interface {
 	// Update runs fn in one write transaction, committed when fn returns nil and rolled back
 	// otherwise. fn must not keep tx.
 	Update(ctx context.Context, fn func(tx Tx) error) error
+	// Transition is Tx.Transition in a transaction of its own: it moves the reminder from
+	// state from to state to, and reports false, changing nothing, when it is not in from.
+	// Guarded by the current state, it is idempotent.
+	Transition(ctx context.Context, id string, from, to Status, sentAt *time.Time, lastError string) (bool, error)
 }
 
 // Tx is what the service does within one Store.Update transaction. The reminders and

@@ -408,7 +408,16 @@ func (t sqlTx) SetSendAt(ctx context.Context, id string, sendAt time.Time) error
 }
 
 func (t sqlTx) Transition(ctx context.Context, id string, from, to Status, sentAt *time.Time, lastError string) (bool, error) {
-	res, err := t.tx.ExecContext(ctx, t.d.Rebind(
+	return transition(ctx, t.tx, t.d, id, from, to, sentAt, lastError)
+}
+
+// Transition implements Store: one statement, guarded by the reminder's current status.
+func (s *sqlStore) Transition(ctx context.Context, id string, from, to Status, sentAt *time.Time, lastError string) (bool, error) {
+	return transition(ctx, s.db, s.d, id, from, to, sentAt, lastError)
+}
+
+func transition(ctx context.Context, q outbox.Execer, d database.Dialect, id string, from, to Status, sentAt *time.Time, lastError string) (bool, error) {
+	res, err := q.ExecContext(ctx, d.Rebind(
 		`UPDATE reminders SET status = ?, sent_at = ?, last_error = ? WHERE id = ? AND status = ?`),
 		string(to), nullMicros(sentAt), nullString(lastError), id, string(from))
 	if err != nil {

@@ -47,7 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) notifications.Store) {
 		{"FirstDelivery", testFirstDelivery},
 		{"EventReminders", testEventReminders},
 		{"PutSnapshotAndSetSendAt", testPutSnapshotAndSetSendAt},
-		{"Transition", testTransition},
+		{"Transition", testTransition(transitionInTx)},
+		{"StoreTransition", testTransition(transitionAlone)},
 		{"DeleteReminder", testDeleteReminder},
 		{"DeleteAccountReminders", testDeleteAccountReminders},
 	} {
@@ -770,7 +771,34 @@ func testPutSnapshotAndSetSendAt(t *testing.T, s notifications.Store) {
 	}
 }
 
-func testTransition(t *testing.T, s notifications.Store) {
+// transitioner moves a reminder from one status to another, as Tx.Transition does.
+type transitioner func(t *testing.T, s notifications.Store, id string, from, to notifications.Status, sentAt *time.Time, lastError string) bool
+
+// transitionInTx uses Tx.Transition inside Store.Update.
+func transitionInTx(t *testing.T, s notifications.Store, id string, from, to notifications.Status, sentAt *time.Time, lastError string) bool {
+	var ok bool
+	update(t, s, func(ctx context.Context, tx notifications.Tx) error {
+		var err error
+		ok, err = tx.Transition(ctx, id, from, to, sentAt, lastError)
+		return err
+	})
+	return ok
+}
+
+// transitionAlone uses Store.Transition.
+func transitionAlone(t *testing.T, s notifications.Store, id string, from, to notifications.Status, sentAt *time.Time, lastError string) bool {
+	ok, err := s.Transition(context.Background(), id, from, to, sentAt, lastError)
+	if err != nil {
+		t.Fatalf("Transition: %v", err)
+	}
+	return ok
+}
+
+func testTransition(via transitioner) func(t *testing.T, s notifications.Store) {
+	return func(t *testing.T, s notifications.Store) { testTransitionVia(t, s, via) }
+}
+
+func testTransitionVia(t *testing.T, s notifications.Store, via transitioner) {
 	ev := event("ev", base, base)
 	sending := reminder(t, "a", ev, base.Add(-time.Hour), nil)
 	sending.Status = notifications.StatusSending
@@ -805,16 +833,9 @@ func testTransition(t *testing.T, s notifications.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			update(t, s, func(ctx context.Context, tx notifications.Tx) error {
-				ok, err := tx.Transition(ctx, tt.id, tt.from, tt.to, tt.sentAt, tt.lastError)
-				if err != nil {
-					return err
-				}
-				if ok != tt.wantOK {
-					t.Errorf("Transition() = %v, want %v", ok, tt.wantOK)
-				}
-				return nil
-			})
+			if ok := via(t, s, tt.id, tt.from, tt.to, tt.sentAt, tt.lastError); ok != tt.wantOK {
+				t.Errorf("Transition() = %v, want %v", ok, tt.wantOK)
+			}
 			if tt.wantStatus == "" {
 				return
 			}

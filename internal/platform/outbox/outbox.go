@@ -14,6 +14,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,18 +62,26 @@ type Execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// Add inserts msgs into the outbox within tx.
+// Add inserts msgs into the outbox within tx, in multi-row statements of up to 100 rows.
 func Add(ctx context.Context, tx Execer, d database.Dialect, msgs ...broker.Message) error {
-	q := d.Rebind(`INSERT INTO outbox (id, type, body, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)`)
-	for _, m := range msgs {
-		body, err := json.Marshal(m)
-		if err != nil {
-			return fmt.Errorf("outbox add %s: %w", m.Type, err)
+	const chunk = 100
+	now := time.Now().UnixMicro()
+	for len(msgs) > 0 {
+		n := min(len(msgs), chunk)
+		args := make([]any, 0, 5*n)
+		for _, m := range msgs[:n] {
+			body, err := json.Marshal(m)
+			if err != nil {
+				return fmt.Errorf("outbox add %s: %w", m.Type, err)
+			}
+			args = append(args, m.ID, m.Type, body, now, now)
 		}
-		now := time.Now().UnixMicro()
-		if _, err := tx.ExecContext(ctx, q, m.ID, m.Type, body, now, now); err != nil {
-			return fmt.Errorf("outbox add %s: %w", m.Type, err)
+		q := `INSERT INTO outbox (id, type, body, created_at, next_attempt_at) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", n), ", ")
+		if _, err := tx.ExecContext(ctx, d.Rebind(q), args...); err != nil {
+			return fmt.Errorf("outbox add %d messages: %w", n, err)
 		}
+		msgs = msgs[n:]
 	}
 	return nil
 }
@@ -104,6 +115,15 @@ type RelayConfig struct {
 	MaxBackoff time.Duration
 	// Batch is how many messages one pass takes. Default 100.
 	Batch int
+	// Concurrency is how many messages of a batch are published at once. Default 1, which
+	// publishes in outbox order; with more, messages of one batch may overtake each other
+	// (every consumer tolerates that: changes carry their version), and a broker that
+	// pipelines confirmations (RabbitMQ) is used to the full.
+	Concurrency int
+	// Linger is how long the relay waits after a Notify before it looks at the outbox, so
+	// that the messages of commits made meanwhile go out in the same batch. Default 0; a few
+	// milliseconds save database round trips when many small transactions each add a message.
+	Linger time.Duration
 }
 
 // Relay publishes the messages of one service's outbox.
@@ -129,6 +149,9 @@ func NewRelay(db *sql.DB, d database.Dialect, pub broker.Publisher, log *slog.Lo
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 100
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 1
 	}
 	r := &Relay{
 		db: db, d: d, pub: pub, log: log, cfg: cfg, wake: make(chan struct{}, 1),
@@ -176,6 +199,12 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-r.wake:
+			if r.cfg.Linger > 0 {
+				select {
+				case <-ctx.Done():
+				case <-time.After(r.cfg.Linger):
+				}
+			}
 		case <-timer.C:
 		}
 		wait, err := r.pass(ctx)
@@ -242,13 +271,8 @@ func (r *Relay) batch(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, row := range rows {
-		if ctx.Err() != nil {
-			break
-		}
-		if err := r.publish(pubCtx, q, row); err != nil {
-			return 0, err
-		}
+	if err := r.publishAll(ctx, pubCtx, q, rows); err != nil {
+		return 0, err
 	}
 	if tx != nil {
 		if err := tx.Commit(); err != nil {
@@ -275,25 +299,71 @@ func (r *Relay) due(ctx context.Context, q querier, query string) ([]row, error)
 	return out, rs.Err()
 }
 
-func (r *Relay) publish(ctx context.Context, q querier, x row) error {
+// publishAll publishes rows, Concurrency at a time, stops starting new ones once one failed
+// or ctx ended, then deletes the published rows in one statement and schedules the failed
+// ones for another attempt.
+func (r *Relay) publishAll(ctx, pubCtx context.Context, q querier, rows []row) error {
+	errs := make([]error, len(rows))
+	started := make([]bool, len(rows))
+	var (
+		wg     sync.WaitGroup
+		failed atomic.Bool
+		sem    = make(chan struct{}, r.cfg.Concurrency)
+	)
+	for i, x := range rows {
+		sem <- struct{}{}
+		if failed.Load() || ctx.Err() != nil {
+			<-sem
+			break
+		}
+		started[i] = true
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if errs[i] = r.publish(pubCtx, x); errs[i] != nil {
+				failed.Store(true)
+			}
+		}()
+	}
+	wg.Wait()
+
+	var done []any
+	for i, x := range rows {
+		switch {
+		case !started[i]:
+		case errs[i] == nil:
+			done = append(done, x.seq)
+		default:
+			r.failed.Inc()
+			delay := r.backoff(x.attempts)
+			r.log.WarnContext(ctx, "publish failed; will retry", "seq", x.seq, "attempt", x.attempts+1,
+				"retry_in", delay.String(), "err", errs[i])
+			if _, err := q.ExecContext(pubCtx, r.d.Rebind(
+				`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ?`),
+				time.Now().Add(delay).UnixMicro(), truncate(errs[i].Error(), 1000), x.seq); err != nil {
+				return fmt.Errorf("outbox retry: %w", err)
+			}
+		}
+	}
+	if len(done) == 0 {
+		return nil
+	}
+	r.published.Add(float64(len(done)))
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(done)), ", ")
+	if _, err := q.ExecContext(pubCtx, r.d.Rebind(`DELETE FROM outbox WHERE seq IN (`+marks+`)`), done...); err != nil {
+		return fmt.Errorf("outbox delete: %w", err)
+	}
+	return nil
+}
+
+// publish decodes one outbox row and hands it to the broker.
+func (r *Relay) publish(ctx context.Context, x row) error {
 	var m broker.Message
 	if err := json.Unmarshal(x.body, &m); err != nil {
 		return fmt.Errorf("outbox message %d does not decode: %w", x.seq, err)
 	}
 	m.Attempt = x.attempts + 1
-	if err := r.pub.Publish(ctx, m); err != nil {
-		r.failed.Inc()
-		delay := r.backoff(x.attempts)
-		r.log.WarnContext(ctx, "publish failed; will retry", "message_id", m.ID, "type", m.Type,
-			"attempt", m.Attempt, "retry_in", delay.String(), "err", err)
-		_, uerr := q.ExecContext(ctx, r.d.Rebind(
-			`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ?`),
-			time.Now().Add(delay).UnixMicro(), truncate(err.Error(), 1000), x.seq)
-		return uerr
-	}
-	r.published.Inc()
-	_, err := q.ExecContext(ctx, r.d.Rebind(`DELETE FROM outbox WHERE seq = ?`), x.seq)
-	return err
+	return r.pub.Publish(ctx, m)
 }
 
 // backoff is exponential from 500ms with ±20% jitter, capped at MaxBackoff.

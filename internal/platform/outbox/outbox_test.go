@@ -105,9 +105,14 @@ func (r *recorder) delivered() []broker.Message {
 }
 
 func startRelay(t *testing.T, d database.Dialect, db *sql.DB, b broker.Publisher) *outbox.Relay {
+	return startRelayWith(t, d, db, b, 1)
+}
+
+// startRelayWith starts a relay publishing concurrency messages at once.
+func startRelayWith(t *testing.T, d database.Dialect, db *sql.DB, b broker.Publisher, concurrency int) *outbox.Relay {
 	t.Helper()
 	relay := outbox.NewRelay(db, d, b, logging.Discard(), prometheus.NewRegistry(),
-		outbox.RelayConfig{Poll: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+		outbox.RelayConfig{Poll: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Concurrency: concurrency})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- relay.Run(ctx) }()
@@ -254,8 +259,9 @@ func testFirstDelivery(t *testing.T, d database.Dialect, db *sql.DB) {
 	}
 }
 
-// TestRelaysOfSeveralReplicasPublishEachMessageOnce runs three relays over one PostgreSQL
-// outbox, as three replicas of a service do, and checks that no message is published twice.
+// TestRelaysOfSeveralReplicasPublishEachMessageOnce runs three relays, each publishing eight
+// messages at once, over one PostgreSQL outbox, as three replicas of a service do, and checks
+// that every message is published and none twice.
 func TestRelaysOfSeveralReplicasPublishEachMessageOnce(t *testing.T) {
 	db := openDB(t, database.Postgres)
 	b := broker.NewInProcess(logging.Discard(), nil)
@@ -272,7 +278,7 @@ func TestRelaysOfSeveralReplicasPublishEachMessageOnce(t *testing.T) {
 		add(t, database.Postgres, db, true, msgs...)
 	}
 	for range 3 {
-		startRelay(t, database.Postgres, db, b)
+		startRelayWith(t, database.Postgres, db, b, 8)
 	}
 	waitFor(t, "every message", func() bool { return backlog(t, db) == 0 && len(rec.delivered()) >= n })
 	seen := map[string]int{}
@@ -287,4 +293,33 @@ func TestRelaysOfSeveralReplicasPublishEachMessageOnce(t *testing.T) {
 	if len(seen) != n {
 		t.Errorf("%d distinct messages delivered, want %d", len(seen), n)
 	}
+}
+
+// TestConcurrentRelayRetriesOnlyTheFailedMessages publishes batches concurrently through a
+// consumer that fails some messages, and checks that each is delivered exactly once in the end.
+func TestConcurrentRelayRetriesOnlyTheFailedMessages(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d database.Dialect, db *sql.DB) {
+		b := broker.NewInProcess(logging.Discard(), nil)
+		rec := &recorder{failures: 7}
+		if err := b.Register(broker.Consumer{Queue: "q", Types: []string{"t"}, Handle: rec.handle}); err != nil {
+			t.Fatal(err)
+		}
+		const n = 250
+		msgs := make([]broker.Message, n)
+		for i := range msgs {
+			msgs[i] = message(t, "t", i)
+		}
+		add(t, d, db, true, msgs...)
+		startRelayWith(t, d, db, b, 16)
+		waitFor(t, "every message", func() bool { return backlog(t, db) == 0 })
+		seen := map[string]int{}
+		for _, m := range rec.delivered() {
+			seen[m.ID]++
+		}
+		for _, m := range msgs {
+			if seen[m.ID] != 1 {
+				t.Errorf("message %s delivered %d times, want once", m.ID, seen[m.ID])
+			}
+		}
+	})
 }
