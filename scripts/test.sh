@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The test command: sets up what the tests need on this machine, then runs every test with the
+# race detector and the integration tests enabled (EVENTPOST_INTEGRATION=1), so that a missing
+# service fails the run instead of skipping it.
+#
+# Set-up, each step only when needed: PostgreSQL on 127.0.0.1:5432 (started when installed
+# but stopped, installed from Debian's packages when missing, with trust authentication for
+# local TCP connections), RabbitMQ on 127.0.0.1:5672 (likewise), and Chromium for the browser
+# tests. Needs root (or sudo) for installing and starting services.
+#
+# Extra arguments go to `go test` (e.g. scripts/test.sh -run TestUserStory).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+
+log() { printf '== %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=""
+apt_install() {
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+wait_port() { # host port seconds
+  for _ in $(seq 1 "$3"); do port_open "$1" "$2" && return 0; sleep 1; done
+  echo "nothing answers on $1:$2 after $3 s" >&2; return 1
+}
+
+ensure_postgres() {
+  if port_open 127.0.0.1 5432; then log "PostgreSQL answers"; return; fi
+  if ! ls -d /etc/postgresql/*/main >/dev/null 2>&1; then
+    log "installing PostgreSQL"; apt_install postgresql
+  fi
+  local ver hba
+  ver=$(ls /etc/postgresql | sort -V | tail -n 1)
+  hba=/etc/postgresql/$ver/main/pg_hba.conf
+  if ! as_root grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+    log "trusting local TCP connections in $hba (test machine)"
+    as_root sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  fi
+  log "starting PostgreSQL $ver"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main start || as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main restart
+  wait_port 127.0.0.1 5432 60
+}
+
+ensure_rabbitmq() {
+  if port_open 127.0.0.1 5672; then log "RabbitMQ answers"; return; fi
+  if ! command -v rabbitmq-server >/dev/null; then
+    log "installing RabbitMQ"; apt_install rabbitmq-server
+  fi
+  log "starting RabbitMQ"
+  as_root rabbitmq-server -detached || true
+  as_root rabbitmqctl await_startup >/dev/null 2>&1 || true
+  wait_port 127.0.0.1 5672 120
+}
+
+ensure_chromium() {
+  if command -v chromium >/dev/null; then log "Chromium is installed"; return; fi
+  log "installing Chromium"; apt_install chromium fonts-dejavu-core
+}
+
+log "go version: $(go version)"
+ensure_postgres
+ensure_rabbitmq
+ensure_chromium
+
+log "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then echo "not gofmt-formatted:"; echo "$unformatted"; exit 1; fi
+log "go vet"
+go vet ./...
+
+log "go test -race (integration tests enabled)"
+export EVENTPOST_INTEGRATION=1
+go test -race -count=1 -timeout 60m "$@" ./...
