@@ -23,7 +23,8 @@ import (
 // of its own that are removed when t ends, and mail going to smtp. The services reach
 // RabbitMQ through the returned proxy, which can cut their connections. It skips (or, with
 // EVENTPOST_INTEGRATION=1, fails) when PostgreSQL or RabbitMQ does not answer.
-func startCluster(t testing.TB, smtp *smtptest.Server, replicas map[string]int) (*app.Cluster, *client, *amqptest.Proxy) {
+// Every entry of env (NAME=value) is added to the processes' environment.
+func startCluster(t testing.TB, smtp *smtptest.Server, replicas map[string]int, env ...string) (*app.Cluster, *client, *amqptest.Proxy) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("distributed system: skipped with -short")
@@ -54,6 +55,7 @@ func startCluster(t testing.TB, smtp *smtptest.Server, replicas map[string]int) 
 		"EVENTPOST_AMQP_PREFIX=" + prefix, "EVENTPOST_SMTP_URL=" + smtp.URL(), "EVENTPOST_DATA_DIR=" + t.TempDir(),
 		"EVENTPOST_RATE_LIMIT=100000", "EVENTPOST_RATE_BURST=100000", "EVENTPOST_PUBLIC_URL=http://eventpost.test",
 	}
+	cfg.Env = append(cfg.Env, env...)
 	cfg.Output = out
 	clusterLog := func() string {
 		b, _ := os.ReadFile(logPath)
