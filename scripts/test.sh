@@ -5,8 +5,9 @@
 #
 # Set-up, each step only when needed: PostgreSQL on 127.0.0.1:5432 (started when installed
 # but stopped, installed from Debian's packages when missing, with trust authentication for
-# local TCP connections), RabbitMQ on 127.0.0.1:5672 (likewise), and Chromium for the browser
-# tests. Needs root (or sudo) for installing and starting services.
+# local TCP connections), RabbitMQ on 127.0.0.1:5672 (likewise), a Consul dev agent on
+# 127.0.0.1:8500 (built from tools/consul into bin/ when missing), and Chromium for the
+# browser tests. Needs root (or sudo) for installing and starting services.
 #
 # Extra arguments go to `go test` (e.g. scripts/test.sh -run TestUserStory).
 set -euo pipefail
@@ -54,6 +55,23 @@ ensure_rabbitmq() {
   wait_port 127.0.0.1 5672 120
 }
 
+ensure_consul() {
+  if port_open 127.0.0.1 8500; then log "Consul answers"; return; fi
+  if [ ! -x bin/consul ]; then
+    log "building Consul v1.16.1 from tools/consul (about 3 minutes)"
+    mkdir -p bin
+    (cd tools/consul && go build -o ../../bin/consul github.com/hashicorp/consul)
+  fi
+  log "starting a Consul dev agent on 127.0.0.1:8500 (log: bin/consul.log)"
+  nohup bin/consul agent -dev -client 127.0.0.1 -bind 127.0.0.1 -log-level warn > bin/consul.log 2>&1 &
+  wait_port 127.0.0.1 8500 60
+  for _ in $(seq 1 60); do # until it has elected itself leader
+    bin/consul operator raft list-peers -http-addr=127.0.0.1:8500 2>/dev/null | grep -q leader && return
+    sleep 1
+  done
+  echo "Consul has no leader after 60 s" >&2; return 1
+}
+
 ensure_chromium() {
   if command -v chromium >/dev/null; then log "Chromium is installed"; return; fi
   log "installing Chromium"; apt_install chromium fonts-dejavu-core
@@ -62,6 +80,7 @@ ensure_chromium() {
 log "go version: $(go version)"
 ensure_postgres
 ensure_rabbitmq
+ensure_consul
 ensure_chromium
 
 log "gofmt"

@@ -46,12 +46,17 @@ func (s *System) Stop() error {
 
 // Start starts the gateway and the four services in this process: each service on its own
 // loopback listener with its own SQLite database under cfg.DataDir, the in-process broker
-// between them, and the gateway on cfg.HTTPAddr. It returns once every listener is bound;
-// the system runs until ctx ends.
+// between them, and the gateway on cfg.HTTPAddr. Every log line names the process's
+// instance (cfg.InstanceID, default host name and process ID). It returns once every
+// listener is bound; the system runs until ctx ends.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	if cfg.InstanceID == "" {
+		cfg.InstanceID = defaultInstanceID()
+	}
+	log = log.With("instance", cfg.InstanceID)
 	var closers []func() error
 	defer func() {
 		if err != nil {

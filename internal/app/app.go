@@ -8,12 +8,16 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/telemetry"
 )
 
 const usage = `usage: eventpost [command]
@@ -41,15 +45,16 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if err != nil {
 			return err
 		}
-		log := logging.New(stdout, cfg.LogLevel)
-		sys, err := Start(ctx, cfg, log)
-		if err != nil {
+		return withTelemetry(ctx, "", cfg, getenv, stdout, func(log *slog.Logger) error {
+			sys, err := Start(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			log.Info("EventPost is running", "url", sys.URL, "data_dir", cfg.DataDir)
+			err = sys.Wait()
+			log.Info("EventPost stopped", "err", err)
 			return err
-		}
-		log.Info("EventPost is running", "url", sys.URL, "data_dir", cfg.DataDir)
-		err = sys.Wait()
-		log.Info("EventPost stopped", "err", err)
-		return err
+		})
 	case "serve":
 		services := append([]string{discovery.Gateway}, backendServices...)
 		if len(args) != 2 || !slices.Contains(services, args[1]) {
@@ -59,7 +64,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if err != nil {
 			return err
 		}
-		return Serve(ctx, args[1], cfg, logging.New(stdout, cfg.LogLevel))
+		return withTelemetry(ctx, args[1], cfg, getenv, stdout, func(log *slog.Logger) error {
+			return Serve(ctx, args[1], cfg, log)
+		})
 	case "launch":
 		return runLaunch(ctx, getenv, stdout)
 	case "help", "-h", "--help":
@@ -68,6 +75,39 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
+}
+
+// withTelemetry sets OpenTelemetry up for the process of service ("" for the all-in-one
+// process), runs fn with the process's logger — JSON lines on stdout, and log records over
+// OTLP when getenv names an endpoint — and flushes the telemetry once fn has returned.
+func withTelemetry(ctx context.Context, service string, cfg Config, getenv func(string) string, stdout io.Writer, fn func(*slog.Logger) error) error {
+	shutdown, err := telemetry.Setup(ctx, service, cfg.InstanceID, getenv)
+	if err != nil {
+		return err
+	}
+	log := logging.New(stdout, cfg.Leveler(), telemetry.LogHandler(getenv))
+	err = fn(log)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if serr := shutdown(sctx); serr != nil {
+		log.Warn("telemetry shutdown", "err", serr)
+	}
+	return err
+}
+
+// consulBinary finds the consul executable: bin (when set), ./bin/consul, or consul on the PATH.
+func consulBinary(bin string) (string, error) {
+	if bin != "" {
+		return bin, nil
+	}
+	if _, err := os.Stat("bin/consul"); err == nil {
+		return "bin/consul", nil
+	}
+	if p, err := exec.LookPath("consul"); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("no consul executable: build it with `(cd tools/consul && go build -o ../../bin/consul github.com/hashicorp/consul)` " +
+		"(scripts/test.sh does), set EVENTPOST_CONSUL_BIN, or set EVENTPOST_CONSUL_ADDR to a running agent")
 }
 
 // runLaunch starts the distributed system with the launcher's settings from getenv and runs
@@ -83,10 +123,10 @@ func runLaunch(ctx context.Context, getenv func(string) string, stdout io.Writer
 	cfg.DatabasePrefix = or(getenv("EVENTPOST_DATABASE_PREFIX"), cfg.DatabasePrefix)
 	cfg.AMQPURL = or(getenv("EVENTPOST_AMQP_URL"), cfg.AMQPURL)
 	cfg.GatewayAddr = or(getenv("EVENTPOST_HTTP_ADDR"), cfg.GatewayAddr)
-	for _, k := range []string{"EVENTPOST_AMQP_PREFIX", "EVENTPOST_SMTP_URL", "EVENTPOST_MAIL_FROM", "EVENTPOST_PUBLIC_URL", "EVENTPOST_DATA_DIR",
-		"EVENTPOST_LOG_LEVEL", "EVENTPOST_RATE_LIMIT", "EVENTPOST_RATE_BURST"} {
-		if v := getenv(k); v != "" {
-			cfg.Env = append(cfg.Env, k+"="+v)
+	cfg.ConsulAddr = getenv("EVENTPOST_CONSUL_ADDR")
+	if cfg.ConsulAddr == "" {
+		if cfg.ConsulBinary, err = consulBinary(getenv("EVENTPOST_CONSUL_BIN")); err != nil {
+			return err
 		}
 	}
 	log := logging.New(stdout, nil).With("service", "launcher")

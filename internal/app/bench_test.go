@@ -16,7 +16,11 @@ import (
 
 // BenchmarkGetEventThroughGateway measures GET /api/v1/events/{id} end to end: client →
 // gateway → events service → SQLite and back, over loopback, in the all-in-one system.
-func BenchmarkGetEventThroughGateway(b *testing.B) {
+func BenchmarkGetEventThroughGateway(b *testing.B) { getEventThroughGateway(b) }
+
+// getEventThroughGateway is the body of BenchmarkGetEventThroughGateway, which
+// BenchmarkGetEventThroughGatewayTraced runs with tracing set up.
+func getEventThroughGateway(b *testing.B) {
 	cfg := app.Config{
 		HTTPAddr: "127.0.0.1:0", DataDir: b.TempDir(), PublicURL: "http://eventpost.test",
 		MailFrom: "EventPost <no-reply@eventpost.test>", RateLimit: 1e9, RateBurst: 1e9, ShutdownTimeout: 5 * time.Second,

@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,9 @@ type Config struct {
 	MailFrom string
 	// LogLevel is debug, info, warn or error (EVENTPOST_LOG_LEVEL, default info).
 	LogLevel slog.Level
+	// LogLevelVar holds the log level in force, LogLevel at first: a `serve` process watching
+	// Consul changes it from the log_level key. ReadConfig sets it; nil means LogLevel, fixed.
+	LogLevelVar *slog.LevelVar
 	// RateLimit is the gateway's sustained requests per second per client address
 	// (EVENTPOST_RATE_LIMIT, default 20); RateBurst its burst (EVENTPOST_RATE_BURST, default 40).
 	RateLimit float64
@@ -54,6 +58,21 @@ type Config struct {
 	// (EVENTPOST_AMQP_PREFIX, default "eventpost"), so that several systems can share a
 	// RabbitMQ virtual host.
 	AMQPPrefix string
+	// ConsulAddr is the HTTP address of the local Consul agent (EVENTPOST_CONSUL_ADDR, such
+	// as 127.0.0.1:8500). When set, a `serve` process registers itself with the agent, finds
+	// the services it calls through it (Upstreams are then unused), and applies the
+	// configuration keys under eventpost/config/<service>/ while it runs. Unset, discovery is
+	// static and the configuration comes from the environment alone.
+	ConsulAddr string
+	// ConsulPrefix names this system in Consul (EVENTPOST_CONSUL_PREFIX, default "eventpost"):
+	// its services register as <prefix>-<service> and read their configuration under
+	// <prefix>/config/<service>/, so that several systems can share an agent.
+	ConsulPrefix string
+	// AdvertiseAddr is the address registered with Consul, where other instances and the
+	// agent's check reach this one: a host, or host:port (EVENTPOST_ADVERTISE_ADDR). Default
+	// the listen address's host, or 127.0.0.1 when it listens on every interface, and the
+	// port it listens on.
+	AdvertiseAddr string
 	// Upstreams are the base URLs of the instances of the services this one calls:
 	// EVENTPOST_AUTH_URLS, EVENTPOST_EVENTS_URLS and EVENTPOST_NOTIFICATIONS_URLS, each a
 	// comma-separated list, default the service's port in DefaultPorts on 127.0.0.1.
@@ -88,6 +107,9 @@ var KnownEnv = []string{
 	"EVENTPOST_AUTH_URLS",
 	"EVENTPOST_EVENTS_URLS",
 	"EVENTPOST_NOTIFICATIONS_URLS",
+	"EVENTPOST_CONSUL_ADDR",
+	"EVENTPOST_CONSUL_PREFIX",
+	"EVENTPOST_ADVERTISE_ADDR",
 }
 
 // ReadConfig reads the configuration of the named service ("" for the all-in-one mode) from
@@ -110,6 +132,9 @@ func ReadConfig(getenv func(string) string, service string) (Config, error) {
 		DatabaseURL:     getenv("EVENTPOST_DATABASE_URL"),
 		AMQPURL:         or(getenv("EVENTPOST_AMQP_URL"), "amqp://guest:guest@127.0.0.1:5672/"),
 		AMQPPrefix:      or(getenv("EVENTPOST_AMQP_PREFIX"), "eventpost"),
+		ConsulAddr:      strings.TrimSuffix(getenv("EVENTPOST_CONSUL_ADDR"), "/"),
+		ConsulPrefix:    or(getenv("EVENTPOST_CONSUL_PREFIX"), "eventpost"),
+		AdvertiseAddr:   getenv("EVENTPOST_ADVERTISE_ADDR"),
 		Upstreams:       map[string][]string{},
 	}
 	for _, name := range []string{discovery.Auth, discovery.Events, discovery.Notifications} {
@@ -136,6 +161,13 @@ func ReadConfig(getenv func(string) string, service string) (Config, error) {
 			return c, fmt.Errorf("EVENTPOST_LOG_LEVEL: %w", err)
 		}
 	}
+	c.LogLevelVar = new(slog.LevelVar)
+	c.LogLevelVar.Set(c.LogLevel)
+	if v := c.AdvertiseAddr; strings.Contains(v, ":") && net.ParseIP(v) == nil {
+		if _, port, err := net.SplitHostPort(v); err != nil || !validPort(port) {
+			return c, fmt.Errorf("EVENTPOST_ADVERTISE_ADDR: want a host or host:port, got %q", v)
+		}
+	}
 	if v := getenv("EVENTPOST_RATE_LIMIT"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f <= 0 {
@@ -158,6 +190,21 @@ func ReadConfig(getenv func(string) string, service string) (Config, error) {
 		c.ShutdownTimeout = d
 	}
 	return c, nil
+}
+
+// Leveler returns the log level of the process's logger: LogLevelVar, which Consul's
+// log_level key changes, or LogLevel when it is nil.
+func (c Config) Leveler() slog.Leveler {
+	if c.LogLevelVar != nil {
+		return c.LogLevelVar
+	}
+	return c.LogLevel
+}
+
+// validPort reports whether s is a port number from 1 to 65535.
+func validPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n > 0 && n < 65536
 }
 
 func or(v, def string) string {

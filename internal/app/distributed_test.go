@@ -15,27 +15,38 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/broker/amqptest"
 	"github.com/eventpost/eventpost/internal/platform/database/pgtest"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
+	"github.com/eventpost/eventpost/internal/platform/discovery/consultest"
 	"github.com/eventpost/eventpost/internal/platform/smtptest"
 )
 
 // startCluster launches the distributed system — every service its own process of the real
-// binary, against this machine's PostgreSQL and RabbitMQ — with databases, roles and queues
-// of its own that are removed when t ends, and mail going to smtp. The services reach
+// binary, against this machine's PostgreSQL, RabbitMQ and Consul agent — with databases,
+// roles, queues and Consul names of its own that are removed when t ends, and mail going to
+// smtp. The services register with Consul and find each other through it. They reach
 // RabbitMQ through the returned proxy, which can cut their connections. It skips (or, with
-// EVENTPOST_INTEGRATION=1, fails) when PostgreSQL or RabbitMQ does not answer.
+// EVENTPOST_INTEGRATION=1, fails) when PostgreSQL, RabbitMQ or Consul does not answer.
 // Every entry of env (NAME=value) is added to the processes' environment.
 func startCluster(t testing.TB, smtp *smtptest.Server, replicas map[string]int, env ...string) (*app.Cluster, *client, *amqptest.Proxy) {
+	t.Helper()
+	cluster, c, proxy, _ := startClusterLogged(t, smtp, replicas, env...)
+	return cluster, c, proxy
+}
+
+// startClusterLogged is startCluster that also returns the path of the file the processes
+// write their log lines to.
+func startClusterLogged(t testing.TB, smtp *smtptest.Server, replicas map[string]int, env ...string) (_ *app.Cluster, _ *client, _ *amqptest.Proxy, logPath string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("distributed system: skipped with -short")
 	}
-	pgtest.DB(t) // skips or fails when PostgreSQL does not answer
+	pgtest.DB(t)         // skips or fails when PostgreSQL does not answer
+	consultest.Client(t) // likewise for Consul
 	amqpURL, prefix := amqptest.URL(t)
 	proxy := amqptest.NewProxy(t, amqpURL)
 	dbPrefix := "ept_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
 	t.Cleanup(func() { dropDatabases(t, dbPrefix) })
 
-	logPath := filepath.Join(t.TempDir(), "cluster.log")
+	logPath = filepath.Join(t.TempDir(), "cluster.log")
 	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -46,13 +57,14 @@ func startCluster(t testing.TB, smtp *smtptest.Server, replicas map[string]int, 
 	cfg.PostgresURL = pgtest.ServerURL()
 	cfg.DatabasePrefix = dbPrefix
 	cfg.AMQPURL = proxy.URL()
+	cfg.ConsulAddr = consultest.Addr()
 	cfg.GatewayAddr = freeAddr(t)
 	cfg.Ports = nil // free ports
 	if replicas != nil {
 		cfg.Replicas = replicas
 	}
 	cfg.Env = []string{
-		"EVENTPOST_AMQP_PREFIX=" + prefix, "EVENTPOST_SMTP_URL=" + smtp.URL(), "EVENTPOST_DATA_DIR=" + t.TempDir(),
+		"EVENTPOST_AMQP_PREFIX=" + prefix, "EVENTPOST_CONSUL_PREFIX=" + dbPrefix, "EVENTPOST_SMTP_URL=" + smtp.URL(), "EVENTPOST_DATA_DIR=" + t.TempDir(),
 		"EVENTPOST_RATE_LIMIT=100000", "EVENTPOST_RATE_BURST=100000", "EVENTPOST_PUBLIC_URL=http://eventpost.test",
 	}
 	cfg.Env = append(cfg.Env, env...)
@@ -73,7 +85,7 @@ func startCluster(t testing.TB, smtp *smtptest.Server, replicas map[string]int, 
 	})
 	c := newClient(t, cluster.URL)
 	c.waitReady()
-	return cluster, c, proxy
+	return cluster, c, proxy, logPath
 }
 
 // dropDatabases removes the databases and roles the launcher made for prefix.

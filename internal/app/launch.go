@@ -43,7 +43,16 @@ type ClusterConfig struct {
 	// Replicas is how many processes of each service run (default 1, and 2 for notifications
 	// and mailer).
 	Replicas map[string]int
-	// Env is added to every process's environment (EVENTPOST_SMTP_URL, EVENTPOST_MAIL_FROM…).
+	// ConsulAddr is the HTTP address of a running Consul agent the services register with,
+	// find each other through and take their configuration from (EVENTPOST_CONSUL_ADDR). When
+	// empty, Launch starts a dev agent of ConsulBinary on 127.0.0.1:8500 and stops it with
+	// the cluster; with neither, the services use static discovery.
+	ConsulAddr string
+	// ConsulBinary is the consul executable (EVENTPOST_CONSUL_BIN, default bin/consul, as
+	// scripts/test.sh builds it from tools/consul, or consul on the PATH).
+	ConsulBinary string
+	// Env is added to every process's environment, which otherwise is this process's
+	// (EVENTPOST_SMTP_URL, EVENTPOST_MAIL_FROM, OTEL_EXPORTER_OTLP_ENDPOINT… pass through).
 	Env []string
 	// Output receives every process's log lines. An *os.File (stdout, a log file opened for
 	// appending) is handed to the processes as it is, which costs this process nothing.
@@ -84,9 +93,12 @@ type Cluster struct {
 	// URL is the gateway's base URL.
 	URL       string
 	Processes []*Process
+	// ConsulAddr is the Consul agent the services use, "" without Consul.
+	ConsulAddr string
 
-	cfg ClusterConfig
-	out io.Writer
+	cfg    ClusterConfig
+	out    io.Writer
+	consul *exec.Cmd // the dev agent Launch started, if any
 }
 
 // Launch prepares a database and a role per service on the PostgreSQL server and starts every
@@ -97,10 +109,15 @@ func Launch(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{cfg: cfg, out: cfg.Output}
+	c := &Cluster{cfg: cfg, out: cfg.Output, ConsulAddr: cfg.ConsulAddr}
 	if _, ok := cfg.Output.(*os.File); !ok {
 		// Not a file: the processes' output is copied in by goroutines, one line at a time.
 		c.out = &lockedWriter{w: cfg.Output}
+	}
+	if c.ConsulAddr == "" && cfg.ConsulBinary != "" {
+		if err := c.startConsul(ctx); err != nil {
+			return nil, err
+		}
 	}
 	upstreams := map[string][]string{}
 	for _, name := range backendServices {
@@ -127,6 +144,9 @@ func Launch(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 			"EVENTPOST_AMQP_URL="+cfg.AMQPURL,
 			fmt.Sprintf("EVENTPOST_INSTANCE_ID=%s-%d", p.Service, p.Index+1),
 		)
+		if c.ConsulAddr != "" {
+			p.env = append(p.env, "EVENTPOST_CONSUL_ADDR="+c.ConsulAddr)
+		}
 		for name, urls := range upstreams {
 			p.env = append(p.env, "EVENTPOST_"+strings.ToUpper(name)+"_URLS="+strings.Join(urls, ","))
 		}
@@ -165,7 +185,8 @@ func (c *Cluster) Kill(p *Process) error {
 	return p.signal(syscall.SIGKILL)
 }
 
-// Stop stops every process gracefully (SIGTERM) and waits for them.
+// Stop stops every process gracefully (SIGTERM) and waits for them, then the Consul dev
+// agent Launch started.
 func (c *Cluster) Stop() {
 	var wg sync.WaitGroup
 	for _, p := range c.Processes {
@@ -173,6 +194,32 @@ func (c *Cluster) Stop() {
 		go func() { defer wg.Done(); _ = p.signal(syscall.SIGTERM) }()
 	}
 	wg.Wait()
+	if c.consul != nil {
+		_ = c.consul.Process.Signal(syscall.SIGTERM)
+		_ = c.consul.Wait()
+		c.consul = nil
+	}
+}
+
+// startConsul starts a Consul dev agent on 127.0.0.1:8500 and waits until it answers.
+func (c *Cluster) startConsul(ctx context.Context) error {
+	const addr = "127.0.0.1:8500"
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("consul: %s is taken; set EVENTPOST_CONSUL_ADDR to use the agent there", addr)
+	}
+	ln.Close()
+	cmd := exec.Command(c.cfg.ConsulBinary, "agent", "-dev", "-client", "127.0.0.1", "-bind", "127.0.0.1", "-log-level", "warn")
+	cmd.Stdout, cmd.Stderr = c.out, c.out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("consul: %w", err)
+	}
+	c.consul, c.ConsulAddr = cmd, addr
+	if err := waitReady(ctx, "http://"+addr+"/v1/status/leader", 60*time.Second); err != nil {
+		c.Stop()
+		return fmt.Errorf("consul: %w", err)
+	}
+	return nil
 }
 
 // Wait blocks until any process exits or ctx ends, and says which exited.

@@ -20,6 +20,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
+	"github.com/eventpost/eventpost/internal/platform/kvconfig"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/metrics"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
@@ -27,12 +28,23 @@ import (
 )
 
 // Serve runs one service in this process, as the distributed mode does: the gateway, or a
-// service over its own PostgreSQL database with RabbitMQ between the services. It returns
-// when ctx ends, after a graceful shutdown.
+// service over its own PostgreSQL database with RabbitMQ between the services. With
+// cfg.ConsulAddr it registers itself with the Consul agent, finds the services it calls
+// through it and applies its configuration keys from Consul's KV store as they change;
+// without, discovery is static (cfg.Upstreams). It returns when ctx ends, after a graceful
+// shutdown.
 func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error {
 	log = logging.ForService(log, name).With("instance", cfg.InstanceID)
 	reg := metrics.NewRegistry(true)
-	resolver := discovery.Static(cfg.Upstreams)
+	var resolver discovery.Resolver = discovery.Static(cfg.Upstreams)
+	var consul *consulProcess // with Config.ConsulAddr
+	if cfg.ConsulAddr != "" {
+		var err error
+		if consul, err = newConsulProcess(name, cfg, log, reg); err != nil {
+			return err
+		}
+		resolver = consul.resolverOr(resolver)
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("%s: listen: %w", name, err)
@@ -40,17 +52,29 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error
 	defer ln.Close()
 
 	g, gctx := errgroup.WithContext(ctx)
-	serveHTTP := func(h http.Handler) {
+	// serveHTTP serves h. With Consul it first applies the configuration keys, and it serves
+	// until the instance is deregistered.
+	serveHTTP := func(h http.Handler, keys map[string]kvconfig.Key) error {
+		httpCtx := gctx
+		if consul != nil {
+			var err error
+			if httpCtx, err = consul.start(gctx, g, ln, keys); err != nil {
+				return err
+			}
+		}
 		g.Go(func() error {
-			return httpx.Serve(gctx, httpx.NewServer("", h, log), ln, cfg.ShutdownTimeout)
+			return httpx.Serve(httpCtx, httpx.NewServer("", h, log), ln, cfg.ShutdownTimeout)
 		})
+		return nil
 	}
 	if name == discovery.Gateway {
 		gw, err := newGateway(cfg, resolver, log, reg)
 		if err != nil {
 			return err
 		}
-		serveHTTP(gw.Handler())
+		if err := serveHTTP(gw.Handler(), configKeys(cfg, gw, nil, nil)); err != nil {
+			return err
+		}
 		g.Go(func() error { return gw.Run(gctx) })
 		log.Info("serving", "addr", ln.Addr().String())
 		return g.Wait()
@@ -91,7 +115,9 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	serveHTTP(withReadiness(svc.Handler(), httpx.Check{Name: "rabbitmq", Check: rb.Ping}))
+	if err := serveHTTP(withReadiness(svc.Handler(), httpx.Check{Name: "rabbitmq", Check: rb.Ping}), configKeys(cfg, nil, svc, relay)); err != nil {
+		return err
+	}
 	g.Go(func() error { return rb.Run(gctx) })
 	g.Go(func() error { return relay.Run(gctx) })
 	g.Go(func() error { return svc.Run(gctx) })

@@ -43,6 +43,9 @@ type Config struct {
 	UpstreamTimeout time.Duration
 	// RetryAfter is the Retry-After of a 503 answered when a service is unavailable.
 	RetryAfter time.Duration
+	// UpstreamAttempts bounds the attempts at one GET or HEAD, the first included: a request
+	// whose instance failed before answering is sent to another instance of its service.
+	UpstreamAttempts int
 	// JWKSRefresh is how often the auth service's JWK set is fetched again.
 	JWKSRefresh time.Duration
 	// JWKSMinRefetch is the least time between two fetches of the JWK set caused by tokens
@@ -64,17 +67,18 @@ type Config struct {
 // DefaultConfig returns the configuration of a production gateway.
 func DefaultConfig() Config {
 	return Config{
-		RateLimit:       20,
-		RateBurst:       40,
-		RateIdle:        5 * time.Minute,
-		UpstreamTimeout: 30 * time.Second,
-		RetryAfter:      5 * time.Second,
-		JWKSRefresh:     5 * time.Minute,
-		JWKSMinRefetch:  10 * time.Second,
-		JWKSRetryMax:    5 * time.Second,
-		Leeway:          30 * time.Second,
-		RevocationPoll:  25 * time.Second,
-		RevocationWait:  2 * time.Second,
+		RateLimit:        20,
+		RateBurst:        40,
+		RateIdle:         5 * time.Minute,
+		UpstreamTimeout:  30 * time.Second,
+		RetryAfter:       5 * time.Second,
+		UpstreamAttempts: 3,
+		JWKSRefresh:      5 * time.Minute,
+		JWKSMinRefetch:   10 * time.Second,
+		JWKSRetryMax:     5 * time.Second,
+		Leeway:           30 * time.Second,
+		RevocationPoll:   25 * time.Second,
+		RevocationWait:   2 * time.Second,
 	}
 }
 
@@ -89,6 +93,8 @@ func (c Config) validate() error {
 		return errors.New("upstream timeout must be positive")
 	case c.RetryAfter < time.Second:
 		return errors.New("retry after must be at least 1s")
+	case c.UpstreamAttempts < 1:
+		return errors.New("upstream attempts must be at least 1")
 	case c.JWKSRefresh <= 0 || c.JWKSMinRefetch < 0 || c.JWKSRetryMax <= 0:
 		return errors.New("JWKS intervals must be positive")
 	case c.Leeway < 0:

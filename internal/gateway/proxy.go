@@ -36,7 +36,7 @@ func (g *Gateway) newProxy() *httputil.ReverseProxy {
 	}
 	return &httputil.ReverseProxy{
 		Rewrite:        g.rewrite,
-		Transport:      transport,
+		Transport:      g.retrying(transport),
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.proxyError,
 		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
@@ -88,8 +88,8 @@ func (g *Gateway) parseTarget(base string) (*url.URL, error) {
 }
 
 // rewrite turns the client's request into the request to the service: same path and query,
-// X-Forwarded-* set, and the gateway's own headers (client address, caller identity)
-// replacing whatever the client sent under those names.
+// X-Forwarded-* set, the gateway's own headers (client address, caller identity) replacing
+// whatever the client sent under those names, and the trace context of the gateway's span.
 func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	f := pr.In.Context().Value(forwardKey{}).(*forwarding)
 	pr.SetURL(f.target)
@@ -116,6 +116,8 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		pr.SetXForwarded()
 	}
 	pr.Out.Header.Set(httpx.HeaderClientIP, f.clientIP)
+	// The service's spans are children of the gateway's span of this request.
+	httpx.InjectTrace(pr.Out.Context(), pr.Out.Header)
 	if f.id != nil {
 		pr.Out.Header.Set(httpx.HeaderAccountID, f.id.AccountID)
 		if f.id.Email != "" {

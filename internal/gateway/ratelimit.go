@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -14,12 +15,12 @@ import (
 
 // limiter keeps one token bucket per client address.
 type limiter struct {
-	rate  rate.Limit
-	burst int
-	idle  time.Duration
-	now   func() time.Time
+	idle time.Duration
+	now  func() time.Time
 
 	mu      sync.Mutex
+	rate    rate.Limit
+	burst   int
 	clients map[string]*bucket
 }
 
@@ -55,6 +56,31 @@ func (l *limiter) allow(client string) (time.Duration, bool) {
 	return 0, true
 }
 
+// set changes the rate (when perSecond > 0) and the burst (when burst > 0) of every bucket,
+// present and future.
+func (l *limiter) set(perSecond float64, burst int) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if perSecond > 0 {
+		l.rate = rate.Limit(perSecond)
+	}
+	if burst > 0 {
+		l.burst = burst
+	}
+	for _, b := range l.clients {
+		b.lim.SetLimitAt(now, l.rate)
+		b.lim.SetBurstAt(now, l.burst)
+	}
+}
+
+// settings returns the rate and burst in force.
+func (l *limiter) settings() (float64, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return float64(l.rate), l.burst
+}
+
 // evict forgets the buckets of clients idle at now for longer than l.idle; a fresh bucket is
 // full, as theirs would be by then.
 func (l *limiter) evict(now time.Time) {
@@ -72,6 +98,26 @@ func (l *limiter) size() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.clients)
+}
+
+// SetRateLimit changes, while the gateway runs, the sustained number of requests per second
+// one client address may make (Config.RateLimit); it must be positive.
+func (g *Gateway) SetRateLimit(perSecond float64) error {
+	if !(perSecond > 0) || perSecond > 1e9 {
+		return errors.New("gateway: the rate limit must be a positive number of requests per second")
+	}
+	g.limiter.set(perSecond, 0)
+	return nil
+}
+
+// SetRateBurst changes, while the gateway runs, how many requests one client address may make
+// at once (Config.RateBurst); it must be at least 1.
+func (g *Gateway) SetRateBurst(burst int) error {
+	if burst < 1 {
+		return errors.New("gateway: the rate burst must be at least 1")
+	}
+	g.limiter.set(0, burst)
+	return nil
 }
 
 // limit answers 429 to a client over its rate before calling next.

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -91,9 +92,11 @@ type Service struct {
 	log       *slog.Logger
 	now       func() time.Time
 	transport Transport
-	render    *Renderer
+	render    atomic.Pointer[Renderer] // replaced by SetFrom
 	handler   http.Handler
 	metrics   serviceMetrics
+	// maxAttempts is Config.MaxAttempts, which SetMaxAttempts changes while the service runs.
+	maxAttempts atomic.Int64
 }
 
 type serviceMetrics struct {
@@ -132,8 +135,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, store: deps.Store, outbox: deps.Outbox, log: deps.Log, now: deps.Now,
-		transport: deps.Transport, render: r,
+		transport: deps.Transport,
 	}
+	s.render.Store(r)
+	s.maxAttempts.Store(int64(cfg.MaxAttempts))
 	if s.outbox == nil {
 		s.outbox = noopNotifier{}
 	}
@@ -228,14 +233,16 @@ func (s *Service) HandleSend(ctx context.Context, m broker.Message) error {
 		return nil
 	}
 
-	msg, messageID, err := s.render.Render(req, now)
+	msg, messageID, err := s.render.Load().Render(req, now)
 	if err != nil {
 		log.WarnContext(ctx, "email cannot be rendered", "err", err)
 		return s.settle(ctx, req, Outcome{State: StateFailed, Error: err.Error()})
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
+	sendCtx, endSpan := startSend(sendCtx, req, s.transport)
 	start := time.Now()
 	err = s.transport.Send(sendCtx, msg)
+	endSpan(err)
 	cancel()
 	s.metrics.duration.Observe(time.Since(start).Seconds())
 
@@ -246,7 +253,7 @@ func (s *Service) HandleSend(ctx context.Context, m broker.Message) error {
 	case broker.IsPermanent(err):
 		log.WarnContext(ctx, "email refused for good", "err", err)
 		return s.settle(ctx, req, Outcome{State: StateFailed, Error: err.Error()})
-	case attempt >= s.cfg.MaxAttempts:
+	case attempt >= int(s.maxAttempts.Load()):
 		log.WarnContext(ctx, "email failed on its last attempt", "attempt", attempt, "err", err)
 		return s.settle(ctx, req, Outcome{
 			State: StateFailed, Error: fmt.Sprintf("gave up after %d attempts: %v", attempt, err),

@@ -33,15 +33,20 @@ type HTTPEventSource struct {
 }
 
 // NewHTTPEventSource returns an EventSource that asks the events instances b picks, with
-// client (nil: a client with a 5 second timeout).
+// client (nil: a client with a 5 second timeout). A lookup whose instance fails before
+// answering is sent to another instance, for at most discovery.DefaultAttempts attempts
+// within the client's timeout.
 func NewHTTPEventSource(b *discovery.Balancer, client *http.Client) *HTTPEventSource {
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}
 	}
-	return &HTTPEventSource{balancer: b, client: client}
+	retrying := *client
+	retrying.Transport = &discovery.RetryTransport{Next: client.Transport, Balancer: b}
+	return &HTTPEventSource{balancer: b, client: &retrying}
 }
 
-// Event implements EventSource with GET /api/v1/events/{id}, forwarding the request ID.
+// Event implements EventSource with GET /api/v1/events/{id}, forwarding the request ID and
+// the trace context.
 func (c *HTTPEventSource) Event(ctx context.Context, id string) (messages.Event, error) {
 	unavailable := func(err error) error {
 		return fmt.Errorf("%w: %w", problem.Unavailable(discovery.Events, eventsRetryAfter), err)
@@ -50,7 +55,8 @@ func (c *HTTPEventSource) Event(ctx context.Context, id string) (messages.Event,
 	if err != nil {
 		return messages.Event{}, unavailable(err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/events/"+url.PathEscape(id), nil)
+	req, err := http.NewRequestWithContext(discovery.WithTarget(ctx, discovery.Events, base), http.MethodGet,
+		base+"/api/v1/events/"+url.PathEscape(id), nil)
 	if err != nil {
 		return messages.Event{}, unavailable(err)
 	}
@@ -58,6 +64,7 @@ func (c *HTTPEventSource) Event(ctx context.Context, id string) (messages.Event,
 	if rid := logging.RequestID(ctx); rid != "" {
 		req.Header.Set(httpx.HeaderRequestID, rid)
 	}
+	httpx.InjectTrace(ctx, req.Header)
 	resp, err := c.client.Do(req)
 	if err != nil {
 		return messages.Event{}, unavailable(err)

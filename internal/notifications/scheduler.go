@@ -87,15 +87,16 @@ func (s *Service) Run(ctx context.Context) error {
 
 // schedule claims every due reminder and returns how long to sleep.
 func (s *Service) schedule(ctx context.Context) time.Duration {
+	poll, batch := time.Duration(s.pollInterval.Load()), int(s.claimBatch.Load())
 	for ctx.Err() == nil {
-		n, err := s.claim(ctx)
+		n, err := s.claim(ctx, batch)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.ErrorContext(ctx, "claim due reminders", "err", err)
 			}
-			return s.cfg.PollInterval
+			return poll
 		}
-		if n < s.cfg.ClaimBatch {
+		if n < batch {
 			break
 		}
 	}
@@ -104,20 +105,22 @@ func (s *Service) schedule(ctx context.Context) time.Duration {
 		if ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "next reminder", "err", err)
 		}
-		return s.cfg.PollInterval
+		return poll
 	}
 	if !ok {
-		return s.cfg.PollInterval
+		return poll
 	}
-	return min(max(next.Sub(s.now()), minRetry), s.cfg.PollInterval)
+	return min(max(next.Sub(s.now()), minRetry), poll)
 }
 
-// claim claims one batch of due reminders and returns how many it claimed.
-func (s *Service) claim(ctx context.Context) (int, error) {
+// claim claims one batch of at most batch due reminders and returns how many it claimed.
+func (s *Service) claim(ctx context.Context, batch int) (int, error) {
 	now := s.clock()
-	claimed, err := s.store.ClaimDue(ctx, now, s.cfg.ClaimBatch, func(r Reminder) (broker.Message, error) {
-		return reminderEmail(ctx, r)
+	spans := claimSpans{}
+	claimed, err := s.store.ClaimDue(ctx, now, batch, func(r Reminder) (broker.Message, error) {
+		return reminderEmail(spans.start(ctx, r, now), r)
 	})
+	defer spans.end(err)
 	if err != nil {
 		return 0, err
 	}
@@ -127,7 +130,7 @@ func (s *Service) claim(ctx context.Context) (int, error) {
 	s.outbox.Notify()
 	for _, r := range claimed {
 		s.metrics.lag.Observe(max(now.Sub(r.SendAt), 0).Seconds())
-		s.log.InfoContext(ctx, "reminder claimed", "reminder_id", r.ID, "event_id", r.EventID,
+		s.log.InfoContext(spans.context(ctx, r.ID), "reminder claimed", "reminder_id", r.ID, "event_id", r.EventID,
 			"send_at", r.SendAt, "lag_ms", now.Sub(r.SendAt).Milliseconds())
 	}
 	s.metrics.claimed.Add(float64(len(claimed)))

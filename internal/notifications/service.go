@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/mail"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 )
@@ -84,6 +86,9 @@ type Service struct {
 	now     func() time.Time
 	wake    chan struct{}
 	metrics *serviceMetrics
+	// pollInterval (a time.Duration) and claimBatch are Config.PollInterval and
+	// Config.ClaimBatch, which SetPollInterval and SetClaimBatch change while Run runs.
+	pollInterval, claimBatch atomic.Int64
 }
 
 // New returns the service built from cfg and deps.
@@ -102,6 +107,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg: cfg, store: deps.Store, events: deps.Events, outbox: deps.Outbox,
 		log: deps.Log, reg: deps.Registry, now: deps.Now, wake: make(chan struct{}, 1),
 	}
+	s.pollInterval.Store(int64(cfg.PollInterval))
+	s.claimBatch.Store(int64(cfg.ClaimBatch))
 	if s.outbox == nil {
 		s.outbox = noopNotifier{}
 	}
@@ -217,6 +224,7 @@ func (s *Service) Create(ctx context.Context, accountID, accountEmail string, in
 		ID: id.String(), AccountID: accountID, EventID: ev.ID, Email: email,
 		SendAt: sendAt.UTC().Truncate(time.Microsecond), MinutesBefore: in.MinutesBefore,
 		Note: in.Note, Status: StatusScheduled, CreatedAt: now, Event: ev,
+		TraceParent: broker.TraceParent(ctx),
 	}
 	if err := s.store.CreateReminder(ctx, r); err != nil {
 		return Reminder{}, fmt.Errorf("create reminder: %w", err)

@@ -51,6 +51,10 @@ type Reminder struct {
 	// Event is the stored snapshot of the reminder's event. On CreateReminder it is the
 	// snapshot to store.
 	Event messages.Event
+	// TraceParent is the W3C traceparent of the request that created the reminder, or "":
+	// the scheduler's claim continues that trace, so that one reminder can be followed from
+	// its creation to its email.
+	TraceParent string
 }
 
 // ListFilter selects the reminders that ListReminders returns.

@@ -63,7 +63,7 @@ type queryer interface {
 
 // selectReminders selects reminders with their event's snapshot; scanReminder reads them.
 const selectReminders = `SELECT r.id, r.account_id, r.event_id, r.email, r.send_at, r.minutes_before, r.note,
-	r.status, r.created_at, r.sent_at, r.last_error, e.body
+	r.status, r.created_at, r.sent_at, r.last_error, r.trace_parent, e.body
 FROM reminders r JOIN event_snapshots e ON e.id = r.event_id`
 
 // The scheduler's and consumers' frequent queries, named so that the PostgreSQL plan test
@@ -102,11 +102,11 @@ func scanReminder(sc scanner) (Reminder, error) {
 		r                Reminder
 		sendAt, created  int64
 		minutes, sentAt  sql.NullInt64
-		lastError        sql.NullString
+		lastError, tp    sql.NullString
 		status, snapshot string
 	)
 	if err := sc.Scan(&r.ID, &r.AccountID, &r.EventID, &r.Email, &sendAt, &minutes, &r.Note,
-		&status, &created, &sentAt, &lastError, &snapshot); err != nil {
+		&status, &created, &sentAt, &lastError, &tp, &snapshot); err != nil {
 		return Reminder{}, err
 	}
 	r.SendAt = fromMicros(sendAt)
@@ -121,6 +121,7 @@ func scanReminder(sc scanner) (Reminder, error) {
 		r.SentAt = &t
 	}
 	r.LastError = lastError.String
+	r.TraceParent = tp.String
 	ev, err := decodeSnapshot(snapshot)
 	if err != nil {
 		return Reminder{}, err
@@ -240,10 +241,10 @@ func (s *sqlStore) CreateReminder(ctx context.Context, r Reminder) error {
 			minutes = *r.MinutesBefore
 		}
 		_, err := q.ExecContext(ctx, s.d.Rebind(`INSERT INTO reminders
-	(id, account_id, event_id, email, send_at, minutes_before, note, status, created_at, sent_at, last_error)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	(id, account_id, event_id, email, send_at, minutes_before, note, status, created_at, sent_at, last_error, trace_parent)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			r.ID, r.AccountID, r.EventID, r.Email, toMicros(r.SendAt), minutes, r.Note, string(r.Status),
-			toMicros(r.CreatedAt), nullMicros(r.SentAt), nullString(r.LastError))
+			toMicros(r.CreatedAt), nullMicros(r.SentAt), nullString(r.LastError), nullString(r.TraceParent))
 		if err != nil {
 			return fmt.Errorf("create reminder %s: %w", r.ID, err)
 		}

@@ -147,8 +147,9 @@ func testCreateAndReadBack(t *testing.T, s notifications.Store) {
 	paris := time.FixedZone("CET", 3600)
 	ev := event("ev-1", base.In(paris), base.Add(-time.Minute).Add(789*time.Nanosecond))
 	rel := reminder(t, "alice", ev, base.Add(-30*time.Minute).Add(999*time.Nanosecond), ptr(30))
+	rel.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	abs := reminder(t, "alice", ev, base.Add(-24*time.Hour), nil)
-	abs.Note = ""
+	abs.Note = "" // and no trace parent
 	create(t, s, rel, abs)
 
 	wantEvent := ev
@@ -158,8 +159,8 @@ func testCreateAndReadBack(t *testing.T, s notifications.Store) {
 		name string
 		in   notifications.Reminder
 	}{
-		{"relative", rel},
-		{"absolute without note", abs},
+		{"relative, with its trace parent", rel},
+		{"absolute without note nor trace parent", abs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -345,6 +346,7 @@ func testClaimDue(t *testing.T, s notifications.Store) {
 	ctx := context.Background()
 	ev := event("ev", base, base)
 	due1 := reminder(t, "a", ev, base.Add(-2*time.Hour), ptr(120))
+	due1.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	due2 := reminder(t, "b", ev, base.Add(-time.Hour), nil)
 	due3 := reminder(t, "c", ev, base.Add(-time.Hour), nil) // due exactly at now
 	notDue := reminder(t, "d", ev, base.Add(-time.Hour+time.Microsecond), nil)
@@ -395,6 +397,12 @@ func testClaimDue(t *testing.T, s notifications.Store) {
 	}
 	if diff := cmp.Diff([]string{due1.ID, due2.ID, due3.ID}, ids(mailed)); diff != "" {
 		t.Errorf("mail called for (-want +got):\n%s", diff)
+	}
+	if len(mailed) == 3 {
+		got := []string{mailed[0].TraceParent, mailed[1].TraceParent, mailed[2].TraceParent}
+		if diff := cmp.Diff([]string{due1.TraceParent, "", ""}, got); diff != "" {
+			t.Errorf("mail given trace parents (-want +got):\n%s", diff)
+		}
 	}
 	var keys []string
 	for _, m := range outboxMessages(t, s) {

@@ -33,7 +33,8 @@ type Message struct {
 }
 
 // NewMessage returns a message of type typ with payload encoded as JSON, a fresh UUIDv7 ID,
-// the current time, and the request ID carried by ctx.
+// the current time, and the request ID and trace context (the W3C traceparent of its span)
+// carried by ctx.
 func NewMessage(ctx context.Context, typ string, payload any) (Message, error) {
 	b, err := json.Marshal(payload)
 	if err != nil {
@@ -45,7 +46,7 @@ func NewMessage(ctx context.Context, typ string, payload any) (Message, error) {
 	}
 	return Message{
 		ID: id.String(), Type: typ, Time: time.Now().UTC(),
-		RequestID: logging.RequestID(ctx), Payload: b,
+		RequestID: logging.RequestID(ctx), TraceParent: TraceParent(ctx), Payload: b,
 	}, nil
 }
 
@@ -162,7 +163,6 @@ func (b *InProcess) Publish(ctx context.Context, m Message) error {
 	b.mu.Lock()
 	consumers := slices.Clone(b.consumers)
 	b.mu.Unlock()
-	ctx = logging.WithRequestID(ctx, m.RequestID)
 	var errs []error
 	for _, c := range consumers {
 		if !slices.Contains(c.Types, m.Type) {
@@ -175,12 +175,15 @@ func (b *InProcess) Publish(ctx context.Context, m Message) error {
 		if handled {
 			continue
 		}
-		if err := c.Handle(ctx, m); err != nil {
+		hctx, end := StartConsume(ctx, m, c.Queue, "eventpost.inprocess")
+		err := c.Handle(hctx, m)
+		end(err)
+		if err != nil {
 			if !IsPermanent(err) {
 				errs = append(errs, fmt.Errorf("%s: %w", c.Queue, err))
 				continue
 			}
-			b.log.ErrorContext(ctx, "message dead-lettered", "queue", c.Queue, "message_id", m.ID,
+			b.log.ErrorContext(hctx, "message dead-lettered", "queue", c.Queue, "message_id", m.ID,
 				"type", m.Type, "payload", string(m.Payload), "err", err)
 			if b.deadLetters != nil {
 				b.deadLetters(c.Queue)

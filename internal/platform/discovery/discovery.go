@@ -4,9 +4,14 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 )
+
+// ErrNoInstance is reported when a service has no instance to pick.
+var ErrNoInstance = errors.New("discovery: no instance")
 
 // Service names, as services register and look each other up.
 const (
@@ -30,7 +35,7 @@ type Static map[string][]string
 func (s Static) Resolve(_ context.Context, service string) ([]string, error) {
 	urls := s[service]
 	if len(urls) == 0 {
-		return nil, fmt.Errorf("discovery: no instance of %s", service)
+		return nil, fmt.Errorf("%w of %s", ErrNoInstance, service)
 	}
 	return urls, nil
 }
@@ -51,4 +56,24 @@ func (b *Balancer) Pick(ctx context.Context, service string) (string, error) {
 		return "", err
 	}
 	return urls[b.next.Add(1)%uint64(len(urls))], nil
+}
+
+// PickExcept returns the base URL of one instance of service other than those in tried
+// (instances that already failed a request), round-robin among the rest. It reports
+// ErrNoInstance when every instance was tried.
+func (b *Balancer) PickExcept(ctx context.Context, service string, tried ...string) (string, error) {
+	urls, err := b.r.Resolve(ctx, service)
+	if err != nil {
+		return "", err
+	}
+	left := make([]string, 0, len(urls))
+	for _, u := range urls {
+		if !slices.Contains(tried, u) {
+			left = append(left, u)
+		}
+	}
+	if len(left) > 0 {
+		return left[b.next.Add(1)%uint64(len(left))], nil
+	}
+	return "", fmt.Errorf("%w of %s left untried", ErrNoInstance, service)
 }

@@ -9,6 +9,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/metrics"
@@ -60,10 +65,17 @@ func Ready(checks []Check) http.HandlerFunc {
 	}
 }
 
-// Middleware wraps next with request IDs, access logs, panic recovery and request metrics.
-// next must be the ServeMux itself (or a handler that sets r.Pattern on the request it is
-// given) for the route label to be known.
+// tracerName is the instrumentation scope of the server spans.
+const tracerName = "github.com/eventpost/eventpost/internal/platform/httpx"
+
+// Middleware wraps next with request IDs, trace context, access logs, panic recovery and
+// request metrics. The request's W3C trace context (traceparent) is extracted and a server
+// span named after the matched route is started for it (but for probes, scrapes and internal
+// endpoints, which only pass the trace context on), so that the handler's context, and every
+// log line and outgoing call made with it, carry the trace. next must be the ServeMux itself
+// (or a handler that sets r.Pattern on the request it is given) for the route to be known.
 func Middleware(next http.Handler, log *slog.Logger, m *metrics.HTTP) http.Handler {
+	tracer := otel.Tracer(tracerName)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get(HeaderRequestID)
@@ -72,7 +84,13 @@ func Middleware(next http.Handler, log *slog.Logger, m *metrics.HTTP) http.Handl
 			r.Header.Set(HeaderRequestID, id)
 		}
 		w.Header().Set(HeaderRequestID, id)
-		r = r.WithContext(logging.WithRequestID(r.Context(), id))
+		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		var span trace.Span
+		if !quiet(r.URL.Path) {
+			ctx, span = tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path)))
+		}
+		r = r.WithContext(logging.WithRequestID(ctx, id))
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
@@ -100,9 +118,38 @@ func Middleware(next http.Handler, log *slog.Logger, m *metrics.HTTP) http.Handl
 			log.Log(r.Context(), level, "request",
 				"method", r.Method, "path", r.URL.Path, "route", r.Pattern, "status", status,
 				"duration_ms", float64(d.Microseconds())/1000, "bytes", sw.bytes)
+			if span != nil {
+				endServerSpan(span, r, status)
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// endServerSpan names span after r's route, records the response status and ends it.
+func endServerSpan(span trace.Span, r *http.Request, status int) {
+	if span.IsRecording() {
+		name := r.Method
+		if route := routeOf(r.Pattern); route != "" {
+			name += " " + route
+			span.SetAttributes(semconv.HTTPRoute(route))
+		}
+		span.SetName(name)
+		span.SetAttributes(semconv.HTTPResponseStatusCode(status))
+		if status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+	}
+	span.End()
+}
+
+// routeOf returns the path template of a ServeMux pattern such as "GET /api/v1/events/{id}"
+// or "example.com/x/": what follows the method, if any.
+func routeOf(pattern string) string {
+	if i := strings.IndexByte(pattern, ' '); i >= 0 {
+		return strings.TrimLeft(pattern[i+1:], " \t")
+	}
+	return pattern
 }
 
 // quiet reports whether requests to path are logged at debug level only: probes, scrapes
@@ -156,4 +203,11 @@ func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// InjectTrace sets the trace context headers (traceparent…) of the span ctx carries on h, the
+// headers of an outgoing request, so that the service it calls continues the trace. It sets
+// nothing when ctx carries no span.
+func InjectTrace(ctx context.Context, h http.Header) {
+	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(h))
 }

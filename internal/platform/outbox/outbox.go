@@ -134,6 +134,8 @@ type Relay struct {
 	log  *slog.Logger
 	cfg  RelayConfig
 	wake chan struct{}
+	// maxBackoff is RelayConfig.MaxBackoff (a time.Duration), which SetMaxBackoff changes.
+	maxBackoff atomic.Int64
 
 	published prometheus.Counter
 	failed    prometheus.Counter
@@ -162,6 +164,7 @@ func NewRelay(db *sql.DB, d database.Dialect, pub broker.Publisher, log *slog.Lo
 			Name: "outbox_publish_failures_total", Help: "Failed attempts to hand an outbox message to the broker.",
 		}),
 	}
+	r.maxBackoff.Store(int64(cfg.MaxBackoff))
 	reg.MustRegister(r.published, r.failed, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "outbox_backlog", Help: "Messages waiting in the outbox.",
 	}, func() float64 {
@@ -173,6 +176,25 @@ func NewRelay(db *sql.DB, d database.Dialect, pub broker.Publisher, log *slog.Lo
 	}))
 	return r
 }
+
+// Bounds of the cap SetMaxBackoff puts on the delay between attempts at one message.
+const (
+	MinMaxBackoff = time.Second
+	MaxMaxBackoff = time.Hour
+)
+
+// SetMaxBackoff changes RelayConfig.MaxBackoff while the relay runs, for the attempts
+// scheduled from now on; d must be within MinMaxBackoff and MaxMaxBackoff.
+func (r *Relay) SetMaxBackoff(d time.Duration) error {
+	if d < MinMaxBackoff || d > MaxMaxBackoff {
+		return fmt.Errorf("outbox: max backoff %s is outside %s to %s", d, MinMaxBackoff, MaxMaxBackoff)
+	}
+	r.maxBackoff.Store(int64(d))
+	return nil
+}
+
+// MaxBackoff returns the cap on the delay between attempts at one message in force.
+func (r *Relay) MaxBackoff() time.Duration { return time.Duration(r.maxBackoff.Load()) }
 
 // Notify implements Notifier: it wakes the relay without blocking.
 func (r *Relay) Notify() {
@@ -356,20 +378,24 @@ func (r *Relay) publishAll(ctx, pubCtx context.Context, q querier, rows []row) e
 	return nil
 }
 
-// publish decodes one outbox row and hands it to the broker.
+// publish decodes one outbox row and hands it to the broker, in a producer span that
+// continues the message's trace and becomes its trace parent.
 func (r *Relay) publish(ctx context.Context, x row) error {
 	var m broker.Message
 	if err := json.Unmarshal(x.body, &m); err != nil {
 		return fmt.Errorf("outbox message %d does not decode: %w", x.seq, err)
 	}
 	m.Attempt = x.attempts + 1
-	return r.pub.Publish(ctx, m)
+	ctx, end := broker.StartPublish(ctx, &m)
+	err := r.pub.Publish(ctx, m)
+	end(err)
+	return err
 }
 
 // backoff is exponential from 500ms with ±20% jitter, capped at MaxBackoff.
 func (r *Relay) backoff(attempts int) time.Duration {
 	d := 500 * time.Millisecond << min(attempts, 20)
-	d = min(d, r.cfg.MaxBackoff)
+	d = min(d, time.Duration(r.maxBackoff.Load()))
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 

@@ -13,7 +13,6 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/eventpost/eventpost/internal/platform/broker"
-	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
 // Run implements broker.Broker: it consumes the queue of every registered consumer, with
@@ -168,12 +167,14 @@ func (b *Broker) handle(ctx context.Context, s *session, c broker.Consumer, d am
 	m, err := decode(d)
 	if err == nil {
 		m.Attempt = attempt
-		ctx = logging.WithRequestID(ctx, m.RequestID)
+		var end func(error)
+		ctx, end = broker.StartConsume(ctx, m, c.Queue, "rabbitmq")
 		if slices.Contains(c.Types, m.Type) {
 			err = call(ctx, c.Handle, m)
 		} else {
 			err = fmt.Errorf("no handler for type %q", m.Type)
 		}
+		end(err)
 	}
 	log := b.log.With("queue", c.Queue, "message_id", d.MessageId, "type", d.Type, "attempt", attempt)
 	if err == nil {
@@ -248,6 +249,13 @@ func decode(d amqp.Delivery) (broker.Message, error) {
 	}
 	if m.ID == "" {
 		m.ID = d.MessageId
+	}
+	// The headers carry the request's identifiers too, and win: they are the transport's.
+	if v, ok := d.Headers[headerRequestID].(string); ok && v != "" {
+		m.RequestID = v
+	}
+	if v, ok := d.Headers[headerTraceParent].(string); ok && v != "" {
+		m.TraceParent = v
 	}
 	if m.Type == "" {
 		return m, broker.Permanent(fmt.Errorf("message %s has no type", d.MessageId))

@@ -38,9 +38,11 @@
 //
 // The body is the JSON of broker.Message; the AMQP properties repeat its ID (message-id),
 // type, time (timestamp), content type application/json and persistent delivery mode; the
-// headers request_id and traceparent carry the request's identifiers. A retried or
-// dead-lettered copy also carries x-attempt, the attempt number of its next delivery (the
-// last one made, in the dead-letter queue), and x-error, the last handler error.
+// headers request_id and traceparent carry the request's identifiers: the consumer reads them
+// back, preferring them to the body's, and runs the handler in a consumer span that is a
+// child of the traceparent's span. A retried or dead-lettered copy also carries x-attempt,
+// the attempt number of its next delivery (the last one made, in the dead-letter queue), and
+// x-error, the last handler error.
 //
 // # Publishing
 //

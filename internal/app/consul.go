@@ -1,0 +1,182 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/eventpost/eventpost/internal/gateway"
+	"github.com/eventpost/eventpost/internal/mailer"
+	"github.com/eventpost/eventpost/internal/notifications"
+	"github.com/eventpost/eventpost/internal/platform/discovery"
+	"github.com/eventpost/eventpost/internal/platform/kvconfig"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
+)
+
+// callees lists the services each service calls over HTTP, which it finds through discovery.
+var callees = map[string][]string{
+	discovery.Gateway:       {discovery.Auth, discovery.Events, discovery.Notifications},
+	discovery.Notifications: {discovery.Events},
+}
+
+// consulLoadTimeout bounds the first read of the configuration keys at start.
+const consulLoadTimeout = 3 * time.Second
+
+// consulProcess is what one `serve` process does with Consul (Config.ConsulAddr): find the
+// services it calls, register itself, and apply its configuration keys while it runs.
+type consulProcess struct {
+	name     string
+	cfg      Config
+	log      *slog.Logger
+	reg      prometheus.Registerer
+	client   *api.Client
+	resolver *discovery.Consul // nil when the service calls no other
+}
+
+// newConsulProcess returns the Consul side of the named service's process.
+func newConsulProcess(name string, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*consulProcess, error) {
+	ac := api.DefaultConfig()
+	ac.Address = cfg.ConsulAddr
+	client, err := api.NewClient(ac)
+	if err != nil {
+		return nil, fmt.Errorf("%s: consul client: %w", name, err)
+	}
+	p := &consulProcess{name: name, cfg: cfg, log: log, reg: reg, client: client}
+	if services := callees[name]; len(services) > 0 {
+		p.resolver, err = discovery.NewConsul(client, discovery.ConsulConfig{Services: services, Prefix: cfg.ConsulPrefix}, log.With("component", "discovery"), reg)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return p, nil
+}
+
+// resolverOr returns the resolver the process finds the services it calls with: Consul's, or
+// fallback when it calls none.
+func (p *consulProcess) resolverOr(fallback discovery.Resolver) discovery.Resolver {
+	if p.resolver == nil {
+		return fallback
+	}
+	return p.resolver
+}
+
+// start applies the configuration keys stored under <prefix>/config/<service>/, then starts
+// in g, until ctx ends, the watches of the services and of the keys and the registration of
+// the instance serving on ln. It returns the context to serve HTTP under: it ends once the
+// instance is deregistered after ctx ended, so that the others stop sending it requests
+// before it stops taking them.
+func (p *consulProcess) start(ctx context.Context, g *errgroup.Group, ln net.Listener, keys map[string]kvconfig.Key) (context.Context, error) {
+	kv, err := kvconfig.New(p.client, kvconfig.Config{Prefix: kvconfig.Prefix(p.cfg.ConsulPrefix, p.name), Keys: keys},
+		p.log.With("component", "kvconfig"), p.reg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.name, err)
+	}
+	lctx, cancel := context.WithTimeout(ctx, consulLoadTimeout)
+	err = kv.Load(lctx)
+	cancel()
+	if err != nil {
+		p.log.Warn("configuration from consul not loaded yet; the environment's stays until it is", "err", err)
+	}
+	host, port := advertise(p.cfg.AdvertiseAddr, ln.Addr())
+	version := buildVersion()
+	// The ID is unique in the cluster: the instance ID, prefixed with the service unless it is.
+	id := p.cfg.InstanceID
+	if !strings.HasPrefix(id, p.name+"-") {
+		id = p.name + "-" + id
+	}
+	registrar, err := discovery.NewRegistrar(p.client, discovery.Registration{
+		Service: discovery.ConsulName(p.cfg.ConsulPrefix, p.name),
+		ID:      id,
+		Address: host,
+		Port:    port,
+		Tags:    []string{"instance=" + p.cfg.InstanceID, "version=" + version},
+		Meta:    map[string]string{"instance": p.cfg.InstanceID, "version": version},
+	}, p.log.With("component", "registration"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.name, err)
+	}
+	if p.resolver != nil {
+		g.Go(func() error { return p.resolver.Run(ctx) })
+	}
+	g.Go(func() error { return kv.Run(ctx) })
+	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
+	g.Go(func() error {
+		defer stopHTTP()
+		return registrar.Run(ctx)
+	})
+	return httpCtx, nil
+}
+
+// configKeys returns the configuration keys a process applies from Consul: log_level in
+// every one, outbox_max_backoff with an outbox relay, and the keys of its service — the
+// gateway gw or the service svc. Each key's base value, which a deleted key reverts to, is
+// the one in force at start (from the environment, or the default).
+func configKeys(cfg Config, gw *gateway.Gateway, svc service, relay *outbox.Relay) map[string]kvconfig.Key {
+	keys := map[string]kvconfig.Key{}
+	if cfg.LogLevelVar != nil {
+		keys["log_level"] = kvconfig.LogLevel(cfg.LogLevel, cfg.LogLevelVar)
+	}
+	if relay != nil {
+		keys["outbox_max_backoff"] = kvconfig.Duration(relay.MaxBackoff(), relay.SetMaxBackoff)
+	}
+	if gw != nil {
+		keys["rate_limit"] = kvconfig.Float(cfg.RateLimit, gw.SetRateLimit)
+		keys["rate_burst"] = kvconfig.Int(cfg.RateBurst, gw.SetRateBurst)
+	}
+	switch s := svc.(type) {
+	case *mailer.Service:
+		keys["mail_from"] = kvconfig.String(s.From(), s.SetFrom)
+		keys["max_attempts"] = kvconfig.Int(s.MaxAttempts(), s.SetMaxAttempts)
+	case *notifications.Service:
+		poll, batch := s.Schedule()
+		keys["poll_interval"] = kvconfig.Duration(poll, s.SetPollInterval)
+		keys["claim_batch"] = kvconfig.Int(batch, s.SetClaimBatch)
+	}
+	return keys
+}
+
+// advertise returns the host and port to register: those of adv (a host, or host:port) where
+// given, else the listener's, with 127.0.0.1 for a listener on every interface.
+func advertise(adv string, addr net.Addr) (string, int) {
+	host, port := "127.0.0.1", 0
+	if tcp, ok := addr.(*net.TCPAddr); ok {
+		port = tcp.Port
+		if !tcp.IP.IsUnspecified() {
+			host = tcp.IP.String()
+		}
+	}
+	if adv == "" {
+		return host, port
+	}
+	if h, ps, err := net.SplitHostPort(adv); err == nil {
+		if n, err := strconv.Atoi(ps); err == nil {
+			return h, n
+		}
+		return h, port
+	}
+	return adv, port
+}
+
+// buildVersion names the build: its VCS revision when the binary records one, else the
+// main module's version.
+func buildVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return s.Value[:12]
+		}
+	}
+	return info.Main.Version
+}

@@ -1,0 +1,252 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ErrNotWatched is reported by Consul.Resolve for a service it was not built to watch.
+var ErrNotWatched = errors.New("discovery: service not watched")
+
+// ConsulConfig tunes a Consul resolver.
+type ConsulConfig struct {
+	// Services are the services to watch: Resolve knows these only.
+	Services []string
+	// Prefix, when set, starts the names of the services in Consul: Resolve("events") watches
+	// the Consul service "<Prefix>-events" (see ConsulName), so that several systems can
+	// share one agent.
+	Prefix string
+	// WaitTime is how long one blocking query may wait for a change. Default 1 minute.
+	WaitTime time.Duration
+	// FirstWait bounds how long Resolve waits for the first answer about a service (the
+	// watch has just started) before it reports no instance. Default 5 seconds.
+	FirstWait time.Duration
+	// MinBackoff and MaxBackoff bound the wait after a failed query, which doubles from
+	// MinBackoff at each failure in a row. Defaults 250 ms and 15 s.
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// ConsulName is the name in Consul of service in the system whose names start with prefix
+// ("" for none).
+func ConsulName(prefix, service string) string {
+	if prefix == "" {
+		return service
+	}
+	return prefix + "-" + service
+}
+
+// Consul is a Resolver backed by Consul's health API. It watches each of its services with a
+// blocking query and keeps the base URLs of the instances whose every check passes, so
+// Resolve answers from memory. Run keeps the watches going.
+type Consul struct {
+	client *api.Client
+	cfg    ConsulConfig
+	log    *slog.Logger
+	states map[string]*serviceState // fixed at construction: read without locking
+
+	changes   *prometheus.CounterVec
+	instances *prometheus.GaugeVec
+	errors    *prometheus.CounterVec
+}
+
+// serviceState is what the resolver knows of one service.
+type serviceState struct {
+	loaded chan struct{} // closed once the first answer arrived
+	once   sync.Once
+
+	mu   sync.RWMutex
+	urls []string // never modified once set: replaced
+}
+
+// NewConsul returns a resolver of cfg.Services through client. Its metrics —
+// discovery_changes_total, discovery_instances and discovery_watch_errors_total, by service —
+// are registered with reg.
+func NewConsul(client *api.Client, cfg ConsulConfig, log *slog.Logger, reg prometheus.Registerer) (*Consul, error) {
+	if client == nil || log == nil || reg == nil {
+		return nil, errors.New("discovery: a Consul client, a logger and a registry are required")
+	}
+	if cfg.WaitTime <= 0 {
+		cfg.WaitTime = time.Minute
+	}
+	if cfg.FirstWait <= 0 {
+		cfg.FirstWait = 5 * time.Second
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 250 * time.Millisecond
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = max(15*time.Second, cfg.MinBackoff)
+	}
+	c := &Consul{
+		client: client, cfg: cfg, log: log, states: map[string]*serviceState{},
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "discovery_changes_total",
+			Help: "Changes of the set of healthy instances of a service, as Consul reported them.",
+		}, []string{"service"}),
+		instances: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "discovery_instances",
+			Help: "Healthy instances of a service (every check passing).",
+		}, []string{"service"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "discovery_watch_errors_total",
+			Help: "Failed queries of Consul's health API, by watched service.",
+		}, []string{"service"}),
+	}
+	for _, s := range cfg.Services {
+		if _, dup := c.states[s]; !dup {
+			c.states[s] = &serviceState{loaded: make(chan struct{})}
+		}
+	}
+	for _, m := range []prometheus.Collector{c.changes, c.instances, c.errors} {
+		if err := reg.Register(m); err != nil {
+			return nil, fmt.Errorf("discovery: register metrics: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// Resolve implements Resolver from what the watches last learnt; the slice returned must not
+// be modified. Until the first answer about service arrives it waits, for at most
+// ConsulConfig.FirstWait or until ctx ends.
+func (c *Consul) Resolve(ctx context.Context, service string) ([]string, error) {
+	st, ok := c.states[service]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotWatched, service)
+	}
+	select {
+	case <-st.loaded:
+	default:
+		t := time.NewTimer(c.cfg.FirstWait)
+		select {
+		case <-st.loaded:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	st.mu.RLock()
+	urls := st.urls
+	st.mu.RUnlock()
+	if len(urls) == 0 {
+		return nil, fmt.Errorf("%w of %s", ErrNoInstance, service)
+	}
+	return urls, nil
+}
+
+// Run watches every service until ctx is done, then returns nil.
+func (c *Consul) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for name, st := range c.states {
+		wg.Go(func() { c.watch(ctx, name, st) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// minQueryGap is the least time between two queries of one watch, so that a watch whose
+// index misbehaves does not spin.
+const minQueryGap = 10 * time.Millisecond
+
+// watch follows the healthy instances of service with blocking queries until ctx is done.
+func (c *Consul) watch(ctx context.Context, service string, st *serviceState) {
+	var index uint64
+	failures := 0
+	for ctx.Err() == nil {
+		start := time.Now()
+		q := (&api.QueryOptions{WaitIndex: index, WaitTime: c.cfg.WaitTime}).WithContext(ctx)
+		entries, meta, err := c.client.Health().Service(ConsulName(c.cfg.Prefix, service), "", true, q)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			failures++
+			c.errors.WithLabelValues(service).Inc()
+			wait := backoff(c.cfg.MinBackoff, c.cfg.MaxBackoff, failures)
+			c.log.WarnContext(ctx, "consul health query failed", "upstream", service, "err", err, "retry_in", wait.String())
+			index = 0
+			sleep(ctx, wait)
+			continue
+		}
+		failures = 0
+		// An index going backwards (a Consul restart, a snapshot restore) restarts the watch.
+		if meta.LastIndex < index || meta.LastIndex == 0 {
+			index = 0
+		} else {
+			index = meta.LastIndex
+		}
+		c.set(ctx, service, st, instanceURLs(entries))
+		sleep(ctx, minQueryGap-time.Since(start))
+	}
+}
+
+// set records urls as the instances of service.
+func (c *Consul) set(ctx context.Context, service string, st *serviceState, urls []string) {
+	st.mu.Lock()
+	old := st.urls
+	changed := !slices.Equal(old, urls)
+	if changed {
+		st.urls = urls
+	}
+	st.mu.Unlock()
+	first := false
+	st.once.Do(func() { first = true; close(st.loaded) })
+	c.instances.WithLabelValues(service).Set(float64(len(urls)))
+	if changed {
+		c.changes.WithLabelValues(service).Inc()
+	}
+	if changed || first {
+		c.log.InfoContext(ctx, "instances of a service", "upstream", service, "instances", urls)
+	}
+}
+
+// instanceURLs returns the sorted base URLs of entries: http://address:port, the address
+// being the service's own or else its node's.
+func instanceURLs(entries []*api.ServiceEntry) []string {
+	urls := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if e.Service == nil || e.Service.Port == 0 {
+			continue
+		}
+		addr := e.Service.Address
+		if addr == "" && e.Node != nil {
+			addr = e.Node.Address
+		}
+		if addr == "" {
+			continue
+		}
+		urls = append(urls, "http://"+net.JoinHostPort(addr, strconv.Itoa(e.Service.Port)))
+	}
+	slices.Sort(urls)
+	return slices.Compact(urls)
+}
+
+// backoff returns the wait after the failures-th failure in a row: doubling from lo, capped
+// at hi, with ±20% jitter.
+func backoff(lo, hi time.Duration, failures int) time.Duration {
+	d := min(lo<<min(failures-1, 20), hi)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
