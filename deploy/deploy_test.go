@@ -25,6 +25,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/eventpost/eventpost/internal/app"
+	"github.com/eventpost/eventpost/internal/platform/telemetry"
 )
 
 // services are the services of the distributed mode, as the code knows them.
@@ -56,7 +57,14 @@ var callers = map[string][]string{
 	"notifications": {"EVENTPOST_EVENTS_URLS"},
 }
 
-func isKnownEnv(name string) bool { return slices.Contains(app.KnownEnv, name) }
+// isKnownEnv reports whether the code reads the variable name: one of app.KnownEnv, or an
+// OpenTelemetry variable the telemetry package reads.
+func isKnownEnv(name string) bool {
+	return slices.Contains(app.KnownEnv, name) || slices.Contains([]string{
+		telemetry.EnvEndpoint, telemetry.EnvTracesEndpoint, telemetry.EnvLogsEndpoint,
+		telemetry.EnvTracesExporter, telemetry.EnvLogsExporter,
+	}, name)
+}
 
 // problems collects what a check finds wrong.
 type problems []string
@@ -483,6 +491,47 @@ func checkComposeURLs(ps *problems, c *composeFile, where, key, value, target st
 
 func TestCompose(t *testing.T) {
 	report(t, "docker-compose.yml", checkCompose(loadCompose(t), readFile(t, "postgres/init.sql")))
+}
+
+// TestComposeObservability checks that compose runs Consul, an OpenTelemetry Collector with
+// its configuration, a trace backend and a log backend, and that every EventPost service
+// uses the first two.
+func TestComposeObservability(t *testing.T) {
+	c := loadCompose(t)
+	var ps problems
+	for name, image := range map[string]string{
+		"consul": "hashicorp/consul:", "otel-collector": "otel/opentelemetry-collector",
+		"jaeger": "jaegertracing/", "loki": "grafana/loki:", "grafana": "grafana/grafana:",
+	} {
+		s, ok := c.Services[name]
+		if !ok || !strings.HasPrefix(s.Image, image) {
+			ps.add("no service %s running %s…", name, image)
+		}
+	}
+	if col, ok := c.Services["otel-collector"]; ok {
+		found := false
+		for _, v := range col.Volumes {
+			src := strings.SplitN(v, ":", 2)[0]
+			if _, err := os.Stat(src); err == nil && strings.HasSuffix(src, ".yaml") {
+				found = true
+			}
+		}
+		if !found {
+			ps.add("otel-collector mounts no configuration file that exists")
+		}
+	}
+	for name, s := range c.Services {
+		if runs(s.Command) == "" {
+			continue
+		}
+		if s.Environment["EVENTPOST_CONSUL_ADDR"] != "consul:8500" {
+			ps.add("%s: EVENTPOST_CONSUL_ADDR is %q, want consul:8500", name, s.Environment["EVENTPOST_CONSUL_ADDR"])
+		}
+		if !strings.HasPrefix(s.Environment[telemetry.EnvEndpoint], "http://otel-collector:") {
+			ps.add("%s: %s does not name the collector", name, telemetry.EnvEndpoint)
+		}
+	}
+	report(t, "docker-compose.yml", ps)
 }
 
 // ---- Kubernetes -------------------------------------------------------------------------

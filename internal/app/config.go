@@ -70,8 +70,8 @@ type Config struct {
 	ConsulPrefix string
 	// AdvertiseAddr is the address registered with Consul, where other instances and the
 	// agent's check reach this one: a host, or host:port (EVENTPOST_ADVERTISE_ADDR). Default
-	// the listen address's host, or 127.0.0.1 when it listens on every interface, and the
-	// port it listens on.
+	// the listen address's host — when it listens on every interface, the host's first
+	// non-loopback IPv4 address (a container's or pod's) — and the port it listens on.
 	AdvertiseAddr string
 	// Upstreams are the base URLs of the instances of the services this one calls:
 	// EVENTPOST_AUTH_URLS, EVENTPOST_EVENTS_URLS and EVENTPOST_NOTIFICATIONS_URLS, each a

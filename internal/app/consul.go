@@ -86,7 +86,7 @@ func (p *consulProcess) start(ctx context.Context, g *errgroup.Group, ln net.Lis
 	if err != nil {
 		p.log.Warn("configuration from consul not loaded yet; the environment's stays until it is", "err", err)
 	}
-	host, port := advertise(p.cfg.AdvertiseAddr, ln.Addr())
+	host, port := advertise(p.cfg.AdvertiseAddr, ln.Addr(), hostIP())
 	version := buildVersion()
 	// The ID is unique in the cluster: the instance ID, prefixed with the service unless it is.
 	id := p.cfg.InstanceID
@@ -145,9 +145,9 @@ func configKeys(cfg Config, gw *gateway.Gateway, svc service, relay *outbox.Rela
 }
 
 // advertise returns the host and port to register: those of adv (a host, or host:port) where
-// given, else the listener's, with 127.0.0.1 for a listener on every interface.
-func advertise(adv string, addr net.Addr) (string, int) {
-	host, port := "127.0.0.1", 0
+// given, else the listener's, with anyIP for a listener on every interface.
+func advertise(adv string, addr net.Addr, anyIP string) (string, int) {
+	host, port := anyIP, 0
 	if tcp, ok := addr.(*net.TCPAddr); ok {
 		port = tcp.Port
 		if !tcp.IP.IsUnspecified() {
@@ -164,6 +164,31 @@ func advertise(adv string, addr net.Addr) (string, int) {
 		return h, port
 	}
 	return adv, port
+}
+
+// hostIP is the address others reach this host at, for a listener on every interface: the
+// first IPv4 address of an interface that is up and not loopback (a container's or pod's
+// address), or 127.0.0.1 when there is none.
+func hostIP() string {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return "127.0.0.1"
+	}
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() {
+				return ipn.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
 }
 
 // buildVersion names the build: its VCS revision when the binary records one, else the

@@ -39,8 +39,8 @@ func TestAdvertise(t *testing.T) {
 		want hostPort
 	}{
 		{"the listener's address", "", tcp("127.0.0.1", 8082), hostPort{"127.0.0.1", 8082}},
-		{"every interface: loopback", "", tcp("0.0.0.0", 8082), hostPort{"127.0.0.1", 8082}},
-		{"every IPv6 interface: loopback", "", tcp("::", 8082), hostPort{"127.0.0.1", 8082}},
+		{"every interface: the host's address", "", tcp("0.0.0.0", 8082), hostPort{"10.0.0.7", 8082}},
+		{"every IPv6 interface: the host's address", "", tcp("::", 8082), hostPort{"10.0.0.7", 8082}},
 		{"a host: the listener's port", "events-1.internal", tcp("0.0.0.0", 8082), hostPort{"events-1.internal", 8082}},
 		{"host and port", "10.1.2.3:9000", tcp("0.0.0.0", 8082), hostPort{"10.1.2.3", 9000}},
 		{"an IPv6 host", "::1", tcp("::", 8082), hostPort{"::1", 8082}},
@@ -48,11 +48,17 @@ func TestAdvertise(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, p := advertise(tt.adv, tt.addr)
+			h, p := advertise(tt.adv, tt.addr, "10.0.0.7")
 			if diff := cmp.Diff(tt.want, hostPort{h, p}); diff != "" {
 				t.Errorf("advertise (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestHostIPIsAnIPv4Address(t *testing.T) {
+	if ip := net.ParseIP(hostIP()); ip == nil || ip.To4() == nil {
+		t.Errorf("hostIP() = %q, want an IPv4 address", hostIP())
 	}
 }
 
