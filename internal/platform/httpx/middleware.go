@@ -112,7 +112,9 @@ func Middleware(next http.Handler, log *slog.Logger, m *metrics.HTTP) http.Handl
 			if status >= 500 {
 				level = slog.LevelError
 			}
-			if quiet(r.URL.Path) && status < 500 {
+			if probe(r.URL.Path) || quiet(r.URL.Path) && status < 500 {
+				// Probes come every second (Consul checks /readyz): a failing one would
+				// flood the log; its answer names the dependency that is down.
 				level = slog.LevelDebug
 			}
 			log.Log(r.Context(), level, "request",
@@ -152,10 +154,13 @@ func routeOf(pattern string) string {
 	return pattern
 }
 
+// probe reports whether path is a health probe or a metrics scrape.
+func probe(path string) bool { return path == "/healthz" || path == "/readyz" || path == "/metrics" }
+
 // quiet reports whether requests to path are logged at debug level only: probes, scrapes
 // and the gateway's long polls of internal endpoints.
 func quiet(path string) bool {
-	return path == "/healthz" || path == "/readyz" || path == "/metrics" || strings.HasPrefix(path, "/internal/")
+	return probe(path) || strings.HasPrefix(path, "/internal/")
 }
 
 // validRequestID accepts a client's request ID when it is short printable ASCII, so that it
