@@ -45,8 +45,9 @@ type ClusterConfig struct {
 	Replicas map[string]int
 	// ConsulAddr is the HTTP address of a running Consul agent the services register with,
 	// find each other through and take their configuration from (EVENTPOST_CONSUL_ADDR). When
-	// empty, Launch starts a dev agent of ConsulBinary on 127.0.0.1:8500 and stops it with
-	// the cluster; with neither, the services use static discovery.
+	// empty, Launch uses the agent answering on 127.0.0.1:8500, or else starts a dev agent of
+	// ConsulBinary there and stops it with the cluster; with neither, the services use static
+	// discovery.
 	ConsulAddr string
 	// ConsulBinary is the consul executable (EVENTPOST_CONSUL_BIN, default bin/consul, as
 	// scripts/test.sh builds it from tools/consul, or consul on the PATH).
@@ -201,12 +202,17 @@ func (c *Cluster) Stop() {
 	}
 }
 
-// startConsul starts a Consul dev agent on 127.0.0.1:8500 and waits until it answers.
+// startConsul starts a Consul dev agent on 127.0.0.1:8500 and waits until it answers; when an
+// agent already answers there, it uses that one.
 func (c *Cluster) startConsul(ctx context.Context) error {
 	const addr = "127.0.0.1:8500"
+	if waitReady(ctx, "http://"+addr+"/v1/status/leader", time.Second) == nil {
+		c.ConsulAddr = addr
+		return nil
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("consul: %s is taken; set EVENTPOST_CONSUL_ADDR to use the agent there", addr)
+		return fmt.Errorf("consul: %s is taken by something that is not a Consul agent", addr)
 	}
 	ln.Close()
 	cmd := exec.Command(c.cfg.ConsulBinary, "agent", "-dev", "-client", "127.0.0.1", "-bind", "127.0.0.1", "-log-level", "warn")
