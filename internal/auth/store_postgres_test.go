@@ -1,13 +1,9 @@
 package auth_test
 
 import (
-	"bytes"
 	"context"
-	"io/fs"
+	"io"
 	"log/slog"
-	"path"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,63 +32,16 @@ func TestPostgresStore(t *testing.T) {
 	})
 }
 
-// syncBuffer is a log destination that several goroutines may write to.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) count(s string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Count(b.buf.String(), s)
-}
-
 // TestPostgresMigrationsFromEmpty opens the store on an empty database with two replicas at
 // once: every migration is applied exactly once, a later start applies nothing and finds the
 // data in place.
 func TestPostgresMigrationsFromEmpty(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := pgtest.URL(t) // no schema: an empty database
-	want := 0
-	for _, s := range auth.PostgresSchemas() {
-		files, err := fs.Glob(s.FS, path.Join(s.Dir, "*.sql"))
-		if err != nil || len(files) == 0 {
-			t.Fatalf("migrations in %s: %v, %v", s.Dir, files, err)
-		}
-		want += len(files)
+	open := func(ctx context.Context, url string, log *slog.Logger) (io.Closer, error) {
+		return auth.OpenPostgres(ctx, url, log)
 	}
-	var (
-		logs syncBuffer
-		log  = slog.New(slog.NewJSONHandler(&logs, nil))
-		wg   sync.WaitGroup
-		errs = make([]error, 2)
-	)
-	for i := range errs {
-		wg.Go(func() {
-			s, err := auth.OpenPostgres(ctx, url, log)
-			if err == nil {
-				err = s.Close()
-			}
-			errs[i] = err
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("start %d on an empty database: %v", i, err)
-		}
-	}
-	if got := logs.count(`"msg":"migration applied"`); got != want {
-		t.Errorf("%d migrations applied by two replicas starting at once, want %d (each once)", got, want)
-	}
+	url := pgtest.MigrateFromEmpty(t, auth.PostgresSchemas(), open)
 
 	s := openPostgres(t, url)
 	seq, err := s.RevokeSession(ctx, "s1", testBase)
@@ -101,15 +50,7 @@ func TestPostgresMigrationsFromEmpty(t *testing.T) {
 	}
 	s.Close()
 
-	var again syncBuffer
-	s, err = auth.OpenPostgres(ctx, url, slog.New(slog.NewJSONHandler(&again, nil)))
-	if err != nil {
-		t.Fatalf("reopen: %v", err)
-	}
-	defer s.Close()
-	if n := again.count(`"msg":"migration applied"`); n != 0 {
-		t.Errorf("reopening applied %d migrations, want 0", n)
-	}
+	s = pgtest.Reopen(t, url, open).(*auth.PostgresStore)
 	feed, err := s.Revocations(ctx, 0, testBase.Add(-time.Second))
 	if err != nil || feed.LastSeq != seq {
 		t.Errorf("after reopen: last seq %d, %v; want %d", feed.LastSeq, err, seq)
