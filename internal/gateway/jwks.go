@@ -15,6 +15,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
+	"github.com/eventpost/eventpost/internal/platform/retry"
 )
 
 // JWKSPath is where the auth service publishes its JWK set.
@@ -196,7 +197,7 @@ func (k *keyCache) run(ctx context.Context) {
 			break
 		}
 		k.g.log.WarnContext(ctx, "cannot load the JWK set yet; retrying", "err", err, "retry_in", backoff.String())
-		if !sleep(ctx, backoff) {
+		if !retry.Sleep(ctx, backoff) {
 			return
 		}
 		backoff = min(2*backoff, k.g.cfg.JWKSRetryMax)
@@ -212,18 +213,6 @@ func (k *keyCache) run(ctx context.Context) {
 				k.g.log.WarnContext(ctx, "cannot refresh the JWK set; keeping the cached keys", "err", err)
 			}
 		}
-	}
-}
-
-// sleep waits for d or until ctx is done; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

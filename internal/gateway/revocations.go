@@ -13,6 +13,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
+	"github.com/eventpost/eventpost/internal/platform/retry"
 )
 
 // revocations is the gateway's copy of the auth service's revocation feed: the logins and
@@ -170,7 +171,7 @@ func (rv *revocations) run(ctx context.Context) {
 				rv.g.log.WarnContext(ctx, "cannot read the revocation feed; retrying", "err", err)
 			}
 			failing = true
-			if !sleep(ctx, backoff) {
+			if !retry.Sleep(ctx, backoff) {
 				return
 			}
 			backoff = min(2*backoff, maxBackoff)
@@ -184,7 +185,7 @@ func (rv *revocations) run(ctx context.Context) {
 		// A feed that answers at once, without holding the poll (or a gateway configured not
 		// to long-poll), is read at most once a second.
 		if wasSynced && (wait == 0 || time.Since(start) < wait/4) {
-			if !sleep(ctx, time.Second) {
+			if !retry.Sleep(ctx, time.Second) {
 				return
 			}
 		}

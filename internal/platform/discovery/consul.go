@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"slices"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/hashicorp/consul/api"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eventpost/eventpost/internal/platform/retry"
 )
 
 // ErrNotWatched is reported by Consul.Resolve for a service it was not built to watch.
@@ -172,10 +173,10 @@ func (c *Consul) watch(ctx context.Context, service string, st *serviceState) {
 			}
 			failures++
 			c.errors.WithLabelValues(service).Inc()
-			wait := backoff(c.cfg.MinBackoff, c.cfg.MaxBackoff, failures)
+			wait := retry.Backoff(c.cfg.MinBackoff, c.cfg.MaxBackoff, failures)
 			c.log.WarnContext(ctx, "consul health query failed", "upstream", service, "err", err, "retry_in", wait.String())
 			index = 0
-			sleep(ctx, wait)
+			retry.Sleep(ctx, wait)
 			continue
 		}
 		failures = 0
@@ -186,7 +187,7 @@ func (c *Consul) watch(ctx context.Context, service string, st *serviceState) {
 			index = meta.LastIndex
 		}
 		c.set(ctx, service, st, instanceURLs(entries))
-		sleep(ctx, minQueryGap-time.Since(start))
+		retry.Sleep(ctx, minQueryGap-time.Since(start))
 	}
 }
 
@@ -229,24 +230,4 @@ func instanceURLs(entries []*api.ServiceEntry) []string {
 	}
 	slices.Sort(urls)
 	return slices.Compact(urls)
-}
-
-// backoff returns the wait after the failures-th failure in a row: doubling from lo, capped
-// at hi, with ±20% jitter.
-func backoff(lo, hi time.Duration, failures int) time.Duration {
-	d := min(lo<<min(failures-1, 20), hi)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

@@ -2,7 +2,6 @@ package discovery
 
 import (
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/consul/api"
@@ -35,15 +34,5 @@ func TestInstanceURLs(t *testing.T) {
 				t.Errorf("instanceURLs (-want +got):\n%s", diff)
 			}
 		})
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	lo, hi := 250*time.Millisecond, 15*time.Second
-	for failures, want := range map[int]time.Duration{1: lo, 2: 2 * lo, 3: 4 * lo, 10: hi, 1000: hi} {
-		got := backoff(lo, hi, failures)
-		if got < want*8/10 || got > want*12/10 {
-			t.Errorf("backoff after %d failures = %s; want %s ±20%%", failures, got, want)
-		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/eventpost/eventpost/internal/platform/retry"
 )
 
 // Registration describes one instance of a service to the local Consul agent.
@@ -162,12 +164,12 @@ func (r *Registrar) Run(ctx context.Context) error {
 				break
 			}
 			failures++
-			wait = min(backoff(250*time.Millisecond, r.reg.Resync, failures), r.reg.Resync)
+			wait = min(retry.Backoff(250*time.Millisecond, r.reg.Resync, failures), r.reg.Resync)
 			r.log.WarnContext(ctx, "consul registration", "err", err, "retry_in", wait.String())
 		} else {
 			failures = 0
 		}
-		sleep(ctx, wait)
+		retry.Sleep(ctx, wait)
 	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deregisterTimeout)
 	defer cancel()

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/hashicorp/consul/api"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eventpost/eventpost/internal/platform/retry"
 )
 
 // Prefix returns the KV prefix of service's configuration in a system: <system>/config/<service>/,
@@ -144,16 +145,16 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 			failures++
 			w.errors.Inc()
-			wait := backoff(w.cfg.MinBackoff, w.cfg.MaxBackoff, failures)
+			wait := retry.Backoff(w.cfg.MinBackoff, w.cfg.MaxBackoff, failures)
 			w.log.WarnContext(ctx, "consul KV query failed", "err", err, "retry_in", wait.String())
-			sleep(ctx, wait)
+			retry.Sleep(ctx, wait)
 			continue
 		}
 		failures = 0
 		if meta.LastIndex != index {
 			w.apply(ctx, pairs, meta.LastIndex)
 		}
-		sleep(ctx, minQueryGap-time.Since(start))
+		retry.Sleep(ctx, minQueryGap-time.Since(start))
 	}
 	return nil
 }
@@ -295,25 +296,5 @@ func LogLevel(base slog.Level, v *slog.LevelVar) Key {
 			return nil
 		},
 		Reset: func() error { v.Set(base); return nil },
-	}
-}
-
-// backoff returns the wait after the failures-th failure in a row: doubling from lo, capped
-// at hi, with ±20% jitter.
-func backoff(lo, hi time.Duration, failures int) time.Duration {
-	d := min(lo<<min(failures-1, 20), hi)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }

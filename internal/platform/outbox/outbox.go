@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/retry"
 )
 
 //go:embed migrations
@@ -392,11 +392,10 @@ func (r *Relay) publish(ctx context.Context, x row) error {
 	return err
 }
 
-// backoff is exponential from 500ms with ±20% jitter, capped at MaxBackoff.
+// backoff is the delay before the next attempt at a message that failed attempts times
+// before: exponential from 500ms with ±20% jitter, capped at MaxBackoff.
 func (r *Relay) backoff(attempts int) time.Duration {
-	d := 500 * time.Millisecond << min(attempts, 20)
-	d = min(d, time.Duration(r.maxBackoff.Load()))
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return retry.Backoff(500*time.Millisecond, time.Duration(r.maxBackoff.Load()), attempts+1)
 }
 
 func (r *Relay) untilNext(ctx context.Context) (time.Duration, error) {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/retry"
 )
 
 // AMQP headers the broker sets.
@@ -212,7 +213,7 @@ func (b *Broker) supervise(s *session) {
 				wait := jitter(delay)
 				b.log.Warn("rabbitmq: connect failed", "err", err, "retry_in", wait.String())
 				delay = min(2*delay, b.cfg.ReconnectMax)
-				if !sleep(b.ctx, wait) {
+				if !retry.Sleep(b.ctx, wait) {
 					return
 				}
 				continue
@@ -240,7 +241,7 @@ func (b *Broker) supervise(s *session) {
 			delay = b.cfg.ReconnectMin
 			continue
 		}
-		if !sleep(b.ctx, jitter(delay)) {
+		if !retry.Sleep(b.ctx, jitter(delay)) {
 			return
 		}
 		delay = min(2*delay, b.cfg.ReconnectMax)
@@ -250,18 +251,6 @@ func (b *Broker) supervise(s *session) {
 // jitter returns a duration between d/2 and d.
 func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)
-}
-
-// sleep waits for d or until ctx is done, and reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // session is one generation of connections: a connection for publishing and one for
