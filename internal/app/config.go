@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,24 @@ type Config struct {
 	// the listen address's host — when it listens on every interface, the host's first
 	// non-loopback IPv4 address (a container's or pod's) — and the port it listens on.
 	AdvertiseAddr string
+	// ServiceKey is this process's service identity, the Ed25519 private key it signs its
+	// calls to the other services with (EVENTPOST_SERVICE_KEY, or the file named by
+	// EVENTPOST_SERVICE_KEY_FILE): a PEM "PRIVATE KEY" block (PKCS #8, as
+	// `openssl genpkey -algorithm ed25519` or `eventpost keygen` writes it). Required by a
+	// `serve` process of a service that calls others (the gateway, notifications); the
+	// all-in-one mode makes its keys in memory.
+	ServiceKey string
+	// CallerKeys are the public keys of the services allowed to call this one
+	// (EVENTPOST_CALLER_KEYS, or the file named by EVENTPOST_CALLER_KEYS_FILE):
+	// "<service>:<base64url Ed25519 public key>" entries separated by commas or new lines,
+	// several per service while a key is rotated. Which service may call which is fixed in
+	// code; a `serve` process refuses to start without a key for each of its callers.
+	CallerKeys string
+	// AuthSigningKeys are the auth service's access-token signing keys
+	// (EVENTPOST_AUTH_SIGNING_KEYS, or the file named by EVENTPOST_AUTH_SIGNING_KEYS_FILE):
+	// PEM "PRIVATE KEY" blocks; the first signs new tokens, every one is published in the JWK
+	// set. Unset, the auth service keeps a key of its own in its database.
+	AuthSigningKeys string
 	// Upstreams are the base URLs of the instances of the services this one calls:
 	// EVENTPOST_AUTH_URLS, EVENTPOST_EVENTS_URLS and EVENTPOST_NOTIFICATIONS_URLS, each a
 	// comma-separated list, default the service's port in DefaultPorts on 127.0.0.1.
@@ -110,6 +129,12 @@ var KnownEnv = []string{
 	"EVENTPOST_CONSUL_ADDR",
 	"EVENTPOST_CONSUL_PREFIX",
 	"EVENTPOST_ADVERTISE_ADDR",
+	"EVENTPOST_SERVICE_KEY",
+	"EVENTPOST_SERVICE_KEY_FILE",
+	"EVENTPOST_CALLER_KEYS",
+	"EVENTPOST_CALLER_KEYS_FILE",
+	"EVENTPOST_AUTH_SIGNING_KEYS",
+	"EVENTPOST_AUTH_SIGNING_KEYS_FILE",
 }
 
 // ReadConfig reads the configuration of the named service ("" for the all-in-one mode) from
@@ -146,6 +171,20 @@ func ReadConfig(getenv func(string) string, service string) (Config, error) {
 			if u = strings.TrimSuffix(strings.TrimSpace(u), "/"); u != "" {
 				c.Upstreams[name] = append(c.Upstreams[name], u)
 			}
+		}
+	}
+	for _, s := range []struct {
+		v       *string
+		name    string
+		private bool
+	}{
+		{&c.ServiceKey, "EVENTPOST_SERVICE_KEY", true},
+		{&c.CallerKeys, "EVENTPOST_CALLER_KEYS", false},
+		{&c.AuthSigningKeys, "EVENTPOST_AUTH_SIGNING_KEYS", true},
+	} {
+		var err error
+		if *s.v, err = fileSetting(getenv, s.name, s.private); err != nil {
+			return c, err
 		}
 	}
 	if c.PublicURL == "" {
@@ -199,6 +238,32 @@ func (c Config) Leveler() slog.Leveler {
 		return c.LogLevelVar
 	}
 	return c.LogLevel
+}
+
+// fileSetting returns the value of the variable name, or the content of the file named by
+// name_FILE. Setting both is an error. When private, so is a file that other users may read
+// or write: a file holding a secret is private to its owner (and, for a mounted Kubernetes
+// Secret, its group).
+func fileSetting(getenv func(string) string, name string, private bool) (string, error) {
+	v, file := getenv(name), getenv(name+"_FILE")
+	if file == "" {
+		return v, nil
+	}
+	if v != "" {
+		return "", fmt.Errorf("%s and %s_FILE are both set; set one", name, name)
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", name, err)
+	}
+	if private && fi.Mode().Perm()&0o007 != 0 {
+		return "", fmt.Errorf("%s_FILE: %s is open to other users (mode %v); chmod 600 it", name, file, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", name, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // validPort reports whether s is a port number from 1 to 65535.

@@ -22,11 +22,6 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
 
-// callees lists the services each service calls over HTTP, which it finds through discovery.
-var callees = map[string][]string{
-	discovery.Gateway:       {discovery.Auth, discovery.Events, discovery.Notifications},
-	discovery.Notifications: {discovery.Events},
-}
 
 // consulLoadTimeout bounds the first read of the configuration keys at start.
 const consulLoadTimeout = 3 * time.Second
@@ -51,7 +46,7 @@ func newConsulProcess(name string, cfg Config, log *slog.Logger, reg prometheus.
 		return nil, fmt.Errorf("%s: consul client: %w", name, err)
 	}
 	p := &consulProcess{name: name, cfg: cfg, log: log, reg: reg, client: client}
-	if services := callees[name]; len(services) > 0 {
+	if services := Callees[name]; len(services) > 0 {
 		p.resolver, err = discovery.NewConsul(client, discovery.ConsulConfig{Services: services, Prefix: cfg.ConsulPrefix}, log.With("component", "discovery"), reg)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -32,6 +33,27 @@ type service interface {
 type store interface {
 	DB() *sql.DB
 	Close() error
+}
+
+// Callees lists the services each service calls over HTTP, which it finds through discovery.
+// It is also who may call whom: a service accepts calls only from the services that list it
+// here (with the caller's key, see svcauth), and the deployment files open the network along
+// the same lines (deploy/deploy_test.go checks them against it).
+var Callees = map[string][]string{
+	discovery.Gateway:       {discovery.Auth, discovery.Events, discovery.Notifications},
+	discovery.Notifications: {discovery.Events},
+}
+
+// Callers returns the services that call service, sorted.
+func Callers(service string) []string {
+	var out []string
+	for caller, callees := range Callees {
+		if slices.Contains(callees, service) {
+			out = append(out, caller)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // backendServices are the services that keep state (every one but the gateway), in start order.
