@@ -22,7 +22,6 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
 
-
 // consulLoadTimeout bounds the first read of the configuration keys at start.
 const consulLoadTimeout = 3 * time.Second
 
