@@ -1,7 +1,8 @@
 // Package deploy_test checks the deployment files in this directory against the code, without
 // Docker or Kubernetes: it parses docker-compose.yml, every Kubernetes manifest and the
 // Dockerfile, and checks that every service runs with the settings it needs — probes,
-// resources, security, variables the code reads, service URLs that lead somewhere.
+// resources, security, variables the code reads, service URLs that lead somewhere — and
+// (isolation_test.go) that the networks and the service keys follow app.Callees.
 //
 // Each check collects problems instead of stopping at the first, and TestChecksCatch* break
 // the real files in memory, one piece at a time, to show that every check can fail.
@@ -192,8 +193,8 @@ func parseDockerfile(text string) []instruction {
 	return out
 }
 
-func checkDockerfile(text string) problems {
-	var ps problems
+// dockerStages returns the instructions of each stage of a Dockerfile, each starting with FROM.
+func dockerStages(text string) [][]instruction {
 	var stages [][]instruction
 	for _, in := range parseDockerfile(text) {
 		if in.cmd == "FROM" {
@@ -203,6 +204,12 @@ func checkDockerfile(text string) problems {
 			stages[len(stages)-1] = append(stages[len(stages)-1], in)
 		}
 	}
+	return stages
+}
+
+func checkDockerfile(text string) problems {
+	var ps problems
+	stages := dockerStages(text)
 	if len(stages) < 2 {
 		return append(ps, fmt.Sprintf("Dockerfile: %d stage(s), want a multi-stage build", len(stages)))
 	}
@@ -268,6 +275,11 @@ func TestDockerfile(t *testing.T) {
 
 type composeFile struct {
 	Services map[string]*composeService `yaml:"services"`
+	Networks map[string]*composeNetwork `yaml:"networks"`
+}
+
+type composeNetwork struct {
+	Internal bool `yaml:"internal"`
 }
 
 type composeService struct {
@@ -287,8 +299,10 @@ type composeService struct {
 	Deploy struct {
 		Replicas *int `yaml:"replicas"`
 	} `yaml:"deploy"`
-	Ports   []string `yaml:"ports"`
-	Volumes []string `yaml:"volumes"`
+	Ports       []string        `yaml:"ports"`
+	Volumes     []string        `yaml:"volumes"`
+	Networks    composeNetworks `yaml:"networks"`
+	NetworkMode string          `yaml:"network_mode"`
 }
 
 // runs returns the EventPost service a compose service or container runs ("serve <name>"),
@@ -385,6 +399,22 @@ func checkCompose(c *composeFile, initSQL string) problems {
 		}
 		if n < minReplicas[svc] {
 			ps.add("compose: %d replica(s) of %s, want %d", n, svc, minReplicas[svc])
+		}
+	}
+
+	// Only the gateway's port is published; the development UIs are published by
+	// docker-compose.tools.yml (checkComposeTools).
+	for name, s := range c.Services {
+		if runs(s.Command) != gateway {
+			if len(s.Ports) > 0 {
+				ps.add("compose service %s: publishes %v; only the gateway's port is published (the development UIs: docker-compose.tools.yml)", name, s.Ports)
+			}
+			continue
+		}
+		for _, p := range s.Ports {
+			if !strings.HasSuffix(p, ":"+addrPort(s.Environment["EVENTPOST_HTTP_ADDR"])) {
+				ps.add("compose service %s: publishes %s, not the gateway's HTTP port", name, p)
+			}
 		}
 	}
 
@@ -537,14 +567,17 @@ func TestComposeObservability(t *testing.T) {
 // ---- Kubernetes -------------------------------------------------------------------------
 
 type meta struct {
-	Name      string            `yaml:"name"`
-	Namespace string            `yaml:"namespace"`
-	Labels    map[string]string `yaml:"labels"`
+	Name        string            `yaml:"name"`
+	Namespace   string            `yaml:"namespace"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
 }
 
 type securityContext struct {
 	RunAsNonRoot             *bool  `yaml:"runAsNonRoot"`
 	RunAsUser                *int64 `yaml:"runAsUser"`
+	RunAsGroup               *int64 `yaml:"runAsGroup"`
+	FSGroup                  *int64 `yaml:"fsGroup"`
 	ReadOnlyRootFilesystem   *bool  `yaml:"readOnlyRootFilesystem"`
 	AllowPrivilegeEscalation *bool  `yaml:"allowPrivilegeEscalation"`
 	Capabilities             *struct {
@@ -581,15 +614,12 @@ type probe struct {
 }
 
 type container struct {
-	Name    string   `yaml:"name"`
-	Image   string   `yaml:"image"`
-	Command []string `yaml:"command"`
-	Args    []string `yaml:"args"`
-	Ports   []struct {
-		Name          string `yaml:"name"`
-		ContainerPort int    `yaml:"containerPort"`
-	} `yaml:"ports"`
-	Env     []envVar `yaml:"env"`
+	Name    string          `yaml:"name"`
+	Image   string          `yaml:"image"`
+	Command []string        `yaml:"command"`
+	Args    []string        `yaml:"args"`
+	Ports   []containerPort `yaml:"ports"`
+	Env     []envVar        `yaml:"env"`
 	EnvFrom []struct {
 		ConfigMapRef *nameRef `yaml:"configMapRef"`
 		SecretRef    *nameRef `yaml:"secretRef"`
@@ -604,7 +634,15 @@ type container struct {
 	VolumeMounts    []struct {
 		Name      string `yaml:"name"`
 		MountPath string `yaml:"mountPath"`
+		SubPath   string `yaml:"subPath"`
+		ReadOnly  bool   `yaml:"readOnly"`
 	} `yaml:"volumeMounts"`
+}
+
+type containerPort struct {
+	Name          string `yaml:"name"`
+	ContainerPort int    `yaml:"containerPort"`
+	Protocol      string `yaml:"protocol"`
 }
 
 func (c *container) cmdline() []string { return append(slices.Clone(c.Command), c.Args...) }
@@ -624,11 +662,25 @@ type podTemplate struct {
 	Spec     struct {
 		SecurityContext *securityContext `yaml:"securityContext"`
 		Containers      []*container     `yaml:"containers"`
-		Volumes         []struct {
-			Name      string   `yaml:"name"`
-			ConfigMap *nameRef `yaml:"configMap"`
-		} `yaml:"volumes"`
+		Volumes         []podVolume      `yaml:"volumes"`
 	} `yaml:"spec"`
+}
+
+type podVolume struct {
+	Name      string        `yaml:"name"`
+	ConfigMap *nameRef      `yaml:"configMap"`
+	Secret    *secretVolume `yaml:"secret"`
+}
+
+// secretVolume is a Secret volume: the Secret's keys (or only items), as files of the mode given.
+type secretVolume struct {
+	SecretName  string `yaml:"secretName"`
+	DefaultMode *int   `yaml:"defaultMode"`
+	Items       []struct {
+		Key  string `yaml:"key"`
+		Path string `yaml:"path"`
+		Mode *int   `yaml:"mode"`
+	} `yaml:"items"`
 }
 
 type deployment struct {
@@ -709,6 +761,7 @@ type manifests struct {
 	services    []*kservice
 	jobs        []*job
 	ingresses   []*ingress
+	policies    []*networkPolicy
 	configMaps  map[string]*dataObject // by name, generated ones included
 	secrets     map[string]*dataObject // from secret.example.yaml
 }
@@ -777,6 +830,10 @@ func loadManifests(t *testing.T) *manifests {
 				i := &ingress{}
 				decode(i)
 				m.ingresses = append(m.ingresses, i)
+			case "NetworkPolicy":
+				p := &networkPolicy{}
+				decode(p)
+				m.policies = append(m.policies, p)
 			case "ConfigMap", "Secret":
 				o := &dataObject{}
 				decode(o)

@@ -15,6 +15,14 @@ cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 
 log() { printf '== %s\n' "$*"; }
+# stage NAME CMD...: runs one stage and prints how long it took.
+stage() {
+  local name=$1 start=$SECONDS
+  shift
+  log "$name"
+  "$@"
+  log "$name: $((SECONDS - start)) s"
+}
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_updated=""
 apt_install() {
@@ -78,17 +86,23 @@ ensure_chromium() {
 }
 
 log "go version: $(go version)"
-ensure_postgres
-ensure_rabbitmq
-ensure_consul
-ensure_chromium
+stage "PostgreSQL" ensure_postgres
+stage "RabbitMQ" ensure_rabbitmq
+stage "Consul" ensure_consul
+stage "Chromium" ensure_chromium
 
-log "gofmt"
-unformatted=$(gofmt -l $(git ls-files '*.go'))
-if [ -n "$unformatted" ]; then echo "not gofmt-formatted:"; echo "$unformatted"; exit 1; fi
-log "go vet"
-go vet ./...
+check_format() {
+  local unformatted
+  unformatted=$(gofmt -l $(git ls-files '*.go'))
+  if [ -n "$unformatted" ]; then echo "not gofmt-formatted:"; echo "$unformatted"; return 1; fi
+}
+stage "gofmt" check_format
+stage "go vet" go vet ./...
 
-log "go test -race (integration tests enabled)"
 export EVENTPOST_INTEGRATION=1
-go test -race -count=1 -timeout 60m "$@" ./...
+stage "go test -race (integration tests enabled)" go test -race -count=1 -timeout 60m "$@" ./...
+if [ $# -eq 0 ]; then
+  # Every fuzz target for a short time, its seed corpus included (scripts/fuzz.sh 60s for longer).
+  stage "fuzz targets, ${EVENTPOST_FUZZ_TIME:-10s} each" scripts/fuzz.sh "${EVENTPOST_FUZZ_TIME:-10s}"
+fi
+log "total: $SECONDS s"

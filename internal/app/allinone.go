@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +20,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/metrics"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
+	"github.com/eventpost/eventpost/internal/platform/private"
 )
 
 // System is a running all-in-one EventPost.
@@ -50,7 +50,7 @@ func (s *System) Stop() error {
 // instance (cfg.InstanceID, default host name and process ID). It returns once every
 // listener is bound; the system runs until ctx ends.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+	if err := private.MkdirAll(cfg.DataDir, log); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	if cfg.InstanceID == "" {
@@ -86,6 +86,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 	}
 	closers = append(closers, transport.Close)
 
+	// The services' keys live in this process's memory only: nothing outside it can make a
+	// call that the services accept.
+	keys, err := newSystemKeys()
+	if err != nil {
+		return nil, err
+	}
 	parts := make([]*part, 0, len(backendServices))
 	resolver := discovery.Static{}
 	balancer := discovery.NewBalancer(resolver)
@@ -98,8 +104,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 		closers = append(closers, st.Close)
 		reg := metrics.NewRegistry(false)
 		relay := outbox.NewRelay(st.DB(), database.SQLite, b, slog, reg, outbox.RelayConfig{})
+		sk, err := keys.keysFor(name)
+		if err != nil {
+			return nil, err
+		}
 		svc, err := newService(name, st, serviceDeps{
-			cfg: cfg, outbox: relay, log: slog, registry: reg, balancer: balancer, transport: transport,
+			cfg: cfg, outbox: relay, log: slog, registry: reg, balancer: balancer, transport: transport, keys: sk,
 		})
 		if err != nil {
 			return nil, err
@@ -119,7 +129,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 	}
 
 	glog := logging.ForService(log, discovery.Gateway)
-	gw, err := newGateway(cfg, resolver, glog, gatewayReg)
+	gk, err := keys.keysFor(discovery.Gateway)
+	if err != nil {
+		return nil, err
+	}
+	gw, err := newGateway(cfg, resolver, glog, gatewayReg, gk.signer)
 	if err != nil {
 		return nil, err
 	}

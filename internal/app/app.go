@@ -28,6 +28,9 @@ commands:
                    notifications or mailer
   launch           run the distributed mode on this machine: every service as its own
                    process, against the local PostgreSQL and RabbitMQ
+  keygen <dir>     write the service keys of a distributed system under dir:
+                   <service>/service.key (0600) for the services that call others,
+                   public/caller-keys (0644); existing files are kept
   help             show this text
 
 Configuration comes from the environment; see README.md.
@@ -69,6 +72,15 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		})
 	case "launch":
 		return runLaunch(ctx, getenv, stdout)
+	case "keygen":
+		if len(args) != 2 {
+			return fmt.Errorf("keygen needs a directory\n%s", usage)
+		}
+		wrote, err := keygen(args[1])
+		for _, p := range wrote {
+			fmt.Fprintln(stdout, "wrote", p)
+		}
+		return err
 	case "help", "-h", "--help":
 		_, err := io.WriteString(stdout, usage)
 		return err

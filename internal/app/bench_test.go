@@ -18,6 +18,53 @@ import (
 // gateway → events service → SQLite and back, over loopback, in the all-in-one system.
 func BenchmarkGetEventThroughGateway(b *testing.B) { getEventThroughGateway(b) }
 
+// BenchmarkGetMeThroughGateway measures an authenticated route, GET /api/v1/accounts/me,
+// end to end in the all-in-one system: the gateway verifies the access token, then the auth
+// service reads the account.
+func BenchmarkGetMeThroughGateway(b *testing.B) {
+	cfg := app.Config{
+		HTTPAddr: "127.0.0.1:0", DataDir: b.TempDir(), PublicURL: "http://eventpost.test",
+		MailFrom: "EventPost <no-reply@eventpost.test>", RateLimit: 1e9, RateBurst: 1e9, ShutdownTimeout: 5 * time.Second,
+	}
+	sys, err := app.Start(context.Background(), cfg, logging.Discard())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sys.Stop()
+	c := newClient(b, sys.URL)
+	c.waitReady()
+	token, _ := c.signUpAndLogIn("bench@example.com", "Bench")
+	runParallelGETs(b, sys.URL+"/api/v1/accounts/me", token)
+}
+
+// runParallelGETs runs b's loop as concurrent GETs of url (with a bearer token when not
+// empty) over keep-alive connections, each of which must answer 200.
+func runParallelGETs(b *testing.B, url, token string) {
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+}
+
 // getEventThroughGateway is the body of BenchmarkGetEventThroughGateway, which
 // BenchmarkGetEventThroughGatewayTraced runs with tracing set up.
 func getEventThroughGateway(b *testing.B) {
@@ -34,27 +81,7 @@ func getEventThroughGateway(b *testing.B) {
 	c.waitReady()
 	token, _ := c.signUpAndLogIn("bench@example.com", "Bench")
 	ev := c.must(201, "POST", "/api/v1/events", token, map[string]any{"title": "Benchmark", "starts_at": rfc3339(time.Now().Add(time.Hour))})
-	url := sys.URL + "/api/v1/events/" + ev["id"].(string)
-
-	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr}
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			resp, err := hc.Get(url)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
-		}
-	})
+	runParallelGETs(b, sys.URL+"/api/v1/events/"+ev["id"].(string), "")
 }
 
 // BenchmarkRemindersSameSecond schedules 10,000 reminders due in the same second in the

@@ -42,6 +42,10 @@ type Config struct {
 	RateBurst int
 	// ShutdownTimeout bounds the graceful shutdown (EVENTPOST_SHUTDOWN_TIMEOUT, default 15s).
 	ShutdownTimeout time.Duration
+	// HSTSIncludeSubdomains adds includeSubDomains to the Strict-Transport-Security header
+	// the gateway sends when PublicURL is https (EVENTPOST_HSTS_INCLUDE_SUBDOMAINS, true or
+	// false, default false: a sibling site still served over plain HTTP keeps working).
+	HSTSIncludeSubdomains bool
 
 	// The distributed mode's settings.
 
@@ -119,6 +123,7 @@ var KnownEnv = []string{
 	"EVENTPOST_RATE_LIMIT",
 	"EVENTPOST_RATE_BURST",
 	"EVENTPOST_SHUTDOWN_TIMEOUT",
+	"EVENTPOST_HSTS_INCLUDE_SUBDOMAINS",
 	"EVENTPOST_INSTANCE_ID",
 	"EVENTPOST_DATABASE_URL",
 	"EVENTPOST_AMQP_URL",
@@ -220,6 +225,13 @@ func ReadConfig(getenv func(string) string, service string) (Config, error) {
 			return c, fmt.Errorf("EVENTPOST_RATE_BURST: want a positive integer, got %q", v)
 		}
 		c.RateBurst = n
+	}
+	if v := getenv("EVENTPOST_HSTS_INCLUDE_SUBDOMAINS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("EVENTPOST_HSTS_INCLUDE_SUBDOMAINS: want true or false, got %q", v)
+		}
+		c.HSTSIncludeSubdomains = b
 	}
 	if v := getenv("EVENTPOST_SHUTDOWN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)

@@ -93,7 +93,12 @@ func services(t *testing.T, cfg Config) (*gateway.Gateway, *mailer.Service, *not
 	t.Helper()
 	ctx := context.Background()
 	reg := prometheus.NewRegistry()
-	gw, err := gateway.New(gateway.DefaultConfig(), gateway.Deps{Resolver: discovery.Static{}, Log: logging.Discard(), Registry: reg})
+	keys, err := newSystemKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gk, _ := keys.keysFor(discovery.Gateway)
+	gw, err := gateway.New(gateway.DefaultConfig(), gateway.Deps{Resolver: discovery.Static{}, Log: logging.Discard(), Registry: reg, Signer: gk.signer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,8 +121,12 @@ func services(t *testing.T, cfg Config) (*gateway.Gateway, *mailer.Service, *not
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Close() })
+	nk, err := keys.keysFor(discovery.Notifications)
+	if err != nil {
+		t.Fatal(err)
+	}
 	n, err := newService(discovery.Notifications, ns, serviceDeps{
-		cfg: cfg, log: logging.Discard(), registry: prometheus.NewRegistry(), balancer: discovery.NewBalancer(discovery.Static{}),
+		cfg: cfg, log: logging.Discard(), registry: prometheus.NewRegistry(), balancer: discovery.NewBalancer(discovery.Static{}), keys: nk,
 	})
 	if err != nil {
 		t.Fatal(err)

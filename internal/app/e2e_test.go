@@ -17,11 +17,20 @@ import (
 // SMTP server inside the test.
 func startSystem(t *testing.T) (*client, *smtptest.Server, *app.System) {
 	t.Helper()
+	return startSystemWith(t, nil)
+}
+
+// startSystemWith is startSystem with the configuration edited by configure (when not nil).
+func startSystemWith(t *testing.T, configure func(*app.Config)) (*client, *smtptest.Server, *app.System) {
+	t.Helper()
 	smtp := smtptest.Start(t)
 	cfg := app.Config{
 		HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), PublicURL: "http://eventpost.test",
 		SMTPURL: smtp.URL(), MailFrom: "EventPost <no-reply@eventpost.test>",
 		RateLimit: 10000, RateBurst: 10000, ShutdownTimeout: 5 * time.Second,
+	}
+	if configure != nil {
+		configure(&cfg)
 	}
 	sys, err := app.Start(context.Background(), cfg, logging.Discard())
 	if err != nil {

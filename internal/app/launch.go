@@ -138,8 +138,19 @@ func Launch(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	}
 	c.Processes = append(c.Processes, &Process{Service: discovery.Gateway, Addr: cfg.GatewayAddr})
 	c.URL = "http://" + gwAddr
+	// A fresh set of service keys per launch, handed to each process in its environment
+	// (which only this user can read), never written to disk.
+	keys, err := newSystemKeys()
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range c.Processes {
-		p.env = append(append([]string{}, cfg.Env...),
+		keyEnv, err := keys.env(p.Service)
+		if err != nil {
+			return nil, err
+		}
+		p.env = append(append(append([]string{}, cfg.Env...), keyEnv...),
+			"EVENTPOST_SERVICE_KEY_FILE=", "EVENTPOST_CALLER_KEYS_FILE=",
 			"EVENTPOST_HTTP_ADDR="+p.Addr,
 			"EVENTPOST_DATABASE_URL="+dbURLs[p.Service],
 			"EVENTPOST_AMQP_URL="+cfg.AMQPURL,

@@ -24,6 +24,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/metrics"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 	"github.com/eventpost/eventpost/internal/web"
 )
 
@@ -35,6 +36,10 @@ import (
 // shutdown.
 func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error {
 	log = logging.ForService(log, name).With("instance", cfg.InstanceID)
+	keys, err := keysFromConfig(name, cfg)
+	if err != nil {
+		return err
+	}
 	reg := metrics.NewRegistry(true)
 	var resolver discovery.Resolver = discovery.Static(cfg.Upstreams)
 	var consul *consulProcess // with Config.ConsulAddr
@@ -68,7 +73,7 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error
 		return nil
 	}
 	if name == discovery.Gateway {
-		gw, err := newGateway(cfg, resolver, log, reg)
+		gw, err := newGateway(cfg, resolver, log, reg, keys.signer)
 		if err != nil {
 			return err
 		}
@@ -98,7 +103,7 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error
 	relay := outbox.NewRelay(st.DB(), database.Postgres, rb, log, reg, outbox.RelayConfig{
 		Concurrency: 32, Linger: 5 * time.Millisecond,
 	})
-	deps := serviceDeps{cfg: cfg, outbox: relay, log: log, registry: reg, balancer: discovery.NewBalancer(resolver)}
+	deps := serviceDeps{cfg: cfg, outbox: relay, log: log, registry: reg, balancer: discovery.NewBalancer(resolver), keys: keys}
 	if name == discovery.Mailer {
 		mc := mailer.Config{SMTPURL: cfg.SMTPURL, MailDir: filepath.Join(cfg.DataDir, "mail")}
 		if deps.transport, err = mailer.NewTransport(mc, log); err != nil {
@@ -128,7 +133,7 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error
 // newGateway builds the gateway over resolver, with the web UI for every non-API path. The
 // UI calls the public API through the gateway's own handler, in process, so routing, token
 // checks and rate limits apply to it as to any client.
-func newGateway(cfg Config, resolver discovery.Resolver, log *slog.Logger, reg *prometheus.Registry) (*gateway.Gateway, error) {
+func newGateway(cfg Config, resolver discovery.Resolver, log *slog.Logger, reg *prometheus.Registry, signer *svcauth.Signer) (*gateway.Gateway, error) {
 	var gw *gateway.Gateway
 	ui, err := web.New(web.Config{PublicURL: cfg.PublicURL, Secure: strings.HasPrefix(cfg.PublicURL, "https://")}, web.Deps{
 		API: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gw.Handler().ServeHTTP(w, r) }),
@@ -139,7 +144,13 @@ func newGateway(cfg Config, resolver discovery.Resolver, log *slog.Logger, reg *
 	}
 	gcfg := gateway.DefaultConfig()
 	gcfg.RateLimit, gcfg.RateBurst = cfg.RateLimit, cfg.RateBurst
-	gw, err = gateway.New(gcfg, gateway.Deps{Resolver: resolver, Log: log, Registry: reg, UI: ui.Handler()})
+	if strings.HasPrefix(cfg.PublicURL, "https://") {
+		gcfg.HSTS = "max-age=31536000"
+		if cfg.HSTSIncludeSubdomains {
+			gcfg.HSTS += "; includeSubDomains"
+		}
+	}
+	gw, err = gateway.New(gcfg, gateway.Deps{Resolver: resolver, Log: log, Registry: reg, UI: ui.Handler(), Signer: signer})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

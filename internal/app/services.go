@@ -120,6 +120,7 @@ type serviceDeps struct {
 	registry  *prometheus.Registry
 	balancer  *discovery.Balancer // finds the events service, for notifications
 	transport mailer.Transport    // for the mailer
+	keys      serviceKeys
 }
 
 // newService builds the named service over st, and checks that its consumers match the
@@ -131,15 +132,23 @@ func newService(name string, st store, d serviceDeps) (service, error) {
 	)
 	switch name {
 	case discovery.Auth:
-		svc, err = auth.New(auth.DefaultConfig(), auth.Deps{Store: st.(auth.Store), Outbox: d.outbox, Log: d.log, Registry: d.registry})
+		ac := auth.DefaultConfig()
+		if d.cfg.AuthSigningKeys != "" {
+			if ac.SigningKeys, err = auth.ParseSigningKeys(d.cfg.AuthSigningKeys); err != nil {
+				return nil, fmt.Errorf("EVENTPOST_AUTH_SIGNING_KEYS: %w", err)
+			}
+		}
+		svc, err = auth.New(ac, auth.Deps{
+			Store: st.(auth.Store), Outbox: d.outbox, Log: d.log, Registry: d.registry, Verifier: d.keys.verifier,
+		})
 	case discovery.Events:
 		svc, err = events.New(events.Config{PublicURL: d.cfg.PublicURL}, events.Deps{
-			Store: st.(events.Store), Outbox: d.outbox, Log: d.log, Registry: d.registry,
+			Store: st.(events.Store), Outbox: d.outbox, Log: d.log, Registry: d.registry, Verifier: d.keys.verifier,
 		})
 	case discovery.Notifications:
 		svc, err = notifications.New(notifications.DefaultConfig(), notifications.Deps{
-			Store: st.(notifications.Store), Events: notifications.NewHTTPEventSource(d.balancer, nil),
-			Outbox: d.outbox, Log: d.log, Registry: d.registry,
+			Store: st.(notifications.Store), Events: notifications.NewHTTPEventSource(d.balancer, nil, d.keys.signer),
+			Outbox: d.outbox, Log: d.log, Registry: d.registry, Verifier: d.keys.verifier,
 		})
 	case discovery.Mailer:
 		mc := mailer.DefaultConfig()

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"time"
 
@@ -38,6 +39,12 @@ type Config struct {
 	RevocationPoll time.Duration
 	// MaxRevocationWait caps the wait parameter of the revocation feed. Default 30 seconds.
 	MaxRevocationWait time.Duration
+	// SigningKeys, when set, are the access-token signing keys (see ParseSigningKeys): the
+	// first signs new access tokens, and every one is published in the JWK set, so that
+	// tokens signed with a key that is being retired verify until they expire. The key kept
+	// in the database is then neither used nor published. Unset, the service signs with the
+	// newest key of its database, generating one on its first start. Secret: never logged.
+	SigningKeys []ed25519.PrivateKey
 }
 
 // DefaultConfig returns the default configuration.
@@ -93,6 +100,16 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if err := c.Password.validate(); err != nil {
 		return c, fmt.Errorf("auth config: %w", err)
+	}
+	for i, k := range c.SigningKeys {
+		if len(k) != ed25519.PrivateKeySize {
+			return c, fmt.Errorf("auth config: signing key %d is not an Ed25519 private key", i+1)
+		}
+		for j, prev := range c.SigningKeys[:i] {
+			if prev.Equal(k) {
+				return c, fmt.Errorf("auth config: signing key %d is the same key as key %d", i+1, j+1)
+			}
+		}
 	}
 	return c, nil
 }

@@ -40,7 +40,7 @@ func (s *Service) routes() http.Handler {
 		problem.Write(w, r, s.log, problem.ErrNotFound)
 	})
 	return httpx.Wrap(mux, httpx.Options{
-		Log: s.log, Registry: s.reg,
+		Log: s.log, Registry: s.reg, Verifier: s.verify,
 		Checks: []httpx.Check{{Name: "auth-database", Check: s.store.Ping}},
 	})
 }

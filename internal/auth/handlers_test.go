@@ -20,6 +20,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcauth/svcauthtest"
 )
 
 const (
@@ -860,7 +861,7 @@ func TestNewChecksConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := auth.DefaultConfig()
 			tt.configure(&cfg)
-			_, err := auth.New(cfg, auth.Deps{Store: store})
+			_, err := auth.New(cfg, auth.Deps{Store: store, Verifier: svcauthtest.New().Verifier("auth", "gateway")})
 			if (err != nil) != tt.wantErr {
 				t.Errorf("New: %v, want error %v", err, tt.wantErr)
 			}

@@ -22,10 +22,11 @@ import (
 	"github.com/eventpost/eventpost/internal/auth"
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
 	"github.com/eventpost/eventpost/internal/platform/broker"
-	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
+	"github.com/eventpost/eventpost/internal/platform/svcauth/svcauthtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -64,6 +65,7 @@ type env struct {
 	h      http.Handler
 	clock  *fakeClock
 	notify *countingNotifier
+	keys   *svcauthtest.Keys
 }
 
 func newEnv(t testing.TB, configure ...func(*auth.Config)) *env {
@@ -78,9 +80,10 @@ func newEnvOn(t testing.TB, store *auth.SQLiteStore, configure ...func(*auth.Con
 	for _, f := range configure {
 		f(&cfg)
 	}
-	e := &env{t: t, store: store, clock: &fakeClock{now: testBase}, notify: &countingNotifier{}}
+	e := &env{t: t, store: store, clock: &fakeClock{now: testBase}, notify: &countingNotifier{}, keys: svcauthtest.New()}
 	svc, err := auth.New(cfg, auth.Deps{
 		Store: store, Outbox: e.notify, Log: logging.Discard(), Registry: prometheus.NewRegistry(), Now: e.clock.Now,
+		Verifier: e.keys.Verifier("auth", "gateway"),
 	})
 	if err != nil {
 		t.Fatalf("new service: %v", err)
@@ -89,7 +92,7 @@ func newEnvOn(t testing.TB, store *auth.SQLiteStore, configure ...func(*auth.Con
 	return e
 }
 
-// caller is the identity the gateway would pass on.
+// caller is the identity the gateway would pass on in its service token.
 type caller struct {
 	AccountID, Email, SessionID string
 }
@@ -119,14 +122,12 @@ func (e *env) serve(r request) *httptest.ResponseRecorder {
 		}
 		req.Header.Set("Content-Type", ct)
 	}
+	// Every request comes from the gateway, as in production.
+	claims := svcauth.Claims{ClientIP: r.clientIP}
 	if r.caller != nil {
-		req.Header.Set(httpx.HeaderAccountID, r.caller.AccountID)
-		req.Header.Set(httpx.HeaderAccountEmail, r.caller.Email)
-		req.Header.Set(httpx.HeaderSessionID, r.caller.SessionID)
+		claims.AccountID, claims.Email, claims.SessionID = r.caller.AccountID, r.caller.Email, r.caller.SessionID
 	}
-	if r.clientIP != "" {
-		req.Header.Set(httpx.HeaderClientIP, r.clientIP)
-	}
+	e.keys.Sign(req, "gateway", "auth", claims)
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)
 	return rec

@@ -26,6 +26,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
 // Errors the service reports.
@@ -61,6 +62,9 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Verifier authenticates every call to the service (see httpx.Options.Verifier).
+	// Required.
+	Verifier *svcauth.Verifier
 }
 
 // Service is the auth service.
@@ -72,11 +76,13 @@ type Service struct {
 	reg     *prometheus.Registry
 	clock   func() time.Time
 	hasher  *hasher
-	dummy   string // hash verified when the email is unknown, so both cases cost the same
-	key     SigningKey
+	dummy   string       // hash verified when the email is unknown, so both cases cost the same
+	key     SigningKey   // signs new access tokens
+	keys    []SigningKey // the configured keys (Config.SigningKeys); nil: the store's
 	revs    *broadcast
 	metrics serviceMetrics
 	handler http.Handler
+	verify  *svcauth.Verifier
 
 	stopOnce sync.Once
 	stopping chan struct{}
@@ -114,19 +120,21 @@ type noNotifier struct{}
 
 func (noNotifier) Notify() {}
 
-// New returns the auth service. It computes the dummy password hash and loads the signing
-// key, generating and storing one on the first start.
+// New returns the auth service. It computes the dummy password hash and takes its signing
+// keys from cfg.SigningKeys or, when that is empty, from the store, generating and storing
+// one on the first start.
 func New(cfg Config, deps Deps) (*Service, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	if deps.Store == nil {
-		return nil, errors.New("auth: a store is required")
+	if deps.Store == nil || deps.Verifier == nil {
+		return nil, errors.New("auth: a store and a verifier are required")
 	}
 	s := &Service{
 		cfg: cfg, store: deps.Store, outbox: deps.Outbox, log: deps.Log, reg: deps.Registry, clock: deps.Now,
 		hasher: newHasher(cfg.Password, cfg.MaxConcurrentHashes), revs: newBroadcast(), stopping: make(chan struct{}),
+		verify: deps.Verifier,
 	}
 	if s.outbox == nil {
 		s.outbox = noNotifier{}
@@ -145,7 +153,15 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.dummy, err = s.hasher.Hash(ctx, rand.Text()); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	if s.key, err = s.loadSigningKey(ctx); err != nil {
+	if len(cfg.SigningKeys) > 0 {
+		s.keys = configuredKeys(cfg.SigningKeys)
+		s.key = s.keys[0]
+		kids := make([]string, len(s.keys))
+		for i, k := range s.keys {
+			kids[i] = k.ID
+		}
+		s.log.Info("signing access tokens with a configured key", "kid", s.key.ID, "published", kids)
+	} else if s.key, err = s.loadSigningKey(ctx); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	s.metrics = newMetrics(s.reg)
@@ -487,11 +503,15 @@ func (s *Service) DeleteAccount(ctx context.Context, accountID string) (int64, e
 	return seq, nil
 }
 
-// JWKS returns the public keys that verify access tokens.
+// JWKS returns the public keys that verify access tokens: the configured keys when
+// Config.SigningKeys is set, else every key of the store.
 func (s *Service) JWKS(ctx context.Context) (authtoken.JWKS, error) {
-	keys, err := s.store.SigningKeys(ctx)
-	if err != nil {
-		return authtoken.JWKS{}, fmt.Errorf("jwks: %w", err)
+	keys := s.keys
+	if keys == nil {
+		var err error
+		if keys, err = s.store.SigningKeys(ctx); err != nil {
+			return authtoken.JWKS{}, fmt.Errorf("jwks: %w", err)
+		}
 	}
 	set := authtoken.JWKS{Keys: make([]authtoken.JWK, 0, len(keys))}
 	for _, k := range keys {

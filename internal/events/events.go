@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"time"
 	_ "time/tzdata" // time zone names validate on a machine without a zoneinfo database
 
@@ -17,6 +18,7 @@ import (
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
 // Config configures the events service.
@@ -43,6 +45,9 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Verifier authenticates every call to the service (see httpx.Options.Verifier).
+	// Required.
+	Verifier *svcauth.Verifier
 }
 
 // Service is the events service.
@@ -54,6 +59,7 @@ type Service struct {
 	reg     *prometheus.Registry
 	now     func() time.Time
 	metrics *serviceMetrics
+	handler http.Handler
 }
 
 // New returns the events service.
@@ -66,6 +72,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if deps.Registry == nil {
 		return nil, errors.New("events: a metrics registry is required")
+	}
+	if deps.Verifier == nil {
+		return nil, errors.New("events: a verifier is required")
 	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = DefaultConfig().PublicURL
@@ -80,10 +89,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{
+	s := &Service{
 		cfg: cfg, store: deps.Store, outbox: deps.Outbox, log: deps.Log, reg: deps.Registry,
 		now: deps.Now, metrics: m,
-	}, nil
+	}
+	s.handler = s.routes(deps.Verifier)
+	return s, nil
 }
 
 // Consumers returns the consumer of account.deleted, which removes the account's events.

@@ -10,6 +10,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/ics"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
 // errMethodNotAllowed answers a known path asked with a method it does not serve.
@@ -17,7 +18,10 @@ var errMethodNotAllowed = problem.New(http.StatusMethodNotAllowed, "method not a
 
 // Handler returns the service's HTTP handler: the public routes at their public paths, plus
 // health, readiness and metrics endpoints.
-func (s *Service) Handler() http.Handler {
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// routes builds the handler that Handler returns, once: it registers the request metrics.
+func (s *Service) routes(v *svcauth.Verifier) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/events", s.handleSearch)
 	mux.HandleFunc("POST /api/v1/events", s.handleCreate)
@@ -32,7 +36,7 @@ func (s *Service) Handler() http.Handler {
 		problem.Write(w, r, s.log, problem.ErrNotFound)
 	})
 	return httpx.Wrap(mux, httpx.Options{
-		Log: s.log, Registry: s.reg,
+		Log: s.log, Registry: s.reg, Verifier: v,
 		Checks: []httpx.Check{{Name: "database", Check: func(ctx context.Context) error { return s.store.Ping(ctx) }}},
 	})
 }

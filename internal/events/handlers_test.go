@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/eventpost/eventpost/internal/events"
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
@@ -679,6 +681,7 @@ func TestNewRequiresDependencies(t *testing.T) {
 		"no store":    {Log: nil},
 		"no logger":   {Store: s},
 		"no registry": {Store: s, Log: logging.Discard()},
+		"no verifier": {Store: s, Log: logging.Discard(), Registry: prometheus.NewRegistry()},
 	} {
 		if _, err := events.New(events.DefaultConfig(), deps); err == nil {
 			t.Errorf("%s: New succeeded", name)

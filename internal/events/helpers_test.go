@@ -16,11 +16,15 @@ import (
 
 	"github.com/eventpost/eventpost/internal/events"
 	"github.com/eventpost/eventpost/internal/messages"
-	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
+	"github.com/eventpost/eventpost/internal/platform/svcauth/svcauthtest"
 )
+
+// keys are the service keys of the tests' callers: the gateway and notifications.
+var keys = svcauthtest.New()
 
 // testNow is the time the service under test believes it is.
 var testNow = time.Date(2030, 1, 10, 12, 0, 0, 0, time.UTC)
@@ -65,6 +69,7 @@ func newFixture(t testing.TB) *fixture {
 	f := &fixture{store: openStore(t), clock: &clock{now: testNow}, notifier: &notifier{}, registry: prometheus.NewRegistry()}
 	svc, err := events.New(events.Config{PublicURL: "https://eventpost.example"}, events.Deps{
 		Store: f.store, Outbox: f.notifier, Log: logging.Discard(), Registry: f.registry, Now: f.clock.Now,
+		Verifier: keys.Verifier("events", "gateway", "notifications"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +82,7 @@ func newService(t testing.TB, s events.Store) *events.Service {
 	t.Helper()
 	svc, err := events.New(events.DefaultConfig(), events.Deps{
 		Store: s, Log: logging.Discard(), Registry: prometheus.NewRegistry(), Now: func() time.Time { return testNow },
+		Verifier: keys.Verifier("events", "gateway", "notifications"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -106,11 +112,12 @@ func (f *fixture) do(t testing.TB, r request) *httptest.ResponseRecorder {
 	case r.body != "":
 		req.Header.Set("Content-Type", "application/json")
 	}
+	// Every request comes from the gateway, as in production.
+	var claims svcauth.Claims
 	if r.caller != "" {
-		req.Header.Set(httpx.HeaderAccountID, r.caller)
-		req.Header.Set(httpx.HeaderAccountEmail, r.caller+"@example.com")
-		req.Header.Set(httpx.HeaderSessionID, "session-"+r.caller)
+		claims = svcauth.Claims{AccountID: r.caller, Email: r.caller + "@example.com", SessionID: "session-" + r.caller}
 	}
+	keys.Sign(req, "gateway", "events", claims)
 	w := httptest.NewRecorder()
 	f.handler.ServeHTTP(w, req)
 	return w

@@ -3,10 +3,7 @@ package events
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -15,6 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/eventpost/eventpost/internal/platform/apitime"
+	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 )
 
@@ -82,18 +81,18 @@ func (in EventInput) validate(now time.Time, prevStart *time.Time) (Event, error
 	startOK := false
 	if in.StartsAt == nil {
 		fail("starts_at", "is required")
-	} else if t, err := parseTime(*in.StartsAt); err != nil {
-		fail("starts_at", "must be an RFC 3339 time with an offset, such as 2027-03-01T18:30:00Z")
+	} else if t, err := apitime.Parse(*in.StartsAt); err != nil {
+		fail("starts_at", err.Error())
 	} else if (prevStart == nil || !t.Equal(*prevStart)) && !t.After(now) {
 		fail("starts_at", "must be in the future")
 	} else {
 		e.StartsAt, startOK = t, true
 	}
 	if in.EndsAt != nil {
-		t, err := parseTime(*in.EndsAt)
+		t, err := apitime.Parse(*in.EndsAt)
 		switch {
 		case err != nil:
-			fail("ends_at", "must be an RFC 3339 time with an offset, such as 2027-03-01T20:00:00Z")
+			fail("ends_at", err.Error())
 		case startOK && !t.After(e.StartsAt):
 			fail("ends_at", "must be after starts_at")
 		default:
@@ -177,21 +176,24 @@ func validateLocation(l Location) (Location, []problem.FieldError) {
 	return l, errs
 }
 
-// normalizeTags lower-cases tags and drops duplicates; it returns a message when a tag is
-// invalid or there are too many.
+// normalizeTags lower-cases tags and drops duplicates; it returns a message when there are
+// too many, which it checks first, or when a tag is invalid. Its work is linear in the size
+// of tags.
 func normalizeTags(tags []string) ([]string, string) {
+	if len(tags) > MaxTags {
+		return nil, fmt.Sprintf("must hold at most %d tags", MaxTags)
+	}
 	out := make([]string, 0, len(tags))
+	seen := make(map[string]bool, len(tags))
 	for _, t := range tags {
 		lt := strings.ToLower(t)
 		if !tagPattern.MatchString(lt) {
 			return nil, fmt.Sprintf("%q is not 1 to %d characters of a-z, 0-9 and -", truncateRunes(t, 40), maxTagLength)
 		}
-		if !slices.Contains(out, lt) {
+		if !seen[lt] {
+			seen[lt] = true
 			out = append(out, lt)
 		}
-	}
-	if len(out) > MaxTags {
-		return nil, fmt.Sprintf("must hold at most %d tags", MaxTags)
 	}
 	return out, ""
 }
@@ -246,17 +248,30 @@ func inputOf(e Event) EventInput {
 
 // applyPatch applies a JSON merge patch (RFC 7396) to the input of e and returns the result.
 // An unknown member is a 400; null for a required member or a member of the wrong type is a
-// 422.
+// 422. The merged input is decoded with the rules of httpx.Decode.
 func applyPatch(e Event, patch map[string]json.RawMessage) (EventInput, error) {
+	// One pass finds an unknown member (the first by name), however many the patch holds;
+	// what remains is at most the few known ones.
+	var unknown *string
+	names := make([]string, 0, len(inputFields))
+	for name := range patch {
+		switch {
+		case slices.Contains(inputFields, name):
+			names = append(names, name)
+		case unknown == nil || name < *unknown:
+			unknown = &name
+		}
+	}
+	if unknown != nil {
+		return EventInput{}, problem.Newf(http.StatusBadRequest, "unknown field %q", *unknown)
+	}
+	slices.Sort(names)
 	doc, err := toDocument(inputOf(e))
 	if err != nil {
 		return EventInput{}, err
 	}
 	var errs []problem.FieldError
-	for _, name := range slices.Sorted(maps.Keys(patch)) {
-		if !slices.Contains(inputFields, name) {
-			return EventInput{}, problem.Newf(http.StatusBadRequest, "unknown field %q", name)
-		}
+	for _, name := range names {
 		var v any
 		if err := decodeNumbers(patch[name], &v); err != nil {
 			return EventInput{}, problem.Newf(http.StatusBadRequest, "malformed JSON in %q", name)
@@ -279,7 +294,7 @@ func applyPatch(e Event, patch map[string]json.RawMessage) (EventInput, error) {
 		return EventInput{}, fmt.Errorf("apply patch: %w", err)
 	}
 	var in EventInput
-	if err := decodeStrict(merged, &in); err != nil {
+	if err := httpx.Unmarshal(merged, &in); err != nil {
 		return EventInput{}, err
 	}
 	return in, nil
@@ -327,42 +342,4 @@ func decodeNumbers(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	return dec.Decode(v)
-}
-
-// decodeStrict decodes a JSON object into v, rejecting unknown members (400) and reporting
-// members of the wrong type as invalid fields (422).
-func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		return nil
-	}
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return problem.Validation(problem.FieldError{Field: typeErr.Field, Message: "must be " + jsonType(typeErr.Type.Kind().String())})
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return problem.Newf(http.StatusBadRequest, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
-	case errors.Is(err, io.EOF):
-		return problem.New(http.StatusBadRequest, "the body is empty")
-	}
-	return problem.Newf(http.StatusBadRequest, "malformed JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
-}
-
-// jsonType names a Go kind the way a JSON client thinks of it.
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "a string"
-	case "slice", "array":
-		return "an array"
-	case "struct", "map":
-		return "an object"
-	case "int", "int64":
-		return "an integer"
-	case "float64":
-		return "a number"
-	}
-	return "a valid " + kind
 }

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/eventpost/eventpost/internal/platform/apitime"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 )
 
@@ -88,7 +88,9 @@ func (q SearchQuery) Shape() string {
 
 // ParseSearchQuery parses the query parameters of GET /api/v1/events. An empty parameter
 // counts as absent; unknown parameters are ignored. Invalid parameters yield a 422
-// problem.Error naming each of them.
+// problem.Error naming each of them. Times are read by apitime.ParseQuery; the repeated tag
+// is counted before any work on its values, and q is measured before it is split, so that
+// the work stays linear in the size of the query.
 func ParseSearchQuery(v url.Values) (SearchQuery, error) {
 	q := SearchQuery{Limit: DefaultLimit}
 	var errs []problem.FieldError
@@ -106,15 +108,17 @@ func ParseSearchQuery(v url.Values) (SearchQuery, error) {
 	}
 
 	if s, ok := single("q"); ok {
-		switch words := queryWords(s); {
+		switch {
 		case !utf8.ValidString(s):
 			fail("q", "must be UTF-8 text")
 		case utf8.RuneCountInString(s) > MaxQueryLength:
 			fail("q", fmt.Sprintf("must be at most %d characters", MaxQueryLength))
-		case len(words) > MaxQueryWords:
-			fail("q", fmt.Sprintf("must hold at most %d words", MaxQueryWords))
 		default:
-			q.Words = words
+			if words := queryWords(s); len(words) > MaxQueryWords {
+				fail("q", fmt.Sprintf("must hold at most %d words", MaxQueryWords))
+			} else {
+				q.Words = words
+			}
 		}
 	}
 	for _, name := range []string{"from", "to"} {
@@ -122,9 +126,9 @@ func ParseSearchQuery(v url.Values) (SearchQuery, error) {
 		if !ok {
 			continue
 		}
-		t, err := parseQueryTime(s)
+		t, err := apitime.ParseQuery(s)
 		if err != nil {
-			fail(name, "must be an RFC 3339 time with an offset, such as 2027-03-01T18:30:00Z")
+			fail(name, err.Error())
 			continue
 		}
 		if name == "from" {
@@ -143,7 +147,9 @@ func ParseSearchQuery(v url.Values) (SearchQuery, error) {
 			q.Category = s
 		}
 	}
-	if tags := nonEmpty(v["tag"]); len(tags) > 0 {
+	if tags, ok := nonEmptyUpTo(v["tag"], MaxTags); !ok {
+		fail("tag", fmt.Sprintf("must be given at most %d times", MaxTags))
+	} else if len(tags) > 0 {
 		norm, msg := normalizeTags(tags)
 		if msg != "" {
 			fail("tag", msg)
@@ -203,6 +209,22 @@ func ParseSearchQuery(v url.Values) (SearchQuery, error) {
 	return q, nil
 }
 
+// nonEmptyUpTo returns the non-empty values of vals, or false as soon as it finds more than
+// limit of them.
+func nonEmptyUpTo(vals []string, limit int) ([]string, bool) {
+	var out []string
+	for _, s := range vals {
+		if s == "" {
+			continue
+		}
+		if len(out) == limit {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
+}
+
 func nonEmpty(vals []string) []string {
 	out := make([]string, 0, len(vals))
 	for _, s := range vals {
@@ -217,9 +239,11 @@ func nonEmpty(vals []string) []string {
 // digit or a combining mark, the way the full-text index splits the text it indexes.
 func queryWords(q string) []string {
 	var words []string
+	seen := map[string]bool{}
 	for w := range strings.FieldsFuncSeq(q, notWordChar) {
 		w = strings.ToLower(w)
-		if !slices.Contains(words, w) {
+		if !seen[w] {
+			seen[w] = true
 			words = append(words, w)
 		}
 	}
@@ -230,21 +254,6 @@ func queryWords(q string) []string {
 // combining mark.
 func notWordChar(r rune) bool {
 	return !(unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Mn, r))
-}
-
-// parseQueryTime parses an RFC 3339 time. A space stands for a plus sign, which a query string
-// turns into a space when the client did not escape it.
-func parseQueryTime(s string) (time.Time, error) {
-	return parseTime(strings.ReplaceAll(s, " ", "+"))
-}
-
-// parseTime parses an RFC 3339 time with an offset, returned in UTC to the microsecond.
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return utcMicro(t), nil
 }
 
 func parseNear(s string) (Circle, string) {

@@ -38,6 +38,7 @@ var (
 	errTokenKey       = &tokenError{"unknown_key", "the access token is signed with an unknown key"}
 	errTokenExpired   = &tokenError{"expired", "the access token has expired"}
 	errTokenClaims    = &tokenError{"claims", "the access token's claims are invalid"}
+	errTokenLifetime  = &tokenError{"lifetime", "the access token's lifetime (exp - iat) is longer than access tokens live"}
 	errTokenRevoked   = &tokenError{"revoked", "the access token has been revoked"}
 )
 
@@ -61,9 +62,12 @@ func newVerifier(keys *keyCache, leeway time.Duration, now func() time.Time) *ve
 	)}
 }
 
-// verify checks the signature and claims of token and returns the identity it names. It
-// returns a *tokenError for a token to refuse, or errKeysUnavailable when the keys could not
-// be loaded at all.
+// maxLifetime returns the longest lifetime of an access token, Config.AccessTokenLifetime.
+func (v *verifier) maxLifetime() time.Duration { return v.keys.g.cfg.AccessTokenLifetime }
+
+// verify checks the signature and claims of token, its lifetime included, and returns the
+// identity it names. It returns a *tokenError for a token to refuse, or errKeysUnavailable
+// when the keys could not be loaded at all.
 func (v *verifier) verify(ctx context.Context, token string) (identity, error) {
 	var claims authtoken.Claims
 	t, err := v.parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
@@ -78,6 +82,11 @@ func (v *verifier) verify(ctx context.Context, token string) (identity, error) {
 	}
 	if claims.Subject == "" {
 		return identity{}, errTokenClaims
+	}
+	// A token the auth service issued lives AccessTokenLifetime: a longer one was not
+	// issued by it, or with a configuration that no longer holds.
+	if claims.IssuedAt == nil || claims.ExpiresAt.Sub(claims.IssuedAt.Time) > v.maxLifetime() {
+		return identity{}, errTokenLifetime
 	}
 	return identity{AccountID: claims.Subject, Email: claims.Email, SessionID: claims.SessionID}, nil
 }

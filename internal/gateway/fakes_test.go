@@ -22,23 +22,43 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
+	"github.com/eventpost/eventpost/internal/platform/svcauth/svcauthtest"
 )
 
-// echoed is what a fake service answers: the request as it arrived.
+// testKeys are the service keys of the gateways under test: the fake services take calls
+// signed with the gateway's key only.
+var testKeys = svcauthtest.New()
+
+// echoed is what a fake service answers: the request as it arrived, and what the gateway's
+// service token said.
 type echoed struct {
-	Service string      `json:"service"`
-	Method  string      `json:"method"`
-	Path    string      `json:"path"`
-	Query   string      `json:"query"`
-	Header  http.Header `json:"header"`
-	BodyLen int         `json:"body_len"`
+	Service string         `json:"service"`
+	Method  string         `json:"method"`
+	Path    string         `json:"path"`
+	Query   string         `json:"query"`
+	Header  http.Header    `json:"header"`
+	BodyLen int            `json:"body_len"`
+	Claims  svcauth.Claims `json:"claims"`
 }
 
 // fakeService is an upstream service that echoes every request.
 type fakeService struct {
-	name string
-	srv  *httptest.Server
-	hits atomic.Int64
+	name  string
+	srv   *httptest.Server
+	hits  atomic.Int64
+	extra atomic.Pointer[http.Header] // headers the echo sets on its answers
+}
+
+// setHeader makes the echo answer with header name set to value.
+func (f *fakeService) setHeader(name, value string) {
+	h := http.Header{}
+	if old := f.extra.Load(); old != nil {
+		h = old.Clone()
+	}
+	h.Set(name, value)
+	f.extra.Store(&h)
 }
 
 // newFakeService starts a fake service named name, closed when tb ends.
@@ -49,13 +69,30 @@ func newFakeService(tb testing.TB, name string) *fakeService {
 	return f
 }
 
-// handler returns the fake's handler: /healthz, then special for the requests it knows,
-// then an echo.
+// handler returns the fake's handler: /healthz, then, for calls the gateway signed (others
+// are answered 401, as a real service does), special for the requests it knows, then an
+// echo.
 func (f *fakeService) handler(special http.Handler) http.Handler {
+	verifier := testKeys.Verifier(f.name, "gateway")
+	api := f.api(special)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		c, err := verifier.VerifyRequest(r)
+		if err != nil {
+			problem.WriteError(w, r, problem.New(http.StatusUnauthorized, err.Error()))
+			return
+		}
+		api.ServeHTTP(w, r.WithContext(svcauth.NewContext(r.Context(), c)))
+	})
+	return mux
+}
+
+// api serves the fake's routes for calls already verified.
+func (f *fakeService) api(special http.Handler) http.Handler {
+	mux := http.NewServeMux()
 	if special != nil {
 		mux.Handle("/internal/", special)
 		mux.Handle("/.well-known/", special)
@@ -68,10 +105,16 @@ func (f *fakeService) handler(special http.Handler) http.Handler {
 		// Like a real service: echo the request ID, and (wrongly) set an internal header that
 		// the gateway must not pass on to the client.
 		w.Header().Set(httpx.HeaderRequestID, r.Header.Get(httpx.HeaderRequestID))
-		w.Header().Set(httpx.HeaderSessionID, "leaked")
+		w.Header().Set("X-Eventpost-Internal", "leaked")
+		if extra := f.extra.Load(); extra != nil {
+			for k, v := range *extra {
+				w.Header()[k] = v
+			}
+		}
+		c, _ := svcauth.FromContext(r.Context())
 		httpx.WriteJSON(w, http.StatusOK, echoed{
 			Service: f.name, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
-			Header: r.Header, BodyLen: int(n),
+			Header: r.Header, BodyLen: int(n), Claims: c,
 		})
 	})
 	return mux
@@ -181,11 +224,13 @@ func (a *fakeAuth) serveSpecial(w http.ResponseWriter, r *http.Request) {
 		a.mu.Unlock()
 		httpx.WriteJSON(w, http.StatusOK, feed)
 	case r.URL.Path == "/api/v1/auth/logout":
-		seq := a.revoke(r.Header.Get(httpx.HeaderSessionID), "")
+		c, _ := svcauth.FromContext(r.Context())
+		seq := a.revoke(c.SessionID, "")
 		w.Header().Set(httpx.HeaderRevocation, strconv.FormatInt(seq, 10))
 		w.WriteHeader(http.StatusNoContent)
 	case r.URL.Path == "/api/v1/accounts/me":
-		seq := a.revoke("", r.Header.Get(httpx.HeaderAccountID))
+		c, _ := svcauth.FromContext(r.Context())
+		seq := a.revoke("", c.AccountID)
 		if r.Header.Get("X-Test-Skip-Seq") != "" {
 			seq = a.skipSeq()
 		}
@@ -268,6 +313,7 @@ func newHarness(tb testing.TB, s setup) *harness {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	h.gw, err = newGateway(cfg, Deps{
 		Resolver: instances, Log: logging.Discard(), Registry: h.registry, Client: client, UI: s.ui,
+		Signer: testKeys.Signer("gateway"),
 	}, routes)
 	if err != nil {
 		tb.Fatal(err)

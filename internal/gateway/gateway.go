@@ -22,9 +22,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eventpost/eventpost/api"
+	"github.com/eventpost/eventpost/internal/platform/authtoken"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
 // Config configures the gateway. DefaultConfig gives every field a sensible value.
@@ -55,9 +57,16 @@ type Config struct {
 	JWKSRetryMax time.Duration
 	// Leeway is the clock skew tolerated when checking a token's times.
 	Leeway time.Duration
+	// AccessTokenLifetime is the longest lifetime (exp - iat) of an access token the gateway
+	// accepts: the auth service's access-token TTL. A longer-lived token, which the auth
+	// service does not issue, is refused. At most authtoken.MaxTTL.
+	AccessTokenLifetime time.Duration
 	// RevocationPoll is how long the auth service may hold one long poll of its revocation
 	// feed (at most 30 s).
 	RevocationPoll time.Duration
+	// HSTS, when not empty, is the Strict-Transport-Security header of every response (set it
+	// when the public URL is https), such as "max-age=31536000; includeSubDomains".
+	HSTS string
 	// RevocationWait bounds how long a response that revoked tokens is held until the gateway's
 	// revocation feed has caught up with it; it also bounds how long an authenticated request
 	// waits for the first sync of the feed.
@@ -67,18 +76,19 @@ type Config struct {
 // DefaultConfig returns the configuration of a production gateway.
 func DefaultConfig() Config {
 	return Config{
-		RateLimit:        20,
-		RateBurst:        40,
-		RateIdle:         5 * time.Minute,
-		UpstreamTimeout:  30 * time.Second,
-		RetryAfter:       5 * time.Second,
-		UpstreamAttempts: 3,
-		JWKSRefresh:      5 * time.Minute,
-		JWKSMinRefetch:   10 * time.Second,
-		JWKSRetryMax:     5 * time.Second,
-		Leeway:           30 * time.Second,
-		RevocationPoll:   25 * time.Second,
-		RevocationWait:   2 * time.Second,
+		RateLimit:           20,
+		RateBurst:           40,
+		RateIdle:            5 * time.Minute,
+		UpstreamTimeout:     30 * time.Second,
+		RetryAfter:          5 * time.Second,
+		UpstreamAttempts:    3,
+		JWKSRefresh:         5 * time.Minute,
+		JWKSMinRefetch:      10 * time.Second,
+		JWKSRetryMax:        5 * time.Second,
+		Leeway:              30 * time.Second,
+		AccessTokenLifetime: authtoken.MaxTTL,
+		RevocationPoll:      25 * time.Second,
+		RevocationWait:      2 * time.Second,
 	}
 }
 
@@ -99,6 +109,8 @@ func (c Config) validate() error {
 		return errors.New("JWKS intervals must be positive")
 	case c.Leeway < 0:
 		return errors.New("leeway must not be negative")
+	case c.AccessTokenLifetime < time.Second || c.AccessTokenLifetime > authtoken.MaxTTL:
+		return fmt.Errorf("access token lifetime must be 1s to %v", authtoken.MaxTTL)
 	case c.RevocationPoll < 0 || c.RevocationPoll > 30*time.Second:
 		return errors.New("revocation poll must be 0 to 30s")
 	case c.RevocationWait <= 0:
@@ -120,6 +132,8 @@ type Deps struct {
 	// UI, when set, answers every path not under /api/, /.well-known/ or /internal/ and not
 	// one of /healthz, /readyz and /metrics.
 	UI http.Handler
+	// Signer signs the gateway's calls to the services (see svcauth). Required.
+	Signer *svcauth.Signer
 	// Now is the clock used to check tokens and expire revocations; nil means time.Now.
 	Now func() time.Time
 }
@@ -138,6 +152,7 @@ type Gateway struct {
 	revs     *revocations
 	limiter  *limiter
 	verifier *verifier
+	signer   *svcauth.Signer
 	proxy    *httputil.ReverseProxy
 	targets  sync.Map // instance base URL → its parsed *url.URL
 	routes   []Route
@@ -163,6 +178,9 @@ func newGateway(cfg Config, deps Deps, routes []Route) (*Gateway, error) {
 	if deps.Log == nil {
 		return nil, errors.New("gateway: a logger is required")
 	}
+	if deps.Signer == nil {
+		return nil, errors.New("gateway: a signer is required")
+	}
 	if deps.Registry == nil {
 		deps.Registry = prometheus.NewRegistry()
 	}
@@ -185,6 +203,7 @@ func newGateway(cfg Config, deps Deps, routes []Route) (*Gateway, error) {
 		resolver: deps.Resolver,
 		metrics:  newMetrics(deps.Registry),
 		routes:   routes,
+		signer:   deps.Signer,
 		openapi:  doc,
 		ui:       deps.UI,
 	}
@@ -290,7 +309,15 @@ func (g *Gateway) buildHandler(reg *prometheus.Registry) (http.Handler, error) {
 	for _, s := range g.upstream {
 		checks = append(checks, httpx.Check{Name: s, Check: func(ctx context.Context) error { return g.checkService(ctx, s) }})
 	}
-	return httpx.Wrap(mux, httpx.Options{Log: g.log, Registry: reg, Checks: checks}), nil
+	h := httpx.Wrap(mux, httpx.Options{Log: g.log, Registry: reg, Checks: checks})
+	if g.cfg.HSTS != "" {
+		next := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Strict-Transport-Security", g.cfg.HSTS)
+			next.ServeHTTP(w, r)
+		})
+	}
+	return h, nil
 }
 
 // servesUI reports whether path belongs to the web UI rather than to the API.

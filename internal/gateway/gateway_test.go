@@ -21,6 +21,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
 func TestMain(m *testing.M) {
@@ -61,7 +62,14 @@ func TestEveryRouteReachesItsService(t *testing.T) {
 				return
 			}
 			got := decodeEcho(t, rec)
-			want := echoed{Service: rt.Service, Method: rt.Method, Path: path, Query: "q=music&tag=a&tag=b", BodyLen: 7}
+			want := echoed{
+				Service: rt.Service, Method: rt.Method, Path: path, Query: "q=music&tag=a&tag=b", BodyLen: 7,
+				Claims: svcauth.Claims{Caller: "gateway", ClientIP: "192.0.2.1"},
+			}
+			if rt.Auth == AuthRequired {
+				c := &want.Claims
+				c.AccountID, c.Email, c.SessionID = "acc-"+rt.Pattern(), "acc-"+rt.Pattern()+"@example.com", "sess-"+rt.Pattern()
+			}
 			if diff := cmp.Diff(want, got, cmpIgnoreHeader); diff != "" {
 				t.Errorf("upstream saw (-want +got):\n%s", diff)
 			}
@@ -177,27 +185,22 @@ func assertProblem(t *testing.T, rec *httptest.ResponseRecorder, status int) {
 func TestClientCannotSetInternalHeaders(t *testing.T) {
 	h := newHarness(t, setup{})
 	forged := map[string]string{
-		httpx.HeaderAccountID:     "forged-account",
-		httpx.HeaderAccountEmail:  "forged@example.com",
-		httpx.HeaderSessionID:     "forged-session",
-		httpx.HeaderClientIP:      "203.0.113.99",
+		"X-Eventpost-Account-Id":  "forged-account",
+		"X-Eventpost-Client-Ip":   "203.0.113.99",
 		httpx.HeaderRevocation:    "7",
 		"X-Eventpost-Other":       "forged",
 		"x_eventpost_account_id":  "forged-underscore",
 		"X-EVENTPOST-SESSION-ID2": "forged-upper",
 	}
 	tests := []struct {
-		name   string
-		path   string
-		token  string
-		wantID map[string]string // internal headers the upstream must see
+		name       string
+		path       string
+		token      string
+		wantClaims svcauth.Claims // what the service token the upstream verified says
 	}{
-		{"anonymous route", "/api/v1/events", "", map[string]string{httpx.HeaderClientIP: "192.0.2.1"}},
-		{"authenticated route", "/api/v1/notifications", h.token("acc-7", "sess-7"), map[string]string{
-			httpx.HeaderClientIP:     "192.0.2.1",
-			httpx.HeaderAccountID:    "acc-7",
-			httpx.HeaderAccountEmail: "acc-7@example.com",
-			httpx.HeaderSessionID:    "sess-7",
+		{"anonymous route", "/api/v1/events", "", svcauth.Claims{Caller: "gateway", ClientIP: "192.0.2.1"}},
+		{"authenticated route", "/api/v1/notifications", h.token("acc-7", "sess-7"), svcauth.Claims{
+			Caller: "gateway", ClientIP: "192.0.2.1", AccountID: "acc-7", Email: "acc-7@example.com", SessionID: "sess-7",
 		}},
 	}
 	for _, tt := range tests {
@@ -210,14 +213,14 @@ func TestClientCannotSetInternalHeaders(t *testing.T) {
 				req.Header.Set("Authorization", "Bearer "+tt.token)
 			}
 			rec := h.do(req)
-			got := map[string]string{}
-			for k, v := range decodeEcho(t, rec).Header {
+			e := decodeEcho(t, rec)
+			for k := range e.Header {
 				if isInternalHeader(k) {
-					got[k] = strings.Join(v, ",")
+					t.Errorf("the upstream got internal header %s", k)
 				}
 			}
-			if diff := cmp.Diff(tt.wantID, got); diff != "" {
-				t.Errorf("internal headers upstream (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tt.wantClaims, e.Claims); diff != "" {
+				t.Errorf("service token claims upstream (-want +got):\n%s", diff)
 			}
 			for k := range rec.Header() {
 				if isInternalHeader(k) {
@@ -252,7 +255,7 @@ func TestForwardedHeaders(t *testing.T) {
 				req.Header.Set("X-Forwarded-For", tt.xff)
 			}
 			e := decodeEcho(t, h.do(req))
-			got := []string{e.Header.Get(httpx.HeaderClientIP), e.Header.Get("X-Forwarded-For"), e.Header.Get("X-Forwarded-Proto")}
+			got := []string{e.Claims.ClientIP, e.Header.Get("X-Forwarded-For"), e.Header.Get("X-Forwarded-Proto")}
 			if diff := cmp.Diff([]string{tt.wantClientIP, tt.wantXFF, "http"}, got); diff != "" {
 				t.Errorf("client IP, X-Forwarded-For, X-Forwarded-Proto (-want +got):\n%s", diff)
 			}
@@ -298,9 +301,12 @@ func TestIdentityFromValidToken(t *testing.T) {
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/accounts/me", nil)
 	req.Header.Set("Authorization", "bearer "+h.token("acc-42", "sess-42")) // the scheme is case-insensitive
 	e := decodeEcho(t, h.do(req))
-	got := []string{e.Header.Get(httpx.HeaderAccountID), e.Header.Get(httpx.HeaderAccountEmail), e.Header.Get(httpx.HeaderSessionID)}
+	got := []string{e.Claims.AccountID, e.Claims.Email, e.Claims.SessionID}
 	if diff := cmp.Diff([]string{"acc-42", "acc-42@example.com", "sess-42"}, got); diff != "" {
-		t.Errorf("identity headers (-want +got):\n%s", diff)
+		t.Errorf("identity in the service token (-want +got):\n%s", diff)
+	}
+	if e.Header.Get("Authorization") == "Bearer "+h.token("acc-42", "sess-42") {
+		t.Error("the client's access token reached the service")
 	}
 }
 
@@ -409,7 +415,7 @@ func TestOptionalAuth(t *testing.T) {
 				t.Fatalf("status %d, want %d; body %s", rec.Code, tt.wantStatus, rec.Body)
 			}
 			if rec.Code == http.StatusOK {
-				if got := decodeEcho(t, rec).Header.Get(httpx.HeaderAccountID); got != tt.wantAccount {
+				if got := decodeEcho(t, rec).Claims.AccountID; got != tt.wantAccount {
 					t.Errorf("account %q, want %q", got, tt.wantAccount)
 				}
 			}
@@ -424,7 +430,7 @@ func TestUnknownKeyIDRefetchesTheJWKS(t *testing.T) {
 	fetches := h.auth.jwksFetches.Load()
 
 	rec := h.get("/api/v1/accounts/me", sign(t, claims("acc-1", "sess-1"), "k2", priv2))
-	if got := decodeEcho(t, rec).Header.Get(httpx.HeaderAccountID); got != "acc-1" {
+	if got := decodeEcho(t, rec).Claims.AccountID; got != "acc-1" {
 		t.Errorf("account %q, want acc-1", got)
 	}
 	if got := h.auth.jwksFetches.Load(); got != fetches+1 {
@@ -694,7 +700,7 @@ func TestRunStopsWithItsContext(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	deps := Deps{Resolver: discovery.Static{}, Log: noLog()}
+	deps := Deps{Resolver: discovery.Static{}, Log: noLog(), Signer: testKeys.Signer("gateway")}
 	tests := []struct {
 		name string
 		edit func(*Config)
@@ -706,6 +712,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"long poll too long", func(c *Config) { c.RevocationPoll = time.Minute }, deps},
 		{"no resolver", func(*Config) {}, Deps{Log: noLog()}},
 		{"no logger", func(*Config) {}, Deps{Resolver: discovery.Static{}}},
+		{"no signer", func(*Config) {}, Deps{Resolver: discovery.Static{}, Log: noLog()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/retry"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
 // JWKSPath is where the auth service publishes its JWK set.
@@ -126,6 +127,9 @@ func (k *keyCache) fetch(ctx context.Context) error {
 		return fmt.Errorf("fetch jwks: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
+	if err := k.g.signer.Authorize(req.Header, discovery.Auth, svcauth.Claims{}); err != nil {
+		return fmt.Errorf("fetch jwks: %w", err)
+	}
 	resp, err := k.g.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("fetch jwks: %w", err)

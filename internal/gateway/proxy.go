@@ -12,6 +12,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
 // statusClientClosed is logged for a request whose client went away before the answer.
@@ -22,10 +23,19 @@ type forwardKey struct{}
 
 // forwarding is what the proxy needs to know about one request.
 type forwarding struct {
-	service  string
-	target   *url.URL
-	clientIP string
-	id       *identity
+	service string
+	target  *url.URL
+	// token is the gateway's service token for the call: it names the service, the caller's
+	// identity (when authenticated) and the client address.
+	token string
+	// private marks an answer no cache may keep (see private).
+	private bool
+}
+
+// private reports whether the answer to r may carry a token or personal data, and so must
+// carry Cache-Control: no-store: every answer but those of anonymous reads.
+func private(r *http.Request, id *identity) bool {
+	return id != nil || (r.Method != http.MethodGet && r.Method != http.MethodHead)
 }
 
 // newProxy returns the reverse proxy that forwards every request to its service.
@@ -47,11 +57,20 @@ func (g *Gateway) newProxy() *httputil.ReverseProxy {
 // forward proxies r to an instance of rt's service on behalf of the caller id (nil when
 // anonymous).
 func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, rt Route, id *identity) {
+	claims := svcauth.Claims{ClientIP: g.clientIP(r)}
+	if id != nil {
+		claims.AccountID, claims.Email, claims.SessionID = id.AccountID, id.Email, id.SessionID
+	}
+	token, err := g.signer.Token(rt.Service, claims)
+	if err != nil {
+		problem.Write(w, r, g.log, err)
+		return
+	}
 	base, err := g.balancer.Pick(r.Context(), rt.Service)
 	if err == nil {
 		var target *url.URL
 		if target, err = g.parseTarget(base); err == nil {
-			g.serveProxy(w, r, &forwarding{service: rt.Service, target: target, clientIP: g.clientIP(r), id: id})
+			g.serveProxy(w, r, &forwarding{service: rt.Service, target: target, token: token, private: private(r, id)})
 			return
 		}
 	}
@@ -88,8 +107,9 @@ func (g *Gateway) parseTarget(base string) (*url.URL, error) {
 }
 
 // rewrite turns the client's request into the request to the service: same path and query,
-// X-Forwarded-* set, the gateway's own headers (client address, caller identity) replacing
-// whatever the client sent under those names, and the trace context of the gateway's span.
+// X-Forwarded-* set, no X-Eventpost-* header of the client's, the client's Authorization
+// replaced by the gateway's service token (which carries the client address and the caller's
+// identity), and the trace context of the gateway's span.
 func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	f := pr.In.Context().Value(forwardKey{}).(*forwarding)
 	pr.SetURL(f.target)
@@ -115,18 +135,9 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	} else {
 		pr.SetXForwarded()
 	}
-	pr.Out.Header.Set(httpx.HeaderClientIP, f.clientIP)
+	pr.Out.Header.Set("Authorization", "Bearer "+f.token)
 	// The service's spans are children of the gateway's span of this request.
 	httpx.InjectTrace(pr.Out.Context(), pr.Out.Header)
-	if f.id != nil {
-		pr.Out.Header.Set(httpx.HeaderAccountID, f.id.AccountID)
-		if f.id.Email != "" {
-			pr.Out.Header.Set(httpx.HeaderAccountEmail, f.id.Email)
-		}
-		if f.id.SessionID != "" {
-			pr.Out.Header.Set(httpx.HeaderSessionID, f.id.SessionID)
-		}
-	}
 }
 
 // isInternalHeader reports whether name is one of the headers only the gateway may set:
@@ -154,8 +165,9 @@ func isInternalHeader(name string) bool {
 // modifyResponse holds a response that revoked tokens until the gateway's revocation copy
 // has caught up with it, and removes the headers meant for the gateway alone.
 func (g *Gateway) modifyResponse(resp *http.Response) error {
-	// The gateway has already set the request ID of the response.
+	// The gateway has already set the request ID and nosniff of the response.
 	resp.Header.Del(httpx.HeaderRequestID)
+	resp.Header.Del("X-Content-Type-Options")
 	if v := resp.Header.Get(httpx.HeaderRevocation); v != "" {
 		seq, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -168,6 +180,9 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 		if isInternalHeader(name) {
 			delete(resp.Header, name)
 		}
+	}
+	if f, _ := resp.Request.Context().Value(forwardKey{}).(*forwarding); f != nil && f.private {
+		resp.Header.Set("Cache-Control", "no-store")
 	}
 	return nil
 }

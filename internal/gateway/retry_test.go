@@ -195,7 +195,7 @@ func TestKillingAReplicaLosesNoGET(t *testing.T) {
 
 	client := defaultClient()
 	defer client.CloseIdleConnections()
-	gw, err := newGateway(testConfig(), Deps{Resolver: resolver, Log: logging.Discard(), Client: client},
+	gw, err := newGateway(testConfig(), Deps{Resolver: resolver, Log: logging.Discard(), Client: client, Signer: testKeys.Signer("gateway")},
 		[]Route{{Method: http.MethodGet, Path: "/api/v1/things", Service: service, Auth: AuthNone}})
 	if err != nil {
 		t.Fatal(err)

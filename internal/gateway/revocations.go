@@ -14,6 +14,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/retry"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
 // revocations is the gateway's copy of the auth service's revocation feed: the logins and
@@ -135,6 +136,9 @@ func (rv *revocations) fetch(ctx context.Context, wait time.Duration) error {
 		return fmt.Errorf("fetch revocations: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
+	if err := rv.g.signer.Authorize(req.Header, discovery.Auth, svcauth.Claims{}); err != nil {
+		return fmt.Errorf("fetch revocations: %w", err)
+	}
 	resp, err := rv.g.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("fetch revocations: %w", err)

@@ -25,6 +25,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
 // Config configures the email-sender.
@@ -174,7 +175,13 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	})
 	s.handler = httpx.Wrap(mux, httpx.Options{
 		Log: s.log, Registry: deps.Registry,
-		Checks: []httpx.Check{{Name: "database", Check: s.store.Ping}},
+		// No service calls the email-sender: a verifier that trusts no caller answers 401 to
+		// everything but the probes.
+		Verifier: svcauth.NewVerifier("mailer", nil, nil),
+		Checks: []httpx.Check{
+			{Name: "database", Check: s.store.Ping},
+			{Name: "mail-transport", Check: s.transport.Check},
+		},
 	})
 	return s, nil
 }

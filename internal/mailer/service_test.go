@@ -491,7 +491,7 @@ func TestLiveClaimDefersAndStaleClaimIsTakenOver(t *testing.T) {
 func TestSendsThroughTheFileTransport(t *testing.T) {
 	dir := t.TempDir()
 	f := newFixture(t, func(t *testing.T, _ *smtptest.Server) mailer.Transport {
-		tr, err := mailer.NewFileTransport(dir)
+		tr, err := mailer.NewFileTransport(dir, logging.Discard())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -561,8 +561,8 @@ func TestHandler(t *testing.T) {
 		{name: "health", method: http.MethodGet, path: "/healthz", wantStatus: http.StatusOK, wantBody: `"ok"`},
 		{name: "ready", method: http.MethodGet, path: "/readyz", wantStatus: http.StatusOK, wantBody: `"ready"`},
 		{name: "metrics", method: http.MethodGet, path: "/metrics", wantStatus: http.StatusOK, wantBody: `emails_sent_total{kind="reminder"} 1`},
-		{name: "no public API", method: http.MethodGet, path: "/api/v1/emails", wantStatus: http.StatusNotFound, wantType: "application/problem+json"},
-		{name: "no public API for writes either", method: http.MethodPost, path: "/api/v1/emails", wantStatus: http.StatusNotFound, wantType: "application/problem+json"},
+		{name: "no caller may call it", method: http.MethodGet, path: "/api/v1/emails", wantStatus: http.StatusUnauthorized, wantType: "application/problem+json"},
+		{name: "no caller may write either", method: http.MethodPost, path: "/api/v1/emails", wantStatus: http.StatusUnauthorized, wantType: "application/problem+json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -603,7 +603,7 @@ func TestRunReturnsWhenCancelled(t *testing.T) {
 
 func TestNewRequiresDependencies(t *testing.T) {
 	store := openSQLite(t)
-	tr, err := mailer.NewFileTransport(t.TempDir())
+	tr, err := mailer.NewFileTransport(t.TempDir(), logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,11 @@ type Transport interface {
 	// refused for good (an SMTP 5xx reply) and sending it again cannot help; any other error
 	// is transient. Send is safe for concurrent use.
 	Send(ctx context.Context, m *gomail.Msg) error
+	// Check reports whether the transport can deliver now (the SMTP server answers and
+	// accepts the configured credentials; the mail directory is writable), for the
+	// service's readiness. It is cheap enough to call on every readiness probe and is safe
+	// for concurrent use.
+	Check(ctx context.Context) error
 	// Close releases the transport's connections.
 	Close() error
 }
@@ -26,7 +31,7 @@ func NewTransport(cfg Config, log *slog.Logger) (Transport, error) {
 		if cfg.MailDir == "" {
 			return nil, fmt.Errorf("mail transport: neither an SMTP URL nor a mail directory is configured")
 		}
-		return NewFileTransport(cfg.MailDir)
+		return NewFileTransport(cfg.MailDir, log)
 	}
 	sc, err := ParseSMTPURL(cfg.SMTPURL)
 	if err != nil {
@@ -75,6 +80,10 @@ func (p *SMTPPool) Send(ctx context.Context, m *gomail.Msg) error {
 		return fmt.Errorf("smtp send: waiting for a connection: %w", context.Cause(ctx))
 	}
 }
+
+// Check implements Transport: every connection goes to the same server, so the check of
+// the first one tells for all.
+func (p *SMTPPool) Check(ctx context.Context) error { return p.all[0].Check(ctx) }
 
 // Close implements Transport: it closes every connection.
 func (p *SMTPPool) Close() error {

@@ -5,17 +5,21 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+
+	"github.com/eventpost/eventpost/internal/platform/private"
 )
 
 // FileTransport writes each message as an RFC 5322 .eml file in a directory: the embedded
 // mode's mailbox. File names sort by the time of writing ("20270301T183000.123456789Z-<random>.eml").
 // A file appears complete or not at all: it is written under a temporary name, synced, then
-// renamed.
+// renamed. The directory and the files are readable by their owner only (private.DirMode
+// and private.FileMode), whatever the umask: mails hold addresses and notes.
 type FileTransport struct {
 	dir string
 	now func() time.Time
@@ -23,9 +27,14 @@ type FileTransport struct {
 
 var _ Transport = (*FileTransport)(nil)
 
-// NewFileTransport returns a transport writing into dir, which it creates if needed.
-func NewFileTransport(dir string) (*FileTransport, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+// NewFileTransport returns a transport writing into dir, which it creates if needed. An
+// existing dir, or mail files in it, open to other users are made private (see
+// private.MkdirAll and private.TightenFiles), which is logged to log (nil discards).
+func NewFileTransport(dir string, log *slog.Logger) (*FileTransport, error) {
+	if err := private.MkdirAll(dir, log); err != nil {
+		return nil, fmt.Errorf("mail dir: %w", err)
+	}
+	if err := private.TightenFiles(dir, log); err != nil {
 		return nil, fmt.Errorf("mail dir: %w", err)
 	}
 	return &FileTransport{dir: dir, now: time.Now}, nil
@@ -74,11 +83,29 @@ func writeSynced(f *os.File, m *gomail.Msg) error {
 		f.Close()
 		return err
 	}
-	if err := f.Chmod(0o640); err != nil {
+	if err := f.Chmod(private.FileMode); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
+}
+
+// Check implements Transport: it creates and removes a file in the directory, so that a
+// directory that was removed, or a full or read-only file system, is reported.
+func (t *FileTransport) Check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(t.dir, ".check-*.tmp")
+	if err != nil {
+		return fmt.Errorf("mail directory %s is not writable: %w", t.dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("mail directory %s: %w", t.dir, err)
+	}
+	return nil
 }
 
 // Close implements Transport; there is nothing to release.

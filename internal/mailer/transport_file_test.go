@@ -11,12 +11,13 @@ import (
 
 	"github.com/eventpost/eventpost/internal/mailer"
 	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/smtptest"
 )
 
 func TestFileTransportWritesCompleteEMLFiles(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data", "mail") // created by the transport
-	tr, err := mailer.NewFileTransport(dir)
+	tr, err := mailer.NewFileTransport(dir, logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestFileTransportWritesCompleteEMLFiles(t *testing.T) {
 
 func TestFileTransportCancelledContext(t *testing.T) {
 	dir := t.TempDir()
-	tr, err := mailer.NewFileTransport(dir)
+	tr, err := mailer.NewFileTransport(dir, logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}

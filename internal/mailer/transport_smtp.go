@@ -50,6 +50,9 @@ type SMTPConfig struct {
 	Timeout time.Duration
 	// IdleTimeout is how long an unused connection is kept open. Default 30s.
 	IdleTimeout time.Duration
+	// CheckInterval is how long Check keeps the result of its last probe of the server
+	// before it probes again. Default 5s.
+	CheckInterval time.Duration
 }
 
 // Redacted returns the configuration as a URL without the password, for logs.
@@ -133,6 +136,10 @@ type SMTPTransport struct {
 	lastUsed time.Time
 	idle     *time.Timer
 	closed   bool
+
+	checkMu   sync.Mutex // held by Check; serializes probes
+	checkedAt time.Time  // when the last probe ended; zero before the first
+	checkErr  error      // the last probe's result
 }
 
 var _ Transport = (*SMTPTransport)(nil)
@@ -144,6 +151,9 @@ func NewSMTPTransport(cfg SMTPConfig, log *slog.Logger) (*SMTPTransport, error) 
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 30 * time.Second
+	}
+	if cfg.CheckInterval <= 0 {
+		cfg.CheckInterval = 5 * time.Second
 	}
 	if cfg.TLS == "" {
 		cfg.TLS = SMTPTLSOpportunistic
@@ -158,11 +168,22 @@ func NewSMTPTransport(cfg SMTPConfig, log *slog.Logger) (*SMTPTransport, error) 
 			MinVersion:         tls.VersionTLS12,
 		},
 	}
+	client, err := t.newClient(t.dial)
+	if err != nil {
+		return nil, err
+	}
+	t.client = client
+	return t, nil
+}
+
+// newClient returns a go-mail client for the transport's server that connects with dial.
+func (t *SMTPTransport) newClient(dial gomail.DialContextFunc) (*gomail.Client, error) {
+	cfg := t.cfg
 	opts := []gomail.Option{
 		gomail.WithPort(cfg.Port),
 		gomail.WithTimeout(cfg.Timeout),
 		gomail.WithTLSConfig(t.tlsCfg),
-		gomail.WithDialContextFunc(t.dial),
+		gomail.WithDialContextFunc(dial),
 		// A delivered message ends its SMTP transaction; after any error the connection is
 		// dropped. A RSET after each message would only cost a round trip.
 		gomail.WithoutRset(),
@@ -190,29 +211,102 @@ func NewSMTPTransport(cfg SMTPConfig, log *slog.Logger) (*SMTPTransport, error) 
 	if err != nil {
 		return nil, fmt.Errorf("smtp transport: %w", err)
 	}
-	t.client = client
-	return t, nil
+	return client, nil
 }
 
-// dial connects to the server, with TLS from the first byte in implicit mode, and keeps the
-// TCP connection so that a cancelled send can be aborted. It runs with t.mu held.
+// dial connects to the server and keeps the TCP connection so that a cancelled send can be
+// aborted. It runs with t.mu held.
 func (t *SMTPTransport) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := net.Dialer{Timeout: t.cfg.Timeout}
-	raw, err := d.DialContext(ctx, network, addr)
+	conn, raw, err := t.connect(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}
-	conn := raw
+	t.raw = raw
+	return conn, nil
+}
+
+// connect dials the server, with TLS from the first byte in implicit mode. It returns the
+// connection to speak SMTP over and the TCP connection under it.
+func (t *SMTPTransport) connect(ctx context.Context, network, addr string) (conn, raw net.Conn, err error) {
+	d := net.Dialer{Timeout: t.cfg.Timeout}
+	raw, err = d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn = raw
 	if t.cfg.TLS == SMTPTLSImplicit {
 		tc := tls.Client(raw, t.tlsCfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		conn = tc
 	}
-	t.raw = raw
-	return conn, nil
+	return conn, raw, nil
+}
+
+// Check implements Transport. It probes the server on a connection of its own (connect,
+// EHLO, STARTTLS and AUTH as sends do them, then QUIT), so that it never waits for a send,
+// and keeps the result for CheckInterval: readiness probes cost the server at most one
+// connection per interval.
+func (t *SMTPTransport) Check(ctx context.Context) error {
+	t.checkMu.Lock()
+	defer t.checkMu.Unlock()
+	if !t.checkedAt.IsZero() && time.Since(t.checkedAt) < t.cfg.CheckInterval {
+		return t.checkErr
+	}
+	t.checkErr = t.probe(ctx)
+	t.checkedAt = time.Now()
+	return t.checkErr
+}
+
+// probe opens a connection to the server as a send would, and closes it with QUIT. When
+// ctx ends first, the connection is cut.
+func (t *SMTPTransport) probe(ctx context.Context) error {
+	var (
+		mu  sync.Mutex
+		raw net.Conn
+		cut bool
+	)
+	closeRaw := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		cut = true
+		if raw != nil {
+			raw.Close()
+		}
+	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, r, err := t.connect(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if cut {
+			r.Close()
+			return nil, context.Cause(ctx)
+		}
+		raw = r
+		return conn, nil
+	}
+	client, err := t.newClient(dial)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, closeRaw)
+	defer stop()
+	defer closeRaw() // go-mail leaves the connection open when the greeting, TLS or AUTH fails
+	c, err := client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("smtp %s: no answer in time: %w", client.ServerAddr(), context.Cause(ctx))
+		}
+		return fmt.Errorf("smtp %s: %w", client.ServerAddr(), err)
+	}
+	// The server answered and took the credentials: a failed goodbye does not matter.
+	_ = client.CloseWithSMTPClient(c)
+	return nil
 }
 
 // Send implements Transport.

@@ -14,6 +14,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
 // EventSource looks up events. It reports an unknown event with ErrEventNotFound and an
@@ -33,15 +34,19 @@ type HTTPEventSource struct {
 }
 
 // NewHTTPEventSource returns an EventSource that asks the events instances b picks, with
-// client (nil: a client with a 5 second timeout). A lookup whose instance fails before
-// answering is sent to another instance, for at most discovery.DefaultAttempts attempts
-// within the client's timeout.
-func NewHTTPEventSource(b *discovery.Balancer, client *http.Client) *HTTPEventSource {
+// client (nil: a client with a 5 second timeout), each request signed by signer as a call of
+// the notifications service. A lookup whose instance fails before answering is sent to
+// another instance, for at most discovery.DefaultAttempts attempts within the client's
+// timeout.
+func NewHTTPEventSource(b *discovery.Balancer, client *http.Client, signer *svcauth.Signer) *HTTPEventSource {
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}
 	}
 	retrying := *client
-	retrying.Transport = &discovery.RetryTransport{Next: client.Transport, Balancer: b}
+	retrying.Transport = &discovery.RetryTransport{
+		Next:     &svcauth.Transport{Base: client.Transport, Signer: signer, Audience: discovery.Events},
+		Balancer: b,
+	}
 	return &HTTPEventSource{balancer: b, client: &retrying}
 }
 

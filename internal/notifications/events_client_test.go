@@ -13,7 +13,6 @@ import (
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/notifications"
-	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/problem"
@@ -22,7 +21,7 @@ import (
 func TestHTTPEventSource(t *testing.T) {
 	ev := testEvent("ev/1", now.Add(48*time.Hour))
 	seen := make(chan *http.Request, 10)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(asEvents(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen <- r
 		switch r.URL.EscapedPath() {
 		case "/api/v1/events/ev%2F1":
@@ -39,13 +38,13 @@ func TestHTTPEventSource(t *testing.T) {
 		default:
 			problem.Write(w, r, nil, problem.ErrNotFound)
 		}
-	}))
+	})))
 	defer srv.Close()
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
 
 	source := func(urls ...string) *notifications.HTTPEventSource {
-		return notifications.NewHTTPEventSource(discovery.NewBalancer(discovery.Static{discovery.Events: urls}), nil)
+		return eventSource(urls...)
 	}
 	tests := []struct {
 		name       string
@@ -101,18 +100,18 @@ func TestHTTPEventSource(t *testing.T) {
 func TestCreateThroughHTTPEventSource(t *testing.T) {
 	// The whole path: POST → events service over HTTP → stored snapshot.
 	ev := testEvent("ev-1", now.Add(48*time.Hour))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(asEvents(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/v1/events/ev-1" {
 			problem.Write(w, r, nil, problem.ErrNotFound)
 			return
 		}
 		httpx.WriteJSON(w, http.StatusOK, ev)
-	}))
+	})))
 	defer srv.Close()
 	store := openSQLite(t)
 	svc, err := notifications.New(notifications.DefaultConfig(), notifications.Deps{
 		Store: store, Log: logging.Discard(), Now: func() time.Time { return now },
-		Events: notifications.NewHTTPEventSource(discovery.NewBalancer(discovery.Static{discovery.Events: {srv.URL}}), nil),
+		Events: eventSource(srv.URL), Verifier: keys.Verifier("notifications", "gateway"),
 	})
 	if err != nil {
 		t.Fatal(err)

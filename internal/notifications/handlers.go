@@ -6,11 +6,15 @@ import (
 
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
 // Handler returns the service's HTTP API, at the public paths, with the operational
-// endpoints and middleware of httpx.Wrap. Call it once: it registers the request metrics.
-func (s *Service) Handler() http.Handler {
+// endpoints and middleware of httpx.Wrap.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// routes builds the handler that Handler returns, once: it registers the request metrics.
+func (s *Service) routes(v *svcauth.Verifier) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/notifications", s.handleList)
 	mux.HandleFunc("POST /api/v1/notifications", s.handleCreate)
@@ -20,7 +24,7 @@ func (s *Service) Handler() http.Handler {
 		problem.Write(w, r, s.log, problem.ErrNotFound)
 	})
 	return httpx.Wrap(mux, httpx.Options{
-		Log: s.log, Registry: s.reg,
+		Log: s.log, Registry: s.reg, Verifier: v,
 		Checks: []httpx.Check{{Name: "database", Check: s.store.Ping}},
 	})
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/eventpost/eventpost/internal/notifications"
-	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 )
 
@@ -281,8 +280,7 @@ func TestCreateNotificationNotJSON(t *testing.T) {
 	e := withEvents(newEnv(t, envOptions{}))
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/notifications", strings.NewReader(`{"event_id": "ev-1", "minutes_before": 10}`))
 	req.Header.Set("Content-Type", "text/plain")
-	req.Header.Set(httpx.HeaderAccountID, alice.id)
-	req.Header.Set(httpx.HeaderAccountEmail, alice.email)
+	signAsGateway(req, alice)
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, req)
 	if w.Code != http.StatusUnsupportedMediaType {

@@ -15,10 +15,12 @@ import (
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/notifications"
-	"github.com/eventpost/eventpost/internal/platform/httpx"
+	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
+	"github.com/eventpost/eventpost/internal/platform/svcauth/svcauthtest"
 )
 
 func TestMain(m *testing.M) {
@@ -110,7 +112,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if e.store == nil {
 		e.store = openSQLite(t)
 	}
-	deps := notifications.Deps{Store: e.store, Events: e.events, Outbox: e.outbox, Log: logging.Discard()}
+	deps := notifications.Deps{
+		Store: e.store, Events: e.events, Outbox: e.outbox, Log: logging.Discard(),
+		Verifier: keys.Verifier("notifications", "gateway"),
+	}
 	if !o.realNow {
 		deps.Now = func() time.Time { return now }
 	}
@@ -121,6 +126,37 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.svc = svc
 	e.h = svc.Handler()
 	return e
+}
+
+// keys are the service keys of the tests' callers (the gateway) and of notifications itself.
+var keys = svcauthtest.New()
+
+// asEvents serves h as the events service does: only calls of the notifications service
+// get through; others are answered 401.
+func asEvents(h http.Handler) http.Handler {
+	v := keys.Verifier("events", "notifications")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := v.VerifyRequest(r); err != nil {
+			problem.WriteError(w, r, problem.New(http.StatusUnauthorized, err.Error()))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// eventSource returns the HTTPEventSource of the notifications service over the events
+// instances at urls.
+func eventSource(urls ...string) *notifications.HTTPEventSource {
+	return notifications.NewHTTPEventSource(discovery.NewBalancer(discovery.Static{discovery.Events: urls}), nil, keys.Signer("notifications"))
+}
+
+// signAsGateway authenticates req as the gateway's call for c.
+func signAsGateway(req *http.Request, c caller) {
+	var claims svcauth.Claims
+	if c.id != "" {
+		claims = svcauth.Claims{AccountID: c.id, Email: c.email, SessionID: "session-" + c.id}
+	}
+	keys.Sign(req, "gateway", "notifications", claims)
 }
 
 // caller is an identity the gateway would pass on.
@@ -152,11 +188,7 @@ func (e *env) do(t *testing.T, c caller, method, path string, body any) *httptes
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.id != "" {
-		req.Header.Set(httpx.HeaderAccountID, c.id)
-		req.Header.Set(httpx.HeaderAccountEmail, c.email)
-		req.Header.Set(httpx.HeaderSessionID, "session-"+c.id)
-	}
+	signAsGateway(req, c)
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, req)
 	return w

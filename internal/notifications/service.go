@@ -20,9 +20,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/apitime"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
 // Errors the service reports.
@@ -73,6 +75,9 @@ type Deps struct {
 	// Now is the clock; nil means time.Now. The scheduler sleeps on real timers, so Now must
 	// follow real time while Run runs.
 	Now func() time.Time
+	// Verifier authenticates every call to the service (see httpx.Options.Verifier).
+	// Required.
+	Verifier *svcauth.Verifier
 }
 
 // Service is the notifications service.
@@ -86,6 +91,7 @@ type Service struct {
 	now     func() time.Time
 	wake    chan struct{}
 	metrics *serviceMetrics
+	handler http.Handler
 	// pollInterval (a time.Duration) and claimBatch are Config.PollInterval and
 	// Config.ClaimBatch, which SetPollInterval and SetClaimBatch change while Run runs.
 	pollInterval, claimBatch atomic.Int64
@@ -93,8 +99,8 @@ type Service struct {
 
 // New returns the service built from cfg and deps.
 func New(cfg Config, deps Deps) (*Service, error) {
-	if deps.Store == nil || deps.Events == nil {
-		return nil, errors.New("notifications: Store and Events are required")
+	if deps.Store == nil || deps.Events == nil || deps.Verifier == nil {
+		return nil, errors.New("notifications: Store, Events and Verifier are required")
 	}
 	def := DefaultConfig()
 	if cfg.PollInterval <= 0 {
@@ -126,6 +132,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("notifications: %w", err)
 	}
 	s.metrics = m
+	s.handler = s.routes(deps.Verifier)
 	return s, nil
 }
 
@@ -167,9 +174,9 @@ func (s *Service) Create(ctx context.Context, accountID, accountEmail string, in
 			field("minutes_before", fmt.Sprintf("must be an integer from 0 to %d", MaxMinutesBefore))
 		}
 	default:
-		t, err := time.Parse(time.RFC3339, *in.SendAt)
+		t, err := apitime.Parse(*in.SendAt)
 		if err != nil {
-			field("send_at", "must be an RFC 3339 time with an offset, such as 2027-03-01T18:30:00Z")
+			field("send_at", err.Error())
 		}
 		sendAt = t
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/eventpost/eventpost/internal/notifications"
-	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 )
 
@@ -64,14 +63,14 @@ func TestSetPollIntervalAppliesAtOnce(t *testing.T) {
 func TestHTTPEventSourceRetriesAnotherInstance(t *testing.T) {
 	ev := testEvent("ev-1", now.Add(48*time.Hour))
 	var hits atomic.Int64
-	live := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	live := httptest.NewServer(asEvents(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		httpx.WriteJSON(w, http.StatusOK, ev)
-	}))
+	})))
 	defer live.Close()
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
-	src := notifications.NewHTTPEventSource(discovery.NewBalancer(discovery.Static{discovery.Events: {dead.URL, live.URL}}), nil)
+	src := eventSource(dead.URL, live.URL)
 	for i := range 6 {
 		if _, err := src.Event(context.Background(), "ev-1"); err != nil {
 			t.Fatalf("lookup %d: %v", i, err)

@@ -16,6 +16,8 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/eventpost/eventpost/internal/platform/private"
 )
 
 // Dialect names the SQL dialect of a database.
@@ -71,8 +73,14 @@ type Schema struct {
 // OpenSQLite opens (creating it if needed) the SQLite database file at path, in WAL mode with
 // full synchronous commits, foreign keys on, a busy timeout, and write transactions that take
 // the write lock when they begin (so two writers wait for each other instead of failing), and
-// applies the migrations of schemas in order.
+// applies the migrations of schemas in order. The database file and its -wal, -shm and
+// -journal files are readable by their owner only (private.FileMode), whatever the umask:
+// the file is created with that mode before SQLite opens it, SQLite gives the files it adds
+// the database file's mode, and existing files with a wider mode are tightened.
 func OpenSQLite(ctx context.Context, path string, log *slog.Logger, schemas ...Schema) (*sql.DB, error) {
+	if err := makePrivate(path, log); err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
@@ -94,6 +102,26 @@ func OpenSQLite(ctx context.Context, path string, log *slog.Logger, schemas ...S
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// sqliteSuffixes name the files SQLite keeps next to a database file.
+var sqliteSuffixes = []string{"-wal", "-shm", "-journal"}
+
+// makePrivate creates the SQLite database file path with mode private.FileMode unless it
+// exists, and tightens it and its companion files when they exist with a wider mode.
+func makePrivate(path string, log *slog.Logger) error {
+	if path == "" || path == ":memory:" {
+		return nil
+	}
+	if err := private.CreateFile(path, log); err != nil {
+		return err
+	}
+	for _, suffix := range sqliteSuffixes {
+		if err := private.TightenFile(path+suffix, log); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // MigrateAll applies the migrations of schemas, in order, that db does not have yet.

@@ -1,6 +1,7 @@
 // Package httpx is the HTTP plumbing every service shares: servers with timeouts and graceful
 // shutdown, strict JSON decoding, JSON and problem responses, request IDs, access logs,
-// request metrics, health endpoints, and the caller identity that the gateway passes on.
+// request metrics, health endpoints, and the check that every call comes from a service
+// allowed to make it, with the caller identity the gateway passes on.
 package httpx
 
 import (
@@ -13,15 +14,11 @@ import (
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
-// Headers the gateway sets on requests it forwards to the services. The gateway removes them
-// from every client request first, so a client cannot set them.
+// Headers between the gateway and the services.
 const (
-	HeaderAccountID    = "X-Eventpost-Account-Id"
-	HeaderAccountEmail = "X-Eventpost-Account-Email"
-	HeaderSessionID    = "X-Eventpost-Session-Id"
-	HeaderClientIP     = "X-Eventpost-Client-Ip"
 	// HeaderRevocation is set by the auth service on a response to a request that revoked
 	// tokens; it holds the revocation sequence number that the gateway waits for before it
 	// answers, so that the client's next request already sees the revocation.
@@ -30,9 +27,6 @@ const (
 	HeaderRequestID = "X-Request-Id"
 )
 
-// InternalHeaders are the headers that only the gateway may set.
-var InternalHeaders = []string{HeaderAccountID, HeaderAccountEmail, HeaderSessionID, HeaderClientIP, HeaderRevocation}
-
 // Caller is the authenticated account that made a request, as the gateway verified it.
 type Caller struct {
 	AccountID string
@@ -40,24 +34,21 @@ type Caller struct {
 	SessionID string
 }
 
-// CallerFrom returns the caller of r, or problem.ErrUnauthorized when the request carries no
-// verified identity.
+// CallerFrom returns the end user a request was made for, as the gateway's service token
+// says (see Options.Verifier), or problem.ErrUnauthorized when the call names none.
 func CallerFrom(r *http.Request) (Caller, error) {
-	c := Caller{
-		AccountID: r.Header.Get(HeaderAccountID),
-		Email:     r.Header.Get(HeaderAccountEmail),
-		SessionID: r.Header.Get(HeaderSessionID),
-	}
-	if c.AccountID == "" {
+	c, ok := svcauth.FromContext(r.Context())
+	if !ok || c.AccountID == "" {
 		return Caller{}, problem.ErrUnauthorized
 	}
-	return c, nil
+	return Caller{AccountID: c.AccountID, Email: c.Email, SessionID: c.SessionID}, nil
 }
 
-// ClientIP returns the client address the gateway saw, falling back to the peer address.
+// ClientIP returns the client address the gateway saw, as its service token says, falling
+// back to the peer address for a call that names no client.
 func ClientIP(r *http.Request) string {
-	if ip := r.Header.Get(HeaderClientIP); ip != "" {
-		return ip
+	if c, ok := svcauth.FromContext(r.Context()); ok && c.ClientIP != "" {
+		return c.ClientIP
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -66,11 +57,17 @@ func ClientIP(r *http.Request) string {
 	return host
 }
 
-// WriteJSON writes v as a JSON response with the given status.
+// WriteJSON writes v as a JSON response with the given status. v is encoded in full before
+// anything is written, so that a value that cannot be encoded (a time past the year 9999, a
+// NaN) is answered with a 500 problem, and logged when w comes from Middleware, never with
+// an empty or truncated success.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	body, err := json.Marshal(v)
+	if err != nil {
+		encodeFailed(w, v, err)
+		return
+	}
+	writeJSONBody(w, status, append(body, '\n'))
 }
 
 // NewServer returns a server for h with the timeouts every EventPost server uses.

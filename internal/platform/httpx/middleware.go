@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/metrics"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
 // Check reports whether one dependency of a service answers.
@@ -32,6 +34,11 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Checks are run by /readyz.
 	Checks []Check
+	// Verifier authenticates every request but /healthz, /readyz and /metrics as a call from
+	// a service allowed to make it (see svcauth), whatever else it carries; a request it
+	// refuses is answered 401. Every service sets it; only the gateway, the public entry
+	// point, leaves it nil.
+	Verifier *svcauth.Verifier
 }
 
 // Wrap returns the handler a service serves: mux with /healthz, /readyz and /metrics added,
@@ -43,7 +50,46 @@ func Wrap(mux *http.ServeMux, o Options) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", Ready(o.Checks))
 	mux.Handle("GET /metrics", metrics.Handler(o.Registry))
-	return Middleware(mux, o.Log, metrics.NewHTTP(o.Registry))
+	var h http.Handler = mux
+	if o.Verifier != nil {
+		h = requireCaller(mux, o.Verifier, o.Log, o.Registry)
+	}
+	return Middleware(h, o.Log, metrics.NewHTTP(o.Registry))
+}
+
+// requireCaller answers 401 to every request but the probes and scrapes that v does not
+// verify as a call from an allowed service; the claims of the others are put in their
+// context (see CallerFrom and ClientIP).
+func requireCaller(next *http.ServeMux, v *svcauth.Verifier, log *slog.Logger, reg prometheus.Registerer) http.Handler {
+	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "service_calls_refused_total",
+		Help: "Requests refused because they did not come from a service allowed to call this one, by reason.",
+	}, []string{"reason"})
+	reg.MustRegister(refused)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if probe(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		c, err := v.VerifyRequest(r)
+		if err != nil {
+			var se *svcauth.Error
+			reason := "other"
+			if errors.As(err, &se) {
+				reason = se.Reason
+			}
+			refused.WithLabelValues(reason).Inc()
+			log.DebugContext(r.Context(), "refused a call", "reason", reason, "remote_addr", r.RemoteAddr)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="eventpost-services", error="invalid_token"`)
+			problem.WriteError(w, r, problem.New(http.StatusUnauthorized, err.Error()))
+			return
+		}
+		// The mux sets r.Pattern on the request it is given; the middleware above reads it
+		// from its own request, so the route is passed back the same way.
+		r2 := r.WithContext(svcauth.NewContext(r.Context(), c))
+		next.ServeHTTP(w, r2)
+		r.Pattern = r2.Pattern
+	})
 }
 
 // Ready answers 200 when every check passes, else 503 with a JSON body naming the first
@@ -74,6 +120,8 @@ const tracerName = "github.com/eventpost/eventpost/internal/platform/httpx"
 // endpoints, which only pass the trace context on), so that the handler's context, and every
 // log line and outgoing call made with it, carry the trace. next must be the ServeMux itself
 // (or a handler that sets r.Pattern on the request it is given) for the route to be known.
+// A request whose query string r.URL.Query() would not read whole (a malformed escape such
+// as %zz, a semicolon) is answered 400 before next sees it.
 func Middleware(next http.Handler, log *slog.Logger, m *metrics.HTTP) http.Handler {
 	tracer := otel.Tracer(tracerName)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -84,11 +132,12 @@ func Middleware(next http.Handler, log *slog.Logger, m *metrics.HTTP) http.Handl
 			r.Header.Set(HeaderRequestID, id)
 		}
 		w.Header().Set(HeaderRequestID, id)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 		var span trace.Span
 		if !quiet(r.URL.Path) {
-			ctx, span = tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
-				trace.WithAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path)))
+			ctx, span = tracer.Start(ctx, metrics.Method(r.Method), trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(semconv.HTTPRequestMethodKey.String(metrics.Method(r.Method)), semconv.URLPath(r.URL.Path)))
 		}
 		r = r.WithContext(logging.WithRequestID(ctx, id))
 		sw := &statusWriter{ResponseWriter: w}
@@ -124,14 +173,18 @@ func Middleware(next http.Handler, log *slog.Logger, m *metrics.HTTP) http.Handl
 				endServerSpan(span, r, status)
 			}
 		}()
-		next.ServeHTTP(sw, r)
+		if err := checkQuery(r.URL.RawQuery); err != nil {
+			problem.WriteError(sw, r, err)
+			return
+		}
+		next.ServeHTTP(&requestWriter{statusWriter: sw, req: r, log: log}, r)
 	})
 }
 
 // endServerSpan names span after r's route, records the response status and ends it.
 func endServerSpan(span trace.Span, r *http.Request, status int) {
 	if span.IsRecording() {
-		name := r.Method
+		name := metrics.Method(r.Method)
 		if route := routeOf(r.Pattern); route != "" {
 			name += " " + route
 			span.SetAttributes(semconv.HTTPRoute(route))

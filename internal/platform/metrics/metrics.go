@@ -51,12 +51,27 @@ func NewHTTP(reg prometheus.Registerer) *HTTP {
 	return m
 }
 
-// Observe records one request.
+// Observe records one request. Every label comes from a closed set, so that no request can
+// add series: route is the pattern the server matched ("unmatched" when none), method one of
+// the methods HTTP defines or "OTHER", and status is the status the server answered.
 func (m *HTTP) Observe(route, method string, status int, d time.Duration) {
 	if route == "" {
 		route = "unmatched"
 	}
 	s := strconv.Itoa(status)
+	method = Method(method)
 	m.requests.WithLabelValues(route, method, s).Inc()
 	m.duration.WithLabelValues(route, method, s).Observe(d.Seconds())
+}
+
+// Method returns method as a metric label: the method itself when HTTP defines it (RFC 9110,
+// and PATCH), else "OTHER". Any token is a method to Go's server, so a label taken as sent
+// would let every request add a series.
+func Method(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
 }
