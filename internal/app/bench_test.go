@@ -22,6 +22,14 @@ func BenchmarkGetEventThroughGateway(b *testing.B) { getEventThroughGateway(b) }
 // end to end in the all-in-one system: the gateway verifies the access token, then the auth
 // service reads the account.
 func BenchmarkGetMeThroughGateway(b *testing.B) {
+	sys, c := startBenchSystem(b)
+	token, _ := c.signUpAndLogIn("bench@example.com", "Bench")
+	runParallelGETs(b, sys.URL+"/api/v1/accounts/me", token)
+}
+
+// startBenchSystem starts the all-in-one system for a benchmark, with no rate limit to speak
+// of, stopped when b ends, and a client of it.
+func startBenchSystem(b *testing.B) (*app.System, *client) {
 	cfg := app.Config{
 		HTTPAddr: "127.0.0.1:0", DataDir: b.TempDir(), PublicURL: "http://eventpost.test",
 		MailFrom: "EventPost <no-reply@eventpost.test>", RateLimit: 1e9, RateBurst: 1e9, ShutdownTimeout: 5 * time.Second,
@@ -30,11 +38,10 @@ func BenchmarkGetMeThroughGateway(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer sys.Stop()
+	b.Cleanup(func() { _ = sys.Stop() })
 	c := newClient(b, sys.URL)
 	c.waitReady()
-	token, _ := c.signUpAndLogIn("bench@example.com", "Bench")
-	runParallelGETs(b, sys.URL+"/api/v1/accounts/me", token)
+	return sys, c
 }
 
 // runParallelGETs runs b's loop as concurrent GETs of url (with a bearer token when not
@@ -68,17 +75,7 @@ func runParallelGETs(b *testing.B, url, token string) {
 // getEventThroughGateway is the body of BenchmarkGetEventThroughGateway, which
 // BenchmarkGetEventThroughGatewayTraced runs with tracing set up.
 func getEventThroughGateway(b *testing.B) {
-	cfg := app.Config{
-		HTTPAddr: "127.0.0.1:0", DataDir: b.TempDir(), PublicURL: "http://eventpost.test",
-		MailFrom: "EventPost <no-reply@eventpost.test>", RateLimit: 1e9, RateBurst: 1e9, ShutdownTimeout: 5 * time.Second,
-	}
-	sys, err := app.Start(context.Background(), cfg, logging.Discard())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sys.Stop()
-	c := newClient(b, sys.URL)
-	c.waitReady()
+	sys, c := startBenchSystem(b)
 	token, _ := c.signUpAndLogIn("bench@example.com", "Bench")
 	ev := c.must(201, "POST", "/api/v1/events", token, map[string]any{"title": "Benchmark", "starts_at": rfc3339(time.Now().Add(time.Hour))})
 	runParallelGETs(b, sys.URL+"/api/v1/events/"+ev["id"].(string), "")

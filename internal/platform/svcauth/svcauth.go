@@ -214,21 +214,13 @@ type Signer struct {
 	key     ed25519.PrivateKey
 	kid     string
 	now     func() time.Time
-
-	mu    sync.RWMutex
-	cache map[signed]minted
+	cache   *boundedCache[signed, string] // tokens until they are to be renewed
 }
 
 // signed is what a token is made for: the audience and the claims.
 type signed struct {
 	audience string
 	claims   Claims
-}
-
-// minted is a cached token and when to make a new one.
-type minted struct {
-	token   string
-	renewAt time.Time
 }
 
 // NewSigner returns the signer of service with key; now is its clock (nil: time.Now).
@@ -238,7 +230,7 @@ func NewSigner(service string, key ed25519.PrivateKey, now func() time.Time) *Si
 	}
 	return &Signer{
 		service: service, key: key, kid: keyID(key.Public().(ed25519.PublicKey)), now: now,
-		cache: map[signed]minted{},
+		cache: newBoundedCache[signed, string](),
 	}
 }
 
@@ -254,11 +246,8 @@ func (s *Signer) Token(audience string, c Claims) (string, error) {
 	c.Caller = s.service
 	k := signed{audience, c}
 	now := s.now()
-	s.mu.RLock()
-	m, ok := s.cache[k]
-	s.mu.RUnlock()
-	if ok && now.Before(m.renewAt) {
-		return m.token, nil
+	if token, ok := s.cache.get(k, now); ok {
+		return token, nil
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, tokenClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -275,19 +264,7 @@ func (s *Signer) Token(audience string, c Claims) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sign service token: %w", err)
 	}
-	s.mu.Lock()
-	if len(s.cache) >= cacheSize {
-		for k, m := range s.cache {
-			if !now.Before(m.renewAt) {
-				delete(s.cache, k)
-			}
-		}
-		if len(s.cache) >= cacheSize {
-			clear(s.cache)
-		}
-	}
-	s.cache[k] = minted{token: token, renewAt: now.Add(TokenTTL / 2)}
-	s.mu.Unlock()
+	s.cache.put(k, token, now.Add(TokenTTL/2), now)
 	return token, nil
 }
 
@@ -368,15 +345,7 @@ type Verifier struct {
 	keys     map[string]callerKey // by key ID
 	parser   *jwt.Parser
 	now      func() time.Time
-
-	mu    sync.RWMutex
-	cache map[string]verified // token → what it says
-}
-
-// verified is a verified token's claims and when it expires.
-type verified struct {
-	claims  Claims
-	expires time.Time
+	cache    *boundedCache[string, Claims] // verified tokens until they expire
 }
 
 // NewVerifier returns the verifier of calls to audience (the called service's name) from
@@ -385,7 +354,7 @@ func NewVerifier(audience string, callers []Caller, now func() time.Time) *Verif
 	if now == nil {
 		now = time.Now
 	}
-	v := &Verifier{audience: audience, keys: map[string]callerKey{}, now: now, cache: map[string]verified{}}
+	v := &Verifier{audience: audience, keys: map[string]callerKey{}, now: now, cache: newBoundedCache[string, Claims]()}
 	for _, c := range callers {
 		for _, k := range c.Keys {
 			v.keys[keyID(k)] = callerKey{service: c.Name, key: k, forUsers: c.ForUsers}
@@ -419,29 +388,14 @@ func (v *Verifier) VerifyRequest(r *http.Request) (Claims, error) {
 // Verify checks token and returns what it says.
 func (v *Verifier) Verify(token string) (Claims, error) {
 	now := v.now()
-	v.mu.RLock()
-	e, ok := v.cache[token]
-	v.mu.RUnlock()
-	if ok && now.Before(e.expires) {
-		return e.claims, nil
+	if c, ok := v.cache.get(token, now); ok {
+		return c, nil
 	}
 	c, expires, err := v.verify(token)
 	if err != nil {
 		return Claims{}, err
 	}
-	v.mu.Lock()
-	if len(v.cache) >= cacheSize {
-		for t, e := range v.cache {
-			if !now.Before(e.expires) {
-				delete(v.cache, t)
-			}
-		}
-		if len(v.cache) >= cacheSize {
-			clear(v.cache)
-		}
-	}
-	v.cache[token] = verified{claims: c, expires: expires}
-	v.mu.Unlock()
+	v.cache.put(token, c, expires, now)
 	return c, nil
 }
 
@@ -478,4 +432,50 @@ func (v *Verifier) verify(token string) (Claims, time.Time, error) {
 		return Claims{}, time.Time{}, ErrForUser
 	}
 	return c, tc.ExpiresAt.Add(Leeway), nil
+}
+
+// boundedCache keeps values until a time of their own, at most cacheSize of them: when it is
+// full, the expired ones go, and when none has, all go. It is safe for concurrent use.
+type boundedCache[K comparable, V any] struct {
+	mu sync.RWMutex
+	m  map[K]cached[V]
+}
+
+// cached is a value and the time it is kept until.
+type cached[V any] struct {
+	v     V
+	until time.Time
+}
+
+func newBoundedCache[K comparable, V any]() *boundedCache[K, V] {
+	return &boundedCache[K, V]{m: map[K]cached[V]{}}
+}
+
+// get returns the value of k when it is kept past now.
+func (c *boundedCache[K, V]) get(k K, now time.Time) (V, bool) {
+	c.mu.RLock()
+	e, ok := c.m[k]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.until) {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+// put keeps v under k until until.
+func (c *boundedCache[K, V]) put(k K, v V, until, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= cacheSize {
+		for k, e := range c.m {
+			if !now.Before(e.until) {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= cacheSize {
+			clear(c.m)
+		}
+	}
+	c.m[k] = cached[V]{v: v, until: until}
 }
