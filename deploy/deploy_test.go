@@ -524,14 +524,14 @@ func TestCompose(t *testing.T) {
 }
 
 // TestComposeObservability checks that compose runs Consul, an OpenTelemetry Collector with
-// its configuration, a trace backend and a log backend, and that every EventPost service
-// uses the first two.
+// its configuration, a trace backend, a log backend and a metrics backend, and that every
+// EventPost service uses the first two (TestComposeMetrics: the collector scrapes them).
 func TestComposeObservability(t *testing.T) {
 	c := loadCompose(t)
 	var ps problems
 	for name, image := range map[string]string{
 		"consul": "hashicorp/consul:", "otel-collector": "otel/opentelemetry-collector",
-		"jaeger": "jaegertracing/", "loki": "grafana/loki:", "grafana": "grafana/grafana:",
+		"jaeger": "jaegertracing/", "loki": "grafana/loki:", "grafana": "grafana/grafana:", "prometheus": "prom/prometheus:",
 	} {
 		s, ok := c.Services[name]
 		if !ok || !strings.HasPrefix(s.Image, image) {

@@ -213,7 +213,7 @@ func TestComposeNetworks(t *testing.T) {
 // ---- compose: the development UIs (docker-compose.tools.yml) ----------------------------
 
 // devUIs are the development UIs docker-compose.tools.yml publishes: compose service → port.
-var devUIs = map[string]string{"mailpit": "8025", "rabbitmq": "15672", "consul": "8500", "jaeger": "16686", "grafana": "3000"}
+var devUIs = map[string]string{"mailpit": "8025", "rabbitmq": "15672", "consul": "8500", "jaeger": "16686", "grafana": "3000", "prometheus": "9090"}
 
 func loadComposeTools(t *testing.T) *composeFile {
 	t.Helper()
@@ -820,6 +820,9 @@ func (m *manifests) pods(ps *problems) []k8sPod {
 				} else {
 					p.metrics = c.port(a)
 				}
+				if p.metrics != 0 && p.metrics == p.http {
+					ps.add("%s %s: /metrics is on the HTTP port (%d), so whoever scrapes it can also call the API: serve it on a port of its own (EVENTPOST_METRICS_ADDR)", kind, name, p.http)
+				}
 			}
 		}
 		label := kind + " " + name
@@ -1239,12 +1242,16 @@ func TestChecksCatchNetworkPolicyFaults(t *testing.T) {
 			p.Spec.PodSelector = labelSelector{}
 		}, "a client outside the cluster reaches port 8080 of mailer"},
 		{"metrics on all ports", func(m *manifests) { policy(m, "allow-metrics-scraping").Spec.Ingress[0].Ports = nil }, "Prometheus in namespace monitoring reaches port 1 of auth"},
-		{"metrics moved, policy not", func(m *manifests) {
-			d := deployment(m, "events")
-			c := d.Spec.Template.Spec.Containers[0]
-			c.Ports = append(c.Ports, containerPort{Name: "metrics", ContainerPort: 9090})
-			d.Spec.Template.Metadata.Annotations["prometheus.io/port"] = "metrics"
+		{"scraping on the HTTP port", func(m *manifests) {
+			policy(m, "allow-metrics-scraping").Spec.Ingress[0].Ports = []policyPort{{Port: "http"}}
 		}, "cannot reach events's /metrics port (9090"},
+		{"monitoring reaches the API", func(m *manifests) {
+			r := &policy(m, "allow-metrics-scraping").Spec.Ingress[0]
+			r.Ports = append(slices.Clone(r.Ports), policyPort{Port: "http"})
+		}, "Prometheus in namespace monitoring reaches port 8080 of auth"},
+		{"metrics back on the HTTP port", func(m *manifests) {
+			deployment(m, "events").Spec.Template.Metadata.Annotations["prometheus.io/port"] = "http"
+		}, "Deployment events: /metrics is on the HTTP port (8080)"},
 		{"no DNS", func(m *manifests) { drop(m, "allow-dns") }, "cannot reach the cluster DNS"},
 		{"gateway to the database", func(m *manifests) {
 			e := &policy(m, "egress-postgresql").Spec.PodSelector.MatchExpressions[0]

@@ -29,6 +29,10 @@ type System struct {
 	URL string
 	// ServiceURLs maps each service name to the base URL of its loopback listener.
 	ServiceURLs map[string]string
+	// MetricsURL is the base URL of the metrics listener (Config.MetricsAddr), "" without
+	// one: the process's metrics (the gateway's, the web UI's, the broker's and the Go
+	// runtime's) at MetricsURL+"/metrics", each service's at MetricsURL+"/metrics/<service>".
+	MetricsURL string
 
 	cancel context.CancelFunc
 	done   chan error
@@ -46,9 +50,10 @@ func (s *System) Stop() error {
 
 // Start starts the gateway and the four services in this process: each service on its own
 // loopback listener with its own SQLite database under cfg.DataDir, the in-process broker
-// between them, and the gateway on cfg.HTTPAddr. Every log line names the process's
-// instance (cfg.InstanceID, default host name and process ID). It returns once every
-// listener is bound; the system runs until ctx ends.
+// between them, and the gateway on cfg.HTTPAddr. With cfg.MetricsAddr, every registry is
+// served on that listener (see System.MetricsURL) and no other listener serves /metrics.
+// Every log line names the process's instance (cfg.InstanceID, default host name and
+// process ID). It returns once every listener is bound; the system runs until ctx ends.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err error) {
 	if err := private.MkdirAll(cfg.DataDir, log); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -77,6 +82,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 		name     string
 		store    store
 		svc      service
+		registry *prometheus.Registry
 		listener net.Listener
 		relay    *outbox.Relay
 	}
@@ -125,7 +131,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 		}
 		closers = append(closers, ln.Close)
 		resolver[name] = []string{"http://" + ln.Addr().String()}
-		parts = append(parts, &part{name: name, store: st, svc: svc, listener: ln, relay: relay})
+		parts = append(parts, &part{name: name, store: st, svc: svc, registry: reg, listener: ln, relay: relay})
 	}
 
 	glog := logging.ForService(log, discovery.Gateway)
@@ -142,6 +148,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 		return nil, fmt.Errorf("gateway: listen: %w", err)
 	}
 	closers = append(closers, gln.Close)
+	// With cfg.MetricsAddr, one listener serves every registry, each at a path of its own.
+	var mln net.Listener
+	if cfg.MetricsAddr != "" {
+		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("metrics: listen: %w", err)
+		}
+		closers = append(closers, mln.Close)
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	g, gctx := errgroup.WithContext(ctx)
@@ -162,14 +176,23 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 		})
 	}
 	run("broker", b.Run)
+	serviceRegs := map[string]*prometheus.Registry{}
 	for _, p := range parts {
 		l := logging.ForService(log, p.name)
-		serve(p.name, p.svc.Handler(), p.listener, l)
+		h := p.svc.Handler()
+		if mln != nil {
+			h = httpx.WithoutMetrics(h, l)
+		}
+		serviceRegs[p.name] = p.registry
+		serve(p.name, h, p.listener, l)
 		run(p.name+" outbox relay", p.relay.Run)
 		run(p.name, p.svc.Run)
 	}
 	serve(discovery.Gateway, gw.Handler(), gln, glog)
 	run(discovery.Gateway, gw.Run)
+	if mln != nil {
+		serve("metrics", metrics.ListenerHandler(gatewayReg, serviceRegs), mln, log)
+	}
 
 	sys := &System{
 		URL:         "http://" + gln.Addr().String(),
@@ -179,6 +202,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 	}
 	for name, urls := range resolver {
 		sys.ServiceURLs[name] = urls[0]
+	}
+	if mln != nil {
+		sys.MetricsURL = "http://" + mln.Addr().String()
+		log.Info("serving metrics", "url", sys.MetricsURL+"/metrics", "services", sys.MetricsURL+metrics.PathPrefix+"<service>")
 	}
 	go func() {
 		err := g.Wait()

@@ -19,6 +19,13 @@ type Config struct {
 	// in the distributed mode a service's, default 127.0.0.1 and the service's port in
 	// DefaultPorts.
 	HTTPAddr string
+	// MetricsAddr, when set, is the address of a listener of its own for /metrics
+	// (EVENTPOST_METRICS_ADDR, such as ":9090"); the main listener then answers /metrics 404.
+	// It serves the process's registry at /metrics and, in the all-in-one mode, each
+	// service's at /metrics/<service>; a launcher (`eventpost launch`) wants port 0 there
+	// and gives each process a free port of its own. Unset, every listener serves its own
+	// /metrics (the gateway's is public).
+	MetricsAddr string
 	// DataDir holds one SQLite database per service and, without SMTP, the mail/ folder
 	// (EVENTPOST_DATA_DIR, default "./data").
 	DataDir string
@@ -115,6 +122,7 @@ var DefaultPorts = map[string]int{
 // EVENTPOST_DATABASE_PREFIX, which a single service never does.
 var KnownEnv = []string{
 	"EVENTPOST_HTTP_ADDR",
+	"EVENTPOST_METRICS_ADDR",
 	"EVENTPOST_DATA_DIR",
 	"EVENTPOST_PUBLIC_URL",
 	"EVENTPOST_SMTP_URL",
@@ -151,6 +159,7 @@ func ReadConfig(getenv func(string) string, service string) (Config, error) {
 	}
 	c := Config{
 		HTTPAddr:        or(getenv("EVENTPOST_HTTP_ADDR"), addr),
+		MetricsAddr:     getenv("EVENTPOST_METRICS_ADDR"),
 		DataDir:         or(getenv("EVENTPOST_DATA_DIR"), "data"),
 		PublicURL:       getenv("EVENTPOST_PUBLIC_URL"),
 		SMTPURL:         getenv("EVENTPOST_SMTP_URL"),
@@ -210,6 +219,13 @@ func ReadConfig(getenv func(string) string, service string) (Config, error) {
 	if v := c.AdvertiseAddr; strings.Contains(v, ":") && net.ParseIP(v) == nil {
 		if _, port, err := net.SplitHostPort(v); err != nil || !validPort(port) {
 			return c, fmt.Errorf("EVENTPOST_ADVERTISE_ADDR: want a host or host:port, got %q", v)
+		}
+	}
+	if v := c.MetricsAddr; v != "" {
+		if _, port, err := net.SplitHostPort(v); err != nil || port != "0" && !validPort(port) {
+			return c, fmt.Errorf("EVENTPOST_METRICS_ADDR: want host:port or :port, such as :9090, got %q", v)
+		} else if v == c.HTTPAddr && port != "0" {
+			return c, fmt.Errorf("EVENTPOST_METRICS_ADDR: %q is also EVENTPOST_HTTP_ADDR; give /metrics a port of its own", v)
 		}
 	}
 	if v := getenv("EVENTPOST_RATE_LIMIT"); v != "" {

@@ -111,9 +111,11 @@ func dropDatabases(t testing.TB, prefix string) {
 
 // TestDistributedUserStory walks the same user story as TestUserStory through the
 // distributed system: every service a separate process, two replicas of notifications and
-// of the email-sender, PostgreSQL per service, RabbitMQ between them.
+// of the email-sender, PostgreSQL per service, RabbitMQ between them; then the password
+// reset story of TestPasswordResetStory.
 func TestDistributedUserStory(t *testing.T) {
 	smtp := smtptest.Start(t)
 	_, c, _ := startCluster(t, smtp, nil)
 	userStory(t, c, smtp)
+	passwordResetStory(t, c, smtp)
 }

@@ -54,6 +54,9 @@ type ClusterConfig struct {
 	ConsulBinary string
 	// Env is added to every process's environment, which otherwise is this process's
 	// (EVENTPOST_SMTP_URL, EVENTPOST_MAIL_FROM, OTEL_EXPORTER_OTLP_ENDPOINT… pass through).
+	// EVENTPOST_METRICS_ADDR, from Env or else this process's environment, is the launcher's
+	// to hand out: unset, each process serves /metrics on its own HTTP address; host:0 gives
+	// each process a metrics listener of its own on host, at a free port (Process.MetricsAddr).
 	Env []string
 	// Output receives every process's log lines. An *os.File (stdout, a log file opened for
 	// appending) is handed to the processes as it is, which costs this process nothing.
@@ -82,6 +85,9 @@ type Process struct {
 	Index   int
 	// Addr is its listen address (host:port).
 	Addr string
+	// MetricsAddr is the address of its metrics listener (EVENTPOST_METRICS_ADDR), "" when
+	// it serves /metrics on Addr.
+	MetricsAddr string
 
 	env  []string
 	mu   sync.Mutex
@@ -106,6 +112,10 @@ type Cluster struct {
 // service as its own OS process — the configured replicas of each — plus the gateway, then
 // waits until all of them are ready.
 func Launch(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
+	metricsHost, metricsOn, err := launchMetricsHost(cfg.Env)
+	if err != nil {
+		return nil, err
+	}
 	dbURLs, err := prepareDatabases(ctx, cfg.PostgresURL, cfg.DatabasePrefix)
 	if err != nil {
 		return nil, err
@@ -158,6 +168,15 @@ func Launch(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		)
 		if c.ConsulAddr != "" {
 			p.env = append(p.env, "EVENTPOST_CONSUL_ADDR="+c.ConsulAddr)
+		}
+		if metricsOn {
+			free, err := clusterAddr(nil, 0)
+			if err != nil {
+				return nil, err
+			}
+			_, port, _ := net.SplitHostPort(free)
+			p.MetricsAddr = net.JoinHostPort(metricsHost, port)
+			p.env = append(p.env, "EVENTPOST_METRICS_ADDR="+p.MetricsAddr)
 		}
 		for name, urls := range upstreams {
 			p.env = append(p.env, "EVENTPOST_"+strings.ToUpper(name)+"_URLS="+strings.Join(urls, ","))
@@ -329,6 +348,28 @@ func prepareDatabases(ctx context.Context, adminURL, prefix string) (map[string]
 		urls[name] = u.String()
 	}
 	return urls, nil
+}
+
+// launchMetricsHost reads the EVENTPOST_METRICS_ADDR the launched processes would inherit
+// (the last in env, else this process's) and returns its host; on is false when it is unset.
+// One address cannot serve several processes, so its port must be 0: each process is given
+// a free port of its own on that host.
+func launchMetricsHost(env []string) (host string, on bool, err error) {
+	v := os.Getenv("EVENTPOST_METRICS_ADDR")
+	for _, kv := range env {
+		if rest, ok := strings.CutPrefix(kv, "EVENTPOST_METRICS_ADDR="); ok {
+			v = rest
+		}
+	}
+	if v == "" {
+		return "", false, nil
+	}
+	host, port, err := net.SplitHostPort(v)
+	if err != nil || port != "0" {
+		return "", false, fmt.Errorf("EVENTPOST_METRICS_ADDR: the launcher gives each process a metrics port of its own; "+
+			"set host:0, such as 127.0.0.1:0, not %q", v)
+	}
+	return host, true, nil
 }
 
 // clusterAddr returns the listen address of replica i: its configured port, or a free one.

@@ -32,7 +32,8 @@ import (
 // service over its own PostgreSQL database with RabbitMQ between the services. With
 // cfg.ConsulAddr it registers itself with the Consul agent, finds the services it calls
 // through it and applies its configuration keys from Consul's KV store as they change;
-// without, discovery is static (cfg.Upstreams). It returns when ctx ends, after a graceful
+// without, discovery is static (cfg.Upstreams). With cfg.MetricsAddr its registry is served
+// at /metrics there, and not on cfg.HTTPAddr. It returns when ctx ends, after a graceful
 // shutdown.
 func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error {
 	log = logging.ForService(log, name).With("instance", cfg.InstanceID)
@@ -55,8 +56,28 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error
 		return fmt.Errorf("%s: listen: %w", name, err)
 	}
 	defer ln.Close()
+	// With cfg.MetricsAddr, /metrics has a listener of its own, and the main one answers 404.
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("%s: metrics listen: %w", name, err)
+		}
+		defer metricsLn.Close()
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
+	// serveMetrics serves reg on the metrics listener, if any, until the process stops, and
+	// logs the addresses the process serves on.
+	serveMetrics := func() {
+		attrs := []any{"addr", ln.Addr().String()}
+		if metricsLn != nil {
+			g.Go(func() error {
+				return httpx.Serve(gctx, httpx.NewServer("", metrics.ListenerHandler(reg, nil), log), metricsLn, cfg.ShutdownTimeout)
+			})
+			attrs = append(attrs, "metrics_addr", metricsLn.Addr().String())
+		}
+		log.Info("serving", attrs...)
+	}
 	// serveHTTP serves h. With Consul it first applies the configuration keys, and it serves
 	// until the instance is deregistered.
 	serveHTTP := func(h http.Handler, keys map[string]kvconfig.Key) error {
@@ -81,7 +102,7 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error
 			return err
 		}
 		g.Go(func() error { return gw.Run(gctx) })
-		log.Info("serving", "addr", ln.Addr().String())
+		serveMetrics()
 		return g.Wait()
 	}
 
@@ -120,13 +141,17 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	if err := serveHTTP(withReadiness(svc.Handler(), httpx.Check{Name: "rabbitmq", Check: rb.Ping}), configKeys(cfg, nil, svc, relay)); err != nil {
+	h := withReadiness(svc.Handler(), httpx.Check{Name: "rabbitmq", Check: rb.Ping})
+	if metricsLn != nil {
+		h = httpx.WithoutMetrics(h, log)
+	}
+	if err := serveHTTP(h, configKeys(cfg, nil, svc, relay)); err != nil {
 		return err
 	}
 	g.Go(func() error { return rb.Run(gctx) })
 	g.Go(func() error { return relay.Run(gctx) })
 	g.Go(func() error { return svc.Run(gctx) })
-	log.Info("serving", "addr", ln.Addr().String())
+	serveMetrics()
 	return g.Wait()
 }
 
@@ -144,6 +169,7 @@ func newGateway(cfg Config, resolver discovery.Resolver, log *slog.Logger, reg *
 	}
 	gcfg := gateway.DefaultConfig()
 	gcfg.RateLimit, gcfg.RateBurst = cfg.RateLimit, cfg.RateBurst
+	gcfg.MetricsElsewhere = cfg.MetricsAddr != ""
 	if strings.HasPrefix(cfg.PublicURL, "https://") {
 		gcfg.HSTS = "max-age=31536000"
 		if cfg.HSTSIncludeSubdomains {

@@ -22,12 +22,23 @@ type Config struct {
 	// MaxConcurrentHashes bounds the password hashes computed at once (each holds
 	// Password.Memory KiB). Default 2.
 	MaxConcurrentHashes int
-	// AccountFailureLimit is how many failed logins for one email address FailureWindow
-	// allows before logins for it are refused with 429. Default 5.
-	AccountFailureLimit int
+	// AccountAddressFailureLimit is how many failed logins for one email address from one
+	// client address FailureWindow allows before logins for that email from that address are
+	// refused with 429; other addresses may still log in to it. Default 5.
+	AccountAddressFailureLimit int
 	// AddressFailureLimit is how many failed logins from one client address FailureWindow
 	// allows before logins from it are refused with 429. Default 20.
 	AddressFailureLimit int
+	// AccountFailureLimit is how many failed logins for one email address, from all
+	// addresses together, FailureWindow allows before logins for it are refused from every
+	// address; reaching it emails the owner a link that unlocks the account and sets a new
+	// password. Default 100.
+	AccountFailureLimit int
+	// ResetTokenTTL is how long a password-reset (or unlock) link works. Default 1 hour.
+	ResetTokenTTL time.Duration
+	// ResetRequestLimit is how many password-reset emails one address may be sent within
+	// FailureWindow; further requests are answered the same but send nothing. Default 3.
+	ResetRequestLimit int
 	// FailureWindow is the sliding window over which failed logins are counted. Default 15
 	// minutes.
 	FailureWindow time.Duration
@@ -50,16 +61,19 @@ type Config struct {
 // DefaultConfig returns the default configuration.
 func DefaultConfig() Config {
 	return Config{
-		AccessTokenTTL:      authtoken.MaxTTL,
-		RefreshTokenTTL:     30 * 24 * time.Hour,
-		Password:            MinPasswordParams,
-		MaxConcurrentHashes: 2,
-		AccountFailureLimit: 5,
-		AddressFailureLimit: 20,
-		FailureWindow:       15 * time.Minute,
-		PruneInterval:       10 * time.Minute,
-		RevocationPoll:      time.Second,
-		MaxRevocationWait:   30 * time.Second,
+		AccessTokenTTL:             authtoken.MaxTTL,
+		RefreshTokenTTL:            30 * 24 * time.Hour,
+		Password:                   MinPasswordParams,
+		MaxConcurrentHashes:        2,
+		AccountAddressFailureLimit: 5,
+		AddressFailureLimit:        20,
+		AccountFailureLimit:        100,
+		ResetTokenTTL:              time.Hour,
+		ResetRequestLimit:          3,
+		FailureWindow:              15 * time.Minute,
+		PruneInterval:              10 * time.Minute,
+		RevocationPoll:             time.Second,
+		MaxRevocationWait:          30 * time.Second,
 	}
 }
 
@@ -82,9 +96,12 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.PruneInterval, d.PruneInterval)
 	def(&c.RevocationPoll, d.RevocationPoll)
 	def(&c.MaxRevocationWait, d.MaxRevocationWait)
+	def(&c.ResetTokenTTL, d.ResetTokenTTL)
 	defInt(&c.MaxConcurrentHashes, d.MaxConcurrentHashes)
+	defInt(&c.AccountAddressFailureLimit, d.AccountAddressFailureLimit)
 	defInt(&c.AccountFailureLimit, d.AccountFailureLimit)
 	defInt(&c.AddressFailureLimit, d.AddressFailureLimit)
+	defInt(&c.ResetRequestLimit, d.ResetRequestLimit)
 	if c.Password == (PasswordParams{}) {
 		c.Password = d.Password
 	}
@@ -93,9 +110,14 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("auth config: access token TTL %v is not between 1s and %v", c.AccessTokenTTL, authtoken.MaxTTL)
 	case c.RefreshTokenTTL < time.Minute:
 		return c, fmt.Errorf("auth config: refresh token TTL %v is under a minute", c.RefreshTokenTTL)
-	case c.MaxConcurrentHashes < 1 || c.AccountFailureLimit < 1 || c.AddressFailureLimit < 1:
+	case c.MaxConcurrentHashes < 1 || c.AccountAddressFailureLimit < 1 || c.AccountFailureLimit < 1 ||
+		c.AddressFailureLimit < 1 || c.ResetRequestLimit < 1:
 		return c, fmt.Errorf("auth config: hash concurrency and failure limits must be positive")
-	case c.FailureWindow < 0 || c.PruneInterval < 0 || c.RevocationPoll < 0 || c.MaxRevocationWait < 0:
+	case c.AccountFailureLimit < c.AccountAddressFailureLimit:
+		return c, fmt.Errorf("auth config: the account-wide failure limit %d is below the per-address one %d",
+			c.AccountFailureLimit, c.AccountAddressFailureLimit)
+	case c.FailureWindow < 0 || c.PruneInterval < 0 || c.RevocationPoll < 0 || c.MaxRevocationWait < 0 ||
+		c.ResetTokenTTL < time.Minute:
 		return c, fmt.Errorf("auth config: durations must be positive")
 	}
 	if err := c.Password.validate(); err != nil {

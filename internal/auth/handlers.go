@@ -34,6 +34,8 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/auth/token", s.handleToken)
 	mux.HandleFunc("POST /api/v1/auth/refresh", s.handleRefresh)
 	mux.HandleFunc("POST /api/v1/auth/logout", s.handleLogout)
+	mux.HandleFunc("POST /api/v1/auth/password-reset", s.handlePasswordReset)
+	mux.HandleFunc("POST /api/v1/auth/password-reset/confirm", s.handlePasswordResetConfirm)
 	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
 	mux.HandleFunc("GET "+authtoken.RevocationsPath, s.handleRevocations)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -157,6 +159,47 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	seq, err := s.Logout(r.Context(), caller, in.RefreshToken)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	setRevocation(w, seq)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// resetRequest is the body of POST /api/v1/auth/password-reset.
+type resetRequest struct {
+	Email string `json:"email"`
+}
+
+// resetConfirm is the body of POST /api/v1/auth/password-reset/confirm.
+type resetConfirm struct {
+	Token    string `json:"token"`
+	Password string `json:"password"`
+}
+
+func (s *Service) handlePasswordReset(w http.ResponseWriter, r *http.Request) {
+	var in resetRequest
+	if err := httpx.Decode(w, r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.RequestPasswordReset(r.Context(), in.Email); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusAccepted, map[string]string{
+		"status": "if an account has this address, a link to set a new password is on its way to it",
+	})
+}
+
+func (s *Service) handlePasswordResetConfirm(w http.ResponseWriter, r *http.Request) {
+	var in resetConfirm
+	if err := httpx.Decode(w, r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	seq, err := s.ResetPassword(r.Context(), in.Token, in.Password)
 	if err != nil {
 		s.fail(w, r, err)
 		return

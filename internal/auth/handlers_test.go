@@ -246,59 +246,193 @@ func TestLoginAnswersUnknownEmailAndWrongPasswordAlike(t *testing.T) {
 	}
 }
 
-func TestLoginThrottlesFailuresPerAccount(t *testing.T) {
+// TestStrangersFailuresDoNotLockTheOwnerOut: five failures for an account from one address
+// refuse that address for that account only; the owner logs in from another.
+func TestStrangersFailuresDoNotLockTheOwnerOut(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.signUp(adaEmail, adaPassword, "Ada")
-	ip := func(i int) string { return fmt.Sprintf("203.0.113.%d", i) } // a new address each time
+	const stranger, owner = "203.0.113.66", "198.51.100.7"
 
-	t.Run("five failures pass, then even the right password is 429", func(t *testing.T) {
-		for i := range 5 {
-			wantStatus(t, e.loginRec(adaEmail, "wrong password", ip(i)), http.StatusUnauthorized)
+	t.Run("a stranger's five failures refuse the stranger, even with the right password", func(t *testing.T) {
+		for range 5 {
+			wantStatus(t, e.loginRec(adaEmail, "wrong password", stranger), http.StatusUnauthorized)
 		}
 		e.clock.Advance(5 * time.Minute)
-		rec := e.loginRec(adaEmail, adaPassword, ip(10))
+		rec := e.loginRec(strings.ToUpper(adaEmail), adaPassword, stranger)
 		wantStatus(t, rec, http.StatusTooManyRequests)
 		if ra := rec.Header().Get("Retry-After"); ra != "600" {
 			t.Errorf("Retry-After %q, want 600 (the window frees 15 minutes after the first failure)", ra)
 		}
-		if p := decode[problemBody](t, rec); p.Status != 429 {
-			t.Errorf("problem status %d, want 429", p.Status)
+		if p := decode[problemBody](t, rec); p.Status != 429 || !strings.Contains(p.Detail, "from your address") {
+			t.Errorf("problem %+v, want a 429 that says the address is refused", p)
 		}
-		wantStatus(t, e.loginRec(strings.ToUpper(adaEmail), adaPassword, ip(11)), http.StatusTooManyRequests)
 	})
-	t.Run("once the window frees, the right password logs in", func(t *testing.T) {
+	t.Run("the owner logs in from another address", func(t *testing.T) {
+		wantStatus(t, e.loginRec(adaEmail, adaPassword, owner), http.StatusOK)
+	})
+	t.Run("the stranger's address may try another account", func(t *testing.T) {
+		e.signUp("grace@example.com", "another good password", "Grace")
+		wantStatus(t, e.loginRec("grace@example.com", "another good password", stranger), http.StatusOK)
+	})
+	t.Run("once the window frees, the stranger's address may try again", func(t *testing.T) {
 		e.clock.Advance(10 * time.Minute)
-		wantStatus(t, e.loginRec(adaEmail, adaPassword, ip(12)), http.StatusOK)
+		wantStatus(t, e.loginRec(adaEmail, adaPassword, stranger), http.StatusOK)
 	})
-	t.Run("a successful login clears the account's failures", func(t *testing.T) {
-		for i := range 4 {
-			wantStatus(t, e.loginRec(adaEmail, "wrong password", ip(20+i)), http.StatusUnauthorized)
+	t.Run("a success forgets that address's failures", func(t *testing.T) {
+		for range 4 {
+			wantStatus(t, e.loginRec(adaEmail, "wrong password", owner), http.StatusUnauthorized)
 		}
-		wantStatus(t, e.loginRec(adaEmail, adaPassword, ip(30)), http.StatusOK)
-		for i := range 4 {
-			wantStatus(t, e.loginRec(adaEmail, "wrong password", ip(40+i)), http.StatusUnauthorized)
+		wantStatus(t, e.loginRec(adaEmail, adaPassword, owner), http.StatusOK)
+		for range 4 {
+			wantStatus(t, e.loginRec(adaEmail, "wrong password", owner), http.StatusUnauthorized)
 		}
-		wantStatus(t, e.loginRec(adaEmail, adaPassword, ip(50)), http.StatusOK)
+		wantStatus(t, e.loginRec(adaEmail, adaPassword, owner), http.StatusOK)
 	})
 	t.Run("unknown emails are throttled the same way", func(t *testing.T) {
-		for i := range 5 {
-			wantStatus(t, e.loginRec("ghost@example.com", "wrong password", ip(60+i)), http.StatusUnauthorized)
+		for range 5 {
+			wantStatus(t, e.loginRec("ghost@example.com", "wrong password", stranger), http.StatusUnauthorized)
 		}
-		rec := e.loginRec("Ghost@example.com", "wrong password", ip(70))
+		rec := e.loginRec("Ghost@example.com", "wrong password", stranger)
 		wantStatus(t, rec, http.StatusTooManyRequests)
 		if rec.Header().Get("Retry-After") != "900" {
 			t.Errorf("Retry-After %q, want 900", rec.Header().Get("Retry-After"))
 		}
 	})
 	m := e.metrics()
-	for _, line := range []string{`auth_logins_total{outcome="throttled"} 3`, `auth_logins_total{outcome="failure"} 18`, `auth_logins_total{outcome="success"} 3`} {
+	for _, line := range []string{`auth_logins_total{outcome="throttled"} 2`, `auth_logins_total{outcome="failure"} 18`, `auth_logins_total{outcome="success"} 5`} {
 		if !strings.Contains(m, line) {
 			t.Errorf("metrics lack %q", line)
 		}
 	}
 }
 
+// TestAccountWideLimitLocksEveryoneAndMailsTheOwner: failures for one account from many
+// addresses reach the account-wide limit: every address is refused, the owner gets one
+// email with a link, and the link unlocks the account with a new password.
+func TestAccountWideLimitLocksEveryoneAndMailsTheOwner(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *auth.Config) { c.AccountAddressFailureLimit, c.AccountFailureLimit = 2, 6 })
+	e.signUp(adaEmail, adaPassword, "Ada")
+	before := e.login(adaEmail, adaPassword)
+	ip := func(i int) string { return fmt.Sprintf("203.0.113.%d", i) }
+	for i := range 3 {
+		for range 2 {
+			wantStatus(t, e.loginRec(adaEmail, "wrong password", ip(i)), http.StatusUnauthorized)
+		}
+	}
+	rec := e.loginRec(adaEmail, adaPassword, "198.51.100.7") // the owner, from a fresh address
+	wantStatus(t, rec, http.StatusTooManyRequests)
+	if p := decode[problemBody](t, rec); !strings.Contains(p.Detail, "locked for everyone") {
+		t.Errorf("detail %q does not say the account is locked", p.Detail)
+	}
+	// An unknown email is answered alike: nothing tells whether the account exists.
+	for i := range 3 {
+		for range 2 {
+			e.loginRec("ghost@example.com", "wrong password", ip(10+i))
+		}
+	}
+	ghost := e.loginRec("ghost@example.com", "wrong password", "198.51.100.8")
+	wantStatus(t, ghost, http.StatusTooManyRequests)
+	if a, b := decode[problemBody](t, rec).Detail, decode[problemBody](t, ghost).Detail; a != b {
+		t.Errorf("locked account and unknown email answer differently: %q vs %q", a, b)
+	}
+
+	var unlock []messages.EmailSend
+	for _, m := range e.outbox() {
+		var p messages.EmailSend
+		if m.Type == messages.TypeEmailSend && json.Unmarshal(m.Payload, &p) == nil && p.Kind == messages.EmailAccountLocked {
+			unlock = append(unlock, p)
+		}
+	}
+	if len(unlock) != 1 {
+		t.Fatalf("%d account_locked emails queued, want 1 (to the owner only)", len(unlock))
+	}
+	if u := unlock[0]; u.To != adaEmail || u.Token == "" || u.ExpiresAt == nil || !u.ExpiresAt.Equal(testBase.Add(time.Hour)) ||
+		strings.Contains(u.IdempotencyKey, u.Token) {
+		t.Errorf("unlock email %+v: want to Ada, a token, valid 1 h, a key that does not hold the token", u)
+	}
+
+	// The link unlocks: a new password logs in from anywhere, the old logins are revoked.
+	wantStatus(t, e.resetRec(unlock[0].Token, "a brand new password"), http.StatusNoContent)
+	wantStatus(t, e.loginRec(adaEmail, "a brand new password", "198.51.100.7"), http.StatusOK)
+	wantStatus(t, e.loginRec(adaEmail, "a brand new password", ip(0)), http.StatusOK)
+	wantStatus(t, e.refreshRec(before.RefreshToken), http.StatusUnauthorized)
+	revoked := false
+	for _, r := range e.feed(0).Revocations {
+		revoked = revoked || r.SessionID == before.caller.SessionID
+	}
+	if !revoked {
+		t.Errorf("the login from before the reset (%s) is not revoked", before.caller.SessionID)
+	}
+}
+
+// TestPasswordReset: a reset link is sent only to an existing account, answered alike
+// either way, works once within its hour, and revokes every login.
+func TestPasswordReset(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.signUp(adaEmail, adaPassword, "Ada")
+	s1, s2 := e.login(adaEmail, adaPassword), e.login(adaEmail, adaPassword)
+	resets := func() []messages.EmailSend {
+		var out []messages.EmailSend
+		for _, m := range e.outbox() {
+			var p messages.EmailSend
+			if json.Unmarshal(m.Payload, &p) == nil && p.Kind == messages.EmailPasswordReset {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	known := e.serve(request{method: "POST", path: "/api/v1/auth/password-reset", body: `{"email":"ADA@example.com"}`})
+	unknown := e.serve(request{method: "POST", path: "/api/v1/auth/password-reset", body: `{"email":"nobody@example.com"}`})
+	wantStatus(t, known, http.StatusAccepted)
+	wantStatus(t, unknown, http.StatusAccepted)
+	if known.Body.String() != unknown.Body.String() {
+		t.Errorf("answers differ: %s vs %s", known.Body, unknown.Body)
+	}
+	if got := resets(); len(got) != 1 || got[0].To != adaEmail {
+		t.Fatalf("reset emails %+v, want one to Ada", got)
+	}
+	wantStatus(t, e.serve(request{method: "POST", path: "/api/v1/auth/password-reset", body: `{"email":"not an address"}`}), http.StatusUnprocessableEntity)
+
+	t.Run("at most three emails per window", func(t *testing.T) {
+		for range 4 {
+			wantStatus(t, e.serve(request{method: "POST", path: "/api/v1/auth/password-reset", body: `{"email":"` + adaEmail + `"}`}), http.StatusAccepted)
+		}
+		if n := len(resets()); n != 3 {
+			t.Errorf("%d reset emails after 5 requests, want 3", n)
+		}
+	})
+	links := resets()
+	t.Run("bad input changes nothing", func(t *testing.T) {
+		for _, body := range []string{
+			`{"token":"` + links[0].Token + `","password":"short"}`,
+			`{"token":"not-a-link","password":"a long enough password"}`,
+			`{"token":"","password":"a long enough password"}`,
+		} {
+			wantStatus(t, e.serve(request{method: "POST", path: "/api/v1/auth/password-reset/confirm", body: body}), http.StatusUnprocessableEntity)
+		}
+		wantStatus(t, e.loginRec(adaEmail, adaPassword, "192.0.2.1"), http.StatusOK)
+	})
+	t.Run("an expired link does not work", func(t *testing.T) {
+		e.clock.Advance(61 * time.Minute)
+		wantStatus(t, e.resetRec(links[0].Token, "a long enough password"), http.StatusUnprocessableEntity)
+		e.clock.Advance(-61 * time.Minute)
+	})
+	t.Run("a link works once, and every other link of the account stops", func(t *testing.T) {
+		wantStatus(t, e.resetRec(links[1].Token, "the new password"), http.StatusNoContent)
+		wantStatus(t, e.resetRec(links[1].Token, "yet another password"), http.StatusUnprocessableEntity)
+		wantStatus(t, e.resetRec(links[2].Token, "yet another password"), http.StatusUnprocessableEntity)
+		wantStatus(t, e.loginRec(adaEmail, adaPassword, "192.0.2.2"), http.StatusUnauthorized)
+		wantStatus(t, e.loginRec(adaEmail, "the new password", "192.0.2.3"), http.StatusOK)
+	})
+	t.Run("every login from before is revoked", func(t *testing.T) {
+		for _, s := range []session{s1, s2} {
+			wantStatus(t, e.refreshRec(s.RefreshToken), http.StatusUnauthorized)
+		}
+	})
+}
 func TestLoginThrottlesFailuresPerAddress(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *auth.Config) { c.AddressFailureLimit = 3 })
@@ -322,8 +456,10 @@ func TestLoginThrottlesFailuresPerAddress(t *testing.T) {
 
 func TestDefaultAddressLimitIsTwenty(t *testing.T) {
 	t.Parallel()
-	if got := auth.DefaultConfig(); got.AddressFailureLimit != 20 || got.AccountFailureLimit != 5 || got.FailureWindow != 15*time.Minute {
-		t.Errorf("defaults: address %d, account %d, window %v; want 20, 5, 15m", got.AddressFailureLimit, got.AccountFailureLimit, got.FailureWindow)
+	got := auth.DefaultConfig()
+	if got.AddressFailureLimit != 20 || got.AccountAddressFailureLimit != 5 || got.AccountFailureLimit != 100 || got.FailureWindow != 15*time.Minute {
+		t.Errorf("defaults: address %d, account from one address %d, account %d, window %v; want 20, 5, 100, 15m",
+			got.AddressFailureLimit, got.AccountAddressFailureLimit, got.AccountFailureLimit, got.FailureWindow)
 	}
 }
 

@@ -207,6 +207,13 @@ func (e *env) refreshRec(token string) *httptest.ResponseRecorder {
 		body: jsonBody(e.t, map[string]string{"refresh_token": token})})
 }
 
+// resetRec sets a new password with the token of a password-reset link.
+func (e *env) resetRec(token, password string) *httptest.ResponseRecorder {
+	e.t.Helper()
+	return e.serve(request{method: "POST", path: "/api/v1/auth/password-reset/confirm",
+		body: jsonBody(e.t, map[string]string{"token": token, "password": password})})
+}
+
 func (e *env) jwks() authtoken.JWKS {
 	e.t.Helper()
 	rec := e.serve(request{method: "GET", path: "/.well-known/jwks.json"})

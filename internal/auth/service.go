@@ -249,55 +249,90 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Account, error) {
 	return a, nil
 }
 
-// throttleKey names the login-failure counter of an account (by email) or a client address;
-// hashed, so the table holds no addresses and every key has the same length.
+// throttleKey names a counter of attempts: of an account (by email), of a client address,
+// of password-reset emails; hashed, so the table holds no addresses and every key has the
+// same length.
 func throttleKey(kind, value string) string {
 	sum := sha256.Sum256([]byte(kind + "\x00" + value))
 	return hex.EncodeToString(sum[:])
 }
 
-type failureLimit struct {
-	key   string
-	limit int
+// loginKeys are the failure counters a login attempt counts against.
+type loginKeys struct {
+	// account counts every failure for the email, from any address; below it, pair counts
+	// those from the attempt's address (so clearing account clears every pair).
+	account, pair string
+	// address counts every failure from the attempt's address, for any email.
+	address string
 }
 
-// throttled returns how long until each of the limits lets a login through again, or 0 when
-// all of them do.
-func (s *Service) throttled(ctx context.Context, now time.Time, limits ...failureLimit) (time.Duration, error) {
-	var wait time.Duration
-	for _, l := range limits {
-		fails, err := s.store.LoginFailures(ctx, l.key, now.Add(-s.cfg.FailureWindow))
+func newLoginKeys(emailKey, clientAddr string) loginKeys {
+	account := throttleKey("account", emailKey)
+	address := throttleKey("address", clientAddr)
+	return loginKeys{account: account, pair: account + "/" + address, address: address}
+}
+
+// What a client is told when a login is refused before its password is checked.
+const (
+	throttledHere    = "too many failed logins for this account from your address; try again later"
+	throttledAddress = "too many failed logins from your address; try again later"
+	throttledAccount = "too many failed logins for this account from many addresses: it is locked for everyone " +
+		"for a while. If it is yours, we have emailed you a link that unlocks it and sets a new password."
+)
+
+// throttle is a limit on one counter and what a client is told when it is reached.
+type throttle struct {
+	key    string
+	limit  int
+	detail string
+}
+
+// throttled returns the refusal of the first limit reached, with how long until it lets a
+// login through again, or nil when none is reached. accountFails is the number of failures
+// counted against the account-wide limit.
+func (s *Service) throttled(ctx context.Context, now time.Time, keys loginKeys) (refusal *problem.Error, accountFails int, err error) {
+	for _, l := range []throttle{
+		{keys.pair, s.cfg.AccountAddressFailureLimit, throttledHere},
+		{keys.address, s.cfg.AddressFailureLimit, throttledAddress},
+		{keys.account, s.cfg.AccountFailureLimit, throttledAccount},
+	} {
+		fails, err := s.store.LoginFailures(ctx, l.key, now.Add(-s.cfg.FailureWindow), l.limit)
 		if err != nil {
-			return 0, err
+			return nil, 0, err
 		}
-		if len(fails) >= l.limit {
-			// The window lets a login through once enough failures have left it.
-			free := fails[len(fails)-l.limit].Add(s.cfg.FailureWindow).Sub(now)
-			wait = max(wait, free, time.Second)
+		if l.key == keys.account {
+			accountFails = len(fails)
+		}
+		if len(fails) >= l.limit && refusal == nil {
+			// The window lets a login through once the oldest of the last limit failures
+			// has left it.
+			free := max(fails[0].Add(s.cfg.FailureWindow).Sub(now), time.Second)
+			refusal = problem.TooManyRequests(l.detail, free)
 		}
 	}
-	return wait, nil
+	return refusal, accountFails, nil
 }
 
 // Login checks an email and password and starts a login (session). An unknown email and a
-// wrong password give the same error after the same work; failures are counted per email
-// and per client address, and past either limit logins are refused before the password is
-// checked.
+// wrong password give the same error after the same work. Failures are counted per email
+// and client address, per client address, and per email from every address; past a limit,
+// logins are refused before the password is checked: for that email from that address, from
+// that address, or — past the much higher account-wide limit — for that email from every
+// address, and reaching that limit emails the owner a link that unlocks the account.
 func (s *Service) Login(ctx context.Context, email, password, clientAddr string) (TokenPair, error) {
 	if err := requireFields([2]string{"email", email}, [2]string{"password", password}); err != nil {
 		return TokenPair{}, err
 	}
 	now := s.now()
 	key := emailKey(email)
-	accountKey, addrKey := throttleKey("account", key), throttleKey("address", clientAddr)
-	wait, err := s.throttled(ctx, now,
-		failureLimit{accountKey, s.cfg.AccountFailureLimit}, failureLimit{addrKey, s.cfg.AddressFailureLimit})
+	keys := newLoginKeys(key, clientAddr)
+	refusal, accountFails, err := s.throttled(ctx, now, keys)
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("login: %w", err)
 	}
-	if wait > 0 {
+	if refusal != nil {
 		s.metrics.logins.WithLabelValues(loginThrottled).Inc()
-		return TokenPair{}, problem.TooManyRequests("too many failed logins; try again later", wait)
+		return TokenPair{}, refusal
 	}
 	a, err := s.store.AccountByEmail(ctx, key)
 	hash := a.PasswordHash
@@ -312,13 +347,18 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 		return TokenPair{}, fmt.Errorf("login: %w", err)
 	}
 	if !ok || a.ID == "" {
-		if err := s.store.RecordLoginFailure(ctx, now, accountKey, addrKey); err != nil {
+		if err := s.store.RecordLoginFailure(ctx, now, keys.account, keys.pair, keys.address); err != nil {
 			return TokenPair{}, fmt.Errorf("login: %w", err)
 		}
 		s.metrics.logins.WithLabelValues(loginFailure).Inc()
+		if a.ID != "" && accountFails+1 == s.cfg.AccountFailureLimit {
+			s.lockedOut(ctx, a, now)
+		}
 		return TokenPair{}, ErrInvalidCredentials
 	}
-	if err := s.store.ClearLoginFailures(ctx, accountKey); err != nil {
+	// A success forgets this address's failures for the account, not the account-wide
+	// count: a guesser elsewhere must not gain a fresh allowance each time the owner logs in.
+	if err := s.store.ClearLoginFailures(ctx, keys.pair); err != nil {
 		return TokenPair{}, fmt.Errorf("login: %w", err)
 	}
 	if rehash {
@@ -328,7 +368,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("login: %w", err)
 	}
-	raw, rhash, err := newRefreshToken()
+	raw, rhash, err := newSecret()
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("login: %w", err)
 	}
@@ -379,7 +419,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (TokenPair, int64, 
 		return TokenPair{}, 0, err
 	}
 	now := s.now()
-	hash := hashRefreshToken(token)
+	hash := hashSecret(token)
 	t, err := s.store.RefreshToken(ctx, hash)
 	switch {
 	case errors.Is(err, ErrRefreshTokenNotFound):
@@ -398,7 +438,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (TokenPair, int64, 
 	case err != nil:
 		return TokenPair{}, 0, fmt.Errorf("refresh: %w", err)
 	}
-	raw, nextHash, err := newRefreshToken()
+	raw, nextHash, err := newSecret()
 	if err != nil {
 		return TokenPair{}, 0, fmt.Errorf("refresh: %w", err)
 	}
@@ -454,7 +494,7 @@ func (s *Service) Logout(ctx context.Context, caller httpx.Caller, token string)
 		return 0, err
 	}
 	sessionID := caller.SessionID
-	t, err := s.store.RefreshToken(ctx, hashRefreshToken(token))
+	t, err := s.store.RefreshToken(ctx, hashSecret(token))
 	switch {
 	case err == nil:
 		if t.AccountID != caller.AccountID {

@@ -23,7 +23,22 @@ var (
 	// ErrRefreshTokenNotCurrent is returned by RotateRefreshToken when the token is already
 	// used, expired or gone: another rotation won, or the token may not be rotated.
 	ErrRefreshTokenNotCurrent = errors.New("refresh token already used, expired or revoked")
+	// ErrResetNotCurrent is returned for a password-reset link that is unknown, used or
+	// expired.
+	ErrResetNotCurrent = errors.New("password-reset link unknown, used or expired")
 )
+
+// PasswordReset is a stored password-reset (or unlock) link. Only the SHA-256 of its token
+// is kept.
+type PasswordReset struct {
+	// Hash is the hex SHA-256 of the token.
+	Hash      string
+	AccountID string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// UsedAt is when the link was used, or made useless by another; nil while it works.
+	UsedAt *time.Time
+}
 
 // Account is a stored account.
 type Account struct {
@@ -99,12 +114,30 @@ type Store interface {
 	// reader that saw LastSeq has seen every revocation up to it.
 	Revocations(ctx context.Context, after int64, now time.Time) (authtoken.RevocationFeed, error)
 
-	// RecordLoginFailure records one failed login at the given time under each key.
+	// RecordLoginFailure records one failed login (or another attempt that is counted, such
+	// as a password-reset email) at the given time under each key. Keys form a hierarchy:
+	// "a/b" is below "a".
 	RecordLoginFailure(ctx context.Context, at time.Time, keys ...string) error
-	// LoginFailures returns the times of the failures recorded under key after since, oldest first.
-	LoginFailures(ctx context.Context, key string, since time.Time) ([]time.Time, error)
-	// ClearLoginFailures forgets the failures recorded under key.
+	// LoginFailures returns the times of the newest n failures recorded under key after
+	// since, oldest first (all of them when there are fewer).
+	LoginFailures(ctx context.Context, key string, since time.Time, n int) ([]time.Time, error)
+	// ClearLoginFailures forgets the failures recorded under key and under every key below
+	// it ("key/…").
 	ClearLoginFailures(ctx context.Context, key string) error
+
+	// CreatePasswordReset inserts r and writes msgs to the outbox in the same transaction.
+	CreatePasswordReset(ctx context.Context, r PasswordReset, msgs ...broker.Message) error
+	// PasswordReset returns the link with the given hash, used or not, or ErrResetNotCurrent.
+	PasswordReset(ctx context.Context, hash string) (PasswordReset, error)
+	// ResetPassword uses the link hash at now, provided it is unused and not expired at now,
+	// all in one transaction: it marks every unused link of the account used, sets the
+	// account's password hash, deletes its refresh tokens and records a session revocation
+	// that matters until revokeUntil for each login they belonged to, and forgets the login
+	// failures under clearKey (and below it). It returns the highest revocation sequence
+	// number it recorded, 0 when the account had no login. A link that is not current gives
+	// ErrResetNotCurrent and writes nothing; of concurrent uses of one link exactly one
+	// succeeds.
+	ResetPassword(ctx context.Context, hash string, now time.Time, passwordHash string, revokeUntil time.Time, clearKey string) (int64, error)
 
 	// SigningKeys returns every signing key, oldest first.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
@@ -112,7 +145,7 @@ type Store interface {
 	AddSigningKey(ctx context.Context, k SigningKey) error
 
 	// Prune deletes what no longer matters at now: revocations that expired (but never the
-	// newest one, which keeps the sequence), refresh tokens that expired, and login failures
-	// recorded before failuresBefore.
+	// newest one, which keeps the sequence), refresh tokens and password-reset links that
+	// expired, and login failures recorded before failuresBefore.
 	Prune(ctx context.Context, now, failuresBefore time.Time) error
 }

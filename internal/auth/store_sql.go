@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
@@ -320,9 +322,9 @@ func (s *sqlStore) RecordLoginFailure(ctx context.Context, at time.Time, keys ..
 }
 
 // LoginFailures implements Store.
-func (s *sqlStore) LoginFailures(ctx context.Context, key string, since time.Time) ([]time.Time, error) {
+func (s *sqlStore) LoginFailures(ctx context.Context, key string, since time.Time, n int) ([]time.Time, error) {
 	rows, err := s.db.QueryContext(ctx, s.d.Rebind(
-		`SELECT at FROM login_failures WHERE key = ? AND at > ? ORDER BY at`), key, micros(since))
+		`SELECT at FROM login_failures WHERE key = ? AND at > ? ORDER BY at DESC LIMIT ?`), key, micros(since), n)
 	if err != nil {
 		return nil, fmt.Errorf("login failures: %w", err)
 	}
@@ -338,15 +340,130 @@ func (s *sqlStore) LoginFailures(ctx context.Context, key string, since time.Tim
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("login failures: %w", err)
 	}
+	slices.Reverse(out)
 	return out, nil
 }
 
 // ClearLoginFailures implements Store.
 func (s *sqlStore) ClearLoginFailures(ctx context.Context, key string) error {
-	if _, err := s.db.ExecContext(ctx, s.d.Rebind(`DELETE FROM login_failures WHERE key = ?`), key); err != nil {
+	if err := clearLoginFailures(ctx, s.db, s.d, key); err != nil {
 		return fmt.Errorf("clear login failures: %w", err)
 	}
 	return nil
+}
+
+// clearLoginFailures deletes the failures under key and below it. Keys are the service's
+// hex digests joined by "/", so that nothing in them is a LIKE wildcard; escape them anyway.
+func clearLoginFailures(ctx context.Context, db execer, d database.Dialect, key string) error {
+	prefix := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(key) + "/%"
+	_, err := db.ExecContext(ctx, d.Rebind(`DELETE FROM login_failures WHERE key = ? OR key LIKE ? ESCAPE '\'`), key, prefix)
+	return err
+}
+
+// CreatePasswordReset implements Store.
+func (s *sqlStore) CreatePasswordReset(ctx context.Context, r PasswordReset, msgs ...broker.Message) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.d.Rebind(
+			`INSERT INTO password_resets (hash, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
+			r.Hash, r.AccountID, micros(r.CreatedAt), micros(r.ExpiresAt)); err != nil {
+			return err
+		}
+		return outbox.Add(ctx, tx, s.d, msgs...)
+	})
+	if err != nil {
+		return fmt.Errorf("create password reset: %w", err)
+	}
+	return nil
+}
+
+// PasswordReset implements Store.
+func (s *sqlStore) PasswordReset(ctx context.Context, hash string) (PasswordReset, error) {
+	var (
+		r                PasswordReset
+		created, expires int64
+		used             sql.NullInt64
+	)
+	err := s.db.QueryRowContext(ctx, s.d.Rebind(
+		`SELECT hash, account_id, created_at, expires_at, used_at FROM password_resets WHERE hash = ?`), hash).
+		Scan(&r.Hash, &r.AccountID, &created, &expires, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrResetNotCurrent
+	}
+	if err != nil {
+		return PasswordReset{}, fmt.Errorf("password reset: %w", err)
+	}
+	r.CreatedAt, r.ExpiresAt = fromMicros(created), fromMicros(expires)
+	if used.Valid {
+		u := fromMicros(used.Int64)
+		r.UsedAt = &u
+	}
+	return r, nil
+}
+
+// ResetPassword implements Store.
+func (s *sqlStore) ResetPassword(ctx context.Context, hash string, now time.Time, passwordHash string, revokeUntil time.Time, clearKey string) (int64, error) {
+	var seq int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var accountID string
+		err := tx.QueryRowContext(ctx, s.d.Rebind(
+			`UPDATE password_resets SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ? RETURNING account_id`),
+			micros(now), hash, micros(now)).Scan(&accountID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrResetNotCurrent
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.d.Rebind(
+			`UPDATE password_resets SET used_at = ? WHERE account_id = ? AND used_at IS NULL`), micros(now), accountID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.d.Rebind(`UPDATE accounts SET password_hash = ? WHERE id = ?`), passwordHash, accountID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrAccountNotFound
+		}
+		sessions, err := s.sessionsOf(ctx, tx, accountID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.d.Rebind(`DELETE FROM refresh_tokens WHERE account_id = ?`), accountID); err != nil {
+			return err
+		}
+		for _, sid := range sessions {
+			if seq, err = s.insertRevocation(ctx, tx, &sid, nil, revokeUntil); err != nil {
+				return err
+			}
+		}
+		return clearLoginFailures(ctx, tx, s.d, clearKey)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reset password: %w", err)
+	}
+	return seq, nil
+}
+
+// sessionsOf returns the logins of the account that still have a refresh token.
+func (s *sqlStore) sessionsOf(ctx context.Context, tx *sql.Tx, accountID string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, s.d.Rebind(
+		`SELECT DISTINCT session_id FROM refresh_tokens WHERE account_id = ? ORDER BY session_id`), accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var sid string
+		if err := rows.Scan(&sid); err != nil {
+			return nil, err
+		}
+		out = append(out, sid)
+	}
+	return out, rows.Err()
 }
 
 // SigningKeys implements Store.
@@ -400,6 +517,7 @@ func (s *sqlStore) Prune(ctx context.Context, now, failuresBefore time.Time) err
 	}{
 		{`DELETE FROM revocations WHERE expires_at <= ? AND seq < (SELECT MAX(seq) FROM revocations)`, micros(now)},
 		{`DELETE FROM refresh_tokens WHERE expires_at <= ?`, micros(now)},
+		{`DELETE FROM password_resets WHERE expires_at <= ?`, micros(now)},
 		{`DELETE FROM login_failures WHERE at < ?`, micros(failuresBefore)},
 	}
 	for _, st := range stmts {

@@ -25,22 +25,22 @@ type TokenPair struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
-// refreshTokenBytes is the entropy of a refresh token.
-const refreshTokenBytes = 32
+// secretBytes is the entropy of a refresh token or a password-reset link's token.
+const secretBytes = 32
 
-// newRefreshToken returns a fresh refresh token (32 random bytes, base64url without padding)
-// and the hash under which it is stored.
-func newRefreshToken() (token, hash string, err error) {
-	b := make([]byte, refreshTokenBytes)
+// newSecret returns a fresh secret token — a refresh token, the token of a password-reset
+// link — (32 random bytes, base64url without padding) and the hash under which it is stored.
+func newSecret() (token, hash string, err error) {
+	b := make([]byte, secretBytes)
 	if _, err := rand.Read(b); err != nil {
-		return "", "", fmt.Errorf("new refresh token: %w", err)
+		return "", "", fmt.Errorf("new secret: %w", err)
 	}
 	token = base64.RawURLEncoding.EncodeToString(b)
-	return token, hashRefreshToken(token), nil
+	return token, hashSecret(token), nil
 }
 
-// hashRefreshToken returns the hex SHA-256 of a refresh token, the only form it is stored in.
-func hashRefreshToken(token string) string {
+// hashSecret returns the hex SHA-256 of a secret token, the only form it is stored in.
+func hashSecret(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
 }

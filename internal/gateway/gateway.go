@@ -71,6 +71,10 @@ type Config struct {
 	// revocation feed has caught up with it; it also bounds how long an authenticated request
 	// waits for the first sync of the feed.
 	RevocationWait time.Duration
+	// MetricsElsewhere takes /metrics off the gateway's handler: the host process serves the
+	// gateway's registry on a listener of its own (EVENTPOST_METRICS_ADDR), and the gateway
+	// answers /metrics with a 404 problem, as any unknown API path, never with the web UI.
+	MetricsElsewhere bool
 }
 
 // DefaultConfig returns the configuration of a production gateway.
@@ -130,7 +134,8 @@ type Deps struct {
 	// overall timeout (each call has its own).
 	Client *http.Client
 	// UI, when set, answers every path not under /api/, /.well-known/ or /internal/ and not
-	// one of /healthz, /readyz and /metrics.
+	// one of /healthz, /readyz and /metrics (nor under /metrics/ with
+	// Config.MetricsElsewhere).
 	UI http.Handler
 	// Signer signs the gateway's calls to the services (see svcauth). Required.
 	Signer *svcauth.Signer
@@ -310,6 +315,9 @@ func (g *Gateway) buildHandler(reg *prometheus.Registry) (http.Handler, error) {
 		checks = append(checks, httpx.Check{Name: s, Check: func(ctx context.Context) error { return g.checkService(ctx, s) }})
 	}
 	h := httpx.Wrap(mux, httpx.Options{Log: g.log, Registry: reg, Checks: checks})
+	if g.cfg.MetricsElsewhere {
+		h = httpx.WithoutMetrics(h, g.log)
+	}
 	if g.cfg.HSTS != "" {
 		next := h
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

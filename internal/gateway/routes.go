@@ -68,6 +68,8 @@ func Routes() []Route {
 		{http.MethodPost, "/api/v1/auth/token", auth, AuthNone},
 		{http.MethodPost, "/api/v1/auth/refresh", auth, AuthNone},
 		{http.MethodPost, "/api/v1/auth/logout", auth, AuthRequired},
+		{http.MethodPost, "/api/v1/auth/password-reset", auth, AuthNone},
+		{http.MethodPost, "/api/v1/auth/password-reset/confirm", auth, AuthNone},
 		{http.MethodGet, "/.well-known/jwks.json", auth, AuthNone},
 
 		{http.MethodGet, "/api/v1/events", events, AuthNone},

@@ -71,7 +71,10 @@ func NewRenderer(from, publicURL string) (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse html templates: %w", err)
 	}
-	for _, k := range []messages.EmailKind{messages.EmailWelcome, messages.EmailReminder, messages.EmailEventChanged, messages.EmailEventCancelled} {
+	for _, k := range []messages.EmailKind{
+		messages.EmailWelcome, messages.EmailReminder, messages.EmailEventChanged, messages.EmailEventCancelled,
+		messages.EmailPasswordReset, messages.EmailAccountLocked,
+	} {
 		if text.Lookup(string(k)+".txt") == nil || html.Lookup(string(k)+".html") == nil {
 			return nil, fmt.Errorf("templates for %s missing", k)
 		}
@@ -91,6 +94,9 @@ type templateData struct {
 	Note      string
 	PublicURL string
 	Event     *eventView
+	// Link is the password_reset and account_locked emails' link, valid until Expires.
+	Link    string
+	Expires string
 }
 
 type eventView struct {
@@ -121,7 +127,14 @@ func (r *Renderer) Render(req messages.EmailSend, now time.Time) (*gomail.Msg, s
 		return nil, "", err
 	}
 	data := templateData{Name: oneLine(req.Name), Note: req.Note, PublicURL: r.publicURL}
-	if req.Kind != messages.EmailWelcome {
+	switch {
+	case req.Kind == messages.EmailPasswordReset || req.Kind == messages.EmailAccountLocked:
+		if !validToken(req.Token) || req.ExpiresAt == nil {
+			return nil, "", fmt.Errorf("%s email without a valid token: %w", req.Kind, ErrInvalidRequest)
+		}
+		data.Link = r.publicURL + "/reset-password?token=" + url.QueryEscape(req.Token)
+		data.Expires = req.ExpiresAt.UTC().Format("15:04 MST, 2 January 2006")
+	case !req.Kind.Transactional():
 		if req.Event == nil {
 			return nil, "", fmt.Errorf("%s email without an event: %w", req.Kind, ErrInvalidRequest)
 		}
@@ -136,6 +149,10 @@ func (r *Renderer) Render(req messages.EmailSend, now time.Time) (*gomail.Msg, s
 		data.Subject = "Changed: " + data.Event.Title
 	case messages.EmailEventCancelled:
 		data.Subject = "Cancelled: " + data.Event.Title
+	case messages.EmailPasswordReset:
+		data.Subject = "Set a new EventPost password"
+	case messages.EmailAccountLocked:
+		data.Subject = "Your EventPost account is locked"
 	default:
 		return nil, "", fmt.Errorf("email kind %q: %w", req.Kind, ErrInvalidRequest)
 	}
@@ -168,6 +185,21 @@ func (r *Renderer) Render(req messages.EmailSend, now time.Time) (*gomail.Msg, s
 		}
 	}
 	return m, messageID, nil
+}
+
+// validToken reports whether a link token is what the auth service makes: 16 to 128
+// base64url characters, nothing a URL or a template could take for something else.
+func validToken(t string) bool {
+	if len(t) < 16 || len(t) > 128 {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *Renderer) eventURL(id string) string {

@@ -328,6 +328,9 @@ func TestRenderRejects(t *testing.T) {
 		{name: "not an address", req: messages.EmailSend{Kind: messages.EmailWelcome, To: "ann"}, want: mailer.ErrInvalidRecipient},
 		{name: "reminder without event", req: messages.EmailSend{Kind: messages.EmailReminder, To: "ann@example.com"}, want: mailer.ErrInvalidRequest},
 		{name: "unknown kind", req: messages.EmailSend{Kind: "newsletter", To: "ann@example.com", Event: testEvent()}, want: mailer.ErrInvalidRequest},
+		{name: "reset without a token", req: messages.EmailSend{Kind: messages.EmailPasswordReset, To: "ann@example.com", ExpiresAt: ptr(renderNow)}, want: mailer.ErrInvalidRequest},
+		{name: "reset without an expiry", req: messages.EmailSend{Kind: messages.EmailPasswordReset, To: "ann@example.com", Token: strings.Repeat("a", 43)}, want: mailer.ErrInvalidRequest},
+		{name: "reset token that is not base64url", req: messages.EmailSend{Kind: messages.EmailAccountLocked, To: "ann@example.com", Token: strings.Repeat("a", 40) + `"><a`, ExpiresAt: ptr(renderNow)}, want: mailer.ErrInvalidRequest},
 	}
 	r := newRenderer(t)
 	for _, tt := range tests {
@@ -388,4 +391,34 @@ func FuzzRenderHeaders(f *testing.F) {
 			t.Errorf("To = %q: %+v, %v", p.Header.Get("To"), to, err)
 		}
 	})
+}
+
+// TestRenderResetLinks: the password_reset and account_locked emails carry the link to the
+// reset page with their token, say until when it works, and carry no event.
+func TestRenderResetLinks(t *testing.T) {
+	token := "Abc-def_0123456789abcdefghijklmnopqrstuvwxy"
+	expires := time.Date(2027, 2, 28, 10, 0, 0, 0, time.UTC)
+	for kind, subject := range map[messages.EmailKind]string{
+		messages.EmailPasswordReset: "Set a new EventPost password",
+		messages.EmailAccountLocked: "Your EventPost account is locked",
+	} {
+		t.Run(string(kind), func(t *testing.T) {
+			p, _, _ := render(t, messages.EmailSend{
+				IdempotencyKey: string(kind) + ":1", Kind: kind, To: "ann@example.com", Name: "Ann",
+				Token: token, ExpiresAt: &expires,
+			})
+			if got := p.Get("Subject"); got != subject {
+				t.Errorf("Subject %q, want %q", got, subject)
+			}
+			link := testPublicURL + "/reset-password?token=" + token
+			for part, body := range map[string]string{"text": p.Text, "html": p.HTML} {
+				if !strings.Contains(body, link) || !strings.Contains(body, "10:00 UTC, 28 February 2027") {
+					t.Errorf("%s part lacks the link %s or its expiry:\n%s", part, link, body)
+				}
+			}
+			if len(p.Attachments) != 0 {
+				t.Errorf("%d attachments, want none", len(p.Attachments))
+			}
+		})
+	}
 }

@@ -328,7 +328,8 @@ func (s *Service) settle(ctx context.Context, req messages.EmailSend, o Outcome)
 // kindLabel bounds the kind label's values to the known kinds.
 func kindLabel(k messages.EmailKind) string {
 	switch k {
-	case messages.EmailWelcome, messages.EmailReminder, messages.EmailEventChanged, messages.EmailEventCancelled:
+	case messages.EmailWelcome, messages.EmailReminder, messages.EmailEventChanged, messages.EmailEventCancelled,
+		messages.EmailPasswordReset, messages.EmailAccountLocked:
 		return string(k)
 	}
 	return "unknown"

@@ -37,7 +37,22 @@ const (
 	EmailReminder       EmailKind = "reminder"
 	EmailEventChanged   EmailKind = "event_changed"
 	EmailEventCancelled EmailKind = "event_cancelled"
+	// EmailPasswordReset carries a link that sets a new password (Token), asked for by
+	// someone who knows the address.
+	EmailPasswordReset EmailKind = "password_reset"
+	// EmailAccountLocked tells the owner that failed logins from many addresses locked the
+	// account, and carries a link that unlocks it and sets a new password (Token).
+	EmailAccountLocked EmailKind = "account_locked"
 )
+
+// Transactional reports whether k is an email about the account itself, with no event.
+func (k EmailKind) Transactional() bool {
+	switch k {
+	case EmailWelcome, EmailPasswordReset, EmailAccountLocked:
+		return true
+	}
+	return false
+}
 
 // Location is where an event takes place.
 type Location struct {
@@ -85,6 +100,11 @@ type EmailSend struct {
 	PreviousStartsAt *time.Time `json:"previous_starts_at,omitempty"`
 	// SendAt is when the reminder was due, on reminder.
 	SendAt *time.Time `json:"send_at,omitempty"`
+	// Token is the secret of the link of password_reset and account_locked emails; the
+	// email-sender builds the link on the public URL.
+	Token string `json:"token,omitempty"`
+	// ExpiresAt is when Token stops working.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // Email result statuses.

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
+	"mime/quotedprintable"
 	"net/http"
+	"net/mail"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,11 +51,13 @@ func chromiumPath(t *testing.T) string {
 }
 
 // startSystem starts the whole all-in-one EventPost, web UI included, on a random port
-// with its data in a temporary folder, and returns its base URL.
-func startSystem(t *testing.T) string {
+// with its data in a temporary folder (mail as .eml files under its mail/), and returns
+// its base URL and that folder.
+func startSystem(t *testing.T) (string, string) {
 	t.Helper()
+	dataDir := t.TempDir()
 	cfg := app.Config{
-		HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), PublicURL: "http://eventpost.test",
+		HTTPAddr: "127.0.0.1:0", DataDir: dataDir, PublicURL: "http://eventpost.test",
 		MailFrom: "EventPost <no-reply@eventpost.test>", RateLimit: 10000, RateBurst: 10000,
 		ShutdownTimeout: 5 * time.Second,
 	}
@@ -88,7 +93,7 @@ func startSystem(t *testing.T) string {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return sys.URL
+				return sys.URL, dataDir
 			}
 		}
 		if time.Now().After(deadline) {
@@ -102,7 +107,9 @@ func startSystem(t *testing.T) string {
 type browser struct {
 	t    *testing.T
 	base string
-	ctx  context.Context
+	// dataDir is the system's data folder; its mail/ holds the emails it sent.
+	dataDir string
+	ctx     context.Context
 }
 
 // startBrowser starts EventPost and a fresh headless Chromium (its own profile, in the
@@ -113,7 +120,7 @@ func startBrowser(t *testing.T) *browser {
 		t.Skip("browser test: skipped with -short")
 	}
 	exe := chromiumPath(t)
-	base := startSystem(t)
+	base, dataDir := startSystem(t)
 	profile := t.TempDir()
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(exe),
@@ -140,7 +147,7 @@ func startBrowser(t *testing.T) *browser {
 	if err := chromedp.Do(ctx); err != nil { // starts the browser
 		t.Fatalf("start Chromium: %v", err)
 	}
-	return &browser{t: t, base: base, ctx: ctx}
+	return &browser{t: t, base: base, dataDir: dataDir, ctx: ctx}
 }
 
 // step runs actions with a deadline, failing the test on error.
@@ -338,4 +345,38 @@ func describe(resp *http.Response, err error) string {
 		return err.Error()
 	}
 	return fmt.Sprint(resp.StatusCode)
+}
+
+// waitMail waits for an email to addr whose Subject contains subject in the system's mail
+// folder and returns its text (all of it, MIME parts included, quoted-printable undone).
+func (b *browser) waitMail(addr, subject string) string {
+	b.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		files, _ := filepath.Glob(filepath.Join(b.dataDir, "mail", "*.eml"))
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			msg, err := mail.ReadMessage(bytes.NewReader(raw))
+			if err != nil {
+				continue
+			}
+			to, _ := msg.Header.AddressList("To")
+			dec := new(mime.WordDecoder)
+			subj, _ := dec.DecodeHeader(msg.Header.Get("Subject"))
+			if len(to) == 1 && to[0].Address == addr && strings.Contains(subj, subject) {
+				text, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(raw)))
+				if err != nil {
+					return string(raw)
+				}
+				return string(text)
+			}
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("no email to %s about %q after 20 s", addr, subject)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

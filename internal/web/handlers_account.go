@@ -2,8 +2,10 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -103,7 +105,7 @@ func (u *UI) handleLogin(w http.ResponseWriter, r *http.Request) {
 		if ae.RetryAfter != "" {
 			w.Header().Set("Retry-After", ae.RetryAfter)
 		}
-		f.General = "Too many failed attempts. Wait a few minutes and try again."
+		f.General = throttledMessage(ae)
 	case ae.Status == http.StatusUnprocessableEntity:
 		f.applyAPIErrors(ae.Fields, accountFields(), accountLabels())
 	default:
@@ -111,6 +113,29 @@ func (u *UI) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u.render(w, r, ae.Status, "login", view{Title: "Log in", Form: f, Data: authFormData{Next: next}})
+}
+
+// throttledMessage says in plain words why a login was refused with 429, and when to try
+// again: the API's detail says whether the account is locked for everyone or only this
+// connection is paused.
+func throttledMessage(ae *apiError) string {
+	wait := "a few minutes"
+	if secs, err := strconv.Atoi(ae.RetryAfter); err == nil && secs > 0 {
+		wait = fmt.Sprintf("%d minutes", (secs+59)/60)
+		if secs <= 60 {
+			wait = "a minute"
+		}
+	}
+	if strings.Contains(ae.Detail, "locked for everyone") {
+		return "This account is locked for now: there were too many wrong passwords for it from many places. " +
+			"If it is yours, look in your email for the link that unlocks it and sets a new password, " +
+			"or use “Forgot your password?” below. Otherwise try again in " + wait + "."
+	}
+	if strings.Contains(ae.Detail, "for this account from your address") {
+		return "Too many wrong passwords for this account from your connection: try again in " + wait +
+			", or use “Forgot your password?” below. Logging in from another connection works now."
+	}
+	return "Too many failed logins from your connection. Try again in " + wait + "."
 }
 
 // logIn exchanges an email and password for tokens and keeps them in the session cookies.

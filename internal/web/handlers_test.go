@@ -219,7 +219,7 @@ func TestLoginSetsSessionCookies(t *testing.T) {
 
 func TestLoginFailureShowsAnError(t *testing.T) {
 	h := newUI(t, web.Config{}, newFakeAPI())
-	resp := serve(h, request("POST", "/login", url.Values{"email": {"ada@example.com"}, "password": {"wrong"}}))
+	resp := serve(h, request("POST", "/login", url.Values{"email": {"ada@example.com"}, "password": {"Tr0ub4dor-typed"}}))
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("status %d, want 401", resp.StatusCode)
 	}
@@ -229,7 +229,7 @@ func TestLoginFailureShowsAnError(t *testing.T) {
 			t.Errorf("the page lacks %q", want)
 		}
 	}
-	if strings.Contains(b, "wrong") {
+	if strings.Contains(b, "Tr0ub4dor-typed") {
 		t.Error("the page shows the password typed")
 	}
 	if c := setCookies(resp); c["ep_access"] != nil || c["ep_refresh"] != nil {

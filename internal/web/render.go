@@ -14,6 +14,7 @@ import (
 func pageNames() []string {
 	return []string{
 		"events", "event", "signup", "login", "account", "confirm", "reminders", "myevents", "eventform", "error",
+		"forgot", "reset",
 	}
 }
 

@@ -157,6 +157,10 @@ func (u *UI) buildHandler() http.Handler {
 	mux.HandleFunc("GET /login", u.handleLoginForm)
 	mux.HandleFunc("POST /login", u.handleLogin)
 	mux.HandleFunc("POST /logout", u.handleLogout)
+	mux.HandleFunc("GET /forgot-password", u.handleForgotForm)
+	mux.HandleFunc("POST /forgot-password", u.handleForgot)
+	mux.HandleFunc("GET /reset-password", u.handleResetForm)
+	mux.HandleFunc("POST /reset-password", u.handleReset)
 	mux.HandleFunc("GET /account", u.handleAccount)
 	mux.HandleFunc("GET /account/delete", u.handleDeleteAccountForm)
 	mux.HandleFunc("POST /account/delete", u.handleDeleteAccount)
@@ -376,6 +380,8 @@ func flashMessage(code string) string {
 		return "You are logged out."
 	case "account-deleted":
 		return "Your account has been deleted."
+	case "password-reset":
+		return "Your new password is set, and you are logged out everywhere else. Log in with it."
 	case "reminder-set":
 		return "Reminder set. We will email you."
 	case "reminder-cancelled":

@@ -38,6 +38,8 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 	t.Run("revocations", func(t *testing.T) { testRevocations(t, open) })
 	t.Run("revocations become visible in sequence order", func(t *testing.T) { testRevocationsInOrder(t, open) })
 	t.Run("login failures", func(t *testing.T) { testLoginFailures(t, open) })
+	t.Run("password resets", func(t *testing.T) { testPasswordResets(t, open) })
+	t.Run("concurrent uses of one reset link", func(t *testing.T) { testResetOnce(t, open) })
 	t.Run("signing keys", func(t *testing.T) { testSigningKeys(t, open) })
 	t.Run("prune", func(t *testing.T) { testPrune(t, open) })
 }
@@ -555,36 +557,45 @@ func testLoginFailures(t *testing.T, open func(t *testing.T) auth.Store) {
 	ctx := context.Background()
 	s := open(t)
 	for i := range 3 {
-		must(t, s.RecordLoginFailure(ctx, base.Add(time.Duration(i)*time.Minute), "acct", "addr"))
+		must(t, s.RecordLoginFailure(ctx, base.Add(time.Duration(i)*time.Minute), "acct", "acct/addr", "addr"))
 	}
 	must(t, s.RecordLoginFailure(ctx, base.Add(5*time.Minute), "addr"))
+	must(t, s.RecordLoginFailure(ctx, base.Add(5*time.Minute), "acct_x", "acct_x/addr", "acct%"))
 	tests := []struct {
 		name  string
 		key   string
 		since time.Time
+		n     int
 		want  []time.Time
 	}{
-		{"all of a key, oldest first", "acct", base.Add(-time.Hour), []time.Time{base, base.Add(time.Minute), base.Add(2 * time.Minute)}},
-		{"only those after since", "acct", base, []time.Time{base.Add(time.Minute), base.Add(2 * time.Minute)}},
-		{"each key counts apart", "addr", base.Add(90 * time.Second), []time.Time{base.Add(2 * time.Minute), base.Add(5 * time.Minute)}},
-		{"unknown key has none", "other", base.Add(-time.Hour), nil},
+		{"all of a key, oldest first", "acct", base.Add(-time.Hour), 10, []time.Time{base, base.Add(time.Minute), base.Add(2 * time.Minute)}},
+		{"only those after since", "acct", base, 10, []time.Time{base.Add(time.Minute), base.Add(2 * time.Minute)}},
+		{"the newest n", "acct", base.Add(-time.Hour), 2, []time.Time{base.Add(time.Minute), base.Add(2 * time.Minute)}},
+		{"each key counts apart", "addr", base.Add(90 * time.Second), 10, []time.Time{base.Add(2 * time.Minute), base.Add(5 * time.Minute)}},
+		{"a key below another counts apart", "acct/addr", base.Add(-time.Hour), 10, []time.Time{base, base.Add(time.Minute), base.Add(2 * time.Minute)}},
+		{"unknown key has none", "other", base.Add(-time.Hour), 10, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.LoginFailures(ctx, tt.key, tt.since)
+			got, err := s.LoginFailures(ctx, tt.key, tt.since, tt.n)
 			must(t, err)
 			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("LoginFailures(%s) (-want +got):\n%s", tt.key, diff)
 			}
 		})
 	}
-	t.Run("clear forgets one key only", func(t *testing.T) {
+	count := func(key string) int {
+		t.Helper()
+		got, err := s.LoginFailures(ctx, key, base.Add(-time.Hour), 100)
+		must(t, err)
+		return len(got)
+	}
+	t.Run("clear forgets a key and the keys below it only", func(t *testing.T) {
 		must(t, s.ClearLoginFailures(ctx, "acct"))
-		if got, err := s.LoginFailures(ctx, "acct", base.Add(-time.Hour)); err != nil || len(got) != 0 {
-			t.Errorf("after clear: %v, %v; want none", got, err)
-		}
-		if got, err := s.LoginFailures(ctx, "addr", base.Add(-time.Hour)); err != nil || len(got) != 4 {
-			t.Errorf("other key after clear: %d failures, %v; want 4", len(got), err)
+		for key, want := range map[string]int{"acct": 0, "acct/addr": 0, "addr": 4, "acct_x": 1, "acct_x/addr": 1, "acct%": 1} {
+			if got := count(key); got != want {
+				t.Errorf("after clearing acct: %s has %d failures, want %d", key, got, want)
+			}
 		}
 	})
 }
@@ -637,8 +648,20 @@ func testPrune(t *testing.T, open func(t *testing.T) auth.Store) {
 	cutoff := now.Add(-15 * time.Minute)
 	must(t, s.RecordLoginFailure(ctx, cutoff.Add(-time.Second), "k"))
 	must(t, s.RecordLoginFailure(ctx, cutoff.Add(time.Second), "k"))
+	// Password-reset links: one expired, one not.
+	a := account(1)
+	must(t, s.CreateAccount(ctx, a))
+	must(t, s.CreatePasswordReset(ctx, auth.PasswordReset{Hash: "expired", AccountID: a.ID, CreatedAt: base, ExpiresAt: now}))
+	must(t, s.CreatePasswordReset(ctx, auth.PasswordReset{Hash: "live", AccountID: a.ID, CreatedAt: base, ExpiresAt: now.Add(time.Minute)}))
 
 	must(t, s.Prune(ctx, now, cutoff))
+
+	if _, err := s.PasswordReset(ctx, "expired"); !errors.Is(err, auth.ErrResetNotCurrent) {
+		t.Errorf("expired reset link after prune: %v, want ErrResetNotCurrent", err)
+	}
+	if _, err := s.PasswordReset(ctx, "live"); err != nil {
+		t.Errorf("live reset link after prune: %v", err)
+	}
 
 	feed, err := s.Revocations(ctx, 0, base) // as seen before anything expired
 	must(t, err)
@@ -658,7 +681,7 @@ func testPrune(t *testing.T, open func(t *testing.T) auth.Store) {
 	if _, err := s.RefreshToken(ctx, liveTok.Hash); err != nil {
 		t.Errorf("live refresh token after prune: %v", err)
 	}
-	fails, err := s.LoginFailures(ctx, "k", time.Time{})
+	fails, err := s.LoginFailures(ctx, "k", time.Time{}, 10)
 	must(t, err)
 	if diff := cmp.Diff([]time.Time{cutoff.Add(time.Second)}, fails); diff != "" {
 		t.Errorf("login failures after prune (-want +got):\n%s", diff)
@@ -668,5 +691,119 @@ func testPrune(t *testing.T, open func(t *testing.T) auth.Store) {
 	must(t, err)
 	if next <= newest {
 		t.Errorf("seq after prune %d, want above %d", next, newest)
+	}
+}
+
+func testPasswordResets(t *testing.T, open func(t *testing.T) auth.Store) {
+	ctx := context.Background()
+	s := open(t)
+	a, other := account(1), account(2)
+	must(t, s.CreateAccount(ctx, a))
+	must(t, s.CreateAccount(ctx, other))
+	expires := base.Add(time.Hour)
+	first := auth.PasswordReset{Hash: "first", AccountID: a.ID, CreatedAt: base, ExpiresAt: expires}
+	second := auth.PasswordReset{Hash: "second", AccountID: a.ID, CreatedAt: base.Add(time.Minute), ExpiresAt: expires}
+	theirs := auth.PasswordReset{Hash: "theirs", AccountID: other.ID, CreatedAt: base, ExpiresAt: expires}
+	msg := message(t, "email.send", map[string]string{"kind": "password_reset"})
+	must(t, s.CreatePasswordReset(ctx, first, msg))
+	checkOutbox(t, s, msg.ID)
+	must(t, s.CreatePasswordReset(ctx, second))
+	must(t, s.CreatePasswordReset(ctx, theirs))
+	got, err := s.PasswordReset(ctx, "first")
+	must(t, err)
+	if diff := cmp.Diff(first, got); diff != "" {
+		t.Errorf("PasswordReset (-want +got):\n%s", diff)
+	}
+	if _, err := s.PasswordReset(ctx, "nope"); !errors.Is(err, auth.ErrResetNotCurrent) {
+		t.Errorf("unknown link: %v, want ErrResetNotCurrent", err)
+	}
+
+	// Two logins of the account, one of the other's; failures of the account and below it.
+	must(t, s.CreateRefreshToken(ctx, token(1, "s1", a.ID, base)))
+	must(t, s.CreateRefreshToken(ctx, token(2, "s2", a.ID, base)))
+	must(t, s.CreateRefreshToken(ctx, token(3, "s3", other.ID, base)))
+	must(t, s.RecordLoginFailure(ctx, base, "acct-a", "acct-a/addr", "acct-b"))
+
+	now := base.Add(10 * time.Minute)
+	if _, err := s.ResetPassword(ctx, "first", expires, "new-hash", now, "acct-a"); !errors.Is(err, auth.ErrResetNotCurrent) {
+		t.Errorf("use at its expiry: %v, want ErrResetNotCurrent", err)
+	}
+	seq, err := s.ResetPassword(ctx, "first", now, "new-hash", now.Add(15*time.Minute), "acct-a")
+	must(t, err)
+	if seq == 0 {
+		t.Error("no revocation recorded")
+	}
+	if got, err := s.AccountByID(ctx, a.ID); err != nil || got.PasswordHash != "new-hash" {
+		t.Errorf("password hash after reset: %q, %v", got.PasswordHash, err)
+	}
+	if got, err := s.AccountByID(ctx, other.ID); err != nil || got.PasswordHash != other.PasswordHash {
+		t.Errorf("the other account's hash changed: %q, %v", got.PasswordHash, err)
+	}
+	feed, err := s.Revocations(ctx, 0, now)
+	must(t, err)
+	var sessions []string
+	for _, r := range feed.Revocations {
+		sessions = append(sessions, r.SessionID)
+	}
+	if diff := cmp.Diff([]string{"s1", "s2"}, sessions); diff != "" {
+		t.Errorf("revoked logins (-want +got):\n%s", diff)
+	}
+	for _, n := range []int{1, 2} {
+		if _, err := s.RefreshToken(ctx, token(n, "", "", base).Hash); !errors.Is(err, auth.ErrRefreshTokenNotFound) {
+			t.Errorf("refresh token %d after reset: %v, want gone", n, err)
+		}
+	}
+	if _, err := s.RefreshToken(ctx, token(3, "", "", base).Hash); err != nil {
+		t.Errorf("the other account's refresh token: %v", err)
+	}
+	for key, want := range map[string]int{"acct-a": 0, "acct-a/addr": 0, "acct-b": 1} {
+		if got, err := s.LoginFailures(ctx, key, base.Add(-time.Hour), 10); err != nil || len(got) != want {
+			t.Errorf("failures under %s after reset: %d, %v; want %d", key, len(got), err, want)
+		}
+	}
+	for _, h := range []string{"first", "second"} {
+		if _, err := s.ResetPassword(ctx, h, now, "again", now, "acct-a"); !errors.Is(err, auth.ErrResetNotCurrent) {
+			t.Errorf("link %s after a reset: %v, want ErrResetNotCurrent", h, err)
+		}
+		if r, err := s.PasswordReset(ctx, h); err != nil || r.UsedAt == nil {
+			t.Errorf("link %s after a reset: used %v, %v; want used", h, r.UsedAt, err)
+		}
+	}
+	if r, err := s.PasswordReset(ctx, "theirs"); err != nil || r.UsedAt != nil {
+		t.Errorf("the other account's link: used %v, %v; want unused", r.UsedAt, err)
+	}
+}
+
+func testResetOnce(t *testing.T, open func(t *testing.T) auth.Store) {
+	ctx := context.Background()
+	s := open(t)
+	a := account(1)
+	must(t, s.CreateAccount(ctx, a))
+	must(t, s.CreatePasswordReset(ctx, auth.PasswordReset{Hash: "link", AccountID: a.ID, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}))
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		wins []string
+	)
+	for i := range 8 {
+		wg.Go(func() {
+			hash := fmt.Sprintf("hash-%d", i)
+			_, err := s.ResetPassword(ctx, "link", base.Add(time.Minute), hash, base.Add(time.Hour), "k")
+			switch {
+			case err == nil:
+				mu.Lock()
+				wins = append(wins, hash)
+				mu.Unlock()
+			case !errors.Is(err, auth.ErrResetNotCurrent):
+				t.Errorf("use %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(wins) != 1 {
+		t.Fatalf("%d uses of one link succeeded, want exactly 1", len(wins))
+	}
+	if got, err := s.AccountByID(ctx, a.ID); err != nil || got.PasswordHash != wins[0] {
+		t.Errorf("password hash %q, %v; want the winner's %q", got.PasswordHash, err, wins[0])
 	}
 }

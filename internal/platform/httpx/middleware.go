@@ -43,7 +43,8 @@ type Options struct {
 
 // Wrap returns the handler a service serves: mux with /healthz, /readyz and /metrics added,
 // behind request-ID, access-log, panic-recovery and request-metric middleware. Route labels
-// come from the pattern that mux matched.
+// come from the pattern that mux matched. A host process that serves the metrics on a
+// listener of its own takes /metrics off with WithoutMetrics.
 func Wrap(mux *http.ServeMux, o Options) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -55,6 +56,26 @@ func Wrap(mux *http.ServeMux, o Options) http.Handler {
 		h = requireCaller(mux, o.Verifier, o.Log, o.Registry)
 	}
 	return Middleware(h, o.Log, metrics.NewHTTP(o.Registry))
+}
+
+// WithoutMetrics returns h with /metrics taken out, for a process that serves its metrics
+// on a listener of its own (EVENTPOST_METRICS_ADDR, metrics.ListenerHandler): a request for
+// /metrics, or for a path under /metrics/, by any method, is answered 404 (problem+json,
+// with a request ID and an access-log line, as Middleware gives every answer) and never
+// reaches h. h is typically a handler of Wrap, which serves /metrics itself; being answered
+// here, before h and its caller check, the path is closed whatever h would do with it. These
+// answers are not counted in h's request metrics.
+func WithoutMetrics(h http.Handler, log *slog.Logger) http.Handler {
+	notFound := Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		problem.WriteError(w, r, problem.ErrNotFound)
+	}), log, nil)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" || strings.HasPrefix(r.URL.Path, metrics.PathPrefix) {
+			notFound.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // requireCaller answers 401 to every request but the probes and scrapes that v does not

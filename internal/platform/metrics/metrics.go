@@ -1,5 +1,6 @@
 // Package metrics gives each service its own Prometheus registry, the HTTP request metrics
-// every service exports, and the /metrics handler.
+// every service exports, the /metrics handler, and the handler of a metrics listener of its
+// own (EVENTPOST_METRICS_ADDR).
 package metrics
 
 import (
@@ -53,8 +54,12 @@ func NewHTTP(reg prometheus.Registerer) *HTTP {
 
 // Observe records one request. Every label comes from a closed set, so that no request can
 // add series: route is the pattern the server matched ("unmatched" when none), method one of
-// the methods HTTP defines or "OTHER", and status is the status the server answered.
+// the methods HTTP defines or "OTHER", and status is the status the server answered. On a
+// nil *HTTP it records nothing.
 func (m *HTTP) Observe(route, method string, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
 	if route == "" {
 		route = "unmatched"
 	}

@@ -1,0 +1,15 @@
+-- +goose Up
+-- One row per password-reset (or unlock) link, kept until it expires; only the SHA-256 of its
+-- token is stored.
+CREATE TABLE password_resets (
+    hash       TEXT COLLATE "C" PRIMARY KEY,
+    account_id TEXT COLLATE "C" NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at    BIGINT
+);
+CREATE INDEX password_resets_account ON password_resets (account_id);
+CREATE INDEX password_resets_expires ON password_resets (expires_at);
+
+-- +goose Down
+DROP TABLE password_resets;
