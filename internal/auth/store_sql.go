@@ -21,37 +21,16 @@ import (
 // SQLite and PostgreSQL stores wrap it over their own migrations; the only difference in
 // behaviour is how revocations are ordered (insertRevocation).
 type sqlStore struct {
-	db *sql.DB
-	d  database.Dialect
+	database.Store
 }
-
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
-// inTx runs fn in a transaction and commits it when fn returns nil.
-func (s *sqlStore) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
-// Ping implements Store.
-func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // CreateAccount implements Store.
 func (s *sqlStore) CreateAccount(ctx context.Context, a Account, msgs ...broker.Message) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.d.Rebind(
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.Rebind(
 			`INSERT INTO accounts (id, email, email_key, display_name, password_hash, created_at)
 			 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (email_key) DO NOTHING`),
-			a.ID, a.Email, a.EmailKey, a.DisplayName, a.PasswordHash, micros(a.CreatedAt))
+			a.ID, a.Email, a.EmailKey, a.DisplayName, a.PasswordHash, database.Micros(a.CreatedAt))
 		if err != nil {
 			return err
 		}
@@ -60,7 +39,7 @@ func (s *sqlStore) CreateAccount(ctx context.Context, a Account, msgs ...broker.
 		} else if n == 0 {
 			return ErrEmailTaken
 		}
-		return outbox.Add(ctx, tx, s.d, msgs...)
+		return outbox.Add(ctx, tx, s.Dialect(), msgs...)
 	})
 	if err != nil {
 		return fmt.Errorf("create account: %w", err)
@@ -75,7 +54,7 @@ func (s *sqlStore) account(ctx context.Context, where string, arg any) (Account,
 		a       Account
 		created int64
 	)
-	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT `+accountColumns+` FROM accounts WHERE `+where+` = ?`), arg).
+	err := s.DB().QueryRowContext(ctx, s.Rebind(`SELECT `+accountColumns+` FROM accounts WHERE `+where+` = ?`), arg).
 		Scan(&a.ID, &a.Email, &a.EmailKey, &a.DisplayName, &a.PasswordHash, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Account{}, ErrAccountNotFound
@@ -83,7 +62,7 @@ func (s *sqlStore) account(ctx context.Context, where string, arg any) (Account,
 	if err != nil {
 		return Account{}, err
 	}
-	a.CreatedAt = fromMicros(created)
+	a.CreatedAt = database.FromMicros(created)
 	return a, nil
 }
 
@@ -107,7 +86,7 @@ func (s *sqlStore) AccountByEmail(ctx context.Context, emailKey string) (Account
 
 // SetPasswordHash implements Store.
 func (s *sqlStore) SetPasswordHash(ctx context.Context, id, hash string) error {
-	res, err := s.db.ExecContext(ctx, s.d.Rebind(`UPDATE accounts SET password_hash = ? WHERE id = ?`), hash, id)
+	res, err := s.DB().ExecContext(ctx, s.Rebind(`UPDATE accounts SET password_hash = ? WHERE id = ?`), hash, id)
 	if err == nil {
 		var n int64
 		if n, err = res.RowsAffected(); err == nil && n == 0 {
@@ -123,8 +102,8 @@ func (s *sqlStore) SetPasswordHash(ctx context.Context, id, hash string) error {
 // DeleteAccount implements Store.
 func (s *sqlStore) DeleteAccount(ctx context.Context, id string, revokeUntil time.Time, msgs ...broker.Message) (int64, error) {
 	var seq int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.d.Rebind(`DELETE FROM accounts WHERE id = ?`), id)
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM accounts WHERE id = ?`), id)
 		if err != nil {
 			return err
 		}
@@ -133,13 +112,13 @@ func (s *sqlStore) DeleteAccount(ctx context.Context, id string, revokeUntil tim
 		} else if n == 0 {
 			return ErrAccountNotFound
 		}
-		if _, err := tx.ExecContext(ctx, s.d.Rebind(`DELETE FROM refresh_tokens WHERE account_id = ?`), id); err != nil {
+		if _, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM refresh_tokens WHERE account_id = ?`), id); err != nil {
 			return err
 		}
 		if seq, err = s.insertRevocation(ctx, tx, nil, &id, revokeUntil); err != nil {
 			return err
 		}
-		return outbox.Add(ctx, tx, s.d, msgs...)
+		return outbox.Add(ctx, tx, s.Dialect(), msgs...)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("delete account %s: %w", id, err)
@@ -164,15 +143,15 @@ const revocationLock int64 = 0x61757468_72657673 // "authrevs"
 // autovacuum never wait for it (LOCK TABLE would also hold those up), and it goes with the
 // transaction on commit, rollback or a dropped connection.
 func (s *sqlStore) insertRevocation(ctx context.Context, tx *sql.Tx, sessionID, accountID *string, until time.Time) (int64, error) {
-	if s.d == database.Postgres {
+	if s.Dialect() == database.Postgres {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, revocationLock); err != nil {
 			return 0, fmt.Errorf("lock revocations: %w", err)
 		}
 	}
 	var seq int64
-	err := tx.QueryRowContext(ctx, s.d.Rebind(
+	err := tx.QueryRowContext(ctx, s.Rebind(
 		`INSERT INTO revocations (session_id, account_id, created_at, expires_at) VALUES (?, ?, ?, ?) RETURNING seq`),
-		sessionID, accountID, micros(time.Now()), micros(until)).Scan(&seq)
+		sessionID, accountID, database.Micros(time.Now()), database.Micros(until)).Scan(&seq)
 	if err != nil {
 		return 0, fmt.Errorf("insert revocation: %w", err)
 	}
@@ -181,7 +160,7 @@ func (s *sqlStore) insertRevocation(ctx context.Context, tx *sql.Tx, sessionID, 
 
 // CreateRefreshToken implements Store.
 func (s *sqlStore) CreateRefreshToken(ctx context.Context, t RefreshToken) error {
-	if err := s.insertRefreshToken(ctx, s.db, t); err != nil {
+	if err := s.insertRefreshToken(ctx, s.DB(), t); err != nil {
 		return fmt.Errorf("create refresh token: %w", err)
 	}
 	return nil
@@ -192,15 +171,10 @@ type execer interface {
 }
 
 func (s *sqlStore) insertRefreshToken(ctx context.Context, db execer, t RefreshToken) error {
-	var used *int64
-	if t.UsedAt != nil {
-		u := micros(*t.UsedAt)
-		used = &u
-	}
-	_, err := db.ExecContext(ctx, s.d.Rebind(
+	_, err := db.ExecContext(ctx, s.Rebind(
 		`INSERT INTO refresh_tokens (hash, session_id, account_id, created_at, expires_at, used_at)
 		 VALUES (?, ?, ?, ?, ?, ?)`),
-		t.Hash, t.SessionID, t.AccountID, micros(t.CreatedAt), micros(t.ExpiresAt), used)
+		t.Hash, t.SessionID, t.AccountID, database.Micros(t.CreatedAt), database.Micros(t.ExpiresAt), database.NullMicros(t.UsedAt))
 	return err
 }
 
@@ -211,7 +185,7 @@ func (s *sqlStore) RefreshToken(ctx context.Context, hash string) (RefreshToken,
 		created, expires int64
 		used             sql.NullInt64
 	)
-	err := s.db.QueryRowContext(ctx, s.d.Rebind(
+	err := s.DB().QueryRowContext(ctx, s.Rebind(
 		`SELECT hash, session_id, account_id, created_at, expires_at, used_at FROM refresh_tokens WHERE hash = ?`), hash).
 		Scan(&t.Hash, &t.SessionID, &t.AccountID, &created, &expires, &used)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -220,20 +194,16 @@ func (s *sqlStore) RefreshToken(ctx context.Context, hash string) (RefreshToken,
 	if err != nil {
 		return RefreshToken{}, fmt.Errorf("refresh token: %w", err)
 	}
-	t.CreatedAt, t.ExpiresAt = fromMicros(created), fromMicros(expires)
-	if used.Valid {
-		u := fromMicros(used.Int64)
-		t.UsedAt = &u
-	}
+	t.CreatedAt, t.ExpiresAt, t.UsedAt = database.FromMicros(created), database.FromMicros(expires), database.FromNullMicros(used)
 	return t, nil
 }
 
 // RotateRefreshToken implements Store.
 func (s *sqlStore) RotateRefreshToken(ctx context.Context, usedHash string, now time.Time, next RefreshToken) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.d.Rebind(
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.Rebind(
 			`UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ?`),
-			micros(now), usedHash, micros(now))
+			database.Micros(now), usedHash, database.Micros(now))
 		if err != nil {
 			return err
 		}
@@ -253,8 +223,8 @@ func (s *sqlStore) RotateRefreshToken(ctx context.Context, usedHash string, now 
 // RevokeSession implements Store.
 func (s *sqlStore) RevokeSession(ctx context.Context, sessionID string, revokeUntil time.Time) (int64, error) {
 	var seq int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.d.Rebind(`DELETE FROM refresh_tokens WHERE session_id = ?`), sessionID); err != nil {
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM refresh_tokens WHERE session_id = ?`), sessionID); err != nil {
 			return err
 		}
 		var err error
@@ -273,16 +243,16 @@ func (s *sqlStore) Revocations(ctx context.Context, after int64, now time.Time) 
 	// Reading the last sequence number first, then the rows up to it, gives a consistent
 	// answer without a read transaction: every row up to LastSeq was committed before.
 	var last sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, `SELECT MAX(seq) FROM revocations`).Scan(&last); err != nil {
+	if err := s.DB().QueryRowContext(ctx, `SELECT MAX(seq) FROM revocations`).Scan(&last); err != nil {
 		return feed, fmt.Errorf("revocations: %w", err)
 	}
 	feed.LastSeq = last.Int64
 	if feed.LastSeq <= after {
 		return feed, nil
 	}
-	rows, err := s.db.QueryContext(ctx, s.d.Rebind(
+	rows, err := s.DB().QueryContext(ctx, s.Rebind(
 		`SELECT seq, session_id, account_id, expires_at FROM revocations
-		 WHERE seq > ? AND seq <= ? AND expires_at > ? ORDER BY seq`), after, feed.LastSeq, micros(now))
+		 WHERE seq > ? AND seq <= ? AND expires_at > ? ORDER BY seq`), after, feed.LastSeq, database.Micros(now))
 	if err != nil {
 		return feed, fmt.Errorf("revocations: %w", err)
 	}
@@ -296,7 +266,7 @@ func (s *sqlStore) Revocations(ctx context.Context, after int64, now time.Time) 
 		if err := rows.Scan(&r.Seq, &session, &account, &expires); err != nil {
 			return feed, fmt.Errorf("revocations: %w", err)
 		}
-		r.SessionID, r.AccountID, r.ExpiresAt = session.String, account.String, fromMicros(expires)
+		r.SessionID, r.AccountID, r.ExpiresAt = session.String, account.String, database.FromMicros(expires)
 		feed.Revocations = append(feed.Revocations, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -307,9 +277,9 @@ func (s *sqlStore) Revocations(ctx context.Context, after int64, now time.Time) 
 
 // RecordLoginFailure implements Store.
 func (s *sqlStore) RecordLoginFailure(ctx context.Context, at time.Time, keys ...string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		for _, k := range keys {
-			if _, err := tx.ExecContext(ctx, s.d.Rebind(`INSERT INTO login_failures (key, at) VALUES (?, ?)`), k, micros(at)); err != nil {
+			if _, err := tx.ExecContext(ctx, s.Rebind(`INSERT INTO login_failures (key, at) VALUES (?, ?)`), k, database.Micros(at)); err != nil {
 				return err
 			}
 		}
@@ -323,8 +293,8 @@ func (s *sqlStore) RecordLoginFailure(ctx context.Context, at time.Time, keys ..
 
 // LoginFailures implements Store.
 func (s *sqlStore) LoginFailures(ctx context.Context, key string, since time.Time, n int) ([]time.Time, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.Rebind(
-		`SELECT at FROM login_failures WHERE key = ? AND at > ? ORDER BY at DESC LIMIT ?`), key, micros(since), n)
+	rows, err := s.DB().QueryContext(ctx, s.Rebind(
+		`SELECT at FROM login_failures WHERE key = ? AND at > ? ORDER BY at DESC LIMIT ?`), key, database.Micros(since), n)
 	if err != nil {
 		return nil, fmt.Errorf("login failures: %w", err)
 	}
@@ -335,7 +305,7 @@ func (s *sqlStore) LoginFailures(ctx context.Context, key string, since time.Tim
 		if err := rows.Scan(&at); err != nil {
 			return nil, fmt.Errorf("login failures: %w", err)
 		}
-		out = append(out, fromMicros(at))
+		out = append(out, database.FromMicros(at))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("login failures: %w", err)
@@ -346,7 +316,7 @@ func (s *sqlStore) LoginFailures(ctx context.Context, key string, since time.Tim
 
 // ClearLoginFailures implements Store.
 func (s *sqlStore) ClearLoginFailures(ctx context.Context, key string) error {
-	if err := clearLoginFailures(ctx, s.db, s.d, key); err != nil {
+	if err := clearLoginFailures(ctx, s.DB(), s.Dialect(), key); err != nil {
 		return fmt.Errorf("clear login failures: %w", err)
 	}
 	return nil
@@ -362,13 +332,13 @@ func clearLoginFailures(ctx context.Context, db execer, d database.Dialect, key 
 
 // CreatePasswordReset implements Store.
 func (s *sqlStore) CreatePasswordReset(ctx context.Context, r PasswordReset, msgs ...broker.Message) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.d.Rebind(
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.Rebind(
 			`INSERT INTO password_resets (hash, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
-			r.Hash, r.AccountID, micros(r.CreatedAt), micros(r.ExpiresAt)); err != nil {
+			r.Hash, r.AccountID, database.Micros(r.CreatedAt), database.Micros(r.ExpiresAt)); err != nil {
 			return err
 		}
-		return outbox.Add(ctx, tx, s.d, msgs...)
+		return outbox.Add(ctx, tx, s.Dialect(), msgs...)
 	})
 	if err != nil {
 		return fmt.Errorf("create password reset: %w", err)
@@ -383,7 +353,7 @@ func (s *sqlStore) PasswordReset(ctx context.Context, hash string) (PasswordRese
 		created, expires int64
 		used             sql.NullInt64
 	)
-	err := s.db.QueryRowContext(ctx, s.d.Rebind(
+	err := s.DB().QueryRowContext(ctx, s.Rebind(
 		`SELECT hash, account_id, created_at, expires_at, used_at FROM password_resets WHERE hash = ?`), hash).
 		Scan(&r.Hash, &r.AccountID, &created, &expires, &used)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -392,33 +362,29 @@ func (s *sqlStore) PasswordReset(ctx context.Context, hash string) (PasswordRese
 	if err != nil {
 		return PasswordReset{}, fmt.Errorf("password reset: %w", err)
 	}
-	r.CreatedAt, r.ExpiresAt = fromMicros(created), fromMicros(expires)
-	if used.Valid {
-		u := fromMicros(used.Int64)
-		r.UsedAt = &u
-	}
+	r.CreatedAt, r.ExpiresAt, r.UsedAt = database.FromMicros(created), database.FromMicros(expires), database.FromNullMicros(used)
 	return r, nil
 }
 
 // ResetPassword implements Store.
 func (s *sqlStore) ResetPassword(ctx context.Context, hash string, now time.Time, passwordHash string, revokeUntil time.Time, clearKey string) (int64, error) {
 	var seq int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		var accountID string
-		err := tx.QueryRowContext(ctx, s.d.Rebind(
+		err := tx.QueryRowContext(ctx, s.Rebind(
 			`UPDATE password_resets SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ? RETURNING account_id`),
-			micros(now), hash, micros(now)).Scan(&accountID)
+			database.Micros(now), hash, database.Micros(now)).Scan(&accountID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrResetNotCurrent
 		}
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.d.Rebind(
-			`UPDATE password_resets SET used_at = ? WHERE account_id = ? AND used_at IS NULL`), micros(now), accountID); err != nil {
+		if _, err := tx.ExecContext(ctx, s.Rebind(
+			`UPDATE password_resets SET used_at = ? WHERE account_id = ? AND used_at IS NULL`), database.Micros(now), accountID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, s.d.Rebind(`UPDATE accounts SET password_hash = ? WHERE id = ?`), passwordHash, accountID)
+		res, err := tx.ExecContext(ctx, s.Rebind(`UPDATE accounts SET password_hash = ? WHERE id = ?`), passwordHash, accountID)
 		if err != nil {
 			return err
 		}
@@ -431,7 +397,7 @@ func (s *sqlStore) ResetPassword(ctx context.Context, hash string, now time.Time
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.d.Rebind(`DELETE FROM refresh_tokens WHERE account_id = ?`), accountID); err != nil {
+		if _, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM refresh_tokens WHERE account_id = ?`), accountID); err != nil {
 			return err
 		}
 		for _, sid := range sessions {
@@ -439,7 +405,7 @@ func (s *sqlStore) ResetPassword(ctx context.Context, hash string, now time.Time
 				return err
 			}
 		}
-		return clearLoginFailures(ctx, tx, s.d, clearKey)
+		return clearLoginFailures(ctx, tx, s.Dialect(), clearKey)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("reset password: %w", err)
@@ -449,7 +415,7 @@ func (s *sqlStore) ResetPassword(ctx context.Context, hash string, now time.Time
 
 // sessionsOf returns the logins of the account that still have a refresh token.
 func (s *sqlStore) sessionsOf(ctx context.Context, tx *sql.Tx, accountID string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, s.d.Rebind(
+	rows, err := tx.QueryContext(ctx, s.Rebind(
 		`SELECT DISTINCT session_id FROM refresh_tokens WHERE account_id = ? ORDER BY session_id`), accountID)
 	if err != nil {
 		return nil, err
@@ -468,7 +434,7 @@ func (s *sqlStore) sessionsOf(ctx context.Context, tx *sql.Tx, accountID string)
 
 // SigningKeys implements Store.
 func (s *sqlStore) SigningKeys(ctx context.Context) ([]SigningKey, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, seed, created_at FROM signing_keys ORDER BY created_at, id`)
+	rows, err := s.DB().QueryContext(ctx, `SELECT id, seed, created_at FROM signing_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -487,7 +453,7 @@ func (s *sqlStore) SigningKeys(ctx context.Context) ([]SigningKey, error) {
 			return nil, fmt.Errorf("signing key %s: seed of %d bytes", k.ID, len(seed))
 		}
 		k.PrivateKey = ed25519.NewKeyFromSeed(seed)
-		k.CreatedAt = fromMicros(created)
+		k.CreatedAt = database.FromMicros(created)
 		out = append(out, k)
 	}
 	if err := rows.Err(); err != nil {
@@ -501,8 +467,8 @@ func (s *sqlStore) AddSigningKey(ctx context.Context, k SigningKey) error {
 	if len(k.PrivateKey) != ed25519.PrivateKeySize {
 		return fmt.Errorf("add signing key %s: not an Ed25519 private key", k.ID)
 	}
-	_, err := s.db.ExecContext(ctx, s.d.Rebind(`INSERT INTO signing_keys (id, seed, created_at) VALUES (?, ?, ?)`),
-		k.ID, k.PrivateKey.Seed(), micros(k.CreatedAt))
+	_, err := s.DB().ExecContext(ctx, s.Rebind(`INSERT INTO signing_keys (id, seed, created_at) VALUES (?, ?, ?)`),
+		k.ID, k.PrivateKey.Seed(), database.Micros(k.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("add signing key %s: %w", k.ID, err)
 	}
@@ -515,13 +481,13 @@ func (s *sqlStore) Prune(ctx context.Context, now, failuresBefore time.Time) err
 		q   string
 		arg int64
 	}{
-		{`DELETE FROM revocations WHERE expires_at <= ? AND seq < (SELECT MAX(seq) FROM revocations)`, micros(now)},
-		{`DELETE FROM refresh_tokens WHERE expires_at <= ?`, micros(now)},
-		{`DELETE FROM password_resets WHERE expires_at <= ?`, micros(now)},
-		{`DELETE FROM login_failures WHERE at < ?`, micros(failuresBefore)},
+		{`DELETE FROM revocations WHERE expires_at <= ? AND seq < (SELECT MAX(seq) FROM revocations)`, database.Micros(now)},
+		{`DELETE FROM refresh_tokens WHERE expires_at <= ?`, database.Micros(now)},
+		{`DELETE FROM password_resets WHERE expires_at <= ?`, database.Micros(now)},
+		{`DELETE FROM login_failures WHERE at < ?`, database.Micros(failuresBefore)},
 	}
 	for _, st := range stmts {
-		if _, err := s.db.ExecContext(ctx, s.d.Rebind(st.q), st.arg); err != nil {
+		if _, err := s.DB().ExecContext(ctx, s.Rebind(st.q), st.arg); err != nil {
 			return fmt.Errorf("prune: %w", err)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
@@ -17,12 +16,8 @@ import (
 // rebound for the dialect, times as unix microseconds, upserts with RETURNING). The SQLite
 // and PostgreSQL stores wrap it over their own migrations.
 type sqlStore struct {
-	db *sql.DB
-	d  database.Dialect
+	database.Store
 }
-
-// Ping implements Store.
-func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 const recordColumns = `idempotency_key, kind, state, claim_token, claimed_at, message_id, error, created_at, completed_at`
 
@@ -34,22 +29,22 @@ const recordColumns = `idempotency_key, kind, state, claim_token, claimed_at, me
 // key is settled or held by a live claim, and the row is read to tell which; should the row
 // be gone by then (a live claim was released meanwhile), the claim is tried again.
 func (s *sqlStore) Claim(ctx context.Context, c Claim) (Record, error) {
-	at := c.At.UnixMicro()
+	at := database.Micros(c.At)
 	for attempt := 0; ; attempt++ {
-		rec, err := scanRecord(s.db.QueryRowContext(ctx, s.d.Rebind(`
+		rec, err := scanRecord(s.DB().QueryRowContext(ctx, s.Rebind(`
 		INSERT INTO sent_messages (idempotency_key, kind, state, claim_token, claimed_at, created_at)
 		VALUES (?, ?, 'sending', ?, ?, ?)
 		ON CONFLICT (idempotency_key) DO UPDATE SET claim_token = excluded.claim_token, claimed_at = excluded.claimed_at
 		WHERE sent_messages.state = 'sending' AND sent_messages.claimed_at <= ?
 		RETURNING `+recordColumns),
-			c.Key, string(c.Kind), c.Token, at, at, c.At.Add(-c.Lease).UnixMicro()))
+			c.Key, string(c.Kind), c.Token, at, at, database.Micros(c.At.Add(-c.Lease))))
 		if err == nil {
 			return rec, nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return Record{}, fmt.Errorf("claim %s: %w", c.Key, err)
 		}
-		rec, err = s.get(ctx, s.db, c.Key)
+		rec, err = s.get(ctx, s.DB(), c.Key)
 		switch {
 		case errors.Is(err, ErrNotFound) && attempt < 3:
 			continue // released between the two statements: claim again
@@ -67,32 +62,27 @@ func (s *sqlStore) Complete(ctx context.Context, o Outcome, msgs ...broker.Messa
 	if o.State != StateSent && o.State != StateFailed {
 		return fmt.Errorf("complete %s: invalid outcome state %q", o.Key, o.State)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("complete %s: %w", o.Key, err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	// Of concurrent completions one changes the row; the others wait for it, find the key
 	// settled and change nothing.
-	res, err := tx.ExecContext(ctx, s.d.Rebind(`
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.Rebind(`
 		UPDATE sent_messages
 		SET state = ?, message_id = ?, error = ?, completed_at = ?, claim_token = NULL
 		WHERE idempotency_key = ? AND state = 'sending'`),
-		o.State, o.MessageID, o.Error, o.At.UnixMicro(), o.Key)
+			o.State, o.MessageID, o.Error, database.Micros(o.At), o.Key)
+		if err != nil {
+			return err
+		}
+		done, err := oneRow(res)
+		if err != nil {
+			return err
+		}
+		if !done {
+			return ErrNotClaimed
+		}
+		return outbox.Add(ctx, tx, s.Dialect(), msgs...)
+	})
 	if err != nil {
-		return fmt.Errorf("complete %s: %w", o.Key, err)
-	}
-	done, err := oneRow(res)
-	if err != nil {
-		return fmt.Errorf("complete %s: %w", o.Key, err)
-	}
-	if !done {
-		return fmt.Errorf("complete %s: %w", o.Key, ErrNotClaimed)
-	}
-	if err := outbox.Add(ctx, tx, s.d, msgs...); err != nil {
-		return fmt.Errorf("complete %s: %w", o.Key, err)
-	}
-	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("complete %s: %w", o.Key, err)
 	}
 	return nil
@@ -100,7 +90,7 @@ func (s *sqlStore) Complete(ctx context.Context, o Outcome, msgs ...broker.Messa
 
 // Release implements Store.
 func (s *sqlStore) Release(ctx context.Context, key, token string) error {
-	res, err := s.db.ExecContext(ctx, s.d.Rebind(`
+	res, err := s.DB().ExecContext(ctx, s.Rebind(`
 		DELETE FROM sent_messages WHERE idempotency_key = ? AND state = 'sending' AND claim_token = ?`),
 		key, token)
 	if err != nil {
@@ -118,7 +108,7 @@ func (s *sqlStore) Release(ctx context.Context, key, token string) error {
 
 // Get implements Store.
 func (s *sqlStore) Get(ctx context.Context, key string) (Record, error) {
-	rec, err := s.get(ctx, s.db, key)
+	rec, err := s.get(ctx, s.DB(), key)
 	if err != nil {
 		return Record{}, fmt.Errorf("get sent message %s: %w", key, err)
 	}
@@ -131,7 +121,7 @@ type queryer interface {
 
 func (s *sqlStore) get(ctx context.Context, q queryer, key string) (Record, error) {
 	rec, err := scanRecord(q.QueryRowContext(ctx,
-		s.d.Rebind(`SELECT `+recordColumns+` FROM sent_messages WHERE idempotency_key = ?`), key))
+		s.Rebind(`SELECT `+recordColumns+` FROM sent_messages WHERE idempotency_key = ?`), key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Record{}, ErrNotFound
 	}
@@ -153,15 +143,13 @@ func scanRecord(row *sql.Row) (Record, error) {
 	}
 	r.Kind = messages.EmailKind(kind)
 	r.ClaimToken = token.String
-	r.ClaimedAt = fromMicros(claimedAt)
-	r.CreatedAt = fromMicros(createdAt)
+	r.ClaimedAt = database.FromMicros(claimedAt)
+	r.CreatedAt = database.FromMicros(createdAt)
 	if completedAt.Valid {
-		r.CompletedAt = fromMicros(completedAt.Int64)
+		r.CompletedAt = database.FromMicros(completedAt.Int64)
 	}
 	return r, nil
 }
-
-func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
 func oneRow(res sql.Result) (bool, error) {
 	n, err := res.RowsAffected()

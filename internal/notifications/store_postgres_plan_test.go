@@ -39,12 +39,12 @@ func seedReminders(t testing.TB, db *sql.DB, events, accounts, n, scheduledEvery
 	}{
 		{`INSERT INTO event_snapshots (id, organizer_id, starts_at, updated_at, body)
 			SELECT 'ev-' || g, 'org', $1, $2, replace($3, 'ev-X', 'ev-' || g)::jsonb FROM generate_series(1, $4) g`,
-			[]any{toMicros(planBase.Add(24 * time.Hour)), toMicros(planBase), string(body), events}},
+			[]any{database.Micros(planBase.Add(24 * time.Hour)), database.Micros(planBase), string(body), events}},
 		{`INSERT INTO reminders (id, account_id, event_id, email, send_at, note, status, created_at)
 			SELECT gen_random_uuid()::text, 'acct-' || (g % $1), 'ev-' || (g % $2 + 1), 'someone@example.com',
 				$3 + g * 1000000::bigint, '', CASE WHEN g % $4 = 0 THEN 'scheduled' ELSE 'sent' END, $3
 			FROM generate_series(1, $5) g`,
-			[]any{accounts, events, toMicros(planBase), scheduledEvery, n}},
+			[]any{accounts, events, database.Micros(planBase), scheduledEvery, n}},
 		{`VACUUM ANALYZE`, nil},
 	}
 	for _, st := range stmts {
@@ -72,9 +72,9 @@ func TestPostgresQueriesUseIndexes(t *testing.T) {
 		t.Skip("seeds 100,000 reminders")
 	}
 	s := openPlanStore(t)
-	seedReminders(t, s.db, 2000, 10000, 100000, 10)
+	seedReminders(t, s.DB(), 2000, 10000, 100000, 10)
 	d := database.Postgres
-	mid := toMicros(planBase.Add(50000 * time.Second))
+	mid := database.Micros(planBase.Add(50000 * time.Second))
 	list := func(f ListFilter) (string, []any) { return listQuery(f) }
 	queries := []struct {
 		name  string
@@ -94,7 +94,7 @@ func TestPostgresQueriesUseIndexes(t *testing.T) {
 	for _, q := range queries {
 		t.Run(q.name, func(t *testing.T) {
 			var plan string
-			if err := s.db.QueryRowContext(context.Background(), "EXPLAIN (FORMAT JSON) "+d.Rebind(q.query), q.args...).Scan(&plan); err != nil {
+			if err := s.DB().QueryRowContext(context.Background(), "EXPLAIN (FORMAT JSON) "+d.Rebind(q.query), q.args...).Scan(&plan); err != nil {
 				t.Fatalf("explain: %v", err)
 			}
 			var nodes []struct {
@@ -141,14 +141,14 @@ func BenchmarkPostgresClaimDue(b *testing.B) {
 	for _, claimers := range []int{1, 2, 4} {
 		b.Run(fmt.Sprintf("claimers=%d", claimers), func(b *testing.B) {
 			s := openPlanStore(b)
-			seedReminders(b, s.db, 100, 1000, n, 1)
+			seedReminders(b, s.DB(), 100, 1000, n, 1)
 			ctx := context.Background()
 			now := planBase.Add(n * time.Second)
 			claimed := 0
 			for b.Loop() {
 				b.StopTimer()
 				for _, q := range []string{`UPDATE reminders SET status = 'scheduled'`, `DELETE FROM outbox`} {
-					if _, err := s.db.ExecContext(ctx, q); err != nil {
+					if _, err := s.DB().ExecContext(ctx, q); err != nil {
 						b.Fatal(err)
 					}
 				}

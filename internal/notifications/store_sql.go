@@ -22,8 +22,7 @@ import (
 // row locks; in PostgreSQL, transactions that read rows to change them lock those rows (FOR
 // UPDATE), and ClaimDue skips the rows another claimer holds (FOR UPDATE SKIP LOCKED).
 type sqlStore struct {
-	db *sql.DB
-	d  database.Dialect
+	database.Store
 }
 
 // Row-locking clauses appended to a SELECT.
@@ -50,9 +49,6 @@ func (l lock) clause(d database.Dialect, of string) string {
 	}
 	return c
 }
-
-// Ping implements Store.
-func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // queryer is what reads need: a database or a transaction.
 type queryer interface {
@@ -109,17 +105,14 @@ func scanReminder(sc scanner) (Reminder, error) {
 		&status, &created, &sentAt, &lastError, &tp, &snapshot); err != nil {
 		return Reminder{}, err
 	}
-	r.SendAt = fromMicros(sendAt)
-	r.CreatedAt = fromMicros(created)
+	r.SendAt = database.FromMicros(sendAt)
+	r.CreatedAt = database.FromMicros(created)
 	r.Status = Status(status)
 	if minutes.Valid {
 		m := int(minutes.Int64)
 		r.MinutesBefore = &m
 	}
-	if sentAt.Valid {
-		t := fromMicros(sentAt.Int64)
-		r.SentAt = &t
-	}
+	r.SentAt = database.FromNullMicros(sentAt)
 	r.LastError = lastError.String
 	r.TraceParent = tp.String
 	ev, err := decodeSnapshot(snapshot)
@@ -187,8 +180,8 @@ ON CONFLICT (id) DO UPDATE SET organizer_id = excluded.organizer_id, starts_at =
 	if onlyNewer {
 		query += ` WHERE excluded.updated_at > event_snapshots.updated_at`
 	}
-	if _, err := q.ExecContext(ctx, d.Rebind(query), ev.ID, ev.OrganizerID, toMicros(ev.StartsAt),
-		toMicros(ev.UpdatedAt), string(body)); err != nil {
+	if _, err := q.ExecContext(ctx, d.Rebind(query), ev.ID, ev.OrganizerID, database.Micros(ev.StartsAt),
+		database.Micros(ev.UpdatedAt), string(body)); err != nil {
 		return fmt.Errorf("snapshot %s: %w", ev.ID, err)
 	}
 	return nil
@@ -200,17 +193,6 @@ func decodeSnapshot(body string) (messages.Event, error) {
 		return messages.Event{}, fmt.Errorf("decode event snapshot: %w", err)
 	}
 	return normalizeEvent(ev), nil
-}
-
-func toMicros(t time.Time) int64 { return t.UnixMicro() }
-
-func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
-
-func nullMicros(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return toMicros(*t)
 }
 
 func nullString(s string) any {
@@ -230,21 +212,21 @@ func (s *sqlStore) CreateReminder(ctx context.Context, r Reminder) error {
 	if r.Event.ID != r.EventID {
 		return fmt.Errorf("create reminder %s: snapshot of event %q, reminder of %q", r.ID, r.Event.ID, r.EventID)
 	}
-	return s.inTx(ctx, func(q *sql.Tx) error {
+	return s.InTx(ctx, func(q *sql.Tx) error {
 		// The upsert locks the snapshot row (PostgreSQL: even when it keeps it), so it is
 		// locked before the reminder, in the same order as the consumers lock them.
-		if err := upsertSnapshot(ctx, q, s.d, r.Event, true); err != nil {
+		if err := upsertSnapshot(ctx, q, s.Dialect(), r.Event, true); err != nil {
 			return fmt.Errorf("create reminder %s: %w", r.ID, err)
 		}
 		var minutes any
 		if r.MinutesBefore != nil {
 			minutes = *r.MinutesBefore
 		}
-		_, err := q.ExecContext(ctx, s.d.Rebind(`INSERT INTO reminders
+		_, err := q.ExecContext(ctx, s.Rebind(`INSERT INTO reminders
 	(id, account_id, event_id, email, send_at, minutes_before, note, status, created_at, sent_at, last_error, trace_parent)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			r.ID, r.AccountID, r.EventID, r.Email, toMicros(r.SendAt), minutes, r.Note, string(r.Status),
-			toMicros(r.CreatedAt), nullMicros(r.SentAt), nullString(r.LastError), nullString(r.TraceParent))
+			r.ID, r.AccountID, r.EventID, r.Email, database.Micros(r.SendAt), minutes, r.Note, string(r.Status),
+			database.Micros(r.CreatedAt), database.NullMicros(r.SentAt), nullString(r.LastError), nullString(r.TraceParent))
 		if err != nil {
 			return fmt.Errorf("create reminder %s: %w", r.ID, err)
 		}
@@ -254,13 +236,13 @@ func (s *sqlStore) CreateReminder(ctx context.Context, r Reminder) error {
 
 // Reminder implements Store.
 func (s *sqlStore) Reminder(ctx context.Context, id string) (Reminder, error) {
-	return getReminder(ctx, s.db, s.d, id, noLock)
+	return getReminder(ctx, s.DB(), s.Dialect(), id, noLock)
 }
 
 // ListReminders implements Store.
 func (s *sqlStore) ListReminders(ctx context.Context, f ListFilter) ([]Reminder, error) {
 	query, args := listQuery(f)
-	rs, err := queryReminders(ctx, s.db, s.d.Rebind(query), args...)
+	rs, err := queryReminders(ctx, s.DB(), s.Rebind(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list reminders: %w", err)
 	}
@@ -269,25 +251,25 @@ func (s *sqlStore) ListReminders(ctx context.Context, f ListFilter) ([]Reminder,
 
 // Snapshot implements Store.
 func (s *sqlStore) Snapshot(ctx context.Context, eventID string) (messages.Event, error) {
-	return getSnapshot(ctx, s.db, s.d, eventID, noLock)
+	return getSnapshot(ctx, s.DB(), s.Dialect(), eventID, noLock)
 }
 
 // NextSendAt implements Store.
 func (s *sqlStore) NextSendAt(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, nextSendAtQuery).Scan(&next); err != nil {
+	if err := s.DB().QueryRowContext(ctx, nextSendAtQuery).Scan(&next); err != nil {
 		return time.Time{}, false, fmt.Errorf("next send_at: %w", err)
 	}
 	if !next.Valid {
 		return time.Time{}, false, nil
 	}
-	return fromMicros(next.Int64), true, nil
+	return database.FromMicros(next.Int64), true, nil
 }
 
 // CountScheduled implements Store.
 func (s *sqlStore) CountScheduled(ctx context.Context) (int, error) {
 	var n int
-	if err := s.db.QueryRowContext(ctx, countScheduledQuery).Scan(&n); err != nil {
+	if err := s.DB().QueryRowContext(ctx, countScheduledQuery).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count scheduled: %w", err)
 	}
 	return n, nil
@@ -301,8 +283,8 @@ func (s *sqlStore) CountScheduled(ctx context.Context) (int, error) {
 // write lock taken when the transaction begins makes claimers take turns.
 func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, mail func(Reminder) (broker.Message, error)) ([]Reminder, error) {
 	var claimed []Reminder
-	err := s.inTx(ctx, func(q *sql.Tx) error {
-		due, err := queryReminders(ctx, q, s.d.Rebind(dueQuery+skipLocked.clause(s.d, "r")), toMicros(now), limit)
+	err := s.InTx(ctx, func(q *sql.Tx) error {
+		due, err := queryReminders(ctx, q, s.Rebind(dueQuery+skipLocked.clause(s.Dialect(), "r")), database.Micros(now), limit)
 		if err != nil || len(due) == 0 {
 			return err
 		}
@@ -310,7 +292,7 @@ func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, mail 
 		for _, r := range due {
 			args = append(args, r.ID)
 		}
-		res, err := q.ExecContext(ctx, s.d.Rebind(`UPDATE reminders SET status = 'sending'
+		res, err := q.ExecContext(ctx, s.Rebind(`UPDATE reminders SET status = 'sending'
 WHERE status = 'scheduled' AND id IN (`+placeholders(len(due))+`)`), args...)
 		if err != nil {
 			return err
@@ -328,7 +310,7 @@ WHERE status = 'scheduled' AND id IN (`+placeholders(len(due))+`)`), args...)
 			}
 			msgs = append(msgs, m)
 		}
-		if err := outbox.Add(ctx, q, s.d, msgs...); err != nil {
+		if err := outbox.Add(ctx, q, s.Dialect(), msgs...); err != nil {
 			return err
 		}
 		claimed = due
@@ -342,23 +324,7 @@ WHERE status = 'scheduled' AND id IN (`+placeholders(len(due))+`)`), args...)
 
 // Update implements Store.
 func (s *sqlStore) Update(ctx context.Context, fn func(tx Tx) error) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(sqlTx{tx: tx, d: s.d}) })
-}
-
-// inTx runs fn in a write transaction.
-func (s *sqlStore) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return s.InTx(ctx, func(tx *sql.Tx) error { return fn(sqlTx{tx: tx, d: s.Dialect()}) })
 }
 
 // sqlTx is the Tx of a sqlStore. In PostgreSQL the reminders and snapshots it reads are
@@ -402,7 +368,7 @@ func (t sqlTx) PutSnapshot(ctx context.Context, ev messages.Event) error {
 
 func (t sqlTx) SetSendAt(ctx context.Context, id string, sendAt time.Time) error {
 	if _, err := t.tx.ExecContext(ctx, t.d.Rebind(`UPDATE reminders SET send_at = ? WHERE id = ?`),
-		toMicros(sendAt), id); err != nil {
+		database.Micros(sendAt), id); err != nil {
 		return fmt.Errorf("move reminder %s: %w", id, err)
 	}
 	return nil
@@ -414,13 +380,13 @@ func (t sqlTx) Transition(ctx context.Context, id string, from, to Status, sentA
 
 // Transition implements Store: one statement, guarded by the reminder's current status.
 func (s *sqlStore) Transition(ctx context.Context, id string, from, to Status, sentAt *time.Time, lastError string) (bool, error) {
-	return transition(ctx, s.db, s.d, id, from, to, sentAt, lastError)
+	return transition(ctx, s.DB(), s.Dialect(), id, from, to, sentAt, lastError)
 }
 
 func transition(ctx context.Context, q outbox.Execer, d database.Dialect, id string, from, to Status, sentAt *time.Time, lastError string) (bool, error) {
 	res, err := q.ExecContext(ctx, d.Rebind(
 		`UPDATE reminders SET status = ?, sent_at = ?, last_error = ? WHERE id = ? AND status = ?`),
-		string(to), nullMicros(sentAt), nullString(lastError), id, string(from))
+		string(to), database.NullMicros(sentAt), nullString(lastError), id, string(from))
 	if err != nil {
 		return false, fmt.Errorf("reminder %s %s → %s: %w", id, from, to, err)
 	}

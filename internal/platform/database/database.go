@@ -4,6 +4,7 @@
 package database
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -131,11 +132,7 @@ func MigrateAll(ctx context.Context, db *sql.DB, d Dialect, log *slog.Logger, sc
 		if err != nil {
 			return fmt.Errorf("migrate %s: %w", s.Dir, err)
 		}
-		table := s.Table
-		if table == "" {
-			table = "goose_db_version"
-		}
-		if err := MigrateTable(ctx, db, d, sub, table, log); err != nil {
+		if err := MigrateTable(ctx, db, d, sub, cmp.Or(s.Table, "goose_db_version"), log); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,77 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"log/slog"
+)
+
+// Store is what every service's SQL store is built on: a migrated database and its dialect,
+// with the methods all of them share. A service's store embeds it.
+type Store struct {
+	db *sql.DB
+	d  Dialect
+}
+
+// NewStore returns the Store over db, a database of dialect d.
+func NewStore(db *sql.DB, d Dialect) Store { return Store{db: db, d: d} }
+
+// Open opens the database of dialect d at dsn (a file path for SQLite, a URL for PostgreSQL;
+// see OpenSQLite and OpenPostgres) and applies the migrations of schemas in order.
+func Open(ctx context.Context, d Dialect, dsn string, log *slog.Logger, schemas ...Schema) (Store, error) {
+	var (
+		db  *sql.DB
+		err error
+	)
+	switch d {
+	case SQLite:
+		db, err = OpenSQLite(ctx, dsn, log, schemas...)
+	case Postgres:
+		db, err = OpenPostgres(ctx, dsn, PostgresConfig{}, log, schemas...)
+	default:
+		err = fmt.Errorf("open: unknown dialect %d", d)
+	}
+	if err != nil {
+		return Store{}, err
+	}
+	return NewStore(db, d), nil
+}
+
+// Migrations returns the schema of a service's own migrations for dialect d: the directory
+// migrations/<dialect> (migrations/sqlite, migrations/postgres) of fsys.
+func Migrations(fsys fs.FS, d Dialect) Schema {
+	return Schema{FS: fsys, Dir: "migrations/" + d.String()}
+}
+
+// DB returns the database, on which the app builds the outbox relay.
+func (s Store) DB() *sql.DB { return s.db }
+
+// Dialect returns the database's dialect.
+func (s Store) Dialect() Dialect { return s.d }
+
+// Rebind rewrites the ? placeholders of query into the dialect's form (see Dialect.Rebind).
+func (s Store) Rebind(query string) string { return s.d.Rebind(query) }
+
+// Ping checks that the database answers.
+func (s Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Close closes the database.
+func (s Store) Close() error { return s.db.Close() }
+
+// InTx runs fn in a transaction, and commits it when fn returns nil or rolls it back.
+func (s Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
