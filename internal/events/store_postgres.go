@@ -2,11 +2,7 @@ package events
 
 import (
 	"context"
-	"embed"
-	"errors"
 	"fmt"
-	"log/slog"
-	neturl "net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -14,20 +10,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
-	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
-
-//go:embed migrations/postgres/*.sql
-var postgresMigrations embed.FS
-
-// postgresSchemas are the migrations of the events database in PostgreSQL: its own, then the
-// outbox's.
-func postgresSchemas() []database.Schema {
-	return []database.Schema{
-		{FS: postgresMigrations, Dir: "migrations/postgres"},
-		outbox.Schema(database.Postgres),
-	}
-}
 
 // PostgresStore is the Store of the distributed mode, in a PostgreSQL database of its own that
 // also holds the service's outbox. Searches are single SELECTs that PostgreSQL's planner serves
@@ -38,50 +21,6 @@ type PostgresStore struct {
 }
 
 var _ Store = (*PostgresStore)(nil)
-
-// OpenPostgres connects to the events database at url (postgres://user:pass@host:port/db)
-// and brings its schema, outbox included, up to date; several replicas may open it at once.
-func OpenPostgres(ctx context.Context, url string, log *slog.Logger) (*PostgresStore, error) {
-	url, err := withCustomPlans(url)
-	if err != nil {
-		return nil, fmt.Errorf("open events store: %w", err)
-	}
-	db, err := database.OpenPostgres(ctx, url, database.PostgresConfig{}, log, postgresSchemas()...)
-	if err != nil {
-		return nil, fmt.Errorf("open events store: %w", err)
-	}
-	return &PostgresStore{sqlStore{db: db, d: database.Postgres}}, nil
-}
-
-// withCustomPlans returns the connection string dsn (a URL or keyword=value pairs) with the
-// session setting plan_cache_mode=force_custom_plan, unless dsn sets it. pgx prepares each
-// query once per connection, and after five runs PostgreSQL may switch a prepared query to a
-// generic plan, made without the values: the plan of an average tag, word or place, which is
-// the wrong one for a rare tag or a crowded city (measured: a distance search went from 0.3 ms
-// to 80-200 ms). A custom plan costs a planning per search, a fraction of a millisecond.
-func withCustomPlans(dsn string) (string, error) {
-	const name, value = "plan_cache_mode", "force_custom_plan"
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-		if strings.Contains(dsn, name) {
-			return dsn, nil
-		}
-		return strings.TrimSpace(dsn + " " + name + "=" + value), nil
-	}
-	u, err := neturl.Parse(dsn)
-	if err != nil {
-		var uerr *neturl.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err // without the URL, which may hold a password
-		}
-		return "", fmt.Errorf("parse database URL: %w", err)
-	}
-	q := u.Query()
-	if !q.Has(name) {
-		q.Set(name, value)
-	}
-	u.RawQuery = q.Encode()
-	return u.String(), nil
-}
 
 // Search implements Store.
 //
@@ -103,7 +42,7 @@ func (s *PostgresStore) Search(ctx context.Context, q SearchQuery) (Page, error)
 	if !ok {
 		return Page{}, nil
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.DB().QueryContext(ctx, query, args...)
 	if err != nil {
 		return Page{}, fmt.Errorf("search events: %w", err)
 	}
@@ -123,13 +62,13 @@ func (s *PostgresStore) Search(ctx context.Context, q SearchQuery) (Page, error)
 func postgresSearchQuery(q SearchQuery) (string, []any, bool) {
 	var c conds
 	if q.From != nil {
-		c.add(`e.starts_at >= ?`, utcMicro(*q.From))
+		c.add(`e.starts_at >= ?`, database.Micros(*q.From))
 	}
 	if q.To != nil {
-		c.add(`e.starts_at <= ?`, utcMicro(*q.To))
+		c.add(`e.starts_at <= ?`, database.Micros(*q.To))
 	}
 	if q.After != nil {
-		c.add(`(e.starts_at, e.id) > (?, ?)`, utcMicro(q.After.StartsAt), q.After.ID)
+		c.add(`(e.starts_at, e.id) > (?, ?)`, database.Micros(q.After.StartsAt), q.After.ID)
 	}
 	if q.OrganizerID != "" {
 		c.add(`e.organizer_id = ?`, q.OrganizerID)

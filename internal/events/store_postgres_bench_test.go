@@ -20,7 +20,7 @@ import (
 //	go test -run '^$' -bench 'BenchmarkSearch$|BenchmarkPostgresSearch' -benchtime 1000x ./internal/events/
 func BenchmarkPostgresSearch(b *testing.B) {
 	s, now := seededPostgres(b, benchEvents)
-	benchSearch(b, s, s.db, now)
+	benchSearch(b, s, s.DB(), now)
 }
 
 // seededPostgres returns a store on a new database, dropped when tb ends, holding n events
@@ -56,7 +56,7 @@ func seedPostgres(ctx context.Context, s *PostgresStore, g *eventGen, n int) err
 		names = append(names, c.name)
 		exprs = append(exprs, strings.Replace(c.expr, "?", c.name, 1))
 	}
-	conn, err := s.db.Conn(ctx)
+	conn, err := s.DB().Conn(ctx)
 	if err != nil {
 		return err
 	}

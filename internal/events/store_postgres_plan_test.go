@@ -22,11 +22,11 @@ func TestPostgresSearchPlans(t *testing.T) {
 	// The plans below are those of every search only if no session falls back to generic
 	// plans (see withCustomPlans).
 	var mode string
-	if err := s.db.QueryRowContext(ctx, `SHOW plan_cache_mode`).Scan(&mode); err != nil || mode != "force_custom_plan" {
+	if err := s.DB().QueryRowContext(ctx, `SHOW plan_cache_mode`).Scan(&mode); err != nil || mode != "force_custom_plan" {
 		t.Fatalf("plan_cache_mode = %q, %v; want force_custom_plan", mode, err)
 	}
 	var organizer string
-	if err := s.db.QueryRowContext(ctx, `SELECT organizer_id FROM events GROUP BY organizer_id ORDER BY count(*) DESC LIMIT 1`).Scan(&organizer); err != nil {
+	if err := s.DB().QueryRowContext(ctx, `SELECT organizer_id FROM events GROUP BY organizer_id ORDER BY count(*) DESC LIMIT 1`).Scan(&organizer); err != nil {
 		t.Fatal(err)
 	}
 	for _, shape := range benchShapes {
@@ -58,7 +58,7 @@ func TestPostgresSearchPlans(t *testing.T) {
 						t.Fatalf("query %q matches nothing", raw)
 					}
 					var out string
-					if err := s.db.QueryRowContext(ctx, `EXPLAIN (FORMAT JSON) `+query, args...).Scan(&out); err != nil {
+					if err := s.DB().QueryRowContext(ctx, `EXPLAIN (FORMAT JSON) `+query, args...).Scan(&out); err != nil {
 						t.Fatalf("explain: %v", err)
 					}
 					var plans []struct{ Plan planNode }

@@ -9,7 +9,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/database"
@@ -17,24 +16,14 @@ import (
 )
 
 // sqlStore implements the Store methods whose SQL SQLite and PostgreSQL share — every one
-// but Search. Placeholders are rebound for the dialect; the dialects differ only in how
-// values are kept (times as unix microseconds or timestamptz, tags as JSON text or text[]),
-// in the column each keeps for its own search index (SQLite's seq, PostgreSQL's search), and
-// in row locks (PostgreSQL locks the rows it reads to change; a SQLite write transaction
-// holds the whole database).
+// but Search. Placeholders are rebound for the dialect; times are unix microseconds in both.
+// The dialects differ only in how tags are kept (JSON text or text[]), in the column each
+// keeps for its own search index (SQLite's seq, PostgreSQL's search), and in row locks
+// (PostgreSQL locks the rows it reads to change; a SQLite write transaction holds the whole
+// database).
 type sqlStore struct {
-	db *sql.DB
-	d  database.Dialect
+	database.Store
 }
-
-// DB returns the database, on which the app runs the outbox relay.
-func (s *sqlStore) DB() *sql.DB { return s.db }
-
-// Close closes the database.
-func (s *sqlStore) Close() error { return s.db.Close() }
-
-// Ping implements Store.
-func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // eventColumns are the columns scanEvent reads, as SQLite keeps them.
 const eventColumns = `e.id, e.organizer_id, e.title, e.description, e.starts_at, e.ends_at, e.timezone,
@@ -48,7 +37,7 @@ const postgresEventColumns = `e.id, e.organizer_id, e.title, e.description, e.st
 
 // columns returns the columns scanEvent reads in the store's dialect.
 func (s *sqlStore) columns() string {
-	if s.d == database.Postgres {
+	if s.Dialect() == database.Postgres {
 		return postgresEventColumns
 	}
 	return eventColumns
@@ -60,9 +49,9 @@ type rowScanner interface{ Scan(dest ...any) error }
 func scanEvent(r rowScanner) (Event, error) {
 	var (
 		e                   Event
-		startsAt, endsAt    dbTime
-		created, updated    dbTime
-		capacity            sql.NullInt64
+		startsAt, created   int64
+		updated             int64
+		endsAt, capacity    sql.NullInt64
 		locName, locAddress sql.NullString
 		lat, lon            sql.NullFloat64
 		onlineURL, category sql.NullString
@@ -73,10 +62,8 @@ func scanEvent(r rowScanner) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	e.StartsAt, e.CreatedAt, e.UpdatedAt = startsAt.t, created.t, updated.t
-	if endsAt.valid {
-		e.EndsAt = &endsAt.t
-	}
+	e.StartsAt, e.EndsAt = database.FromMicros(startsAt), database.FromNullMicros(endsAt)
+	e.CreatedAt, e.UpdatedAt = database.FromMicros(created), database.FromMicros(updated)
 	if locName.Valid {
 		e.Location = &Location{Name: locName.String, Address: locAddress.String}
 		if lat.Valid && lon.Valid {
@@ -101,38 +88,6 @@ func scanEvent(r rowScanner) (Event, error) {
 	return e, nil
 }
 
-// dbTime scans a time kept as unix microseconds (SQLite) or as a timestamptz (PostgreSQL),
-// or NULL.
-type dbTime struct {
-	t     time.Time
-	valid bool
-}
-
-// Scan implements sql.Scanner.
-func (d *dbTime) Scan(src any) error {
-	switch v := src.(type) {
-	case nil:
-		*d = dbTime{}
-	case int64:
-		*d = dbTime{t: fromMicro(v), valid: true}
-	case time.Time:
-		*d = dbTime{t: utcMicro(v), valid: true}
-	default:
-		return fmt.Errorf("scan time: unexpected %T", src)
-	}
-	return nil
-}
-
-func fromMicro(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
-// timeArg returns t as the dialect keeps it.
-func (s *sqlStore) timeArg(t time.Time) any {
-	if s.d == database.Postgres {
-		return utcMicro(t)
-	}
-	return t.UnixMicro()
-}
-
 // column is a column that an insert or an update writes: the SQL expression of its value,
 // holding one placeholder, and the argument of that placeholder.
 type column struct {
@@ -149,7 +104,7 @@ func (s *sqlStore) writeColumns(e Event) ([]column, error) {
 		tags = []string{}
 	}
 	var tagsArg any = tags
-	if s.d == database.SQLite {
+	if s.Dialect() == database.SQLite {
 		j, err := json.Marshal(tags)
 		if err != nil {
 			return nil, err
@@ -157,14 +112,10 @@ func (s *sqlStore) writeColumns(e Event) ([]column, error) {
 		tagsArg = string(j)
 	}
 	var (
-		endsAt              any
 		locName, locAddress *string
 		lat, lon            *float64
 		categoryKey         *string
 	)
-	if e.EndsAt != nil {
-		endsAt = s.timeArg(*e.EndsAt)
-	}
 	if l := e.Location; l != nil {
 		locName, locAddress = &l.Name, &l.Address
 		if l.Lat != nil && l.Lon != nil {
@@ -179,8 +130,8 @@ func (s *sqlStore) writeColumns(e Event) ([]column, error) {
 		valueColumn("organizer_id", e.OrganizerID),
 		valueColumn("title", e.Title),
 		valueColumn("description", e.Description),
-		valueColumn("starts_at", s.timeArg(e.StartsAt)),
-		valueColumn("ends_at", endsAt),
+		valueColumn("starts_at", database.Micros(e.StartsAt)),
+		valueColumn("ends_at", database.NullMicros(e.EndsAt)),
 		valueColumn("timezone", e.Timezone),
 		valueColumn("location_name", locName),
 		valueColumn("location_address", locAddress),
@@ -191,10 +142,10 @@ func (s *sqlStore) writeColumns(e Event) ([]column, error) {
 		valueColumn("category_key", categoryKey),
 		valueColumn("tags", tagsArg),
 		valueColumn("capacity", e.Capacity),
-		valueColumn("created_at", s.timeArg(e.CreatedAt)),
-		valueColumn("updated_at", s.timeArg(e.UpdatedAt)),
+		valueColumn("created_at", database.Micros(e.CreatedAt)),
+		valueColumn("updated_at", database.Micros(e.UpdatedAt)),
 	}
-	if s.d == database.Postgres {
+	if s.Dialect() == database.Postgres {
 		cols = append(cols, column{name: "search", expr: "to_tsvector('simple', ?)", arg: searchText(e)})
 	}
 	return cols, nil
@@ -202,11 +153,11 @@ func (s *sqlStore) writeColumns(e Event) ([]column, error) {
 
 // Create implements Store.
 func (s *sqlStore) Create(ctx context.Context, e Event, msgs ...broker.Message) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		if err := s.insertEvent(ctx, tx, e); err != nil {
 			return err
 		}
-		return outbox.Add(ctx, tx, s.d, msgs...)
+		return outbox.Add(ctx, tx, s.Dialect(), msgs...)
 	})
 	if err != nil {
 		return fmt.Errorf("store event %s: %w", e.ID, err)
@@ -221,7 +172,7 @@ func (s *sqlStore) insertEvent(ctx context.Context, tx *sql.Tx, e Event) error {
 		return err
 	}
 	cols = append(cols, valueColumn("id", e.ID))
-	if s.d == database.SQLite {
+	if s.Dialect() == database.SQLite {
 		seq, err := nextSeq(ctx, tx, e.StartsAt)
 		if err != nil {
 			return err
@@ -232,7 +183,7 @@ func (s *sqlStore) insertEvent(ctx context.Context, tx *sql.Tx, e Event) error {
 	for i, c := range cols {
 		names[i], exprs[i], args[i] = c.name, c.expr, c.arg
 	}
-	res, err := tx.ExecContext(ctx, s.d.Rebind(`INSERT INTO events (`+strings.Join(names, ", ")+`)
+	res, err := tx.ExecContext(ctx, s.Rebind(`INSERT INTO events (`+strings.Join(names, ", ")+`)
 		VALUES (`+strings.Join(exprs, ", ")+`) ON CONFLICT (id) DO NOTHING`), args...)
 	if err != nil {
 		return err
@@ -247,7 +198,7 @@ func (s *sqlStore) insertEvent(ctx context.Context, tx *sql.Tx, e Event) error {
 
 // Get implements Store.
 func (s *sqlStore) Get(ctx context.Context, id string) (Event, error) {
-	e, err := s.getEvent(ctx, s.db, id, false)
+	e, err := s.getEvent(ctx, s.DB(), id, false)
 	if err != nil {
 		return Event{}, fmt.Errorf("load event %s: %w", id, err)
 	}
@@ -262,10 +213,10 @@ type querier interface {
 // the row until the transaction ends, for a change that depends on what it read.
 func (s *sqlStore) getEvent(ctx context.Context, db querier, id string, lock bool) (Event, error) {
 	query := `SELECT ` + s.columns() + ` FROM events e WHERE e.id = ?`
-	if lock && s.d == database.Postgres {
+	if lock && s.Dialect() == database.Postgres {
 		query += ` FOR UPDATE`
 	}
-	e, err := scanEvent(db.QueryRowContext(ctx, s.d.Rebind(query), id))
+	e, err := scanEvent(db.QueryRowContext(ctx, s.Rebind(query), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Event{}, ErrNotFound
 	}
@@ -275,7 +226,7 @@ func (s *sqlStore) getEvent(ctx context.Context, db querier, id string, lock boo
 // Update implements Store.
 func (s *sqlStore) Update(ctx context.Context, id string, change func(Event) (Event, []broker.Message, error)) (Event, error) {
 	var updated Event
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		old, err := s.getEvent(ctx, tx, id, true)
 		if err != nil {
 			return err
@@ -289,7 +240,7 @@ func (s *sqlStore) Update(ctx context.Context, id string, change func(Event) (Ev
 		if err != nil {
 			return err
 		}
-		if s.d == database.SQLite && secFloor(e.StartsAt.UnixMicro()) != secFloor(old.StartsAt.UnixMicro()) {
+		if s.Dialect() == database.SQLite && secFloor(database.Micros(e.StartsAt)) != secFloor(database.Micros(old.StartsAt)) {
 			seq, err := nextSeq(ctx, tx, e.StartsAt)
 			if err != nil {
 				return err
@@ -300,11 +251,11 @@ func (s *sqlStore) Update(ctx context.Context, id string, change func(Event) (Ev
 		for i, c := range cols {
 			sets[i], args[i] = c.name+" = "+c.expr, c.arg
 		}
-		if _, err := tx.ExecContext(ctx, s.d.Rebind(`UPDATE events SET `+strings.Join(sets, ", ")+` WHERE id = ?`),
+		if _, err := tx.ExecContext(ctx, s.Rebind(`UPDATE events SET `+strings.Join(sets, ", ")+` WHERE id = ?`),
 			append(args, id)...); err != nil {
 			return err
 		}
-		if err := outbox.Add(ctx, tx, s.d, msgs...); err != nil {
+		if err := outbox.Add(ctx, tx, s.Dialect(), msgs...); err != nil {
 			return err
 		}
 		updated = normalized(e)
@@ -319,7 +270,7 @@ func (s *sqlStore) Update(ctx context.Context, id string, change func(Event) (Ev
 // Delete implements Store.
 func (s *sqlStore) Delete(ctx context.Context, id string, remove func(Event) ([]broker.Message, error)) (Event, error) {
 	var deleted Event
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		e, err := s.getEvent(ctx, tx, id, true)
 		if err != nil {
 			return err
@@ -328,10 +279,10 @@ func (s *sqlStore) Delete(ctx context.Context, id string, remove func(Event) ([]
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.d.Rebind(`DELETE FROM events WHERE id = ?`), id); err != nil {
+		if _, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM events WHERE id = ?`), id); err != nil {
 			return err
 		}
-		if err := outbox.Add(ctx, tx, s.d, msgs...); err != nil {
+		if err := outbox.Add(ctx, tx, s.Dialect(), msgs...); err != nil {
 			return err
 		}
 		deleted = e
@@ -347,8 +298,8 @@ func (s *sqlStore) Delete(ctx context.Context, id string, remove func(Event) ([]
 // deleted rows, so an event created meanwhile is either deleted and announced or kept.
 func (s *sqlStore) DeleteByOrganizer(ctx context.Context, organizerID, messageID string, announce func(Event) (broker.Message, error)) ([]Event, error) {
 	var deleted []Event
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		first, err := outbox.FirstDelivery(ctx, tx, s.d, messageID)
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		first, err := outbox.FirstDelivery(ctx, tx, s.Dialect(), messageID)
 		if err != nil {
 			return err
 		}
@@ -356,7 +307,7 @@ func (s *sqlStore) DeleteByOrganizer(ctx context.Context, organizerID, messageID
 			return ErrAlreadyHandled
 		}
 		// SQLite's RETURNING takes no table name: the columns go unqualified.
-		rows, err := tx.QueryContext(ctx, s.d.Rebind(`DELETE FROM events WHERE organizer_id = ?
+		rows, err := tx.QueryContext(ctx, s.Rebind(`DELETE FROM events WHERE organizer_id = ?
 			RETURNING `+strings.ReplaceAll(s.columns(), "e.", "")), organizerID)
 		if err != nil {
 			return err
@@ -373,24 +324,12 @@ func (s *sqlStore) DeleteByOrganizer(ctx context.Context, organizerID, messageID
 			}
 			msgs = append(msgs, m)
 		}
-		return outbox.Add(ctx, tx, s.d, msgs...)
+		return outbox.Add(ctx, tx, s.Dialect(), msgs...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delete events of organizer %s: %w", organizerID, err)
 	}
 	return deleted, nil
-}
-
-func (s *sqlStore) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
 }
 
 // normalized returns e as the store gives it back.

@@ -3,18 +3,12 @@ package events
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
-	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
-
-//go:embed migrations/sqlite/*.sql
-var sqliteMigrations embed.FS
 
 // SQLiteStore is the Store of the embedded mode, in one SQLite database file that also holds
 // the service's outbox. Every search is served by an index (see Search): B-trees for the
@@ -26,17 +20,6 @@ type SQLiteStore struct {
 }
 
 var _ Store = (*SQLiteStore)(nil)
-
-// OpenSQLite opens (creating it if needed) the events database at path and brings its schema,
-// outbox included, up to date.
-func OpenSQLite(ctx context.Context, path string, log *slog.Logger) (*SQLiteStore, error) {
-	db, err := database.OpenSQLite(ctx, path, log,
-		database.Schema{FS: sqliteMigrations, Dir: "migrations/sqlite"}, outbox.Schema(database.SQLite))
-	if err != nil {
-		return nil, fmt.Errorf("open events store: %w", err)
-	}
-	return &SQLiteStore{sqlStore{db: db, d: database.SQLite}}, nil
-}
 
 // seqShift makes room in seq for the events that start in the same second.
 const seqShift = 24
@@ -52,7 +35,7 @@ func secFloor(us int64) int64 {
 
 // nextSeq returns a free seq for an event that starts at t.
 func nextSeq(ctx context.Context, tx *sql.Tx, t time.Time) (int64, error) {
-	base := secFloor(t.UnixMicro()) << seqShift
+	base := secFloor(database.Micros(t)) << seqShift
 	var last int64
 	err := tx.QueryRowContext(ctx, `SELECT seq FROM events WHERE seq >= ? AND seq < ? ORDER BY seq DESC LIMIT 1`,
 		base, base+1<<seqShift).Scan(&last)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
@@ -63,23 +64,23 @@ func openBenchStore(ctx context.Context, path string) (*SQLiteStore, []string, t
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS bench_seed (now INTEGER NOT NULL)`); err != nil {
+	if _, err := s.DB().ExecContext(ctx, `CREATE TABLE IF NOT EXISTS bench_seed (now INTEGER NOT NULL)`); err != nil {
 		return nil, nil, time.Time{}, err
 	}
 	var nowMicro int64
-	err = s.db.QueryRowContext(ctx, `SELECT now FROM bench_seed`).Scan(&nowMicro)
+	err = s.DB().QueryRowContext(ctx, `SELECT now FROM bench_seed`).Scan(&nowMicro)
 	if err == sql.ErrNoRows {
 		now := time.Now().UTC().Truncate(time.Hour)
 		if err := seedBench(ctx, s, now, benchEvents); err != nil {
 			return nil, nil, time.Time{}, err
 		}
 		nowMicro = now.UnixMicro()
-		_, err = s.db.ExecContext(ctx, `INSERT INTO bench_seed (now) VALUES (?)`, nowMicro)
+		_, err = s.DB().ExecContext(ctx, `INSERT INTO bench_seed (now) VALUES (?)`, nowMicro)
 	}
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM events`)
+	rows, err := s.DB().QueryContext(ctx, `SELECT id FROM events`)
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
@@ -92,7 +93,7 @@ func openBenchStore(ctx context.Context, path string) (*SQLiteStore, []string, t
 		}
 		ids = append(ids, id)
 	}
-	return s, ids, fromMicro(nowMicro), rows.Err()
+	return s, ids, database.FromMicros(nowMicro), rows.Err()
 }
 
 // seedBench stores n generated events in transactions of a few thousand.
@@ -100,7 +101,7 @@ func seedBench(ctx context.Context, s *SQLiteStore, now time.Time, n int) error 
 	g := newEventGen(1, now)
 	const batch = 5000
 	for i := 0; i < n; i += batch {
-		tx, err := s.db.BeginTx(ctx, nil)
+		tx, err := s.DB().BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
@@ -114,7 +115,7 @@ func seedBench(ctx context.Context, s *SQLiteStore, now time.Time, n int) error 
 			return err
 		}
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO events_fts (events_fts) VALUES ('optimize'); ANALYZE; PRAGMA wal_checkpoint(TRUNCATE)`)
+	_, err := s.DB().ExecContext(ctx, `INSERT INTO events_fts (events_fts) VALUES ('optimize'); ANALYZE; PRAGMA wal_checkpoint(TRUNCATE)`)
 	return err
 }
 
@@ -350,7 +351,7 @@ var benchShapes = []struct {
 // median and 95th percentile latency of one search.
 func BenchmarkSearch(b *testing.B) {
 	store, _, now := benchStore(b)
-	benchSearch(b, store, store.db, now)
+	benchSearch(b, store, store.DB(), now)
 }
 
 // benchSearch runs the benchmark of every query shape on store, whose database is db, through

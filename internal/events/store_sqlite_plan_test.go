@@ -66,7 +66,7 @@ func explain(t *testing.T, s *SQLiteStore, query string) []string {
 	for i := range args {
 		args[i] = 1
 	}
-	rows, err := s.db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
+	rows, err := s.DB().QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatalf("explain: %v\n%s", err, query)
 	}

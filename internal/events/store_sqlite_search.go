@@ -8,6 +8,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/eventpost/eventpost/internal/platform/database"
 )
 
 // Search implements Store.
@@ -70,13 +72,13 @@ const (
 // them.
 func filters(c *conds, q SearchQuery, d driver) {
 	if q.From != nil {
-		c.add(`e.starts_at >= ?`, q.From.UnixMicro())
+		c.add(`e.starts_at >= ?`, database.Micros(*q.From))
 	}
 	if q.To != nil {
-		c.add(`e.starts_at <= ?`, q.To.UnixMicro())
+		c.add(`e.starts_at <= ?`, database.Micros(*q.To))
 	}
 	if q.After != nil {
-		c.add(`(e.starts_at, e.id) > (?, ?)`, q.After.StartsAt.UnixMicro(), q.After.ID)
+		c.add(`(e.starts_at, e.id) > (?, ?)`, database.Micros(q.After.StartsAt), q.After.ID)
 	}
 	if q.OrganizerID != "" && d != driveOrganizer {
 		c.add(`e.organizer_id = ?`, q.OrganizerID)
@@ -99,7 +101,7 @@ func filters(c *conds, q SearchQuery, d driver) {
 // searchOrdered answers q by walking an index in the result order.
 func (s *SQLiteStore) searchOrdered(ctx context.Context, q SearchQuery, d driver, want int) ([]Event, error) {
 	query, args := orderedQuery(q, d, want)
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.DB().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -122,13 +124,13 @@ func orderedQuery(q SearchQuery, d driver, want int) (string, []any) {
 		order = `t.starts_at, t.event_id`
 		c.add(`t.tag = ?`, q.Tags[0])
 		if q.From != nil {
-			c.add(`t.starts_at >= ?`, q.From.UnixMicro())
+			c.add(`t.starts_at >= ?`, database.Micros(*q.From))
 		}
 		if q.To != nil {
-			c.add(`t.starts_at <= ?`, q.To.UnixMicro())
+			c.add(`t.starts_at <= ?`, database.Micros(*q.To))
 		}
 		if q.After != nil {
-			c.add(`(t.starts_at, t.event_id) > (?, ?)`, q.After.StartsAt.UnixMicro(), q.After.ID)
+			c.add(`(t.starts_at, t.event_id) > (?, ?)`, database.Micros(q.After.StartsAt), q.After.ID)
 		}
 	}
 	filters(&c, q, d)
@@ -140,7 +142,7 @@ func orderedQuery(q SearchQuery, d driver, want int) (string, []any) {
 // it has want of them and has seen the whole second of the last one, then sorts them.
 func (s *SQLiteStore) searchText(ctx context.Context, q SearchQuery, want int) ([]Event, error) {
 	query, args := textQuery(q)
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.DB().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +156,7 @@ func (s *SQLiteStore) searchText(ctx context.Context, q SearchQuery, want int) (
 		if err != nil {
 			return nil, err
 		}
-		sec := secFloor(e.StartsAt.UnixMicro())
+		sec := secFloor(database.Micros(e.StartsAt))
 		if len(out) >= want && sec != last {
 			break
 		}
@@ -175,16 +177,16 @@ func textQuery(q SearchQuery) (string, []any) {
 	c.add(`events_fts MATCH ?`, ftsQuery(q))
 	lo := int64(math.MinInt64)
 	if q.From != nil {
-		lo = q.From.UnixMicro()
+		lo = database.Micros(*q.From)
 	}
 	if q.After != nil {
-		lo = max(lo, q.After.StartsAt.UnixMicro())
+		lo = max(lo, database.Micros(q.After.StartsAt))
 	}
 	if lo != math.MinInt64 {
 		c.add(`events_fts.rowid >= ?`, secFloor(lo)<<seqShift)
 	}
 	if q.To != nil {
-		c.add(`events_fts.rowid < ?`, (secFloor(q.To.UnixMicro())+1)<<seqShift)
+		c.add(`events_fts.rowid < ?`, (secFloor(database.Micros(*q.To))+1)<<seqShift)
 	}
 	filters(&c, q, driveText)
 	return `SELECT ` + eventColumns + ` FROM events_fts CROSS JOIN events e ON e.seq = events_fts.rowid
@@ -202,16 +204,16 @@ const firstWindow = 24 * time.Hour
 func (s *SQLiteStore) searchNear(ctx context.Context, q SearchQuery, want int) ([]Event, error) {
 	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
 	if q.From != nil {
-		lo = q.From.UnixMicro()
+		lo = database.Micros(*q.From)
 	}
 	if q.After != nil {
-		lo = max(lo, q.After.StartsAt.UnixMicro())
+		lo = max(lo, database.Micros(q.After.StartsAt))
 	}
 	if q.To != nil {
-		hi = q.To.UnixMicro()
+		hi = database.Micros(*q.To)
 	}
 	var first, last sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, `SELECT
+	if err := s.DB().QueryRowContext(ctx, `SELECT
 		(SELECT starts_at FROM events WHERE starts_at >= ? ORDER BY starts_at LIMIT 1),
 		(SELECT starts_at FROM events WHERE starts_at <= ? ORDER BY starts_at DESC LIMIT 1)`, lo, hi,
 	).Scan(&first, &last); err != nil {
@@ -241,7 +243,7 @@ func (s *SQLiteStore) searchNear(ctx context.Context, q SearchQuery, want int) (
 // start on when final.
 func (s *SQLiteStore) searchNearWindow(ctx context.Context, q SearchQuery, start, end int64, final bool, limit int) ([]Event, error) {
 	query, args := nearWindowQuery(q, start, end, final, limit)
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.DB().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
