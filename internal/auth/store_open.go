@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"embed"
-	"fmt"
 	"log/slog"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
@@ -13,23 +12,12 @@ import (
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
-// schemas are the migrations of the auth database in dialect d: its own, then the outbox's.
-func schemas(d database.Dialect) []database.Schema {
-	return []database.Schema{database.Migrations(migrations, d), outbox.Schema(d)}
-}
+// storeDB is how the auth database is kept: its own migrations, then the outbox's.
+var storeDB = database.Service{Name: "auth", Migrations: migrations,
+	Shared: []func(database.Dialect) database.Schema{outbox.Schema}}
 
 // postgresSchemas are the migrations of the auth database in PostgreSQL.
-func postgresSchemas() []database.Schema { return schemas(database.Postgres) }
-
-// open opens the auth database of dialect d at dsn and brings its schema, outbox included,
-// up to date.
-func open(ctx context.Context, d database.Dialect, dsn string, log *slog.Logger) (sqlStore, error) {
-	st, err := database.Open(ctx, d, dsn, log, schemas(d)...)
-	if err != nil {
-		return sqlStore{}, fmt.Errorf("open auth store: %w", err)
-	}
-	return sqlStore{st}, nil
-}
+func postgresSchemas() []database.Schema { return storeDB.Schemas(database.Postgres) }
 
 // SQLiteStore is the Store of the embedded mode, over one SQLite database file.
 type SQLiteStore struct{ sqlStore }
@@ -46,19 +34,19 @@ var (
 // OpenSQLite opens (creating it if needed) the auth database at path and brings its schema,
 // outbox included, up to date.
 func OpenSQLite(ctx context.Context, path string, log *slog.Logger) (*SQLiteStore, error) {
-	st, err := open(ctx, database.SQLite, path, log)
+	st, err := storeDB.Open(ctx, database.SQLite, path, log)
 	if err != nil {
 		return nil, err
 	}
-	return &SQLiteStore{st}, nil
+	return &SQLiteStore{sqlStore{st}}, nil
 }
 
 // OpenPostgres connects to the auth database at url (postgres://user:pass@host:port/db) and
 // brings its schema, outbox included, up to date; replicas starting at once take turns.
 func OpenPostgres(ctx context.Context, url string, log *slog.Logger) (*PostgresStore, error) {
-	st, err := open(ctx, database.Postgres, url, log)
+	st, err := storeDB.Open(ctx, database.Postgres, url, log)
 	if err != nil {
 		return nil, err
 	}
-	return &PostgresStore{st}, nil
+	return &PostgresStore{sqlStore{st}}, nil
 }

@@ -16,32 +16,21 @@ import (
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
-// schemas are the migrations of the events database in dialect d: its own, then the outbox's.
-func schemas(d database.Dialect) []database.Schema {
-	return []database.Schema{database.Migrations(migrations, d), outbox.Schema(d)}
-}
+// storeDB is how the events database is kept: its own migrations, then the outbox's.
+var storeDB = database.Service{Name: "events", Migrations: migrations,
+	Shared: []func(database.Dialect) database.Schema{outbox.Schema}}
 
 // postgresSchemas are the migrations of the events database in PostgreSQL.
-func postgresSchemas() []database.Schema { return schemas(database.Postgres) }
-
-// open opens the events database of dialect d at dsn and brings its schema, outbox included,
-// up to date.
-func open(ctx context.Context, d database.Dialect, dsn string, log *slog.Logger) (sqlStore, error) {
-	st, err := database.Open(ctx, d, dsn, log, schemas(d)...)
-	if err != nil {
-		return sqlStore{}, fmt.Errorf("open events store: %w", err)
-	}
-	return sqlStore{st}, nil
-}
+func postgresSchemas() []database.Schema { return storeDB.Schemas(database.Postgres) }
 
 // OpenSQLite opens (creating it if needed) the events database at path and brings its schema,
 // outbox included, up to date.
 func OpenSQLite(ctx context.Context, path string, log *slog.Logger) (*SQLiteStore, error) {
-	st, err := open(ctx, database.SQLite, path, log)
+	st, err := storeDB.Open(ctx, database.SQLite, path, log)
 	if err != nil {
 		return nil, err
 	}
-	return &SQLiteStore{st}, nil
+	return &SQLiteStore{sqlStore{st}}, nil
 }
 
 // OpenPostgres connects to the events database at url (postgres://user:pass@host:port/db)
@@ -51,11 +40,11 @@ func OpenPostgres(ctx context.Context, url string, log *slog.Logger) (*PostgresS
 	if err != nil {
 		return nil, fmt.Errorf("open events store: %w", err)
 	}
-	st, err := open(ctx, database.Postgres, url, log)
+	st, err := storeDB.Open(ctx, database.Postgres, url, log)
 	if err != nil {
 		return nil, err
 	}
-	return &PostgresStore{st}, nil
+	return &PostgresStore{sqlStore{st}}, nil
 }
 
 // withCustomPlans returns the connection string dsn (a URL or keyword=value pairs) with the

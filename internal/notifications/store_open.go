@@ -3,7 +3,6 @@ package notifications
 import (
 	"context"
 	"embed"
-	"fmt"
 	"log/slog"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
@@ -13,24 +12,12 @@ import (
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
-// schemas are the migrations of the notifications database in dialect d: its own, then the
-// outbox's.
-func schemas(d database.Dialect) []database.Schema {
-	return []database.Schema{database.Migrations(migrations, d), outbox.Schema(d)}
-}
+// storeDB is how the notifications database is kept: its own migrations, then the outbox's.
+var storeDB = database.Service{Name: "notifications", Migrations: migrations,
+	Shared: []func(database.Dialect) database.Schema{outbox.Schema}}
 
 // postgresSchemas are the migrations of the notifications database in PostgreSQL.
-func postgresSchemas() []database.Schema { return schemas(database.Postgres) }
-
-// open opens the notifications database of dialect d at dsn and brings its schema, outbox
-// and inbox included, up to date.
-func open(ctx context.Context, d database.Dialect, dsn string, log *slog.Logger) (sqlStore, error) {
-	st, err := database.Open(ctx, d, dsn, log, schemas(d)...)
-	if err != nil {
-		return sqlStore{}, fmt.Errorf("open notifications store: %w", err)
-	}
-	return sqlStore{st}, nil
-}
+func postgresSchemas() []database.Schema { return storeDB.Schemas(database.Postgres) }
 
 // SQLiteStore is the Store kept in a SQLite database: the embedded default.
 type SQLiteStore struct{ sqlStore }
@@ -48,20 +35,20 @@ var (
 // OpenSQLite opens the SQLite database at path, creating it if needed, and brings its
 // schema, outbox and inbox included, up to date.
 func OpenSQLite(ctx context.Context, path string, log *slog.Logger) (*SQLiteStore, error) {
-	st, err := open(ctx, database.SQLite, path, log)
+	st, err := storeDB.Open(ctx, database.SQLite, path, log)
 	if err != nil {
 		return nil, err
 	}
-	return &SQLiteStore{st}, nil
+	return &SQLiteStore{sqlStore{st}}, nil
 }
 
 // OpenPostgres connects to the notifications database at url
 // (postgres://user:pass@host:port/db) and brings its schema, outbox and inbox included, up to
 // date; replicas starting at once take turns.
 func OpenPostgres(ctx context.Context, url string, log *slog.Logger) (*PostgresStore, error) {
-	st, err := open(ctx, database.Postgres, url, log)
+	st, err := storeDB.Open(ctx, database.Postgres, url, log)
 	if err != nil {
 		return nil, err
 	}
-	return &PostgresStore{st}, nil
+	return &PostgresStore{sqlStore{st}}, nil
 }

@@ -75,3 +75,31 @@ func (s Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	return nil
 }
+
+// Service is how a service keeps its database: its own migrations, in the directories
+// migrations/sqlite and migrations/postgres of Migrations, then those of the shared components
+// it holds (such as the outbox), given per dialect. Name is for errors.
+type Service struct {
+	Name       string
+	Migrations fs.FS
+	Shared     []func(Dialect) Schema
+}
+
+// Schemas returns the schemas of the service's database in dialect d, in the order they apply.
+func (s Service) Schemas(d Dialect) []Schema {
+	out := []Schema{Migrations(s.Migrations, d)}
+	for _, shared := range s.Shared {
+		out = append(out, shared(d))
+	}
+	return out
+}
+
+// Open opens the service's database of dialect d at dsn (see Open) and brings its schemas up
+// to date.
+func (s Service) Open(ctx context.Context, d Dialect, dsn string, log *slog.Logger) (Store, error) {
+	st, err := Open(ctx, d, dsn, log, s.Schemas(d)...)
+	if err != nil {
+		return Store{}, fmt.Errorf("open %s store: %w", s.Name, err)
+	}
+	return st, nil
+}
