@@ -54,7 +54,8 @@ func (k EmailKind) Transactional() bool {
 	return false
 }
 
-// Location is where an event takes place.
+// Location is where an event takes place. It is shared by the broker's Event and the REST
+// Event (events.Location is this type), so the two always write a location alike.
 type Location struct {
 	Name    string   `json:"name"`
 	Address string   `json:"address"`
@@ -63,7 +64,13 @@ type Location struct {
 }
 
 // Event is the snapshot of an event that travels in messages: what a reminder needs to name
-// the event, show its time and place, and attach it as an .ics file.
+// the event, show its time and place, and attach it as an .ics file. It is the broker
+// contract of the event (event.changed, event.deleted, email.send); the REST contract is
+// events.Event, which events.Event.Snapshot copies into this type. It holds every field of
+// the REST Event but Capacity, which no consumer reads; notifications also keeps it as its
+// snapshot of an event read over REST. docs/wire-types.md lists every hop and its type, and
+// TestEventCarriesTheRESTEvent fails when the REST Event gains a field this type neither
+// holds nor lists as left out.
 type Event struct {
 	ID          string     `json:"id"`
 	OrganizerID string     `json:"organizer_id"`
@@ -98,7 +105,9 @@ type EmailSend struct {
 	Note string `json:"note,omitempty"`
 	// PreviousStartsAt is the start before the change, on event_changed.
 	PreviousStartsAt *time.Time `json:"previous_starts_at,omitempty"`
-	// SendAt is when the reminder was due, on reminder.
+	// SendAt is when the reminder was due, on reminder. No consumer reads it (the
+	// email-sender does not); the notifications scheduler still writes it. It goes once
+	// the scheduler stops writing it.
 	SendAt *time.Time `json:"send_at,omitempty"`
 	// Token is the secret of the link of password_reset and account_locked emails; the
 	// email-sender builds the link on the public URL.
