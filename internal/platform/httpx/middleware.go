@@ -137,10 +137,10 @@ func Ready(checks []Check) http.HandlerFunc {
 // The server spans are started here rather than by otelhttp, which was measured against this
 // code (commit 4f93709, BenchmarkTracing, otelhttp v0.72.0 over otel v1.47.0, the tracing layer
 // alone): otelhttp cost 65 allocations and 13.1 KB per request against 38 and 9.0 KB, and
-// about twice the time; it names the span "GET" instead of "GET /things/{id}" (the route is
-// known only after the mux ran, on a copy of the request otelhttp does not see); it puts the
-// client's address on every span (client.address, network.peer.*); and its filter for probes
-// skips trace extraction, which probes must still pass on.
+// about twice the time; it puts the client's address on every span (client.address,
+// network.peer.*); it names the span after the route only when the mux sets the pattern on
+// otelhttp's own copy of the request, which the request-ID layer here replaces; and its
+// filter for probes also skips trace extraction, which probes must still pass on.
 const tracerName = "github.com/eventpost/eventpost/internal/platform/httpx"
 
 // Middleware wraps next with request IDs, trace context, access logs, panic recovery and
