@@ -279,11 +279,8 @@ func (g *Gateway) buildHandler(reg *prometheus.Registry) (http.Handler, error) {
 	// A path of the table asked with another method is a 405, any other path a 404 (or the UI).
 	known := http.NewServeMux()
 	for _, p := range paths {
-		allow := allowHeader(methods[p])
-		known.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allow)
-			problem.WriteError(w, r, problem.New(http.StatusMethodNotAllowed, "method not allowed; allowed: "+allow))
-		})
+		allow := httpx.AllowHeader(methods[p])
+		known.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { httpx.MethodNotAllowed(w, r, allow) })
 	}
 	mux.Handle("/", g.limit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h, pattern := known.Handler(r); pattern != "" {

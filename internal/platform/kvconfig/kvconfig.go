@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/eventpost/eventpost/internal/platform/metrics"
 	"github.com/eventpost/eventpost/internal/platform/retry"
 )
 
@@ -90,14 +91,10 @@ func New(client *api.Client, cfg Config, log *slog.Logger, reg prometheus.Regist
 	w := &Watcher{
 		client: client, cfg: cfg, log: log.With("kv_prefix", cfg.Prefix),
 		seen: map[string]string{}, fromKV: map[string]bool{},
-		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "kvconfig_updates_total",
-			Help: "Configuration values read from Consul's KV store, by key and result: applied, rejected (invalid, ignored), reverted (deleted: back to the environment's value) or unknown.",
-		}, []string{"key", "result"}),
-		errors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "kvconfig_watch_errors_total",
-			Help: "Failed queries of Consul's KV store for the configuration.",
-		}),
+		updates: metrics.NewCounterVec("kvconfig_updates_total",
+			"Configuration values read from Consul's KV store, by key and result: applied, rejected (invalid, ignored), reverted (deleted: back to the environment's value) or unknown.",
+			"key", "result"),
+		errors: metrics.NewCounter("kvconfig_watch_errors_total", "Failed queries of Consul's KV store for the configuration."),
 	}
 	for _, c := range []prometheus.Collector{w.updates, w.errors} {
 		if err := reg.Register(c); err != nil {
