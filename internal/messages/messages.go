@@ -4,7 +4,12 @@
 // version (add fields, never rename or retype them).
 package messages
 
-import "time"
+import (
+	"time"
+
+	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/ics"
+)
 
 // Message types.
 const (
@@ -89,6 +94,22 @@ type Event struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// Calendar returns what a calendar entry of e shows, for ics.Render.
+func (e Event) Calendar() ics.Event {
+	return ics.Event{
+		ID: e.ID, Title: e.Title, Description: e.Description, StartsAt: e.StartsAt, EndsAt: e.EndsAt,
+		Location: e.Location.Calendar(), OnlineURL: e.OnlineURL, Category: e.Category, UpdatedAt: e.UpdatedAt,
+	}
+}
+
+// Calendar returns l for ics.Render and ics.Place; nil when l is nil.
+func (l *Location) Calendar() *ics.Location {
+	if l == nil {
+		return nil
+	}
+	return &ics.Location{Name: l.Name, Address: l.Address, Lat: l.Lat, Lon: l.Lon}
+}
+
 // EmailSend asks the email-sender to send one email. The email-sender sends at most one
 // email per IdempotencyKey, however often the request is delivered.
 type EmailSend struct {
@@ -158,13 +179,11 @@ type EventDeleted struct {
 }
 
 // Binding is one queue and the message types routed to it.
-type Binding struct {
-	Queue string
-	Types []string
-}
+type Binding = broker.Binding
 
-// Bindings is the broker topology: every queue and the message types it receives. A process
-// that connects to a broker declares all of it, so that a message published before its
+// Bindings is the broker topology: every queue and the message types it receives. It is
+// what the process hands the broker (rabbitmq.Config.Bindings). A process that connects to
+// a broker declares all of it, so that a message published before its
 // consumer ever started waits in its queue instead of being dropped. Each consuming
 // service's Consumers must match it (a test checks).
 var Bindings = []Binding{
