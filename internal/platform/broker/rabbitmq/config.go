@@ -105,28 +105,34 @@ func (c Config) withDefaults() (Config, error) {
 		c.RetryDelays = d.RetryDelays
 	}
 	c.RetryDelays = slices.Clone(c.RetryDelays)
+	return c, c.validate()
+}
+
+// validate reports a Config whose fields, defaults applied, do not make a topology, as an
+// error wrapping ErrConfig.
+func (c Config) validate() error {
 	switch {
 	case c.Prefetch < 0 || c.Concurrency < 0 || c.MaxAttempts < 0 || c.DeliveryLimit < 0:
-		return c, fmt.Errorf("%w: Prefetch, Concurrency, MaxAttempts and DeliveryLimit must be positive", ErrConfig)
+		return fmt.Errorf("%w: Prefetch, Concurrency, MaxAttempts and DeliveryLimit must be positive", ErrConfig)
 	case c.ReconnectMax < c.ReconnectMin:
-		return c, fmt.Errorf("%w: ReconnectMax %s is below ReconnectMin %s", ErrConfig, c.ReconnectMax, c.ReconnectMin)
+		return fmt.Errorf("%w: ReconnectMax %s is below ReconnectMin %s", ErrConfig, c.ReconnectMax, c.ReconnectMin)
 	}
 	for _, d := range c.RetryDelays {
 		if d < time.Millisecond || d%time.Millisecond != 0 {
-			return c, fmt.Errorf("%w: retry delay %s is not a positive number of milliseconds", ErrConfig, d)
+			return fmt.Errorf("%w: retry delay %s is not a positive number of milliseconds", ErrConfig, d)
 		}
 	}
 	seen := make(map[string]bool)
 	for _, b := range c.Bindings {
 		if b.Queue == "" || len(b.Types) == 0 {
-			return c, fmt.Errorf("%w: binding %q needs a queue and at least one type", ErrConfig, b.Queue)
+			return fmt.Errorf("%w: binding %q needs a queue and at least one type", ErrConfig, b.Queue)
 		}
 		if seen[b.Queue] {
-			return c, fmt.Errorf("%w: queue %q is bound twice", ErrConfig, b.Queue)
+			return fmt.Errorf("%w: queue %q is bound twice", ErrConfig, b.Queue)
 		}
 		seen[b.Queue] = true
 	}
-	return c, nil
+	return nil
 }
 
 func setDefault[T int | time.Duration](v *T, d T) {
