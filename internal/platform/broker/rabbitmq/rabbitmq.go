@@ -36,7 +36,7 @@ const (
 type Broker struct {
 	cfg Config
 	log *slog.Logger
-	m   *metrics
+	m   *brokerMetrics
 
 	ctx    context.Context // done once Close was called
 	cancel context.CancelFunc
