@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/eventpost/eventpost/internal/app"
+	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker/amqptest"
 	"github.com/eventpost/eventpost/internal/platform/database/pgtest"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
@@ -41,7 +42,7 @@ func startClusterLogged(t testing.TB, smtp *smtptest.Server, replicas map[string
 	}
 	pgtest.DB(t)         // skips or fails when PostgreSQL does not answer
 	consultest.Client(t) // likewise for Consul
-	amqpURL, prefix := amqptest.URL(t)
+	amqpURL, prefix := amqptest.URL(t, messages.Bindings...)
 	proxy := amqptest.NewProxy(t, amqpURL)
 	dbPrefix := "ept_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
 	t.Cleanup(func() { dropDatabases(t, dbPrefix) })

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eventpost/eventpost/internal/app"
+	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker/amqptest"
 	"github.com/eventpost/eventpost/internal/platform/database/pgtest"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
@@ -237,7 +238,7 @@ func TestServeMetricsListener(t *testing.T) {
 				if name == discovery.Gateway {
 					env["EVENTPOST_SERVICE_KEY_FILE"] = filepath.Join(keys, "gateway", "service.key")
 				} else {
-					amqpURL, prefix := amqptest.URL(t)
+					amqpURL, prefix := amqptest.URL(t, messages.Bindings...)
 					env["EVENTPOST_DATABASE_URL"] = pgtest.URL(t)
 					env["EVENTPOST_AMQP_URL"], env["EVENTPOST_AMQP_PREFIX"] = amqpURL, prefix
 					env["EVENTPOST_CALLER_KEYS_FILE"] = filepath.Join(keys, "public", "caller-keys")

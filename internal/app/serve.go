@@ -16,6 +16,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/gateway"
 	"github.com/eventpost/eventpost/internal/mailer"
+	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker/rabbitmq"
 	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
@@ -112,6 +113,7 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error
 	}
 	defer st.Close()
 	rc := rabbitmq.DefaultConfig()
+	rc.Bindings = messages.Bindings
 	rc.URL, rc.Prefix, rc.Name = cfg.AMQPURL, cfg.AMQPPrefix, name+"/"+cfg.InstanceID
 	rc.Concurrency = 32
 	rb, err := rabbitmq.New(rc, log, reg)

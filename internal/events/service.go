@@ -170,7 +170,7 @@ func (s *Service) Calendar(ctx context.Context, id string) (Event, []byte, error
 	if err != nil {
 		return Event{}, nil, err
 	}
-	return e, ics.Render(e.Snapshot(), s.EventURL(e.ID), s.now()), nil
+	return e, ics.Render(e.Snapshot().Calendar(), s.EventURL(e.ID), s.now()), nil
 }
 
 // EventURL returns the address of the event's page.

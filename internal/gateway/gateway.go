@@ -98,27 +98,25 @@ func DefaultConfig() Config {
 
 // validate reports the first field of c that cannot work.
 func (c Config) validate() error {
-	switch {
-	case c.RateLimit <= 0 || c.RateBurst < 1:
-		return errors.New("rate limit and burst must be positive")
-	case c.RateIdle <= 0:
-		return errors.New("rate idle must be positive")
-	case c.UpstreamTimeout <= 0:
-		return errors.New("upstream timeout must be positive")
-	case c.RetryAfter < time.Second:
-		return errors.New("retry after must be at least 1s")
-	case c.UpstreamAttempts < 1:
-		return errors.New("upstream attempts must be at least 1")
-	case c.JWKSRefresh <= 0 || c.JWKSMinRefetch < 0 || c.JWKSRetryMax <= 0:
-		return errors.New("JWKS intervals must be positive")
-	case c.Leeway < 0:
-		return errors.New("leeway must not be negative")
-	case c.AccessTokenLifetime < time.Second || c.AccessTokenLifetime > authtoken.MaxTTL:
-		return fmt.Errorf("access token lifetime must be 1s to %v", authtoken.MaxTTL)
-	case c.RevocationPoll < 0 || c.RevocationPoll > 30*time.Second:
-		return errors.New("revocation poll must be 0 to 30s")
-	case c.RevocationWait <= 0:
-		return errors.New("revocation wait must be positive")
+	for _, check := range []struct {
+		bad bool
+		err error
+	}{
+		{c.RateLimit <= 0 || c.RateBurst < 1, errors.New("rate limit and burst must be positive")},
+		{c.RateIdle <= 0, errors.New("rate idle must be positive")},
+		{c.UpstreamTimeout <= 0, errors.New("upstream timeout must be positive")},
+		{c.RetryAfter < time.Second, errors.New("retry after must be at least 1s")},
+		{c.UpstreamAttempts < 1, errors.New("upstream attempts must be at least 1")},
+		{c.JWKSRefresh <= 0 || c.JWKSMinRefetch < 0 || c.JWKSRetryMax <= 0, errors.New("JWKS intervals must be positive")},
+		{c.Leeway < 0, errors.New("leeway must not be negative")},
+		{c.AccessTokenLifetime < time.Second || c.AccessTokenLifetime > authtoken.MaxTTL,
+			fmt.Errorf("access token lifetime must be 1s to %v", authtoken.MaxTTL)},
+		{c.RevocationPoll < 0 || c.RevocationPoll > 30*time.Second, errors.New("revocation poll must be 0 to 30s")},
+		{c.RevocationWait <= 0, errors.New("revocation wait must be positive")},
+	} {
+		if check.bad {
+			return check.err
+		}
 	}
 	return nil
 }
@@ -276,16 +274,30 @@ func (g *Gateway) buildHandler(reg *prometheus.Registry) (http.Handler, error) {
 	}
 	slices.Sort(g.upstream)
 
-	// A path of the table asked with another method is a 405, any other path a 404 (or the UI).
-	known := http.NewServeMux()
-	for _, p := range paths {
-		allow := allowHeader(methods[p])
-		known.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allow)
-			problem.WriteError(w, r, problem.New(http.StatusMethodNotAllowed, "method not allowed; allowed: "+allow))
+	mux.Handle("/", g.limit(g.fallback(paths, methods)))
+	h := httpx.Wrap(mux, httpx.Options{Log: g.log, Registry: reg, Checks: g.readinessChecks()})
+	if g.cfg.MetricsElsewhere {
+		h = httpx.WithoutMetrics(h, g.log)
+	}
+	if g.cfg.HSTS != "" {
+		next := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Strict-Transport-Security", g.cfg.HSTS)
+			next.ServeHTTP(w, r)
 		})
 	}
-	mux.Handle("/", g.limit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return h, nil
+}
+
+// fallback answers what no route of the table takes: a path of the table (one of paths,
+// served by methods) asked with another method is a 405, any other path a 404 (or the UI).
+func (g *Gateway) fallback(paths []string, methods map[string][]string) http.Handler {
+	known := http.NewServeMux()
+	for _, p := range paths {
+		allow := httpx.AllowHeader(methods[p])
+		known.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { httpx.MethodNotAllowed(w, r, allow) })
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h, pattern := known.Handler(r); pattern != "" {
 			h.ServeHTTP(w, r)
 			return
@@ -295,8 +307,12 @@ func (g *Gateway) buildHandler(reg *prometheus.Registry) (http.Handler, error) {
 			return
 		}
 		problem.WriteError(w, r, problem.ErrNotFound)
-	})))
+	})
+}
 
+// readinessChecks are the checks of /readyz: the JWK set is loaded, the revocation feed
+// synced, and every upstream service has a ready instance.
+func (g *Gateway) readinessChecks() []httpx.Check {
 	checks := []httpx.Check{
 		{Name: "jwks", Check: func(context.Context) error {
 			if !g.keys.loaded() {
@@ -314,18 +330,7 @@ func (g *Gateway) buildHandler(reg *prometheus.Registry) (http.Handler, error) {
 	for _, s := range g.upstream {
 		checks = append(checks, httpx.Check{Name: s, Check: func(ctx context.Context) error { return g.checkService(ctx, s) }})
 	}
-	h := httpx.Wrap(mux, httpx.Options{Log: g.log, Registry: reg, Checks: checks})
-	if g.cfg.MetricsElsewhere {
-		h = httpx.WithoutMetrics(h, g.log)
-	}
-	if g.cfg.HSTS != "" {
-		next := h
-		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Strict-Transport-Security", g.cfg.HSTS)
-			next.ServeHTTP(w, r)
-		})
-	}
-	return h, nil
+	return checks
 }
 
 // servesUI reports whether path belongs to the web UI rather than to the API.

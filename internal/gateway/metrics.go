@@ -1,6 +1,10 @@
 package gateway
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eventpost/eventpost/internal/platform/metrics"
+)
 
 // gatewayMetrics are the gateway's own metrics, beside the request metrics of httpx.
 type gatewayMetrics struct {
@@ -14,26 +18,18 @@ type gatewayMetrics struct {
 // newMetrics registers the gateway's metrics with reg.
 func newMetrics(reg prometheus.Registerer) *gatewayMetrics {
 	m := &gatewayMetrics{
-		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gateway_upstream_errors_total",
-			Help: "Requests the gateway could not forward, by service and reason (no_instance, unreachable, timeout).",
-		}, []string{"service", "reason"}),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gateway_upstream_retries_total",
-			Help: "Idempotent requests sent again to another instance after one failed before answering, by service.",
-		}, []string{"service"}),
-		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "gateway_rate_limited_total",
-			Help: "Requests refused with 429 because their client went over its rate.",
-		}),
-		tokenFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gateway_token_failures_total",
-			Help: "Access tokens refused, by reason.",
-		}, []string{"reason"}),
-		jwksFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gateway_jwks_fetches_total",
-			Help: "Fetches of the auth service's JWK set, by result.",
-		}, []string{"result"}),
+		upstreamErrors: metrics.NewCounterVec("gateway_upstream_errors_total",
+			"Requests the gateway could not forward, by service and reason (no_instance, unreachable, timeout).",
+			"service", "reason"),
+		retries: metrics.NewCounterVec("gateway_upstream_retries_total",
+			"Idempotent requests sent again to another instance after one failed before answering, by service.",
+			"service"),
+		rateLimited: metrics.NewCounter("gateway_rate_limited_total",
+			"Requests refused with 429 because their client went over its rate."),
+		tokenFailures: metrics.NewCounterVec("gateway_token_failures_total",
+			"Access tokens refused, by reason.", "reason"),
+		jwksFetches: metrics.NewCounterVec("gateway_jwks_fetches_total",
+			"Fetches of the auth service's JWK set, by result.", "result"),
 	}
 	reg.MustRegister(m.upstreamErrors, m.retries, m.rateLimited, m.tokenFailures, m.jwksFetches)
 	return m

@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"net/http"
-	"slices"
-	"strings"
 
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 )
@@ -102,14 +100,4 @@ func servedByWrap(r Route) bool {
 		return true
 	}
 	return false
-}
-
-// allowHeader returns the Allow header of a path answering methods.
-func allowHeader(methods []string) string {
-	ms := slices.Clone(methods)
-	if slices.Contains(ms, http.MethodGet) && !slices.Contains(ms, http.MethodHead) {
-		ms = append(ms, http.MethodHead)
-	}
-	slices.Sort(ms)
-	return strings.Join(ms, ", ")
 }

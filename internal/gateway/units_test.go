@@ -122,12 +122,3 @@ func TestLimiter(t *testing.T) {
 		t.Errorf("%d buckets after evicting idle ones, want 0", got)
 	}
 }
-
-func TestAllowHeader(t *testing.T) {
-	if got := allowHeader([]string{"POST", "GET"}); got != "GET, HEAD, POST" {
-		t.Errorf("allowHeader = %q", got)
-	}
-	if got := allowHeader([]string{"DELETE"}); got != "DELETE" {
-		t.Errorf("allowHeader = %q", got)
-	}
-}

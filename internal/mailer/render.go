@@ -178,7 +178,7 @@ func (r *Renderer) Render(req messages.EmailSend, now time.Time) (*gomail.Msg, s
 	m.SetBodyString(gomail.TypeTextPlain, text.String())
 	m.AddAlternativeString(gomail.TypeTextHTML, html.String())
 	if req.Kind == messages.EmailReminder {
-		cal := ics.Render(*req.Event, r.eventURL(req.Event.ID), now)
+		cal := ics.Render(req.Event.Calendar(), r.eventURL(req.Event.ID), now)
 		if err := m.AttachReader("event.ics", bytes.NewReader(cal),
 			gomail.WithFileContentType(gomail.ContentType(ics.ContentType))); err != nil {
 			return nil, "", fmt.Errorf("attach event.ics: %w", err)
@@ -214,7 +214,7 @@ func (r *Renderer) eventView(e messages.Event, previous *time.Time) *eventView {
 	v := &eventView{
 		Title: oneLine(e.Title),
 		Start: e.StartsAt.In(loc).Format(startLayout),
-		Place: oneLine(ics.Place(e.Location)),
+		Place: oneLine(ics.Place(e.Location.Calendar())),
 		URL:   r.eventURL(e.ID),
 	}
 	if previous != nil {

@@ -4,7 +4,12 @@
 // version (add fields, never rename or retype them).
 package messages
 
-import "time"
+import (
+	"time"
+
+	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/ics"
+)
 
 // Message types.
 const (
@@ -54,7 +59,8 @@ func (k EmailKind) Transactional() bool {
 	return false
 }
 
-// Location is where an event takes place.
+// Location is where an event takes place. It is shared by the broker's Event and the REST
+// Event (events.Location is this type), so the two always write a location alike.
 type Location struct {
 	Name    string   `json:"name"`
 	Address string   `json:"address"`
@@ -63,7 +69,13 @@ type Location struct {
 }
 
 // Event is the snapshot of an event that travels in messages: what a reminder needs to name
-// the event, show its time and place, and attach it as an .ics file.
+// the event, show its time and place, and attach it as an .ics file. It is the broker
+// contract of the event (event.changed, event.deleted, email.send); the REST contract is
+// events.Event, which events.Event.Snapshot copies into this type. It holds every field of
+// the REST Event but Capacity, which no consumer reads; notifications also keeps it as its
+// snapshot of an event read over REST. docs/wire-types.md lists every hop and its type, and
+// TestEventCarriesTheRESTEvent fails when the REST Event gains a field this type neither
+// holds nor lists as left out.
 type Event struct {
 	ID          string     `json:"id"`
 	OrganizerID string     `json:"organizer_id"`
@@ -82,6 +94,22 @@ type Event struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// Calendar returns what a calendar entry of e shows, for ics.Render.
+func (e Event) Calendar() ics.Event {
+	return ics.Event{
+		ID: e.ID, Title: e.Title, Description: e.Description, StartsAt: e.StartsAt, EndsAt: e.EndsAt,
+		Location: e.Location.Calendar(), OnlineURL: e.OnlineURL, Category: e.Category, UpdatedAt: e.UpdatedAt,
+	}
+}
+
+// Calendar returns l for ics.Render and ics.Place; nil when l is nil.
+func (l *Location) Calendar() *ics.Location {
+	if l == nil {
+		return nil
+	}
+	return &ics.Location{Name: l.Name, Address: l.Address, Lat: l.Lat, Lon: l.Lon}
+}
+
 // EmailSend asks the email-sender to send one email. The email-sender sends at most one
 // email per IdempotencyKey, however often the request is delivered.
 type EmailSend struct {
@@ -98,7 +126,9 @@ type EmailSend struct {
 	Note string `json:"note,omitempty"`
 	// PreviousStartsAt is the start before the change, on event_changed.
 	PreviousStartsAt *time.Time `json:"previous_starts_at,omitempty"`
-	// SendAt is when the reminder was due, on reminder.
+	// SendAt is when the reminder was due, on reminder. No consumer reads it (the
+	// email-sender does not); the notifications scheduler still writes it. It goes once
+	// the scheduler stops writing it.
 	SendAt *time.Time `json:"send_at,omitempty"`
 	// Token is the secret of the link of password_reset and account_locked emails; the
 	// email-sender builds the link on the public URL.
@@ -149,13 +179,11 @@ type EventDeleted struct {
 }
 
 // Binding is one queue and the message types routed to it.
-type Binding struct {
-	Queue string
-	Types []string
-}
+type Binding = broker.Binding
 
-// Bindings is the broker topology: every queue and the message types it receives. A process
-// that connects to a broker declares all of it, so that a message published before its
+// Bindings is the broker topology: every queue and the message types it receives. It is
+// what the process hands the broker (rabbitmq.Config.Bindings). A process that connects to
+// a broker declares all of it, so that a message published before its
 // consumer ever started waits in its queue instead of being dropped. Each consuming
 // service's Consumers must match it (a test checks).
 var Bindings = []Binding{

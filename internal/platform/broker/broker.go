@@ -59,6 +59,13 @@ func (m Message) Decode(v any) error {
 	return nil
 }
 
+// Binding is one queue of a topology and the message types routed to it. The application
+// declares its topology (messages.Bindings) and hands it to the broker.
+type Binding struct {
+	Queue string
+	Types []string
+}
+
 // Handler handles one delivered message. It returns nil to acknowledge it, a Permanent error
 // to reject it for good (it is dead-lettered), and any other error to have it delivered
 // again later.

@@ -133,6 +133,14 @@ func Ready(checks []Check) http.HandlerFunc {
 }
 
 // tracerName is the instrumentation scope of the server spans.
+//
+// The server spans are started here rather than by otelhttp, which was measured against this
+// code (commit 4f93709, BenchmarkTracing, otelhttp v0.72.0 over otel v1.47.0, the tracing layer
+// alone): otelhttp cost 65 allocations and 13.1 KB per request against 38 and 9.0 KB, and
+// about twice the time; it puts the client's address on every span (client.address,
+// network.peer.*); it names the span after the route only when the mux sets the pattern on
+// otelhttp's own copy of the request, which the request-ID layer here replaces; and its
+// filter for probes also skips trace extraction, which probes must still pass on.
 const tracerName = "github.com/eventpost/eventpost/internal/platform/httpx"
 
 // Middleware wraps next with request IDs, trace context, access logs, panic recovery and
@@ -164,35 +172,9 @@ func Middleware(next http.Handler, log *slog.Logger, m *metrics.HTTP) http.Handl
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				log.ErrorContext(r.Context(), "panic serving request", "panic", v, "path", r.URL.Path)
-				if sw.status == 0 {
-					problem.WriteError(sw, r, problem.New(http.StatusInternalServerError, "an internal error occurred; it has been logged"))
-				}
+				recovered(v, sw, r, log)
 			}
-			d := time.Since(start)
-			status := sw.status
-			if status == 0 {
-				status = http.StatusOK
-			}
-			m.Observe(r.Pattern, r.Method, status, d)
-			level := slog.LevelInfo
-			if status >= 500 {
-				level = slog.LevelError
-			}
-			if probe(r.URL.Path) || quiet(r.URL.Path) && status < 500 {
-				// Probes come every second (Consul checks /readyz): a failing one would
-				// flood the log; its answer names the dependency that is down.
-				level = slog.LevelDebug
-			}
-			log.Log(r.Context(), level, "request",
-				"method", r.Method, "path", r.URL.Path, "route", r.Pattern, "status", status,
-				"duration_ms", float64(d.Microseconds())/1000, "bytes", sw.bytes)
-			if span != nil {
-				endServerSpan(span, r, status)
-			}
+			finish(r, sw, time.Since(start), log, m, span)
 		}()
 		if err := checkQuery(r.URL.RawQuery); err != nil {
 			problem.WriteError(sw, r, err)
@@ -200,6 +182,43 @@ func Middleware(next http.Handler, log *slog.Logger, m *metrics.HTTP) http.Handl
 		}
 		next.ServeHTTP(&requestWriter{statusWriter: sw, req: r, log: log}, r)
 	})
+}
+
+// recovered answers 500 to the request r whose handler panicked with v, unless the handler
+// already answered, and logs the panic. http.ErrAbortHandler panics on.
+func recovered(v any, sw *statusWriter, r *http.Request, log *slog.Logger) {
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	log.ErrorContext(r.Context(), "panic serving request", "panic", v, "path", r.URL.Path)
+	if sw.status == 0 {
+		problem.WriteError(sw, r, problem.New(http.StatusInternalServerError, "an internal error occurred; it has been logged"))
+	}
+}
+
+// finish records a served request: its metrics, its access-log line and, when it has one,
+// the end of its server span.
+func finish(r *http.Request, sw *statusWriter, d time.Duration, log *slog.Logger, m *metrics.HTTP, span trace.Span) {
+	status := sw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	m.Observe(r.Pattern, r.Method, status, d)
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	if probe(r.URL.Path) || quiet(r.URL.Path) && status < 500 {
+		// Probes come every second (Consul checks /readyz): a failing one would flood the
+		// log; its answer names the dependency that is down.
+		level = slog.LevelDebug
+	}
+	log.Log(r.Context(), level, "request",
+		"method", r.Method, "path", r.URL.Path, "route", r.Pattern, "status", status,
+		"duration_ms", float64(d.Microseconds())/1000, "bytes", sw.bytes)
+	if span != nil {
+		endServerSpan(span, r, status)
+	}
 }
 
 // endServerSpan names span after r's route, records the response status and ends it.

@@ -8,16 +8,38 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/eventpost/eventpost/internal/messages"
 )
 
 // ContentType is the media type of a rendered calendar.
 const ContentType = "text/calendar; charset=utf-8"
 
+// Event is what a calendar entry shows of an event (messages.Event.Calendar gives it).
+// Optional fields are nil when unset.
+type Event struct {
+	// ID makes the UID, ID@eventpost.
+	ID          string
+	Title       string
+	Description string
+	StartsAt    time.Time
+	EndsAt      *time.Time
+	Location    *Location
+	OnlineURL   *string
+	Category    *string
+	// UpdatedAt is the LAST-MODIFIED.
+	UpdatedAt time.Time
+}
+
+// Location is where an event takes place.
+type Location struct {
+	Name    string
+	Address string
+	Lat     *float64
+	Lon     *float64
+}
+
 // Render returns a VCALENDAR holding one VEVENT for e. Times are written in UTC; eventURL is
 // the event's page, used as URL unless the event has an online link. stamp is the DTSTAMP.
-func Render(e messages.Event, eventURL string, stamp time.Time) []byte {
+func Render(e Event, eventURL string, stamp time.Time) []byte {
 	var b bytes.Buffer
 	line := func(name, value string) { writeFolded(&b, name+":"+value) }
 	line("BEGIN", "VCALENDAR")
@@ -57,7 +79,7 @@ func Render(e messages.Event, eventURL string, stamp time.Time) []byte {
 }
 
 // Place is a one-line description of a location: its name and address.
-func Place(l *messages.Location) string {
+func Place(l *Location) string {
 	if l == nil {
 		return ""
 	}
@@ -70,7 +92,7 @@ func Place(l *messages.Location) string {
 	return strings.Join(parts, ", ")
 }
 
-func url(e messages.Event, eventURL string) string {
+func url(e Event, eventURL string) string {
 	u := eventURL
 	if e.OnlineURL != nil && *e.OnlineURL != "" {
 		u = *e.OnlineURL

@@ -5,17 +5,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/ics"
 )
 
 func TestRender(t *testing.T) {
 	lat, lon := 52.52, 13.405
 	end := time.Date(2027, 3, 1, 21, 0, 0, 0, time.UTC)
-	e := messages.Event{
+	e := ics.Event{
 		ID: "0190-abc", Title: "Jazz, wine; and \\ more", Description: "Line one\nLine two " + strings.Repeat("é", 60),
-		StartsAt: time.Date(2027, 3, 1, 19, 30, 0, 0, time.FixedZone("CET", 3600)), EndsAt: &end, Timezone: "Europe/Berlin",
-		Location:  &messages.Location{Name: "Club", Address: "Street 1, Berlin", Lat: &lat, Lon: &lon},
+		StartsAt: time.Date(2027, 3, 1, 19, 30, 0, 0, time.FixedZone("CET", 3600)), EndsAt: &end,
+		Location:  &ics.Location{Name: "Club", Address: "Street 1, Berlin", Lat: &lat, Lon: &lon},
 		UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
 	out := string(ics.Render(e, "http://localhost:8080/events/0190-abc", time.Date(2026, 2, 2, 0, 0, 0, 0, time.UTC)))
@@ -46,7 +45,7 @@ func TestRender(t *testing.T) {
 
 func TestRenderUsesOnlineURL(t *testing.T) {
 	u := "https://meet.example/x"
-	out := string(ics.Render(messages.Event{ID: "1", Title: "t", OnlineURL: &u}, "http://page", time.Now()))
+	out := string(ics.Render(ics.Event{ID: "1", Title: "t", OnlineURL: &u}, "http://page", time.Now()))
 	if !strings.Contains(out, "URL:https://meet.example/x\r\n") || !strings.Contains(out, "LOCATION:https://meet.example/x\r\n") {
 		t.Errorf("online event calendar:\n%s", out)
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/eventpost/eventpost/internal/platform/metrics"
 	"github.com/eventpost/eventpost/internal/platform/retry"
 )
 
@@ -90,14 +92,10 @@ func New(client *api.Client, cfg Config, log *slog.Logger, reg prometheus.Regist
 	w := &Watcher{
 		client: client, cfg: cfg, log: log.With("kv_prefix", cfg.Prefix),
 		seen: map[string]string{}, fromKV: map[string]bool{},
-		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "kvconfig_updates_total",
-			Help: "Configuration values read from Consul's KV store, by key and result: applied, rejected (invalid, ignored), reverted (deleted: back to the environment's value) or unknown.",
-		}, []string{"key", "result"}),
-		errors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "kvconfig_watch_errors_total",
-			Help: "Failed queries of Consul's KV store for the configuration.",
-		}),
+		updates: metrics.NewCounterVec("kvconfig_updates_total",
+			"Configuration values read from Consul's KV store, by key and result: applied, rejected (invalid, ignored), reverted (deleted: back to the environment's value) or unknown.",
+			"key", "result"),
+		errors: metrics.NewCounter("kvconfig_watch_errors_total", "Failed queries of Consul's KV store for the configuration."),
 	}
 	for _, c := range []prometheus.Collector{w.updates, w.errors} {
 		if err := reg.Register(c); err != nil {
@@ -170,42 +168,16 @@ func (w *Watcher) apply(ctx context.Context, pairs api.KVPairs, index uint64) {
 	}
 	w.index = index
 
-	current := map[string]string{}
-	for _, p := range pairs {
-		name := strings.TrimPrefix(p.Key, w.cfg.Prefix)
-		if name == "" || strings.HasSuffix(name, "/") {
-			continue // the prefix itself, or a folder
-		}
-		current[name] = strings.TrimSpace(string(p.Value))
-	}
-	names := make([]string, 0, len(current))
-	for name := range current {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	current := w.values(pairs)
+	for _, name := range slices.Sorted(maps.Keys(current)) {
 		value := current[name]
 		if last, ok := w.seen[name]; ok && last == value {
 			continue
 		}
 		w.seen[name] = value
-		key, known := w.cfg.Keys[name]
-		if !known {
-			w.updates.WithLabelValues("(unknown)", "unknown").Inc() // a bounded label
-			w.log.WarnContext(ctx, "ignoring an unknown configuration key", "key", name)
-			continue
-		}
-		log := w.log.With("key", name, "value", value)
-		if err := key.Apply(value); err != nil {
-			w.updates.WithLabelValues(name, "rejected").Inc()
-			log.WarnContext(ctx, "ignoring an invalid configuration value; the last good value stays", "err", err)
-			continue
-		}
-		w.fromKV[name] = true
-		w.updates.WithLabelValues(name, "applied").Inc()
-		log.InfoContext(ctx, "configuration value applied")
+		w.applyKey(ctx, name, value)
 	}
-	gone := make([]string, 0)
+	var gone []string
 	for name := range w.seen {
 		if _, ok := current[name]; !ok {
 			gone = append(gone, name)
@@ -214,17 +186,54 @@ func (w *Watcher) apply(ctx context.Context, pairs api.KVPairs, index uint64) {
 	slices.Sort(gone)
 	for _, name := range gone {
 		delete(w.seen, name)
-		if !w.fromKV[name] {
-			continue
+		if w.fromKV[name] {
+			w.resetKey(ctx, name)
 		}
-		delete(w.fromKV, name)
-		if err := w.cfg.Keys[name].Reset(); err != nil {
-			w.log.ErrorContext(ctx, "cannot restore the environment's configuration value", "key", name, "err", err)
-			continue
-		}
-		w.updates.WithLabelValues(name, "reverted").Inc()
-		w.log.InfoContext(ctx, "configuration key deleted; the environment's value is back", "key", name)
 	}
+}
+
+// values returns the configuration values of pairs by key name, without the prefix and
+// folders.
+func (w *Watcher) values(pairs api.KVPairs) map[string]string {
+	current := map[string]string{}
+	for _, p := range pairs {
+		name := strings.TrimPrefix(p.Key, w.cfg.Prefix)
+		if name == "" || strings.HasSuffix(name, "/") {
+			continue // the prefix itself, or a folder
+		}
+		current[name] = strings.TrimSpace(string(p.Value))
+	}
+	return current
+}
+
+// applyKey hands value to the Key name, which takes it or rejects it.
+func (w *Watcher) applyKey(ctx context.Context, name, value string) {
+	key, known := w.cfg.Keys[name]
+	if !known {
+		w.updates.WithLabelValues("(unknown)", "unknown").Inc() // a bounded label
+		w.log.WarnContext(ctx, "ignoring an unknown configuration key", "key", name)
+		return
+	}
+	log := w.log.With("key", name, "value", value)
+	if err := key.Apply(value); err != nil {
+		w.updates.WithLabelValues(name, "rejected").Inc()
+		log.WarnContext(ctx, "ignoring an invalid configuration value; the last good value stays", "err", err)
+		return
+	}
+	w.fromKV[name] = true
+	w.updates.WithLabelValues(name, "applied").Inc()
+	log.InfoContext(ctx, "configuration value applied")
+}
+
+// resetKey gives the Key name, deleted from the store, the environment's value back.
+func (w *Watcher) resetKey(ctx context.Context, name string) {
+	delete(w.fromKV, name)
+	if err := w.cfg.Keys[name].Reset(); err != nil {
+		w.log.ErrorContext(ctx, "cannot restore the environment's configuration value", "key", name, "err", err)
+		return
+	}
+	w.updates.WithLabelValues(name, "reverted").Inc()
+	w.log.InfoContext(ctx, "configuration key deleted; the environment's value is back", "key", name)
 }
 
 // Int is a Key holding an integer: Apply parses the value and calls set, which checks it;

@@ -5,7 +5,6 @@ package logging
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 
@@ -35,14 +34,14 @@ func New(w io.Writer, level slog.Leveler, also ...slog.Handler) *slog.Logger {
 		level = slog.LevelInfo
 	}
 	var h slog.Handler = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
-	fan := fanout{h}
+	fan := []slog.Handler{h}
 	for _, a := range also {
 		if a != nil {
 			fan = append(fan, leveled{a, level})
 		}
 	}
 	if len(fan) > 1 {
-		h = fan
+		h = slog.NewMultiHandler(fan...)
 	}
 	return slog.New(contextHandler{h})
 }
@@ -75,44 +74,6 @@ func (h contextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h contextHandler) WithGroup(name string) slog.Handler {
 	return contextHandler{h.Handler.WithGroup(name)}
-}
-
-// fanout hands each record to every handler that takes its level.
-type fanout []slog.Handler
-
-func (f fanout) Enabled(ctx context.Context, l slog.Level) bool {
-	for _, h := range f {
-		if h.Enabled(ctx, l) {
-			return true
-		}
-	}
-	return false
-}
-
-func (f fanout) Handle(ctx context.Context, r slog.Record) error {
-	var errs []error
-	for _, h := range f {
-		if h.Enabled(ctx, r.Level) {
-			errs = append(errs, h.Handle(ctx, r.Clone()))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func (f fanout) WithAttrs(attrs []slog.Attr) slog.Handler {
-	out := make(fanout, len(f))
-	for i, h := range f {
-		out[i] = h.WithAttrs(attrs)
-	}
-	return out
-}
-
-func (f fanout) WithGroup(name string) slog.Handler {
-	out := make(fanout, len(f))
-	for i, h := range f {
-		out[i] = h.WithGroup(name)
-	}
-	return out
 }
 
 // leveled drops the records of h below level.

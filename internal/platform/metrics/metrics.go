@@ -80,3 +80,15 @@ func Method(method string) string {
 	}
 	return "OTHER"
 }
+
+// NewCounterVec returns an unregistered counter vector named name, described by help, with
+// the labels labels: the one-line form of prometheus.NewCounterVec that every service's
+// metrics use.
+func NewCounterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+// NewCounter returns an unregistered counter named name, described by help.
+func NewCounter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+}

@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/broker/amqptest"
 	"github.com/eventpost/eventpost/internal/platform/broker/rabbitmq"
@@ -163,7 +162,7 @@ func TestMessageKeepsTheTraceThroughRabbitMQ(t *testing.T) {
 	url, prefix := amqptest.URL(t)
 	cfg := rabbitmq.DefaultConfig()
 	cfg.URL, cfg.Prefix = url, prefix
-	cfg.Bindings = []messages.Binding{{Queue: queueWork, Types: []string{typeWork}}}
+	cfg.Bindings = []broker.Binding{{Queue: queueWork, Types: []string{typeWork}}}
 	amqptest.Cleanup(t, cfg)
 
 	rcv := otlptest.Start(t)

@@ -17,6 +17,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/broker/rabbitmq"
 )
 
@@ -36,13 +37,14 @@ func ServerURL() string {
 }
 
 // URL returns the test server's URL and a prefix unique to t, skipping or failing t when
-// the server does not answer. When t ends, the exchange named prefix and the queues of the
-// default topology under prefix (messages.Bindings with the default retry delays) are
-// deleted; a test declaring other bindings or delays also calls Cleanup with its config.
+// the server does not answer. When t ends, the exchange named prefix and the queues of
+// bindings under prefix (with the default retry delays; a system test passes
+// messages.Bindings) are deleted; a test declaring other delays also calls Cleanup with its
+// config.
 // Call it before starting what uses the prefix: cleanups run last registered first, so the
 // deletion then comes after those stopped (a consumer still connected would declare its
 // queues again).
-func URL(t testing.TB) (url, prefix string) {
+func URL(t testing.TB, bindings ...broker.Binding) (url, prefix string) {
 	t.Helper()
 	url = ServerURL()
 	conn := dial(t, url)
@@ -50,7 +52,7 @@ func URL(t testing.TB) (url, prefix string) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	prefix = "eventpost-test-" + hex.EncodeToString(b[:])
-	Cleanup(t, rabbitmq.Config{URL: url, Prefix: prefix})
+	Cleanup(t, rabbitmq.Config{URL: url, Prefix: prefix, Bindings: bindings})
 	return url, prefix
 }
 

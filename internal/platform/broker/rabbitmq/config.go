@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/broker"
 )
 
 // Config configures a Broker. The zero value of a field means its default (see DefaultConfig).
@@ -18,9 +18,9 @@ type Config struct {
 	// Prefix starts the name of every exchange and queue of the topology, so that several
 	// systems (or tests) can share a virtual host. Default "eventpost".
 	Prefix string
-	// Bindings is the topology: every queue and the message types routed to it. Default
-	// messages.Bindings.
-	Bindings []messages.Binding
+	// Bindings is the topology: every queue and the message types routed to it. Required:
+	// the application's topology (messages.Bindings), or a test's.
+	Bindings []broker.Binding
 	// Prefetch is how many unacknowledged messages the server hands each consumer at once.
 	// Default 32.
 	Prefetch int
@@ -53,12 +53,12 @@ type Config struct {
 	Name string
 }
 
-// DefaultConfig returns the defaults, with URL amqp://guest:guest@127.0.0.1:5672/.
+// DefaultConfig returns the defaults, with URL amqp://guest:guest@127.0.0.1:5672/ and no
+// Bindings (the caller sets them).
 func DefaultConfig() Config {
 	return Config{
 		URL:            "amqp://guest:guest@127.0.0.1:5672/",
 		Prefix:         "eventpost",
-		Bindings:       messages.Bindings,
 		Prefetch:       32,
 		Concurrency:    8,
 		RetryDelays:    []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute},
@@ -86,8 +86,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Prefix == "" {
 		c.Prefix = d.Prefix
 	}
-	if c.Bindings == nil {
-		c.Bindings = d.Bindings
+	if len(c.Bindings) == 0 {
+		return c, fmt.Errorf("%w: Bindings is required", ErrConfig)
 	}
 	setDefault(&c.Prefetch, d.Prefetch)
 	setDefault(&c.Concurrency, d.Concurrency)
@@ -105,28 +105,34 @@ func (c Config) withDefaults() (Config, error) {
 		c.RetryDelays = d.RetryDelays
 	}
 	c.RetryDelays = slices.Clone(c.RetryDelays)
+	return c, c.validate()
+}
+
+// validate reports a Config whose fields, defaults applied, do not make a topology, as an
+// error wrapping ErrConfig.
+func (c Config) validate() error {
 	switch {
 	case c.Prefetch < 0 || c.Concurrency < 0 || c.MaxAttempts < 0 || c.DeliveryLimit < 0:
-		return c, fmt.Errorf("%w: Prefetch, Concurrency, MaxAttempts and DeliveryLimit must be positive", ErrConfig)
+		return fmt.Errorf("%w: Prefetch, Concurrency, MaxAttempts and DeliveryLimit must be positive", ErrConfig)
 	case c.ReconnectMax < c.ReconnectMin:
-		return c, fmt.Errorf("%w: ReconnectMax %s is below ReconnectMin %s", ErrConfig, c.ReconnectMax, c.ReconnectMin)
+		return fmt.Errorf("%w: ReconnectMax %s is below ReconnectMin %s", ErrConfig, c.ReconnectMax, c.ReconnectMin)
 	}
 	for _, d := range c.RetryDelays {
 		if d < time.Millisecond || d%time.Millisecond != 0 {
-			return c, fmt.Errorf("%w: retry delay %s is not a positive number of milliseconds", ErrConfig, d)
+			return fmt.Errorf("%w: retry delay %s is not a positive number of milliseconds", ErrConfig, d)
 		}
 	}
 	seen := make(map[string]bool)
 	for _, b := range c.Bindings {
 		if b.Queue == "" || len(b.Types) == 0 {
-			return c, fmt.Errorf("%w: binding %q needs a queue and at least one type", ErrConfig, b.Queue)
+			return fmt.Errorf("%w: binding %q needs a queue and at least one type", ErrConfig, b.Queue)
 		}
 		if seen[b.Queue] {
-			return c, fmt.Errorf("%w: queue %q is bound twice", ErrConfig, b.Queue)
+			return fmt.Errorf("%w: queue %q is bound twice", ErrConfig, b.Queue)
 		}
 		seen[b.Queue] = true
 	}
-	return c, nil
+	return nil
 }
 
 func setDefault[T int | time.Duration](v *T, d T) {
@@ -150,12 +156,10 @@ func (c Config) RetryQueue(queue string, delay time.Duration) string {
 func (c Config) DeadQueue(queue string) string { return c.Queue(queue) + ".dead" }
 
 // QueueNames returns the name of every queue of the topology: for each binding its main
-// queue, its retry queues and its dead-letter queue. Defaults apply to unset fields.
+// queue, its retry queues and its dead-letter queue. Defaults apply to unset fields; without
+// Bindings there are no queues.
 func (c Config) QueueNames() []string {
 	bindings, delays := c.Bindings, c.RetryDelays
-	if bindings == nil {
-		bindings = messages.Bindings
-	}
 	if len(delays) == 0 {
 		delays = DefaultConfig().RetryDelays
 	}

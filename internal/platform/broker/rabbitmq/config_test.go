@@ -8,13 +8,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/broker"
 )
 
 func TestNames(t *testing.T) {
 	cfg := Config{
 		Prefix:      "p",
-		Bindings:    []messages.Binding{{Queue: "q", Types: []string{"t"}}},
+		Bindings:    []broker.Binding{{Queue: "q", Types: []string{"t"}}},
 		RetryDelays: []time.Duration{250 * time.Millisecond, 5 * time.Second, 2 * time.Minute, 2 * time.Minute, time.Hour},
 	}
 	if got := cfg.Exchange(); got != "p" {
@@ -24,9 +24,8 @@ func TestNames(t *testing.T) {
 	if diff := cmp.Diff(want, cfg.QueueNames()); diff != "" {
 		t.Errorf("QueueNames (-want +got):\n%s", diff)
 	}
-	def := Config{}.QueueNames()
-	if len(def) != len(messages.Bindings)*7 || def[0] != "eventpost.mailer.email-send" {
-		t.Errorf("default QueueNames = %v, want 7 queues per binding of messages.Bindings under eventpost", def)
+	if def := (Config{}).QueueNames(); len(def) != 0 {
+		t.Errorf("QueueNames without bindings = %v, want none", def)
 	}
 }
 
@@ -40,21 +39,23 @@ func TestRetryDelayOfAttempt(t *testing.T) {
 }
 
 func TestWithDefaults(t *testing.T) {
-	got, err := Config{URL: "amqp://x"}.withDefaults()
+	bindings := []broker.Binding{{Queue: "q", Types: []string{"t"}}}
+	got, err := Config{URL: "amqp://x", Bindings: bindings}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := DefaultConfig()
-	want.URL = "amqp://x"
+	want.URL, want.Bindings = "amqp://x", bindings
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("withDefaults (-want +got):\n%s", diff)
 	}
 	for name, cfg := range map[string]Config{
-		"no URL":           {},
-		"negative":         {URL: "amqp://x", Prefetch: -1},
-		"backoff reversed": {URL: "amqp://x", ReconnectMin: time.Second, ReconnectMax: time.Millisecond},
-		"duplicate queue":  {URL: "amqp://x", Bindings: []messages.Binding{{Queue: "q", Types: []string{"a"}}, {Queue: "q", Types: []string{"b"}}}},
-		"fractional delay": {URL: "amqp://x", RetryDelays: []time.Duration{1500 * time.Microsecond}},
+		"no URL":           {Bindings: bindings},
+		"no bindings":      {URL: "amqp://x"},
+		"negative":         {URL: "amqp://x", Bindings: bindings, Prefetch: -1},
+		"backoff reversed": {URL: "amqp://x", Bindings: bindings, ReconnectMin: time.Second, ReconnectMax: time.Millisecond},
+		"duplicate queue":  {URL: "amqp://x", Bindings: []broker.Binding{{Queue: "q", Types: []string{"a"}}, {Queue: "q", Types: []string{"b"}}}},
+		"fractional delay": {URL: "amqp://x", Bindings: bindings, RetryDelays: []time.Duration{1500 * time.Microsecond}},
 	} {
 		if _, err := cfg.withDefaults(); !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: withDefaults = %v, want ErrConfig", name, err)

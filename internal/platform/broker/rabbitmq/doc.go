@@ -4,8 +4,8 @@
 //
 // # Topology
 //
-// Every process declares the whole topology, from Config.Bindings (messages.Bindings by
-// default), each time it connects, so that a message published before its consumer ever
+// Every process declares the whole topology, from Config.Bindings (the application's is
+// messages.Bindings), each time it connects, so that a message published before its consumer ever
 // started waits in its queue. With prefix P (Config.Prefix, "eventpost" by default):
 //
 //	exchange P                      topic, durable; every message is published here with

@@ -75,67 +75,91 @@ func newPublisher(conn *amqp.Connection) (*publisher, error) {
 // confirmation is enough to know whether that message was returned.
 func (p *publisher) loop(returns <-chan amqp.Return, confirms <-chan amqp.Confirmation) {
 	defer close(p.done)
-	var returned []amqp.Return
-	take := func(r amqp.Return) {
-		// Returns not matched by then are forgotten: each is followed by its confirmation.
-		if len(returned) >= 4*notifyBuffer {
-			returned = returned[1:]
-		}
-		returned = append(returned, r)
-	}
+	rb := &returnBuffer{returns: returns}
 	for {
 		select {
-		case r, ok := <-returns:
-			if !ok {
-				returns = nil
-				continue
-			}
-			take(r)
+		case r, ok := <-rb.returns:
+			rb.receive(r, ok)
 		case c, ok := <-confirms:
 			if !ok {
 				p.fail(ErrConnectionLost)
 				// Returns is closed at the same time; drain it so nothing can block on it.
-				if returns != nil {
-					for range returns {
-					}
-				}
+				rb.discard()
 				return
 			}
-		drain:
-			for returns != nil {
-				select {
-				case r, ok := <-returns:
-					if !ok {
-						returns = nil
-						break drain
-					}
-					take(r)
-				default:
-					break drain
-				}
-			}
-			p.mu.Lock()
-			pd := p.pending[c.DeliveryTag]
-			delete(p.pending, c.DeliveryTag)
-			p.mu.Unlock()
-			if pd == nil {
-				continue
-			}
-			var err error
-			if !c.Ack {
-				err = ErrNacked
-			} else {
-				for i, r := range returned {
-					if (returnKey{r.Exchange, r.RoutingKey, r.MessageId}) == pd.key {
-						err = fmt.Errorf("%w: %s (%d)", ErrUnroutable, r.ReplyText, r.ReplyCode)
-						returned = append(returned[:i], returned[i+1:]...)
-						break
-					}
-				}
-			}
-			pd.result <- err
+			rb.drain()
+			p.resolve(c, rb)
 		}
 	}
+}
+
+// resolve hands confirmation c to the publish waiting for it, if any: nil when the server
+// acknowledged the message and did not return it.
+func (p *publisher) resolve(c amqp.Confirmation, rb *returnBuffer) {
+	p.mu.Lock()
+	pd := p.pending[c.DeliveryTag]
+	delete(p.pending, c.DeliveryTag)
+	p.mu.Unlock()
+	if pd == nil {
+		return
+	}
+	err := ErrNacked
+	if c.Ack {
+		err = rb.unroutable(pd.key)
+	}
+	pd.result <- err
+}
+
+// returnBuffer holds the basic.returns received and not yet matched to their confirmation.
+type returnBuffer struct {
+	returns <-chan amqp.Return // nil once closed
+	held    []amqp.Return
+}
+
+// receive handles one receive from returns; ok is false when returns is closed.
+func (b *returnBuffer) receive(r amqp.Return, ok bool) {
+	if !ok {
+		b.returns = nil
+		return
+	}
+	// Returns not matched by then are forgotten: each is followed by its confirmation.
+	if len(b.held) >= 4*notifyBuffer {
+		b.held = b.held[1:]
+	}
+	b.held = append(b.held, r)
+}
+
+// drain takes every return already waiting, without blocking.
+func (b *returnBuffer) drain() {
+	for b.returns != nil {
+		select {
+		case r, ok := <-b.returns:
+			b.receive(r, ok)
+		default:
+			return
+		}
+	}
+}
+
+// discard receives and drops returns until the channel closes.
+func (b *returnBuffer) discard() {
+	if b.returns == nil {
+		return
+	}
+	for range b.returns {
+	}
+}
+
+// unroutable removes the held return of the publish key and reports it as ErrUnroutable;
+// it returns nil when that publish was not returned.
+func (b *returnBuffer) unroutable(key returnKey) error {
+	for i, r := range b.held {
+		if (returnKey{r.Exchange, r.RoutingKey, r.MessageId}) == key {
+			b.held = append(b.held[:i], b.held[i+1:]...)
+			return fmt.Errorf("%w: %s (%d)", ErrUnroutable, r.ReplyText, r.ReplyCode)
+		}
+	}
+	return nil
 }
 
 // fail fails every pending publish with err and every later one too.

@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/retry"
 )
@@ -37,7 +36,7 @@ const (
 type Broker struct {
 	cfg Config
 	log *slog.Logger
-	m   *metrics
+	m   *brokerMetrics
 
 	ctx    context.Context // done once Close was called
 	cancel context.CancelFunc
@@ -154,7 +153,7 @@ func (b *Broker) Register(c broker.Consumer) error {
 	if c.Queue == "" || len(c.Types) == 0 || c.Handle == nil {
 		return fmt.Errorf("register consumer %q: queue, types and handler are required", c.Queue)
 	}
-	i := slices.IndexFunc(b.cfg.Bindings, func(bd messages.Binding) bool { return bd.Queue == c.Queue })
+	i := slices.IndexFunc(b.cfg.Bindings, func(bd broker.Binding) bool { return bd.Queue == c.Queue })
 	if i < 0 {
 		return fmt.Errorf("register consumer %q: the queue is not in the topology", c.Queue)
 	}

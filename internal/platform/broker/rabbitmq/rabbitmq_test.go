@@ -15,7 +15,6 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/goleak"
 
-	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/broker/amqptest"
 	"github.com/eventpost/eventpost/internal/platform/broker/rabbitmq"
@@ -42,7 +41,7 @@ func testConfig(t testing.TB) rabbitmq.Config {
 	cfg := rabbitmq.Config{
 		URL:    url,
 		Prefix: prefix,
-		Bindings: []messages.Binding{
+		Bindings: []broker.Binding{
 			{Queue: queueWork, Types: []string{typeWork, typeOther}},
 			{Queue: queueLog, Types: []string{typeWork}},
 		},
@@ -556,14 +555,16 @@ func TestRegisterChecksTheTopology(t *testing.T) {
 }
 
 func TestNewRejectsInvalidConfig(t *testing.T) {
+	bindings := []broker.Binding{{Queue: "q", Types: []string{"t"}}}
 	tests := []struct {
 		name string
 		cfg  rabbitmq.Config
 	}{
-		{"no URL", rabbitmq.Config{}},
-		{"bad URL", rabbitmq.Config{URL: "http://x"}},
-		{"binding without types", rabbitmq.Config{URL: amqptest.DefaultURL, Bindings: []messages.Binding{{Queue: "q"}}}},
-		{"sub-millisecond delay", rabbitmq.Config{URL: amqptest.DefaultURL, RetryDelays: []time.Duration{time.Microsecond}}},
+		{"no URL", rabbitmq.Config{Bindings: bindings}},
+		{"bad URL", rabbitmq.Config{URL: "http://x", Bindings: bindings}},
+		{"no bindings", rabbitmq.Config{URL: amqptest.DefaultURL}},
+		{"binding without types", rabbitmq.Config{URL: amqptest.DefaultURL, Bindings: []broker.Binding{{Queue: "q"}}}},
+		{"sub-millisecond delay", rabbitmq.Config{URL: amqptest.DefaultURL, Bindings: bindings, RetryDelays: []time.Duration{time.Microsecond}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,39 @@
+package messages_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/messages/wiretest"
+)
+
+// TestEventCarriesTheRESTEvent checks that the broker's Event holds every field of the REST
+// Event but capacity, which no consumer of the broker reads.
+func TestEventCarriesTheRESTEvent(t *testing.T) {
+	wiretest.Check[messages.Event](t, wiretest.Event(), "capacity")
+}
+
+// TestSnapshotCopiesEveryField checks that events.Event.Snapshot, the producer of the
+// broker's Event, copies every field of the REST Event but capacity.
+func TestSnapshotCopiesEveryField(t *testing.T) {
+	e := wiretest.Event()
+	var served, snapshot map[string]any
+	decode := func(v any, into *map[string]any) {
+		data, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(data, into); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decode(e, &served)
+	decode(e.Snapshot(), &snapshot)
+	delete(served, "capacity")
+	if diff := cmp.Diff(served, snapshot); diff != "" {
+		t.Errorf("Snapshot (-REST event +snapshot):\n%s", diff)
+	}
+}

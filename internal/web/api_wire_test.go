@@ -1,0 +1,13 @@
+package web
+
+import (
+	"testing"
+
+	"github.com/eventpost/eventpost/internal/messages/wiretest"
+)
+
+// TestEventReadsTheRESTEvent checks that the web UI reads the public API's Event field for
+// field, but the times it does not show.
+func TestEventReadsTheRESTEvent(t *testing.T) {
+	wiretest.Check[event](t, wiretest.Event(), "created_at", "updated_at")
+}
