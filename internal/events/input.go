@@ -173,17 +173,23 @@ func validateLocation(l Location) (Location, *validation.List) {
 	if utf8.RuneCountInString(l.Address) > maxAddressLength {
 		errs.Add("location.address", fmt.Sprintf("must be at most %d characters", maxAddressLength))
 	}
-	if l.Lat != nil && (*l.Lat < -90 || *l.Lat > 90) {
-		errs.Add("location.lat", "must be from -90 to 90")
-	}
-	if l.Lon != nil && (*l.Lon < -180 || *l.Lon > 180) {
-		errs.Add("location.lon", "must be from -180 to 180")
-	}
+	checkCoordinates(l, &errs)
 	l = cloneLocation(l)
 	for _, v := range []*float64{l.Lat, l.Lon} {
 		if v != nil && *v == 0 {
 			*v = 0 // not -0, which the store would not keep
 		}
+	}
+	return l, &errs
+}
+
+// checkCoordinates checks that a location has both coordinates or neither, each in range.
+func checkCoordinates(l Location, errs *validation.List) {
+	if l.Lat != nil && (*l.Lat < -90 || *l.Lat > 90) {
+		errs.Add("location.lat", "must be from -90 to 90")
+	}
+	if l.Lon != nil && (*l.Lon < -180 || *l.Lon > 180) {
+		errs.Add("location.lon", "must be from -180 to 180")
 	}
 	switch {
 	case l.Lat != nil && l.Lon == nil:
@@ -191,7 +197,6 @@ func validateLocation(l Location) (Location, *validation.List) {
 	case l.Lat == nil && l.Lon != nil:
 		errs.Add("location.lat", "is required with location.lon")
 	}
-	return l, &errs
 }
 
 // normalizeTags lower-cases tags and drops duplicates; it returns a message when there are
@@ -269,43 +274,15 @@ func inputOf(e Event) EventInput {
 // is a *validation.Error. The merged input is decoded with the rules of httpx.Decode, whose
 // errors (problem errors: the patch is the body of a request) it returns as they are.
 func applyPatch(e Event, patch map[string]json.RawMessage) (EventInput, error) {
-	// One pass finds an unknown member (the first by name), however many the patch holds;
-	// what remains is at most the few known ones.
-	var unknown *string
-	names := make([]string, 0, len(inputFields))
-	for name := range patch {
-		switch {
-		case slices.Contains(inputFields, name):
-			names = append(names, name)
-		case unknown == nil || name < *unknown:
-			unknown = &name
-		}
+	names, err := patchedFields(patch)
+	if err != nil {
+		return EventInput{}, err
 	}
-	if unknown != nil {
-		return EventInput{}, &MalformedError{Detail: fmt.Sprintf("unknown field %q", *unknown)}
-	}
-	slices.Sort(names)
 	doc, err := toDocument(inputOf(e))
 	if err != nil {
 		return EventInput{}, err
 	}
-	var errs validation.List
-	for _, name := range names {
-		var v any
-		if err := decodeNumbers(patch[name], &v); err != nil {
-			return EventInput{}, &MalformedError{Detail: fmt.Sprintf("malformed JSON in %q", name)}
-		}
-		if v == nil && (name == "title" || name == "starts_at") {
-			errs.Add(name, "is required and cannot be removed")
-			continue
-		}
-		if v == nil {
-			delete(doc, name)
-			continue
-		}
-		doc[name] = mergePatch(doc[name], v)
-	}
-	if err := errs.Err(); err != nil {
+	if err := mergeFields(doc, patch, names); err != nil {
 		return EventInput{}, err
 	}
 	merged, err := json.Marshal(doc)
@@ -317,6 +294,48 @@ func applyPatch(e Event, patch map[string]json.RawMessage) (EventInput, error) {
 		return EventInput{}, err
 	}
 	return in, nil
+}
+
+// patchedFields returns the members of patch in order of name, or a *MalformedError naming
+// the first unknown one. One pass finds an unknown member, however many the patch holds;
+// what remains is at most the few known ones.
+func patchedFields(patch map[string]json.RawMessage) ([]string, error) {
+	var unknown *string
+	names := make([]string, 0, len(inputFields))
+	for name := range patch {
+		switch {
+		case slices.Contains(inputFields, name):
+			names = append(names, name)
+		case unknown == nil || name < *unknown:
+			unknown = &name
+		}
+	}
+	if unknown != nil {
+		return nil, &MalformedError{Detail: fmt.Sprintf("unknown field %q", *unknown)}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// mergeFields merges the members names of patch into doc: null removes a member, but not a
+// required one.
+func mergeFields(doc map[string]any, patch map[string]json.RawMessage, names []string) error {
+	var errs validation.List
+	for _, name := range names {
+		var v any
+		if err := decodeNumbers(patch[name], &v); err != nil {
+			return &MalformedError{Detail: fmt.Sprintf("malformed JSON in %q", name)}
+		}
+		switch {
+		case v == nil && (name == "title" || name == "starts_at"):
+			errs.Add(name, "is required and cannot be removed")
+		case v == nil:
+			delete(doc, name)
+		default:
+			doc[name] = mergePatch(doc[name], v)
+		}
+	}
+	return errs.Err()
 }
 
 // mergePatch is RFC 7396's MergePatch over decoded JSON values.
