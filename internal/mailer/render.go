@@ -6,9 +6,9 @@ import (
 	"embed"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	htmltemplate "html/template"
-	"net/http"
 	"net/mail"
 	"net/url"
 	"strings"
@@ -22,7 +22,6 @@ import (
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/ics"
-	"github.com/eventpost/eventpost/internal/platform/problem"
 )
 
 //go:embed templates/*.txt templates/*.html
@@ -31,9 +30,9 @@ var templateFS embed.FS
 // Rendering errors. Rendering is deterministic, so every rendering error is permanent.
 var (
 	// ErrInvalidRecipient: the recipient is not a bare email address such as a@example.com.
-	ErrInvalidRecipient = problem.New(http.StatusUnprocessableEntity, "recipient is not a bare email address")
+	ErrInvalidRecipient = errors.New("recipient is not a bare email address")
 	// ErrInvalidRequest: the send request lacks what its kind needs, or names an unknown kind.
-	ErrInvalidRequest = problem.New(http.StatusUnprocessableEntity, "send request cannot be rendered")
+	ErrInvalidRequest = errors.New("send request cannot be rendered")
 )
 
 // startLayout shows an event's start in its own time zone: "Monday, 1 March 2027, 19:30 CET".
