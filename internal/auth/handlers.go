@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -47,8 +48,24 @@ func (s *Service) routes() http.Handler {
 	})
 }
 
+// errorRules are the statuses the service's errors are reported with.
+var errorRules = []problem.Rule{
+	{Err: ErrInvalidCredentials, Status: http.StatusUnauthorized},
+	{Err: ErrInvalidRefreshToken, Status: http.StatusUnauthorized},
+	{Err: ErrRefreshTokenReused, Status: http.StatusUnauthorized},
+	{Err: ErrNotYourRefreshToken, Status: http.StatusForbidden},
+	{Err: ErrAccountGone, Status: http.StatusUnauthorized},
+	{Err: ErrEmailTaken, Status: http.StatusConflict},
+	{Err: ErrAccountNotFound, Status: http.StatusNotFound},
+}
+
+// fail answers with the problem that err is: the one place where the service's errors become
+// HTTP responses. Errors of the HTTP layer itself (httpx) are problems already.
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
-	problem.Write(w, r, s.log, err)
+	if te, ok := errors.AsType[*ThrottledError](err); ok {
+		err = problem.TooManyRequests(te.Detail, te.RetryAfter)
+	}
+	problem.Write(w, r, s.log, problem.Map(err, errorRules...))
 }
 
 // setRevocation tells the gateway which revocation the response depends on.

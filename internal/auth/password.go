@@ -114,14 +114,9 @@ func parseHash(encoded string) (PasswordParams, []byte, []byte, error) {
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
 		return PasswordParams{}, nil, nil, fmt.Errorf("%w: version %q", errBadHash, parts[2])
 	}
-	var p PasswordParams
-	if n, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil || n != 3 ||
-		fmt.Sprintf("m=%d,t=%d,p=%d", p.Memory, p.Time, p.Threads) != parts[3] {
-		return PasswordParams{}, nil, nil, fmt.Errorf("%w: parameters %q", errBadHash, parts[3])
-	}
-	// Bounds keep a corrupted row from asking for absurd work.
-	if p.Time < 1 || p.Time > 64 || p.Threads < 1 || p.Memory < 8*uint32(p.Threads) || p.Memory > 4<<20 {
-		return PasswordParams{}, nil, nil, fmt.Errorf("%w: parameters %q out of range", errBadHash, parts[3])
+	p, err := parseHashParams(parts[3])
+	if err != nil {
+		return PasswordParams{}, nil, nil, err
 	}
 	salt, err := b64.DecodeString(parts[4])
 	if err != nil || len(salt) < 8 {
@@ -133,4 +128,18 @@ func parseHash(encoded string) (PasswordParams, []byte, []byte, error) {
 	}
 	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key))
 	return p, salt, key, nil
+}
+
+// parseHashParams reads the "m=…,t=…,p=…" part of a hash, in its canonical form only.
+func parseHashParams(s string) (PasswordParams, error) {
+	var p PasswordParams
+	if n, err := fmt.Sscanf(s, "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil || n != 3 ||
+		fmt.Sprintf("m=%d,t=%d,p=%d", p.Memory, p.Time, p.Threads) != s {
+		return PasswordParams{}, fmt.Errorf("%w: parameters %q", errBadHash, s)
+	}
+	// Bounds keep a corrupted row from asking for absurd work.
+	if p.Time < 1 || p.Time > 64 || p.Threads < 1 || p.Memory < 8*uint32(p.Threads) || p.Memory > 4<<20 {
+		return PasswordParams{}, fmt.Errorf("%w: parameters %q out of range", errBadHash, s)
+	}
+	return p, nil
 }

@@ -11,13 +11,12 @@ import (
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
-	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/validation"
 )
 
 // ErrResetLink is the answer to a password-reset link that is unknown, used or expired.
-var ErrResetLink = problem.Validation(problem.FieldError{
-	Field: "token", Message: "is not a current password-reset link: it is unknown, used or expired; ask for a new one",
-})
+var ErrResetLink = validation.New("token",
+	"is not a current password-reset link: it is unknown, used or expired; ask for a new one")
 
 // RequestPasswordReset emails the account of email, if there is one, a link that sets a new
 // password, valid for Config.ResetTokenTTL. The caller learns nothing of whether the account
@@ -27,7 +26,7 @@ var ErrResetLink = problem.Validation(problem.FieldError{
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
 	email = strings.TrimSpace(email)
 	if msg := checkEmail(email); msg != "" {
-		return problem.Validation(problem.FieldError{Field: "email", Message: msg})
+		return validation.New("email", msg)
 	}
 	now := s.now()
 	key := emailKey(email)
@@ -91,37 +90,53 @@ func (s *Service) sendResetLink(ctx context.Context, a Account, kind messages.Em
 	return nil
 }
 
+// checkReset checks the token and the new password of a password reset, without looking the
+// token up.
+func checkReset(token, password string) error {
+	var errs validation.List
+	if token == "" || len(token) > 128 {
+		errs.Append(ErrResetLink.Fields...)
+	}
+	if msg := checkPassword(password); msg != "" {
+		errs.Add("password", msg)
+	}
+	return errs.Err()
+}
+
+// resetAccount returns the account that the current password-reset link of hash belongs to;
+// ErrResetLink when the link is not current at now or its account is gone.
+func (s *Service) resetAccount(ctx context.Context, hash string, now time.Time) (Account, error) {
+	r, err := s.store.PasswordReset(ctx, hash)
+	if errors.Is(err, ErrResetNotCurrent) || err == nil && (r.UsedAt != nil || !now.Before(r.ExpiresAt)) {
+		return Account{}, ErrResetLink
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("reset password: %w", err)
+	}
+	a, err := s.store.AccountByID(ctx, r.AccountID)
+	if errors.Is(err, ErrAccountNotFound) {
+		return Account{}, ErrResetLink
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("reset password: %w", err)
+	}
+	return a, nil
+}
+
 // ResetPassword sets the password of the account a current password-reset link belongs to,
 // once: every other link of the account stops working, every login of the account is
 // revoked, and the account is unlocked (its failed logins are forgotten). It returns the
 // sequence number of the last revocation, for the gateway to wait for. A link that is not
 // current gives ErrResetLink.
 func (s *Service) ResetPassword(ctx context.Context, token, password string) (int64, error) {
-	var errs []problem.FieldError
-	if token == "" || len(token) > 128 {
-		errs = append(errs, ErrResetLink.(*problem.Error).Fields...)
-	}
-	if msg := checkPassword(password); msg != "" {
-		errs = append(errs, problem.FieldError{Field: "password", Message: msg})
-	}
-	if err := problem.Validation(errs...); err != nil {
+	if err := checkReset(token, password); err != nil {
 		return 0, err
 	}
 	now := s.now()
 	hash := hashSecret(token)
-	r, err := s.store.PasswordReset(ctx, hash)
-	if errors.Is(err, ErrResetNotCurrent) || err == nil && (r.UsedAt != nil || !now.Before(r.ExpiresAt)) {
-		return 0, ErrResetLink
-	}
+	a, err := s.resetAccount(ctx, hash, now)
 	if err != nil {
-		return 0, fmt.Errorf("reset password: %w", err)
-	}
-	a, err := s.store.AccountByID(ctx, r.AccountID)
-	if errors.Is(err, ErrAccountNotFound) {
-		return 0, ErrResetLink
-	}
-	if err != nil {
-		return 0, fmt.Errorf("reset password: %w", err)
+		return 0, err
 	}
 	passwordHash, err := s.hasher.Hash(ctx, password)
 	if err != nil {

@@ -25,23 +25,36 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
-	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
-// Errors the service reports.
+// Errors the service reports. They know nothing of HTTP: the handlers map them to problem
+// responses in one place (see writeError). Invalid input is a *validation.Error naming the
+// fields, and a refused login a *ThrottledError.
 var (
 	// ErrInvalidCredentials answers a login with an unknown email or a wrong password alike.
-	ErrInvalidCredentials = problem.New(http.StatusUnauthorized, "the email address or the password is wrong")
+	ErrInvalidCredentials = errors.New("the email address or the password is wrong")
 	// ErrInvalidRefreshToken answers a refresh with an unknown, expired or revoked token.
-	ErrInvalidRefreshToken = problem.New(http.StatusUnauthorized, "the refresh token is unknown, expired or revoked")
+	ErrInvalidRefreshToken = errors.New("the refresh token is unknown, expired or revoked")
 	// ErrRefreshTokenReused answers a refresh with a token that was already used; the login it
 	// belongs to is revoked.
-	ErrRefreshTokenReused = problem.New(http.StatusUnauthorized,
-		"the refresh token was already used; every token of its login has been revoked")
+	ErrRefreshTokenReused = errors.New("the refresh token was already used; every token of its login has been revoked")
 	// ErrNotYourRefreshToken answers a logout with another account's refresh token.
-	ErrNotYourRefreshToken = problem.New(http.StatusForbidden, "the refresh token belongs to another account")
+	ErrNotYourRefreshToken = errors.New("the refresh token belongs to another account")
+	// ErrAccountGone answers a caller whose account no longer exists: its access token no
+	// longer stands for anyone.
+	ErrAccountGone = errors.New("missing, expired or revoked access token")
 )
+
+// ThrottledError refuses a login because too many failed; Detail says which limit was
+// reached, and RetryAfter when a login can succeed again.
+type ThrottledError struct {
+	Detail     string
+	RetryAfter time.Duration
+}
+
+// Error implements error.
+func (e *ThrottledError) Error() string { return e.Detail }
 
 // Outcomes of a login, the label values of the logins metric.
 const (
@@ -290,7 +303,7 @@ type throttle struct {
 // throttled returns the refusal of the first limit reached, with how long until it lets a
 // login through again, or nil when none is reached. accountFails is the number of failures
 // counted against the account-wide limit.
-func (s *Service) throttled(ctx context.Context, now time.Time, keys loginKeys) (refusal *problem.Error, accountFails int, err error) {
+func (s *Service) throttled(ctx context.Context, now time.Time, keys loginKeys) (refusal *ThrottledError, accountFails int, err error) {
 	for _, l := range []throttle{
 		{keys.pair, s.cfg.AccountAddressFailureLimit, throttledHere},
 		{keys.address, s.cfg.AddressFailureLimit, throttledAddress},
@@ -307,7 +320,7 @@ func (s *Service) throttled(ctx context.Context, now time.Time, keys loginKeys) 
 			// The window lets a login through once the oldest of the last limit failures
 			// has left it.
 			free := max(fails[0].Add(s.cfg.FailureWindow).Sub(now), time.Second)
-			refusal = problem.TooManyRequests(l.detail, free)
+			refusal = &ThrottledError{Detail: l.detail, RetryAfter: free}
 		}
 	}
 	return refusal, accountFails, nil
@@ -324,15 +337,32 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 		return TokenPair{}, err
 	}
 	now := s.now()
-	key := emailKey(email)
-	keys := newLoginKeys(key, clientAddr)
-	refusal, accountFails, err := s.throttled(ctx, now, keys)
+	keys := newLoginKeys(emailKey(email), clientAddr)
+	a, err := s.authenticate(ctx, now, keys, emailKey(email), password)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	pair, err := s.startSession(ctx, a, now)
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("login: %w", err)
 	}
+	s.metrics.logins.WithLabelValues(loginSuccess).Inc()
+	s.metrics.tokens.WithLabelValues("password").Inc()
+	return pair, nil
+}
+
+// authenticate returns the account of key whose password is password, unless a limit on
+// failures refuses the login first (a *ThrottledError). A wrong password, or an unknown
+// email, is counted as a failure and gives ErrInvalidCredentials; a success forgets the
+// failures of keys.pair and rehashes a password hashed with weaker parameters.
+func (s *Service) authenticate(ctx context.Context, now time.Time, keys loginKeys, key, password string) (Account, error) {
+	refusal, accountFails, err := s.throttled(ctx, now, keys)
+	if err != nil {
+		return Account{}, fmt.Errorf("login: %w", err)
+	}
 	if refusal != nil {
 		s.metrics.logins.WithLabelValues(loginThrottled).Inc()
-		return TokenPair{}, refusal
+		return Account{}, refusal
 	}
 	a, err := s.store.AccountByEmail(ctx, key)
 	hash := a.PasswordHash
@@ -340,52 +370,58 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 	case errors.Is(err, ErrAccountNotFound):
 		hash = s.dummy
 	case err != nil:
-		return TokenPair{}, fmt.Errorf("login: %w", err)
+		return Account{}, fmt.Errorf("login: %w", err)
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, hash, password)
 	if err != nil {
-		return TokenPair{}, fmt.Errorf("login: %w", err)
+		return Account{}, fmt.Errorf("login: %w", err)
 	}
 	if !ok || a.ID == "" {
-		if err := s.store.RecordLoginFailure(ctx, now, keys.account, keys.pair, keys.address); err != nil {
-			return TokenPair{}, fmt.Errorf("login: %w", err)
-		}
-		s.metrics.logins.WithLabelValues(loginFailure).Inc()
-		if a.ID != "" && accountFails+1 == s.cfg.AccountFailureLimit {
-			s.lockedOut(ctx, a, now)
-		}
-		return TokenPair{}, ErrInvalidCredentials
+		return Account{}, s.loginFailed(ctx, now, keys, a, accountFails)
 	}
 	// A success forgets this address's failures for the account, not the account-wide
 	// count: a guesser elsewhere must not gain a fresh allowance each time the owner logs in.
 	if err := s.store.ClearLoginFailures(ctx, keys.pair); err != nil {
-		return TokenPair{}, fmt.Errorf("login: %w", err)
+		return Account{}, fmt.Errorf("login: %w", err)
 	}
 	if rehash {
 		s.rehash(ctx, a.ID, password)
 	}
+	return a, nil
+}
+
+// loginFailed counts a failed login to a (empty for an unknown email), emails its owner when
+// the failure reaches the account-wide limit, and returns ErrInvalidCredentials.
+// accountFails is the number of failures counted against that limit before this one.
+func (s *Service) loginFailed(ctx context.Context, now time.Time, keys loginKeys, a Account, accountFails int) error {
+	if err := s.store.RecordLoginFailure(ctx, now, keys.account, keys.pair, keys.address); err != nil {
+		return fmt.Errorf("login: %w", err)
+	}
+	s.metrics.logins.WithLabelValues(loginFailure).Inc()
+	if a.ID != "" && accountFails+1 == s.cfg.AccountFailureLimit {
+		s.lockedOut(ctx, a, now)
+	}
+	return ErrInvalidCredentials
+}
+
+// startSession starts a login (session) of a and returns its first token pair.
+func (s *Service) startSession(ctx context.Context, a Account, now time.Time) (TokenPair, error) {
 	sessionID, err := uuid.NewV7()
 	if err != nil {
-		return TokenPair{}, fmt.Errorf("login: %w", err)
+		return TokenPair{}, err
 	}
 	raw, rhash, err := newSecret()
 	if err != nil {
-		return TokenPair{}, fmt.Errorf("login: %w", err)
+		return TokenPair{}, err
 	}
 	rt := RefreshToken{
 		Hash: rhash, SessionID: sessionID.String(), AccountID: a.ID,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
 	}
 	if err := s.store.CreateRefreshToken(ctx, rt); err != nil {
-		return TokenPair{}, fmt.Errorf("login: %w", err)
+		return TokenPair{}, err
 	}
-	pair, err := s.pair(a, rt.SessionID, raw, now)
-	if err != nil {
-		return TokenPair{}, fmt.Errorf("login: %w", err)
-	}
-	s.metrics.logins.WithLabelValues(loginSuccess).Inc()
-	s.metrics.tokens.WithLabelValues("password").Inc()
-	return pair, nil
+	return s.pair(a, rt.SessionID, raw, now)
 }
 
 // rehash replaces a password hash made with weaker parameters than the current ones. A
@@ -514,11 +550,11 @@ func (s *Service) Logout(ctx context.Context, caller httpx.Caller, token string)
 	return seq, nil
 }
 
-// Account returns the caller's account; problem.ErrUnauthorized when it no longer exists.
+// Account returns the caller's account; ErrAccountGone when it no longer exists.
 func (s *Service) Account(ctx context.Context, accountID string) (Account, error) {
 	a, err := s.store.AccountByID(ctx, accountID)
 	if errors.Is(err, ErrAccountNotFound) {
-		return Account{}, problem.ErrUnauthorized
+		return Account{}, ErrAccountGone
 	}
 	return a, err
 }
@@ -533,7 +569,7 @@ func (s *Service) DeleteAccount(ctx context.Context, accountID string) (int64, e
 	}
 	seq, err := s.store.DeleteAccount(ctx, accountID, now.Add(s.cfg.AccessTokenTTL), msg)
 	if errors.Is(err, ErrAccountNotFound) {
-		return 0, problem.ErrUnauthorized
+		return 0, ErrAccountGone
 	}
 	if err != nil {
 		return 0, err

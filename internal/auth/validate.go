@@ -6,7 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/validation"
 )
 
 // Limits on account fields.
@@ -24,22 +24,22 @@ type SignUpInput struct {
 	DisplayName string `json:"display_name"`
 }
 
-// validate checks in and returns it normalized (email and display name trimmed), or a 422
-// naming every invalid field.
+// validate checks in and returns it normalized (email and display name trimmed), or a
+// *validation.Error naming every invalid field.
 func (in SignUpInput) validate() (SignUpInput, error) {
-	var errs []problem.FieldError
+	var errs validation.List
 	in.Email = strings.TrimSpace(in.Email)
 	if msg := checkEmail(in.Email); msg != "" {
-		errs = append(errs, problem.FieldError{Field: "email", Message: msg})
+		errs.Add("email", msg)
 	}
 	if msg := checkPassword(in.Password); msg != "" {
-		errs = append(errs, problem.FieldError{Field: "password", Message: msg})
+		errs.Add("password", msg)
 	}
 	in.DisplayName = strings.TrimSpace(in.DisplayName)
 	if msg := checkDisplayName(in.DisplayName); msg != "" {
-		errs = append(errs, problem.FieldError{Field: "display_name", Message: msg})
+		errs.Add("display_name", msg)
 	}
-	return in, problem.Validation(errs...)
+	return in, errs.Err()
 }
 
 // checkEmail returns what is wrong with a trimmed email address, or "".
@@ -99,13 +99,14 @@ func emailKey(email string) string {
 	return strings.ToLower(strings.TrimSpace(email))
 }
 
-// requireFields returns a 422 naming each of the given fields whose value is empty.
+// requireFields returns a *validation.Error naming each of the given fields whose value is
+// empty.
 func requireFields(fields ...[2]string) error {
-	var errs []problem.FieldError
+	var errs validation.List
 	for _, f := range fields {
 		if f[1] == "" {
-			errs = append(errs, problem.FieldError{Field: f[0], Message: "is required"})
+			errs.Add(f[0], "is required")
 		}
 	}
-	return problem.Validation(errs...)
+	return errs.Err()
 }

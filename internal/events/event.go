@@ -2,25 +2,34 @@ package events
 
 import (
 	"errors"
-	"net/http"
 	"slices"
 	"time"
 
 	"github.com/eventpost/eventpost/internal/messages"
-	"github.com/eventpost/eventpost/internal/platform/problem"
 )
 
-// Errors of the events service.
+// Errors of the events service. They know nothing of HTTP: the handlers map them to problem
+// responses in one place (see writeError). Invalid input is a *validation.Error naming the
+// fields, and a malformed patch a *MalformedError.
 var (
 	// ErrNotFound is returned for an event that does not exist (or no longer does).
-	ErrNotFound = problem.New(http.StatusNotFound, "event not found")
+	ErrNotFound = errors.New("event not found")
 	// ErrForbidden is returned when someone other than the organizer changes an event.
-	ErrForbidden = problem.New(http.StatusForbidden, "only the organizer of this event may change it")
+	ErrForbidden = errors.New("only the organizer of this event may change it")
 	// ErrConflict is returned by Store.Create for an ID that is taken.
-	ErrConflict = problem.New(http.StatusConflict, "an event with this id exists")
+	ErrConflict = errors.New("an event with this id exists")
 	// ErrAlreadyHandled is returned by Store.DeleteByOrganizer for a message it handled before.
 	ErrAlreadyHandled = errors.New("message already handled")
 )
+
+// MalformedError is a request that cannot be read at all, such as a patch with an unknown
+// member; Detail says why.
+type MalformedError struct {
+	Detail string
+}
+
+// Error implements error.
+func (e *MalformedError) Error() string { return e.Detail }
 
 // Location is where an event takes place.
 type Location = messages.Location

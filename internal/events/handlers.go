@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"mime"
 	"net/http"
 	"strconv"
@@ -41,6 +42,22 @@ func (s *Service) routes(v *svcauth.Verifier) http.Handler {
 	})
 }
 
+// errorRules are the statuses the service's errors are reported with.
+var errorRules = []problem.Rule{
+	{Err: ErrNotFound, Status: http.StatusNotFound},
+	{Err: ErrForbidden, Status: http.StatusForbidden},
+	{Err: ErrConflict, Status: http.StatusConflict},
+}
+
+// writeError answers with the problem that err is: the one place where the service's errors
+// become HTTP responses. Errors of the HTTP layer itself (httpx) are problems already.
+func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if me, ok := errors.AsType[*MalformedError](err); ok {
+		err = problem.New(http.StatusBadRequest, me.Detail)
+	}
+	problem.Write(w, r, s.log, problem.Map(err, errorRules...))
+}
+
 func (s *Service) notAllowed(allow string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
@@ -51,12 +68,12 @@ func (s *Service) notAllowed(allow string) http.HandlerFunc {
 func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) {
 	q, err := ParseSearchQuery(r.URL.Query())
 	if err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	res, err := s.Search(r.Context(), q)
 	if err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, res)
@@ -65,17 +82,17 @@ func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) {
 func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 	caller, err := httpx.CallerFrom(r)
 	if err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	var in EventInput
 	if err := httpx.Decode(w, r, &in); err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	e, err := s.Create(r.Context(), caller.AccountID, in)
 	if err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Location", "/api/v1/events/"+e.ID)
@@ -85,7 +102,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
 	e, err := s.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, e)
@@ -94,12 +111,12 @@ func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
 func (s *Service) handlePatch(w http.ResponseWriter, r *http.Request) {
 	caller, err := httpx.CallerFrom(r)
 	if err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	var patch map[string]json.RawMessage
 	if err := httpx.Decode(w, r, &patch); err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	if patch == nil { // the body was null, which is no object
@@ -108,7 +125,7 @@ func (s *Service) handlePatch(w http.ResponseWriter, r *http.Request) {
 	}
 	e, err := s.Patch(r.Context(), caller.AccountID, r.PathValue("id"), patch)
 	if err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, e)
@@ -117,11 +134,11 @@ func (s *Service) handlePatch(w http.ResponseWriter, r *http.Request) {
 func (s *Service) handleDelete(w http.ResponseWriter, r *http.Request) {
 	caller, err := httpx.CallerFrom(r)
 	if err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	if err := s.Delete(r.Context(), caller.AccountID, r.PathValue("id")); err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -130,7 +147,7 @@ func (s *Service) handleDelete(w http.ResponseWriter, r *http.Request) {
 func (s *Service) handleCalendar(w http.ResponseWriter, r *http.Request) {
 	e, body, err := s.Calendar(r.Context(), r.PathValue("id"))
 	if err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", ics.ContentType)

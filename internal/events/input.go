@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/platform/apitime"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
-	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/validation"
 )
 
 // Limits of an event's fields, in characters.
@@ -52,39 +51,53 @@ var inputFields = []string{
 var tagPattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 
 // validate checks in and returns the event fields it sets (ID, organizer and the creation
-// and update times left empty), or a 422 problem.Error naming every invalid field. The start
+// and update times left empty), or a *validation.Error naming every invalid field. The start
 // must be in the future (after now) unless it equals prevStart, the start of the event being
 // changed; prevStart is nil for a new event.
 func (in EventInput) validate(now time.Time, prevStart *time.Time) (Event, error) {
 	var (
 		e    = Event{Tags: []string{}, Timezone: "UTC"}
-		errs []problem.FieldError
+		errs validation.List
 	)
-	fail := func(field, msg string) { errs = append(errs, problem.FieldError{Field: field, Message: msg}) }
+	in.checkText(&e, &errs)
+	in.checkTimes(&e, &errs, now, prevStart)
+	in.checkPlace(&e, &errs)
+	in.checkClassification(&e, &errs)
+	if err := errs.Err(); err != nil {
+		return Event{}, err
+	}
+	return e, nil
+}
 
+// checkText checks the title and description and sets them on e.
+func (in EventInput) checkText(e *Event, errs *validation.List) {
 	switch {
 	case in.Title == nil || strings.TrimSpace(*in.Title) == "":
-		fail("title", "is required")
+		errs.Add("title", "is required")
 	case utf8.RuneCountInString(*in.Title) > maxTitleLength:
-		fail("title", fmt.Sprintf("must be 1 to %d characters", maxTitleLength))
+		errs.Add("title", fmt.Sprintf("must be 1 to %d characters", maxTitleLength))
 	default:
 		e.Title = *in.Title
 	}
-	if in.Description != nil {
-		if utf8.RuneCountInString(*in.Description) > maxDescriptionLength {
-			fail("description", fmt.Sprintf("must be at most %d characters", maxDescriptionLength))
-		} else {
-			e.Description = *in.Description
-		}
+	if in.Description == nil {
+		return
 	}
+	if utf8.RuneCountInString(*in.Description) > maxDescriptionLength {
+		errs.Add("description", fmt.Sprintf("must be at most %d characters", maxDescriptionLength))
+	} else {
+		e.Description = *in.Description
+	}
+}
 
+// checkTimes checks the start, the end and the time zone and sets them on e.
+func (in EventInput) checkTimes(e *Event, errs *validation.List, now time.Time, prevStart *time.Time) {
 	startOK := false
 	if in.StartsAt == nil {
-		fail("starts_at", "is required")
+		errs.Add("starts_at", "is required")
 	} else if t, err := apitime.Parse(*in.StartsAt); err != nil {
-		fail("starts_at", err.Error())
+		errs.Add("starts_at", err.Error())
 	} else if (prevStart == nil || !t.Equal(*prevStart)) && !t.After(now) {
-		fail("starts_at", "must be in the future")
+		errs.Add("starts_at", "must be in the future")
 	} else {
 		e.StartsAt, startOK = t, true
 	}
@@ -92,88 +105,98 @@ func (in EventInput) validate(now time.Time, prevStart *time.Time) (Event, error
 		t, err := apitime.Parse(*in.EndsAt)
 		switch {
 		case err != nil:
-			fail("ends_at", err.Error())
+			errs.Add("ends_at", err.Error())
 		case startOK && !t.After(e.StartsAt):
-			fail("ends_at", "must be after starts_at")
+			errs.Add("ends_at", "must be after starts_at")
 		default:
 			e.EndsAt = &t
 		}
 	}
-	if in.Timezone != nil {
-		if !validTimezone(*in.Timezone) {
-			fail("timezone", "must be an IANA time zone name, such as Europe/Paris")
-		} else {
-			e.Timezone = *in.Timezone
-		}
+	if in.Timezone == nil {
+		return
 	}
+	if !validTimezone(*in.Timezone) {
+		errs.Add("timezone", "must be an IANA time zone name, such as Europe/Paris")
+	} else {
+		e.Timezone = *in.Timezone
+	}
+}
+
+// checkPlace checks the location and the online link and sets them on e.
+func (in EventInput) checkPlace(e *Event, errs *validation.List) {
 	if in.Location != nil {
 		l, lerrs := validateLocation(*in.Location)
-		errs = append(errs, lerrs...)
+		errs.Append(lerrs.Fields()...)
 		e.Location = &l
 	}
-	if in.OnlineURL != nil {
-		if !validURL(*in.OnlineURL) {
-			fail("online_url", "must be an absolute http or https URL")
-		} else {
-			e.OnlineURL = clonePtr(in.OnlineURL)
-		}
+	if in.OnlineURL == nil {
+		return
 	}
+	if !validURL(*in.OnlineURL) {
+		errs.Add("online_url", "must be an absolute http or https URL")
+	} else {
+		e.OnlineURL = clonePtr(in.OnlineURL)
+	}
+}
+
+// checkClassification checks the category, the tags and the capacity and sets them on e.
+func (in EventInput) checkClassification(e *Event, errs *validation.List) {
 	if in.Category != nil {
 		if n := utf8.RuneCountInString(*in.Category); n < 1 || n > maxCategoryLength {
-			fail("category", fmt.Sprintf("must be 1 to %d characters", maxCategoryLength))
+			errs.Add("category", fmt.Sprintf("must be 1 to %d characters", maxCategoryLength))
 		} else {
 			e.Category = clonePtr(in.Category)
 		}
 	}
 	if in.Tags != nil {
-		tags, msg := normalizeTags(in.Tags)
-		if msg != "" {
-			fail("tags", msg)
+		if tags, msg := normalizeTags(in.Tags); msg != "" {
+			errs.Add("tags", msg)
 		} else {
 			e.Tags = tags
 		}
 	}
-	if in.Capacity != nil {
-		if *in.Capacity < 1 {
-			fail("capacity", "must be at least 1")
-		} else {
-			e.Capacity = clonePtr(in.Capacity)
-		}
+	if in.Capacity == nil {
+		return
 	}
-	if err := problem.Validation(errs...); err != nil {
-		return Event{}, err
+	if *in.Capacity < 1 {
+		errs.Add("capacity", "must be at least 1")
+	} else {
+		e.Capacity = clonePtr(in.Capacity)
 	}
-	return e, nil
 }
 
-func validateLocation(l Location) (Location, []problem.FieldError) {
-	var errs []problem.FieldError
-	fail := func(field, msg string) { errs = append(errs, problem.FieldError{Field: field, Message: msg}) }
+func validateLocation(l Location) (Location, *validation.List) {
+	var errs validation.List
 	if utf8.RuneCountInString(l.Name) > maxPlaceNameLength {
-		fail("location.name", fmt.Sprintf("must be at most %d characters", maxPlaceNameLength))
+		errs.Add("location.name", fmt.Sprintf("must be at most %d characters", maxPlaceNameLength))
 	}
 	if utf8.RuneCountInString(l.Address) > maxAddressLength {
-		fail("location.address", fmt.Sprintf("must be at most %d characters", maxAddressLength))
+		errs.Add("location.address", fmt.Sprintf("must be at most %d characters", maxAddressLength))
 	}
-	if l.Lat != nil && (*l.Lat < -90 || *l.Lat > 90) {
-		fail("location.lat", "must be from -90 to 90")
-	}
-	if l.Lon != nil && (*l.Lon < -180 || *l.Lon > 180) {
-		fail("location.lon", "must be from -180 to 180")
-	}
+	checkCoordinates(l, &errs)
 	l = cloneLocation(l)
 	for _, v := range []*float64{l.Lat, l.Lon} {
 		if v != nil && *v == 0 {
 			*v = 0 // not -0, which the store would not keep
 		}
 	}
+	return l, &errs
+}
+
+// checkCoordinates checks that a location has both coordinates or neither, each in range.
+func checkCoordinates(l Location, errs *validation.List) {
+	if l.Lat != nil && (*l.Lat < -90 || *l.Lat > 90) {
+		errs.Add("location.lat", "must be from -90 to 90")
+	}
+	if l.Lon != nil && (*l.Lon < -180 || *l.Lon > 180) {
+		errs.Add("location.lon", "must be from -180 to 180")
+	}
 	switch {
 	case l.Lat != nil && l.Lon == nil:
-		fail("location.lon", "is required with location.lat")
+		errs.Add("location.lon", "is required with location.lat")
 	case l.Lat == nil && l.Lon != nil:
-		fail("location.lat", "is required with location.lon")
+		errs.Add("location.lat", "is required with location.lon")
 	}
-	return l, errs
 }
 
 // normalizeTags lower-cases tags and drops duplicates; it returns a message when there are
@@ -247,46 +270,19 @@ func inputOf(e Event) EventInput {
 }
 
 // applyPatch applies a JSON merge patch (RFC 7396) to the input of e and returns the result.
-// An unknown member is a 400; null for a required member or a member of the wrong type is a
-// 422. The merged input is decoded with the rules of httpx.Decode.
+// An unknown member or one that is not JSON is a *MalformedError; null for a required member
+// is a *validation.Error. The merged input is decoded with the rules of httpx.Decode, whose
+// errors (problem errors: the patch is the body of a request) it returns as they are.
 func applyPatch(e Event, patch map[string]json.RawMessage) (EventInput, error) {
-	// One pass finds an unknown member (the first by name), however many the patch holds;
-	// what remains is at most the few known ones.
-	var unknown *string
-	names := make([]string, 0, len(inputFields))
-	for name := range patch {
-		switch {
-		case slices.Contains(inputFields, name):
-			names = append(names, name)
-		case unknown == nil || name < *unknown:
-			unknown = &name
-		}
+	names, err := patchedFields(patch)
+	if err != nil {
+		return EventInput{}, err
 	}
-	if unknown != nil {
-		return EventInput{}, problem.Newf(http.StatusBadRequest, "unknown field %q", *unknown)
-	}
-	slices.Sort(names)
 	doc, err := toDocument(inputOf(e))
 	if err != nil {
 		return EventInput{}, err
 	}
-	var errs []problem.FieldError
-	for _, name := range names {
-		var v any
-		if err := decodeNumbers(patch[name], &v); err != nil {
-			return EventInput{}, problem.Newf(http.StatusBadRequest, "malformed JSON in %q", name)
-		}
-		if v == nil && (name == "title" || name == "starts_at") {
-			errs = append(errs, problem.FieldError{Field: name, Message: "is required and cannot be removed"})
-			continue
-		}
-		if v == nil {
-			delete(doc, name)
-			continue
-		}
-		doc[name] = mergePatch(doc[name], v)
-	}
-	if err := problem.Validation(errs...); err != nil {
+	if err := mergeFields(doc, patch, names); err != nil {
 		return EventInput{}, err
 	}
 	merged, err := json.Marshal(doc)
@@ -298,6 +294,48 @@ func applyPatch(e Event, patch map[string]json.RawMessage) (EventInput, error) {
 		return EventInput{}, err
 	}
 	return in, nil
+}
+
+// patchedFields returns the members of patch in order of name, or a *MalformedError naming
+// the first unknown one. One pass finds an unknown member, however many the patch holds;
+// what remains is at most the few known ones.
+func patchedFields(patch map[string]json.RawMessage) ([]string, error) {
+	var unknown *string
+	names := make([]string, 0, len(inputFields))
+	for name := range patch {
+		switch {
+		case slices.Contains(inputFields, name):
+			names = append(names, name)
+		case unknown == nil || name < *unknown:
+			unknown = &name
+		}
+	}
+	if unknown != nil {
+		return nil, &MalformedError{Detail: fmt.Sprintf("unknown field %q", *unknown)}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// mergeFields merges the members names of patch into doc: null removes a member, but not a
+// required one.
+func mergeFields(doc map[string]any, patch map[string]json.RawMessage, names []string) error {
+	var errs validation.List
+	for _, name := range names {
+		var v any
+		if err := decodeNumbers(patch[name], &v); err != nil {
+			return &MalformedError{Detail: fmt.Sprintf("malformed JSON in %q", name)}
+		}
+		switch {
+		case v == nil && (name == "title" || name == "starts_at"):
+			errs.Add(name, "is required and cannot be removed")
+		case v == nil:
+			delete(doc, name)
+		default:
+			doc[name] = mergePatch(doc[name], v)
+		}
+	}
+	return errs.Err()
 }
 
 // mergePatch is RFC 7396's MergePatch over decoded JSON values.

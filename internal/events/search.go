@@ -13,6 +13,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/platform/apitime"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/validation"
 )
 
 // Limits of a search.
@@ -88,125 +89,177 @@ func (q SearchQuery) Shape() string {
 
 // ParseSearchQuery parses the query parameters of GET /api/v1/events. An empty parameter
 // counts as absent; unknown parameters are ignored. Invalid parameters yield a 422
-// problem.Error naming each of them. Times are read by apitime.ParseQuery; the repeated tag
-// is counted before any work on its values, and q is measured before it is split, so that
-// the work stays linear in the size of the query.
+// *problem.Error naming each of them: this is the reader of a request's query string. Times
+// are read by apitime.ParseQuery; the repeated tag is counted before any work on its values,
+// and q is measured before it is split, so that the work stays linear in the size of the
+// query.
 func ParseSearchQuery(v url.Values) (SearchQuery, error) {
-	q := SearchQuery{Limit: DefaultLimit}
-	var errs []problem.FieldError
-	fail := func(field, msg string) { errs = append(errs, problem.FieldError{Field: field, Message: msg}) }
-	single := func(name string) (string, bool) {
-		vals := nonEmpty(v[name])
-		switch len(vals) {
-		case 0:
-			return "", false
-		case 1:
-			return vals[0], true
-		}
-		fail(name, "must be given at most once")
-		return "", false
+	p := queryParser{v: v, q: SearchQuery{Limit: DefaultLimit}}
+	p.words()
+	p.times()
+	p.category()
+	p.tags()
+	p.near()
+	p.organizer()
+	p.limit()
+	p.cursor()
+	if err := p.errs.Err(); err != nil {
+		return SearchQuery{}, problem.Map(err)
 	}
+	return p.q, nil
+}
 
-	if s, ok := single("q"); ok {
-		switch {
-		case !utf8.ValidString(s):
-			fail("q", "must be UTF-8 text")
-		case utf8.RuneCountInString(s) > MaxQueryLength:
-			fail("q", fmt.Sprintf("must be at most %d characters", MaxQueryLength))
-		default:
-			if words := queryWords(s); len(words) > MaxQueryWords {
-				fail("q", fmt.Sprintf("must hold at most %d words", MaxQueryWords))
-			} else {
-				q.Words = words
-			}
-		}
+// queryParser reads the parameters of a search into q, one step per parameter, and collects
+// what is wrong with them in errs.
+type queryParser struct {
+	v    url.Values
+	q    SearchQuery
+	errs validation.List
+}
+
+// single returns the one non-empty value of the parameter name, and whether there is one;
+// a parameter given more than once is invalid.
+func (p *queryParser) single(name string) (string, bool) {
+	vals := nonEmpty(p.v[name])
+	switch len(vals) {
+	case 0:
+		return "", false
+	case 1:
+		return vals[0], true
 	}
-	for _, name := range []string{"from", "to"} {
-		s, ok := single(name)
-		if !ok {
-			continue
-		}
-		t, err := apitime.ParseQuery(s)
-		if err != nil {
-			fail(name, err.Error())
-			continue
-		}
-		if name == "from" {
-			q.From = &t
+	p.errs.Add(name, "must be given at most once")
+	return "", false
+}
+
+func (p *queryParser) words() {
+	s, ok := p.single("q")
+	if !ok {
+		return
+	}
+	switch {
+	case !utf8.ValidString(s):
+		p.errs.Add("q", "must be UTF-8 text")
+	case utf8.RuneCountInString(s) > MaxQueryLength:
+		p.errs.Add("q", fmt.Sprintf("must be at most %d characters", MaxQueryLength))
+	default:
+		if words := queryWords(s); len(words) > MaxQueryWords {
+			p.errs.Add("q", fmt.Sprintf("must hold at most %d words", MaxQueryWords))
 		} else {
-			q.To = &t
+			p.q.Words = words
 		}
 	}
-	if q.From != nil && q.To != nil && q.To.Before(*q.From) {
-		fail("to", "must not be before from")
+}
+
+func (p *queryParser) times() {
+	p.q.From = p.time("from")
+	p.q.To = p.time("to")
+	if p.q.From != nil && p.q.To != nil && p.q.To.Before(*p.q.From) {
+		p.errs.Add("to", "must not be before from")
 	}
-	if s, ok := single("category"); ok {
-		if n := utf8.RuneCountInString(s); n > maxCategoryLength || !utf8.ValidString(s) {
-			fail("category", fmt.Sprintf("must be 1 to %d characters", maxCategoryLength))
+}
+
+// time returns the time the parameter name gives, or nil.
+func (p *queryParser) time(name string) *time.Time {
+	s, ok := p.single(name)
+	if !ok {
+		return nil
+	}
+	t, err := apitime.ParseQuery(s)
+	if err != nil {
+		p.errs.Add(name, err.Error())
+		return nil
+	}
+	return &t
+}
+
+func (p *queryParser) category() {
+	s, ok := p.single("category")
+	if !ok {
+		return
+	}
+	if n := utf8.RuneCountInString(s); n > maxCategoryLength || !utf8.ValidString(s) {
+		p.errs.Add("category", fmt.Sprintf("must be 1 to %d characters", maxCategoryLength))
+	} else {
+		p.q.Category = s
+	}
+}
+
+func (p *queryParser) tags() {
+	tags, ok := nonEmptyUpTo(p.v["tag"], MaxTags)
+	switch {
+	case !ok:
+		p.errs.Add("tag", fmt.Sprintf("must be given at most %d times", MaxTags))
+	case len(tags) > 0:
+		if norm, msg := normalizeTags(tags); msg != "" {
+			p.errs.Add("tag", msg)
 		} else {
-			q.Category = s
+			p.q.Tags = norm
 		}
 	}
-	if tags, ok := nonEmptyUpTo(v["tag"], MaxTags); !ok {
-		fail("tag", fmt.Sprintf("must be given at most %d times", MaxTags))
-	} else if len(tags) > 0 {
-		norm, msg := normalizeTags(tags)
-		if msg != "" {
-			fail("tag", msg)
-		} else {
-			q.Tags = norm
-		}
-	}
-	near, hasNear := single("near")
-	radius, hasRadius := single("radius_km")
+}
+
+func (p *queryParser) near() {
+	near, hasNear := p.single("near")
+	radius, hasRadius := p.single("radius_km")
 	if hasNear {
-		c, msg := parseNear(near)
-		if msg != "" {
-			fail("near", msg)
+		if c, msg := parseNear(near); msg != "" {
+			p.errs.Add("near", msg)
 		} else {
-			q.Near = &c
+			p.q.Near = &c
 		}
 	}
-	if hasRadius {
-		r, err := strconv.ParseFloat(radius, 64)
-		switch {
-		case err != nil || math.IsNaN(r) || math.IsInf(r, 0):
-			fail("radius_km", "must be a number")
-		case r <= 0 || r > MaxRadiusKM:
-			fail("radius_km", fmt.Sprintf("must be more than 0 and at most %d", MaxRadiusKM))
-		case !hasNear:
-			fail("radius_km", "needs near")
-		case q.Near != nil:
-			q.Near.RadiusKM = r
-		}
+	if !hasRadius {
+		return
 	}
-	if s, ok := single("organizer_id"); ok {
-		if len(s) > 200 {
-			fail("organizer_id", "must be at most 200 characters")
-		} else {
-			q.OrganizerID = s
-		}
+	r, err := strconv.ParseFloat(radius, 64)
+	switch {
+	case err != nil || math.IsNaN(r) || math.IsInf(r, 0):
+		p.errs.Add("radius_km", "must be a number")
+	case r <= 0 || r > MaxRadiusKM:
+		p.errs.Add("radius_km", fmt.Sprintf("must be more than 0 and at most %d", MaxRadiusKM))
+	case !hasNear:
+		p.errs.Add("radius_km", "needs near")
+	case p.q.Near != nil:
+		p.q.Near.RadiusKM = r
 	}
-	if s, ok := single("limit"); ok {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxLimit {
-			fail("limit", fmt.Sprintf("must be an integer from 1 to %d", MaxLimit))
-		} else {
-			q.Limit = n
-		}
+}
+
+func (p *queryParser) organizer() {
+	s, ok := p.single("organizer_id")
+	if !ok {
+		return
 	}
-	if s, ok := single("cursor"); ok {
-		c, err := DecodeCursor(s)
-		if err != nil {
-			fail("cursor", "is not a cursor this server gave out")
-		} else {
-			q.After = &c
-		}
+	if len(s) > 200 {
+		p.errs.Add("organizer_id", "must be at most 200 characters")
+	} else {
+		p.q.OrganizerID = s
 	}
-	if err := problem.Validation(errs...); err != nil {
-		return SearchQuery{}, err
+}
+
+func (p *queryParser) limit() {
+	s, ok := p.single("limit")
+	if !ok {
+		return
 	}
-	return q, nil
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxLimit {
+		p.errs.Add("limit", fmt.Sprintf("must be an integer from 1 to %d", MaxLimit))
+	} else {
+		p.q.Limit = n
+	}
+}
+
+func (p *queryParser) cursor() {
+	s, ok := p.single("cursor")
+	if !ok {
+		return
+	}
+	c, err := DecodeCursor(s)
+	if err != nil {
+		p.errs.Add("cursor", "is not a cursor this server gave out")
+	} else {
+		p.q.After = &c
+	}
 }
 
 // nonEmptyUpTo returns the non-empty values of vals, or false as soon as it finds more than

@@ -6,9 +6,9 @@ import (
 	"embed"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	htmltemplate "html/template"
-	"net/http"
 	"net/mail"
 	"net/url"
 	"strings"
@@ -22,7 +22,6 @@ import (
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/ics"
-	"github.com/eventpost/eventpost/internal/platform/problem"
 )
 
 //go:embed templates/*.txt templates/*.html
@@ -31,9 +30,9 @@ var templateFS embed.FS
 // Rendering errors. Rendering is deterministic, so every rendering error is permanent.
 var (
 	// ErrInvalidRecipient: the recipient is not a bare email address such as a@example.com.
-	ErrInvalidRecipient = problem.New(http.StatusUnprocessableEntity, "recipient is not a bare email address")
+	ErrInvalidRecipient = errors.New("recipient is not a bare email address")
 	// ErrInvalidRequest: the send request lacks what its kind needs, or names an unknown kind.
-	ErrInvalidRequest = problem.New(http.StatusUnprocessableEntity, "send request cannot be rendered")
+	ErrInvalidRequest = errors.New("send request cannot be rendered")
 )
 
 // startLayout shows an event's start in its own time zone: "Monday, 1 March 2027, 19:30 CET".
@@ -126,38 +125,10 @@ func (r *Renderer) Render(req messages.EmailSend, now time.Time) (*gomail.Msg, s
 	if err != nil {
 		return nil, "", err
 	}
-	data := templateData{Name: oneLine(req.Name), Note: req.Note, PublicURL: r.publicURL}
-	switch {
-	case req.Kind == messages.EmailPasswordReset || req.Kind == messages.EmailAccountLocked:
-		if !validToken(req.Token) || req.ExpiresAt == nil {
-			return nil, "", fmt.Errorf("%s email without a valid token: %w", req.Kind, ErrInvalidRequest)
-		}
-		data.Link = r.publicURL + "/reset-password?token=" + url.QueryEscape(req.Token)
-		data.Expires = req.ExpiresAt.UTC().Format("15:04 MST, 2 January 2006")
-	case !req.Kind.Transactional():
-		if req.Event == nil {
-			return nil, "", fmt.Errorf("%s email without an event: %w", req.Kind, ErrInvalidRequest)
-		}
-		data.Event = r.eventView(*req.Event, req.PreviousStartsAt)
+	data, err := r.templateData(req)
+	if err != nil {
+		return nil, "", err
 	}
-	switch req.Kind {
-	case messages.EmailWelcome:
-		data.Subject = "Welcome to EventPost"
-	case messages.EmailReminder:
-		data.Subject = "Reminder: " + data.Event.Title
-	case messages.EmailEventChanged:
-		data.Subject = "Changed: " + data.Event.Title
-	case messages.EmailEventCancelled:
-		data.Subject = "Cancelled: " + data.Event.Title
-	case messages.EmailPasswordReset:
-		data.Subject = "Set a new EventPost password"
-	case messages.EmailAccountLocked:
-		data.Subject = "Your EventPost account is locked"
-	default:
-		return nil, "", fmt.Errorf("email kind %q: %w", req.Kind, ErrInvalidRequest)
-	}
-	data.Subject = headerText(data.Subject)
-
 	var text, html bytes.Buffer
 	if err := r.text.ExecuteTemplate(&text, string(req.Kind)+".txt", data); err != nil {
 		return nil, "", fmt.Errorf("render %s text: %w", req.Kind, err)
@@ -185,6 +156,54 @@ func (r *Renderer) Render(req messages.EmailSend, now time.Time) (*gomail.Msg, s
 		}
 	}
 	return m, messageID, nil
+}
+
+// templateData returns what the templates of req's kind show, or ErrInvalidRequest when req
+// lacks what its kind needs or names an unknown kind.
+func (r *Renderer) templateData(req messages.EmailSend) (templateData, error) {
+	data := templateData{Name: oneLine(req.Name), Note: req.Note, PublicURL: r.publicURL}
+	switch {
+	case req.Kind == messages.EmailPasswordReset || req.Kind == messages.EmailAccountLocked:
+		if !validToken(req.Token) || req.ExpiresAt == nil {
+			return templateData{}, fmt.Errorf("%s email without a valid token: %w", req.Kind, ErrInvalidRequest)
+		}
+		data.Link = r.publicURL + "/reset-password?token=" + url.QueryEscape(req.Token)
+		data.Expires = req.ExpiresAt.UTC().Format("15:04 MST, 2 January 2006")
+	case !req.Kind.Transactional():
+		if req.Event == nil {
+			return templateData{}, fmt.Errorf("%s email without an event: %w", req.Kind, ErrInvalidRequest)
+		}
+		data.Event = r.eventView(*req.Event, req.PreviousStartsAt)
+	}
+	var title string
+	if data.Event != nil {
+		title = data.Event.Title
+	}
+	subject, err := subjectOf(req.Kind, title)
+	if err != nil {
+		return templateData{}, err
+	}
+	data.Subject = headerText(subject)
+	return data, nil
+}
+
+// subjectOf returns the subject of an email of kind about the event titled title.
+func subjectOf(kind messages.EmailKind, title string) (string, error) {
+	switch kind {
+	case messages.EmailWelcome:
+		return "Welcome to EventPost", nil
+	case messages.EmailReminder:
+		return "Reminder: " + title, nil
+	case messages.EmailEventChanged:
+		return "Changed: " + title, nil
+	case messages.EmailEventCancelled:
+		return "Cancelled: " + title, nil
+	case messages.EmailPasswordReset:
+		return "Set a new EventPost password", nil
+	case messages.EmailAccountLocked:
+		return "Your EventPost account is locked", nil
+	}
+	return "", fmt.Errorf("email kind %q: %w", kind, ErrInvalidRequest)
 }
 
 // validToken reports whether a link token is what the auth service makes: 16 to 128

@@ -25,6 +25,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/retry"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
@@ -277,6 +278,13 @@ func (s *Service) HandleSend(ctx context.Context, m broker.Message) error {
 // maxErrorLen caps the failure reason kept and published.
 const maxErrorLen = 1000
 
+// How settle retries recording an outcome: completeAttempts tries, waiting completeBackoff
+// after the first failure, doubling after each further one.
+const (
+	completeAttempts = 3
+	completeBackoff  = 100 * time.Millisecond
+)
+
 // settle records the outcome o of req and queues its email.result, in one transaction. It
 // goes on even when ctx is cancelled: an email that went out must be recorded.
 func (s *Service) settle(ctx context.Context, req messages.EmailSend, o Outcome) error {
@@ -297,13 +305,14 @@ func (s *Service) settle(ctx context.Context, req messages.EmailSend, o Outcome)
 		return err
 	}
 	// A failure here, after an email went out, would have a later delivery send it again once
-	// the claim lapses: try a few times before giving up.
+	// the claim lapses: try a few times before giving up. ctx is not cancelled by then (see
+	// above), so the waits run their course.
 	for try := 1; ; try++ {
 		err = s.store.Complete(ctx, o, result)
-		if err == nil || errors.Is(err, ErrNotClaimed) || try == 3 {
+		if err == nil || errors.Is(err, ErrNotClaimed) || try == completeAttempts {
 			break
 		}
-		time.Sleep(time.Duration(try) * 100 * time.Millisecond)
+		retry.Sleep(ctx, retry.Backoff(completeBackoff, time.Second, try))
 	}
 	log := s.log.With("idempotency_key", req.IdempotencyKey, "kind", req.Kind)
 	switch {

@@ -76,8 +76,128 @@ func (s *Service) handleEventChanged(ctx context.Context, m broker.Message) erro
 		return err
 	}
 	ev := normalizeEvent(p.Event)
+	n, err := s.consumeEvent(ctx, m, ev, messages.EmailEventChanged, func(tx Tx, old messages.Event) ([]broker.Message, error) {
+		if !ev.UpdatedAt.After(old.UpdatedAt) {
+			return nil, nil // an older or the same version
+		}
+		if err := tx.PutSnapshot(ctx, ev); err != nil {
+			return nil, err
+		}
+		if ev.StartsAt.Equal(old.StartsAt) {
+			return nil, nil
+		}
+		return s.followMovedEvent(ctx, tx, ev, old.StartsAt)
+	})
+	if n > 0 {
+		s.wakeScheduler()
+		s.log.InfoContext(ctx, "reminders follow the moved event", "event_id", ev.ID, "reminders", n)
+	}
+	return err
+}
+
+// followMovedEvent moves the scheduled relative reminders of ev, whose start moved from prev,
+// and returns the emails that tell the owner of every scheduled reminder of ev.
+func (s *Service) followMovedEvent(ctx context.Context, tx Tx, ev messages.Event, prev time.Time) ([]broker.Message, error) {
+	rs, err := tx.EventReminders(ctx, ev.ID, StatusScheduled)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	var mails []broker.Message
+	for _, r := range rs {
+		if r.MinutesBefore != nil {
+			sendAt := ev.StartsAt.Add(-time.Duration(*r.MinutesBefore) * time.Minute)
+			if sendAt.Before(now) {
+				sendAt = now // already past: due now
+			}
+			if err := tx.SetSendAt(ctx, r.ID, sendAt); err != nil {
+				return nil, err
+			}
+		}
+		mail, err := broker.NewMessage(ctx, messages.TypeEmailSend, messages.EmailSend{
+			IdempotencyKey:   "event_changed:" + r.ID + ":" + strconv.FormatInt(ev.StartsAt.Unix(), 10),
+			Kind:             messages.EmailEventChanged,
+			To:               r.Email,
+			Event:            &ev,
+			Note:             r.Note,
+			PreviousStartsAt: &prev,
+		})
+		if err != nil {
+			return nil, err
+		}
+		mails = append(mails, mail)
+	}
+	return mails, nil
+}
+
+// handleEventDeleted cancels every scheduled reminder of the deleted event and emails its
+// owner, except the organizer's own reminders when the organizer's account was deleted:
+// those are deleted without a word.
+func (s *Service) handleEventDeleted(ctx context.Context, m broker.Message) error {
+	var p messages.EventDeleted
+	if err := m.Decode(&p); err != nil {
+		return err
+	}
+	ev := normalizeEvent(p.Event)
+	n, err := s.consumeEvent(ctx, m, ev, messages.EmailEventCancelled, func(tx Tx, old messages.Event) ([]broker.Message, error) {
+		if ev.UpdatedAt.After(old.UpdatedAt) {
+			if err := tx.PutSnapshot(ctx, ev); err != nil {
+				return nil, err
+			}
+		} else {
+			ev = old
+		}
+		return s.cancelReminders(ctx, tx, ev, p.Reason)
+	})
+	if n > 0 {
+		s.log.InfoContext(ctx, "reminders of deleted event cancelled", "event_id", ev.ID, "reminders", n)
+	}
+	return err
+}
+
+// cancelReminders cancels the scheduled reminders of the deleted event ev, or deletes those
+// of its organizer when reason says the organizer's account was deleted, and returns the
+// emails that tell the owners of the cancelled ones.
+func (s *Service) cancelReminders(ctx context.Context, tx Tx, ev messages.Event, reason string) ([]broker.Message, error) {
+	rs, err := tx.EventReminders(ctx, ev.ID, StatusScheduled)
+	if err != nil {
+		return nil, err
+	}
+	var mails []broker.Message
+	for _, r := range rs {
+		if reason == messages.DeletedWithAccount && r.AccountID == ev.OrganizerID {
+			if err := tx.DeleteReminder(ctx, r.ID); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if _, err := tx.Transition(ctx, r.ID, StatusScheduled, StatusCancelled, nil, ""); err != nil {
+			return nil, err
+		}
+		mail, err := broker.NewMessage(ctx, messages.TypeEmailSend, messages.EmailSend{
+			IdempotencyKey: "event_cancelled:" + r.ID,
+			Kind:           messages.EmailEventCancelled,
+			To:             r.Email,
+			Event:          &ev,
+			Note:           r.Note,
+		})
+		if err != nil {
+			return nil, err
+		}
+		mails = append(mails, mail)
+	}
+	return mails, nil
+}
+
+// consumeEvent is what the consumers of event.changed and event.deleted share. For the
+// first delivery of m, about ev, and only when someone here has a reminder for ev (its
+// snapshot, old, is kept), it calls apply in one transaction and queues the emails of kind
+// that apply returns. It returns how many it queued.
+func (s *Service) consumeEvent(ctx context.Context, m broker.Message, ev messages.Event, kind messages.EmailKind,
+	apply func(tx Tx, old messages.Event) ([]broker.Message, error),
+) (int, error) {
 	if ev.ID == "" {
-		return broker.Permanent(fmt.Errorf("event.changed %s: no event id", m.ID))
+		return 0, broker.Permanent(fmt.Errorf("%s %s: no event id", m.Type, m.ID))
 	}
 	var mails []broker.Message
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -92,125 +212,18 @@ func (s *Service) handleEventChanged(ctx context.Context, m broker.Message) erro
 		if err != nil {
 			return err
 		}
-		if !ev.UpdatedAt.After(old.UpdatedAt) {
-			return nil // an older or the same version
-		}
-		if err := tx.PutSnapshot(ctx, ev); err != nil {
+		if mails, err = apply(tx, old); err != nil {
 			return err
-		}
-		if ev.StartsAt.Equal(old.StartsAt) {
-			return nil
-		}
-		rs, err := tx.EventReminders(ctx, ev.ID, StatusScheduled)
-		if err != nil {
-			return err
-		}
-		now := s.clock()
-		prev := old.StartsAt
-		for _, r := range rs {
-			if r.MinutesBefore != nil {
-				sendAt := ev.StartsAt.Add(-time.Duration(*r.MinutesBefore) * time.Minute)
-				if sendAt.Before(now) {
-					sendAt = now // already past: due now
-				}
-				if err := tx.SetSendAt(ctx, r.ID, sendAt); err != nil {
-					return err
-				}
-			}
-			mail, err := broker.NewMessage(ctx, messages.TypeEmailSend, messages.EmailSend{
-				IdempotencyKey:   "event_changed:" + r.ID + ":" + strconv.FormatInt(ev.StartsAt.Unix(), 10),
-				Kind:             messages.EmailEventChanged,
-				To:               r.Email,
-				Event:            &ev,
-				Note:             r.Note,
-				PreviousStartsAt: &prev,
-			})
-			if err != nil {
-				return err
-			}
-			mails = append(mails, mail)
 		}
 		return tx.AddMessages(ctx, mails...)
 	})
 	if err != nil {
-		return fmt.Errorf("event.changed %s: %w", m.ID, err)
+		return 0, fmt.Errorf("%s %s: %w", m.Type, m.ID, err)
 	}
 	if len(mails) > 0 {
-		s.afterMails(messages.EmailEventChanged, len(mails))
-		s.wakeScheduler()
-		s.log.InfoContext(ctx, "reminders follow the moved event", "event_id", ev.ID, "reminders", len(mails))
+		s.afterMails(kind, len(mails))
 	}
-	return nil
-}
-
-// handleEventDeleted cancels every scheduled reminder of the deleted event and emails its
-// owner, except the organizer's own reminders when the organizer's account was deleted:
-// those are deleted without a word.
-func (s *Service) handleEventDeleted(ctx context.Context, m broker.Message) error {
-	var p messages.EventDeleted
-	if err := m.Decode(&p); err != nil {
-		return err
-	}
-	ev := normalizeEvent(p.Event)
-	if ev.ID == "" {
-		return broker.Permanent(fmt.Errorf("event.deleted %s: no event id", m.ID))
-	}
-	var mails []broker.Message
-	err := s.store.Update(ctx, func(tx Tx) error {
-		mails = nil
-		if first, err := tx.FirstDelivery(ctx, m.ID); err != nil || !first {
-			return err
-		}
-		old, err := tx.Snapshot(ctx, ev.ID)
-		if errors.Is(err, ErrEventNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if ev.UpdatedAt.After(old.UpdatedAt) {
-			if err := tx.PutSnapshot(ctx, ev); err != nil {
-				return err
-			}
-		} else {
-			ev = old
-		}
-		rs, err := tx.EventReminders(ctx, ev.ID, StatusScheduled)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			if p.Reason == messages.DeletedWithAccount && r.AccountID == ev.OrganizerID {
-				if err := tx.DeleteReminder(ctx, r.ID); err != nil {
-					return err
-				}
-				continue
-			}
-			if _, err := tx.Transition(ctx, r.ID, StatusScheduled, StatusCancelled, nil, ""); err != nil {
-				return err
-			}
-			mail, err := broker.NewMessage(ctx, messages.TypeEmailSend, messages.EmailSend{
-				IdempotencyKey: "event_cancelled:" + r.ID,
-				Kind:           messages.EmailEventCancelled,
-				To:             r.Email,
-				Event:          &ev,
-				Note:           r.Note,
-			})
-			if err != nil {
-				return err
-			}
-			mails = append(mails, mail)
-		}
-		return tx.AddMessages(ctx, mails...)
-	})
-	if err != nil {
-		return fmt.Errorf("event.deleted %s: %w", m.ID, err)
-	}
-	if len(mails) > 0 {
-		s.afterMails(messages.EmailEventCancelled, len(mails))
-		s.log.InfoContext(ctx, "reminders of deleted event cancelled", "event_id", ev.ID, "reminders", len(mails))
-	}
-	return nil
+	return len(mails), nil
 }
 
 // handleEmailResult records what the email-sender made of a reminder: sent or failed. Only a

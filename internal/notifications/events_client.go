@@ -19,9 +19,26 @@ import (
 
 // EventSource looks up events. It reports an unknown event with ErrEventNotFound and an
 // unreachable source with a 503 *problem.Error.
+//
+// HTTPEventSource, an HTTP client, reports the events service's answers as problems: its
+// ErrEventNotFound is also the 404 *problem.Error that the events service answered.
 type EventSource interface {
 	Event(ctx context.Context, id string) (messages.Event, error)
 }
+
+// errEventNotFoundAnswer is ErrEventNotFound as the events service answers it: a 404.
+var errEventNotFoundAnswer error = answerError{
+	err: ErrEventNotFound, answer: problem.New(http.StatusNotFound, ErrEventNotFound.Error()),
+}
+
+// answerError is err, as the HTTP answer answer reported it; it is both.
+type answerError struct {
+	err    error
+	answer *problem.Error
+}
+
+func (e answerError) Error() string   { return e.err.Error() }
+func (e answerError) Unwrap() []error { return []error{e.err, e.answer} }
 
 // eventsRetryAfter is what a client is told to wait when the events service is down.
 const eventsRetryAfter = 5 * time.Second
@@ -79,7 +96,7 @@ func (c *HTTPEventSource) Event(ctx context.Context, id string) (messages.Event,
 	case resp.StatusCode == http.StatusOK:
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return messages.Event{}, ErrEventNotFound
+		return messages.Event{}, errEventNotFoundAnswer
 	default:
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return messages.Event{}, unavailable(fmt.Errorf("GET event %s: status %d", id, resp.StatusCode))

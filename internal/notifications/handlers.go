@@ -29,6 +29,19 @@ func (s *Service) routes(v *svcauth.Verifier) http.Handler {
 	})
 }
 
+// errorRules are the statuses the service's errors are reported with.
+var errorRules = []problem.Rule{
+	{Err: ErrNotFound, Status: http.StatusNotFound},
+	{Err: ErrEventNotFound, Status: http.StatusNotFound},
+}
+
+// writeError answers with the problem that err is: the one place where the service's errors
+// become HTTP responses. Errors of the HTTP layer (httpx, and the events service's
+// unavailability that HTTPEventSource reports) are problems already.
+func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	problem.Write(w, r, s.log, problem.Map(err, errorRules...))
+}
+
 // notificationJSON is the Notification of the public API.
 type notificationJSON struct {
 	ID            string     `json:"id"`
@@ -81,12 +94,12 @@ type createRequest struct {
 func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 	caller, err := httpx.CallerFrom(r)
 	if err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	var req createRequest
 	if err := httpx.Decode(w, r, &req); err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	rem, err := s.Create(r.Context(), caller.AccountID, caller.Email, CreateInput{
@@ -94,7 +107,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 		Email: req.Email, Note: req.Note,
 	})
 	if err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Location", "/api/v1/notifications/"+rem.ID)
@@ -104,13 +117,13 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
 	caller, err := httpx.CallerFrom(r)
 	if err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	q := r.URL.Query()
 	rs, err := s.List(r.Context(), caller.AccountID, ListFilter{Status: Status(q.Get("status")), EventID: q.Get("event_id")})
 	if err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	items := make([]notificationJSON, 0, len(rs))
@@ -123,12 +136,12 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
 func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
 	caller, err := httpx.CallerFrom(r)
 	if err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	rem, err := s.Get(r.Context(), caller.AccountID, r.PathValue("id"))
 	if err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, toJSON(rem))
@@ -137,11 +150,11 @@ func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
 func (s *Service) handleDelete(w http.ResponseWriter, r *http.Request) {
 	caller, err := httpx.CallerFrom(r)
 	if err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	if err := s.Cancel(r.Context(), caller.AccountID, r.PathValue("id")); err != nil {
-		problem.Write(w, r, s.log, err)
+		s.writeError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -23,16 +23,18 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/apitime"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
-	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
+	"github.com/eventpost/eventpost/internal/platform/validation"
 )
 
-// Errors the service reports.
+// Errors the service reports. They know nothing of HTTP: the handlers map them to problem
+// responses in one place (see writeError). Invalid input is a *validation.Error naming the
+// fields.
 var (
 	// ErrNotFound: no such reminder, or someone else's.
-	ErrNotFound = problem.New(http.StatusNotFound, "notification not found")
+	ErrNotFound = errors.New("notification not found")
 	// ErrEventNotFound: the reminded event does not exist.
-	ErrEventNotFound = problem.New(http.StatusNotFound, "event not found")
+	ErrEventNotFound = errors.New("event not found")
 )
 
 // Limits of a reminder.
@@ -154,75 +156,22 @@ type CreateInput struct {
 	Note  string
 }
 
-// Create sets a reminder for accountID, whose own address is accountEmail.
+// Create sets a reminder for accountID, whose own address is accountEmail: it checks in,
+// looks the event up, works out when to send, and stores the reminder.
 func (s *Service) Create(ctx context.Context, accountID, accountEmail string, in CreateInput) (Reminder, error) {
-	var errs []problem.FieldError
-	field := func(name, msg string) { errs = append(errs, problem.FieldError{Field: name, Message: msg}) }
-	if in.EventID == "" {
-		field("event_id", "is required")
-	}
-	var sendAt time.Time
-	switch {
-	case in.MinutesBefore != nil && in.SendAt != nil:
-		field("minutes_before", "give either minutes_before or send_at, not both")
-		field("send_at", "give either minutes_before or send_at, not both")
-	case in.MinutesBefore == nil && in.SendAt == nil:
-		field("minutes_before", "one of minutes_before and send_at is required")
-		field("send_at", "one of minutes_before and send_at is required")
-	case in.MinutesBefore != nil:
-		if m := *in.MinutesBefore; m < 0 || m > MaxMinutesBefore {
-			field("minutes_before", fmt.Sprintf("must be an integer from 0 to %d", MaxMinutesBefore))
-		}
-	default:
-		t, err := apitime.Parse(*in.SendAt)
-		if err != nil {
-			field("send_at", err.Error())
-		}
-		sendAt = t
-	}
-	email := accountEmail
-	if in.Email != nil {
-		email = *in.Email
-	}
-	switch {
-	case email == "" && in.Email == nil:
-		field("email", "is required: the account has no email address")
-	case !validEmail(email):
-		field("email", "must be a valid email address")
-	}
-	if n := utf8.RuneCountInString(in.Note); n > MaxNoteLength {
-		field("note", fmt.Sprintf("must be at most %d characters", MaxNoteLength))
-	}
-	if err := problem.Validation(errs...); err != nil {
+	sendAt, email, err := in.validate(accountEmail)
+	if err != nil {
 		return Reminder{}, err
 	}
-
-	ev, err := s.events.Event(ctx, in.EventID)
+	ev, err := s.remindedEvent(ctx, in.EventID)
 	if err != nil {
-		if !errors.Is(err, ErrEventNotFound) {
-			s.log.WarnContext(ctx, "event lookup failed", "event_id", in.EventID, "err", err)
-		}
 		return Reminder{}, fmt.Errorf("create reminder: %w", err)
 	}
-	ev = normalizeEvent(ev)
-	// A snapshot kept from event.changed may be newer than what events just answered.
-	if stored, err := s.store.Snapshot(ctx, ev.ID); err == nil && stored.UpdatedAt.After(ev.UpdatedAt) {
-		ev = stored
-	} else if err != nil && !errors.Is(err, ErrEventNotFound) {
-		return Reminder{}, fmt.Errorf("create reminder: %w", err)
-	}
-
 	now := s.clock()
-	if in.MinutesBefore != nil {
-		sendAt = ev.StartsAt.Add(-time.Duration(*in.MinutesBefore) * time.Minute)
-		if !sendAt.After(now) {
-			return Reminder{}, problem.Validation(problem.FieldError{Field: "minutes_before",
-				Message: "puts send_at (starts_at minus minutes_before) in the past; it must be in the future"})
-		}
-	} else if !sendAt.After(now) {
-		return Reminder{}, problem.Validation(problem.FieldError{Field: "send_at", Message: "must be in the future"})
+	sendAt, err = in.sendTime(sendAt, ev, now)
+	if err != nil {
+		return Reminder{}, err
 	}
-
 	id, err := uuid.NewV7()
 	if err != nil {
 		return Reminder{}, fmt.Errorf("create reminder: %w", err)
@@ -238,6 +187,91 @@ func (s *Service) Create(ctx context.Context, accountID, accountEmail string, in
 	}
 	s.wakeScheduler()
 	return r, nil
+}
+
+// validate checks in, for an account whose own address is accountEmail, without looking at
+// the event. It returns the absolute send time (zero for a relative reminder) and the address
+// to remind, or a *validation.Error naming every invalid field.
+func (in CreateInput) validate(accountEmail string) (sendAt time.Time, email string, err error) {
+	var errs validation.List
+	if in.EventID == "" {
+		errs.Add("event_id", "is required")
+	}
+	sendAt = in.checkWhen(&errs)
+	email = accountEmail
+	if in.Email != nil {
+		email = *in.Email
+	}
+	switch {
+	case email == "" && in.Email == nil:
+		errs.Add("email", "is required: the account has no email address")
+	case !validEmail(email):
+		errs.Add("email", "must be a valid email address")
+	}
+	if n := utf8.RuneCountInString(in.Note); n > MaxNoteLength {
+		errs.Add("note", fmt.Sprintf("must be at most %d characters", MaxNoteLength))
+	}
+	return sendAt, email, errs.Err()
+}
+
+// checkWhen checks that exactly one of MinutesBefore and SendAt is set, and well, and
+// returns SendAt parsed.
+func (in CreateInput) checkWhen(errs *validation.List) time.Time {
+	switch {
+	case in.MinutesBefore != nil && in.SendAt != nil:
+		errs.Add("minutes_before", "give either minutes_before or send_at, not both")
+		errs.Add("send_at", "give either minutes_before or send_at, not both")
+	case in.MinutesBefore == nil && in.SendAt == nil:
+		errs.Add("minutes_before", "one of minutes_before and send_at is required")
+		errs.Add("send_at", "one of minutes_before and send_at is required")
+	case in.MinutesBefore != nil:
+		if m := *in.MinutesBefore; m < 0 || m > MaxMinutesBefore {
+			errs.Add("minutes_before", fmt.Sprintf("must be an integer from 0 to %d", MaxMinutesBefore))
+		}
+	default:
+		t, err := apitime.Parse(*in.SendAt)
+		if err != nil {
+			errs.Add("send_at", err.Error())
+		}
+		return t
+	}
+	return time.Time{}
+}
+
+// remindedEvent returns the event id as the events service answers it, or as the snapshot
+// kept from event.changed has it when that is newer.
+func (s *Service) remindedEvent(ctx context.Context, id string) (messages.Event, error) {
+	ev, err := s.events.Event(ctx, id)
+	if err != nil {
+		if !errors.Is(err, ErrEventNotFound) {
+			s.log.WarnContext(ctx, "event lookup failed", "event_id", id, "err", err)
+		}
+		return messages.Event{}, err
+	}
+	ev = normalizeEvent(ev)
+	stored, err := s.store.Snapshot(ctx, ev.ID)
+	switch {
+	case err == nil && stored.UpdatedAt.After(ev.UpdatedAt):
+		return stored, nil
+	case err != nil && !errors.Is(err, ErrEventNotFound):
+		return messages.Event{}, err
+	}
+	return ev, nil
+}
+
+// sendTime returns when to send the reminder of ev that in asks for, sendAt for an absolute
+// one; it must be after now.
+func (in CreateInput) sendTime(sendAt time.Time, ev messages.Event, now time.Time) (time.Time, error) {
+	if in.MinutesBefore != nil {
+		sendAt = ev.StartsAt.Add(-time.Duration(*in.MinutesBefore) * time.Minute)
+		if !sendAt.After(now) {
+			return time.Time{}, validation.New("minutes_before",
+				"puts send_at (starts_at minus minutes_before) in the past; it must be in the future")
+		}
+	} else if !sendAt.After(now) {
+		return time.Time{}, validation.New("send_at", "must be in the future")
+	}
+	return sendAt, nil
 }
 
 // validEmail reports whether s is a bare email address: no display name, no angle brackets.
@@ -265,8 +299,7 @@ func (s *Service) Get(ctx context.Context, accountID, id string) (Reminder, erro
 // first.
 func (s *Service) List(ctx context.Context, accountID string, f ListFilter) ([]Reminder, error) {
 	if f.Status != "" && !f.Status.Valid() {
-		return nil, problem.Validation(problem.FieldError{Field: "status",
-			Message: "must be one of scheduled, sending, sent, failed, cancelled"})
+		return nil, validation.New("status", "must be one of scheduled, sending, sent, failed, cancelled")
 	}
 	f.AccountID = accountID
 	rs, err := s.store.ListReminders(ctx, f)

@@ -1,6 +1,7 @@
 // Package problem carries the errors that the public API reports and writes them as RFC 9457
-// application/problem+json responses. Services declare their sentinel errors with New and
-// return Validation errors for 422s; one function, Write, maps any error to a response.
+// application/problem+json responses. Services keep their domain errors free of HTTP (plain
+// sentinel errors and *validation.Error); each service's handlers turn them into an *Error in
+// one place with Map, and one function, Write, maps any error to a response.
 package problem
 
 import (
@@ -12,6 +13,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/eventpost/eventpost/internal/platform/validation"
 )
 
 // ContentType is the media type of every error response.
@@ -72,6 +75,33 @@ func Validation(fields ...FieldError) error {
 		return nil
 	}
 	return &Error{Status: http.StatusUnprocessableEntity, Detail: "the request did not validate", Fields: fields}
+}
+
+// Rule says that an error matching Err (by errors.Is) is reported with Status, and Err's own
+// text as the detail.
+type Rule struct {
+	Err    error
+	Status int
+}
+
+// Map returns the *Error that err is reported as: that of the first rule err matches, or a
+// 422 listing the fields of a *validation.Error. Any other error is returned as it is, for
+// Write to report (an *Error as itself, anything else as a 500).
+func Map(err error, rules ...Rule) error {
+	for _, r := range rules {
+		if errors.Is(err, r.Err) {
+			return New(r.Status, r.Err.Error())
+		}
+	}
+	var ve *validation.Error
+	if errors.As(err, &ve) {
+		fields := make([]FieldError, len(ve.Fields))
+		for i, f := range ve.Fields {
+			fields[i] = FieldError(f)
+		}
+		return Validation(fields...)
+	}
+	return err
 }
 
 // TooManyRequests returns a 429 error that tells the client when to retry.

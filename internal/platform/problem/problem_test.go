@@ -1,0 +1,62 @@
+package problem_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/validation"
+)
+
+func TestMap(t *testing.T) {
+	errGone := errors.New("thing not found")
+	rules := []problem.Rule{{Err: errGone, Status: http.StatusNotFound}}
+	var invalid validation.List
+	invalid.Add("title", "is required")
+	invalid.Add("tags", "must hold at most 10 tags")
+	other := errors.New("disk on fire")
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"a rule's error, wrapped", fmt.Errorf("get thing: %w", errGone), problem.New(http.StatusNotFound, "thing not found")},
+		{"invalid fields, wrapped", fmt.Errorf("create: %w", invalid.Err()), problem.Validation(
+			problem.FieldError{Field: "title", Message: "is required"},
+			problem.FieldError{Field: "tags", Message: "must hold at most 10 tags"},
+		)},
+		{"a problem already", problem.ErrUnauthorized, problem.ErrUnauthorized},
+		{"anything else", other, other},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := problem.Map(tt.err, rules...)
+			pw, wantProblem := tt.want.(*problem.Error)
+			pg, gotProblem := got.(*problem.Error)
+			switch {
+			case wantProblem && gotProblem:
+				if diff := cmp.Diff(*pw, *pg); diff != "" {
+					t.Errorf("Map(%v) mismatch (-want +got):\n%s", tt.err, diff)
+				}
+			case got != tt.want:
+				t.Errorf("Map(%v) = %#v, want %#v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+// A *validation.Error is answered exactly as a Validation problem with the same fields.
+func TestWriteValidation(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/things", nil)
+	want, got := httptest.NewRecorder(), httptest.NewRecorder()
+	problem.Write(want, r, nil, problem.Validation(problem.FieldError{Field: "name", Message: "is required"}))
+	problem.Write(got, r, nil, problem.Map(validation.New("name", "is required")))
+	if want.Code != got.Code || want.Body.String() != got.Body.String() {
+		t.Errorf("got %d %s, want %d %s", got.Code, got.Body, want.Code, want.Body)
+	}
+}
