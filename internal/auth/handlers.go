@@ -28,7 +28,7 @@ func accountJSON(a Account) AccountJSON {
 func (s *Service) Handler() http.Handler { return s.handler }
 
 func (s *Service) routes() http.Handler {
-	mux := http.NewServeMux()
+	mux := httpx.NewMux()
 	mux.HandleFunc("POST /api/v1/accounts", s.handleSignUp)
 	mux.HandleFunc("GET /api/v1/accounts/me", s.handleMe)
 	mux.HandleFunc("DELETE /api/v1/accounts/me", s.handleDeleteMe)
@@ -42,9 +42,9 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, s.log, problem.ErrNotFound)
 	})
-	return httpx.Wrap(mux, httpx.Options{
+	return httpx.Wrap(mux.ServeMux, httpx.Options{
 		Log: s.log, Registry: s.reg, Verifier: s.verify,
-		Checks: []httpx.Check{{Name: "auth-database", Check: s.store.Ping}},
+		Checks: []httpx.Check{httpx.DatabaseCheck(s.store.Ping)},
 	})
 }
 

@@ -4,20 +4,18 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
 	"github.com/eventpost/eventpost/internal/platform/broker"
-	"github.com/eventpost/eventpost/internal/platform/problem"
 )
 
 // Errors a Store returns.
 var (
 	// ErrEmailTaken is returned when an account with the same email key exists.
-	ErrEmailTaken = problem.New(http.StatusConflict, "an account with this email address already exists")
+	ErrEmailTaken = errors.New("an account with this email address already exists")
 	// ErrAccountNotFound is returned when no account has the given ID or email key.
-	ErrAccountNotFound = problem.New(http.StatusNotFound, "account not found")
+	ErrAccountNotFound = errors.New("account not found")
 	// ErrRefreshTokenNotFound is returned when no refresh token has the given hash.
 	ErrRefreshTokenNotFound = errors.New("refresh token not found")
 	// ErrRefreshTokenNotCurrent is returned by RotateRefreshToken when the token is already

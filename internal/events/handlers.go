@@ -1,7 +1,6 @@
 package events
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -14,31 +13,25 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
-// errMethodNotAllowed answers a known path asked with a method it does not serve.
-var errMethodNotAllowed = problem.New(http.StatusMethodNotAllowed, "method not allowed on this resource")
-
 // Handler returns the service's HTTP handler: the public routes at their public paths, plus
 // health, readiness and metrics endpoints.
 func (s *Service) Handler() http.Handler { return s.handler }
 
 // routes builds the handler that Handler returns, once: it registers the request metrics.
 func (s *Service) routes(v *svcauth.Verifier) http.Handler {
-	mux := http.NewServeMux()
+	mux := httpx.NewMux()
 	mux.HandleFunc("GET /api/v1/events", s.handleSearch)
 	mux.HandleFunc("POST /api/v1/events", s.handleCreate)
 	mux.HandleFunc("GET /api/v1/events/{id}", s.handleGet)
 	mux.HandleFunc("PATCH /api/v1/events/{id}", s.handlePatch)
 	mux.HandleFunc("DELETE /api/v1/events/{id}", s.handleDelete)
 	mux.HandleFunc("GET /api/v1/events/{id}/ics", s.handleCalendar)
-	mux.HandleFunc("/api/v1/events", s.notAllowed("GET, HEAD, POST"))
-	mux.HandleFunc("/api/v1/events/{id}", s.notAllowed("GET, HEAD, PATCH, DELETE"))
-	mux.HandleFunc("/api/v1/events/{id}/ics", s.notAllowed("GET, HEAD"))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, s.log, problem.ErrNotFound)
 	})
-	return httpx.Wrap(mux, httpx.Options{
+	return httpx.Wrap(mux.ServeMux, httpx.Options{
 		Log: s.log, Registry: s.reg, Verifier: v,
-		Checks: []httpx.Check{{Name: "database", Check: func(ctx context.Context) error { return s.store.Ping(ctx) }}},
+		Checks: []httpx.Check{httpx.DatabaseCheck(s.store.Ping)},
 	})
 }
 
@@ -56,13 +49,6 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		err = problem.New(http.StatusBadRequest, me.Detail)
 	}
 	problem.Write(w, r, s.log, problem.Map(err, errorRules...))
-}
-
-func (s *Service) notAllowed(allow string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", allow)
-		problem.Write(w, r, s.log, errMethodNotAllowed)
-	}
 }
 
 func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) {

@@ -92,7 +92,7 @@ func TestRenderKinds(t *testing.T) {
 			name: "reminder in the event's time zone with place, note and link",
 			req: messages.EmailSend{
 				Kind: messages.EmailReminder, To: "ann@example.com", Name: "Ann", Event: testEvent(),
-				Note: "Bring the tickets\nand a friend", SendAt: ptr(renderNow),
+				Note: "Bring the tickets\nand a friend",
 			},
 			wantSubject: "Reminder: Jazz night",
 			wantText: []string{

@@ -180,8 +180,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		// everything but the probes.
 		Verifier: svcauth.NewVerifier("mailer", nil, nil),
 		Checks: []httpx.Check{
-			{Name: "database", Check: s.store.Ping},
-			{Name: "mail-transport", Check: s.transport.Check},
+			httpx.DatabaseCheck(s.store.Ping),
+			{Name: httpx.CheckMailTransport, Check: s.transport.Check},
 		},
 	})
 	return s, nil

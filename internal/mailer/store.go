@@ -2,12 +2,11 @@ package mailer
 
 import (
 	"context"
-	"net/http"
+	"errors"
 	"time"
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
-	"github.com/eventpost/eventpost/internal/platform/problem"
 )
 
 // States of an idempotency key in the sent-message log.
@@ -24,12 +23,12 @@ const (
 // Store errors.
 var (
 	// ErrNotFound: no record has the idempotency key.
-	ErrNotFound = problem.New(http.StatusNotFound, "no sent-message record has this idempotency key")
+	ErrNotFound = errors.New("no sent-message record has this idempotency key")
 	// ErrClaimed: another consumer holds a live claim on the key.
-	ErrClaimed = problem.New(http.StatusConflict, "another delivery is sending this email")
+	ErrClaimed = errors.New("another delivery is sending this email")
 	// ErrNotClaimed: the key is not claimed (by this claimant, for Release): its outcome was
 	// already recorded or its claim was taken over.
-	ErrNotClaimed = problem.New(http.StatusConflict, "the email is not claimed")
+	ErrNotClaimed = errors.New("the email is not claimed")
 )
 
 // Record is the sent-message log's entry for one idempotency key.

@@ -126,10 +126,6 @@ type EmailSend struct {
 	Note string `json:"note,omitempty"`
 	// PreviousStartsAt is the start before the change, on event_changed.
 	PreviousStartsAt *time.Time `json:"previous_starts_at,omitempty"`
-	// SendAt is when the reminder was due, on reminder. No consumer reads it (the
-	// email-sender does not); the notifications scheduler still writes it. It goes once
-	// the scheduler stops writing it.
-	SendAt *time.Time `json:"send_at,omitempty"`
 	// Token is the secret of the link of password_reset and account_locked emails; the
 	// email-sender builds the link on the public URL.
 	Token string `json:"token,omitempty"`

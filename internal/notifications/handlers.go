@@ -15,7 +15,7 @@ func (s *Service) Handler() http.Handler { return s.handler }
 
 // routes builds the handler that Handler returns, once: it registers the request metrics.
 func (s *Service) routes(v *svcauth.Verifier) http.Handler {
-	mux := http.NewServeMux()
+	mux := httpx.NewMux()
 	mux.HandleFunc("GET /api/v1/notifications", s.handleList)
 	mux.HandleFunc("POST /api/v1/notifications", s.handleCreate)
 	mux.HandleFunc("GET /api/v1/notifications/{id}", s.handleGet)
@@ -23,9 +23,9 @@ func (s *Service) routes(v *svcauth.Verifier) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, s.log, problem.ErrNotFound)
 	})
-	return httpx.Wrap(mux, httpx.Options{
+	return httpx.Wrap(mux.ServeMux, httpx.Options{
 		Log: s.log, Registry: s.reg, Verifier: v,
-		Checks: []httpx.Check{{Name: "database", Check: s.store.Ping}},
+		Checks: []httpx.Check{httpx.DatabaseCheck(s.store.Ping)},
 	})
 }
 

@@ -141,7 +141,6 @@ func (s *Service) claim(ctx context.Context, batch int) (int, error) {
 // reminderEmail is the email.send message of reminder r.
 func reminderEmail(ctx context.Context, r Reminder) (broker.Message, error) {
 	ev := r.Event
-	sendAt := r.SendAt
 	return broker.NewMessage(ctx, messages.TypeEmailSend, messages.EmailSend{
 		IdempotencyKey: r.ID,
 		Kind:           messages.EmailReminder,
@@ -149,6 +148,5 @@ func reminderEmail(ctx context.Context, r Reminder) (broker.Message, error) {
 		ReminderID:     r.ID,
 		Event:          &ev,
 		Note:           r.Note,
-		SendAt:         &sendAt,
 	})
 }
