@@ -9,7 +9,9 @@
 # 127.0.0.1:8500 (built from tools/consul into bin/ when missing), and Chromium for the
 # browser tests. Needs root (or sudo) for installing and starting services.
 #
-# Extra arguments go to `go test` (e.g. scripts/test.sh -run TestUserStory).
+# Without arguments it also runs golangci-lint (scripts/lint.sh, the version pinned there, built
+# into bin/ when missing) and every fuzz target for a short time. Extra arguments go to
+# `go test` and skip those two stages (e.g. scripts/test.sh -run TestUserStory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
@@ -98,6 +100,9 @@ check_format() {
 }
 stage "gofmt" check_format
 stage "go vet" go vet ./...
+if [ $# -eq 0 ]; then
+  stage "golangci-lint (.golangci.yml)" scripts/lint.sh
+fi
 
 export EVENTPOST_INTEGRATION=1
 stage "go test -race (integration tests enabled)" go test -race -count=1 -timeout 60m "$@" ./...
