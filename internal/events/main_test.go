@@ -1,14 +1,11 @@
 package events
 
 import (
-	"log/slog"
 	"os"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
-
-	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
 func TestMain(m *testing.M) {
@@ -29,5 +26,3 @@ func TestMain(m *testing.M) {
 }
 
 func newRegistry() *prometheus.Registry { return prometheus.NewRegistry() }
-
-func testLog() *slog.Logger { return logging.Discard() }

@@ -40,7 +40,7 @@ func private(r *http.Request, id *identity) bool {
 
 // newProxy returns the reverse proxy that forwards every request to its service.
 func (g *Gateway) newProxy() *httputil.ReverseProxy {
-	var transport http.RoundTripper = http.DefaultTransport
+	transport := http.DefaultTransport
 	if g.client.Transport != nil {
 		transport = g.client.Transport
 	}

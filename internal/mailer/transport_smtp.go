@@ -68,47 +68,19 @@ func (c SMTPConfig) Redacted() string {
 // User and password are percent-decoded. Without tls, STARTTLS is used when the server offers
 // it. The port defaults to 465 with tls=tls and to 587 otherwise.
 func ParseSMTPURL(s string) (SMTPConfig, error) {
-	u, err := url.Parse(s)
+	u, err := parseSMTPURLShape(s)
 	if err != nil {
-		return SMTPConfig{}, fmt.Errorf("smtp url: %w", err)
+		return SMTPConfig{}, err
 	}
-	if u.Scheme != "smtp" {
-		return SMTPConfig{}, fmt.Errorf("smtp url: scheme must be smtp, not %q", u.Scheme)
-	}
-	if u.Opaque != "" || (u.Path != "" && u.Path != "/") || u.Fragment != "" {
-		return SMTPConfig{}, errors.New("smtp url: must be smtp://[user:pass@]host[:port][?tls=none|starttls|tls]")
-	}
-	c := SMTPConfig{Host: u.Hostname(), TLS: SMTPTLSOpportunistic}
+	c := SMTPConfig{Host: u.Hostname()}
 	if c.Host == "" {
 		return SMTPConfig{}, errors.New("smtp url: host is missing")
 	}
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return SMTPConfig{}, fmt.Errorf("smtp url: %w", err)
+	if c.TLS, err = parseSMTPTLS(u.RawQuery); err != nil {
+		return SMTPConfig{}, err
 	}
-	for k, v := range q {
-		if k != "tls" || len(v) != 1 {
-			return SMTPConfig{}, fmt.Errorf("smtp url: unknown or repeated parameter %q", k)
-		}
-		switch v[0] {
-		case SMTPTLSNone, SMTPTLSStartTLS, SMTPTLSImplicit:
-			c.TLS = v[0]
-		default:
-			return SMTPConfig{}, fmt.Errorf("smtp url: tls must be none, starttls or tls, not %q", v[0])
-		}
-	}
-	c.Port = 587
-	if c.TLS == SMTPTLSImplicit {
-		c.Port = 465
-	}
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return SMTPConfig{}, fmt.Errorf("smtp url: invalid port %q", p)
-		}
-		c.Port = n
-	} else if u.Host != "" && u.Host[len(u.Host)-1] == ':' {
-		return SMTPConfig{}, errors.New("smtp url: empty port")
+	if c.Port, err = parseSMTPPort(u, c.TLS); err != nil {
+		return SMTPConfig{}, err
 	}
 	if u.User != nil {
 		c.Username = u.User.Username()
@@ -118,6 +90,63 @@ func ParseSMTPURL(s string) (SMTPConfig, error) {
 		}
 	}
 	return c, nil
+}
+
+// parseSMTPURLShape parses s as a URL and checks that it has the smtp scheme and nothing but
+// user information, host, port and query.
+func parseSMTPURLShape(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("smtp url: %w", err)
+	}
+	if u.Scheme != "smtp" {
+		return nil, fmt.Errorf("smtp url: scheme must be smtp, not %q", u.Scheme)
+	}
+	if u.Opaque != "" || (u.Path != "" && u.Path != "/") || u.Fragment != "" {
+		return nil, errors.New("smtp url: must be smtp://[user:pass@]host[:port][?tls=none|starttls|tls]")
+	}
+	return u, nil
+}
+
+// parseSMTPTLS returns the TLS mode of an SMTP URL's raw query: its one tls parameter, or
+// SMTPTLSOpportunistic without one. Any other parameter is an error.
+func parseSMTPTLS(rawQuery string) (string, error) {
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return "", fmt.Errorf("smtp url: %w", err)
+	}
+	mode := SMTPTLSOpportunistic
+	for k, v := range q {
+		if k != "tls" || len(v) != 1 {
+			return "", fmt.Errorf("smtp url: unknown or repeated parameter %q", k)
+		}
+		switch v[0] {
+		case SMTPTLSNone, SMTPTLSStartTLS, SMTPTLSImplicit:
+			mode = v[0]
+		default:
+			return "", fmt.Errorf("smtp url: tls must be none, starttls or tls, not %q", v[0])
+		}
+	}
+	return mode, nil
+}
+
+// parseSMTPPort returns the port of an SMTP URL: the one given, else 465 with implicit TLS
+// and 587 otherwise. An empty port after a colon is an error.
+func parseSMTPPort(u *url.URL, tlsMode string) (int, error) {
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return 0, fmt.Errorf("smtp url: invalid port %q", p)
+		}
+		return n, nil
+	}
+	if u.Host != "" && u.Host[len(u.Host)-1] == ':' {
+		return 0, errors.New("smtp url: empty port")
+	}
+	if tlsMode == SMTPTLSImplicit {
+		return 465, nil
+	}
+	return 587, nil
 }
 
 // SMTPTransport sends over SMTP, reusing one connection for successive messages: it dials on

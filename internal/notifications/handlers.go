@@ -82,7 +82,8 @@ func toJSON(r Reminder) notificationJSON {
 	return n
 }
 
-// createRequest is the body of POST /api/v1/notifications.
+// createRequest is the body of POST /api/v1/notifications: CreateInput's fields, in the same
+// order, with their JSON names, so that it converts to CreateInput.
 type createRequest struct {
 	EventID       string  `json:"event_id"`
 	MinutesBefore *int    `json:"minutes_before"`
@@ -102,10 +103,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rem, err := s.Create(r.Context(), caller.AccountID, caller.Email, CreateInput{
-		EventID: req.EventID, MinutesBefore: req.MinutesBefore, SendAt: req.SendAt,
-		Email: req.Email, Note: req.Note,
-	})
+	rem, err := s.Create(r.Context(), caller.AccountID, caller.Email, CreateInput(req))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

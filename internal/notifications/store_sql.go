@@ -140,6 +140,25 @@ func queryReminders(ctx context.Context, q queryer, query string, args ...any) (
 	return out, rows.Err()
 }
 
+// queryStrings runs a query of one text column and returns its values. The rows are closed
+// when it returns, so that q, a transaction, can run the next statement.
+func queryStrings(ctx context.Context, q queryer, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
 func getReminder(ctx context.Context, q queryer, d database.Dialect, id string, l lock) (Reminder, error) {
 	r, err := scanReminder(q.QueryRowContext(ctx, d.Rebind(selectReminders+` WHERE r.id = ?`+l.clause(d, "r")), id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -407,22 +426,9 @@ func (t sqlTx) DeleteReminder(ctx context.Context, id string) error {
 func (t sqlTx) DeleteAccountReminders(ctx context.Context, accountID string) (int, error) {
 	// The snapshots of the account's events are read (and locked, in order) first, before
 	// the reminders: the order every transaction locks them in.
-	rows, err := t.tx.QueryContext(ctx, t.d.Rebind(`SELECT id FROM event_snapshots
+	events, err := queryStrings(ctx, t.tx, t.d.Rebind(`SELECT id FROM event_snapshots
 WHERE id IN (SELECT event_id FROM reminders WHERE account_id = ?) ORDER BY id`+forUpdate.clause(t.d, "")), accountID)
 	if err != nil {
-		return 0, fmt.Errorf("delete reminders of %s: %w", accountID, err)
-	}
-	var events []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("delete reminders of %s: %w", accountID, err)
-		}
-		events = append(events, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("delete reminders of %s: %w", accountID, err)
 	}
 	res, err := t.tx.ExecContext(ctx, t.d.Rebind(`DELETE FROM reminders WHERE account_id = ?`), accountID)

@@ -88,28 +88,46 @@ func (u *UI) handleEvents(w http.ResponseWriter, r *http.Request) {
 // searchQuery turns the search form into the query of GET /api/v1/events, recording the
 // fields it cannot read as errors. filtered tells whether any term or filter is set.
 func (u *UI) searchQuery(f *form) (q url.Values, filtered bool) {
-	q = url.Values{"limit": {strconv.Itoa(searchPageSize)}}
-	set := func(name, value string) {
-		if value != "" {
-			q.Set(name, value)
-			filtered = true
-		}
-	}
-	set("q", strings.TrimSpace(f.Get("q")))
-	set("category", strings.TrimSpace(f.Get("category")))
+	a := &apiQuery{values: url.Values{"limit": {strconv.Itoa(searchPageSize)}}}
+	a.set("q", strings.TrimSpace(f.Get("q")))
+	a.set("category", strings.TrimSpace(f.Get("category")))
 	for _, tag := range splitTags(f.Get("tag")) {
-		q.Add("tag", tag)
-		filtered = true
+		a.values.Add("tag", tag)
+		a.filtered = true
 	}
-	loc := u.location(f.Get("tz"))
-	var from, to time.Time
+	searchDates(f, u.location(f.Get("tz")), a)
+	searchNear(f, a)
+	if c := f.Get("cursor"); c != "" {
+		a.values.Set("cursor", c)
+	}
+	return a.values, a.filtered
+}
+
+// apiQuery is the query of a search being built, and whether any term or filter is in it.
+type apiQuery struct {
+	values   url.Values
+	filtered bool
+}
+
+// set sets a term or filter, unless value is empty.
+func (a *apiQuery) set(name, value string) {
+	if value != "" {
+		a.values.Set(name, value)
+		a.filtered = true
+	}
+}
+
+// searchDates adds the from and to filters, the dates read in loc: from the start of the day
+// from to the end of the day to.
+func searchDates(f *form, loc *time.Location, a *apiQuery) {
+	var from time.Time
 	if v := strings.TrimSpace(f.Get("from")); v != "" {
 		d, err := time.ParseInLocation(dateLayout, v, loc)
 		if err != nil {
 			f.Fail("from", "From must be a date, such as 2027-03-01")
 		} else {
 			from = d
-			set("from", d.Format(time.RFC3339))
+			a.set("from", d.Format(time.RFC3339))
 		}
 	}
 	if v := strings.TrimSpace(f.Get("to")); v != "" {
@@ -120,40 +138,41 @@ func (u *UI) searchQuery(f *form) (q url.Values, filtered bool) {
 		case !from.IsZero() && d.Before(from):
 			f.Fail("to", "To must not be before From")
 		default:
-			to = d.AddDate(0, 0, 1).Add(-time.Second) // the end of that day
-			set("to", to.Format(time.RFC3339))
+			to := d.AddDate(0, 0, 1).Add(-time.Second) // the end of that day
+			a.set("to", to.Format(time.RFC3339))
 		}
 	}
+}
+
+// searchNear adds the near and radius_km filters when a latitude or a longitude is given.
+func searchNear(f *form, a *apiQuery) {
 	lat, lon := strings.TrimSpace(f.Get("lat")), strings.TrimSpace(f.Get("lon"))
-	if lat != "" || lon != "" {
-		la, errLat := strconv.ParseFloat(lat, 64)
-		lo, errLon := strconv.ParseFloat(lon, 64)
-		switch {
-		case lat == "":
-			f.Fail("lat", "Latitude is needed with a longitude")
-		case errLat != nil || la < -90 || la > 90:
-			f.Fail("lat", "Latitude must be a number from -90 to 90")
-		}
-		switch {
-		case lon == "":
-			f.Fail("lon", "Longitude is needed with a latitude")
-		case errLon != nil || lo < -180 || lo > 180:
-			f.Fail("lon", "Longitude must be a number from -180 to 180")
-		}
-		radius := strings.TrimSpace(f.Get("radius"))
-		if radius == "" {
-			radius = defaultSearchRadius
-		}
-		if km, err := strconv.ParseFloat(radius, 64); err != nil || km <= 0 {
-			f.Fail("radius", "Distance must be a number of kilometres above 0")
-		}
-		set("near", formatFloat(la)+","+formatFloat(lo))
-		set("radius_km", radius)
+	if lat == "" && lon == "" {
+		return
 	}
-	if c := f.Get("cursor"); c != "" {
-		q.Set("cursor", c)
+	la, errLat := strconv.ParseFloat(lat, 64)
+	lo, errLon := strconv.ParseFloat(lon, 64)
+	switch {
+	case lat == "":
+		f.Fail("lat", "Latitude is needed with a longitude")
+	case errLat != nil || la < -90 || la > 90:
+		f.Fail("lat", "Latitude must be a number from -90 to 90")
 	}
-	return q, filtered
+	switch {
+	case lon == "":
+		f.Fail("lon", "Longitude is needed with a latitude")
+	case errLon != nil || lo < -180 || lo > 180:
+		f.Fail("lon", "Longitude must be a number from -180 to 180")
+	}
+	radius := strings.TrimSpace(f.Get("radius"))
+	if radius == "" {
+		radius = defaultSearchRadius
+	}
+	if km, err := strconv.ParseFloat(radius, 64); err != nil || km <= 0 {
+		f.Fail("radius", "Distance must be a number of kilometres above 0")
+	}
+	a.set("near", formatFloat(la)+","+formatFloat(lo))
+	a.set("radius_km", radius)
 }
 
 // splitTags splits a list of tags separated by commas or spaces, lower-cased.

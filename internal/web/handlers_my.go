@@ -329,7 +329,15 @@ func (u *UI) eventInput(f *form, prev *event) map[string]any {
 	}
 	optional("online_url", "online_url")
 	optional("category", "category")
+	eventTimes(f, body, tz, loc, prev)
+	body["location"] = eventLocation(f)
+	body["capacity"] = eventCapacity(f)
+	return body
+}
 
+// eventTimes sets starts_at and ends_at in the body of eventInput, the form's times read in
+// loc (the time zone tz). A start that prev, the event as it is, already has is left out.
+func eventTimes(f *form, body map[string]any, tz string, loc *time.Location, prev *event) {
 	localTime := func(field, label string) (time.Time, bool) {
 		v := strings.TrimSpace(f.Get(field))
 		if v == "" {
@@ -356,36 +364,42 @@ func (u *UI) eventInput(f *form, prev *event) map[string]any {
 	} else {
 		body["ends_at"] = nil
 	}
+}
 
+// eventLocation returns the location in the body of eventInput: nil when none of its fields
+// is filled in.
+func eventLocation(f *form) any {
 	name, address := strings.TrimSpace(f.Get("location_name")), strings.TrimSpace(f.Get("location_address"))
 	lat, lon := strings.TrimSpace(f.Get("lat")), strings.TrimSpace(f.Get("lon"))
 	if name == "" && address == "" && lat == "" && lon == "" {
-		body["location"] = nil
-	} else {
-		l := map[string]any{"name": name, "address": address, "lat": nil, "lon": nil}
-		for _, c := range []struct{ field, label, value string }{{"lat", "Latitude", lat}, {"lon", "Longitude", lon}} {
-			if c.value == "" {
-				continue
-			}
-			n, err := strconv.ParseFloat(c.value, 64)
-			if err != nil {
-				f.Fail(c.field, c.label+" must be a number, such as 52.52")
-				continue
-			}
-			l[c.field] = n
-		}
-		body["location"] = l
+		return nil
 	}
-
-	if v := strings.TrimSpace(f.Get("capacity")); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
+	l := map[string]any{"name": name, "address": address, "lat": nil, "lon": nil}
+	for _, c := range []struct{ field, label, value string }{{"lat", "Latitude", lat}, {"lon", "Longitude", lon}} {
+		if c.value == "" {
+			continue
+		}
+		n, err := strconv.ParseFloat(c.value, 64)
 		if err != nil {
-			f.Fail("capacity", "Capacity must be a whole number, such as 50")
-		} else {
-			body["capacity"] = n
+			f.Fail(c.field, c.label+" must be a number, such as 52.52")
+			continue
 		}
-	} else {
-		body["capacity"] = nil
+		l[c.field] = n
 	}
-	return body
+	return l
+}
+
+// eventCapacity returns the capacity in the body of eventInput: nil when it is empty or
+// cannot be read.
+func eventCapacity(f *form) any {
+	v := strings.TrimSpace(f.Get("capacity"))
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		f.Fail("capacity", "Capacity must be a whole number, such as 50")
+		return nil
+	}
+	return n
 }
