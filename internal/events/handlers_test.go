@@ -635,7 +635,7 @@ func TestRouting(t *testing.T) {
 		{"GET", "/nowhere", http.StatusNotFound, ""},
 		{"GET", "/api/v1/other", http.StatusNotFound, ""},
 		{"PUT", "/api/v1/events", http.StatusMethodNotAllowed, "GET, HEAD, POST"},
-		{"PUT", "/api/v1/events/x", http.StatusMethodNotAllowed, "GET, HEAD, PATCH, DELETE"},
+		{"PUT", "/api/v1/events/x", http.StatusMethodNotAllowed, "DELETE, GET, HEAD, PATCH"},
 		{"POST", "/api/v1/events/x/ics", http.StatusMethodNotAllowed, "GET, HEAD"},
 		{"GET", "/healthz", http.StatusOK, ""},
 		{"GET", "/readyz", http.StatusOK, ""},
