@@ -31,10 +31,7 @@ import (
 
 // services are the services of the distributed mode, as the code knows them.
 func services() []string {
-	var names []string
-	for name := range app.DefaultPorts {
-		names = append(names, name)
-	}
+	names := app.Services()
 	sort.Strings(names)
 	return names
 }

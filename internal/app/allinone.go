@@ -76,7 +76,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 		Name: "broker_dead_letters_total", Help: "Messages a consumer rejected for good, by queue.",
 	}, []string{"queue"})
 	gatewayReg.MustRegister(deadLetters)
-	b := broker.NewInProcess(logging.ForService(log, "broker"), func(q string) { deadLetters.WithLabelValues(q).Inc() })
+	br := broker.NewInProcess(logging.ForService(log, "broker"), func(q string) { deadLetters.WithLabelValues(q).Inc() })
 
 	type part struct {
 		name     string
@@ -109,19 +109,19 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 		}
 		closers = append(closers, st.Close)
 		reg := metrics.NewRegistry(false)
-		relay := outbox.NewRelay(st.DB(), database.SQLite, b, slog, reg, outbox.RelayConfig{})
+		relay := outbox.NewRelay(st.DB(), database.SQLite, br, slog, reg, outbox.RelayConfig{})
 		sk, err := keys.keysFor(name)
 		if err != nil {
 			return nil, err
 		}
-		svc, err := newService(name, st, serviceDeps{
+		b, err := newService(name, st, serviceDeps{
 			cfg: cfg, outbox: relay, log: slog, registry: reg, balancer: balancer, transport: transport, keys: sk,
 		})
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range svc.Consumers() {
-			if err := b.Register(c); err != nil {
+		for _, c := range b.svc.Consumers() {
+			if err := br.Register(c); err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 		}
@@ -131,7 +131,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 		}
 		closers = append(closers, ln.Close)
 		resolver[name] = []string{"http://" + ln.Addr().String()}
-		parts = append(parts, &part{name: name, store: st, svc: svc, registry: reg, listener: ln, relay: relay})
+		parts = append(parts, &part{name: name, store: st, svc: b.svc, registry: reg, listener: ln, relay: relay})
 	}
 
 	glog := logging.ForService(log, discovery.Gateway)
@@ -175,7 +175,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 			return nil
 		})
 	}
-	run("broker", b.Run)
+	run("broker", br.Run)
 	serviceRegs := map[string]*prometheus.Registry{}
 	for _, p := range parts {
 		l := logging.ForService(log, p.name)

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/telemetry"
 )
@@ -59,7 +58,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return err
 		})
 	case "serve":
-		services := append([]string{discovery.Gateway}, backendServices...)
+		services := Services()
 		if len(args) != 2 || !slices.Contains(services, args[1]) {
 			return fmt.Errorf("serve needs one of: %s\n%s", strings.Join(services, ", "), usage)
 		}

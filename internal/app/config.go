@@ -17,7 +17,7 @@ import (
 type Config struct {
 	// HTTPAddr is the listen address (EVENTPOST_HTTP_ADDR): the gateway's, default ":8080";
 	// in the distributed mode a service's, default 127.0.0.1 and the service's port in
-	// DefaultPorts.
+	// the roster.
 	HTTPAddr string
 	// MetricsAddr, when set, is the address of a listener of its own for /metrics
 	// (EVENTPOST_METRICS_ADDR, such as ":9090"); the main listener then answers /metrics 404.
@@ -105,14 +105,8 @@ type Config struct {
 	AuthSigningKeys string
 	// Upstreams are the base URLs of the instances of the services this one calls:
 	// EVENTPOST_AUTH_URLS, EVENTPOST_EVENTS_URLS and EVENTPOST_NOTIFICATIONS_URLS, each a
-	// comma-separated list, default the service's port in DefaultPorts on 127.0.0.1.
+	// comma-separated list, default the service's port in the roster on 127.0.0.1.
 	Upstreams map[string][]string
-}
-
-// DefaultPorts are the distributed mode's default ports per service.
-var DefaultPorts = map[string]int{
-	discovery.Gateway: 8080, discovery.Auth: 8081, discovery.Events: 8082,
-	discovery.Notifications: 8083, discovery.Mailer: 8084,
 }
 
 // KnownEnv lists every environment variable ReadConfig reads — the configuration of the
@@ -154,8 +148,8 @@ var KnownEnv = []string{
 // getenv, applying defaults.
 func ReadConfig(getenv func(string) string, service string) (Config, error) {
 	addr := ":8080"
-	if port, ok := DefaultPorts[service]; ok && service != discovery.Gateway {
-		addr = fmt.Sprintf("127.0.0.1:%d", port)
+	if s, ok := spec(service); ok && service != discovery.Gateway {
+		addr = fmt.Sprintf("127.0.0.1:%d", s.port)
 	}
 	c := Config{
 		HTTPAddr:        or(getenv("EVENTPOST_HTTP_ADDR"), addr),
@@ -176,10 +170,10 @@ func ReadConfig(getenv func(string) string, service string) (Config, error) {
 		AdvertiseAddr:   getenv("EVENTPOST_ADVERTISE_ADDR"),
 		Upstreams:       map[string][]string{},
 	}
-	for _, name := range []string{discovery.Auth, discovery.Events, discovery.Notifications} {
+	for _, name := range calledServices() {
 		v := getenv("EVENTPOST_" + strings.ToUpper(name) + "_URLS")
 		if v == "" {
-			v = fmt.Sprintf("http://127.0.0.1:%d", DefaultPorts[name])
+			v = fmt.Sprintf("http://127.0.0.1:%d", mustSpec(name).port)
 		}
 		for _, u := range strings.Split(v, ",") {
 			if u = strings.TrimSuffix(strings.TrimSpace(u), "/"); u != "" {
@@ -204,7 +198,7 @@ func ReadConfig(getenv func(string) string, service string) (Config, error) {
 	if c.PublicURL == "" {
 		port := c.HTTPAddr[strings.LastIndex(c.HTTPAddr, ":")+1:]
 		if service != "" && service != discovery.Gateway {
-			port = fmt.Sprint(DefaultPorts[discovery.Gateway])
+			port = fmt.Sprint(mustSpec(discovery.Gateway).port)
 		}
 		c.PublicURL = "http://localhost:" + port
 	}

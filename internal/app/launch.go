@@ -36,12 +36,12 @@ type ClusterConfig struct {
 	AMQPURL string
 	// GatewayAddr is the gateway's listen address (EVENTPOST_HTTP_ADDR, default ":8080").
 	GatewayAddr string
-	// Ports are the services' ports, one per replica, in order (default: 8081 auth,
-	// 8082 events, 8083 and 8093 notifications, 8084 and 8094 mailer). A service missing
-	// from Ports gets free ports chosen at launch.
+	// Ports are the services' ports, one per replica, in order (default: the roster's port
+	// plus 10 per replica — 8081 auth, 8082 events, 8083 and 8093 notifications, 8084 and
+	// 8094 mailer). A service missing from Ports gets free ports chosen at launch.
 	Ports map[string][]int
-	// Replicas is how many processes of each service run (default 1, and 2 for notifications
-	// and mailer).
+	// Replicas is how many processes of each service run (default the roster's: 1, and 2 for
+	// notifications and mailer).
 	Replicas map[string]int
 	// ConsulAddr is the HTTP address of a running Consul agent the services register with,
 	// find each other through and take their configuration from (EVENTPOST_CONSUL_ADDR). When
@@ -63,20 +63,26 @@ type ClusterConfig struct {
 	Output io.Writer
 }
 
-// DefaultClusterConfig returns the launcher's defaults.
+// DefaultClusterConfig returns the launcher's defaults; the ports and replica counts are the
+// roster's.
 func DefaultClusterConfig() ClusterConfig {
-	return ClusterConfig{
+	cfg := ClusterConfig{
 		PostgresURL:    "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		DatabasePrefix: "eventpost",
 		AMQPURL:        "amqp://guest:guest@127.0.0.1:5672/",
-		GatewayAddr:    ":8080",
-		Ports: map[string][]int{
-			discovery.Auth: {8081}, discovery.Events: {8082},
-			discovery.Notifications: {8083, 8093}, discovery.Mailer: {8084, 8094},
-		},
-		Replicas: map[string]int{discovery.Notifications: 2, discovery.Mailer: 2},
-		Output:   os.Stdout,
+		GatewayAddr:    fmt.Sprintf(":%d", mustSpec(discovery.Gateway).port),
+		Ports:          map[string][]int{},
+		Replicas:       map[string]int{},
+		Output:         os.Stdout,
 	}
+	for _, name := range backendServices {
+		s := mustSpec(name)
+		cfg.Replicas[name] = s.replicas
+		for i := range s.replicas {
+			cfg.Ports[name] = append(cfg.Ports[name], s.port+10*i)
+		}
+	}
+	return cfg
 }
 
 // Process is one running service process of a Cluster.

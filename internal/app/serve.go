@@ -98,7 +98,7 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error
 		if err != nil {
 			return err
 		}
-		if err := serveHTTP(gw.Handler(), configKeys(cfg, gw, nil, nil)); err != nil {
+		if err := serveHTTP(gw.Handler(), configKeys(cfg, gatewayKeys(cfg, gw), nil)); err != nil {
 			return err
 		}
 		g.Go(func() error { return gw.Run(gctx) })
@@ -132,10 +132,11 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error
 		}
 		defer deps.transport.Close()
 	}
-	svc, err := newService(name, st, deps)
+	b, err := newService(name, st, deps)
 	if err != nil {
 		return err
 	}
+	svc := b.svc
 	for _, c := range svc.Consumers() {
 		if err := rb.Register(c); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -145,7 +146,7 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error
 	if metricsLn != nil {
 		h = httpx.WithoutMetrics(h, log)
 	}
-	if err := serveHTTP(h, configKeys(cfg, nil, svc, relay)); err != nil {
+	if err := serveHTTP(h, configKeys(cfg, b.keys, relay)); err != nil {
 		return err
 	}
 	g.Go(func() error { return rb.Run(gctx) })
