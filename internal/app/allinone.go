@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -86,7 +85,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 		listener net.Listener
 		relay    *outbox.Relay
 	}
-	transport, err := mailer.NewTransport(mailer.Config{SMTPURL: cfg.SMTPURL, MailDir: filepath.Join(cfg.DataDir, "mail")}, logging.ForService(log, discovery.Mailer))
+	transport, err := mailer.NewTransport(cfg.mailTransport(), logging.ForService(log, discovery.Mailer))
 	if err != nil {
 		return nil, fmt.Errorf("mail transport: %w", err)
 	}

@@ -5,6 +5,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -30,6 +31,8 @@ commands:
   keygen <dir>     write the service keys of a distributed system under dir:
                    <service>/service.key (0600) for the services that call others,
                    public/caller-keys (0644); existing files are kept
+  env              list the environment variables of the all-in-one mode and of serve,
+                   with their defaults (a Markdown table, as README.md shows it)
   help             show this text
 
 Configuration comes from the environment; see README.md.
@@ -80,12 +83,34 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			fmt.Fprintln(stdout, "wrote", p)
 		}
 		return err
+	case "env":
+		_, err := io.WriteString(stdout, EnvTable())
+		return err
 	case "help", "-h", "--help":
 		_, err := io.WriteString(stdout, usage)
 		return err
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
+}
+
+// EnvTable returns EnvVars as a Markdown table: each variable (and its _FILE form) and its
+// default.
+func EnvTable() string {
+	var b strings.Builder
+	b.WriteString("| variable | default |\n|---|---|\n")
+	for _, v := range EnvVars() {
+		name := "`" + v.Name + "`"
+		if v.File {
+			name += " (or `" + v.Name + "_FILE`)"
+		}
+		def := "unset"
+		if v.Default != "" {
+			def = "`" + v.Default + "`"
+		}
+		fmt.Fprintf(&b, "| %s | %s |\n", name, def)
+	}
+	return b.String()
 }
 
 // withTelemetry sets OpenTelemetry up for the process of service ("" for the all-in-one
@@ -130,10 +155,10 @@ func runLaunch(ctx context.Context, getenv func(string) string, stdout io.Writer
 	}
 	cfg := DefaultClusterConfig()
 	cfg.Binary, cfg.Output = bin, stdout
-	cfg.PostgresURL = or(getenv("EVENTPOST_POSTGRES_URL"), cfg.PostgresURL)
-	cfg.DatabasePrefix = or(getenv("EVENTPOST_DATABASE_PREFIX"), cfg.DatabasePrefix)
-	cfg.AMQPURL = or(getenv("EVENTPOST_AMQP_URL"), cfg.AMQPURL)
-	cfg.GatewayAddr = or(getenv("EVENTPOST_HTTP_ADDR"), cfg.GatewayAddr)
+	cfg.PostgresURL = cmp.Or(getenv("EVENTPOST_POSTGRES_URL"), cfg.PostgresURL)
+	cfg.DatabasePrefix = cmp.Or(getenv("EVENTPOST_DATABASE_PREFIX"), cfg.DatabasePrefix)
+	cfg.AMQPURL = cmp.Or(getenv("EVENTPOST_AMQP_URL"), cfg.AMQPURL)
+	cfg.GatewayAddr = cmp.Or(getenv("EVENTPOST_HTTP_ADDR"), cfg.GatewayAddr)
 	cfg.ConsulAddr = getenv("EVENTPOST_CONSUL_ADDR")
 	if cfg.ConsulAddr == "" {
 		if cfg.ConsulBinary, err = consulBinary(getenv("EVENTPOST_CONSUL_BIN")); err != nil {

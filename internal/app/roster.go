@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -92,7 +93,7 @@ func over[S store](open func(context.Context, string, *slog.Logger) (S, error), 
 }
 
 func buildAuth[S auth.Store](st S, d serviceDeps) (built, error) {
-	ac := auth.DefaultConfig()
+	ac := d.cfg.Auth // zero fields take auth's defaults
 	if d.cfg.AuthSigningKeys != "" {
 		var err error
 		if ac.SigningKeys, err = auth.ParseSigningKeys(d.cfg.AuthSigningKeys); err != nil {
@@ -113,7 +114,7 @@ func buildEvents[S events.Store](st S, d serviceDeps) (built, error) {
 }
 
 func buildNotifications[S notifications.Store](st S, d serviceDeps) (built, error) {
-	svc, err := notifications.New(notifications.DefaultConfig(), notifications.Deps{
+	svc, err := notifications.New(cmp.Or(d.cfg.Notifications, notifications.DefaultConfig()), notifications.Deps{
 		Store: st, Events: notifications.NewHTTPEventSource(d.balancer, nil, d.keys.signer),
 		Outbox: d.outbox, Log: d.log, Registry: d.registry, Verifier: d.keys.verifier,
 	})
@@ -133,7 +134,7 @@ func notificationsKeys(s *notifications.Service) map[string]kvconfig.Key {
 }
 
 func buildMailer[S mailer.Store](st S, d serviceDeps) (built, error) {
-	mc := mailer.DefaultConfig()
+	mc := cmp.Or(d.cfg.Mailer, mailer.DefaultConfig())
 	mc.From, mc.PublicURL = d.cfg.MailFrom, d.cfg.PublicURL
 	svc, err := mailer.New(mc, mailer.Deps{
 		Store: st, Outbox: d.outbox, Log: d.log, Registry: d.registry, Transport: d.transport,

@@ -1,13 +1,13 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -126,8 +126,7 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error
 	})
 	deps := serviceDeps{cfg: cfg, outbox: relay, log: log, registry: reg, balancer: discovery.NewBalancer(resolver), keys: keys}
 	if name == discovery.Mailer {
-		mc := mailer.Config{SMTPURL: cfg.SMTPURL, MailDir: filepath.Join(cfg.DataDir, "mail")}
-		if deps.transport, err = mailer.NewTransport(mc, log); err != nil {
+		if deps.transport, err = mailer.NewTransport(cfg.mailTransport(), log); err != nil {
 			return fmt.Errorf("%s: mail transport: %w", name, err)
 		}
 		defer deps.transport.Close()
@@ -168,7 +167,7 @@ func newGateway(cfg Config, resolver discovery.Resolver, log *slog.Logger, reg *
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
-	gcfg := gateway.DefaultConfig()
+	gcfg := cmp.Or(cfg.Gateway, gateway.DefaultConfig())
 	gcfg.RateLimit, gcfg.RateBurst = cfg.RateLimit, cfg.RateBurst
 	gcfg.MetricsElsewhere = cfg.MetricsAddr != ""
 	if strings.HasPrefix(cfg.PublicURL, "https://") {
