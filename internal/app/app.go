@@ -46,32 +46,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	switch cmd {
 	case "all-in-one":
-		cfg, err := ReadConfig(getenv, "")
-		if err != nil {
-			return err
-		}
-		return withTelemetry(ctx, "", cfg, getenv, stdout, func(log *slog.Logger) error {
-			sys, err := Start(ctx, cfg, log)
-			if err != nil {
-				return err
-			}
-			log.Info("EventPost is running", "url", sys.URL, "data_dir", cfg.DataDir)
-			err = sys.Wait()
-			log.Info("EventPost stopped", "err", err)
-			return err
-		})
+		return runAllInOne(ctx, getenv, stdout)
 	case "serve":
-		services := Services()
-		if len(args) != 2 || !slices.Contains(services, args[1]) {
-			return fmt.Errorf("serve needs one of: %s\n%s", strings.Join(services, ", "), usage)
-		}
-		cfg, err := ReadConfig(getenv, args[1])
-		if err != nil {
-			return err
-		}
-		return withTelemetry(ctx, args[1], cfg, getenv, stdout, func(log *slog.Logger) error {
-			return Serve(ctx, args[1], cfg, log)
-		})
+		return runServe(ctx, args[1:], getenv, stdout)
 	case "launch":
 		return runLaunch(ctx, getenv, stdout)
 	case "keygen":
@@ -92,6 +69,39 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
+}
+
+// runAllInOne runs the all-in-one mode until ctx ends or a part fails.
+func runAllInOne(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := ReadConfig(getenv, "")
+	if err != nil {
+		return err
+	}
+	return withTelemetry(ctx, "", cfg, getenv, stdout, func(log *slog.Logger) error {
+		sys, err := Start(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		log.Info("EventPost is running", "url", sys.URL, "data_dir", cfg.DataDir)
+		err = sys.Wait()
+		log.Info("EventPost stopped", "err", err)
+		return err
+	})
+}
+
+// runServe runs the service args names (`serve <service>`) until ctx ends.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	services := Services()
+	if len(args) != 1 || !slices.Contains(services, args[0]) {
+		return fmt.Errorf("serve needs one of: %s\n%s", strings.Join(services, ", "), usage)
+	}
+	cfg, err := ReadConfig(getenv, args[0])
+	if err != nil {
+		return err
+	}
+	return withTelemetry(ctx, args[0], cfg, getenv, stdout, func(log *slog.Logger) error {
+		return Serve(ctx, args[0], cfg, log)
+	})
 }
 
 // EnvTable returns EnvVars as a Markdown table: each variable (and its _FILE form) and its

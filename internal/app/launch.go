@@ -136,24 +136,10 @@ func Launch(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 			return nil, err
 		}
 	}
-	upstreams := map[string][]string{}
-	for _, name := range backendServices {
-		n := max(cfg.Replicas[name], 1)
-		for i := range n {
-			addr, err := clusterAddr(cfg.Ports[name], i)
-			if err != nil {
-				return nil, err
-			}
-			c.Processes = append(c.Processes, &Process{Service: name, Index: i, Addr: addr})
-			upstreams[name] = append(upstreams[name], "http://"+addr)
-		}
+	upstreams, err := c.plan()
+	if err != nil {
+		return nil, err
 	}
-	gwAddr := cfg.GatewayAddr
-	if strings.HasPrefix(gwAddr, ":") {
-		gwAddr = "127.0.0.1" + gwAddr
-	}
-	c.Processes = append(c.Processes, &Process{Service: discovery.Gateway, Addr: cfg.GatewayAddr})
-	c.URL = "http://" + gwAddr
 	// A fresh set of service keys per launch, handed to each process in its environment
 	// (which only this user can read), never written to disk.
 	keys, err := newSystemKeys()
@@ -161,31 +147,9 @@ func Launch(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		return nil, err
 	}
 	for _, p := range c.Processes {
-		keyEnv, err := keys.env(p.Service)
-		if err != nil {
+		if err := c.setEnv(p, keys, dbURLs[p.Service], upstreams, metricsHost, metricsOn); err != nil {
+			c.Stop()
 			return nil, err
-		}
-		p.env = append(append(append([]string{}, cfg.Env...), keyEnv...),
-			"EVENTPOST_SERVICE_KEY_FILE=", "EVENTPOST_CALLER_KEYS_FILE=",
-			"EVENTPOST_HTTP_ADDR="+p.Addr,
-			"EVENTPOST_DATABASE_URL="+dbURLs[p.Service],
-			"EVENTPOST_AMQP_URL="+cfg.AMQPURL,
-			fmt.Sprintf("EVENTPOST_INSTANCE_ID=%s-%d", p.Service, p.Index+1),
-		)
-		if c.ConsulAddr != "" {
-			p.env = append(p.env, "EVENTPOST_CONSUL_ADDR="+c.ConsulAddr)
-		}
-		if metricsOn {
-			free, err := clusterAddr(nil, 0)
-			if err != nil {
-				return nil, err
-			}
-			_, port, _ := net.SplitHostPort(free)
-			p.MetricsAddr = net.JoinHostPort(metricsHost, port)
-			p.env = append(p.env, "EVENTPOST_METRICS_ADDR="+p.MetricsAddr)
-		}
-		for name, urls := range upstreams {
-			p.env = append(p.env, "EVENTPOST_"+strings.ToUpper(name)+"_URLS="+strings.Join(urls, ","))
 		}
 		if err := c.Start(p); err != nil {
 			c.Stop()
@@ -199,6 +163,57 @@ func Launch(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		}
 	}
 	return c, nil
+}
+
+// plan lists the cluster's processes — the replicas of every service, then the gateway —
+// with their addresses, and returns the base URLs of each service's replicas.
+func (c *Cluster) plan() (map[string][]string, error) {
+	upstreams := map[string][]string{}
+	for _, name := range backendServices {
+		for i := range max(c.cfg.Replicas[name], 1) {
+			addr, err := clusterAddr(c.cfg.Ports[name], i)
+			if err != nil {
+				return nil, err
+			}
+			c.Processes = append(c.Processes, &Process{Service: name, Index: i, Addr: addr})
+			upstreams[name] = append(upstreams[name], "http://"+addr)
+		}
+	}
+	c.Processes = append(c.Processes, &Process{Service: discovery.Gateway, Addr: c.cfg.GatewayAddr})
+	c.URL = "http://" + hostPort(c.cfg.GatewayAddr)
+	return upstreams, nil
+}
+
+// setEnv sets the environment of p's process: the cluster's Env, its keys, addresses,
+// database, broker, Consul agent, metrics listener and the other services' URLs.
+func (c *Cluster) setEnv(p *Process, keys systemKeys, dbURL string, upstreams map[string][]string, metricsHost string, metricsOn bool) error {
+	keyEnv, err := keys.env(p.Service)
+	if err != nil {
+		return err
+	}
+	p.env = append(append(append([]string{}, c.cfg.Env...), keyEnv...),
+		"EVENTPOST_SERVICE_KEY_FILE=", "EVENTPOST_CALLER_KEYS_FILE=",
+		"EVENTPOST_HTTP_ADDR="+p.Addr,
+		"EVENTPOST_DATABASE_URL="+dbURL,
+		"EVENTPOST_AMQP_URL="+c.cfg.AMQPURL,
+		fmt.Sprintf("EVENTPOST_INSTANCE_ID=%s-%d", p.Service, p.Index+1),
+	)
+	if c.ConsulAddr != "" {
+		p.env = append(p.env, "EVENTPOST_CONSUL_ADDR="+c.ConsulAddr)
+	}
+	if metricsOn {
+		free, err := clusterAddr(nil, 0)
+		if err != nil {
+			return err
+		}
+		_, port, _ := net.SplitHostPort(free)
+		p.MetricsAddr = net.JoinHostPort(metricsHost, port)
+		p.env = append(p.env, "EVENTPOST_METRICS_ADDR="+p.MetricsAddr)
+	}
+	for name, urls := range upstreams {
+		p.env = append(p.env, upstreamVar(name)+"="+strings.Join(urls, ","))
+	}
+	return nil
 }
 
 // Start starts p's process (again, after Kill).
