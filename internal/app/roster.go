@@ -65,10 +65,10 @@ type serviceSpec struct {
 }
 
 // opener opens a service's store at dsn (a file path or a database URL).
-type opener func(ctx context.Context, dsn string, log *slog.Logger) (*openStoreResult, error)
+type opener func(ctx context.Context, dsn string, log *slog.Logger) (*openedStore, error)
 
-// openStoreResult is an open store and the builder of its service over it.
-type openStoreResult struct {
+// openedStore is an open store and the builder of its service over it.
+type openedStore struct {
 	store
 	build func(serviceDeps) (built, error)
 }
@@ -83,12 +83,12 @@ type built struct {
 // over returns the opener of one backend of a service: open opens the store, build builds
 // the service over it.
 func over[S store](open func(context.Context, string, *slog.Logger) (S, error), build func(S, serviceDeps) (built, error)) opener {
-	return func(ctx context.Context, dsn string, log *slog.Logger) (*openStoreResult, error) {
+	return func(ctx context.Context, dsn string, log *slog.Logger) (*openedStore, error) {
 		st, err := open(ctx, dsn, log)
 		if err != nil {
 			return nil, err
 		}
-		return &openStoreResult{store: st, build: func(d serviceDeps) (built, error) { return build(st, d) }}, nil
+		return &openedStore{store: st, build: func(d serviceDeps) (built, error) { return build(st, d) }}, nil
 	}
 }
 
@@ -240,7 +240,7 @@ func calledServices() []string {
 
 // openStore opens the store of the named service: a SQLite file under dataDir, or the
 // PostgreSQL database at url. Its build method builds the service over it.
-func openStore(ctx context.Context, name string, d database.Dialect, dataDir, url string, log *slog.Logger) (*openStoreResult, error) {
+func openStore(ctx context.Context, name string, d database.Dialect, dataDir, url string, log *slog.Logger) (*openedStore, error) {
 	s, ok := spec(name)
 	if !ok || s.sqlite == nil {
 		return nil, fmt.Errorf("no service named %q", name)

@@ -46,7 +46,7 @@ type serviceDeps struct {
 
 // newService builds the named service over its store st (see openStore), and checks that its
 // consumers match the broker topology of messages.Bindings.
-func newService(name string, st *openStoreResult, d serviceDeps) (built, error) {
+func newService(name string, st *openedStore, d serviceDeps) (built, error) {
 	b, err := st.build(d)
 	if err != nil {
 		return built{}, fmt.Errorf("%s: %w", name, err)

@@ -124,45 +124,77 @@ func set(v reflect.Value, name, s string, positive bool) error {
 		}
 		return nil
 	}
+	if ok, want := assign(v, s, positive); !ok {
+		return fmt.Errorf("%s: want %s, got %q", name, want, s)
+	}
+	return nil
+}
+
+// assign parses s into v by v's kind; when s does not parse, or is not above zero though
+// positive, it reports false and what it wants instead.
+func assign(v reflect.Value, s string, positive bool) (ok bool, want string) {
 	if v.Type() == durationType {
-		d, err := time.ParseDuration(s)
-		if err != nil || positive && d <= 0 {
-			return fmt.Errorf("%s: want a duration such as 15s, got %q", name, s)
-		}
-		v.SetInt(int64(d))
-		return nil
+		return setDuration(v, s, positive), "a duration such as 15s"
 	}
 	switch v.Kind() {
 	case reflect.String:
 		v.SetString(s)
+		return true, ""
 	case reflect.Bool:
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return fmt.Errorf("%s: want true or false, got %q", name, s)
-		}
-		v.SetBool(b)
+		return setBool(v, s), "true or false"
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		n, err := strconv.ParseInt(s, 10, v.Type().Bits())
-		if err != nil || positive && n <= 0 {
-			return fmt.Errorf("%s: want %s, got %q", name, integer(positive), s)
-		}
-		v.SetInt(n)
+		return setInt(v, s, positive), integer(positive)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		n, err := strconv.ParseUint(s, 10, v.Type().Bits())
-		if err != nil || positive && n == 0 {
-			return fmt.Errorf("%s: want %s, got %q", name, integer(positive), s)
-		}
-		v.SetUint(n)
+		return setUint(v, s, positive), integer(positive)
 	case reflect.Float32, reflect.Float64:
-		f, err := strconv.ParseFloat(s, v.Type().Bits())
-		if err != nil || positive && f <= 0 {
-			return fmt.Errorf("%s: want %s, got %q", name, number(positive), s)
-		}
-		v.SetFloat(f)
-	default:
-		panic(fmt.Sprintf("envconf: %s: unsupported type %s", name, v.Type()))
+		return setFloat(v, s, positive), number(positive)
 	}
-	return nil
+	panic(fmt.Sprintf("envconf: unsupported type %s", v.Type()))
+}
+
+func setDuration(v reflect.Value, s string, positive bool) bool {
+	d, err := time.ParseDuration(s)
+	if err != nil || positive && d <= 0 {
+		return false
+	}
+	v.SetInt(int64(d))
+	return true
+}
+
+func setBool(v reflect.Value, s string) bool {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false
+	}
+	v.SetBool(b)
+	return true
+}
+
+func setInt(v reflect.Value, s string, positive bool) bool {
+	n, err := strconv.ParseInt(s, 10, v.Type().Bits())
+	if err != nil || positive && n <= 0 {
+		return false
+	}
+	v.SetInt(n)
+	return true
+}
+
+func setUint(v reflect.Value, s string, positive bool) bool {
+	n, err := strconv.ParseUint(s, 10, v.Type().Bits())
+	if err != nil || positive && n == 0 {
+		return false
+	}
+	v.SetUint(n)
+	return true
+}
+
+func setFloat(v reflect.Value, s string, positive bool) bool {
+	f, err := strconv.ParseFloat(s, v.Type().Bits())
+	if err != nil || positive && f <= 0 {
+		return false
+	}
+	v.SetFloat(f)
+	return true
 }
 
 func integer(positive bool) string {
