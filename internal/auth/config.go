@@ -19,7 +19,7 @@ type Config struct {
 	RefreshTokenTTL time.Duration `env:"REFRESH_TOKEN_TTL,positive"`
 	// Password holds the argon2id parameters of new hashes. Default and minimum:
 	// MinPasswordParams.
-	Password PasswordParams
+	Password PasswordParams `env:"PASSWORD_,prefix"`
 	// MaxConcurrentHashes bounds the password hashes computed at once (each holds
 	// Password.Memory KiB). Default 2.
 	MaxConcurrentHashes int `env:"MAX_CONCURRENT_HASHES,positive"`
