@@ -18,7 +18,9 @@ import (
 )
 
 // Config is the configuration of an EventPost process, read from the environment by
-// ReadConfig: the all-in-one mode, or one service of the distributed mode.
+// ReadConfig: the all-in-one mode, or one service of the distributed mode. A field with an
+// env tag is read from EVENTPOST_<tag> (see envconf); a prefix tag reads a service's own
+// Config from EVENTPOST_<SERVICE>_<SETTING>.
 type Config struct {
 	// HTTPAddr is the listen address (EVENTPOST_HTTP_ADDR): the gateway's, default ":8080";
 	// in the distributed mode a service's, default 127.0.0.1 and the service's port in
