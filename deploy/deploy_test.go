@@ -31,10 +31,7 @@ import (
 
 // services are the services of the distributed mode, as the code knows them.
 func services() []string {
-	var names []string
-	for name := range app.DefaultPorts {
-		names = append(names, name)
-	}
+	names := app.Services()
 	sort.Strings(names)
 	return names
 }
@@ -44,19 +41,32 @@ const gateway = "gateway"
 // minReplicas is how many replicas a service must have, when more than one.
 var minReplicas = map[string]int{"notifications": 2, "mailer": 2}
 
-// upstreamEnv maps each service-URL variable to the service it names.
-var upstreamEnv = map[string]string{
-	"EVENTPOST_AUTH_URLS":          "auth",
-	"EVENTPOST_EVENTS_URLS":        "events",
-	"EVENTPOST_NOTIFICATIONS_URLS": "notifications",
-}
+// urlsVar names the service-URL variable of the named service.
+func urlsVar(service string) string { return "EVENTPOST_" + strings.ToUpper(service) + "_URLS" }
+
+// upstreamEnv maps each service-URL variable to the service it names: one per service that
+// another calls (app.Callers).
+var upstreamEnv = func() map[string]string {
+	m := map[string]string{}
+	for _, s := range app.Services() {
+		if len(app.Callers(s)) > 0 {
+			m[urlsVar(s)] = s
+		}
+	}
+	return m
+}()
 
 // callers lists the service-URL variables each service needs: it calls those services over
-// HTTP, and the defaults (127.0.0.1) are wrong in a container.
-var callers = map[string][]string{
-	gateway:         {"EVENTPOST_AUTH_URLS", "EVENTPOST_EVENTS_URLS", "EVENTPOST_NOTIFICATIONS_URLS"},
-	"notifications": {"EVENTPOST_EVENTS_URLS"},
-}
+// HTTP (app.Callees), and the defaults (127.0.0.1) are wrong in a container.
+var callers = func() map[string][]string {
+	m := map[string][]string{}
+	for caller, callees := range app.Callees {
+		for _, s := range callees {
+			m[caller] = append(m[caller], urlsVar(s))
+		}
+	}
+	return m
+}()
 
 // isKnownEnv reports whether the code reads the variable name: one of app.KnownEnv, or an
 // OpenTelemetry variable the telemetry package reads.

@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/eventpost/eventpost/internal/gateway"
 	"github.com/eventpost/eventpost/internal/mailer"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/database"
@@ -61,107 +61,145 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 	if cfg.InstanceID == "" {
 		cfg.InstanceID = defaultInstanceID()
 	}
-	log = log.With("instance", cfg.InstanceID)
-	var closers []func() error
+	a := &allInOne{cfg: cfg, log: log.With("instance", cfg.InstanceID), resolver: discovery.Static{}}
+	a.balancer = discovery.NewBalancer(a.resolver)
 	defer func() {
 		if err != nil {
-			for i := len(closers) - 1; i >= 0; i-- {
-				_ = closers[i]()
-			}
+			_ = a.close()
 		}
 	}()
+	if err := a.prepare(); err != nil {
+		return nil, err
+	}
+	for _, name := range backendServices {
+		if err := a.addService(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	if err := a.addGateway(); err != nil {
+		return nil, err
+	}
+	return a.run(ctx), nil
+}
 
-	gatewayReg := metrics.NewRegistry(true)
+// allInOne is the all-in-one process while Start builds it.
+type allInOne struct {
+	cfg     Config
+	log     *slog.Logger
+	closers []func() error // what to close when the system stops, in opening order
+
+	broker     *broker.InProcess
+	gatewayReg *prometheus.Registry // the process's registry: the gateway's, the broker's…
+	transport  mailer.Transport
+	keys       systemKeys
+	resolver   discovery.Static // each service's loopback listener
+	balancer   *discovery.Balancer
+	parts      []*part
+
+	gateway        *gateway.Gateway
+	gatewayLn      net.Listener
+	metricsLn      net.Listener // nil without Config.MetricsAddr
+	gatewayLog     *slog.Logger
+	serviceMetrics map[string]*prometheus.Registry
+}
+
+// part is one service of the all-in-one process.
+type part struct {
+	name     string
+	svc      service
+	registry *prometheus.Registry
+	listener net.Listener
+	relay    *outbox.Relay
+}
+
+// prepare makes what the services share: the broker, the mail transport and the keys.
+func (a *allInOne) prepare() error {
+	a.gatewayReg = metrics.NewRegistry(true)
 	deadLetters := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "broker_dead_letters_total", Help: "Messages a consumer rejected for good, by queue.",
 	}, []string{"queue"})
-	gatewayReg.MustRegister(deadLetters)
-	b := broker.NewInProcess(logging.ForService(log, "broker"), func(q string) { deadLetters.WithLabelValues(q).Inc() })
-
-	type part struct {
-		name     string
-		store    store
-		svc      service
-		registry *prometheus.Registry
-		listener net.Listener
-		relay    *outbox.Relay
+	a.gatewayReg.MustRegister(deadLetters)
+	a.broker = broker.NewInProcess(logging.ForService(a.log, "broker"), func(q string) { deadLetters.WithLabelValues(q).Inc() })
+	var err error
+	if a.transport, err = mailer.NewTransport(a.cfg.mailTransport(), logging.ForService(a.log, discovery.Mailer)); err != nil {
+		return fmt.Errorf("mail transport: %w", err)
 	}
-	transport, err := mailer.NewTransport(mailer.Config{SMTPURL: cfg.SMTPURL, MailDir: filepath.Join(cfg.DataDir, "mail")}, logging.ForService(log, discovery.Mailer))
-	if err != nil {
-		return nil, fmt.Errorf("mail transport: %w", err)
-	}
-	closers = append(closers, transport.Close)
-
+	a.closers = append(a.closers, a.transport.Close)
 	// The services' keys live in this process's memory only: nothing outside it can make a
 	// call that the services accept.
-	keys, err := newSystemKeys()
-	if err != nil {
-		return nil, err
-	}
-	parts := make([]*part, 0, len(backendServices))
-	resolver := discovery.Static{}
-	balancer := discovery.NewBalancer(resolver)
-	for _, name := range backendServices {
-		slog := logging.ForService(log, name)
-		st, err := openStore(ctx, name, database.SQLite, cfg.DataDir, "", slog)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		closers = append(closers, st.Close)
-		reg := metrics.NewRegistry(false)
-		relay := outbox.NewRelay(st.DB(), database.SQLite, b, slog, reg, outbox.RelayConfig{})
-		sk, err := keys.keysFor(name)
-		if err != nil {
-			return nil, err
-		}
-		svc, err := newService(name, st, serviceDeps{
-			cfg: cfg, outbox: relay, log: slog, registry: reg, balancer: balancer, transport: transport, keys: sk,
-		})
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range svc.Consumers() {
-			if err := b.Register(c); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("%s: listen: %w", name, err)
-		}
-		closers = append(closers, ln.Close)
-		resolver[name] = []string{"http://" + ln.Addr().String()}
-		parts = append(parts, &part{name: name, store: st, svc: svc, registry: reg, listener: ln, relay: relay})
-	}
+	a.keys, err = newSystemKeys()
+	return err
+}
 
-	glog := logging.ForService(log, discovery.Gateway)
-	gk, err := keys.keysFor(discovery.Gateway)
+// addService opens the named service's SQLite store, builds the service over it, registers
+// its consumers with the broker and binds its loopback listener.
+func (a *allInOne) addService(ctx context.Context, name string) error {
+	log := logging.ForService(a.log, name)
+	st, err := openStore(ctx, name, database.SQLite, a.cfg.DataDir, "", log)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	gw, err := newGateway(cfg, resolver, glog, gatewayReg, gk.signer)
+	a.closers = append(a.closers, st.Close)
+	reg := metrics.NewRegistry(false)
+	relay := outbox.NewRelay(st.DB(), database.SQLite, a.broker, log, reg, outbox.RelayConfig{})
+	sk, err := a.keys.keysFor(name)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	gln, err := net.Listen("tcp", cfg.HTTPAddr)
+	b, err := newService(name, st, serviceDeps{
+		cfg: a.cfg, outbox: relay, log: log, registry: reg, balancer: a.balancer,
+		transport: a.transport, keys: sk,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("gateway: listen: %w", err)
+		return err
 	}
-	closers = append(closers, gln.Close)
+	for _, c := range b.svc.Consumers() {
+		if err := a.broker.Register(c); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("%s: listen: %w", name, err)
+	}
+	a.closers = append(a.closers, ln.Close)
+	a.resolver[name] = []string{"http://" + ln.Addr().String()}
+	a.parts = append(a.parts, &part{name: name, svc: b.svc, registry: reg, listener: ln, relay: relay})
+	return nil
+}
+
+// addGateway builds the gateway over the services' listeners and binds its listener and,
+// with Config.MetricsAddr, the metrics listener.
+func (a *allInOne) addGateway() error {
+	a.gatewayLog = logging.ForService(a.log, discovery.Gateway)
+	gk, err := a.keys.keysFor(discovery.Gateway)
+	if err != nil {
+		return err
+	}
+	if a.gateway, err = newGateway(a.cfg, a.resolver, a.gatewayLog, a.gatewayReg, gk.signer); err != nil {
+		return err
+	}
+	if a.gatewayLn, err = net.Listen("tcp", a.cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("gateway: listen: %w", err)
+	}
+	a.closers = append(a.closers, a.gatewayLn.Close)
 	// With cfg.MetricsAddr, one listener serves every registry, each at a path of its own.
-	var mln net.Listener
-	if cfg.MetricsAddr != "" {
-		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
-			return nil, fmt.Errorf("metrics: listen: %w", err)
+	if a.cfg.MetricsAddr != "" {
+		if a.metricsLn, err = net.Listen("tcp", a.cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("metrics: listen: %w", err)
 		}
-		closers = append(closers, mln.Close)
+		a.closers = append(a.closers, a.metricsLn.Close)
 	}
+	return nil
+}
 
+// run runs every part until ctx ends or one fails, then closes what Start opened.
+func (a *allInOne) run(ctx context.Context) *System {
 	ctx, cancel := context.WithCancel(ctx)
 	g, gctx := errgroup.WithContext(ctx)
 	serve := func(name string, h http.Handler, ln net.Listener, log *slog.Logger) {
 		g.Go(func() error {
-			if err := httpx.Serve(gctx, httpx.NewServer("", h, log), ln, cfg.ShutdownTimeout); err != nil {
+			if err := httpx.Serve(gctx, httpx.NewServer("", h, log), ln, a.cfg.ShutdownTimeout); err != nil {
 				return fmt.Errorf("%s: serve: %w", name, err)
 			}
 			return nil
@@ -175,12 +213,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 			return nil
 		})
 	}
-	run("broker", b.Run)
+	run("broker", a.broker.Run)
 	serviceRegs := map[string]*prometheus.Registry{}
-	for _, p := range parts {
-		l := logging.ForService(log, p.name)
+	for _, p := range a.parts {
+		l := logging.ForService(a.log, p.name)
 		h := p.svc.Handler()
-		if mln != nil {
+		if a.metricsLn != nil {
 			h = httpx.WithoutMetrics(h, l)
 		}
 		serviceRegs[p.name] = p.registry
@@ -188,36 +226,48 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 		run(p.name+" outbox relay", p.relay.Run)
 		run(p.name, p.svc.Run)
 	}
-	serve(discovery.Gateway, gw.Handler(), gln, glog)
-	run(discovery.Gateway, gw.Run)
-	if mln != nil {
-		serve("metrics", metrics.ListenerHandler(gatewayReg, serviceRegs), mln, log)
+	serve(discovery.Gateway, a.gateway.Handler(), a.gatewayLn, a.gatewayLog)
+	run(discovery.Gateway, a.gateway.Run)
+	if a.metricsLn != nil {
+		serve("metrics", metrics.ListenerHandler(a.gatewayReg, serviceRegs), a.metricsLn, a.log)
 	}
+	sys := a.system(cancel)
+	go func() {
+		err := g.Wait()
+		cancel()
+		sys.done <- errors.Join(err, a.close())
+		close(sys.done)
+	}()
+	return sys
+}
 
+// system returns the System of the running process, stopped by cancel.
+func (a *allInOne) system(cancel context.CancelFunc) *System {
 	sys := &System{
-		URL:         "http://" + gln.Addr().String(),
+		URL:         "http://" + a.gatewayLn.Addr().String(),
 		ServiceURLs: map[string]string{},
 		cancel:      cancel,
 		done:        make(chan error, 1),
 	}
-	for name, urls := range resolver {
+	for name, urls := range a.resolver {
 		sys.ServiceURLs[name] = urls[0]
 	}
-	if mln != nil {
-		sys.MetricsURL = "http://" + mln.Addr().String()
-		log.Info("serving metrics", "url", sys.MetricsURL+"/metrics", "services", sys.MetricsURL+metrics.PathPrefix+"<service>")
+	if a.metricsLn != nil {
+		sys.MetricsURL = "http://" + a.metricsLn.Addr().String()
+		a.log.Info("serving metrics", "url", sys.MetricsURL+"/metrics", "services", sys.MetricsURL+metrics.PathPrefix+"<service>")
 	}
-	go func() {
-		err := g.Wait()
-		cancel()
-		var cerr error
-		for i := len(closers) - 1; i >= 0; i-- {
-			if e := closers[i](); e != nil && !errors.Is(e, net.ErrClosed) {
-				cerr = errors.Join(cerr, e)
-			}
+	return sys
+}
+
+// close closes what Start opened, in reverse order, and returns the errors but those of
+// listeners already closed.
+func (a *allInOne) close() error {
+	var err error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if e := a.closers[i](); e != nil && !errors.Is(e, net.ErrClosed) {
+			err = errors.Join(err, e)
 		}
-		sys.done <- errors.Join(err, cerr)
-		close(sys.done)
-	}()
-	return sys, nil
+	}
+	a.closers = nil
+	return err
 }

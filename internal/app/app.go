@@ -5,6 +5,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -15,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/telemetry"
 )
@@ -31,6 +31,8 @@ commands:
   keygen <dir>     write the service keys of a distributed system under dir:
                    <service>/service.key (0600) for the services that call others,
                    public/caller-keys (0644); existing files are kept
+  env              list the environment variables of the all-in-one mode and of serve,
+                   with their defaults (a Markdown table, as README.md shows it)
   help             show this text
 
 Configuration comes from the environment; see README.md.
@@ -44,32 +46,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	switch cmd {
 	case "all-in-one":
-		cfg, err := ReadConfig(getenv, "")
-		if err != nil {
-			return err
-		}
-		return withTelemetry(ctx, "", cfg, getenv, stdout, func(log *slog.Logger) error {
-			sys, err := Start(ctx, cfg, log)
-			if err != nil {
-				return err
-			}
-			log.Info("EventPost is running", "url", sys.URL, "data_dir", cfg.DataDir)
-			err = sys.Wait()
-			log.Info("EventPost stopped", "err", err)
-			return err
-		})
+		return runAllInOne(ctx, getenv, stdout)
 	case "serve":
-		services := append([]string{discovery.Gateway}, backendServices...)
-		if len(args) != 2 || !slices.Contains(services, args[1]) {
-			return fmt.Errorf("serve needs one of: %s\n%s", strings.Join(services, ", "), usage)
-		}
-		cfg, err := ReadConfig(getenv, args[1])
-		if err != nil {
-			return err
-		}
-		return withTelemetry(ctx, args[1], cfg, getenv, stdout, func(log *slog.Logger) error {
-			return Serve(ctx, args[1], cfg, log)
-		})
+		return runServe(ctx, args[1:], getenv, stdout)
 	case "launch":
 		return runLaunch(ctx, getenv, stdout)
 	case "keygen":
@@ -81,12 +60,67 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			fmt.Fprintln(stdout, "wrote", p)
 		}
 		return err
+	case "env":
+		_, err := io.WriteString(stdout, EnvTable())
+		return err
 	case "help", "-h", "--help":
 		_, err := io.WriteString(stdout, usage)
 		return err
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
+}
+
+// runAllInOne runs the all-in-one mode until ctx ends or a part fails.
+func runAllInOne(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := ReadConfig(getenv, "")
+	if err != nil {
+		return err
+	}
+	return withTelemetry(ctx, "", cfg, getenv, stdout, func(log *slog.Logger) error {
+		sys, err := Start(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		log.Info("EventPost is running", "url", sys.URL, "data_dir", cfg.DataDir)
+		err = sys.Wait()
+		log.Info("EventPost stopped", "err", err)
+		return err
+	})
+}
+
+// runServe runs the service args names (`serve <service>`) until ctx ends.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	services := Services()
+	if len(args) != 1 || !slices.Contains(services, args[0]) {
+		return fmt.Errorf("serve needs one of: %s\n%s", strings.Join(services, ", "), usage)
+	}
+	cfg, err := ReadConfig(getenv, args[0])
+	if err != nil {
+		return err
+	}
+	return withTelemetry(ctx, args[0], cfg, getenv, stdout, func(log *slog.Logger) error {
+		return Serve(ctx, args[0], cfg, log)
+	})
+}
+
+// EnvTable returns EnvVars as a Markdown table: each variable (and its _FILE form) and its
+// default.
+func EnvTable() string {
+	var b strings.Builder
+	b.WriteString("| variable | default |\n|---|---|\n")
+	for _, v := range EnvVars() {
+		name := "`" + v.Name + "`"
+		if v.File {
+			name += " (or `" + v.Name + "_FILE`)"
+		}
+		def := "unset"
+		if v.Default != "" {
+			def = "`" + v.Default + "`"
+		}
+		fmt.Fprintf(&b, "| %s | %s |\n", name, def)
+	}
+	return b.String()
 }
 
 // withTelemetry sets OpenTelemetry up for the process of service ("" for the all-in-one
@@ -131,10 +165,10 @@ func runLaunch(ctx context.Context, getenv func(string) string, stdout io.Writer
 	}
 	cfg := DefaultClusterConfig()
 	cfg.Binary, cfg.Output = bin, stdout
-	cfg.PostgresURL = or(getenv("EVENTPOST_POSTGRES_URL"), cfg.PostgresURL)
-	cfg.DatabasePrefix = or(getenv("EVENTPOST_DATABASE_PREFIX"), cfg.DatabasePrefix)
-	cfg.AMQPURL = or(getenv("EVENTPOST_AMQP_URL"), cfg.AMQPURL)
-	cfg.GatewayAddr = or(getenv("EVENTPOST_HTTP_ADDR"), cfg.GatewayAddr)
+	cfg.PostgresURL = cmp.Or(getenv("EVENTPOST_POSTGRES_URL"), cfg.PostgresURL)
+	cfg.DatabasePrefix = cmp.Or(getenv("EVENTPOST_DATABASE_PREFIX"), cfg.DatabasePrefix)
+	cfg.AMQPURL = cmp.Or(getenv("EVENTPOST_AMQP_URL"), cfg.AMQPURL)
+	cfg.GatewayAddr = cmp.Or(getenv("EVENTPOST_HTTP_ADDR"), cfg.GatewayAddr)
 	cfg.ConsulAddr = getenv("EVENTPOST_CONSUL_ADDR")
 	if cfg.ConsulAddr == "" {
 		if cfg.ConsulBinary, err = consulBinary(getenv("EVENTPOST_CONSUL_BIN")); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"runtime/debug"
 	"strconv"
@@ -14,9 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/eventpost/eventpost/internal/gateway"
-	"github.com/eventpost/eventpost/internal/mailer"
-	"github.com/eventpost/eventpost/internal/notifications"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/kvconfig"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
@@ -111,10 +109,10 @@ func (p *consulProcess) start(ctx context.Context, g *errgroup.Group, ln net.Lis
 }
 
 // configKeys returns the configuration keys a process applies from Consul: log_level in
-// every one, outbox_max_backoff with an outbox relay, and the keys of its service — the
-// gateway gw or the service svc. Each key's base value, which a deleted key reverts to, is
-// the one in force at start (from the environment, or the default).
-func configKeys(cfg Config, gw *gateway.Gateway, svc service, relay *outbox.Relay) map[string]kvconfig.Key {
+// every one, outbox_max_backoff with an outbox relay, and own, the keys of its service (see
+// the roster). Each key's base value, which a deleted key reverts to, is the one in force at
+// start (from the environment, or the default).
+func configKeys(cfg Config, own map[string]kvconfig.Key, relay *outbox.Relay) map[string]kvconfig.Key {
 	keys := map[string]kvconfig.Key{}
 	if cfg.LogLevelVar != nil {
 		keys["log_level"] = kvconfig.LogLevel(cfg.LogLevel, cfg.LogLevelVar)
@@ -122,19 +120,7 @@ func configKeys(cfg Config, gw *gateway.Gateway, svc service, relay *outbox.Rela
 	if relay != nil {
 		keys["outbox_max_backoff"] = kvconfig.Duration(relay.MaxBackoff(), relay.SetMaxBackoff)
 	}
-	if gw != nil {
-		keys["rate_limit"] = kvconfig.Float(cfg.RateLimit, gw.SetRateLimit)
-		keys["rate_burst"] = kvconfig.Int(cfg.RateBurst, gw.SetRateBurst)
-	}
-	switch s := svc.(type) {
-	case *mailer.Service:
-		keys["mail_from"] = kvconfig.String(s.From(), s.SetFrom)
-		keys["max_attempts"] = kvconfig.Int(s.MaxAttempts(), s.SetMaxAttempts)
-	case *notifications.Service:
-		poll, batch := s.Schedule()
-		keys["poll_interval"] = kvconfig.Duration(poll, s.SetPollInterval)
-		keys["claim_batch"] = kvconfig.Int(batch, s.SetClaimBatch)
-	}
+	maps.Copy(keys, own)
 	return keys
 }
 

@@ -36,12 +36,12 @@ type ClusterConfig struct {
 	AMQPURL string
 	// GatewayAddr is the gateway's listen address (EVENTPOST_HTTP_ADDR, default ":8080").
 	GatewayAddr string
-	// Ports are the services' ports, one per replica, in order (default: 8081 auth,
-	// 8082 events, 8083 and 8093 notifications, 8084 and 8094 mailer). A service missing
-	// from Ports gets free ports chosen at launch.
+	// Ports are the services' ports, one per replica, in order (default: the roster's port
+	// plus 10 per replica — 8081 auth, 8082 events, 8083 and 8093 notifications, 8084 and
+	// 8094 mailer). A service missing from Ports gets free ports chosen at launch.
 	Ports map[string][]int
-	// Replicas is how many processes of each service run (default 1, and 2 for notifications
-	// and mailer).
+	// Replicas is how many processes of each service run (default the roster's: 1, and 2 for
+	// notifications and mailer).
 	Replicas map[string]int
 	// ConsulAddr is the HTTP address of a running Consul agent the services register with,
 	// find each other through and take their configuration from (EVENTPOST_CONSUL_ADDR). When
@@ -63,20 +63,26 @@ type ClusterConfig struct {
 	Output io.Writer
 }
 
-// DefaultClusterConfig returns the launcher's defaults.
+// DefaultClusterConfig returns the launcher's defaults; the ports and replica counts are the
+// roster's.
 func DefaultClusterConfig() ClusterConfig {
-	return ClusterConfig{
+	cfg := ClusterConfig{
 		PostgresURL:    "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		DatabasePrefix: "eventpost",
 		AMQPURL:        "amqp://guest:guest@127.0.0.1:5672/",
-		GatewayAddr:    ":8080",
-		Ports: map[string][]int{
-			discovery.Auth: {8081}, discovery.Events: {8082},
-			discovery.Notifications: {8083, 8093}, discovery.Mailer: {8084, 8094},
-		},
-		Replicas: map[string]int{discovery.Notifications: 2, discovery.Mailer: 2},
-		Output:   os.Stdout,
+		GatewayAddr:    fmt.Sprintf(":%d", mustSpec(discovery.Gateway).port),
+		Ports:          map[string][]int{},
+		Replicas:       map[string]int{},
+		Output:         os.Stdout,
 	}
+	for _, name := range backendServices {
+		s := mustSpec(name)
+		cfg.Replicas[name] = s.replicas
+		for i := range s.replicas {
+			cfg.Ports[name] = append(cfg.Ports[name], s.port+10*i)
+		}
+	}
+	return cfg
 }
 
 // Process is one running service process of a Cluster.
@@ -130,24 +136,10 @@ func Launch(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 			return nil, err
 		}
 	}
-	upstreams := map[string][]string{}
-	for _, name := range backendServices {
-		n := max(cfg.Replicas[name], 1)
-		for i := range n {
-			addr, err := clusterAddr(cfg.Ports[name], i)
-			if err != nil {
-				return nil, err
-			}
-			c.Processes = append(c.Processes, &Process{Service: name, Index: i, Addr: addr})
-			upstreams[name] = append(upstreams[name], "http://"+addr)
-		}
+	upstreams, err := c.plan()
+	if err != nil {
+		return nil, err
 	}
-	gwAddr := cfg.GatewayAddr
-	if strings.HasPrefix(gwAddr, ":") {
-		gwAddr = "127.0.0.1" + gwAddr
-	}
-	c.Processes = append(c.Processes, &Process{Service: discovery.Gateway, Addr: cfg.GatewayAddr})
-	c.URL = "http://" + gwAddr
 	// A fresh set of service keys per launch, handed to each process in its environment
 	// (which only this user can read), never written to disk.
 	keys, err := newSystemKeys()
@@ -155,31 +147,9 @@ func Launch(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		return nil, err
 	}
 	for _, p := range c.Processes {
-		keyEnv, err := keys.env(p.Service)
-		if err != nil {
+		if err := c.setEnv(p, keys, dbURLs[p.Service], upstreams, metricsHost, metricsOn); err != nil {
+			c.Stop()
 			return nil, err
-		}
-		p.env = append(append(append([]string{}, cfg.Env...), keyEnv...),
-			"EVENTPOST_SERVICE_KEY_FILE=", "EVENTPOST_CALLER_KEYS_FILE=",
-			"EVENTPOST_HTTP_ADDR="+p.Addr,
-			"EVENTPOST_DATABASE_URL="+dbURLs[p.Service],
-			"EVENTPOST_AMQP_URL="+cfg.AMQPURL,
-			fmt.Sprintf("EVENTPOST_INSTANCE_ID=%s-%d", p.Service, p.Index+1),
-		)
-		if c.ConsulAddr != "" {
-			p.env = append(p.env, "EVENTPOST_CONSUL_ADDR="+c.ConsulAddr)
-		}
-		if metricsOn {
-			free, err := clusterAddr(nil, 0)
-			if err != nil {
-				return nil, err
-			}
-			_, port, _ := net.SplitHostPort(free)
-			p.MetricsAddr = net.JoinHostPort(metricsHost, port)
-			p.env = append(p.env, "EVENTPOST_METRICS_ADDR="+p.MetricsAddr)
-		}
-		for name, urls := range upstreams {
-			p.env = append(p.env, "EVENTPOST_"+strings.ToUpper(name)+"_URLS="+strings.Join(urls, ","))
 		}
 		if err := c.Start(p); err != nil {
 			c.Stop()
@@ -193,6 +163,57 @@ func Launch(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		}
 	}
 	return c, nil
+}
+
+// plan lists the cluster's processes — the replicas of every service, then the gateway —
+// with their addresses, and returns the base URLs of each service's replicas.
+func (c *Cluster) plan() (map[string][]string, error) {
+	upstreams := map[string][]string{}
+	for _, name := range backendServices {
+		for i := range max(c.cfg.Replicas[name], 1) {
+			addr, err := clusterAddr(c.cfg.Ports[name], i)
+			if err != nil {
+				return nil, err
+			}
+			c.Processes = append(c.Processes, &Process{Service: name, Index: i, Addr: addr})
+			upstreams[name] = append(upstreams[name], "http://"+addr)
+		}
+	}
+	c.Processes = append(c.Processes, &Process{Service: discovery.Gateway, Addr: c.cfg.GatewayAddr})
+	c.URL = "http://" + hostPort(c.cfg.GatewayAddr)
+	return upstreams, nil
+}
+
+// setEnv sets the environment of p's process: the cluster's Env, its keys, addresses,
+// database, broker, Consul agent, metrics listener and the other services' URLs.
+func (c *Cluster) setEnv(p *Process, keys systemKeys, dbURL string, upstreams map[string][]string, metricsHost string, metricsOn bool) error {
+	keyEnv, err := keys.env(p.Service)
+	if err != nil {
+		return err
+	}
+	p.env = append(append(append([]string{}, c.cfg.Env...), keyEnv...),
+		"EVENTPOST_SERVICE_KEY_FILE=", "EVENTPOST_CALLER_KEYS_FILE=",
+		"EVENTPOST_HTTP_ADDR="+p.Addr,
+		"EVENTPOST_DATABASE_URL="+dbURL,
+		"EVENTPOST_AMQP_URL="+c.cfg.AMQPURL,
+		fmt.Sprintf("EVENTPOST_INSTANCE_ID=%s-%d", p.Service, p.Index+1),
+	)
+	if c.ConsulAddr != "" {
+		p.env = append(p.env, "EVENTPOST_CONSUL_ADDR="+c.ConsulAddr)
+	}
+	if metricsOn {
+		free, err := clusterAddr(nil, 0)
+		if err != nil {
+			return err
+		}
+		_, port, _ := net.SplitHostPort(free)
+		p.MetricsAddr = net.JoinHostPort(metricsHost, port)
+		p.env = append(p.env, "EVENTPOST_METRICS_ADDR="+p.MetricsAddr)
+	}
+	for name, urls := range upstreams {
+		p.env = append(p.env, upstreamVar(name)+"="+strings.Join(urls, ","))
+	}
+	return nil
 }
 
 // Start starts p's process (again, after Kill).

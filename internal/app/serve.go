@@ -1,13 +1,13 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -37,124 +37,190 @@ import (
 // at /metrics there, and not on cfg.HTTPAddr. It returns when ctx ends, after a graceful
 // shutdown.
 func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) error {
-	log = logging.ForService(log, name).With("instance", cfg.InstanceID)
-	keys, err := keysFromConfig(name, cfg)
+	p, err := newServeProcess(name, cfg, log)
 	if err != nil {
 		return err
 	}
-	reg := metrics.NewRegistry(true)
-	var resolver discovery.Resolver = discovery.Static(cfg.Upstreams)
-	var consul *consulProcess // with Config.ConsulAddr
-	if cfg.ConsulAddr != "" {
-		var err error
-		if consul, err = newConsulProcess(name, cfg, log, reg); err != nil {
-			return err
-		}
-		resolver = consul.resolverOr(resolver)
-	}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("%s: listen: %w", name, err)
-	}
-	defer ln.Close()
-	// With cfg.MetricsAddr, /metrics has a listener of its own, and the main one answers 404.
-	var metricsLn net.Listener
-	if cfg.MetricsAddr != "" {
-		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
-			return fmt.Errorf("%s: metrics listen: %w", name, err)
-		}
-		defer metricsLn.Close()
-	}
-
-	g, gctx := errgroup.WithContext(ctx)
-	// serveMetrics serves reg on the metrics listener, if any, until the process stops, and
-	// logs the addresses the process serves on.
-	serveMetrics := func() {
-		attrs := []any{"addr", ln.Addr().String()}
-		if metricsLn != nil {
-			g.Go(func() error {
-				return httpx.Serve(gctx, httpx.NewServer("", metrics.ListenerHandler(reg, nil), log), metricsLn, cfg.ShutdownTimeout)
-			})
-			attrs = append(attrs, "metrics_addr", metricsLn.Addr().String())
-		}
-		log.Info("serving", attrs...)
-	}
-	// serveHTTP serves h. With Consul it first applies the configuration keys, and it serves
-	// until the instance is deregistered.
-	serveHTTP := func(h http.Handler, keys map[string]kvconfig.Key) error {
-		httpCtx := gctx
-		if consul != nil {
-			var err error
-			if httpCtx, err = consul.start(gctx, g, ln, keys); err != nil {
-				return err
-			}
-		}
-		g.Go(func() error {
-			return httpx.Serve(httpCtx, httpx.NewServer("", h, log), ln, cfg.ShutdownTimeout)
-		})
-		return nil
-	}
+	defer p.close()
+	p.g, p.gctx = errgroup.WithContext(ctx)
 	if name == discovery.Gateway {
-		gw, err := newGateway(cfg, resolver, log, reg, keys.signer)
-		if err != nil {
-			return err
-		}
-		if err := serveHTTP(gw.Handler(), configKeys(cfg, gw, nil, nil)); err != nil {
-			return err
-		}
-		g.Go(func() error { return gw.Run(gctx) })
-		serveMetrics()
-		return g.Wait()
+		err = p.serveGateway()
+	} else {
+		err = p.serveService(ctx)
 	}
-
-	st, err := openStore(ctx, name, database.Postgres, "", cfg.DatabaseURL, log)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	rc := rabbitmq.DefaultConfig()
-	rc.Bindings = messages.Bindings
-	rc.URL, rc.Prefix, rc.Name = cfg.AMQPURL, cfg.AMQPPrefix, name+"/"+cfg.InstanceID
-	rc.Concurrency = 32
-	rb, err := rabbitmq.New(rc, log, reg)
-	if err != nil {
-		return fmt.Errorf("%s: broker: %w", name, err)
+	return p.g.Wait()
+}
+
+// serveProcess is the process of one service of the distributed mode.
+type serveProcess struct {
+	name      string
+	cfg       Config
+	log       *slog.Logger
+	keys      serviceKeys
+	reg       *prometheus.Registry
+	resolver  discovery.Resolver
+	consul    *consulProcess // with Config.ConsulAddr
+	ln        net.Listener
+	metricsLn net.Listener // with Config.MetricsAddr
+	closers   []func() error
+
+	g    *errgroup.Group
+	gctx context.Context
+}
+
+// newServeProcess reads the service's keys, sets discovery up and binds the listeners.
+func newServeProcess(name string, cfg Config, log *slog.Logger) (*serveProcess, error) {
+	p := &serveProcess{
+		name: name, cfg: cfg, log: logging.ForService(log, name).With("instance", cfg.InstanceID),
+		reg: metrics.NewRegistry(true), resolver: discovery.Static(cfg.Upstreams),
 	}
-	defer rb.Close()
+	var err error
+	if p.keys, err = keysFromConfig(name, cfg); err != nil {
+		return nil, err
+	}
+	if cfg.ConsulAddr != "" {
+		if p.consul, err = newConsulProcess(name, cfg, p.log, p.reg); err != nil {
+			return nil, err
+		}
+		p.resolver = p.consul.resolverOr(p.resolver)
+	}
+	if err := p.listen(); err != nil {
+		p.close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// listen binds the HTTP listener and, with Config.MetricsAddr, the one of /metrics (the main
+// one then answers /metrics 404).
+func (p *serveProcess) listen() error {
+	var err error
+	if p.ln, err = net.Listen("tcp", p.cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("%s: listen: %w", p.name, err)
+	}
+	p.closers = append(p.closers, p.ln.Close)
+	if p.cfg.MetricsAddr != "" {
+		if p.metricsLn, err = net.Listen("tcp", p.cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("%s: metrics listen: %w", p.name, err)
+		}
+		p.closers = append(p.closers, p.metricsLn.Close)
+	}
+	return nil
+}
+
+// close closes what the process opened, in reverse order.
+func (p *serveProcess) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		_ = p.closers[i]()
+	}
+	p.closers = nil
+}
+
+// serveMetrics serves the registry on the metrics listener, if any, until the process stops,
+// and logs the addresses the process serves on.
+func (p *serveProcess) serveMetrics() {
+	attrs := []any{"addr", p.ln.Addr().String()}
+	if p.metricsLn != nil {
+		p.g.Go(func() error {
+			return httpx.Serve(p.gctx, httpx.NewServer("", metrics.ListenerHandler(p.reg, nil), p.log), p.metricsLn, p.cfg.ShutdownTimeout)
+		})
+		attrs = append(attrs, "metrics_addr", p.metricsLn.Addr().String())
+	}
+	p.log.Info("serving", attrs...)
+}
+
+// serveHTTP serves h. With Consul it first applies the configuration keys, and it serves
+// until the instance is deregistered.
+func (p *serveProcess) serveHTTP(h http.Handler, keys map[string]kvconfig.Key) error {
+	httpCtx := p.gctx
+	if p.consul != nil {
+		var err error
+		if httpCtx, err = p.consul.start(p.gctx, p.g, p.ln, keys); err != nil {
+			return err
+		}
+	}
+	p.g.Go(func() error {
+		return httpx.Serve(httpCtx, httpx.NewServer("", h, p.log), p.ln, p.cfg.ShutdownTimeout)
+	})
+	return nil
+}
+
+// serveGateway builds the gateway and starts serving it.
+func (p *serveProcess) serveGateway() error {
+	gw, err := newGateway(p.cfg, p.resolver, p.log, p.reg, p.keys.signer)
+	if err != nil {
+		return err
+	}
+	if err := p.serveHTTP(gw.Handler(), configKeys(p.cfg, gatewayKeys(p.cfg, gw), nil)); err != nil {
+		return err
+	}
+	p.g.Go(func() error { return gw.Run(p.gctx) })
+	p.serveMetrics()
+	return nil
+}
+
+// serveService opens the service's PostgreSQL store and its RabbitMQ connection, builds the
+// service and starts serving it, its consumers and its outbox relay.
+func (p *serveProcess) serveService(ctx context.Context) error {
+	st, err := openStore(ctx, p.name, database.Postgres, "", p.cfg.DatabaseURL, p.log)
+	if err != nil {
+		return err
+	}
+	p.closers = append(p.closers, st.Close)
+	rb, err := p.openBroker()
+	if err != nil {
+		return err
+	}
 	// RabbitMQ pipelines confirmations: publish many messages of a batch at once, and gather
 	// the messages of concurrent commits into batches.
-	relay := outbox.NewRelay(st.DB(), database.Postgres, rb, log, reg, outbox.RelayConfig{
+	relay := outbox.NewRelay(st.DB(), database.Postgres, rb, p.log, p.reg, outbox.RelayConfig{
 		Concurrency: 32, Linger: 5 * time.Millisecond,
 	})
-	deps := serviceDeps{cfg: cfg, outbox: relay, log: log, registry: reg, balancer: discovery.NewBalancer(resolver), keys: keys}
-	if name == discovery.Mailer {
-		mc := mailer.Config{SMTPURL: cfg.SMTPURL, MailDir: filepath.Join(cfg.DataDir, "mail")}
-		if deps.transport, err = mailer.NewTransport(mc, log); err != nil {
-			return fmt.Errorf("%s: mail transport: %w", name, err)
+	deps := serviceDeps{cfg: p.cfg, outbox: relay, log: p.log, registry: p.reg, balancer: discovery.NewBalancer(p.resolver), keys: p.keys}
+	if p.name == discovery.Mailer {
+		if deps.transport, err = mailer.NewTransport(p.cfg.mailTransport(), p.log); err != nil {
+			return fmt.Errorf("%s: mail transport: %w", p.name, err)
 		}
-		defer deps.transport.Close()
+		p.closers = append(p.closers, deps.transport.Close)
 	}
-	svc, err := newService(name, st, deps)
+	b, err := newService(p.name, st, deps)
 	if err != nil {
 		return err
 	}
-	for _, c := range svc.Consumers() {
+	for _, c := range b.svc.Consumers() {
 		if err := rb.Register(c); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
-	h := withReadiness(svc.Handler(), httpx.Check{Name: "rabbitmq", Check: rb.Ping})
-	if metricsLn != nil {
-		h = httpx.WithoutMetrics(h, log)
+	h := withReadiness(b.svc.Handler(), httpx.BrokerCheck(rb.Ping))
+	if p.metricsLn != nil {
+		h = httpx.WithoutMetrics(h, p.log)
 	}
-	if err := serveHTTP(h, configKeys(cfg, nil, svc, relay)); err != nil {
+	if err := p.serveHTTP(h, configKeys(p.cfg, b.keys, relay)); err != nil {
 		return err
 	}
-	g.Go(func() error { return rb.Run(gctx) })
-	g.Go(func() error { return relay.Run(gctx) })
-	g.Go(func() error { return svc.Run(gctx) })
-	serveMetrics()
-	return g.Wait()
+	p.g.Go(func() error { return rb.Run(p.gctx) })
+	p.g.Go(func() error { return relay.Run(p.gctx) })
+	p.g.Go(func() error { return b.svc.Run(p.gctx) })
+	p.serveMetrics()
+	return nil
+}
+
+// openBroker connects to RabbitMQ as this instance.
+func (p *serveProcess) openBroker() (*rabbitmq.Broker, error) {
+	rc := rabbitmq.DefaultConfig()
+	rc.Bindings = messages.Bindings
+	rc.URL, rc.Prefix, rc.Name = p.cfg.AMQPURL, p.cfg.AMQPPrefix, p.name+"/"+p.cfg.InstanceID
+	rc.Concurrency = 32
+	rb, err := rabbitmq.New(rc, p.log, p.reg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: broker: %w", p.name, err)
+	}
+	p.closers = append(p.closers, rb.Close)
+	return rb, nil
 }
 
 // newGateway builds the gateway over resolver, with the web UI for every non-API path. The
@@ -169,7 +235,7 @@ func newGateway(cfg Config, resolver discovery.Resolver, log *slog.Logger, reg *
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
-	gcfg := gateway.DefaultConfig()
+	gcfg := cmp.Or(cfg.Gateway, gateway.DefaultConfig())
 	gcfg.RateLimit, gcfg.RateBurst = cfg.RateLimit, cfg.RateBurst
 	gcfg.MetricsElsewhere = cfg.MetricsAddr != ""
 	if strings.HasPrefix(cfg.PublicURL, "https://") {

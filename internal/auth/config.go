@@ -8,48 +8,49 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
 )
 
-// Config configures the auth service. Zero fields take their DefaultConfig value.
+// Config configures the auth service. Zero fields take their DefaultConfig value. A field
+// with an env tag is read from EVENTPOST_AUTH_<tag> by the host process (see envconf).
 type Config struct {
 	// AccessTokenTTL is how long an access token is valid. Default 15 minutes; at most
 	// authtoken.MaxTTL.
-	AccessTokenTTL time.Duration
+	AccessTokenTTL time.Duration `env:"ACCESS_TOKEN_TTL,positive"`
 	// RefreshTokenTTL is how long a refresh token is valid after it is issued; every refresh
 	// issues a new one. Default 30 days.
-	RefreshTokenTTL time.Duration
+	RefreshTokenTTL time.Duration `env:"REFRESH_TOKEN_TTL,positive"`
 	// Password holds the argon2id parameters of new hashes. Default and minimum:
 	// MinPasswordParams.
-	Password PasswordParams
+	Password PasswordParams `env:"PASSWORD_,prefix"`
 	// MaxConcurrentHashes bounds the password hashes computed at once (each holds
 	// Password.Memory KiB). Default 2.
-	MaxConcurrentHashes int
+	MaxConcurrentHashes int `env:"MAX_CONCURRENT_HASHES,positive"`
 	// AccountAddressFailureLimit is how many failed logins for one email address from one
 	// client address FailureWindow allows before logins for that email from that address are
 	// refused with 429; other addresses may still log in to it. Default 5.
-	AccountAddressFailureLimit int
+	AccountAddressFailureLimit int `env:"ACCOUNT_ADDRESS_FAILURE_LIMIT,positive"`
 	// AddressFailureLimit is how many failed logins from one client address FailureWindow
 	// allows before logins from it are refused with 429. Default 20.
-	AddressFailureLimit int
+	AddressFailureLimit int `env:"ADDRESS_FAILURE_LIMIT,positive"`
 	// AccountFailureLimit is how many failed logins for one email address, from all
 	// addresses together, FailureWindow allows before logins for it are refused from every
 	// address; reaching it emails the owner a link that unlocks the account and sets a new
 	// password. Default 100.
-	AccountFailureLimit int
+	AccountFailureLimit int `env:"ACCOUNT_FAILURE_LIMIT,positive"`
 	// ResetTokenTTL is how long a password-reset (or unlock) link works. Default 1 hour.
-	ResetTokenTTL time.Duration
+	ResetTokenTTL time.Duration `env:"RESET_TOKEN_TTL,positive"`
 	// ResetRequestLimit is how many password-reset emails one address may be sent within
 	// FailureWindow; further requests are answered the same but send nothing. Default 3.
-	ResetRequestLimit int
+	ResetRequestLimit int `env:"RESET_REQUEST_LIMIT,positive"`
 	// FailureWindow is the sliding window over which failed logins are counted. Default 15
 	// minutes.
-	FailureWindow time.Duration
+	FailureWindow time.Duration `env:"FAILURE_WINDOW,positive"`
 	// PruneInterval is how often expired revocations, refresh tokens and login failures are
 	// deleted. Default 10 minutes.
-	PruneInterval time.Duration
+	PruneInterval time.Duration `env:"PRUNE_INTERVAL,positive"`
 	// RevocationPoll is how often a waiting revocation-feed request re-reads the database for
 	// revocations written by other replicas. Default 1 second.
-	RevocationPoll time.Duration
+	RevocationPoll time.Duration `env:"REVOCATION_POLL,positive"`
 	// MaxRevocationWait caps the wait parameter of the revocation feed. Default 30 seconds.
-	MaxRevocationWait time.Duration
+	MaxRevocationWait time.Duration `env:"MAX_REVOCATION_WAIT,positive"`
 	// SigningKeys, when set, are the access-token signing keys (see ParseSigningKeys): the
 	// first signs new access tokens, and every one is published in the JWK set, so that
 	// tokens signed with a key that is being retired verify until they expire. The key kept

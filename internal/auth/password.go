@@ -17,15 +17,15 @@ import (
 // an account whose hash is weaker than these is rehashed when it next logs in.
 type PasswordParams struct {
 	// Memory is the memory cost in KiB. At least 19456 (19 MiB, the OWASP minimum).
-	Memory uint32
+	Memory uint32 `env:"MEMORY,positive"`
 	// Time is the number of passes over memory. At least 2.
-	Time uint32
+	Time uint32 `env:"TIME,positive"`
 	// Threads is the degree of parallelism. At least 1.
-	Threads uint8
+	Threads uint8 `env:"THREADS,positive"`
 	// SaltLen is the salt length in bytes. At least 16.
-	SaltLen uint32
+	SaltLen uint32 `env:"SALT_LEN,positive"`
 	// KeyLen is the derived key length in bytes. At least 32.
-	KeyLen uint32
+	KeyLen uint32 `env:"KEY_LEN,positive"`
 }
 
 // MinPasswordParams are the weakest parameters New accepts: the OWASP recommendation for

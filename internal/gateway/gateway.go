@@ -30,47 +30,48 @@ import (
 )
 
 // Config configures the gateway. DefaultConfig gives every field a sensible value.
+// A field with an env tag is read from EVENTPOST_GATEWAY_<tag> by the host process (see envconf).
 type Config struct {
 	// RateLimit is the sustained number of requests per second one client address may make.
 	RateLimit float64
 	// RateBurst is how many requests one client address may make at once.
 	RateBurst int
 	// RateIdle is how long a client address's bucket is kept after its last request.
-	RateIdle time.Duration
+	RateIdle time.Duration `env:"RATE_IDLE,positive"`
 	// TrustForwardedFor makes the first address of X-Forwarded-For the client address (for
 	// rate limits and HeaderClientIP). Enable it only behind a proxy that sets that header.
-	TrustForwardedFor bool
+	TrustForwardedFor bool `env:"TRUST_FORWARDED_FOR"`
 	// UpstreamTimeout bounds a proxied request, response body included; past it the client
 	// gets a 503.
-	UpstreamTimeout time.Duration
+	UpstreamTimeout time.Duration `env:"UPSTREAM_TIMEOUT,positive"`
 	// RetryAfter is the Retry-After of a 503 answered when a service is unavailable.
-	RetryAfter time.Duration
+	RetryAfter time.Duration `env:"RETRY_AFTER,positive"`
 	// UpstreamAttempts bounds the attempts at one GET or HEAD, the first included: a request
 	// whose instance failed before answering is sent to another instance of its service.
-	UpstreamAttempts int
+	UpstreamAttempts int `env:"UPSTREAM_ATTEMPTS,positive"`
 	// JWKSRefresh is how often the auth service's JWK set is fetched again.
-	JWKSRefresh time.Duration
+	JWKSRefresh time.Duration `env:"JWKS_REFRESH,positive"`
 	// JWKSMinRefetch is the least time between two fetches of the JWK set caused by tokens
 	// signed with an unknown key ID.
-	JWKSMinRefetch time.Duration
+	JWKSMinRefetch time.Duration `env:"JWKS_MIN_REFETCH"`
 	// JWKSRetryMax is the longest wait between two attempts to load the JWK set at start.
-	JWKSRetryMax time.Duration
+	JWKSRetryMax time.Duration `env:"JWKS_RETRY_MAX,positive"`
 	// Leeway is the clock skew tolerated when checking a token's times.
-	Leeway time.Duration
+	Leeway time.Duration `env:"LEEWAY"`
 	// AccessTokenLifetime is the longest lifetime (exp - iat) of an access token the gateway
 	// accepts: the auth service's access-token TTL. A longer-lived token, which the auth
 	// service does not issue, is refused. At most authtoken.MaxTTL.
-	AccessTokenLifetime time.Duration
+	AccessTokenLifetime time.Duration `env:"ACCESS_TOKEN_LIFETIME,positive"`
 	// RevocationPoll is how long the auth service may hold one long poll of its revocation
 	// feed (at most 30 s).
-	RevocationPoll time.Duration
+	RevocationPoll time.Duration `env:"REVOCATION_POLL"`
 	// HSTS, when not empty, is the Strict-Transport-Security header of every response (set it
 	// when the public URL is https), such as "max-age=31536000; includeSubDomains".
 	HSTS string
 	// RevocationWait bounds how long a response that revoked tokens is held until the gateway's
 	// revocation feed has caught up with it; it also bounds how long an authenticated request
 	// waits for the first sync of the feed.
-	RevocationWait time.Duration
+	RevocationWait time.Duration `env:"REVOCATION_WAIT,positive"`
 	// MetricsElsewhere takes /metrics off the gateway's handler: the host process serves the
 	// gateway's registry on a listener of its own (EVENTPOST_METRICS_ADDR), and the gateway
 	// answers /metrics with a 404 problem, as any unknown API path, never with the web UI.

@@ -30,6 +30,7 @@ import (
 )
 
 // Config configures the email-sender.
+// A field with an env tag is read from EVENTPOST_MAILER_<tag> by the host process (see envconf).
 type Config struct {
 	// From is the From header of every email (EVENTPOST_MAIL_FROM).
 	From string
@@ -37,12 +38,12 @@ type Config struct {
 	PublicURL string
 	// MaxAttempts is the delivery attempt at which a transient failure is recorded as a
 	// permanent one.
-	MaxAttempts int
+	MaxAttempts int `env:"MAX_ATTEMPTS,positive"`
 	// ClaimLease is how long a delivery that is sending an email keeps other deliveries of
 	// the same idempotency key out; after it, a crashed sender's claim is taken over.
-	ClaimLease time.Duration
+	ClaimLease time.Duration `env:"CLAIM_LEASE,positive"`
 	// SendTimeout bounds one send through the transport.
-	SendTimeout time.Duration
+	SendTimeout time.Duration `env:"SEND_TIMEOUT,positive"`
 	// MailDir is where NewTransport's file transport writes .eml files (<data dir>/mail).
 	MailDir string
 	// SMTPURL (EVENTPOST_SMTP_URL), when set, makes NewTransport send over SMTP; see
@@ -52,7 +53,7 @@ type Config struct {
 	SMTPRootCAs *x509.CertPool
 	// SMTPConnections is how many connections NewTransport keeps to the SMTP server at most,
 	// so that sends of concurrent deliveries do not wait for each other. Default 4.
-	SMTPConnections int
+	SMTPConnections int `env:"SMTP_CONNECTIONS,positive"`
 }
 
 // DefaultConfig returns the defaults: mail from EventPost <no-reply@eventpost.local>, links to

@@ -48,13 +48,14 @@ const (
 )
 
 // Config tunes the notifications service.
+// A field with an env tag is read from EVENTPOST_NOTIFICATIONS_<tag> by the host process (see envconf).
 type Config struct {
 	// PollInterval is how often the scheduler looks for due reminders even when no timer or
 	// wake-up tells it to: a safety net for reminders added by other replicas and for clock
 	// jumps. Default 1s.
-	PollInterval time.Duration
+	PollInterval time.Duration `env:"POLL_INTERVAL,positive"`
 	// ClaimBatch is how many due reminders one claim transaction takes. Default 100.
-	ClaimBatch int
+	ClaimBatch int `env:"CLAIM_BATCH,positive"`
 }
 
 // DefaultConfig returns the configuration the service runs with unless told otherwise.
