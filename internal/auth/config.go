@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"crypto/ed25519"
 	"fmt"
 	"time"
@@ -80,59 +81,66 @@ func DefaultConfig() Config {
 
 // withDefaults fills the zero fields of c from DefaultConfig and checks the result.
 func (c Config) withDefaults() (Config, error) {
-	d := DefaultConfig()
-	def := func(v *time.Duration, dv time.Duration) {
-		if *v == 0 {
-			*v = dv
-		}
-	}
-	defInt := func(v *int, dv int) {
-		if *v == 0 {
-			*v = dv
-		}
-	}
-	def(&c.AccessTokenTTL, d.AccessTokenTTL)
-	def(&c.RefreshTokenTTL, d.RefreshTokenTTL)
-	def(&c.FailureWindow, d.FailureWindow)
-	def(&c.PruneInterval, d.PruneInterval)
-	def(&c.RevocationPoll, d.RevocationPoll)
-	def(&c.MaxRevocationWait, d.MaxRevocationWait)
-	def(&c.ResetTokenTTL, d.ResetTokenTTL)
-	defInt(&c.MaxConcurrentHashes, d.MaxConcurrentHashes)
-	defInt(&c.AccountAddressFailureLimit, d.AccountAddressFailureLimit)
-	defInt(&c.AccountFailureLimit, d.AccountFailureLimit)
-	defInt(&c.AddressFailureLimit, d.AddressFailureLimit)
-	defInt(&c.ResetRequestLimit, d.ResetRequestLimit)
-	if c.Password == (PasswordParams{}) {
-		c.Password = d.Password
-	}
-	switch {
-	case c.AccessTokenTTL < time.Second || c.AccessTokenTTL > authtoken.MaxTTL:
-		return c, fmt.Errorf("auth config: access token TTL %v is not between 1s and %v", c.AccessTokenTTL, authtoken.MaxTTL)
-	case c.RefreshTokenTTL < time.Minute:
-		return c, fmt.Errorf("auth config: refresh token TTL %v is under a minute", c.RefreshTokenTTL)
-	case c.MaxConcurrentHashes < 1 || c.AccountAddressFailureLimit < 1 || c.AccountFailureLimit < 1 ||
-		c.AddressFailureLimit < 1 || c.ResetRequestLimit < 1:
-		return c, fmt.Errorf("auth config: hash concurrency and failure limits must be positive")
-	case c.AccountFailureLimit < c.AccountAddressFailureLimit:
-		return c, fmt.Errorf("auth config: the account-wide failure limit %d is below the per-address one %d",
-			c.AccountFailureLimit, c.AccountAddressFailureLimit)
-	case c.FailureWindow < 0 || c.PruneInterval < 0 || c.RevocationPoll < 0 || c.MaxRevocationWait < 0 ||
-		c.ResetTokenTTL < time.Minute:
-		return c, fmt.Errorf("auth config: durations must be positive")
-	}
-	if err := c.Password.validate(); err != nil {
+	c = c.defaulted()
+	if err := c.validate(); err != nil {
 		return c, fmt.Errorf("auth config: %w", err)
 	}
-	for i, k := range c.SigningKeys {
+	return c, nil
+}
+
+// defaulted returns c with its zero fields taken from DefaultConfig.
+func (c Config) defaulted() Config {
+	d := DefaultConfig()
+	c.AccessTokenTTL = cmp.Or(c.AccessTokenTTL, d.AccessTokenTTL)
+	c.RefreshTokenTTL = cmp.Or(c.RefreshTokenTTL, d.RefreshTokenTTL)
+	c.FailureWindow = cmp.Or(c.FailureWindow, d.FailureWindow)
+	c.PruneInterval = cmp.Or(c.PruneInterval, d.PruneInterval)
+	c.RevocationPoll = cmp.Or(c.RevocationPoll, d.RevocationPoll)
+	c.MaxRevocationWait = cmp.Or(c.MaxRevocationWait, d.MaxRevocationWait)
+	c.ResetTokenTTL = cmp.Or(c.ResetTokenTTL, d.ResetTokenTTL)
+	c.MaxConcurrentHashes = cmp.Or(c.MaxConcurrentHashes, d.MaxConcurrentHashes)
+	c.AccountAddressFailureLimit = cmp.Or(c.AccountAddressFailureLimit, d.AccountAddressFailureLimit)
+	c.AccountFailureLimit = cmp.Or(c.AccountFailureLimit, d.AccountFailureLimit)
+	c.AddressFailureLimit = cmp.Or(c.AddressFailureLimit, d.AddressFailureLimit)
+	c.ResetRequestLimit = cmp.Or(c.ResetRequestLimit, d.ResetRequestLimit)
+	c.Password = cmp.Or(c.Password, d.Password)
+	return c
+}
+
+// validate checks a defaulted configuration.
+func (c Config) validate() error {
+	switch {
+	case c.AccessTokenTTL < time.Second || c.AccessTokenTTL > authtoken.MaxTTL:
+		return fmt.Errorf("access token TTL %v is not between 1s and %v", c.AccessTokenTTL, authtoken.MaxTTL)
+	case c.RefreshTokenTTL < time.Minute:
+		return fmt.Errorf("refresh token TTL %v is under a minute", c.RefreshTokenTTL)
+	case min(c.MaxConcurrentHashes, c.AccountAddressFailureLimit, c.AccountFailureLimit,
+		c.AddressFailureLimit, c.ResetRequestLimit) < 1:
+		return fmt.Errorf("hash concurrency and failure limits must be positive")
+	case c.AccountFailureLimit < c.AccountAddressFailureLimit:
+		return fmt.Errorf("the account-wide failure limit %d is below the per-address one %d",
+			c.AccountFailureLimit, c.AccountAddressFailureLimit)
+	case min(c.FailureWindow, c.PruneInterval, c.RevocationPoll, c.MaxRevocationWait) < 0 ||
+		c.ResetTokenTTL < time.Minute:
+		return fmt.Errorf("durations must be positive")
+	}
+	if err := c.Password.validate(); err != nil {
+		return err
+	}
+	return validateSigningKeys(c.SigningKeys)
+}
+
+// validateSigningKeys checks that keys are distinct Ed25519 private keys.
+func validateSigningKeys(keys []ed25519.PrivateKey) error {
+	for i, k := range keys {
 		if len(k) != ed25519.PrivateKeySize {
-			return c, fmt.Errorf("auth config: signing key %d is not an Ed25519 private key", i+1)
+			return fmt.Errorf("signing key %d is not an Ed25519 private key", i+1)
 		}
-		for j, prev := range c.SigningKeys[:i] {
+		for j, prev := range keys[:i] {
 			if prev.Equal(k) {
-				return c, fmt.Errorf("auth config: signing key %d is the same key as key %d", i+1, j+1)
+				return fmt.Errorf("signing key %d is the same key as key %d", i+1, j+1)
 			}
 		}
 	}
-	return c, nil
+	return nil
 }
