@@ -96,11 +96,10 @@ type allInOne struct {
 	balancer   *discovery.Balancer
 	parts      []*part
 
-	gateway        *gateway.Gateway
-	gatewayLn      net.Listener
-	metricsLn      net.Listener // nil without Config.MetricsAddr
-	gatewayLog     *slog.Logger
-	serviceMetrics map[string]*prometheus.Registry
+	gateway    *gateway.Gateway
+	gatewayLn  net.Listener
+	metricsLn  net.Listener // nil without Config.MetricsAddr
+	gatewayLog *slog.Logger
 }
 
 // part is one service of the all-in-one process.
