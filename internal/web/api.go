@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
@@ -37,31 +38,13 @@ type tokenPair struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
-// location is where an event takes place, as the API's Event carries it.
-type location struct {
-	Name    string   `json:"name"`
-	Address string   `json:"address"`
-	Lat     *float64 `json:"lat"`
-	Lon     *float64 `json:"lon"`
-}
-
-// event is the public API's Event (the REST contract, events.Event) as the web UI reads it.
-// The UI does not show when an event was created or last changed: created_at and updated_at
-// are deliberately not read. TestEventReadsTheRESTEvent fails when the API's Event gains a
-// field that is neither read here nor listed there as ignored (docs/wire-types.md).
+// event is the public API's Event (the REST contract, events.Event) as the web UI reads it:
+// the broker's snapshot of an event (messages.Event, which holds every field of the REST
+// Event but capacity) and the capacity. TestEventReadsTheRESTEvent fails when the API's Event
+// gains a field that is not read here (docs/wire-types.md).
 type event struct {
-	ID          string     `json:"id"`
-	OrganizerID string     `json:"organizer_id"`
-	Title       string     `json:"title"`
-	Description string     `json:"description"`
-	StartsAt    time.Time  `json:"starts_at"`
-	EndsAt      *time.Time `json:"ends_at"`
-	Timezone    string     `json:"timezone"`
-	Location    *location  `json:"location"`
-	OnlineURL   *string    `json:"online_url"`
-	Category    *string    `json:"category"`
-	Tags        []string   `json:"tags"`
-	Capacity    *int64     `json:"capacity"`
+	messages.Event
+	Capacity *int64 `json:"capacity"`
 }
 
 // eventPage is one page of GET /api/v1/events.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/eventpost/eventpost/internal/messages"
 )
 
 // pageNames are the page templates, each templates/<name>.html.
@@ -29,7 +31,7 @@ func (u *UI) parseTemplates(fsys fs.FS) (map[string]*template.Template, error) {
 		"weekday":  func(t time.Time, tz string) string { return t.In(u.location(tz)).Format("Mon") },
 		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"mapURL":   mapURL,
-		"coords":   func(l *location) bool { return l != nil && l.Lat != nil && l.Lon != nil },
+		"coords":   func(l *messages.Location) bool { return l != nil && l.Lat != nil && l.Lon != nil },
 		"deref":    func(s *string) string { return deref(s) },
 		"reminder": reminderLabel,
 		"status":   statusLabel,
@@ -87,7 +89,7 @@ func (u *UI) span(start time.Time, end *time.Time, tz string) string {
 
 // mapURL returns a link to the place l on OpenStreetMap: a marker at its coordinates, or
 // a search for its address or name; "" when it has neither.
-func mapURL(l *location) string {
+func mapURL(l *messages.Location) string {
 	if l == nil {
 		return ""
 	}
