@@ -89,19 +89,27 @@ func (f *form) DescribedBy(name string, hint bool) string {
 	return strings.Join(ids, " ")
 }
 
-// applyAPIErrors records the field errors of a 422 answer on f. fields maps the API's
-// field names to the form's and labels names each form field for the message; errors of
-// fields it does not know become the general error.
-func (f *form) applyAPIErrors(errs []fieldError, fields map[string]string, labels map[string]string) {
+// formField is the form's field that shows the errors of one of the API's fields, and its
+// name in messages.
+type formField struct {
+	name, label string
+}
+
+// formFields maps the API's field names to the form's fields.
+type formFields map[string]formField
+
+// applyAPIErrors records the field errors of a 422 answer on f, on the form's fields that
+// fields names; errors of fields it does not know become the general error.
+func (f *form) applyAPIErrors(errs []fieldError, fields formFields) {
 	for _, fe := range errs {
-		name, ok := fields[fe.Field]
+		ff, ok := fields[fe.Field]
 		if !ok {
 			if f.General == "" {
 				f.General = fe.Field + " " + fe.Message
 			}
 			continue
 		}
-		f.Fail(name, labels[name]+" "+fe.Message)
+		f.Fail(ff.name, ff.label+" "+fe.Message)
 	}
 	if !f.Failed() {
 		f.General = "The form was not accepted. Check the values and try again."

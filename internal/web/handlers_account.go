@@ -10,13 +10,11 @@ import (
 )
 
 // accountFields maps the API's fields of sign-up and login to the forms' fields.
-func accountFields() map[string]string {
-	return map[string]string{"email": "email", "password": "password", "display_name": "display_name"}
-}
-
-// accountLabels names the sign-up and login fields in messages.
-func accountLabels() map[string]string {
-	return map[string]string{"email": "Email address", "password": "Password", "display_name": "Name"}
+func accountFields() formFields {
+	return formFields{
+		"email": {"email", "Email address"}, "password": {"password", "Password"},
+		"display_name": {"display_name", "Name"},
+	}
 }
 
 // authFormData is the data of the sign-up and login pages.
@@ -27,12 +25,18 @@ type authFormData struct {
 
 // handleSignUpForm shows the sign-up form.
 func (u *UI) handleSignUpForm(w http.ResponseWriter, r *http.Request) {
+	u.authForm(w, r, "signup", "Sign up")
+}
+
+// authForm shows the sign-up or login page, titled title; someone logged in already goes
+// where the page would have taken them.
+func (u *UI) authForm(w http.ResponseWriter, r *http.Request, page, title string) {
 	next := safeNext(r.URL.Query().Get("next"))
 	if u.me(r) != nil {
 		u.redirect(w, r, next)
 		return
 	}
-	u.render(w, r, http.StatusOK, "signup", view{Title: "Sign up", Data: authFormData{Next: next}})
+	u.render(w, r, http.StatusOK, page, view{Title: title, Data: authFormData{Next: next}})
 }
 
 // handleSignUp creates an account and logs it in.
@@ -65,7 +69,7 @@ func (u *UI) handleSignUp(w http.ResponseWriter, r *http.Request) {
 	case ae.Status == http.StatusConflict:
 		f.Fail("email", "An account with this email address exists already. Log in instead, or use another address.")
 	case ae.Status == http.StatusUnprocessableEntity:
-		f.applyAPIErrors(ae.Fields, accountFields(), accountLabels())
+		f.applyAPIErrors(ae.Fields, accountFields())
 	case ae.Status == http.StatusTooManyRequests:
 		f.General = "Too many attempts. Wait a few minutes and try again."
 	default:
@@ -77,12 +81,7 @@ func (u *UI) handleSignUp(w http.ResponseWriter, r *http.Request) {
 
 // handleLoginForm shows the login form.
 func (u *UI) handleLoginForm(w http.ResponseWriter, r *http.Request) {
-	next := safeNext(r.URL.Query().Get("next"))
-	if u.me(r) != nil {
-		u.redirect(w, r, next)
-		return
-	}
-	u.render(w, r, http.StatusOK, "login", view{Title: "Log in", Data: authFormData{Next: next}})
+	u.authForm(w, r, "login", "Log in")
 }
 
 // handleLogin logs in.
@@ -107,7 +106,7 @@ func (u *UI) handleLogin(w http.ResponseWriter, r *http.Request) {
 		}
 		f.General = throttledMessage(ae)
 	case ae.Status == http.StatusUnprocessableEntity:
-		f.applyAPIErrors(ae.Fields, accountFields(), accountLabels())
+		f.applyAPIErrors(ae.Fields, accountFields())
 	default:
 		u.fail(w, r, err)
 		return
@@ -211,11 +210,7 @@ func deleteAccountConfirm() confirmData {
 
 // handleDeleteAccountForm asks for confirmation before deleting the account.
 func (u *UI) handleDeleteAccountForm(w http.ResponseWriter, r *http.Request) {
-	if u.me(r) == nil {
-		u.toLogin(w, r)
-		return
-	}
-	u.render(w, r, http.StatusOK, "confirm", view{Title: "Delete your account", Data: deleteAccountConfirm()})
+	u.renderLoggedIn(w, r, "confirm", view{Title: "Delete your account", Data: deleteAccountConfirm()})
 }
 
 // handleDeleteAccount deletes the account once the person has confirmed it.

@@ -32,18 +32,11 @@ type eventsData struct {
 }
 
 // searchFields maps the API's query parameters to the search form's fields.
-func searchFields() map[string]string {
-	return map[string]string{
-		"q": "q", "from": "from", "to": "to", "category": "category", "tag": "tag",
-		"near": "lat", "radius_km": "radius",
-	}
-}
-
-// searchLabels names the search form's fields in messages.
-func searchLabels() map[string]string {
-	return map[string]string{
-		"q": "Search words", "from": "From", "to": "To", "category": "Category", "tag": "Tag",
-		"lat": "Latitude", "lon": "Longitude", "radius": "Distance",
+func searchFields() formFields {
+	return formFields{
+		"q": {"q", "Search words"}, "from": {"from", "From"}, "to": {"to", "To"},
+		"category": {"category", "Category"}, "tag": {"tag", "Tag"}, "near": {"lat", "Latitude"},
+		"radius_km": {"radius", "Distance"},
 	}
 }
 
@@ -67,7 +60,7 @@ func (u *UI) handleEvents(w http.ResponseWriter, r *http.Request) {
 		case apiStatus(err) == http.StatusUnprocessableEntity:
 			var ae *apiError
 			errors.As(err, &ae)
-			f.applyAPIErrors(ae.Fields, searchFields(), searchLabels())
+			f.applyAPIErrors(ae.Fields, searchFields())
 		default:
 			u.fail(w, r, err)
 			return

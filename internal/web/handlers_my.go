@@ -104,21 +104,15 @@ type eventFormData struct {
 }
 
 // eventFields maps the API's fields of an event to the event form's fields.
-func eventFields() map[string]string {
-	return map[string]string{
-		"title": "title", "description": "description", "starts_at": "starts_at", "ends_at": "ends_at",
-		"timezone": "timezone", "location": "location_name", "location.name": "location_name",
-		"location.address": "location_address", "location.lat": "lat", "location.lon": "lon",
-		"online_url": "online_url", "category": "category", "tags": "tags", "capacity": "capacity",
-	}
-}
-
-// eventLabels names the event form's fields in messages.
-func eventLabels() map[string]string {
-	return map[string]string{
-		"title": "Title", "description": "Description", "starts_at": "Start", "ends_at": "End",
-		"timezone": "Time zone", "location_name": "Place", "location_address": "Address", "lat": "Latitude",
-		"lon": "Longitude", "online_url": "Online link", "category": "Category", "tags": "Tags", "capacity": "Capacity",
+func eventFields() formFields {
+	place := formField{"location_name", "Place"}
+	return formFields{
+		"title": {"title", "Title"}, "description": {"description", "Description"},
+		"starts_at": {"starts_at", "Start"}, "ends_at": {"ends_at", "End"}, "timezone": {"timezone", "Time zone"},
+		"location": place, "location.name": place, "location.address": {"location_address", "Address"},
+		"location.lat": {"lat", "Latitude"}, "location.lon": {"lon", "Longitude"},
+		"online_url": {"online_url", "Online link"}, "category": {"category", "Category"},
+		"tags": {"tags", "Tags"}, "capacity": {"capacity", "Capacity"},
 	}
 }
 
@@ -134,11 +128,7 @@ func editEventForm(id string) eventFormData {
 
 // handleNewEventForm shows the form that creates an event.
 func (u *UI) handleNewEventForm(w http.ResponseWriter, r *http.Request) {
-	if u.me(r) == nil {
-		u.toLogin(w, r)
-		return
-	}
-	u.render(w, r, http.StatusOK, "eventform", view{Title: "Create an event", Data: newEventForm()})
+	u.renderLoggedIn(w, r, "eventform", view{Title: "Create an event", Data: newEventForm()})
 }
 
 // handleCreateEvent creates an event.
@@ -148,21 +138,30 @@ func (u *UI) handleCreateEvent(w http.ResponseWriter, r *http.Request) {
 	if !f.Failed() {
 		var e event
 		err := u.authCall(r, http.MethodPost, "/api/v1/events", body, &e)
-		switch {
-		case err == nil:
-			u.flash(w, "event-created")
-			u.redirect(w, r, "/events/"+url.PathEscape(e.ID))
-			return
-		case apiStatus(err) == http.StatusUnprocessableEntity:
-			var ae *apiError
-			errors.As(err, &ae)
-			f.applyAPIErrors(ae.Fields, eventFields(), eventLabels())
-		default:
-			u.fail(w, r, err)
+		if u.eventSaved(w, r, f, err, "event-created", e.ID) {
 			return
 		}
 	}
 	u.render(w, r, http.StatusUnprocessableEntity, "eventform", view{Title: "Create an event", Form: f, Data: newEventForm()})
+}
+
+// eventSaved answers the submission of the event form f once the API answered it with err:
+// on success it flashes flash and shows the event id, on an unexpected error the error. It
+// returns false, having recorded the API's field errors on f, when the API refused the
+// event's fields: the caller then shows the form again.
+func (u *UI) eventSaved(w http.ResponseWriter, r *http.Request, f *form, err error, flash, id string) bool {
+	var ae *apiError
+	switch {
+	case err == nil:
+		u.flash(w, flash)
+		u.redirect(w, r, "/events/"+url.PathEscape(id))
+	case errors.As(err, &ae) && ae.Status == http.StatusUnprocessableEntity:
+		f.applyAPIErrors(ae.Fields, eventFields())
+		return false
+	default:
+		u.fail(w, r, err)
+	}
+	return true
 }
 
 // ownEvent loads the event id and checks that the logged-in account organizes it. It
@@ -205,17 +204,7 @@ func (u *UI) handleUpdateEvent(w http.ResponseWriter, r *http.Request) {
 	body := u.eventInput(f, &e)
 	if !f.Failed() {
 		err := u.authCall(r, http.MethodPatch, "/api/v1/events/"+url.PathEscape(e.ID), body, nil)
-		switch {
-		case err == nil:
-			u.flash(w, "event-updated")
-			u.redirect(w, r, "/events/"+url.PathEscape(e.ID))
-			return
-		case apiStatus(err) == http.StatusUnprocessableEntity:
-			var ae *apiError
-			errors.As(err, &ae)
-			f.applyAPIErrors(ae.Fields, eventFields(), eventLabels())
-		default:
-			u.fail(w, r, err)
+		if u.eventSaved(w, r, f, err, "event-updated", e.ID) {
 			return
 		}
 	}

@@ -33,7 +33,7 @@ func (u *UI) handleForgot(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	case ae.Status == http.StatusUnprocessableEntity:
-		f.applyAPIErrors(ae.Fields, accountFields(), accountLabels())
+		f.applyAPIErrors(ae.Fields, accountFields())
 	case ae.Status == http.StatusTooManyRequests:
 		f.General = "Too many requests. Wait a few minutes and try again."
 	default:
@@ -84,7 +84,7 @@ func (u *UI) handleReset(w http.ResponseWriter, r *http.Request) {
 					"or a newer one was used. Ask for a new link below."
 			}
 		}
-		f.applyAPIErrors(ae.Fields, map[string]string{"password": "password"}, map[string]string{"password": "New password"})
+		f.applyAPIErrors(ae.Fields, formFields{"password": {"password", "New password"}})
 	case ae.Status == http.StatusTooManyRequests:
 		f.General = "Too many requests. Wait a few minutes and try again."
 	default:

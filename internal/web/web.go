@@ -347,6 +347,16 @@ func (u *UI) toLogin(w http.ResponseWriter, r *http.Request) {
 	u.redirect(w, r, "/login?next="+url.QueryEscape(next))
 }
 
+// renderLoggedIn shows page with v, with 200 OK, to someone logged in; anyone else goes to
+// the login page first.
+func (u *UI) renderLoggedIn(w http.ResponseWriter, r *http.Request, page string, v view) {
+	if u.me(r) == nil {
+		u.toLogin(w, r)
+		return
+	}
+	u.render(w, r, http.StatusOK, page, v)
+}
+
 // redirect answers 303 See Other to target, a path on this site.
 func (u *UI) redirect(w http.ResponseWriter, r *http.Request, target string) {
 	w.Header().Set("Cache-Control", "no-store")
