@@ -395,16 +395,23 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 // janitor evicts idle rate-limit buckets and expired revocations once a minute.
 func (g *Gateway) janitor(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
+	every(ctx, time.Minute, func() {
+		now := g.now()
+		g.limiter.evict(now)
+		g.revs.prune(now)
+	})
+}
+
+// every calls fn every d until ctx is done.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			now := g.now()
-			g.limiter.evict(now)
-			g.revs.prune(now)
+			fn()
 		}
 	}
 }

@@ -118,29 +118,9 @@ func (k *keyCache) refresh(ctx context.Context, onDemand bool) error {
 
 // fetch loads the JWK set from an auth instance and replaces the cached keys.
 func (k *keyCache) fetch(ctx context.Context) error {
-	base, err := k.g.balancer.Pick(ctx, discovery.Auth)
-	if err != nil {
-		return fmt.Errorf("fetch jwks: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+JWKSPath, nil)
-	if err != nil {
-		return fmt.Errorf("fetch jwks: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if err := k.g.signer.Authorize(req.Header, discovery.Auth, svcauth.Claims{}); err != nil {
-		return fmt.Errorf("fetch jwks: %w", err)
-	}
-	resp, err := k.g.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("fetch jwks: %w", err)
-	}
-	defer drain(resp)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("fetch jwks: %s answered %d", base, resp.StatusCode)
-	}
 	var set authtoken.JWKS
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil {
-		return fmt.Errorf("fetch jwks: decode: %w", err)
+	if err := k.g.getFromAuth(ctx, JWKSPath, 1<<20, &set); err != nil {
+		return fmt.Errorf("fetch jwks: %w", err)
 	}
 	keys, skipped := parseJWKS(set)
 	for _, err := range skipped {
@@ -206,18 +186,40 @@ func (k *keyCache) run(ctx context.Context) {
 		}
 		backoff = min(2*backoff, k.g.cfg.JWKSRetryMax)
 	}
-	t := time.NewTicker(k.g.cfg.JWKSRefresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := k.refresh(ctx, false); err != nil && ctx.Err() == nil {
-				k.g.log.WarnContext(ctx, "cannot refresh the JWK set; keeping the cached keys", "err", err)
-			}
+	every(ctx, k.g.cfg.JWKSRefresh, func() {
+		if err := k.refresh(ctx, false); err != nil && ctx.Err() == nil {
+			k.g.log.WarnContext(ctx, "cannot refresh the JWK set; keeping the cached keys", "err", err)
 		}
+	})
+}
+
+// getFromAuth GETs pathAndQuery from an auth instance, as the gateway's service, and decodes
+// the JSON answer, of at most limit bytes, into v.
+func (g *Gateway) getFromAuth(ctx context.Context, pathAndQuery string, limit int64, v any) error {
+	base, err := g.balancer.Pick(ctx, discovery.Auth)
+	if err != nil {
+		return err
 	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+pathAndQuery, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	if err := g.signer.Authorize(req.Header, discovery.Auth, svcauth.Claims{}); err != nil {
+		return err
+	}
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %d", base, resp.StatusCode)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(v); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	return nil
 }
 
 // drain reads what is left of a response body (up to a bound) and closes it, so that its

@@ -2,19 +2,14 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
-	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/retry"
-	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
 // revocations is the gateway's copy of the auth service's revocation feed: the logins and
@@ -124,32 +119,12 @@ func (rv *revocations) fetch(ctx context.Context, wait time.Duration) error {
 	after, _, _ := rv.state()
 	ctx, cancel := context.WithTimeout(ctx, wait+10*time.Second)
 	defer cancel()
-	base, err := rv.g.balancer.Pick(ctx, discovery.Auth)
-	if err != nil {
-		return fmt.Errorf("fetch revocations: %w", err)
-	}
 	q := url.Values{}
 	q.Set("after", strconv.FormatInt(after, 10))
 	q.Set("wait", strconv.Itoa(int(wait/time.Second)))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+authtoken.RevocationsPath+"?"+q.Encode(), nil)
-	if err != nil {
-		return fmt.Errorf("fetch revocations: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if err := rv.g.signer.Authorize(req.Header, discovery.Auth, svcauth.Claims{}); err != nil {
-		return fmt.Errorf("fetch revocations: %w", err)
-	}
-	resp, err := rv.g.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("fetch revocations: %w", err)
-	}
-	defer drain(resp)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("fetch revocations: %s answered %d", base, resp.StatusCode)
-	}
 	var feed authtoken.RevocationFeed
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&feed); err != nil {
-		return fmt.Errorf("fetch revocations: decode: %w", err)
+	if err := rv.g.getFromAuth(ctx, authtoken.RevocationsPath+"?"+q.Encode(), 16<<20, &feed); err != nil {
+		return fmt.Errorf("fetch revocations: %w", err)
 	}
 	rv.apply(feed, after)
 	return nil
