@@ -239,41 +239,29 @@ func (w *Watcher) resetKey(ctx context.Context, name string) {
 // Int is a Key holding an integer: Apply parses the value and calls set, which checks it;
 // Reset calls set with base.
 func Int(base int, set func(int) error) Key {
-	return Key{
-		Apply: func(v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return fmt.Errorf("want an integer, got %q", v)
-			}
-			return set(n)
-		},
-		Reset: func() error { return set(base) },
-	}
+	return parsed(base, set, strconv.Atoi, "an integer")
 }
 
 // Float is a Key holding a number, like Int.
 func Float(base float64, set func(float64) error) Key {
-	return Key{
-		Apply: func(v string) error {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return fmt.Errorf("want a number, got %q", v)
-			}
-			return set(f)
-		},
-		Reset: func() error { return set(base) },
-	}
+	return parsed(base, set, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }, "a number")
 }
 
 // Duration is a Key holding a Go duration (such as 500ms or 2m), like Int.
 func Duration(base time.Duration, set func(time.Duration) error) Key {
+	return parsed(base, set, time.ParseDuration, "a duration such as 500ms or 2m")
+}
+
+// parsed is a Key whose Apply reads the value with parse, refusing one it cannot read as not
+// what the key wants, and calls set; Reset calls set with base.
+func parsed[T any](base T, set func(T) error, parse func(string) (T, error), wants string) Key {
 	return Key{
 		Apply: func(v string) error {
-			d, err := time.ParseDuration(v)
+			x, err := parse(v)
 			if err != nil {
-				return fmt.Errorf("want a duration such as 500ms or 2m, got %q", v)
+				return fmt.Errorf("want %s, got %q", wants, v)
 			}
-			return set(d)
+			return set(x)
 		},
 		Reset: func() error { return set(base) },
 	}
