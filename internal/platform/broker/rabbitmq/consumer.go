@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -276,23 +277,11 @@ func call(ctx context.Context, h broker.Handler, m broker.Message) (err error) {
 // attemptOf returns the attempt number carried by headers, 1 when there is none.
 func attemptOf(h amqp.Table) int {
 	var n int64
-	switch v := h[headerAttempt].(type) {
-	case int8:
-		n = int64(v)
-	case int16:
-		n = int64(v)
-	case int32:
-		n = int64(v)
-	case int64:
-		n = v
-	case int:
-		n = int64(v)
-	case uint8:
-		n = int64(v)
-	case uint16:
-		n = int64(v)
-	case uint32:
-		n = int64(v)
+	switch v := reflect.ValueOf(h[headerAttempt]); v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n = v.Int()
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32:
+		n = int64(v.Uint())
 	}
 	return int(max(n, 1))
 }
