@@ -24,7 +24,6 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
-	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/retry"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
@@ -171,11 +170,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		}
 	}
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, s.log, problem.ErrNotFound)
-	})
-	s.handler = httpx.Wrap(mux, httpx.Options{
+	s.handler = httpx.Routes(nil, httpx.Options{
 		Log: s.log, Registry: deps.Registry,
 		// No service calls the email-sender: a verifier that trusts no caller answers 401 to
 		// everything but the probes.
