@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -28,18 +27,17 @@ func accountJSON(a Account) AccountJSON {
 func (s *Service) Handler() http.Handler { return s.handler }
 
 func (s *Service) routes() http.Handler {
-	h := httpx.ErrorWriter(s.fail).Handle
-	return httpx.Routes(map[string]http.HandlerFunc{
-		"POST /api/v1/accounts":                    h(httpx.WithBody(s.handleSignUp)),
-		"GET /api/v1/accounts/me":                  h(httpx.WithCaller(s.handleMe)),
-		"DELETE /api/v1/accounts/me":               h(httpx.WithCaller(s.handleDeleteMe)),
-		"POST /api/v1/auth/token":                  h(httpx.WithBody(s.handleToken)),
-		"POST /api/v1/auth/refresh":                h(httpx.WithBody(s.handleRefresh)),
-		"POST /api/v1/auth/logout":                 h(httpx.WithCallerBody(s.handleLogout)),
-		"POST /api/v1/auth/password-reset":         h(httpx.WithBody(s.handlePasswordReset)),
-		"POST /api/v1/auth/password-reset/confirm": h(httpx.WithBody(s.handlePasswordResetConfirm)),
-		"GET /.well-known/jwks.json":               h(s.handleJWKS),
-		"GET " + authtoken.RevocationsPath:         h(s.handleRevocations),
+	return httpx.Routes(httpx.Problems(s.log, httpx.As(throttled), errorRules...), map[string]httpx.Endpoint{
+		"POST /api/v1/accounts":                    httpx.WithBody(s.handleSignUp),
+		"GET /api/v1/accounts/me":                  httpx.WithCaller(s.handleMe),
+		"DELETE /api/v1/accounts/me":               httpx.WithCaller(s.handleDeleteMe),
+		"POST /api/v1/auth/token":                  httpx.WithBody(s.handleToken),
+		"POST /api/v1/auth/refresh":                httpx.WithBody(s.handleRefresh),
+		"POST /api/v1/auth/logout":                 httpx.WithCallerBody(s.handleLogout),
+		"POST /api/v1/auth/password-reset":         httpx.WithBody(s.handlePasswordReset),
+		"POST /api/v1/auth/password-reset/confirm": httpx.WithBody(s.handlePasswordResetConfirm),
+		"GET /.well-known/jwks.json":               s.handleJWKS,
+		"GET " + authtoken.RevocationsPath:         s.handleRevocations,
 	}, httpx.Options{
 		Log: s.log, Registry: s.reg, Verifier: s.verify,
 		Checks: []httpx.Check{httpx.DatabaseCheck(s.store.Ping)},
@@ -57,14 +55,8 @@ var errorRules = []problem.Rule{
 	{Err: ErrAccountNotFound, Status: http.StatusNotFound},
 }
 
-// fail answers with the problem that err is: the one place where the service's errors become
-// HTTP responses. Errors of the HTTP layer itself (httpx) are problems already.
-func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if te, ok := errors.AsType[*ThrottledError](err); ok {
-		err = problem.TooManyRequests(te.Detail, te.RetryAfter)
-	}
-	problem.Write(w, r, s.log, problem.Map(err, errorRules...))
-}
+// throttled is the 429 problem of a *ThrottledError.
+func throttled(te *ThrottledError) error { return problem.TooManyRequests(te.Detail, te.RetryAfter) }
 
 // setRevocation tells the gateway which revocation the response depends on.
 func setRevocation(w http.ResponseWriter, seq int64) {

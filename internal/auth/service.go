@@ -29,7 +29,7 @@ import (
 )
 
 // Errors the service reports. They know nothing of HTTP: the handlers map them to problem
-// responses in one place (see writeError). Invalid input is a *validation.Error naming the
+// responses in one place (see errorRules). Invalid input is a *validation.Error naming the
 // fields, and a refused login a *ThrottledError.
 var (
 	// ErrInvalidCredentials answers a login with an unknown email or a wrong password alike.

@@ -2,7 +2,6 @@ package events
 
 import (
 	"encoding/json"
-	"errors"
 	"mime"
 	"net/http"
 	"strconv"
@@ -19,14 +18,13 @@ func (s *Service) Handler() http.Handler { return s.handler }
 
 // routes builds the handler that Handler returns, once: it registers the request metrics.
 func (s *Service) routes(v *svcauth.Verifier) http.Handler {
-	h := httpx.ErrorWriter(s.writeError).Handle
-	return httpx.Routes(map[string]http.HandlerFunc{
-		"GET /api/v1/events":          h(s.handleSearch),
-		"POST /api/v1/events":         h(httpx.WithCallerBody(s.handleCreate)),
-		"GET /api/v1/events/{id}":     h(s.handleGet),
-		"PATCH /api/v1/events/{id}":   h(httpx.WithCallerBody(s.handlePatch)),
-		"DELETE /api/v1/events/{id}":  h(httpx.WithCaller(s.handleDelete)),
-		"GET /api/v1/events/{id}/ics": h(s.handleCalendar),
+	return httpx.Routes(httpx.Problems(s.log, httpx.As(malformed), errorRules...), map[string]httpx.Endpoint{
+		"GET /api/v1/events":          s.handleSearch,
+		"POST /api/v1/events":         httpx.WithCallerBody(s.handleCreate),
+		"GET /api/v1/events/{id}":     s.handleGet,
+		"PATCH /api/v1/events/{id}":   httpx.WithCallerBody(s.handlePatch),
+		"DELETE /api/v1/events/{id}":  httpx.WithCaller(s.handleDelete),
+		"GET /api/v1/events/{id}/ics": s.handleCalendar,
 	}, httpx.Options{
 		Log: s.log, Registry: s.reg, Verifier: v,
 		Checks: []httpx.Check{httpx.DatabaseCheck(s.store.Ping)},
@@ -40,14 +38,8 @@ var errorRules = []problem.Rule{
 	{Err: ErrConflict, Status: http.StatusConflict},
 }
 
-// writeError answers with the problem that err is: the one place where the service's errors
-// become HTTP responses. Errors of the HTTP layer itself (httpx) are problems already.
-func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if me, ok := errors.AsType[*MalformedError](err); ok {
-		err = problem.New(http.StatusBadRequest, me.Detail)
-	}
-	problem.Write(w, r, s.log, problem.Map(err, errorRules...))
-}
+// malformed is the 400 problem of a *MalformedError.
+func malformed(me *MalformedError) error { return problem.New(http.StatusBadRequest, me.Detail) }
 
 func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) error {
 	q, err := ParseSearchQuery(r.URL.Query())

@@ -170,7 +170,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		}
 	}
 
-	s.handler = httpx.Routes(nil, httpx.Options{
+	s.handler = httpx.Routes(nil, nil, httpx.Options{
 		Log: s.log, Registry: deps.Registry,
 		// No service calls the email-sender: a verifier that trusts no caller answers 401 to
 		// everything but the probes.

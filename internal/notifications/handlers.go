@@ -15,29 +15,23 @@ func (s *Service) Handler() http.Handler { return s.handler }
 
 // routes builds the handler that Handler returns, once: it registers the request metrics.
 func (s *Service) routes(v *svcauth.Verifier) http.Handler {
-	h := httpx.ErrorWriter(s.writeError).Handle
-	return httpx.Routes(map[string]http.HandlerFunc{
-		"GET /api/v1/notifications":         h(httpx.WithCaller(s.handleList)),
-		"POST /api/v1/notifications":        h(httpx.WithCallerBody(s.handleCreate)),
-		"GET /api/v1/notifications/{id}":    h(httpx.WithCaller(s.handleGet)),
-		"DELETE /api/v1/notifications/{id}": h(httpx.WithCaller(s.handleDelete)),
+	return httpx.Routes(httpx.Problems(s.log, nil, errorRules...), map[string]httpx.Endpoint{
+		"GET /api/v1/notifications":         httpx.WithCaller(s.handleList),
+		"POST /api/v1/notifications":        httpx.WithCallerBody(s.handleCreate),
+		"GET /api/v1/notifications/{id}":    httpx.WithCaller(s.handleGet),
+		"DELETE /api/v1/notifications/{id}": httpx.WithCaller(s.handleDelete),
 	}, httpx.Options{
 		Log: s.log, Registry: s.reg, Verifier: v,
 		Checks: []httpx.Check{httpx.DatabaseCheck(s.store.Ping)},
 	})
 }
 
-// errorRules are the statuses the service's errors are reported with.
+// errorRules are the statuses the service's errors are reported with. Errors of the HTTP
+// layer (httpx, and the events service's unavailability that HTTPEventSource reports) are
+// problems already.
 var errorRules = []problem.Rule{
 	{Err: ErrNotFound, Status: http.StatusNotFound},
 	{Err: ErrEventNotFound, Status: http.StatusNotFound},
-}
-
-// writeError answers with the problem that err is: the one place where the service's errors
-// become HTTP responses. Errors of the HTTP layer (httpx, and the events service's
-// unavailability that HTTPEventSource reports) are problems already.
-func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	problem.Write(w, r, s.log, problem.Map(err, errorRules...))
 }
 
 // notificationJSON is the Notification of the public API.

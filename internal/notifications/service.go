@@ -28,7 +28,7 @@ import (
 )
 
 // Errors the service reports. They know nothing of HTTP: the handlers map them to problem
-// responses in one place (see writeError). Invalid input is a *validation.Error naming the
+// responses in one place (see errorRules). Invalid input is a *validation.Error naming the
 // fields.
 var (
 	// ErrNotFound: no such reminder, or someone else's.

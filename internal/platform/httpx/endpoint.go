@@ -1,18 +1,20 @@
 package httpx
 
 import (
+	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/eventpost/eventpost/internal/platform/problem"
 )
 
 // Routes returns the handler a service serves its API with: a Mux with each pattern of
-// routes ("GET /api/v1/things/{id}") served by its handler, every other path answered 404
-// problem+json, all wrapped by Wrap with o.
-func Routes(routes map[string]http.HandlerFunc, o Options) http.Handler {
+// routes ("GET /api/v1/things/{id}") served by its Endpoint, whose errors fail answers,
+// every other path answered 404 problem+json, all wrapped by Wrap with o.
+func Routes(fail ErrorWriter, routes map[string]Endpoint, o Options) http.Handler {
 	mux := NewMux()
-	for pattern, h := range routes {
-		mux.HandleFunc(pattern, h)
+	for pattern, e := range routes {
+		mux.HandleFunc(pattern, fail.Handle(e))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, o.Log, problem.ErrNotFound)
@@ -27,6 +29,29 @@ type Endpoint func(w http.ResponseWriter, r *http.Request) error
 // ErrorWriter answers a request with the problem that err is: a service's one place where
 // its errors become HTTP responses.
 type ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
+
+// Problems returns the ErrorWriter of a service whose errors rules give the statuses of
+// (problem.Map); convert, when not nil, first turns the service's other typed errors into
+// problems. Errors of the HTTP layer itself (httpx) are problems already.
+func Problems(log *slog.Logger, convert func(error) error, rules ...problem.Rule) ErrorWriter {
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		if convert != nil {
+			err = convert(err)
+		}
+		problem.Write(w, r, log, problem.Map(err, rules...))
+	}
+}
+
+// As returns the convert function of Problems that turns an error that is an E (errors.As)
+// into the problem f makes of it, and leaves other errors as they are.
+func As[E error](f func(E) error) func(error) error {
+	return func(err error) error {
+		if e, ok := errors.AsType[E](err); ok {
+			return f(e)
+		}
+		return err
+	}
+}
 
 // Handle returns the handler that runs e and answers its error with fail.
 func (fail ErrorWriter) Handle(e Endpoint) http.HandlerFunc {
