@@ -102,7 +102,7 @@ func (s *Service) Consumers() []broker.Consumer {
 	return []broker.Consumer{{
 		Queue:  messages.QueueEventsAccounts,
 		Types:  []string{messages.TypeAccountDeleted},
-		Handle: s.handleAccountDeleted,
+		Handle: broker.Payload(s.handleAccountDeleted),
 	}}
 }
 

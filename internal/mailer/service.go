@@ -206,10 +206,11 @@ func (s *Service) Run(ctx context.Context) error {
 // nil once the outcome is recorded (sent, or failed for good), a transient error to have the
 // message delivered again later, and a permanent error for a payload it cannot read.
 func (s *Service) HandleSend(ctx context.Context, m broker.Message) error {
-	var req messages.EmailSend
-	if err := m.Decode(&req); err != nil {
-		return err
-	}
+	return broker.Payload(s.send)(ctx, m)
+}
+
+// send is HandleSend once the payload is decoded.
+func (s *Service) send(ctx context.Context, m broker.Message, req messages.EmailSend) error {
 	if req.IdempotencyKey == "" {
 		return broker.Permanent(fmt.Errorf("email.send message %s has no idempotency key", m.ID))
 	}
