@@ -22,10 +22,10 @@ import (
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
-	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/retry"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
+	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
 // Config configures the email-sender.
@@ -74,14 +74,8 @@ func DefaultConfig() Config {
 type Deps struct {
 	// Store is the sent-message log and outbox. Required.
 	Store Store
-	// Outbox wakes the outbox relay after a result was written; nil means none.
-	Outbox outbox.Notifier
-	// Log is the service's logger; nil discards.
-	Log *slog.Logger
-	// Registry receives the service's metrics. Required.
-	Registry *prometheus.Registry
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Common: Registry is required.
+	svcdeps.Common
 	// Transport delivers the emails (see NewTransport). Required; the caller closes it.
 	Transport Transport
 }
@@ -105,10 +99,6 @@ type serviceMetrics struct {
 	sent, failed, transient, duplicates *prometheus.CounterVec
 	duration                            prometheus.Histogram
 }
-
-type noopNotifier struct{}
-
-func (noopNotifier) Notify() {}
 
 // New returns the email-sender. Zero fields of cfg take their DefaultConfig values.
 func New(cfg Config, deps Deps) (*Service, error) {
@@ -135,21 +125,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mailer: %w", err)
 	}
+	c := deps.WithDefaults()
 	s := &Service{
-		cfg: cfg, store: deps.Store, outbox: deps.Outbox, log: deps.Log, now: deps.Now,
-		transport: deps.Transport,
+		cfg: cfg, store: deps.Store, outbox: c.Outbox, log: c.Log, now: c.Now, transport: deps.Transport,
 	}
 	s.render.Store(r)
 	s.maxAttempts.Store(int64(cfg.MaxAttempts))
-	if s.outbox == nil {
-		s.outbox = noopNotifier{}
-	}
-	if s.log == nil {
-		s.log = logging.Discard()
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
 	byKind := func(name, help string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"kind"})
 	}
