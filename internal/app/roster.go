@@ -15,6 +15,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/kvconfig"
+	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
 // roster is EventPost's table of services: everything the all-in-one mode, `serve`, the
@@ -101,14 +102,19 @@ func buildAuth[S auth.Store](st S, d serviceDeps) (built, error) {
 		}
 	}
 	svc, err := auth.New(ac, auth.Deps{
-		Store: st, Outbox: d.outbox, Log: d.log, Registry: d.registry, Verifier: d.keys.verifier,
+		Common: d.common(), Store: st, Verifier: d.keys.verifier,
 	})
 	return built{svc: svc}, err
 }
 
+// common are the dependencies d gives every service.
+func (d serviceDeps) common() svcdeps.Common {
+	return svcdeps.Common{Outbox: d.outbox, Log: d.log, Registry: d.registry}
+}
+
 func buildEvents[S events.Store](st S, d serviceDeps) (built, error) {
 	svc, err := events.New(events.Config{PublicURL: d.cfg.PublicURL}, events.Deps{
-		Store: st, Outbox: d.outbox, Log: d.log, Registry: d.registry, Verifier: d.keys.verifier,
+		Common: d.common(), Store: st, Verifier: d.keys.verifier,
 	})
 	return built{svc: svc}, err
 }
@@ -116,7 +122,7 @@ func buildEvents[S events.Store](st S, d serviceDeps) (built, error) {
 func buildNotifications[S notifications.Store](st S, d serviceDeps) (built, error) {
 	svc, err := notifications.New(cmp.Or(d.cfg.Notifications, notifications.DefaultConfig()), notifications.Deps{
 		Store: st, Events: notifications.NewHTTPEventSource(d.balancer, nil, d.keys.signer),
-		Outbox: d.outbox, Log: d.log, Registry: d.registry, Verifier: d.keys.verifier,
+		Common: d.common(), Verifier: d.keys.verifier,
 	})
 	if err != nil {
 		return built{}, err
@@ -137,7 +143,7 @@ func buildMailer[S mailer.Store](st S, d serviceDeps) (built, error) {
 	mc := cmp.Or(d.cfg.Mailer, mailer.DefaultConfig())
 	mc.From, mc.PublicURL = d.cfg.MailFrom, d.cfg.PublicURL
 	svc, err := mailer.New(mc, mailer.Deps{
-		Store: st, Outbox: d.outbox, Log: d.log, Registry: d.registry, Transport: d.transport,
+		Common: d.common(), Store: st, Transport: d.transport,
 	})
 	if err != nil {
 		return built{}, err

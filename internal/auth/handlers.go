@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -28,21 +27,18 @@ func accountJSON(a Account) AccountJSON {
 func (s *Service) Handler() http.Handler { return s.handler }
 
 func (s *Service) routes() http.Handler {
-	mux := httpx.NewMux()
-	mux.HandleFunc("POST /api/v1/accounts", s.handleSignUp)
-	mux.HandleFunc("GET /api/v1/accounts/me", s.handleMe)
-	mux.HandleFunc("DELETE /api/v1/accounts/me", s.handleDeleteMe)
-	mux.HandleFunc("POST /api/v1/auth/token", s.handleToken)
-	mux.HandleFunc("POST /api/v1/auth/refresh", s.handleRefresh)
-	mux.HandleFunc("POST /api/v1/auth/logout", s.handleLogout)
-	mux.HandleFunc("POST /api/v1/auth/password-reset", s.handlePasswordReset)
-	mux.HandleFunc("POST /api/v1/auth/password-reset/confirm", s.handlePasswordResetConfirm)
-	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
-	mux.HandleFunc("GET "+authtoken.RevocationsPath, s.handleRevocations)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, s.log, problem.ErrNotFound)
-	})
-	return httpx.Wrap(mux.ServeMux, httpx.Options{
+	return httpx.Routes(httpx.Problems(s.log, httpx.As(throttled), errorRules...), map[string]httpx.Endpoint{
+		"POST /api/v1/accounts":                    httpx.WithBody(s.handleSignUp),
+		"GET /api/v1/accounts/me":                  httpx.WithCaller(s.handleMe),
+		"DELETE /api/v1/accounts/me":               httpx.WithCaller(s.handleDeleteMe),
+		"POST /api/v1/auth/token":                  httpx.WithBody(s.handleToken),
+		"POST /api/v1/auth/refresh":                httpx.WithBody(s.handleRefresh),
+		"POST /api/v1/auth/logout":                 httpx.WithCallerBody(s.handleLogout),
+		"POST /api/v1/auth/password-reset":         httpx.WithBody(s.handlePasswordReset),
+		"POST /api/v1/auth/password-reset/confirm": httpx.WithBody(s.handlePasswordResetConfirm),
+		"GET /.well-known/jwks.json":               s.handleJWKS,
+		"GET " + authtoken.RevocationsPath:         s.handleRevocations,
+	}, httpx.Options{
 		Log: s.log, Registry: s.reg, Verifier: s.verify,
 		Checks: []httpx.Check{httpx.DatabaseCheck(s.store.Ping)},
 	})
@@ -59,14 +55,8 @@ var errorRules = []problem.Rule{
 	{Err: ErrAccountNotFound, Status: http.StatusNotFound},
 }
 
-// fail answers with the problem that err is: the one place where the service's errors become
-// HTTP responses. Errors of the HTTP layer itself (httpx) are problems already.
-func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if te, ok := errors.AsType[*ThrottledError](err); ok {
-		err = problem.TooManyRequests(te.Detail, te.RetryAfter)
-	}
-	problem.Write(w, r, s.log, problem.Map(err, errorRules...))
-}
+// throttled is the 429 problem of a *ThrottledError.
+func throttled(te *ThrottledError) error { return problem.TooManyRequests(te.Detail, te.RetryAfter) }
 
 // setRevocation tells the gateway which revocation the response depends on.
 func setRevocation(w http.ResponseWriter, seq int64) {
@@ -75,48 +65,28 @@ func setRevocation(w http.ResponseWriter, seq int64) {
 	}
 }
 
-func (s *Service) handleSignUp(w http.ResponseWriter, r *http.Request) {
-	var in SignUpInput
-	if err := httpx.Decode(w, r, &in); err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *Service) handleSignUp(w http.ResponseWriter, r *http.Request, in SignUpInput) error {
 	a, err := s.SignUp(r.Context(), in)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Location", "/api/v1/accounts/me")
-	httpx.WriteJSON(w, http.StatusCreated, accountJSON(a))
+	return httpx.Created(w, "/api/v1/accounts/me", accountJSON(a), err)
 }
 
-func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
-	caller, err := httpx.CallerFrom(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *Service) handleMe(w http.ResponseWriter, r *http.Request, caller httpx.Caller) error {
 	a, err := s.Account(r.Context(), caller.AccountID)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, accountJSON(a))
+	return httpx.Reply(w, http.StatusOK, accountJSON(a), err)
 }
 
-func (s *Service) handleDeleteMe(w http.ResponseWriter, r *http.Request) {
-	caller, err := httpx.CallerFrom(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *Service) handleDeleteMe(w http.ResponseWriter, r *http.Request, caller httpx.Caller) error {
 	seq, err := s.DeleteAccount(r.Context(), caller.AccountID)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	return noContent(w, seq, err)
+}
+
+// noContent answers 204 telling the gateway of revocation seq (setRevocation), unless err
+// is not nil: then it writes nothing and returns err.
+func noContent(w http.ResponseWriter, seq int64, err error) error {
+	if err == nil {
+		setRevocation(w, seq)
 	}
-	setRevocation(w, seq)
-	w.WriteHeader(http.StatusNoContent)
+	return httpx.NoContent(w, err)
 }
 
 // credentials is the body of POST /api/v1/auth/token.
@@ -130,58 +100,28 @@ type refreshBody struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
-func writeTokens(w http.ResponseWriter, pair TokenPair) {
-	w.Header().Set("Cache-Control", "no-store")
-	httpx.WriteJSON(w, http.StatusOK, pair)
+// writeTokens answers pair, unless err is not nil: then it writes nothing and returns err.
+func writeTokens(w http.ResponseWriter, pair TokenPair, err error) error {
+	if err == nil {
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	return httpx.Reply(w, http.StatusOK, pair, err)
 }
 
-func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
-	var in credentials
-	if err := httpx.Decode(w, r, &in); err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *Service) handleToken(w http.ResponseWriter, r *http.Request, in credentials) error {
 	pair, err := s.Login(r.Context(), in.Email, in.Password, httpx.ClientIP(r))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeTokens(w, pair)
+	return writeTokens(w, pair, err)
 }
 
-func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
-	var in refreshBody
-	if err := httpx.Decode(w, r, &in); err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request, in refreshBody) error {
 	pair, seq, err := s.Refresh(r.Context(), in.RefreshToken)
 	setRevocation(w, seq)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeTokens(w, pair)
+	return writeTokens(w, pair, err)
 }
 
-func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
-	caller, err := httpx.CallerFrom(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	var in refreshBody
-	if err := httpx.Decode(w, r, &in); err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request, caller httpx.Caller, in refreshBody) error {
 	seq, err := s.Logout(r.Context(), caller, in.RefreshToken)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	setRevocation(w, seq)
-	w.WriteHeader(http.StatusNoContent)
+	return noContent(w, seq, err)
 }
 
 // resetRequest is the body of POST /api/v1/auth/password-reset.
@@ -195,50 +135,29 @@ type resetConfirm struct {
 	Password string `json:"password"`
 }
 
-func (s *Service) handlePasswordReset(w http.ResponseWriter, r *http.Request) {
-	var in resetRequest
-	if err := httpx.Decode(w, r, &in); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := s.RequestPasswordReset(r.Context(), in.Email); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusAccepted, map[string]string{
+func (s *Service) handlePasswordReset(w http.ResponseWriter, r *http.Request, in resetRequest) error {
+	return httpx.Reply(w, http.StatusAccepted, map[string]string{
 		"status": "if an account has this address, a link to set a new password is on its way to it",
-	})
+	}, s.RequestPasswordReset(r.Context(), in.Email))
 }
 
-func (s *Service) handlePasswordResetConfirm(w http.ResponseWriter, r *http.Request) {
-	var in resetConfirm
-	if err := httpx.Decode(w, r, &in); err != nil {
-		s.fail(w, r, err)
-		return
-	}
+func (s *Service) handlePasswordResetConfirm(w http.ResponseWriter, r *http.Request, in resetConfirm) error {
 	seq, err := s.ResetPassword(r.Context(), in.Token, in.Password)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	setRevocation(w, seq)
-	w.WriteHeader(http.StatusNoContent)
+	return noContent(w, seq, err)
 }
 
-func (s *Service) handleJWKS(w http.ResponseWriter, r *http.Request) {
+func (s *Service) handleJWKS(w http.ResponseWriter, r *http.Request) error {
 	set, err := s.JWKS(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	if err == nil {
+		w.Header().Set("Cache-Control", "public, max-age=300")
 	}
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	httpx.WriteJSON(w, http.StatusOK, set)
+	return httpx.Reply(w, http.StatusOK, set, err)
 }
 
 // maxWaitSeconds is the largest wait the revocation feed honours; larger values are capped.
 const maxWaitSeconds = 30
 
-func (s *Service) handleRevocations(w http.ResponseWriter, r *http.Request) {
+func (s *Service) handleRevocations(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	var errs []problem.FieldError
 	after, err := queryInt(q.Get("after"))
@@ -250,16 +169,13 @@ func (s *Service) handleRevocations(w http.ResponseWriter, r *http.Request) {
 		errs = append(errs, problem.FieldError{Field: "wait", Message: "must be a non-negative integer number of seconds"})
 	}
 	if err := problem.Validation(errs...); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	feed, err := s.Revocations(r.Context(), after, time.Duration(min(wait, maxWaitSeconds))*time.Second)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	if err == nil {
+		w.Header().Set("Cache-Control", "no-store")
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	httpx.WriteJSON(w, http.StatusOK, feed)
+	return httpx.Reply(w, http.StatusOK, feed, err)
 }
 
 // queryInt parses an optional non-negative integer query parameter.

@@ -27,6 +27,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
 	"github.com/eventpost/eventpost/internal/platform/svcauth/svcauthtest"
+	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -82,7 +83,8 @@ func newEnvOn(t testing.TB, store *auth.SQLiteStore, configure ...func(*auth.Con
 	}
 	e := &env{t: t, store: store, clock: &fakeClock{now: testBase}, notify: &countingNotifier{}, keys: svcauthtest.New()}
 	svc, err := auth.New(cfg, auth.Deps{
-		Store: store, Outbox: e.notify, Log: logging.Discard(), Registry: prometheus.NewRegistry(), Now: e.clock.Now,
+		Common:   svcdeps.Common{Outbox: e.notify, Log: logging.Discard(), Registry: prometheus.NewRegistry(), Now: e.clock.Now},
+		Store:    store,
 		Verifier: e.keys.Verifier("auth", "gateway"),
 	})
 	if err != nil {

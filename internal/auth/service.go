@@ -23,13 +23,13 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
-	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
+	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
 // Errors the service reports. They know nothing of HTTP: the handlers map them to problem
-// responses in one place (see writeError). Invalid input is a *validation.Error naming the
+// responses in one place (see errorRules). Invalid input is a *validation.Error naming the
 // fields, and a refused login a *ThrottledError.
 var (
 	// ErrInvalidCredentials answers a login with an unknown email or a wrong password alike.
@@ -65,16 +65,9 @@ const (
 
 // Deps are the auth service's dependencies.
 type Deps struct {
+	svcdeps.Common
 	// Store keeps the service's state.
 	Store Store
-	// Outbox wakes the outbox relay after a commit that added messages. Nil means no relay.
-	Outbox outbox.Notifier
-	// Log receives the service's logs. Nil discards them.
-	Log *slog.Logger
-	// Registry receives the service's metrics. Nil means a private registry.
-	Registry *prometheus.Registry
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
 	// Verifier authenticates every call to the service (see httpx.Options.Verifier).
 	// Required.
 	Verifier *svcauth.Verifier
@@ -129,10 +122,6 @@ func newMetrics(reg prometheus.Registerer) serviceMetrics {
 	return m
 }
 
-type noNotifier struct{}
-
-func (noNotifier) Notify() {}
-
 // New returns the auth service. It computes the dummy password hash and takes its signing
 // keys from cfg.SigningKeys or, when that is empty, from the store, generating and storing
 // one on the first start.
@@ -144,22 +133,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Store == nil || deps.Verifier == nil {
 		return nil, errors.New("auth: a store and a verifier are required")
 	}
+	c := deps.WithDefaults()
 	s := &Service{
-		cfg: cfg, store: deps.Store, outbox: deps.Outbox, log: deps.Log, reg: deps.Registry, clock: deps.Now,
+		cfg: cfg, store: deps.Store, outbox: c.Outbox, log: c.Log, reg: c.Registry, clock: c.Now,
 		hasher: newHasher(cfg.Password, cfg.MaxConcurrentHashes), revs: newBroadcast(), stopping: make(chan struct{}),
 		verify: deps.Verifier,
-	}
-	if s.outbox == nil {
-		s.outbox = noNotifier{}
-	}
-	if s.log == nil {
-		s.log = logging.Discard()
-	}
-	if s.reg == nil {
-		s.reg = prometheus.NewRegistry()
-	}
-	if s.clock == nil {
-		s.clock = time.Now
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

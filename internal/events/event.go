@@ -9,7 +9,7 @@ import (
 )
 
 // Errors of the events service. They know nothing of HTTP: the handlers map them to problem
-// responses in one place (see writeError). Invalid input is a *validation.Error naming the
+// responses in one place (see errorRules). Invalid input is a *validation.Error naming the
 // fields, and a malformed patch a *MalformedError.
 var (
 	// ErrNotFound is returned for an event that does not exist (or no longer does).

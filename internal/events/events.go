@@ -19,6 +19,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
+	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
 // Config configures the events service.
@@ -35,16 +36,10 @@ func DefaultConfig() Config {
 
 // Deps are the dependencies of the service.
 type Deps struct {
+	// Common: Log and Registry are required.
+	svcdeps.Common
 	// Store keeps the events.
 	Store Store
-	// Outbox wakes the outbox relay after a commit that added messages.
-	Outbox outbox.Notifier
-	// Log is the service's logger.
-	Log *slog.Logger
-	// Registry receives the service's metrics.
-	Registry *prometheus.Registry
-	// Now returns the current time; nil means time.Now.
-	Now func() time.Time
 	// Verifier authenticates every call to the service (see httpx.Options.Verifier).
 	// Required.
 	Verifier *svcauth.Verifier
@@ -79,19 +74,13 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = DefaultConfig().PublicURL
 	}
-	if deps.Outbox == nil {
-		deps.Outbox = noNotifier{}
-	}
-	if deps.Now == nil {
-		deps.Now = time.Now
-	}
-	m, err := newServiceMetrics(deps.Registry)
+	c := deps.WithDefaults()
+	m, err := newServiceMetrics(c.Registry)
 	if err != nil {
 		return nil, err
 	}
 	s := &Service{
-		cfg: cfg, store: deps.Store, outbox: deps.Outbox, log: deps.Log, reg: deps.Registry,
-		now: deps.Now, metrics: m,
+		cfg: cfg, store: deps.Store, outbox: c.Outbox, log: c.Log, reg: c.Registry, now: c.Now, metrics: m,
 	}
 	s.handler = s.routes(deps.Verifier)
 	return s, nil
@@ -102,7 +91,7 @@ func (s *Service) Consumers() []broker.Consumer {
 	return []broker.Consumer{{
 		Queue:  messages.QueueEventsAccounts,
 		Types:  []string{messages.TypeAccountDeleted},
-		Handle: s.handleAccountDeleted,
+		Handle: broker.Payload(s.handleAccountDeleted),
 	}}
 }
 
@@ -111,12 +100,6 @@ func (s *Service) Run(ctx context.Context) error {
 	<-ctx.Done()
 	return nil
 }
-
-// noNotifier stands in for a missing outbox notifier; the relay then finds the messages on
-// its next poll.
-type noNotifier struct{}
-
-func (noNotifier) Notify() {}
 
 // serviceMetrics are the metrics specific to the events service.
 type serviceMetrics struct {

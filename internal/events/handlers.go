@@ -2,7 +2,6 @@ package events
 
 import (
 	"encoding/json"
-	"errors"
 	"mime"
 	"net/http"
 	"strconv"
@@ -19,17 +18,14 @@ func (s *Service) Handler() http.Handler { return s.handler }
 
 // routes builds the handler that Handler returns, once: it registers the request metrics.
 func (s *Service) routes(v *svcauth.Verifier) http.Handler {
-	mux := httpx.NewMux()
-	mux.HandleFunc("GET /api/v1/events", s.handleSearch)
-	mux.HandleFunc("POST /api/v1/events", s.handleCreate)
-	mux.HandleFunc("GET /api/v1/events/{id}", s.handleGet)
-	mux.HandleFunc("PATCH /api/v1/events/{id}", s.handlePatch)
-	mux.HandleFunc("DELETE /api/v1/events/{id}", s.handleDelete)
-	mux.HandleFunc("GET /api/v1/events/{id}/ics", s.handleCalendar)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, s.log, problem.ErrNotFound)
-	})
-	return httpx.Wrap(mux.ServeMux, httpx.Options{
+	return httpx.Routes(httpx.Problems(s.log, httpx.As(malformed), errorRules...), map[string]httpx.Endpoint{
+		"GET /api/v1/events":          s.handleSearch,
+		"POST /api/v1/events":         httpx.WithCallerBody(s.handleCreate),
+		"GET /api/v1/events/{id}":     s.handleGet,
+		"PATCH /api/v1/events/{id}":   httpx.WithCallerBody(s.handlePatch),
+		"DELETE /api/v1/events/{id}":  httpx.WithCaller(s.handleDelete),
+		"GET /api/v1/events/{id}/ics": s.handleCalendar,
+	}, httpx.Options{
 		Log: s.log, Registry: s.reg, Verifier: v,
 		Checks: []httpx.Check{httpx.DatabaseCheck(s.store.Ping)},
 	})
@@ -42,103 +38,49 @@ var errorRules = []problem.Rule{
 	{Err: ErrConflict, Status: http.StatusConflict},
 }
 
-// writeError answers with the problem that err is: the one place where the service's errors
-// become HTTP responses. Errors of the HTTP layer itself (httpx) are problems already.
-func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if me, ok := errors.AsType[*MalformedError](err); ok {
-		err = problem.New(http.StatusBadRequest, me.Detail)
-	}
-	problem.Write(w, r, s.log, problem.Map(err, errorRules...))
-}
+// malformed is the 400 problem of a *MalformedError.
+func malformed(me *MalformedError) error { return problem.New(http.StatusBadRequest, me.Detail) }
 
-func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) {
+func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) error {
 	q, err := ParseSearchQuery(r.URL.Query())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.Search(r.Context(), q)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, res)
+	return httpx.Reply(w, http.StatusOK, res, err)
 }
 
-func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
-	caller, err := httpx.CallerFrom(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var in EventInput
-	if err := httpx.Decode(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, caller httpx.Caller, in EventInput) error {
 	e, err := s.Create(r.Context(), caller.AccountID, in)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Location", "/api/v1/events/"+e.ID)
-	httpx.WriteJSON(w, http.StatusCreated, e)
+	return httpx.Created(w, "/api/v1/events/"+e.ID, e, err)
 }
 
-func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
+func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) error {
 	e, err := s.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, e)
+	return httpx.Reply(w, http.StatusOK, e, err)
 }
 
-func (s *Service) handlePatch(w http.ResponseWriter, r *http.Request) {
-	caller, err := httpx.CallerFrom(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var patch map[string]json.RawMessage
-	if err := httpx.Decode(w, r, &patch); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+func (s *Service) handlePatch(w http.ResponseWriter, r *http.Request, caller httpx.Caller, patch map[string]json.RawMessage) error {
 	if patch == nil { // the body was null, which is no object
-		problem.Write(w, r, s.log, problem.New(http.StatusBadRequest, "the body must be a JSON object"))
-		return
+		return problem.New(http.StatusBadRequest, "the body must be a JSON object")
 	}
 	e, err := s.Patch(r.Context(), caller.AccountID, r.PathValue("id"), patch)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, e)
+	return httpx.Reply(w, http.StatusOK, e, err)
 }
 
-func (s *Service) handleDelete(w http.ResponseWriter, r *http.Request) {
-	caller, err := httpx.CallerFrom(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.Delete(r.Context(), caller.AccountID, r.PathValue("id")); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+func (s *Service) handleDelete(w http.ResponseWriter, r *http.Request, caller httpx.Caller) error {
+	return httpx.NoContent(w, s.Delete(r.Context(), caller.AccountID, r.PathValue("id")))
 }
 
-func (s *Service) handleCalendar(w http.ResponseWriter, r *http.Request) {
+func (s *Service) handleCalendar(w http.ResponseWriter, r *http.Request) error {
 	e, body, err := s.Calendar(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", ics.ContentType)
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": "event-" + e.ID + ".ics"}))
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
+	return nil
 }

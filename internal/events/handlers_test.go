@@ -19,6 +19,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
 const alice, bob = "alice-account", "bob-account"
@@ -678,10 +679,10 @@ func TestRouting(t *testing.T) {
 func TestNewRequiresDependencies(t *testing.T) {
 	s := openStore(t)
 	for name, deps := range map[string]events.Deps{
-		"no store":    {Log: nil},
+		"no store":    {},
 		"no logger":   {Store: s},
-		"no registry": {Store: s, Log: logging.Discard()},
-		"no verifier": {Store: s, Log: logging.Discard(), Registry: prometheus.NewRegistry()},
+		"no registry": {Store: s, Common: svcdeps.Common{Log: logging.Discard()}},
+		"no verifier": {Store: s, Common: svcdeps.Common{Log: logging.Discard(), Registry: prometheus.NewRegistry()}},
 	} {
 		if _, err := events.New(events.DefaultConfig(), deps); err == nil {
 			t.Errorf("%s: New succeeded", name)

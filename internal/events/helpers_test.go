@@ -21,6 +21,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
 	"github.com/eventpost/eventpost/internal/platform/svcauth/svcauthtest"
+	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
 // keys are the service keys of the tests' callers: the gateway and notifications.
@@ -68,7 +69,8 @@ func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{store: openStore(t), clock: &clock{now: testNow}, notifier: &notifier{}, registry: prometheus.NewRegistry()}
 	svc, err := events.New(events.Config{PublicURL: "https://eventpost.example"}, events.Deps{
-		Store: f.store, Outbox: f.notifier, Log: logging.Discard(), Registry: f.registry, Now: f.clock.Now,
+		Common:   svcdeps.Common{Outbox: f.notifier, Log: logging.Discard(), Registry: f.registry, Now: f.clock.Now},
+		Store:    f.store,
 		Verifier: keys.Verifier("events", "gateway", "notifications"),
 	})
 	if err != nil {
@@ -81,7 +83,8 @@ func newFixture(t testing.TB) *fixture {
 func newService(t testing.TB, s events.Store) *events.Service {
 	t.Helper()
 	svc, err := events.New(events.DefaultConfig(), events.Deps{
-		Store: s, Log: logging.Discard(), Registry: prometheus.NewRegistry(), Now: func() time.Time { return testNow },
+		Common:   svcdeps.Common{Log: logging.Discard(), Registry: prometheus.NewRegistry(), Now: func() time.Time { return testNow }},
+		Store:    s,
 		Verifier: keys.Verifier("events", "gateway", "notifications"),
 	})
 	if err != nil {

@@ -179,11 +179,7 @@ func (s *Service) EventURL(id string) string {
 }
 
 // handleAccountDeleted deletes the events of a deleted account and announces each deletion.
-func (s *Service) handleAccountDeleted(ctx context.Context, m broker.Message) error {
-	var p messages.AccountDeleted
-	if err := m.Decode(&p); err != nil {
-		return err
-	}
+func (s *Service) handleAccountDeleted(ctx context.Context, m broker.Message, p messages.AccountDeleted) error {
 	if p.AccountID == "" {
 		return broker.Permanent(fmt.Errorf("account.deleted message %s names no account", m.ID))
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
 // benchEvents is how many events the search benchmarks store.
@@ -422,7 +423,8 @@ func BenchmarkGetEvent(b *testing.B) {
 func benchService(b *testing.B, store Store, now time.Time) *Service {
 	b.Helper()
 	svc, err := New(DefaultConfig(), Deps{
-		Store: store, Log: logging.Discard(), Registry: newRegistry(), Now: func() time.Time { return now },
+		Common: svcdeps.Common{Log: logging.Discard(), Registry: newRegistry(), Now: func() time.Time { return now }},
+		Store:  store,
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/eventpost/eventpost/internal/auth"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
 // realAuth is the auth service itself, over one database, behind one address, whose
@@ -50,8 +51,8 @@ func (a *realAuth) restart(keys ...ed25519.PrivateKey) {
 	cfg := auth.DefaultConfig()
 	cfg.SigningKeys = keys
 	svc, err := auth.New(cfg, auth.Deps{
-		Store: a.store, Log: logging.Discard(), Registry: prometheus.NewRegistry(),
-		Verifier: testKeys.Verifier(discovery.Auth, "gateway"),
+		Common: svcdeps.Common{Log: logging.Discard(), Registry: prometheus.NewRegistry()},
+		Store:  a.store, Verifier: testKeys.Verifier(discovery.Auth, "gateway"),
 	})
 	if err != nil {
 		a.t.Fatal(err)

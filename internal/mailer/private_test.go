@@ -16,6 +16,7 @@ import (
 	"github.com/eventpost/eventpost/internal/mailer"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/private"
+	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
 // TestDataAtRestIsPrivateWhateverTheUmask starts from nothing, as the all-in-one mode does:
@@ -38,7 +39,7 @@ func TestDataAtRestIsPrivateWhateverTheUmask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := mailer.New(mailer.Config{}, mailer.Deps{Store: store, Transport: tr, Registry: prometheus.NewRegistry()})
+	svc, err := mailer.New(mailer.Config{}, mailer.Deps{Store: store, Transport: tr, Common: svcdeps.Common{Registry: prometheus.NewRegistry()}})
 	if err != nil {
 		t.Fatal(err)
 	}

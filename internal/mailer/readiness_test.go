@@ -16,6 +16,7 @@ import (
 	"github.com/eventpost/eventpost/internal/mailer"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/smtptest"
+	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
 // noCache makes a transport probe the server on every Check.
@@ -216,7 +217,7 @@ func TestReadinessFollowsTheMailDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := mailer.New(mailer.Config{}, mailer.Deps{Store: openSQLite(t), Transport: tr, Registry: prometheus.NewRegistry()})
+	svc, err := mailer.New(mailer.Config{}, mailer.Deps{Store: openSQLite(t), Transport: tr, Common: svcdeps.Common{Registry: prometheus.NewRegistry()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,11 +22,10 @@ import (
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
-	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
-	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/retry"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
+	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
 // Config configures the email-sender.
@@ -75,14 +74,8 @@ func DefaultConfig() Config {
 type Deps struct {
 	// Store is the sent-message log and outbox. Required.
 	Store Store
-	// Outbox wakes the outbox relay after a result was written; nil means none.
-	Outbox outbox.Notifier
-	// Log is the service's logger; nil discards.
-	Log *slog.Logger
-	// Registry receives the service's metrics. Required.
-	Registry *prometheus.Registry
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Common: Registry is required.
+	svcdeps.Common
 	// Transport delivers the emails (see NewTransport). Required; the caller closes it.
 	Transport Transport
 }
@@ -106,10 +99,6 @@ type serviceMetrics struct {
 	sent, failed, transient, duplicates *prometheus.CounterVec
 	duration                            prometheus.Histogram
 }
-
-type noopNotifier struct{}
-
-func (noopNotifier) Notify() {}
 
 // New returns the email-sender. Zero fields of cfg take their DefaultConfig values.
 func New(cfg Config, deps Deps) (*Service, error) {
@@ -136,21 +125,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mailer: %w", err)
 	}
+	c := deps.WithDefaults()
 	s := &Service{
-		cfg: cfg, store: deps.Store, outbox: deps.Outbox, log: deps.Log, now: deps.Now,
-		transport: deps.Transport,
+		cfg: cfg, store: deps.Store, outbox: c.Outbox, log: c.Log, now: c.Now, transport: deps.Transport,
 	}
 	s.render.Store(r)
 	s.maxAttempts.Store(int64(cfg.MaxAttempts))
-	if s.outbox == nil {
-		s.outbox = noopNotifier{}
-	}
-	if s.log == nil {
-		s.log = logging.Discard()
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
 	byKind := func(name, help string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"kind"})
 	}
@@ -171,11 +151,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		}
 	}
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, s.log, problem.ErrNotFound)
-	})
-	s.handler = httpx.Wrap(mux, httpx.Options{
+	s.handler = httpx.Routes(nil, nil, httpx.Options{
 		Log: s.log, Registry: deps.Registry,
 		// No service calls the email-sender: a verifier that trusts no caller answers 401 to
 		// everything but the probes.
@@ -211,10 +187,11 @@ func (s *Service) Run(ctx context.Context) error {
 // nil once the outcome is recorded (sent, or failed for good), a transient error to have the
 // message delivered again later, and a permanent error for a payload it cannot read.
 func (s *Service) HandleSend(ctx context.Context, m broker.Message) error {
-	var req messages.EmailSend
-	if err := m.Decode(&req); err != nil {
-		return err
-	}
+	return broker.Payload(s.send)(ctx, m)
+}
+
+// send is HandleSend once the payload is decoded.
+func (s *Service) send(ctx context.Context, m broker.Message, req messages.EmailSend) error {
 	if req.IdempotencyKey == "" {
 		return broker.Permanent(fmt.Errorf("email.send message %s has no idempotency key", m.ID))
 	}

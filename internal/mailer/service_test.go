@@ -24,6 +24,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/smtptest"
+	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -80,7 +81,8 @@ func newFixture(t *testing.T, transport func(t *testing.T, srv *smtptest.Server)
 	cfg.PublicURL = testPublicURL
 	cfg.MaxAttempts = maxAttempts
 	svc, err := mailer.New(cfg, mailer.Deps{
-		Store: f.store, Outbox: f.notify, Log: logging.Discard(), Registry: f.reg, Now: f.clock.Now, Transport: tr,
+		Common: svcdeps.Common{Outbox: f.notify, Log: logging.Discard(), Registry: f.reg, Now: f.clock.Now},
+		Store:  f.store, Transport: tr,
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -612,10 +614,10 @@ func TestNewRequiresDependencies(t *testing.T) {
 		cfg  mailer.Config
 		deps mailer.Deps
 	}{
-		{name: "no store", deps: mailer.Deps{Transport: tr, Registry: prometheus.NewRegistry()}},
-		{name: "no transport", deps: mailer.Deps{Store: store, Registry: prometheus.NewRegistry()}},
+		{name: "no store", deps: mailer.Deps{Transport: tr, Common: svcdeps.Common{Registry: prometheus.NewRegistry()}}},
+		{name: "no transport", deps: mailer.Deps{Store: store, Common: svcdeps.Common{Registry: prometheus.NewRegistry()}}},
 		{name: "no registry", deps: mailer.Deps{Store: store, Transport: tr}},
-		{name: "bad From", cfg: mailer.Config{From: "nope"}, deps: mailer.Deps{Store: store, Transport: tr, Registry: prometheus.NewRegistry()}},
+		{name: "bad From", cfg: mailer.Config{From: "nope"}, deps: mailer.Deps{Store: store, Transport: tr, Common: svcdeps.Common{Registry: prometheus.NewRegistry()}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -625,7 +627,7 @@ func TestNewRequiresDependencies(t *testing.T) {
 		})
 	}
 	// With only the required dependencies, defaults fill in the rest.
-	if _, err := mailer.New(mailer.Config{}, mailer.Deps{Store: store, Transport: tr, Registry: prometheus.NewRegistry()}); err != nil {
+	if _, err := mailer.New(mailer.Config{}, mailer.Deps{Store: store, Transport: tr, Common: svcdeps.Common{Registry: prometheus.NewRegistry()}}); err != nil {
 		t.Errorf("New with defaults: %v", err)
 	}
 }

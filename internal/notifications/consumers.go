@@ -31,21 +31,17 @@ func (s *Service) Consumers() []broker.Consumer {
 func (s *Service) handleDomain(ctx context.Context, m broker.Message) error {
 	switch m.Type {
 	case messages.TypeAccountDeleted:
-		return s.handleAccountDeleted(ctx, m)
+		return broker.Payload(s.handleAccountDeleted)(ctx, m)
 	case messages.TypeEventChanged:
-		return s.handleEventChanged(ctx, m)
+		return broker.Payload(s.handleEventChanged)(ctx, m)
 	case messages.TypeEventDeleted:
-		return s.handleEventDeleted(ctx, m)
+		return broker.Payload(s.handleEventDeleted)(ctx, m)
 	}
 	return broker.Permanent(fmt.Errorf("notifications: unexpected message type %q", m.Type))
 }
 
 // handleAccountDeleted deletes every reminder of the deleted account.
-func (s *Service) handleAccountDeleted(ctx context.Context, m broker.Message) error {
-	var p messages.AccountDeleted
-	if err := m.Decode(&p); err != nil {
-		return err
-	}
+func (s *Service) handleAccountDeleted(ctx context.Context, m broker.Message, p messages.AccountDeleted) error {
 	if p.AccountID == "" {
 		return broker.Permanent(fmt.Errorf("account.deleted %s: no account_id", m.ID))
 	}
@@ -70,11 +66,7 @@ func (s *Service) handleAccountDeleted(ctx context.Context, m broker.Message) er
 // handleEventChanged refreshes the snapshot of a reminded event; when the event's start
 // moved, it moves the scheduled relative reminders with it and emails the owner of every
 // scheduled reminder of the event.
-func (s *Service) handleEventChanged(ctx context.Context, m broker.Message) error {
-	var p messages.EventChanged
-	if err := m.Decode(&p); err != nil {
-		return err
-	}
+func (s *Service) handleEventChanged(ctx context.Context, m broker.Message, p messages.EventChanged) error {
 	ev := normalizeEvent(p.Event)
 	n, err := s.consumeEvent(ctx, m, ev, messages.EmailEventChanged, func(tx Tx, old messages.Event) ([]broker.Message, error) {
 		if !ev.UpdatedAt.After(old.UpdatedAt) {
@@ -133,11 +125,7 @@ func (s *Service) followMovedEvent(ctx context.Context, tx Tx, ev messages.Event
 // handleEventDeleted cancels every scheduled reminder of the deleted event and emails its
 // owner, except the organizer's own reminders when the organizer's account was deleted:
 // those are deleted without a word.
-func (s *Service) handleEventDeleted(ctx context.Context, m broker.Message) error {
-	var p messages.EventDeleted
-	if err := m.Decode(&p); err != nil {
-		return err
-	}
+func (s *Service) handleEventDeleted(ctx context.Context, m broker.Message, p messages.EventDeleted) error {
 	ev := normalizeEvent(p.Event)
 	n, err := s.consumeEvent(ctx, m, ev, messages.EmailEventCancelled, func(tx Tx, old messages.Event) ([]broker.Message, error) {
 		if ev.UpdatedAt.After(old.UpdatedAt) {

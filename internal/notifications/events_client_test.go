@@ -16,6 +16,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
 func TestHTTPEventSource(t *testing.T) {
@@ -110,7 +111,8 @@ func TestCreateThroughHTTPEventSource(t *testing.T) {
 	defer srv.Close()
 	store := openSQLite(t)
 	svc, err := notifications.New(notifications.DefaultConfig(), notifications.Deps{
-		Store: store, Log: logging.Discard(), Now: func() time.Time { return now },
+		Common: svcdeps.Common{Log: logging.Discard(), Now: func() time.Time { return now }},
+		Store:  store,
 		Events: eventSource(srv.URL), Verifier: keys.Verifier("notifications", "gateway"),
 	})
 	if err != nil {

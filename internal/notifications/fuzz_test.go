@@ -13,6 +13,7 @@ import (
 	"github.com/eventpost/eventpost/internal/notifications"
 	"github.com/eventpost/eventpost/internal/platform/inputtest"
 	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
 // newFuzzEnv is newEnv with the events of withEvents, for a fuzz target, which has no
@@ -26,8 +27,8 @@ func newFuzzEnv(f *testing.F) *env {
 	f.Cleanup(func() { store.Close() })
 	e := &env{store: store, events: &fakeEvents{events: map[string]messages.Event{}}, outbox: &countingNotifier{}}
 	svc, err := notifications.New(notifications.Config{}, notifications.Deps{
-		Store: e.store, Events: alwaysUp{e.events}, Outbox: e.outbox, Log: logging.Discard(),
-		Verifier: keys.Verifier("notifications", "gateway"), Now: func() time.Time { return now },
+		Common: svcdeps.Common{Outbox: e.outbox, Log: logging.Discard(), Now: func() time.Time { return now }},
+		Store:  e.store, Events: alwaysUp{e.events}, Verifier: keys.Verifier("notifications", "gateway"),
 	})
 	if err != nil {
 		f.Fatal(err)

@@ -15,31 +15,23 @@ func (s *Service) Handler() http.Handler { return s.handler }
 
 // routes builds the handler that Handler returns, once: it registers the request metrics.
 func (s *Service) routes(v *svcauth.Verifier) http.Handler {
-	mux := httpx.NewMux()
-	mux.HandleFunc("GET /api/v1/notifications", s.handleList)
-	mux.HandleFunc("POST /api/v1/notifications", s.handleCreate)
-	mux.HandleFunc("GET /api/v1/notifications/{id}", s.handleGet)
-	mux.HandleFunc("DELETE /api/v1/notifications/{id}", s.handleDelete)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, s.log, problem.ErrNotFound)
-	})
-	return httpx.Wrap(mux.ServeMux, httpx.Options{
+	return httpx.Routes(httpx.Problems(s.log, nil, errorRules...), map[string]httpx.Endpoint{
+		"GET /api/v1/notifications":         httpx.WithCaller(s.handleList),
+		"POST /api/v1/notifications":        httpx.WithCallerBody(s.handleCreate),
+		"GET /api/v1/notifications/{id}":    httpx.WithCaller(s.handleGet),
+		"DELETE /api/v1/notifications/{id}": httpx.WithCaller(s.handleDelete),
+	}, httpx.Options{
 		Log: s.log, Registry: s.reg, Verifier: v,
 		Checks: []httpx.Check{httpx.DatabaseCheck(s.store.Ping)},
 	})
 }
 
-// errorRules are the statuses the service's errors are reported with.
+// errorRules are the statuses the service's errors are reported with. Errors of the HTTP
+// layer (httpx, and the events service's unavailability that HTTPEventSource reports) are
+// problems already.
 var errorRules = []problem.Rule{
 	{Err: ErrNotFound, Status: http.StatusNotFound},
 	{Err: ErrEventNotFound, Status: http.StatusNotFound},
-}
-
-// writeError answers with the problem that err is: the one place where the service's errors
-// become HTTP responses. Errors of the HTTP layer (httpx, and the events service's
-// unavailability that HTTPEventSource reports) are problems already.
-func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	problem.Write(w, r, s.log, problem.Map(err, errorRules...))
 }
 
 // notificationJSON is the Notification of the public API.
@@ -92,68 +84,30 @@ type createRequest struct {
 	Note          string  `json:"note"`
 }
 
-func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
-	caller, err := httpx.CallerFrom(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var req createRequest
-	if err := httpx.Decode(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, caller httpx.Caller, req createRequest) error {
 	rem, err := s.Create(r.Context(), caller.AccountID, caller.Email, CreateInput(req))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Location", "/api/v1/notifications/"+rem.ID)
-	httpx.WriteJSON(w, http.StatusCreated, toJSON(rem))
+	return httpx.Created(w, "/api/v1/notifications/"+rem.ID, toJSON(rem), err)
 }
 
-func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
-	caller, err := httpx.CallerFrom(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+func (s *Service) handleList(w http.ResponseWriter, r *http.Request, caller httpx.Caller) error {
 	q := r.URL.Query()
 	rs, err := s.List(r.Context(), caller.AccountID, ListFilter{Status: Status(q.Get("status")), EventID: q.Get("event_id")})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	items := make([]notificationJSON, 0, len(rs))
 	for _, rem := range rs {
 		items = append(items, toJSON(rem))
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	return nil
 }
 
-func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
-	caller, err := httpx.CallerFrom(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+func (s *Service) handleGet(w http.ResponseWriter, r *http.Request, caller httpx.Caller) error {
 	rem, err := s.Get(r.Context(), caller.AccountID, r.PathValue("id"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, toJSON(rem))
+	return httpx.Reply(w, http.StatusOK, toJSON(rem), err)
 }
 
-func (s *Service) handleDelete(w http.ResponseWriter, r *http.Request) {
-	caller, err := httpx.CallerFrom(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.Cancel(r.Context(), caller.AccountID, r.PathValue("id")); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+func (s *Service) handleDelete(w http.ResponseWriter, r *http.Request, caller httpx.Caller) error {
+	return httpx.NoContent(w, s.Cancel(r.Context(), caller.AccountID, r.PathValue("id")))
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
 	"github.com/eventpost/eventpost/internal/platform/svcauth/svcauthtest"
+	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
 func TestMain(m *testing.M) {
@@ -113,7 +114,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 		e.store = openSQLite(t)
 	}
 	deps := notifications.Deps{
-		Store: e.store, Events: e.events, Outbox: e.outbox, Log: logging.Discard(),
+		Common: svcdeps.Common{Outbox: e.outbox, Log: logging.Discard()},
+		Store:  e.store, Events: e.events,
 		Verifier: keys.Verifier("notifications", "gateway"),
 	}
 	if !o.realNow {

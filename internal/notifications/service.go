@@ -24,11 +24,12 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
+	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 	"github.com/eventpost/eventpost/internal/platform/validation"
 )
 
 // Errors the service reports. They know nothing of HTTP: the handlers map them to problem
-// responses in one place (see writeError). Invalid input is a *validation.Error naming the
+// responses in one place (see errorRules). Invalid input is a *validation.Error naming the
 // fields.
 var (
 	// ErrNotFound: no such reminder, or someone else's.
@@ -69,15 +70,9 @@ type Deps struct {
 	Store Store
 	// Events looks up events when a reminder is created.
 	Events EventSource
-	// Outbox wakes the outbox relay after a commit that added messages; nil does nothing.
-	Outbox outbox.Notifier
-	// Log receives the service's logs; nil discards them.
-	Log *slog.Logger
-	// Registry receives the service's metrics; nil uses a private registry.
-	Registry *prometheus.Registry
-	// Now is the clock; nil means time.Now. The scheduler sleeps on real timers, so Now must
-	// follow real time while Run runs.
-	Now func() time.Time
+	// Common's Now: the scheduler sleeps on real timers, so Now must follow real time while
+	// Run runs.
+	svcdeps.Common
 	// Verifier authenticates every call to the service (see httpx.Options.Verifier).
 	// Required.
 	Verifier *svcauth.Verifier
@@ -112,24 +107,13 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if cfg.ClaimBatch <= 0 {
 		cfg.ClaimBatch = def.ClaimBatch
 	}
+	c := deps.WithDefaults()
 	s := &Service{
-		cfg: cfg, store: deps.Store, events: deps.Events, outbox: deps.Outbox,
-		log: deps.Log, reg: deps.Registry, now: deps.Now, wake: make(chan struct{}, 1),
+		cfg: cfg, store: deps.Store, events: deps.Events, outbox: c.Outbox,
+		log: c.Log, reg: c.Registry, now: c.Now, wake: make(chan struct{}, 1),
 	}
 	s.pollInterval.Store(int64(cfg.PollInterval))
 	s.claimBatch.Store(int64(cfg.ClaimBatch))
-	if s.outbox == nil {
-		s.outbox = noopNotifier{}
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.reg == nil {
-		s.reg = prometheus.NewRegistry()
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
 	m, err := newServiceMetrics(s.reg, s.store)
 	if err != nil {
 		return nil, fmt.Errorf("notifications: %w", err)
@@ -138,10 +122,6 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s.handler = s.routes(deps.Verifier)
 	return s, nil
 }
-
-type noopNotifier struct{}
-
-func (noopNotifier) Notify() {}
 
 // clock returns the current time as the store keeps times: UTC, microseconds.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
