@@ -13,38 +13,28 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
 
-//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+// migrations are the events database's own: migrations/sqlite and migrations/postgres.
+//
+//go:embed migrations
 var migrations embed.FS
 
 // storeDB is how the events database is kept: its own migrations, then the outbox's.
 var storeDB = database.Service{Name: "events", Migrations: migrations,
 	Shared: []func(database.Dialect) database.Schema{outbox.Schema}}
 
-// postgresSchemas are the migrations of the events database in PostgreSQL.
-func postgresSchemas() []database.Schema { return storeDB.Schemas(database.Postgres) }
+var _ Store = (*SQLStore)(nil)
 
-// OpenSQLite opens (creating it if needed) the events database at path and brings its schema,
-// outbox included, up to date.
-func OpenSQLite(ctx context.Context, path string, log *slog.Logger) (*SQLiteStore, error) {
-	st, err := storeDB.Open(ctx, database.SQLite, path, log)
-	if err != nil {
-		return nil, err
+// Open opens the events database of dialect d at dsn — a SQLite file path (the file is
+// created if needed) or a PostgreSQL URL (postgres://user:pass@host:port/db), which several
+// replicas may open at once — and brings its schema, outbox included, up to date.
+func Open(ctx context.Context, d database.Dialect, dsn string, log *slog.Logger) (*SQLStore, error) {
+	if d == database.Postgres {
+		var err error
+		if dsn, err = withCustomPlans(dsn); err != nil {
+			return nil, fmt.Errorf("open events store: %w", err)
+		}
 	}
-	return &SQLiteStore{sqlStore{st}}, nil
-}
-
-// OpenPostgres connects to the events database at url (postgres://user:pass@host:port/db)
-// and brings its schema, outbox included, up to date; several replicas may open it at once.
-func OpenPostgres(ctx context.Context, url string, log *slog.Logger) (*PostgresStore, error) {
-	url, err := withCustomPlans(url)
-	if err != nil {
-		return nil, fmt.Errorf("open events store: %w", err)
-	}
-	st, err := storeDB.Open(ctx, database.Postgres, url, log)
-	if err != nil {
-		return nil, err
-	}
-	return &PostgresStore{sqlStore{st}}, nil
+	return database.OpenStore[SQLStore](ctx, storeDB, d, dsn, log)
 }
 
 // withCustomPlans returns the connection string dsn (a URL or keyword=value pairs) with the

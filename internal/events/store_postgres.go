@@ -12,17 +12,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/database"
 )
 
-// PostgresStore is the Store of the distributed mode, in a PostgreSQL database of its own that
-// also holds the service's outbox. Searches are single SELECTs that PostgreSQL's planner serves
-// from B-tree indexes for the start time, category, organizer and place (a map cell, or
-// latitude and longitude), and GIN indexes for tags and words (see Search).
-type PostgresStore struct {
-	sqlStore
-}
-
-var _ Store = (*PostgresStore)(nil)
-
-// Search implements Store.
+// searchPostgres is Search in PostgreSQL.
 //
 // Every search is one SELECT … ORDER BY starts_at, id LIMIT n with the conditions of q, and
 // the planner chooses, from the statistics of the values asked for, what drives it: the
@@ -37,7 +27,7 @@ var _ Store = (*PostgresStore)(nil)
 // (the cell statistics give the planner the number of events there, which it cannot infer from
 // latitude and longitude taken apart), or else bounds latitude and longitude; the haversine
 // formula then keeps the events inside the circle.
-func (s *PostgresStore) Search(ctx context.Context, q SearchQuery) (Page, error) {
+func (s *SQLStore) searchPostgres(ctx context.Context, q SearchQuery) (Page, error) {
 	query, args, ok := postgresSearchQuery(q)
 	if !ok {
 		return Page{}, nil

@@ -15,14 +15,28 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
 
-// sqlStore implements the Store methods whose SQL SQLite and PostgreSQL share — every one
-// but Search. Placeholders are rebound for the dialect; times are unix microseconds in both.
-// The dialects differ only in how tags are kept (JSON text or text[]), in the column each
-// keeps for its own search index (SQLite's seq, PostgreSQL's search), and in row locks
-// (PostgreSQL locks the rows it reads to change; a SQLite write transaction holds the whole
-// database).
-type sqlStore struct {
+// SQLStore is the events Store. In the embedded mode it is one SQLite database file, in the
+// distributed mode a PostgreSQL database of its own; either also holds the service's outbox.
+// Every method but Search runs SQL that both dialects share: placeholders are rebound for the
+// dialect; times are unix microseconds in both. The dialects differ only in how tags are kept
+// (JSON text or text[]), in the column each keeps for its own search index (SQLite's seq,
+// PostgreSQL's search), in row locks (PostgreSQL locks the rows it reads to change; a SQLite
+// write transaction holds the whole database), and in how they search (see Search).
+type SQLStore struct {
 	database.Store
+}
+
+// Search implements Store. In SQLite every search is served by an index (see searchSQLite):
+// B-trees for the start time, category, organizer and tags, an FTS5 table for words and
+// combined filters, an R*Tree for distances; triggers keep the FTS5 table, the R*Tree and the
+// tag table in step with the events table. In PostgreSQL searches are single SELECTs that the
+// planner serves from B-tree indexes for the start time, category, organizer and place (a map
+// cell, or latitude and longitude), and GIN indexes for tags and words (see searchPostgres).
+func (s *SQLStore) Search(ctx context.Context, q SearchQuery) (Page, error) {
+	if s.Dialect() == database.Postgres {
+		return s.searchPostgres(ctx, q)
+	}
+	return s.searchSQLite(ctx, q)
 }
 
 // eventColumns are the columns scanEvent reads, as SQLite keeps them.
@@ -36,7 +50,7 @@ const postgresEventColumns = `e.id, e.organizer_id, e.title, e.description, e.st
 	e.created_at, e.updated_at`
 
 // columns returns the columns scanEvent reads in the store's dialect.
-func (s *sqlStore) columns() string {
+func (s *SQLStore) columns() string {
 	if s.Dialect() == database.Postgres {
 		return postgresEventColumns
 	}
@@ -98,7 +112,7 @@ type column struct {
 func valueColumn(name string, arg any) column { return column{name: name, expr: "?", arg: arg} }
 
 // writeColumns returns the columns that hold e, but for id and SQLite's seq.
-func (s *sqlStore) writeColumns(e Event) ([]column, error) {
+func (s *SQLStore) writeColumns(e Event) ([]column, error) {
 	tags := e.Tags
 	if tags == nil {
 		tags = []string{}
@@ -152,7 +166,7 @@ func (s *sqlStore) writeColumns(e Event) ([]column, error) {
 }
 
 // Create implements Store.
-func (s *sqlStore) Create(ctx context.Context, e Event, msgs ...broker.Message) error {
+func (s *SQLStore) Create(ctx context.Context, e Event, msgs ...broker.Message) error {
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		if err := s.insertEvent(ctx, tx, e); err != nil {
 			return err
@@ -166,7 +180,7 @@ func (s *sqlStore) Create(ctx context.Context, e Event, msgs ...broker.Message) 
 }
 
 // insertEvent inserts e, or returns ErrConflict when its ID is taken.
-func (s *sqlStore) insertEvent(ctx context.Context, tx *sql.Tx, e Event) error {
+func (s *SQLStore) insertEvent(ctx context.Context, tx *sql.Tx, e Event) error {
 	cols, err := s.writeColumns(e)
 	if err != nil {
 		return err
@@ -197,7 +211,7 @@ func (s *sqlStore) insertEvent(ctx context.Context, tx *sql.Tx, e Event) error {
 }
 
 // Get implements Store.
-func (s *sqlStore) Get(ctx context.Context, id string) (Event, error) {
+func (s *SQLStore) Get(ctx context.Context, id string) (Event, error) {
 	e, err := s.getEvent(ctx, s.DB(), id, false)
 	if err != nil {
 		return Event{}, fmt.Errorf("load event %s: %w", id, err)
@@ -211,7 +225,7 @@ type querier interface {
 
 // getEvent reads the event with the given ID, or returns ErrNotFound. With lock, it locks
 // the row until the transaction ends, for a change that depends on what it read.
-func (s *sqlStore) getEvent(ctx context.Context, db querier, id string, lock bool) (Event, error) {
+func (s *SQLStore) getEvent(ctx context.Context, db querier, id string, lock bool) (Event, error) {
 	query := `SELECT ` + s.columns() + ` FROM events e WHERE e.id = ?`
 	if lock && s.Dialect() == database.Postgres {
 		query += ` FOR UPDATE`
@@ -224,7 +238,7 @@ func (s *sqlStore) getEvent(ctx context.Context, db querier, id string, lock boo
 }
 
 // Update implements Store.
-func (s *sqlStore) Update(ctx context.Context, id string, change func(Event) (Event, []broker.Message, error)) (Event, error) {
+func (s *SQLStore) Update(ctx context.Context, id string, change func(Event) (Event, []broker.Message, error)) (Event, error) {
 	var updated Event
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		old, err := s.getEvent(ctx, tx, id, true)
@@ -268,7 +282,7 @@ func (s *sqlStore) Update(ctx context.Context, id string, change func(Event) (Ev
 }
 
 // Delete implements Store.
-func (s *sqlStore) Delete(ctx context.Context, id string, remove func(Event) ([]broker.Message, error)) (Event, error) {
+func (s *SQLStore) Delete(ctx context.Context, id string, remove func(Event) ([]broker.Message, error)) (Event, error) {
 	var deleted Event
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		e, err := s.getEvent(ctx, tx, id, true)
@@ -296,7 +310,7 @@ func (s *sqlStore) Delete(ctx context.Context, id string, remove func(Event) ([]
 
 // DeleteByOrganizer implements Store. It deletes with one statement that returns the
 // deleted rows, so an event created meanwhile is either deleted and announced or kept.
-func (s *sqlStore) DeleteByOrganizer(ctx context.Context, organizerID, messageID string, announce func(Event) (broker.Message, error)) ([]Event, error) {
+func (s *SQLStore) DeleteByOrganizer(ctx context.Context, organizerID, messageID string, announce func(Event) (broker.Message, error)) ([]Event, error) {
 	var deleted []Event
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		first, err := outbox.FirstDelivery(ctx, tx, s.Dialect(), messageID)

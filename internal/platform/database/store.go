@@ -103,3 +103,13 @@ func (s Service) Open(ctx context.Context, d Dialect, dsn string, log *slog.Logg
 	}
 	return st, nil
 }
+
+// OpenStore opens the database of service s, of dialect d at dsn, like s.Open, and returns
+// the service's store over it: an S, a struct that embeds the Store and nothing else.
+func OpenStore[S ~struct{ Store }](ctx context.Context, s Service, d Dialect, dsn string, log *slog.Logger) (*S, error) {
+	st, err := s.Open(ctx, d, dsn, log)
+	if err != nil {
+		return nil, err
+	}
+	return &S{st}, nil
+}
