@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -21,9 +23,7 @@ import (
 // replicas may share. Its SQL is what SQLite and PostgreSQL both accept (placeholders
 // rebound for the dialect, times as unix microseconds, INSERT … RETURNING, ON CONFLICT); the
 // only difference in behaviour is how revocations are ordered (insertRevocation).
-type SQLStore struct {
-	database.Store
-}
+type SQLStore struct{ database.Store }
 
 // CreateAccount implements Store.
 func (s *SQLStore) CreateAccount(ctx context.Context, a Account, msgs ...broker.Message) error {
@@ -493,4 +493,20 @@ func (s *SQLStore) Prune(ctx context.Context, now, failuresBefore time.Time) err
 		}
 	}
 	return nil
+}
+
+//go:embed migrations
+var migrations embed.FS
+
+// storeDB is how the auth database is kept: its own migrations (migrations/sqlite,
+// migrations/postgres), then the outbox's.
+var storeDB = outbox.Service("auth", migrations)
+
+var _ Store = (*SQLStore)(nil)
+
+// Open opens the auth database of dialect d at dsn — a SQLite file path (the file is created if
+// needed) or a PostgreSQL URL (postgres://user:pass@host:port/db) — and brings its schema,
+// outbox included, up to date; PostgreSQL replicas starting at once take turns.
+func Open(ctx context.Context, d database.Dialect, dsn string, log *slog.Logger) (*SQLStore, error) {
+	return database.OpenStore[SQLStore](ctx, storeDB, d, dsn, log)
 }

@@ -2,7 +2,6 @@ package events
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -12,7 +11,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/database"
 )
 
-// searchPostgres is Search in PostgreSQL.
+// searchPostgres is Search in PostgreSQL, returning up to q.Limit+1 events.
 //
 // Every search is one SELECT … ORDER BY starts_at, id LIMIT n with the conditions of q, and
 // the planner chooses, from the statistics of the values asked for, what drives it: the
@@ -27,24 +26,12 @@ import (
 // (the cell statistics give the planner the number of events there, which it cannot infer from
 // latitude and longitude taken apart), or else bounds latitude and longitude; the haversine
 // formula then keeps the events inside the circle.
-func (s *SQLStore) searchPostgres(ctx context.Context, q SearchQuery) (Page, error) {
+func (s *SQLStore) searchPostgres(ctx context.Context, q SearchQuery) ([]Event, error) {
 	query, args, ok := postgresSearchQuery(q)
 	if !ok {
-		return Page{}, nil
+		return nil, nil
 	}
-	rows, err := s.DB().QueryContext(ctx, query, args...)
-	if err != nil {
-		return Page{}, fmt.Errorf("search events: %w", err)
-	}
-	events, err := collect(rows)
-	if err != nil {
-		return Page{}, fmt.Errorf("search events: %w", err)
-	}
-	more := len(events) > q.Limit
-	if more {
-		events = events[:q.Limit]
-	}
-	return Page{Events: events, More: more}, nil
+	return s.queryEvents(ctx, query, args)
 }
 
 // postgresSearchQuery returns the query of q and its arguments, or false when q matches no

@@ -12,19 +12,15 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/database"
 )
 
-// searchSQLite is Search in SQLite.
+// searchSQLite is Search in SQLite, returning up to q.Limit+1 events.
 //
 // A search with words, or with two filters or more among tags, category, organizer and
 // distance, is driven by the full-text table, which intersects the lists of words and
 // facets and yields matches in the order of seq, that is of start time. A search with one
 // of these filters walks the index of that filter in the result order; one with only a
 // distance queries the R*Tree in windows of start times.
-func (s *SQLStore) searchSQLite(ctx context.Context, q SearchQuery) (Page, error) {
+func (s *SQLStore) searchSQLite(ctx context.Context, q SearchQuery) ([]Event, error) {
 	want := q.Limit + 1
-	var (
-		events []Event
-		err    error
-	)
 	filterCount := len(q.Tags)
 	for _, set := range []bool{q.Category != "", q.OrganizerID != "", q.Near != nil} {
 		if set {
@@ -33,26 +29,18 @@ func (s *SQLStore) searchSQLite(ctx context.Context, q SearchQuery) (Page, error
 	}
 	switch {
 	case len(q.Words) > 0 || filterCount > 1:
-		events, err = s.searchText(ctx, q, want)
+		return s.searchText(ctx, q, want)
 	case q.OrganizerID != "":
-		events, err = s.searchOrdered(ctx, q, driveOrganizer, want)
+		return s.searchOrdered(ctx, q, driveOrganizer, want)
 	case len(q.Tags) > 0:
-		events, err = s.searchOrdered(ctx, q, driveTag, want)
+		return s.searchOrdered(ctx, q, driveTag, want)
 	case q.Category != "":
-		events, err = s.searchOrdered(ctx, q, driveCategory, want)
+		return s.searchOrdered(ctx, q, driveCategory, want)
 	case q.Near != nil:
-		events, err = s.searchNear(ctx, q, want)
+		return s.searchNear(ctx, q, want)
 	default:
-		events, err = s.searchOrdered(ctx, q, driveTime, want)
+		return s.searchOrdered(ctx, q, driveTime, want)
 	}
-	if err != nil {
-		return Page{}, fmt.Errorf("search events: %w", err)
-	}
-	more := len(events) > q.Limit
-	if more {
-		events = events[:q.Limit]
-	}
-	return Page{Events: events, More: more}, nil
 }
 
 // driver names the index that a search walks; the other filters are checked per row.
@@ -101,11 +89,7 @@ func filters(c *conds, q SearchQuery, d driver) {
 // searchOrdered answers q by walking an index in the result order.
 func (s *SQLStore) searchOrdered(ctx context.Context, q SearchQuery, d driver, want int) ([]Event, error) {
 	query, args := orderedQuery(q, d, want)
-	rows, err := s.DB().QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows)
+	return s.queryEvents(ctx, query, args)
 }
 
 func orderedQuery(q SearchQuery, d driver, want int) (string, []any) {
@@ -243,11 +227,7 @@ func (s *SQLStore) searchNear(ctx context.Context, q SearchQuery, want int) ([]E
 // start on when final.
 func (s *SQLStore) searchNearWindow(ctx context.Context, q SearchQuery, start, end int64, final bool, limit int) ([]Event, error) {
 	query, args := nearWindowQuery(q, start, end, final, limit)
-	rows, err := s.DB().QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows)
+	return s.queryEvents(ctx, query, args)
 }
 
 func nearWindowQuery(q SearchQuery, start, end int64, final bool, limit int) (string, []any) {

@@ -3,8 +3,10 @@ package mailer
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
@@ -17,9 +19,7 @@ import (
 // replicas may share: of the deliveries of one idempotency key, one at a time holds its claim
 // (see Claim). Its SQL is what SQLite and PostgreSQL both accept (placeholders rebound for the
 // dialect, times as unix microseconds, upserts with RETURNING).
-type SQLStore struct {
-	database.Store
-}
+type SQLStore struct{ database.Store }
 
 const recordColumns = `idempotency_key, kind, state, claim_token, claimed_at, message_id, error, created_at, completed_at`
 
@@ -156,4 +156,20 @@ func scanRecord(row *sql.Row) (Record, error) {
 func oneRow(res sql.Result) (bool, error) {
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+//go:embed migrations
+var migrations embed.FS
+
+// storeDB is how the email-sender's database is kept: its own migrations (migrations/sqlite,
+// migrations/postgres), then the outbox's.
+var storeDB = outbox.Service("mailer", migrations)
+
+var _ Store = (*SQLStore)(nil)
+
+// Open opens the email-sender's database of dialect d at dsn — a SQLite file path (the file is created if
+// needed) or a PostgreSQL URL (postgres://user:pass@host:port/db) — and brings its schema,
+// the outbox's included, up to date; PostgreSQL replicas starting at once take turns.
+func Open(ctx context.Context, d database.Dialect, dsn string, log *slog.Logger) (*SQLStore, error) {
+	return database.OpenStore[SQLStore](ctx, storeDB, d, dsn, log)
 }

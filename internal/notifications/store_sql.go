@@ -3,9 +3,11 @@ package notifications
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -24,9 +26,7 @@ import (
 // needs no row locks; in PostgreSQL, transactions that read rows to change them lock those
 // rows (FOR UPDATE), and ClaimDue skips the rows another claimer holds (FOR UPDATE SKIP
 // LOCKED).
-type SQLStore struct {
-	database.Store
-}
+type SQLStore struct{ database.Store }
 
 // Row-locking clauses appended to a SELECT.
 type lock int
@@ -449,4 +449,20 @@ WHERE id IN (SELECT event_id FROM reminders WHERE account_id = ?) ORDER BY id`+f
 		}
 	}
 	return int(n), nil
+}
+
+//go:embed migrations
+var migrations embed.FS
+
+// storeDB is how the notifications database is kept: its own migrations (migrations/sqlite,
+// migrations/postgres), then the outbox's.
+var storeDB = outbox.Service("notifications", migrations)
+
+var _ Store = (*SQLStore)(nil)
+
+// Open opens the notifications database of dialect d at dsn — a SQLite file path (the file is created if
+// needed) or a PostgreSQL URL (postgres://user:pass@host:port/db) — and brings its schema,
+// outbox and inbox included, up to date; PostgreSQL replicas starting at once take turns.
+func Open(ctx context.Context, d database.Dialect, dsn string, log *slog.Logger) (*SQLStore, error) {
+	return database.OpenStore[SQLStore](ctx, storeDB, d, dsn, log)
 }
