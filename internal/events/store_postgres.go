@@ -38,15 +38,7 @@ func (s *SQLStore) searchPostgres(ctx context.Context, q SearchQuery) ([]Event, 
 // event (a word without a letter or digit).
 func postgresSearchQuery(q SearchQuery) (string, []any, bool) {
 	var c conds
-	if q.From != nil {
-		c.add(`e.starts_at >= ?`, database.Micros(*q.From))
-	}
-	if q.To != nil {
-		c.add(`e.starts_at <= ?`, database.Micros(*q.To))
-	}
-	if q.After != nil {
-		c.add(`(e.starts_at, e.id) > (?, ?)`, database.Micros(q.After.StartsAt), q.After.ID)
-	}
+	timeFilters(&c, q)
 	if q.OrganizerID != "" {
 		c.add(`e.organizer_id = ?`, q.OrganizerID)
 	}

@@ -429,6 +429,20 @@ const earthRadiusKM = 6371.0088
 // anyLon stands for every longitude in a bounding box.
 var anyLon = [2]float64{-180, 180}
 
+// timeFilters adds the conditions of q on the start time of the events row e: its bounds and
+// the cursor, which both dialects write alike.
+func timeFilters(c *conds, q SearchQuery) {
+	if q.From != nil {
+		c.add(`e.starts_at >= ?`, database.Micros(*q.From))
+	}
+	if q.To != nil {
+		c.add(`e.starts_at <= ?`, database.Micros(*q.To))
+	}
+	if q.After != nil {
+		c.add(`(e.starts_at, e.id) > (?, ?)`, database.Micros(q.After.StartsAt), q.After.ID)
+	}
+}
+
 // bbox bounds a circle: latitudes and one or two (across the antimeridian) longitude ranges.
 type bbox struct {
 	minLat, maxLat float64

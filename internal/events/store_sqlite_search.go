@@ -59,15 +59,7 @@ const (
 // checks itself. Words are left to the full-text table, which drives every search that has
 // them.
 func filters(c *conds, q SearchQuery, d driver) {
-	if q.From != nil {
-		c.add(`e.starts_at >= ?`, database.Micros(*q.From))
-	}
-	if q.To != nil {
-		c.add(`e.starts_at <= ?`, database.Micros(*q.To))
-	}
-	if q.After != nil {
-		c.add(`(e.starts_at, e.id) > (?, ?)`, database.Micros(q.After.StartsAt), q.After.ID)
-	}
+	timeFilters(c, q)
 	if q.OrganizerID != "" && d != driveOrganizer {
 		c.add(`e.organizer_id = ?`, q.OrganizerID)
 	}
