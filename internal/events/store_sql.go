@@ -76,10 +76,8 @@ func (s *SQLStore) columns() string {
 	return eventColumns
 }
 
-type rowScanner interface{ Scan(dest ...any) error }
-
 // scanEvent reads a row of eventColumns (or postgresEventColumns).
-func scanEvent(r rowScanner) (Event, error) {
+func scanEvent(r database.Scanner) (Event, error) {
 	var (
 		e                   Event
 		startsAt, created   int64
@@ -382,18 +380,9 @@ func normalized(e Event) Event {
 	return e
 }
 
-func collect(rows *sql.Rows) ([]Event, error) {
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
+// collect reads the events of rows, SELECTed with the columns scanEvent reads, and closes
+// rows.
+func collect(rows *sql.Rows) ([]Event, error) { return database.Collect(rows, scanEvent) }
 
 // sortEvents sorts evs in the search order: by start, then ID.
 func sortEvents(evs []Event) {

@@ -94,9 +94,7 @@ func listQuery(f ListFilter) (string, []any) {
 	return selectReminders + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY r.send_at, r.id`, args
 }
 
-type scanner interface{ Scan(dest ...any) error }
-
-func scanReminder(sc scanner) (Reminder, error) {
+func scanReminder(sc database.Scanner) (Reminder, error) {
 	var (
 		r                Reminder
 		sendAt, created  int64
@@ -131,16 +129,7 @@ func queryReminders(ctx context.Context, q queryer, query string, args ...any) (
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Reminder
-	for rows.Next() {
-		r, err := scanReminder(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return database.Collect(rows, scanReminder)
 }
 
 // queryStrings runs a query of one text column and returns its values. The rows are closed
@@ -150,16 +139,11 @@ func queryStrings(ctx context.Context, q queryer, query string, args ...any) ([]
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
+	return database.Collect(rows, func(r database.Scanner) (string, error) {
 		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+		err := r.Scan(&s)
+		return s, err
+	})
 }
 
 func getReminder(ctx context.Context, q queryer, d database.Dialect, id string, l lock) (Reminder, error) {

@@ -76,6 +76,23 @@ func (s Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
+// Scanner is a row to read: a *sql.Row or *sql.Rows.
+type Scanner interface{ Scan(dest ...any) error }
+
+// Collect reads every row of rows with scan, and closes rows.
+func Collect[T any](rows *sql.Rows, scan func(Scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // Service is how a service keeps its database: its own migrations, in the directories
 // migrations/sqlite and migrations/postgres of Migrations, then those of the shared components
 // it holds (such as the outbox), given per dialect. Name is for errors.
