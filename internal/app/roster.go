@@ -29,20 +29,20 @@ var roster = []serviceSpec{
 	},
 	{
 		name: discovery.Auth, port: 8081, replicas: 1,
-		sqlite: over(auth.OpenSQLite, buildAuth), postgres: over(auth.OpenPostgres, buildAuth),
+		open: over(auth.Open, buildAuth),
 	},
 	{
 		name: discovery.Events, port: 8082, replicas: 1,
-		sqlite: over(events.OpenSQLite, buildEvents), postgres: over(events.OpenPostgres, buildEvents),
+		open: over(events.Open, buildEvents),
 	},
 	{
 		name: discovery.Notifications, port: 8083, replicas: 2,
 		callees: []string{discovery.Events},
-		sqlite:  over(notifications.OpenSQLite, buildNotifications), postgres: over(notifications.OpenPostgres, buildNotifications),
+		open:    over(notifications.Open, buildNotifications),
 	},
 	{
 		name: discovery.Mailer, port: 8084, replicas: 2,
-		sqlite: over(mailer.OpenSQLite, buildMailer), postgres: over(mailer.OpenPostgres, buildMailer),
+		open: over(mailer.Open, buildMailer),
 	},
 }
 
@@ -59,14 +59,14 @@ type serviceSpec struct {
 	// callees are the services it calls over HTTP — and so the only ones that accept its
 	// calls (see Callees).
 	callees []string
-	// sqlite and postgres open the service's store — a SQLite file, a PostgreSQL URL — and
-	// return it with the builder of the service over it; nil for the gateway, which keeps
-	// no state and is built by newGateway.
-	sqlite, postgres opener
+	// open opens the service's store — a SQLite file, a PostgreSQL URL — and returns it
+	// with the builder of the service over it; nil for the gateway, which keeps no state and
+	// is built by newGateway.
+	open opener
 }
 
-// opener opens a service's store at dsn (a file path or a database URL).
-type opener func(ctx context.Context, dsn string, log *slog.Logger) (*openedStore, error)
+// opener opens a service's store of dialect d at dsn (a file path or a database URL).
+type opener func(ctx context.Context, d database.Dialect, dsn string, log *slog.Logger) (*openedStore, error)
 
 // openedStore is an open store and the builder of its service over it.
 type openedStore struct {
@@ -81,11 +81,11 @@ type built struct {
 	keys map[string]kvconfig.Key
 }
 
-// over returns the opener of one backend of a service: open opens the store, build builds
-// the service over it.
-func over[S store](open func(context.Context, string, *slog.Logger) (S, error), build func(S, serviceDeps) (built, error)) opener {
-	return func(ctx context.Context, dsn string, log *slog.Logger) (*openedStore, error) {
-		st, err := open(ctx, dsn, log)
+// over returns the opener of a service: open opens the store, build builds the service over
+// it.
+func over[S store](open func(context.Context, database.Dialect, string, *slog.Logger) (S, error), build func(S, serviceDeps) (built, error)) opener {
+	return func(ctx context.Context, d database.Dialect, dsn string, log *slog.Logger) (*openedStore, error) {
+		st, err := open(ctx, d, dsn, log)
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +199,7 @@ func Services() []string {
 var backendServices = func() []string {
 	var out []string
 	for _, s := range roster {
-		if s.sqlite != nil {
+		if s.open != nil {
 			out = append(out, s.name)
 		}
 	}
@@ -248,14 +248,14 @@ func calledServices() []string {
 // PostgreSQL database at url. Its build method builds the service over it.
 func openStore(ctx context.Context, name string, d database.Dialect, dataDir, url string, log *slog.Logger) (*openedStore, error) {
 	s, ok := spec(name)
-	if !ok || s.sqlite == nil {
+	if !ok || s.open == nil {
 		return nil, fmt.Errorf("no service named %q", name)
 	}
 	if d == database.Postgres {
 		if url == "" {
 			return nil, fmt.Errorf("%s: EVENTPOST_DATABASE_URL is required", name)
 		}
-		return s.postgres(ctx, url, log)
+		return s.open(ctx, d, url, log)
 	}
-	return s.sqlite(ctx, sqlitePath(dataDir, name), log)
+	return s.open(ctx, database.SQLite, sqlitePath(dataDir, name), log)
 }

@@ -61,7 +61,7 @@ func (c *countingNotifier) Notify() { c.n.Add(1) }
 // env is one auth service over a real SQLite store, driven through its HTTP handler.
 type env struct {
 	t      testing.TB
-	store  *auth.SQLiteStore
+	store  *auth.SQLStore
 	svc    *auth.Service
 	h      http.Handler
 	clock  *fakeClock
@@ -75,7 +75,7 @@ func newEnv(t testing.TB, configure ...func(*auth.Config)) *env {
 }
 
 // newEnvOn starts a service over an existing store, as another replica would.
-func newEnvOn(t testing.TB, store *auth.SQLiteStore, configure ...func(*auth.Config)) *env {
+func newEnvOn(t testing.TB, store *auth.SQLStore, configure ...func(*auth.Config)) *env {
 	t.Helper()
 	cfg := auth.DefaultConfig()
 	for _, f := range configure {

@@ -9,15 +9,16 @@ import (
 
 	"github.com/eventpost/eventpost/internal/auth"
 	"github.com/eventpost/eventpost/internal/auth/storetest"
+	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/database/pgtest"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
 // openPostgres opens a store on a new database copied from the migrated template; the
 // database is dropped when t ends.
-func openPostgres(t testing.TB, url string) *auth.PostgresStore {
+func openPostgres(t testing.TB, url string) *auth.SQLStore {
 	t.Helper()
-	s, err := auth.OpenPostgres(context.Background(), url, logging.Discard())
+	s, err := auth.Open(context.Background(), database.Postgres, url, logging.Discard())
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -39,7 +40,7 @@ func TestPostgresMigrationsFromEmpty(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	open := func(ctx context.Context, url string, log *slog.Logger) (io.Closer, error) {
-		return auth.OpenPostgres(ctx, url, log)
+		return auth.Open(ctx, database.Postgres, url, log)
 	}
 	url := pgtest.MigrateFromEmpty(t, auth.PostgresSchemas(), open)
 
@@ -50,7 +51,7 @@ func TestPostgresMigrationsFromEmpty(t *testing.T) {
 	}
 	s.Close()
 
-	s = pgtest.Reopen(t, url, open).(*auth.PostgresStore)
+	s = pgtest.Reopen(t, url, open).(*auth.SQLStore)
 	feed, err := s.Revocations(ctx, 0, testBase.Add(-time.Second))
 	if err != nil || feed.LastSeq != seq {
 		t.Errorf("after reopen: last seq %d, %v; want %d", feed.LastSeq, err, seq)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -16,16 +18,15 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
 
-// sqlStore implements Store with SQL that SQLite and PostgreSQL both accept (placeholders
-// rebound for the dialect, times as unix microseconds, INSERT … RETURNING, ON CONFLICT). The
-// SQLite and PostgreSQL stores wrap it over their own migrations; the only difference in
-// behaviour is how revocations are ordered (insertRevocation).
-type sqlStore struct {
-	database.Store
-}
+// SQLStore is the auth Store: in the embedded mode over one SQLite database file, in the
+// distributed mode in the auth service's own PostgreSQL database, which any number of
+// replicas may share. Its SQL is what SQLite and PostgreSQL both accept (placeholders
+// rebound for the dialect, times as unix microseconds, INSERT … RETURNING, ON CONFLICT); the
+// only difference in behaviour is how revocations are ordered (insertRevocation).
+type SQLStore struct{ database.Store }
 
 // CreateAccount implements Store.
-func (s *sqlStore) CreateAccount(ctx context.Context, a Account, msgs ...broker.Message) error {
+func (s *SQLStore) CreateAccount(ctx context.Context, a Account, msgs ...broker.Message) error {
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.Rebind(
 			`INSERT INTO accounts (id, email, email_key, display_name, password_hash, created_at)
@@ -49,7 +50,7 @@ func (s *sqlStore) CreateAccount(ctx context.Context, a Account, msgs ...broker.
 
 const accountColumns = `id, email, email_key, display_name, password_hash, created_at`
 
-func (s *sqlStore) account(ctx context.Context, where string, arg any) (Account, error) {
+func (s *SQLStore) account(ctx context.Context, where string, arg any) (Account, error) {
 	var (
 		a       Account
 		created int64
@@ -67,7 +68,7 @@ func (s *sqlStore) account(ctx context.Context, where string, arg any) (Account,
 }
 
 // AccountByID implements Store.
-func (s *sqlStore) AccountByID(ctx context.Context, id string) (Account, error) {
+func (s *SQLStore) AccountByID(ctx context.Context, id string) (Account, error) {
 	a, err := s.account(ctx, "id", id)
 	if err != nil {
 		return Account{}, fmt.Errorf("account %s: %w", id, err)
@@ -76,7 +77,7 @@ func (s *sqlStore) AccountByID(ctx context.Context, id string) (Account, error) 
 }
 
 // AccountByEmail implements Store.
-func (s *sqlStore) AccountByEmail(ctx context.Context, emailKey string) (Account, error) {
+func (s *SQLStore) AccountByEmail(ctx context.Context, emailKey string) (Account, error) {
 	a, err := s.account(ctx, "email_key", emailKey)
 	if err != nil {
 		return Account{}, fmt.Errorf("account by email: %w", err)
@@ -85,7 +86,7 @@ func (s *sqlStore) AccountByEmail(ctx context.Context, emailKey string) (Account
 }
 
 // SetPasswordHash implements Store.
-func (s *sqlStore) SetPasswordHash(ctx context.Context, id, hash string) error {
+func (s *SQLStore) SetPasswordHash(ctx context.Context, id, hash string) error {
 	res, err := s.DB().ExecContext(ctx, s.Rebind(`UPDATE accounts SET password_hash = ? WHERE id = ?`), hash, id)
 	if err == nil {
 		var n int64
@@ -100,7 +101,7 @@ func (s *sqlStore) SetPasswordHash(ctx context.Context, id, hash string) error {
 }
 
 // DeleteAccount implements Store.
-func (s *sqlStore) DeleteAccount(ctx context.Context, id string, revokeUntil time.Time, msgs ...broker.Message) (int64, error) {
+func (s *SQLStore) DeleteAccount(ctx context.Context, id string, revokeUntil time.Time, msgs ...broker.Message) (int64, error) {
 	var seq int64
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM accounts WHERE id = ?`), id)
@@ -142,7 +143,7 @@ const revocationLock int64 = 0x61757468_72657673 // "authrevs"
 // only once the commit is visible. It orders the writers only: feed readers, Prune and
 // autovacuum never wait for it (LOCK TABLE would also hold those up), and it goes with the
 // transaction on commit, rollback or a dropped connection.
-func (s *sqlStore) insertRevocation(ctx context.Context, tx *sql.Tx, sessionID, accountID *string, until time.Time) (int64, error) {
+func (s *SQLStore) insertRevocation(ctx context.Context, tx *sql.Tx, sessionID, accountID *string, until time.Time) (int64, error) {
 	if s.Dialect() == database.Postgres {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, revocationLock); err != nil {
 			return 0, fmt.Errorf("lock revocations: %w", err)
@@ -159,7 +160,7 @@ func (s *sqlStore) insertRevocation(ctx context.Context, tx *sql.Tx, sessionID, 
 }
 
 // CreateRefreshToken implements Store.
-func (s *sqlStore) CreateRefreshToken(ctx context.Context, t RefreshToken) error {
+func (s *SQLStore) CreateRefreshToken(ctx context.Context, t RefreshToken) error {
 	if err := s.insertRefreshToken(ctx, s.DB(), t); err != nil {
 		return fmt.Errorf("create refresh token: %w", err)
 	}
@@ -170,7 +171,7 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-func (s *sqlStore) insertRefreshToken(ctx context.Context, db execer, t RefreshToken) error {
+func (s *SQLStore) insertRefreshToken(ctx context.Context, db execer, t RefreshToken) error {
 	_, err := db.ExecContext(ctx, s.Rebind(
 		`INSERT INTO refresh_tokens (hash, session_id, account_id, created_at, expires_at, used_at)
 		 VALUES (?, ?, ?, ?, ?, ?)`),
@@ -179,7 +180,7 @@ func (s *sqlStore) insertRefreshToken(ctx context.Context, db execer, t RefreshT
 }
 
 // RefreshToken implements Store.
-func (s *sqlStore) RefreshToken(ctx context.Context, hash string) (RefreshToken, error) {
+func (s *SQLStore) RefreshToken(ctx context.Context, hash string) (RefreshToken, error) {
 	var (
 		t                RefreshToken
 		created, expires int64
@@ -199,7 +200,7 @@ func (s *sqlStore) RefreshToken(ctx context.Context, hash string) (RefreshToken,
 }
 
 // RotateRefreshToken implements Store.
-func (s *sqlStore) RotateRefreshToken(ctx context.Context, usedHash string, now time.Time, next RefreshToken) error {
+func (s *SQLStore) RotateRefreshToken(ctx context.Context, usedHash string, now time.Time, next RefreshToken) error {
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.Rebind(
 			`UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ?`),
@@ -221,7 +222,7 @@ func (s *sqlStore) RotateRefreshToken(ctx context.Context, usedHash string, now 
 }
 
 // RevokeSession implements Store.
-func (s *sqlStore) RevokeSession(ctx context.Context, sessionID string, revokeUntil time.Time) (int64, error) {
+func (s *SQLStore) RevokeSession(ctx context.Context, sessionID string, revokeUntil time.Time) (int64, error) {
 	var seq int64
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM refresh_tokens WHERE session_id = ?`), sessionID); err != nil {
@@ -238,7 +239,7 @@ func (s *sqlStore) RevokeSession(ctx context.Context, sessionID string, revokeUn
 }
 
 // Revocations implements Store.
-func (s *sqlStore) Revocations(ctx context.Context, after int64, now time.Time) (authtoken.RevocationFeed, error) {
+func (s *SQLStore) Revocations(ctx context.Context, after int64, now time.Time) (authtoken.RevocationFeed, error) {
 	feed := authtoken.RevocationFeed{Revocations: []authtoken.Revocation{}}
 	// Reading the last sequence number first, then the rows up to it, gives a consistent
 	// answer without a read transaction: every row up to LastSeq was committed before.
@@ -276,7 +277,7 @@ func (s *sqlStore) Revocations(ctx context.Context, after int64, now time.Time) 
 }
 
 // RecordLoginFailure implements Store.
-func (s *sqlStore) RecordLoginFailure(ctx context.Context, at time.Time, keys ...string) error {
+func (s *SQLStore) RecordLoginFailure(ctx context.Context, at time.Time, keys ...string) error {
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		for _, k := range keys {
 			if _, err := tx.ExecContext(ctx, s.Rebind(`INSERT INTO login_failures (key, at) VALUES (?, ?)`), k, database.Micros(at)); err != nil {
@@ -292,7 +293,7 @@ func (s *sqlStore) RecordLoginFailure(ctx context.Context, at time.Time, keys ..
 }
 
 // LoginFailures implements Store.
-func (s *sqlStore) LoginFailures(ctx context.Context, key string, since time.Time, n int) ([]time.Time, error) {
+func (s *SQLStore) LoginFailures(ctx context.Context, key string, since time.Time, n int) ([]time.Time, error) {
 	rows, err := s.DB().QueryContext(ctx, s.Rebind(
 		`SELECT at FROM login_failures WHERE key = ? AND at > ? ORDER BY at DESC LIMIT ?`), key, database.Micros(since), n)
 	if err != nil {
@@ -315,7 +316,7 @@ func (s *sqlStore) LoginFailures(ctx context.Context, key string, since time.Tim
 }
 
 // ClearLoginFailures implements Store.
-func (s *sqlStore) ClearLoginFailures(ctx context.Context, key string) error {
+func (s *SQLStore) ClearLoginFailures(ctx context.Context, key string) error {
 	if err := clearLoginFailures(ctx, s.DB(), s.Dialect(), key); err != nil {
 		return fmt.Errorf("clear login failures: %w", err)
 	}
@@ -331,7 +332,7 @@ func clearLoginFailures(ctx context.Context, db execer, d database.Dialect, key 
 }
 
 // CreatePasswordReset implements Store.
-func (s *sqlStore) CreatePasswordReset(ctx context.Context, r PasswordReset, msgs ...broker.Message) error {
+func (s *SQLStore) CreatePasswordReset(ctx context.Context, r PasswordReset, msgs ...broker.Message) error {
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.Rebind(
 			`INSERT INTO password_resets (hash, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
@@ -347,7 +348,7 @@ func (s *sqlStore) CreatePasswordReset(ctx context.Context, r PasswordReset, msg
 }
 
 // PasswordReset implements Store.
-func (s *sqlStore) PasswordReset(ctx context.Context, hash string) (PasswordReset, error) {
+func (s *SQLStore) PasswordReset(ctx context.Context, hash string) (PasswordReset, error) {
 	var (
 		r                PasswordReset
 		created, expires int64
@@ -367,7 +368,7 @@ func (s *sqlStore) PasswordReset(ctx context.Context, hash string) (PasswordRese
 }
 
 // ResetPassword implements Store.
-func (s *sqlStore) ResetPassword(ctx context.Context, hash string, now time.Time, passwordHash string, revokeUntil time.Time, clearKey string) (int64, error) {
+func (s *SQLStore) ResetPassword(ctx context.Context, hash string, now time.Time, passwordHash string, revokeUntil time.Time, clearKey string) (int64, error) {
 	var seq int64
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		var accountID string
@@ -414,7 +415,7 @@ func (s *sqlStore) ResetPassword(ctx context.Context, hash string, now time.Time
 }
 
 // sessionsOf returns the logins of the account that still have a refresh token.
-func (s *sqlStore) sessionsOf(ctx context.Context, tx *sql.Tx, accountID string) ([]string, error) {
+func (s *SQLStore) sessionsOf(ctx context.Context, tx *sql.Tx, accountID string) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, s.Rebind(
 		`SELECT DISTINCT session_id FROM refresh_tokens WHERE account_id = ? ORDER BY session_id`), accountID)
 	if err != nil {
@@ -433,7 +434,7 @@ func (s *sqlStore) sessionsOf(ctx context.Context, tx *sql.Tx, accountID string)
 }
 
 // SigningKeys implements Store.
-func (s *sqlStore) SigningKeys(ctx context.Context) ([]SigningKey, error) {
+func (s *SQLStore) SigningKeys(ctx context.Context) ([]SigningKey, error) {
 	rows, err := s.DB().QueryContext(ctx, `SELECT id, seed, created_at FROM signing_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
@@ -463,7 +464,7 @@ func (s *sqlStore) SigningKeys(ctx context.Context) ([]SigningKey, error) {
 }
 
 // AddSigningKey implements Store.
-func (s *sqlStore) AddSigningKey(ctx context.Context, k SigningKey) error {
+func (s *SQLStore) AddSigningKey(ctx context.Context, k SigningKey) error {
 	if len(k.PrivateKey) != ed25519.PrivateKeySize {
 		return fmt.Errorf("add signing key %s: not an Ed25519 private key", k.ID)
 	}
@@ -476,7 +477,7 @@ func (s *sqlStore) AddSigningKey(ctx context.Context, k SigningKey) error {
 }
 
 // Prune implements Store.
-func (s *sqlStore) Prune(ctx context.Context, now, failuresBefore time.Time) error {
+func (s *SQLStore) Prune(ctx context.Context, now, failuresBefore time.Time) error {
 	stmts := []struct {
 		q   string
 		arg int64
@@ -492,4 +493,20 @@ func (s *sqlStore) Prune(ctx context.Context, now, failuresBefore time.Time) err
 		}
 	}
 	return nil
+}
+
+//go:embed migrations
+var migrations embed.FS
+
+// storeDB is how the auth database is kept: its own migrations (migrations/sqlite,
+// migrations/postgres), then the outbox's.
+var storeDB = outbox.Service("auth", migrations)
+
+var _ Store = (*SQLStore)(nil)
+
+// Open opens the auth database of dialect d at dsn — a SQLite file path (the file is created if
+// needed) or a PostgreSQL URL (postgres://user:pass@host:port/db) — and brings its schema,
+// outbox included, up to date; PostgreSQL replicas starting at once take turns.
+func Open(ctx context.Context, d database.Dialect, dsn string, log *slog.Logger) (*SQLStore, error) {
+	return database.OpenStore[SQLStore](ctx, storeDB, d, dsn, log)
 }

@@ -7,12 +7,13 @@ import (
 
 	"github.com/eventpost/eventpost/internal/auth"
 	"github.com/eventpost/eventpost/internal/auth/storetest"
+	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
-func openSQLite(t testing.TB) *auth.SQLiteStore {
+func openSQLite(t testing.TB) *auth.SQLStore {
 	t.Helper()
-	s, err := auth.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "auth.db"), logging.Discard())
+	s, err := auth.Open(context.Background(), database.SQLite, filepath.Join(t.TempDir(), "auth.db"), logging.Discard())
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -29,7 +30,7 @@ func TestSQLiteStoreReopensWithItsData(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "auth.db")
-	s, err := auth.OpenSQLite(ctx, path, logging.Discard())
+	s, err := auth.Open(ctx, database.SQLite, path, logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func TestSQLiteStoreReopensWithItsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s, err = auth.OpenSQLite(ctx, path, logging.Discard())
+	s, err = auth.Open(ctx, database.SQLite, path, logging.Discard())
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}

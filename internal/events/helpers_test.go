@@ -58,7 +58,7 @@ func (n *notifier) Notify() { n.n.Add(1) }
 // fixture is a service over a real SQLite store.
 type fixture struct {
 	svc      *events.Service
-	store    *events.SQLiteStore
+	store    *events.SQLStore
 	handler  http.Handler
 	clock    *clock
 	notifier *notifier

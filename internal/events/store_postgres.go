@@ -2,7 +2,6 @@ package events
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -12,17 +11,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/database"
 )
 
-// PostgresStore is the Store of the distributed mode, in a PostgreSQL database of its own that
-// also holds the service's outbox. Searches are single SELECTs that PostgreSQL's planner serves
-// from B-tree indexes for the start time, category, organizer and place (a map cell, or
-// latitude and longitude), and GIN indexes for tags and words (see Search).
-type PostgresStore struct {
-	sqlStore
-}
-
-var _ Store = (*PostgresStore)(nil)
-
-// Search implements Store.
+// searchPostgres is Search in PostgreSQL, returning up to q.Limit+1 events.
 //
 // Every search is one SELECT … ORDER BY starts_at, id LIMIT n with the conditions of q, and
 // the planner chooses, from the statistics of the values asked for, what drives it: the
@@ -37,39 +26,19 @@ var _ Store = (*PostgresStore)(nil)
 // (the cell statistics give the planner the number of events there, which it cannot infer from
 // latitude and longitude taken apart), or else bounds latitude and longitude; the haversine
 // formula then keeps the events inside the circle.
-func (s *PostgresStore) Search(ctx context.Context, q SearchQuery) (Page, error) {
+func (s *SQLStore) searchPostgres(ctx context.Context, q SearchQuery) ([]Event, error) {
 	query, args, ok := postgresSearchQuery(q)
 	if !ok {
-		return Page{}, nil
+		return nil, nil
 	}
-	rows, err := s.DB().QueryContext(ctx, query, args...)
-	if err != nil {
-		return Page{}, fmt.Errorf("search events: %w", err)
-	}
-	events, err := collect(rows)
-	if err != nil {
-		return Page{}, fmt.Errorf("search events: %w", err)
-	}
-	more := len(events) > q.Limit
-	if more {
-		events = events[:q.Limit]
-	}
-	return Page{Events: events, More: more}, nil
+	return s.queryEvents(ctx, query, args)
 }
 
 // postgresSearchQuery returns the query of q and its arguments, or false when q matches no
 // event (a word without a letter or digit).
 func postgresSearchQuery(q SearchQuery) (string, []any, bool) {
 	var c conds
-	if q.From != nil {
-		c.add(`e.starts_at >= ?`, database.Micros(*q.From))
-	}
-	if q.To != nil {
-		c.add(`e.starts_at <= ?`, database.Micros(*q.To))
-	}
-	if q.After != nil {
-		c.add(`(e.starts_at, e.id) > (?, ?)`, database.Micros(q.After.StartsAt), q.After.ID)
-	}
+	timeFilters(&c, q)
 	if q.OrganizerID != "" {
 		c.add(`e.organizer_id = ?`, q.OrganizerID)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/database/pgtest"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
@@ -26,10 +27,10 @@ func BenchmarkPostgresSearch(b *testing.B) {
 // seededPostgres returns a store on a new database, dropped when tb ends, holding n events
 // made by the benchmarks' generator, vacuumed and analyzed. The events start within the year
 // after the time it returns.
-func seededPostgres(tb testing.TB, n int) (*PostgresStore, time.Time) {
+func seededPostgres(tb testing.TB, n int) (*SQLStore, time.Time) {
 	tb.Helper()
 	ctx := context.Background()
-	s, err := OpenPostgres(ctx, pgtest.URL(tb, postgresSchemas()...), logging.Discard())
+	s, err := Open(ctx, database.Postgres, pgtest.URL(tb, postgresSchemas()...), logging.Discard())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func seededPostgres(tb testing.TB, n int) (*PostgresStore, time.Time) {
 // seedPostgres stores n events from g: it copies them (COPY) into a temporary table, moves
 // them into events with one INSERT … SELECT that computes the columns the store computes in
 // SQL, then vacuums and analyzes events.
-func seedPostgres(ctx context.Context, s *PostgresStore, g *eventGen, n int) error {
+func seedPostgres(ctx context.Context, s *SQLStore, g *eventGen, n int) error {
 	cols, err := s.writeColumns(Event{})
 	if err != nil {
 		return err

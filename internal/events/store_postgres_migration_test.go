@@ -54,7 +54,7 @@ func TestPostgresTimesMigration(t *testing.T) {
 	}
 	old.Close()
 
-	s, err := OpenPostgres(ctx, url, logging.Discard())
+	s, err := Open(ctx, database.Postgres, url, logging.Discard())
 	if err != nil {
 		t.Fatalf("migrate: %v", err)
 	}

@@ -10,14 +10,15 @@ import (
 
 	"github.com/eventpost/eventpost/internal/events"
 	"github.com/eventpost/eventpost/internal/events/storetest"
+	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/database/pgtest"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
 // openPostgres opens a store on the database at url, closed when t ends.
-func openPostgres(t testing.TB, url string) *events.PostgresStore {
+func openPostgres(t testing.TB, url string) *events.SQLStore {
 	t.Helper()
-	s, err := events.OpenPostgres(context.Background(), url, logging.Discard())
+	s, err := events.Open(context.Background(), database.Postgres, url, logging.Discard())
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -39,7 +40,7 @@ func TestPostgresMigrationsFromEmpty(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	open := func(ctx context.Context, url string, log *slog.Logger) (io.Closer, error) {
-		return events.OpenPostgres(ctx, url, log)
+		return events.Open(ctx, database.Postgres, url, log)
 	}
 	url := pgtest.MigrateFromEmpty(t, events.PostgresSchemas(), open)
 
@@ -53,7 +54,7 @@ func TestPostgresMigrationsFromEmpty(t *testing.T) {
 	}
 	s.Close()
 
-	s = pgtest.Reopen(t, url, open).(*events.PostgresStore)
+	s = pgtest.Reopen(t, url, open).(*events.SQLStore)
 	if got, err := s.Get(ctx, e.ID); err != nil || got.Title != "Kept" {
 		t.Errorf("after reopening: %+v, %v", got, err)
 	}

@@ -10,17 +10,6 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/database"
 )
 
-// SQLiteStore is the Store of the embedded mode, in one SQLite database file that also holds
-// the service's outbox. Every search is served by an index (see Search): B-trees for the
-// start time, category, organizer and tags, an FTS5 table for words and combined filters, an
-// R*Tree for distances. Triggers keep the FTS5 table, the R*Tree and the tag table in step
-// with the events table.
-type SQLiteStore struct {
-	sqlStore
-}
-
-var _ Store = (*SQLiteStore)(nil)
-
 // seqShift makes room in seq for the events that start in the same second.
 const seqShift = 24
 

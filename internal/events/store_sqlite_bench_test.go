@@ -31,13 +31,13 @@ var benchFixture struct {
 	once  sync.Once
 	dir   string // removed by TestMain unless kept
 	keep  bool
-	store *SQLiteStore
+	store *SQLStore
 	ids   []string
 	now   time.Time
 	err   error
 }
 
-func benchStore(b *testing.B) (*SQLiteStore, []string, time.Time) {
+func benchStore(b *testing.B) (*SQLStore, []string, time.Time) {
 	b.Helper()
 	f := &benchFixture
 	f.once.Do(func() {
@@ -60,8 +60,8 @@ func benchStore(b *testing.B) (*SQLiteStore, []string, time.Time) {
 // openBenchStore opens the seeded database at path, seeding it first if it is new. The
 // events start within the year after the time recorded with the seed, which the benchmarks
 // use as the current time.
-func openBenchStore(ctx context.Context, path string) (*SQLiteStore, []string, time.Time, error) {
-	s, err := OpenSQLite(ctx, path, logging.Discard())
+func openBenchStore(ctx context.Context, path string) (*SQLStore, []string, time.Time, error) {
+	s, err := Open(ctx, database.SQLite, path, logging.Discard())
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
@@ -98,7 +98,7 @@ func openBenchStore(ctx context.Context, path string) (*SQLiteStore, []string, t
 }
 
 // seedBench stores n generated events in transactions of a few thousand.
-func seedBench(ctx context.Context, s *SQLiteStore, now time.Time, n int) error {
+func seedBench(ctx context.Context, s *SQLStore, now time.Time, n int) error {
 	g := newEventGen(1, now)
 	const batch = 5000
 	for i := 0; i < n; i += batch {

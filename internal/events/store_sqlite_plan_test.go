@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
 // TestSearchQueryPlans checks with EXPLAIN QUERY PLAN that no search reads a whole table and
 // that searches which walk an index in the result order do not sort.
 func TestSearchQueryPlans(t *testing.T) {
-	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "events.db"), logging.Discard())
+	s, err := Open(context.Background(), database.SQLite, filepath.Join(t.TempDir(), "events.db"), logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestSearchQueryPlans(t *testing.T) {
 
 func first(query string, _ []any) string { return query }
 
-func explain(t *testing.T, s *SQLiteStore, query string) []string {
+func explain(t *testing.T, s *SQLStore, query string) []string {
 	t.Helper()
 	n := strings.Count(query, "?")
 	args := make([]any, n)

@@ -12,19 +12,15 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/database"
 )
 
-// Search implements Store.
+// searchSQLite is Search in SQLite, returning up to q.Limit+1 events.
 //
 // A search with words, or with two filters or more among tags, category, organizer and
 // distance, is driven by the full-text table, which intersects the lists of words and
 // facets and yields matches in the order of seq, that is of start time. A search with one
 // of these filters walks the index of that filter in the result order; one with only a
 // distance queries the R*Tree in windows of start times.
-func (s *SQLiteStore) Search(ctx context.Context, q SearchQuery) (Page, error) {
+func (s *SQLStore) searchSQLite(ctx context.Context, q SearchQuery) ([]Event, error) {
 	want := q.Limit + 1
-	var (
-		events []Event
-		err    error
-	)
 	filterCount := len(q.Tags)
 	for _, set := range []bool{q.Category != "", q.OrganizerID != "", q.Near != nil} {
 		if set {
@@ -33,26 +29,18 @@ func (s *SQLiteStore) Search(ctx context.Context, q SearchQuery) (Page, error) {
 	}
 	switch {
 	case len(q.Words) > 0 || filterCount > 1:
-		events, err = s.searchText(ctx, q, want)
+		return s.searchText(ctx, q, want)
 	case q.OrganizerID != "":
-		events, err = s.searchOrdered(ctx, q, driveOrganizer, want)
+		return s.searchOrdered(ctx, q, driveOrganizer, want)
 	case len(q.Tags) > 0:
-		events, err = s.searchOrdered(ctx, q, driveTag, want)
+		return s.searchOrdered(ctx, q, driveTag, want)
 	case q.Category != "":
-		events, err = s.searchOrdered(ctx, q, driveCategory, want)
+		return s.searchOrdered(ctx, q, driveCategory, want)
 	case q.Near != nil:
-		events, err = s.searchNear(ctx, q, want)
+		return s.searchNear(ctx, q, want)
 	default:
-		events, err = s.searchOrdered(ctx, q, driveTime, want)
+		return s.searchOrdered(ctx, q, driveTime, want)
 	}
-	if err != nil {
-		return Page{}, fmt.Errorf("search events: %w", err)
-	}
-	more := len(events) > q.Limit
-	if more {
-		events = events[:q.Limit]
-	}
-	return Page{Events: events, More: more}, nil
 }
 
 // driver names the index that a search walks; the other filters are checked per row.
@@ -71,15 +59,7 @@ const (
 // checks itself. Words are left to the full-text table, which drives every search that has
 // them.
 func filters(c *conds, q SearchQuery, d driver) {
-	if q.From != nil {
-		c.add(`e.starts_at >= ?`, database.Micros(*q.From))
-	}
-	if q.To != nil {
-		c.add(`e.starts_at <= ?`, database.Micros(*q.To))
-	}
-	if q.After != nil {
-		c.add(`(e.starts_at, e.id) > (?, ?)`, database.Micros(q.After.StartsAt), q.After.ID)
-	}
+	timeFilters(c, q)
 	if q.OrganizerID != "" && d != driveOrganizer {
 		c.add(`e.organizer_id = ?`, q.OrganizerID)
 	}
@@ -99,13 +79,9 @@ func filters(c *conds, q SearchQuery, d driver) {
 }
 
 // searchOrdered answers q by walking an index in the result order.
-func (s *SQLiteStore) searchOrdered(ctx context.Context, q SearchQuery, d driver, want int) ([]Event, error) {
+func (s *SQLStore) searchOrdered(ctx context.Context, q SearchQuery, d driver, want int) ([]Event, error) {
 	query, args := orderedQuery(q, d, want)
-	rows, err := s.DB().QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows)
+	return s.queryEvents(ctx, query, args)
 }
 
 func orderedQuery(q SearchQuery, d driver, want int) (string, []any) {
@@ -140,7 +116,7 @@ func orderedQuery(q SearchQuery, d driver, want int) (string, []any) {
 // searchText answers q from the full-text table, which gives the matches in the order of
 // seq: by start second, but in no particular order within one second. It reads matches until
 // it has want of them and has seen the whole second of the last one, then sorts them.
-func (s *SQLiteStore) searchText(ctx context.Context, q SearchQuery, want int) ([]Event, error) {
+func (s *SQLStore) searchText(ctx context.Context, q SearchQuery, want int) ([]Event, error) {
 	query, args := textQuery(q)
 	rows, err := s.DB().QueryContext(ctx, query, args...)
 	if err != nil {
@@ -201,7 +177,7 @@ const firstWindow = 24 * time.Hour
 // R*Tree gives its matches in no useful order, so searchNear queries windows of start times,
 // from the earliest possible start on, each twice as long as the one before, until it has
 // want events: few windows for a crowded place, small ones for an empty place.
-func (s *SQLiteStore) searchNear(ctx context.Context, q SearchQuery, want int) ([]Event, error) {
+func (s *SQLStore) searchNear(ctx context.Context, q SearchQuery, want int) ([]Event, error) {
 	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
 	if q.From != nil {
 		lo = database.Micros(*q.From)
@@ -241,13 +217,9 @@ func (s *SQLiteStore) searchNear(ctx context.Context, q SearchQuery, want int) (
 
 // searchNearWindow returns the first limit events of q that start in [start, end), or from
 // start on when final.
-func (s *SQLiteStore) searchNearWindow(ctx context.Context, q SearchQuery, start, end int64, final bool, limit int) ([]Event, error) {
+func (s *SQLStore) searchNearWindow(ctx context.Context, q SearchQuery, start, end int64, final bool, limit int) ([]Event, error) {
 	query, args := nearWindowQuery(q, start, end, final, limit)
-	rows, err := s.DB().QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows)
+	return s.queryEvents(ctx, query, args)
 }
 
 func nearWindowQuery(q SearchQuery, start, end int64, final bool, limit int) (string, []any) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/events"
 	"github.com/eventpost/eventpost/internal/events/storetest"
+	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
@@ -18,9 +19,9 @@ func TestSQLiteStore(t *testing.T) {
 }
 
 // openStore opens a new SQLite store in a temporary directory, closed when t ends.
-func openStore(t testing.TB) *events.SQLiteStore {
+func openStore(t testing.TB) *events.SQLStore {
 	t.Helper()
-	s, err := events.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "events.db"), logging.Discard())
+	s, err := events.Open(context.Background(), database.SQLite, filepath.Join(t.TempDir(), "events.db"), logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func openStore(t testing.TB) *events.SQLiteStore {
 func TestOpenSQLiteTwiceKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.db")
 	ctx := context.Background()
-	s, err := events.OpenSQLite(ctx, path, logging.Discard())
+	s, err := events.Open(ctx, database.SQLite, path, logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func TestOpenSQLiteTwiceKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s, err = events.OpenSQLite(ctx, path, logging.Discard())
+	s, err = events.Open(ctx, database.SQLite, path, logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eventpost/eventpost/internal/auth"
+	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/svcdeps"
@@ -25,14 +26,14 @@ import (
 // configuration can be changed as a restart with new settings would.
 type realAuth struct {
 	t       *testing.T
-	store   *auth.SQLiteStore
+	store   *auth.SQLStore
 	handler atomic.Pointer[http.Handler]
 	srv     *httptest.Server
 }
 
 func newRealAuth(t *testing.T) *realAuth {
 	t.Helper()
-	store, err := auth.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "auth.db"), logging.Discard())
+	store, err := auth.Open(context.Background(), database.SQLite, filepath.Join(t.TempDir(), "auth.db"), logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}

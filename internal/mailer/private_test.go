@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eventpost/eventpost/internal/mailer"
+	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/private"
 	"github.com/eventpost/eventpost/internal/platform/svcdeps"
@@ -30,7 +31,7 @@ func TestDataAtRestIsPrivateWhateverTheUmask(t *testing.T) {
 	if err := private.MkdirAll(data, logging.Discard()); err != nil {
 		t.Fatal(err)
 	}
-	store, err := mailer.OpenSQLite(context.Background(), filepath.Join(data, "mailer.db"), logging.Discard())
+	store, err := mailer.Open(context.Background(), database.SQLite, filepath.Join(data, "mailer.db"), logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}

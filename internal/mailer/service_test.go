@@ -53,7 +53,7 @@ func (c *clock) Add(d time.Duration) {
 
 type fixture struct {
 	svc    *mailer.Service
-	store  *mailer.SQLiteStore
+	store  *mailer.SQLStore
 	smtp   *smtptest.Server
 	notify *countingNotifier
 	reg    *prometheus.Registry

@@ -10,14 +10,15 @@ import (
 	"github.com/eventpost/eventpost/internal/mailer"
 	"github.com/eventpost/eventpost/internal/mailer/storetest"
 	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/database/pgtest"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
 // openPostgres opens a store on the database at url, closed when t ends.
-func openPostgres(t testing.TB, url string) *mailer.PostgresStore {
+func openPostgres(t testing.TB, url string) *mailer.SQLStore {
 	t.Helper()
-	s, err := mailer.OpenPostgres(context.Background(), url, logging.Discard())
+	s, err := mailer.Open(context.Background(), database.Postgres, url, logging.Discard())
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -42,7 +43,7 @@ func TestPostgresMigrationsFromEmpty(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	open := func(ctx context.Context, url string, log *slog.Logger) (io.Closer, error) {
-		return mailer.OpenPostgres(ctx, url, log)
+		return mailer.Open(ctx, database.Postgres, url, log)
 	}
 	url := pgtest.MigrateFromEmpty(t, mailer.PostgresSchemas(), open)
 
@@ -53,7 +54,7 @@ func TestPostgresMigrationsFromEmpty(t *testing.T) {
 	}
 	s.Close()
 
-	s = pgtest.Reopen(t, url, open).(*mailer.PostgresStore)
+	s = pgtest.Reopen(t, url, open).(*mailer.SQLStore)
 	if rec, err := s.Get(ctx, "k"); err != nil || rec.ClaimToken != "a" {
 		t.Errorf("after reopen: %+v, %v; want the claim of a", rec, err)
 	}

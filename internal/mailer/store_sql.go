@@ -3,8 +3,10 @@ package mailer
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
@@ -12,12 +14,12 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
 
-// sqlStore implements Store with SQL that SQLite and PostgreSQL both accept (placeholders
-// rebound for the dialect, times as unix microseconds, upserts with RETURNING). The SQLite
-// and PostgreSQL stores wrap it over their own migrations.
-type sqlStore struct {
-	database.Store
-}
+// SQLStore is the email-sender's Store: in the embedded mode over one SQLite database file,
+// in the distributed mode in the email-sender's own PostgreSQL database, which any number of
+// replicas may share: of the deliveries of one idempotency key, one at a time holds its claim
+// (see Claim). Its SQL is what SQLite and PostgreSQL both accept (placeholders rebound for the
+// dialect, times as unix microseconds, upserts with RETURNING).
+type SQLStore struct{ database.Store }
 
 const recordColumns = `idempotency_key, kind, state, claim_token, claimed_at, message_id, error, created_at, completed_at`
 
@@ -28,7 +30,7 @@ const recordColumns = `idempotency_key, kind, state, claim_token, claimed_at, me
 // then see the winner's row; SQLite runs writes one at a time). When it returns no row, the
 // key is settled or held by a live claim, and the row is read to tell which; should the row
 // be gone by then (a live claim was released meanwhile), the claim is tried again.
-func (s *sqlStore) Claim(ctx context.Context, c Claim) (Record, error) {
+func (s *SQLStore) Claim(ctx context.Context, c Claim) (Record, error) {
 	at := database.Micros(c.At)
 	for attempt := 0; ; attempt++ {
 		rec, err := scanRecord(s.DB().QueryRowContext(ctx, s.Rebind(`
@@ -58,7 +60,7 @@ func (s *sqlStore) Claim(ctx context.Context, c Claim) (Record, error) {
 }
 
 // Complete implements Store.
-func (s *sqlStore) Complete(ctx context.Context, o Outcome, msgs ...broker.Message) error {
+func (s *SQLStore) Complete(ctx context.Context, o Outcome, msgs ...broker.Message) error {
 	if o.State != StateSent && o.State != StateFailed {
 		return fmt.Errorf("complete %s: invalid outcome state %q", o.Key, o.State)
 	}
@@ -89,7 +91,7 @@ func (s *sqlStore) Complete(ctx context.Context, o Outcome, msgs ...broker.Messa
 }
 
 // Release implements Store.
-func (s *sqlStore) Release(ctx context.Context, key, token string) error {
+func (s *SQLStore) Release(ctx context.Context, key, token string) error {
 	res, err := s.DB().ExecContext(ctx, s.Rebind(`
 		DELETE FROM sent_messages WHERE idempotency_key = ? AND state = 'sending' AND claim_token = ?`),
 		key, token)
@@ -107,7 +109,7 @@ func (s *sqlStore) Release(ctx context.Context, key, token string) error {
 }
 
 // Get implements Store.
-func (s *sqlStore) Get(ctx context.Context, key string) (Record, error) {
+func (s *SQLStore) Get(ctx context.Context, key string) (Record, error) {
 	rec, err := s.get(ctx, s.DB(), key)
 	if err != nil {
 		return Record{}, fmt.Errorf("get sent message %s: %w", key, err)
@@ -119,7 +121,7 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func (s *sqlStore) get(ctx context.Context, q queryer, key string) (Record, error) {
+func (s *SQLStore) get(ctx context.Context, q queryer, key string) (Record, error) {
 	rec, err := scanRecord(q.QueryRowContext(ctx,
 		s.Rebind(`SELECT `+recordColumns+` FROM sent_messages WHERE idempotency_key = ?`), key))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -154,4 +156,20 @@ func scanRecord(row *sql.Row) (Record, error) {
 func oneRow(res sql.Result) (bool, error) {
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+//go:embed migrations
+var migrations embed.FS
+
+// storeDB is how the email-sender's database is kept: its own migrations (migrations/sqlite,
+// migrations/postgres), then the outbox's.
+var storeDB = outbox.Service("mailer", migrations)
+
+var _ Store = (*SQLStore)(nil)
+
+// Open opens the email-sender's database of dialect d at dsn — a SQLite file path (the file is created if
+// needed) or a PostgreSQL URL (postgres://user:pass@host:port/db) — and brings its schema,
+// the outbox's included, up to date; PostgreSQL replicas starting at once take turns.
+func Open(ctx context.Context, d database.Dialect, dsn string, log *slog.Logger) (*SQLStore, error) {
+	return database.OpenStore[SQLStore](ctx, storeDB, d, dsn, log)
 }

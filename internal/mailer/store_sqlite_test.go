@@ -7,14 +7,15 @@ import (
 
 	"github.com/eventpost/eventpost/internal/mailer"
 	"github.com/eventpost/eventpost/internal/mailer/storetest"
+	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
-func openSQLite(t *testing.T) *mailer.SQLiteStore {
+func openSQLite(t *testing.T) *mailer.SQLStore {
 	t.Helper()
-	s, err := mailer.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "mailer.db"), logging.Discard())
+	s, err := mailer.Open(context.Background(), database.SQLite, filepath.Join(t.TempDir(), "mailer.db"), logging.Discard())
 	if err != nil {
-		t.Fatalf("OpenSQLite: %v", err)
+		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
@@ -27,9 +28,9 @@ func TestSQLiteStore(t *testing.T) {
 func TestSQLiteStoreReopens(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mailer.db")
 	for range 2 { // the second open finds the schema in place
-		s, err := mailer.OpenSQLite(context.Background(), path, logging.Discard())
+		s, err := mailer.Open(context.Background(), database.SQLite, path, logging.Discard())
 		if err != nil {
-			t.Fatalf("OpenSQLite: %v", err)
+			t.Fatalf("Open: %v", err)
 		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/notifications"
+	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/inputtest"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/svcdeps"
@@ -20,7 +21,7 @@ import (
 // *testing.T before it fuzzes.
 func newFuzzEnv(f *testing.F) *env {
 	f.Helper()
-	store, err := notifications.OpenSQLite(context.Background(), filepath.Join(f.TempDir(), "notifications.db"), logging.Discard())
+	store, err := notifications.Open(context.Background(), database.SQLite, filepath.Join(f.TempDir(), "notifications.db"), logging.Discard())
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -95,7 +95,7 @@ func (c *countingNotifier) count() int {
 // env is a service over a real SQLite store in t.TempDir().
 type env struct {
 	svc    *notifications.Service
-	store  *notifications.SQLiteStore
+	store  *notifications.SQLStore
 	events *fakeEvents
 	outbox *countingNotifier
 	h      http.Handler
@@ -104,7 +104,7 @@ type env struct {
 type envOptions struct {
 	cfg     notifications.Config
 	realNow bool // use the real clock instead of the fixed now
-	store   *notifications.SQLiteStore
+	store   *notifications.SQLStore
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -236,7 +236,7 @@ func (e *env) setStatus(t *testing.T, id string, from, to notifications.Status) 
 }
 
 // emails returns the email.send messages in the store's outbox, oldest first.
-func emails(t *testing.T, s *notifications.SQLiteStore) []messages.EmailSend {
+func emails(t *testing.T, s *notifications.SQLStore) []messages.EmailSend {
 	t.Helper()
 	msgs, err := outbox.Pending(context.Background(), s.DB())
 	if err != nil {

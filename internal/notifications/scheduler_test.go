@@ -11,6 +11,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/notifications"
+	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
@@ -34,7 +35,7 @@ func (e *env) status(t *testing.T, id string) notifications.Status {
 }
 
 // realEnv is a service on the real clock with an event a day away.
-func realEnv(t *testing.T, cfg notifications.Config, store *notifications.SQLiteStore) *env {
+func realEnv(t *testing.T, cfg notifications.Config, store *notifications.SQLStore) *env {
 	e := newEnv(t, envOptions{cfg: cfg, realNow: true, store: store})
 	e.events.put(testEvent("ev", time.Now().Add(24*time.Hour).Truncate(time.Second)))
 	return e
@@ -162,8 +163,8 @@ func TestSchedulerFollowsAMovedReminder(t *testing.T) {
 func TestConcurrentSchedulersNeverClaimTwice(t *testing.T) {
 	// Two replicas: two stores on one database file, each with its scheduler.
 	path := filepath.Join(t.TempDir(), "shared.db")
-	open := func() *notifications.SQLiteStore {
-		s, err := notifications.OpenSQLite(context.Background(), path, logging.Discard())
+	open := func() *notifications.SQLStore {
+		s, err := notifications.Open(context.Background(), database.SQLite, path, logging.Discard())
 		if err != nil {
 			t.Fatal(err)
 		}

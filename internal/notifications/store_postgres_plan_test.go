@@ -54,9 +54,9 @@ func seedReminders(t testing.TB, db *sql.DB, events, accounts, n, scheduledEvery
 	}
 }
 
-func openPlanStore(t testing.TB) *PostgresStore {
+func openPlanStore(t testing.TB) *SQLStore {
 	t.Helper()
-	s, err := OpenPostgres(context.Background(), pgtest.URL(t, postgresSchemas()...), logging.Discard())
+	s, err := Open(context.Background(), database.Postgres, pgtest.URL(t, postgresSchemas()...), logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}

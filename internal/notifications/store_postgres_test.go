@@ -15,15 +15,16 @@ import (
 	"github.com/eventpost/eventpost/internal/notifications"
 	"github.com/eventpost/eventpost/internal/notifications/storetest"
 	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/database/pgtest"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
 
 // openPostgres opens a store on the database at url, closed when t ends.
-func openPostgres(t testing.TB, url string) *notifications.PostgresStore {
+func openPostgres(t testing.TB, url string) *notifications.SQLStore {
 	t.Helper()
-	s, err := notifications.OpenPostgres(context.Background(), url, logging.Discard())
+	s, err := notifications.Open(context.Background(), database.Postgres, url, logging.Discard())
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -48,7 +49,7 @@ func TestPostgresMigrationsFromEmpty(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	open := func(ctx context.Context, url string, log *slog.Logger) (io.Closer, error) {
-		return notifications.OpenPostgres(ctx, url, log)
+		return notifications.Open(ctx, database.Postgres, url, log)
 	}
 	url := pgtest.MigrateFromEmpty(t, notifications.PostgresSchemas(), open)
 
@@ -59,7 +60,7 @@ func TestPostgresMigrationsFromEmpty(t *testing.T) {
 	}
 	s.Close()
 
-	s = pgtest.Reopen(t, url, open).(*notifications.PostgresStore)
+	s = pgtest.Reopen(t, url, open).(*notifications.SQLStore)
 	if _, err := s.Reminder(ctx, r.ID); err != nil {
 		t.Errorf("after reopen: %v", err)
 	}

@@ -3,9 +3,11 @@ package notifications
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -15,15 +17,16 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
 
-// sqlStore implements Store with SQL that SQLite and PostgreSQL both accept (placeholders
-// rebound for the dialect, times as unix microseconds, ON CONFLICT upserts). The SQLite and
-// PostgreSQL stores wrap it over their own migrations. The dialects differ only in locking:
-// a SQLite write transaction holds the database's write lock from its start, so it needs no
-// row locks; in PostgreSQL, transactions that read rows to change them lock those rows (FOR
-// UPDATE), and ClaimDue skips the rows another claimer holds (FOR UPDATE SKIP LOCKED).
-type sqlStore struct {
-	database.Store
-}
+// SQLStore is the notifications Store: in the embedded mode (the default) over a SQLite
+// database, in the distributed mode in the notifications service's own PostgreSQL database,
+// which any number of replicas may share: each due reminder is claimed by exactly one of them
+// (see ClaimDue). Its SQL is what SQLite and PostgreSQL both accept (placeholders rebound for
+// the dialect, times as unix microseconds, ON CONFLICT upserts). The dialects differ only in
+// locking: a SQLite write transaction holds the database's write lock from its start, so it
+// needs no row locks; in PostgreSQL, transactions that read rows to change them lock those
+// rows (FOR UPDATE), and ClaimDue skips the rows another claimer holds (FOR UPDATE SKIP
+// LOCKED).
+type SQLStore struct{ database.Store }
 
 // Row-locking clauses appended to a SELECT.
 type lock int
@@ -91,9 +94,7 @@ func listQuery(f ListFilter) (string, []any) {
 	return selectReminders + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY r.send_at, r.id`, args
 }
 
-type scanner interface{ Scan(dest ...any) error }
-
-func scanReminder(sc scanner) (Reminder, error) {
+func scanReminder(sc database.Scanner) (Reminder, error) {
 	var (
 		r                Reminder
 		sendAt, created  int64
@@ -128,16 +129,7 @@ func queryReminders(ctx context.Context, q queryer, query string, args ...any) (
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Reminder
-	for rows.Next() {
-		r, err := scanReminder(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return database.Collect(rows, scanReminder)
 }
 
 // queryStrings runs a query of one text column and returns its values. The rows are closed
@@ -147,16 +139,11 @@ func queryStrings(ctx context.Context, q queryer, query string, args ...any) ([]
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
+	return database.Collect(rows, func(r database.Scanner) (string, error) {
 		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+		err := r.Scan(&s)
+		return s, err
+	})
 }
 
 func getReminder(ctx context.Context, q queryer, d database.Dialect, id string, l lock) (Reminder, error) {
@@ -227,7 +214,7 @@ func placeholders(n int) string {
 }
 
 // CreateReminder implements Store.
-func (s *sqlStore) CreateReminder(ctx context.Context, r Reminder) error {
+func (s *SQLStore) CreateReminder(ctx context.Context, r Reminder) error {
 	if r.Event.ID != r.EventID {
 		return fmt.Errorf("create reminder %s: snapshot of event %q, reminder of %q", r.ID, r.Event.ID, r.EventID)
 	}
@@ -254,12 +241,12 @@ func (s *sqlStore) CreateReminder(ctx context.Context, r Reminder) error {
 }
 
 // Reminder implements Store.
-func (s *sqlStore) Reminder(ctx context.Context, id string) (Reminder, error) {
+func (s *SQLStore) Reminder(ctx context.Context, id string) (Reminder, error) {
 	return getReminder(ctx, s.DB(), s.Dialect(), id, noLock)
 }
 
 // ListReminders implements Store.
-func (s *sqlStore) ListReminders(ctx context.Context, f ListFilter) ([]Reminder, error) {
+func (s *SQLStore) ListReminders(ctx context.Context, f ListFilter) ([]Reminder, error) {
 	query, args := listQuery(f)
 	rs, err := queryReminders(ctx, s.DB(), s.Rebind(query), args...)
 	if err != nil {
@@ -269,12 +256,12 @@ func (s *sqlStore) ListReminders(ctx context.Context, f ListFilter) ([]Reminder,
 }
 
 // Snapshot implements Store.
-func (s *sqlStore) Snapshot(ctx context.Context, eventID string) (messages.Event, error) {
+func (s *SQLStore) Snapshot(ctx context.Context, eventID string) (messages.Event, error) {
 	return getSnapshot(ctx, s.DB(), s.Dialect(), eventID, noLock)
 }
 
 // NextSendAt implements Store.
-func (s *sqlStore) NextSendAt(ctx context.Context) (time.Time, bool, error) {
+func (s *SQLStore) NextSendAt(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullInt64
 	if err := s.DB().QueryRowContext(ctx, nextSendAtQuery).Scan(&next); err != nil {
 		return time.Time{}, false, fmt.Errorf("next send_at: %w", err)
@@ -286,7 +273,7 @@ func (s *sqlStore) NextSendAt(ctx context.Context) (time.Time, bool, error) {
 }
 
 // CountScheduled implements Store.
-func (s *sqlStore) CountScheduled(ctx context.Context) (int, error) {
+func (s *SQLStore) CountScheduled(ctx context.Context) (int, error) {
 	var n int
 	if err := s.DB().QueryRowContext(ctx, countScheduledQuery).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count scheduled: %w", err)
@@ -300,7 +287,7 @@ func (s *sqlStore) CountScheduled(ctx context.Context) (int, error) {
 // claimers do not queue behind each other. A claimer that dies mid-claim loses its
 // connection, which rolls its transaction back and frees its rows at once. In SQLite the
 // write lock taken when the transaction begins makes claimers take turns.
-func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, mail func(Reminder) (broker.Message, error)) ([]Reminder, error) {
+func (s *SQLStore) ClaimDue(ctx context.Context, now time.Time, limit int, mail func(Reminder) (broker.Message, error)) ([]Reminder, error) {
 	var claimed []Reminder
 	err := s.InTx(ctx, func(q *sql.Tx) error {
 		due, err := queryReminders(ctx, q, s.Rebind(dueQuery+skipLocked.clause(s.Dialect(), "r")), database.Micros(now), limit)
@@ -342,11 +329,11 @@ WHERE status = 'scheduled' AND id IN (`+placeholders(len(due))+`)`), args...)
 }
 
 // Update implements Store.
-func (s *sqlStore) Update(ctx context.Context, fn func(tx Tx) error) error {
+func (s *SQLStore) Update(ctx context.Context, fn func(tx Tx) error) error {
 	return s.InTx(ctx, func(tx *sql.Tx) error { return fn(sqlTx{tx: tx, d: s.Dialect()}) })
 }
 
-// sqlTx is the Tx of a sqlStore. In PostgreSQL the reminders and snapshots it reads are
+// sqlTx is the Tx of a SQLStore. In PostgreSQL the reminders and snapshots it reads are
 // locked (FOR UPDATE) until the transaction ends, since the service reads them to change
 // them; snapshots are locked before reminders everywhere, so that transactions do not
 // deadlock on them.
@@ -398,7 +385,7 @@ func (t sqlTx) Transition(ctx context.Context, id string, from, to Status, sentA
 }
 
 // Transition implements Store: one statement, guarded by the reminder's current status.
-func (s *sqlStore) Transition(ctx context.Context, id string, from, to Status, sentAt *time.Time, lastError string) (bool, error) {
+func (s *SQLStore) Transition(ctx context.Context, id string, from, to Status, sentAt *time.Time, lastError string) (bool, error) {
 	return transition(ctx, s.DB(), s.Dialect(), id, from, to, sentAt, lastError)
 }
 
@@ -446,4 +433,20 @@ WHERE id IN (SELECT event_id FROM reminders WHERE account_id = ?) ORDER BY id`+f
 		}
 	}
 	return int(n), nil
+}
+
+//go:embed migrations
+var migrations embed.FS
+
+// storeDB is how the notifications database is kept: its own migrations (migrations/sqlite,
+// migrations/postgres), then the outbox's.
+var storeDB = outbox.Service("notifications", migrations)
+
+var _ Store = (*SQLStore)(nil)
+
+// Open opens the notifications database of dialect d at dsn — a SQLite file path (the file is created if
+// needed) or a PostgreSQL URL (postgres://user:pass@host:port/db) — and brings its schema,
+// outbox and inbox included, up to date; PostgreSQL replicas starting at once take turns.
+func Open(ctx context.Context, d database.Dialect, dsn string, log *slog.Logger) (*SQLStore, error) {
+	return database.OpenStore[SQLStore](ctx, storeDB, d, dsn, log)
 }

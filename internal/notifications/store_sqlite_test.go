@@ -7,13 +7,14 @@ import (
 
 	"github.com/eventpost/eventpost/internal/notifications"
 	"github.com/eventpost/eventpost/internal/notifications/storetest"
+	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
 // openSQLite opens a store in a fresh database under t.TempDir(), closed at cleanup.
-func openSQLite(t *testing.T) *notifications.SQLiteStore {
+func openSQLite(t *testing.T) *notifications.SQLStore {
 	t.Helper()
-	s, err := notifications.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "notifications.db"), logging.Discard())
+	s, err := notifications.Open(context.Background(), database.SQLite, filepath.Join(t.TempDir(), "notifications.db"), logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func TestOpenSQLiteTwiceKeepsData(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "n.db")
 	for i := range 2 {
-		s, err := notifications.OpenSQLite(ctx, path, logging.Discard())
+		s, err := notifications.Open(ctx, database.SQLite, path, logging.Discard())
 		if err != nil {
 			t.Fatalf("open %d: %v", i, err)
 		}

@@ -76,6 +76,23 @@ func (s Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
+// Scanner is a row to read: a *sql.Row or *sql.Rows.
+type Scanner interface{ Scan(dest ...any) error }
+
+// Collect reads every row of rows with scan, and closes rows.
+func Collect[T any](rows *sql.Rows, scan func(Scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // Service is how a service keeps its database: its own migrations, in the directories
 // migrations/sqlite and migrations/postgres of Migrations, then those of the shared components
 // it holds (such as the outbox), given per dialect. Name is for errors.
@@ -102,4 +119,14 @@ func (s Service) Open(ctx context.Context, d Dialect, dsn string, log *slog.Logg
 		return Store{}, fmt.Errorf("open %s store: %w", s.Name, err)
 	}
 	return st, nil
+}
+
+// OpenStore opens the database of service s, of dialect d at dsn, like s.Open, and returns
+// the service's store over it: an S, a struct that embeds the Store and nothing else.
+func OpenStore[S ~struct{ Store }](ctx context.Context, s Service, d Dialect, dsn string, log *slog.Logger) (*S, error) {
+	st, err := s.Open(ctx, d, dsn, log)
+	if err != nil {
+		return nil, err
+	}
+	return &S{st}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"sync"
@@ -32,6 +33,13 @@ var migrations embed.FS
 // own migration version table, so every service's database can include them unchanged.
 func Schema(d database.Dialect) database.Schema {
 	return database.Schema{FS: migrations, Dir: "migrations/" + d.String(), Table: "goose_outbox_version"}
+}
+
+// Service is how a service that holds an outbox keeps its database: its own migrations, the
+// directories migrations/sqlite and migrations/postgres of fsys, then the outbox's. Name is
+// for errors.
+func Service(name string, fsys fs.FS) database.Service {
+	return database.Service{Name: name, Migrations: fsys, Shared: []func(database.Dialect) database.Schema{Schema}}
 }
 
 // Pending returns the messages waiting in db's outbox, oldest first (for tests and
