@@ -17,11 +17,11 @@ import http.client
 import http.server
 import ipaddress
 import itertools
-import signal
-import socketserver
 import sys
 import threading
 import urllib.parse
+
+import helper_server
 
 HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
@@ -94,16 +94,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = forward
 
 
-class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
 def main():
-    server = Server(("127.0.0.1", 0), Handler)
-    with open(sys.argv[1], "w") as f:
-        f.write(str(server.server_address[1]))
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    server.serve_forever()
+    helper_server.serve(Handler, sys.argv[1])
 
 
 if __name__ == "__main__":

@@ -15,11 +15,11 @@ SIGTERM).
 import datetime
 import http.server
 import json
-import signal
-import socketserver
 import sys
 import threading
 import urllib.parse
+
+import helper_server
 
 hits = {}  # session -> path id -> hex parameter -> [info]
 lock = threading.Lock()
@@ -68,17 +68,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = handle_any
 
 
-class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
 def main():
     open(sys.argv[2], "a").close()
-    server = Server(("127.0.0.1", 0), Handler)
-    with open(sys.argv[1], "w") as f:
-        f.write(str(server.server_address[1]))
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    server.serve_forever()
+    helper_server.serve(Handler, sys.argv[1])
 
 
 if __name__ == "__main__":
