@@ -23,10 +23,11 @@ import (
 // DefaultURL is the server the tests use when EVENTPOST_TEST_AMQP_URL is unset.
 const DefaultURL = "amqp://guest:guest@127.0.0.1:5672/"
 
-var server = integration.Server{Name: "RabbitMQ", EnvVar: "EVENTPOST_TEST_AMQP_URL", Default: DefaultURL, Start: "start RabbitMQ"}
-
 // ServerURL returns the URL of the test server.
 func ServerURL() string { return server.Addr() }
+
+// server says where the test server is and how to start it when it does not answer.
+var server = integration.Server{Name: "RabbitMQ", EnvVar: "EVENTPOST_TEST_AMQP_URL", Default: DefaultURL, Start: "start RabbitMQ"}
 
 // URL returns the test server's URL and a prefix unique to t, skipping or failing t when
 // the server does not answer. When t ends, the exchange named prefix and the queues of

@@ -32,6 +32,7 @@ import (
 // DefaultURL is the server the tests use when EVENTPOST_TEST_POSTGRES_URL is unset.
 const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
+// postgres says where the test server is and how to start it when it does not answer.
 var postgres = integration.Server{Name: "PostgreSQL", EnvVar: "EVENTPOST_TEST_POSTGRES_URL", Default: DefaultURL, Start: "start PostgreSQL"}
 
 // ServerURL returns the URL of the test server's maintenance database.

@@ -24,6 +24,7 @@ import (
 // DefaultAddr is the agent the tests use when EVENTPOST_TEST_CONSUL_ADDR is unset.
 const DefaultAddr = "127.0.0.1:8500"
 
+// agent says where the test agent is and how to start one when it does not answer.
 var agent = integration.Server{
 	Name: "Consul agent", EnvVar: "EVENTPOST_TEST_CONSUL_ADDR", Default: DefaultAddr,
 	Start: "start one (bin/consul agent -dev -client 127.0.0.1 -bind 127.0.0.1)",
