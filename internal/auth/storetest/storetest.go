@@ -6,7 +6,6 @@ package storetest
 import (
 	"context"
 	"crypto/ed25519"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -18,8 +17,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/auth"
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
-	"github.com/eventpost/eventpost/internal/platform/broker"
-	"github.com/eventpost/eventpost/internal/platform/outbox"
+	"github.com/eventpost/eventpost/internal/platform/outbox/outboxtest"
 )
 
 // base is the time the suite's data is stamped with; far from now, so that nothing depends
@@ -65,48 +63,6 @@ func token(n int, session, accountID string, created time.Time) auth.RefreshToke
 	}
 }
 
-func message(t *testing.T, typ string, payload any) broker.Message {
-	t.Helper()
-	m, err := broker.NewMessage(context.Background(), typ, payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// outboxIDs returns the IDs of the messages in the store's outbox, and false when the
-// store does not expose its database.
-func outboxIDs(t *testing.T, s auth.Store) ([]string, bool) {
-	t.Helper()
-	dber, ok := s.(interface{ DB() *sql.DB })
-	if !ok {
-		return nil, false
-	}
-	msgs, err := outbox.Pending(context.Background(), dber.DB())
-	if err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
-	ids := []string{}
-	for _, m := range msgs {
-		ids = append(ids, m.ID)
-	}
-	return ids, true
-}
-
-func checkOutbox(t *testing.T, s auth.Store, want ...string) {
-	t.Helper()
-	got, ok := outboxIDs(t, s)
-	if !ok {
-		return
-	}
-	if want == nil {
-		want = []string{}
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("outbox message IDs (-want +got):\n%s", diff)
-	}
-}
-
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -145,23 +101,23 @@ func testAccounts(t *testing.T, open func(t *testing.T) auth.Store) {
 	})
 	t.Run("create writes its messages to the outbox", func(t *testing.T) {
 		s := open(t)
-		m := message(t, "email.send", map[string]string{"to": "x"})
+		m := outboxtest.Message(t, "email.send", map[string]string{"to": "x"})
 		must(t, s.CreateAccount(ctx, account(1), m))
-		checkOutbox(t, s, m.ID)
+		outboxtest.Check(t, s, m.ID)
 	})
 	t.Run("a taken email key is ErrEmailTaken and writes nothing", func(t *testing.T) {
 		s := open(t)
 		must(t, s.CreateAccount(ctx, account(1)))
 		dup := account(2)
 		dup.EmailKey = account(1).EmailKey
-		err := s.CreateAccount(ctx, dup, message(t, "email.send", nil))
+		err := s.CreateAccount(ctx, dup, outboxtest.Message(t, "email.send", nil))
 		if !errors.Is(err, auth.ErrEmailTaken) {
 			t.Fatalf("CreateAccount duplicate = %v, want ErrEmailTaken", err)
 		}
 		if _, err := s.AccountByID(ctx, dup.ID); !errors.Is(err, auth.ErrAccountNotFound) {
 			t.Errorf("duplicate account stored: %v", err)
 		}
-		checkOutbox(t, s)
+		outboxtest.Check(t, s)
 	})
 	t.Run("unknown account is ErrAccountNotFound", func(t *testing.T) {
 		s := open(t)
@@ -203,7 +159,7 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) auth.Store) {
 		must(t, s.CreateRefreshToken(ctx, theirs))
 		before, err := s.Revocations(ctx, 0, base)
 		must(t, err)
-		m := message(t, "account.deleted", map[string]string{"account_id": a.ID})
+		m := outboxtest.Message(t, "account.deleted", map[string]string{"account_id": a.ID})
 		until := base.Add(15 * time.Minute)
 		seq, err := s.DeleteAccount(ctx, a.ID, until, m)
 		must(t, err)
@@ -228,7 +184,7 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) auth.Store) {
 		if diff := cmp.Diff(want, feed); diff != "" {
 			t.Errorf("revocations (-want +got):\n%s", diff)
 		}
-		checkOutbox(t, s, m.ID)
+		outboxtest.Check(t, s, m.ID)
 		// The email address is free again.
 		again := account(3)
 		again.EmailKey = a.EmailKey
@@ -237,7 +193,7 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) auth.Store) {
 	t.Run("unknown account is ErrAccountNotFound and writes nothing", func(t *testing.T) {
 		s := open(t)
 		must(t, s.CreateAccount(ctx, account(1)))
-		_, err := s.DeleteAccount(ctx, "nope", base, message(t, "account.deleted", nil))
+		_, err := s.DeleteAccount(ctx, "nope", base, outboxtest.Message(t, "account.deleted", nil))
 		if !errors.Is(err, auth.ErrAccountNotFound) {
 			t.Fatalf("DeleteAccount = %v, want ErrAccountNotFound", err)
 		}
@@ -246,7 +202,7 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) auth.Store) {
 		if feed.LastSeq != 0 || len(feed.Revocations) != 0 {
 			t.Errorf("revocations after failed delete = %+v, want none", feed)
 		}
-		checkOutbox(t, s)
+		outboxtest.Check(t, s)
 	})
 }
 
@@ -704,9 +660,9 @@ func testPasswordResets(t *testing.T, open func(t *testing.T) auth.Store) {
 	first := auth.PasswordReset{Hash: "first", AccountID: a.ID, CreatedAt: base, ExpiresAt: expires}
 	second := auth.PasswordReset{Hash: "second", AccountID: a.ID, CreatedAt: base.Add(time.Minute), ExpiresAt: expires}
 	theirs := auth.PasswordReset{Hash: "theirs", AccountID: other.ID, CreatedAt: base, ExpiresAt: expires}
-	msg := message(t, "email.send", map[string]string{"kind": "password_reset"})
+	msg := outboxtest.Message(t, "email.send", map[string]string{"kind": "password_reset"})
 	must(t, s.CreatePasswordReset(ctx, first, msg))
-	checkOutbox(t, s, msg.ID)
+	outboxtest.Check(t, s, msg.ID)
 	must(t, s.CreatePasswordReset(ctx, second))
 	must(t, s.CreatePasswordReset(ctx, theirs))
 	got, err := s.PasswordReset(ctx, "first")

@@ -4,7 +4,6 @@ package storetest
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -22,7 +21,7 @@ import (
 	"github.com/eventpost/eventpost/internal/events"
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
-	"github.com/eventpost/eventpost/internal/platform/outbox"
+	"github.com/eventpost/eventpost/internal/platform/outbox/outboxtest"
 )
 
 // Run runs the contract suite. open must return a new, empty store for each call; the suite
@@ -75,11 +74,7 @@ func newEvent(opts ...func(*events.Event)) events.Event {
 
 func message(t *testing.T, typ, eventID string) broker.Message {
 	t.Helper()
-	m, err := broker.NewMessage(context.Background(), typ, map[string]string{"event_id": eventID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return outboxtest.Message(t, typ, map[string]string{"event_id": eventID})
 }
 
 func mustCreate(t *testing.T, s events.Store, evs ...events.Event) {
@@ -88,41 +83,6 @@ func mustCreate(t *testing.T, s events.Store, evs ...events.Event) {
 		if err := s.Create(context.Background(), e); err != nil {
 			t.Fatalf("create %s: %v", e.Title, err)
 		}
-	}
-}
-
-// outboxIDs returns the IDs of the messages in the store's outbox, and false when the
-// store does not expose its database.
-func outboxIDs(t *testing.T, s events.Store) ([]string, bool) {
-	t.Helper()
-	d, ok := s.(interface{ DB() *sql.DB })
-	if !ok {
-		return nil, false
-	}
-	msgs, err := outbox.Pending(context.Background(), d.DB())
-	if err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
-	ids := []string{}
-	for _, m := range msgs {
-		ids = append(ids, m.ID)
-	}
-	return ids, true
-}
-
-func checkOutbox(t *testing.T, s events.Store, want ...string) {
-	t.Helper()
-	got, ok := outboxIDs(t, s)
-	if !ok {
-		return
-	}
-	if diff := cmp.Diff(want, got, cmp.Transformer("nil", func(v []string) []string {
-		if v == nil {
-			return []string{}
-		}
-		return v
-	})); diff != "" {
-		t.Errorf("outbox messages (-want +got):\n%s", diff)
 	}
 }
 
@@ -173,7 +133,7 @@ func testCreateGet(t *testing.T, open func(t *testing.T) events.Store) {
 					t.Errorf("time %v is not in UTC", tm)
 				}
 			}
-			checkOutbox(t, s, msg.ID)
+			outboxtest.Check(t, s, msg.ID)
 		})
 	}
 }
@@ -208,7 +168,7 @@ func testCreateConflict(t *testing.T, open func(t *testing.T) events.Store) {
 	if err != nil || got.Title != e.Title {
 		t.Errorf("after the conflict, Get = %q, %v; want the first event", got.Title, err)
 	}
-	checkOutbox(t, s, first.ID)
+	outboxtest.Check(t, s, first.ID)
 }
 
 func testGetUnknown(t *testing.T, open func(t *testing.T) events.Store) {
@@ -282,7 +242,7 @@ func testUpdate(t *testing.T, open func(t *testing.T) events.Store) {
 				if diff := cmp.Diff(normalize(orig), stored); diff != "" {
 					t.Errorf("stored after a refused change (-want +got):\n%s", diff)
 				}
-				checkOutbox(t, s)
+				outboxtest.Check(t, s)
 				return
 			}
 			if err != nil {
@@ -294,7 +254,7 @@ func testUpdate(t *testing.T, open func(t *testing.T) events.Store) {
 			if diff := cmp.Diff(normalize(want), stored); diff != "" {
 				t.Errorf("stored (-want +got):\n%s", diff)
 			}
-			checkOutbox(t, s, msg.ID)
+			outboxtest.Check(t, s, msg.ID)
 		})
 	}
 	t.Run("unknown event", func(t *testing.T) {
@@ -334,7 +294,7 @@ func testDelete(t *testing.T, open func(t *testing.T) events.Store) {
 		if _, err := s.Get(ctx, other.ID); err != nil {
 			t.Errorf("the other event: %v", err)
 		}
-		checkOutbox(t, s, msg.ID)
+		outboxtest.Check(t, s, msg.ID)
 		if _, err := s.Delete(ctx, e.ID, func(events.Event) ([]broker.Message, error) { return nil, nil }); !errors.Is(err, events.ErrNotFound) {
 			t.Errorf("second Delete = %v, want ErrNotFound", err)
 		}
@@ -353,7 +313,7 @@ func testDelete(t *testing.T, open func(t *testing.T) events.Store) {
 		if _, err := s.Get(ctx, e.ID); err != nil {
 			t.Errorf("Get after a refused Delete: %v", err)
 		}
-		checkOutbox(t, s)
+		outboxtest.Check(t, s)
 	})
 	t.Run("unknown event", func(t *testing.T) {
 		s := open(t)
@@ -415,7 +375,7 @@ func testDeleteByOrganizer(t *testing.T, open func(t *testing.T) events.Store) {
 	if err != nil || len(page.Events) != 0 {
 		t.Errorf("search finds deleted events: %v, %v", page.Events, err)
 	}
-	checkOutbox(t, s, announced...)
+	outboxtest.Check(t, s, announced...)
 
 	// The same message again has no effect, not even on an event created since.
 	later := newEvent(func(e *events.Event) { e.OrganizerID = "gone" })
@@ -427,7 +387,7 @@ func testDeleteByOrganizer(t *testing.T, open func(t *testing.T) events.Store) {
 	if _, err := s.Get(ctx, later.ID); err != nil {
 		t.Errorf("the second delivery deleted an event: %v", err)
 	}
-	checkOutbox(t, s, announced[:2]...)
+	outboxtest.Check(t, s, announced[:2]...)
 
 	// An organizer without events: the message is recorded all the same.
 	other := uuid.Must(uuid.NewV7()).String()

@@ -4,7 +4,6 @@ package storetest
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -16,14 +15,8 @@ import (
 	"github.com/eventpost/eventpost/internal/mailer"
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
-	"github.com/eventpost/eventpost/internal/platform/outbox"
+	"github.com/eventpost/eventpost/internal/platform/outbox/outboxtest"
 )
-
-// DBer is what the suite needs beyond mailer.Store to check the outbox: the store's
-// database, whose outbox table (package outbox) it reads.
-type DBer interface {
-	DB() *sql.DB
-}
 
 // lease is the claim lease used throughout.
 const lease = 2 * time.Minute
@@ -32,7 +25,7 @@ const lease = 2 * time.Minute
 var t0 = time.Date(2027, 3, 1, 19, 30, 15, 123456789, time.FixedZone("CET", 3600))
 
 // Run runs the contract suite. open returns a new, empty store for one test; it also
-// implements DBer. open registers the store's Close with t.Cleanup.
+// implements outboxtest.DBer. open registers the store's Close with t.Cleanup.
 func Run(t *testing.T, open func(t *testing.T) mailer.Store) {
 	t.Run("Claim", func(t *testing.T) { testClaim(t, open) })
 	t.Run("ClaimConcurrent", func(t *testing.T) { testClaimConcurrent(t, open) })
@@ -76,27 +69,9 @@ func mustComplete(t *testing.T, s mailer.Store, o mailer.Outcome, msgs ...broker
 
 func resultMessage(t *testing.T, key, status string) broker.Message {
 	t.Helper()
-	m, err := broker.NewMessage(context.Background(), messages.TypeEmailResult, messages.EmailResult{
+	return outboxtest.Message(t, messages.TypeEmailResult, messages.EmailResult{
 		IdempotencyKey: key, Kind: messages.EmailReminder, ReminderID: key, Status: status, At: us(t0),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// outboxMessages returns the messages in the store's outbox, oldest first.
-func outboxMessages(t *testing.T, s mailer.Store) []broker.Message {
-	t.Helper()
-	d, ok := s.(DBer)
-	if !ok {
-		t.Fatalf("%T does not expose DB() for the outbox checks", s)
-	}
-	msgs, err := outbox.Pending(context.Background(), d.DB())
-	if err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
-	return msgs
 }
 
 func get(t *testing.T, s mailer.Store, key string) mailer.Record {
@@ -423,7 +398,7 @@ func testComplete(t *testing.T, open func(t *testing.T) mailer.Store) {
 			if tt.setup != nil {
 				tt.setup(t, s)
 			}
-			before := outboxMessages(t, s)
+			before := outboxtest.Messages(t, s)
 			var msgs []broker.Message
 			if tt.withMessage {
 				msgs = append(msgs, resultMessage(t, tt.outcome.Key, tt.outcome.State))
@@ -445,7 +420,7 @@ func testComplete(t *testing.T, open func(t *testing.T) mailer.Store) {
 			} else if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("stored record (-want +got):\n%s", diff)
 			}
-			after := outboxMessages(t, s)
+			after := outboxtest.Messages(t, s)
 			if len(after) != tt.wantOutbox {
 				t.Fatalf("outbox holds %d messages, want %d", len(after), tt.wantOutbox)
 			}

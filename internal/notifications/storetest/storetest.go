@@ -4,7 +4,6 @@ package storetest
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -17,17 +16,12 @@ import (
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/notifications"
 	"github.com/eventpost/eventpost/internal/platform/broker"
-	"github.com/eventpost/eventpost/internal/platform/outbox"
+	"github.com/eventpost/eventpost/internal/platform/outbox/outboxtest"
 )
 
-// DBer is what the suite needs besides the Store: the database, to read the outbox that the
-// store writes to. Every store has it, since the app builds the outbox relay on it.
-type DBer interface {
-	DB() *sql.DB
-}
-
-// Run runs the contract suite. open returns a new, empty store that also implements DBer;
-// it is closed by open's own cleanup.
+// Run runs the contract suite. open returns a new, empty store that also implements
+// outboxtest.DBer, to read the outbox that the store writes to (every store has it, since the
+// app builds the outbox relay on it); it is closed by open's own cleanup.
 func Run(t *testing.T, open func(t *testing.T) notifications.Store) {
 	for _, tc := range []struct {
 		name string
@@ -54,8 +48,8 @@ func Run(t *testing.T, open func(t *testing.T) notifications.Store) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
-			if _, ok := s.(DBer); !ok {
-				t.Fatalf("%T does not implement storetest.DBer", s)
+			if _, ok := s.(outboxtest.DBer); !ok {
+				t.Fatalf("%T does not implement outboxtest.DBer", s)
 			}
 			tc.fn(t, s)
 		})
@@ -121,16 +115,6 @@ func update(t *testing.T, s notifications.Store, fn func(ctx context.Context, tx
 	if err := s.Update(ctx, func(tx notifications.Tx) error { return fn(ctx, tx) }); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
-}
-
-// outboxMessages returns the messages in the store's outbox, oldest first.
-func outboxMessages(t *testing.T, s notifications.Store) []broker.Message {
-	t.Helper()
-	msgs, err := outbox.Pending(context.Background(), s.(DBer).DB())
-	if err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
-	return msgs
 }
 
 func ids(rs []notifications.Reminder) []string {
@@ -405,7 +389,7 @@ func testClaimDue(t *testing.T, s notifications.Store) {
 		}
 	}
 	var keys []string
-	for _, m := range outboxMessages(t, s) {
+	for _, m := range outboxtest.Messages(t, s) {
 		var p messages.EmailSend
 		if err := m.Decode(&p); err != nil {
 			t.Fatal(err)
@@ -451,7 +435,7 @@ func testClaimDueMailError(t *testing.T, s notifications.Store) {
 			t.Errorf("reminder %s: status %s after a failed claim, want scheduled", r.ID, got)
 		}
 	}
-	if n := len(outboxMessages(t, s)); n != 0 {
+	if n := len(outboxtest.Messages(t, s)); n != 0 {
 		t.Errorf("outbox holds %d messages after a failed claim, want 0", n)
 	}
 }
@@ -519,7 +503,7 @@ func testClaimDueConcurrent(t *testing.T, s notifications.Store) {
 		}
 	}
 	keys := map[string]int{}
-	for _, m := range outboxMessages(t, s) {
+	for _, m := range outboxtest.Messages(t, s) {
 		var p messages.EmailSend
 		if err := m.Decode(&p); err != nil {
 			t.Fatal(err)
@@ -565,7 +549,7 @@ func testUpdateCommitsOrRollsBack(t *testing.T, s notifications.Store) {
 		if got := get(t, s, r.ID).Status; got != notifications.StatusScheduled {
 			t.Errorf("status = %s after rollback, want scheduled", got)
 		}
-		if n := len(outboxMessages(t, s)); n != 0 {
+		if n := len(outboxtest.Messages(t, s)); n != 0 {
 			t.Errorf("outbox holds %d messages after rollback, want 0", n)
 		}
 	})
@@ -579,7 +563,7 @@ func testUpdateCommitsOrRollsBack(t *testing.T, s notifications.Store) {
 		if got := get(t, s, r.ID).Status; got != notifications.StatusCancelled {
 			t.Errorf("status = %s after commit, want cancelled", got)
 		}
-		msgs := outboxMessages(t, s)
+		msgs := outboxtest.Messages(t, s)
 		if len(msgs) != 1 || msgs[0].ID != msg.ID {
 			t.Errorf("outbox = %+v, want the one message %s", msgs, msg.ID)
 		}

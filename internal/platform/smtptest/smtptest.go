@@ -179,41 +179,49 @@ func (s *Server) RejectNext(n, code int) {
 // WaitForMessages waits until at least n messages have arrived and returns all of them; after
 // timeout it returns those that arrived with an error.
 func (s *Server) WaitForMessages(n int, timeout time.Duration) ([]Message, error) {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		msgs, changed := slices.Clone(s.messages), s.changed
-		s.mu.Unlock()
-		if len(msgs) >= n {
-			return msgs, nil
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			return msgs, fmt.Errorf("smtptest: %d of %d messages arrived within %s", len(msgs), n, timeout)
-		}
+	msgs, ok := s.wait(timeout, func(msgs []Message) bool { return len(msgs) >= n })
+	if !ok {
+		return msgs, fmt.Errorf("smtptest: %d of %d messages arrived within %s", len(msgs), n, timeout)
 	}
+	return msgs, nil
 }
 
 // WaitFor waits until a message for which match returns true has arrived and returns the first
 // such message; after timeout it returns an error.
 func (s *Server) WaitFor(match func(Message) bool, timeout time.Duration) (Message, error) {
+	var found Message
+	msgs, ok := s.wait(timeout, func(msgs []Message) bool {
+		for _, m := range msgs {
+			if match(m) {
+				found = m
+				return true
+			}
+		}
+		return false
+	})
+	if !ok {
+		return Message{}, fmt.Errorf("smtptest: no matching message among %d within %s", len(msgs), timeout)
+	}
+	return found, nil
+}
+
+// wait passes the messages arrived so far to done, and again each time more arrive, until it
+// returns true or timeout passes. It returns the messages done saw last and whether it
+// returned true.
+func (s *Server) wait(timeout time.Duration, done func([]Message) bool) ([]Message, bool) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		s.mu.Lock()
 		msgs, changed := slices.Clone(s.messages), s.changed
 		s.mu.Unlock()
-		for _, m := range msgs {
-			if match(m) {
-				return m, nil
-			}
+		if done(msgs) {
+			return msgs, true
 		}
 		select {
 		case <-changed:
 		case <-deadline.C:
-			return Message{}, fmt.Errorf("smtptest: no matching message among %d within %s", len(msgs), timeout)
+			return msgs, false
 		}
 	}
 }

@@ -10,8 +10,6 @@ package amqptest
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -19,22 +17,17 @@ import (
 
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/broker/rabbitmq"
+	"github.com/eventpost/eventpost/internal/platform/integration"
 )
 
 // DefaultURL is the server the tests use when EVENTPOST_TEST_AMQP_URL is unset.
 const DefaultURL = "amqp://guest:guest@127.0.0.1:5672/"
 
-// Required reports whether integration tests must run (EVENTPOST_INTEGRATION=1), so that a
-// missing server fails them instead of skipping them.
-func Required() bool { return os.Getenv("EVENTPOST_INTEGRATION") == "1" }
-
 // ServerURL returns the URL of the test server.
-func ServerURL() string {
-	if u := os.Getenv("EVENTPOST_TEST_AMQP_URL"); u != "" {
-		return u
-	}
-	return DefaultURL
-}
+func ServerURL() string { return server.Addr() }
+
+// server says where the test server is and how to start it when it does not answer.
+var server = integration.Server{Name: "RabbitMQ", EnvVar: "EVENTPOST_TEST_AMQP_URL", Default: DefaultURL, Start: "start RabbitMQ"}
 
 // URL returns the test server's URL and a prefix unique to t, skipping or failing t when
 // the server does not answer. When t ends, the exchange named prefix and the queues of
@@ -94,11 +87,7 @@ func dial(t testing.TB, url string) *amqp.Connection {
 	t.Helper()
 	conn, err := amqp.DialConfig(url, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
 	if err != nil {
-		msg := fmt.Sprintf("RabbitMQ at %s does not answer (%v)", redacted(url), err)
-		if Required() {
-			t.Fatalf("%s; EVENTPOST_INTEGRATION=1 requires it", msg)
-		}
-		t.Skipf("%s: skipping; start RabbitMQ or set EVENTPOST_TEST_AMQP_URL, and set EVENTPOST_INTEGRATION=1 to make this a failure", msg)
+		server.Unavailable(t, redacted(url), err)
 	}
 	return conn
 }

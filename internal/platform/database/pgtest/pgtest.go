@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -26,23 +25,18 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
 	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/integration"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
 // DefaultURL is the server the tests use when EVENTPOST_TEST_POSTGRES_URL is unset.
 const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
-// Required reports whether integration tests must run (EVENTPOST_INTEGRATION=1), so that a
-// missing service fails them instead of skipping them.
-func Required() bool { return os.Getenv("EVENTPOST_INTEGRATION") == "1" }
+// postgres says where the test server is and how to start it when it does not answer.
+var postgres = integration.Server{Name: "PostgreSQL", EnvVar: "EVENTPOST_TEST_POSTGRES_URL", Default: DefaultURL, Start: "start PostgreSQL"}
 
 // ServerURL returns the URL of the test server's maintenance database.
-func ServerURL() string {
-	if u := os.Getenv("EVENTPOST_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return DefaultURL
-}
+func ServerURL() string { return postgres.Addr() }
 
 var templates sync.Map // template name → *sync.Once guarding its creation in this process
 
@@ -58,11 +52,7 @@ func server(t testing.TB) *sql.DB {
 		err = admin.PingContext(ctx)
 	}
 	if err != nil {
-		msg := fmt.Sprintf("PostgreSQL at %s does not answer (%v)", ServerURL(), err)
-		if Required() {
-			t.Fatalf("%s; EVENTPOST_INTEGRATION=1 requires it", msg)
-		}
-		t.Skipf("%s: skipping; start PostgreSQL or set EVENTPOST_TEST_POSTGRES_URL, and set EVENTPOST_INTEGRATION=1 to make this a failure", msg)
+		postgres.Unavailable(t, ServerURL(), err)
 	}
 	return admin
 }

@@ -12,28 +12,26 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/eventpost/eventpost/internal/platform/integration"
 )
 
 // DefaultAddr is the agent the tests use when EVENTPOST_TEST_CONSUL_ADDR is unset.
 const DefaultAddr = "127.0.0.1:8500"
 
-// Required reports whether integration tests must run (EVENTPOST_INTEGRATION=1), so that a
-// missing agent fails them instead of skipping them.
-func Required() bool { return os.Getenv("EVENTPOST_INTEGRATION") == "1" }
+// agent says where the test agent is and how to start one when it does not answer.
+var agent = integration.Server{
+	Name: "Consul agent", EnvVar: "EVENTPOST_TEST_CONSUL_ADDR", Default: DefaultAddr,
+	Start: "start one (bin/consul agent -dev -client 127.0.0.1 -bind 127.0.0.1)",
+}
 
 // Addr returns the address of the test agent's HTTP API.
-func Addr() string {
-	if a := os.Getenv("EVENTPOST_TEST_CONSUL_ADDR"); a != "" {
-		return a
-	}
-	return DefaultAddr
-}
+func Addr() string { return agent.Addr() }
 
 // Client returns a client of the test agent, skipping or failing t when it does not answer.
 func Client(t testing.TB) *api.Client {
@@ -55,11 +53,7 @@ func Client(t testing.TB) *api.Client {
 		}
 	}
 	if err != nil {
-		msg := "Consul agent at " + Addr() + " does not answer (" + err.Error() + ")"
-		if Required() {
-			t.Fatalf("%s; EVENTPOST_INTEGRATION=1 requires it", msg)
-		}
-		t.Skipf("%s: skipping; start one (bin/consul agent -dev -client 127.0.0.1 -bind 127.0.0.1) or set EVENTPOST_TEST_CONSUL_ADDR, and set EVENTPOST_INTEGRATION=1 to make this a failure", msg)
+		agent.Unavailable(t, Addr(), err)
 	}
 	return c
 }
