@@ -1,7 +1,6 @@
 package kvconfig_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -16,25 +15,8 @@ import (
 
 	"github.com/eventpost/eventpost/internal/platform/discovery/consultest"
 	"github.com/eventpost/eventpost/internal/platform/kvconfig"
+	"github.com/eventpost/eventpost/internal/platform/logging/logtest"
 )
-
-// syncBuffer is a buffer the watcher logs to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func eventually(t *testing.T, within time.Duration, cond func() bool, what string) {
 	t.Helper()
@@ -71,7 +53,7 @@ func TestWatcherLive(t *testing.T) {
 		return nil
 	}
 	var level slog.LevelVar
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	w, err := kvconfig.New(c, kvconfig.Config{Prefix: prefix, Keys: map[string]kvconfig.Key{
 		"limit":     kvconfig.Int(10, setLimit),
 		"log_level": kvconfig.LogLevel(slog.LevelInfo, &level),

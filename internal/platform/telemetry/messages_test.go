@@ -21,6 +21,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/broker/rabbitmq"
 	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/logging/logtest"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/telemetry"
 	"github.com/eventpost/eventpost/internal/platform/telemetry/otlptest"
@@ -73,7 +74,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // b, whose consumer c is registered, and checks that the consumer continues the request's
 // trace: request → send (producer, the relay) → process (consumer, the broker), with the
 // consumer's log lines naming the trace and the request ID.
-func roundTrip(t *testing.T, rcv *otlptest.Receiver, flush func(), b broker.Publisher, c *consumer, out *syncBuffer) {
+func roundTrip(t *testing.T, rcv *otlptest.Receiver, flush func(), b broker.Publisher, c *consumer, out *logtest.Buffer) {
 	t.Helper()
 	db, err := database.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "outbox.db"), logging.Discard(),
 		outbox.Schema(database.SQLite))
@@ -149,7 +150,7 @@ func roundTrip(t *testing.T, rcv *otlptest.Receiver, flush func(), b broker.Publ
 func TestMessageKeepsTheTraceInProcess(t *testing.T) {
 	rcv := otlptest.Start(t)
 	flush := setup(t, "", map[string]string{telemetry.EnvEndpoint: rcv.URL})
-	var out syncBuffer
+	var out logtest.Buffer
 	c := &consumer{log: logging.New(&out, slog.LevelInfo)}
 	b := broker.NewInProcess(logging.Discard(), nil)
 	if err := b.Register(broker.Consumer{Queue: queueWork, Types: []string{typeWork}, Handle: c.handle}); err != nil {
@@ -167,7 +168,7 @@ func TestMessageKeepsTheTraceThroughRabbitMQ(t *testing.T) {
 
 	rcv := otlptest.Start(t)
 	flush := setup(t, "mailer", map[string]string{telemetry.EnvEndpoint: rcv.URL})
-	var out syncBuffer
+	var out logtest.Buffer
 	c := &consumer{log: logging.New(&out, slog.LevelInfo)}
 	b, err := rabbitmq.New(cfg, logging.Discard(), prometheus.NewRegistry())
 	if err != nil {

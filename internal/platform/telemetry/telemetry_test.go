@@ -2,7 +2,6 @@ package telemetry_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/logging/logtest"
 	"github.com/eventpost/eventpost/internal/platform/metrics"
 	"github.com/eventpost/eventpost/internal/platform/telemetry"
 	"github.com/eventpost/eventpost/internal/platform/telemetry/otlptest"
@@ -60,7 +60,7 @@ func setup(t *testing.T, service string, vars map[string]string) (flush func()) 
 }
 
 // logLines decodes the JSON lines of buf.
-func logLines(t *testing.T, buf *syncBuffer) []map[string]any {
+func logLines(t *testing.T, buf *logtest.Buffer) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	sc := bufio.NewScanner(strings.NewReader(buf.String()))
@@ -72,24 +72,6 @@ func logLines(t *testing.T, buf *syncBuffer) []map[string]any {
 		out = append(out, m)
 	}
 	return out
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestEndpoints(t *testing.T) {
@@ -136,7 +118,7 @@ func TestSetupExportsSpansAndLogs(t *testing.T) {
 	rcv := otlptest.Start(t)
 	vars := map[string]string{telemetry.EnvEndpoint: rcv.URL}
 	flush := setup(t, "events", vars)
-	var out syncBuffer
+	var out logtest.Buffer
 	log := logging.New(&out, slog.LevelInfo, telemetry.LogHandler(env(vars))).With("service", "events", "instance", "test-1")
 
 	ctx, span := otel.Tracer("test").Start(context.Background(), "work")
@@ -201,7 +183,7 @@ func TestSetupWithoutEndpoint(t *testing.T) {
 	if !span.SpanContext().IsValid() {
 		t.Errorf("span context %v is not valid", span.SpanContext())
 	}
-	var out syncBuffer
+	var out logtest.Buffer
 	logging.New(&out, slog.LevelInfo).InfoContext(ctx, "hello")
 	span.End()
 	flush()
@@ -219,7 +201,7 @@ func TestSetupWithoutEndpoint(t *testing.T) {
 func TestMiddlewareContinuesTheCallersTrace(t *testing.T) {
 	rcv := otlptest.Start(t)
 	flush := setup(t, "events", map[string]string{telemetry.EnvEndpoint: rcv.URL})
-	var out syncBuffer
+	var out logtest.Buffer
 	log := logging.New(&out, slog.LevelInfo)
 
 	var handlerSpan trace.SpanContext

@@ -1,17 +1,16 @@
 package pgtest
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"io/fs"
 	"log/slog"
 	"path"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/logging/logtest"
 )
 
 // Opener opens a store on the database at url, migrating it, and logs to log.
@@ -32,7 +31,7 @@ func MigrateFromEmpty(t *testing.T, schemas []database.Schema, open Opener) stri
 	}
 	url := URL(t) // no schema: an empty database
 	var (
-		logs lockedBuffer
+		logs logtest.Buffer
 		log  = slog.New(slog.NewJSONHandler(&logs, nil))
 		wg   sync.WaitGroup
 		errs = make([]error, 2)
@@ -52,7 +51,7 @@ func MigrateFromEmpty(t *testing.T, schemas []database.Schema, open Opener) stri
 			t.Fatalf("start %d on an empty database: %v", i, err)
 		}
 	}
-	if got := logs.count(`"msg":"migration applied"`); got != want {
+	if got := logs.Count(`"msg":"migration applied"`); got != want {
 		t.Errorf("%d migrations applied by two replicas starting at once, want %d (each once)", got, want)
 	}
 	return url
@@ -62,32 +61,14 @@ func MigrateFromEmpty(t *testing.T, schemas []database.Schema, open Opener) stri
 // applied; the store is closed when t ends.
 func Reopen(t *testing.T, url string, open Opener) io.Closer {
 	t.Helper()
-	var logs lockedBuffer
+	var logs logtest.Buffer
 	s, err := open(context.Background(), url, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	if n := logs.count(`"msg":"migration applied"`); n != 0 {
+	if n := logs.Count(`"msg":"migration applied"`); n != 0 {
 		t.Errorf("reopening applied %d migrations, want 0", n)
 	}
 	return s
-}
-
-// lockedBuffer is a log destination that several goroutines may write to.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) count(s string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Count(b.buf.String(), s)
 }
