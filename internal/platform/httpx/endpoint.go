@@ -90,9 +90,11 @@ func WithBody[In any](f func(w http.ResponseWriter, r *http.Request, in In) erro
 // decoded into an In, checking the caller first, as WithCaller and WithBody do.
 func WithCallerBody[In any](f func(w http.ResponseWriter, r *http.Request, c Caller, in In) error) Endpoint {
 	return WithCaller(func(w http.ResponseWriter, r *http.Request, c Caller) error {
-		return WithBody(func(w http.ResponseWriter, r *http.Request, in In) error {
-			return f(w, r, c, in)
-		})(w, r)
+		var in In
+		if err := Decode(w, r, &in); err != nil {
+			return err
+		}
+		return f(w, r, c, in)
 	})
 }
 
