@@ -87,11 +87,17 @@ ensure_chromium() {
   log "installing Chromium"; apt_install chromium fonts-dejavu-core
 }
 
+ensure_openssl() { # the auth tests read keys that openssl writes
+  if command -v openssl >/dev/null; then log "openssl is installed"; return; fi
+  log "installing openssl"; apt_install openssl
+}
+
 log "go version: $(go version)"
 stage "PostgreSQL" ensure_postgres
 stage "RabbitMQ" ensure_rabbitmq
 stage "Consul" ensure_consul
 stage "Chromium" ensure_chromium
+stage "openssl" ensure_openssl
 
 check_format() {
   local unformatted
