@@ -51,6 +51,8 @@ type Event struct {
 	Capacity    *int64     `json:"capacity"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
+	// Sequence is the calendar SEQUENCE: it rises whenever a field a calendar shows changes.
+	Sequence int `json:"sequence"`
 }
 
 // Snapshot returns the event as messages carry it.
@@ -59,7 +61,7 @@ func (e Event) Snapshot() messages.Event {
 		ID: e.ID, OrganizerID: e.OrganizerID, Title: e.Title, Description: e.Description,
 		StartsAt: e.StartsAt, EndsAt: clonePtr(e.EndsAt), Timezone: e.Timezone,
 		OnlineURL: clonePtr(e.OnlineURL), Category: clonePtr(e.Category), Tags: slices.Clone(e.Tags),
-		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
+		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Sequence: e.Sequence,
 	}
 	if e.Location != nil {
 		l := cloneLocation(*e.Location)

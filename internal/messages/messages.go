@@ -19,6 +19,8 @@ const (
 	TypeEmailResult = "email.result"
 	// TypeAccountDeleted announces a deleted account (payload AccountDeleted).
 	TypeAccountDeleted = "account.deleted"
+	// TypeAccountChanged announces a new or changed account (payload AccountChanged).
+	TypeAccountChanged = "account.changed"
 	// TypeEventChanged announces a created or changed event (payload EventChanged).
 	TypeEventChanged = "event.changed"
 	// TypeEventDeleted announces a deleted event (payload EventDeleted).
@@ -48,12 +50,21 @@ const (
 	// EmailAccountLocked tells the owner that failed logins from many addresses locked the
 	// account, and carries a link that unlocks it and sets a new password (Token).
 	EmailAccountLocked EmailKind = "account_locked"
+	// EmailConfirm carries a link that confirms an address (Token): sent again on request,
+	// and to the new address of an account whose email changes.
+	EmailConfirm EmailKind = "confirm"
+	// EmailChanged tells the old address of an account that its email is changing to
+	// NewEmail.
+	EmailChanged EmailKind = "email_changed"
+	// EmailConsentRequest asks an address whether it accepts reminders set by the account
+	// named Requester; Token is the secret of the accept/decline page.
+	EmailConsentRequest EmailKind = "consent_request"
 )
 
 // Transactional reports whether k is an email about the account itself, with no event.
 func (k EmailKind) Transactional() bool {
 	switch k {
-	case EmailWelcome, EmailPasswordReset, EmailAccountLocked:
+	case EmailWelcome, EmailPasswordReset, EmailAccountLocked, EmailConfirm, EmailChanged:
 		return true
 	}
 	return false
@@ -92,6 +103,9 @@ type Event struct {
 	// UpdatedAt orders versions of one event: a consumer ignores a snapshot older than the one
 	// it holds.
 	UpdatedAt time.Time `json:"updated_at"`
+	// Sequence is the calendar SEQUENCE of the event: it rises whenever a field a calendar
+	// shows changes (start, end, title, place, status).
+	Sequence int `json:"sequence"`
 }
 
 // Calendar returns what a calendar entry of e shows, for ics.Render.
@@ -131,6 +145,14 @@ type EmailSend struct {
 	Token string `json:"token,omitempty"`
 	// ExpiresAt is when Token stops working.
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// UnsubscribeToken is set on reminder, event_changed and event_cancelled emails: the
+	// email-sender builds the List-Unsubscribe link (RFC 8058) on the public URL from it.
+	UnsubscribeToken string `json:"unsubscribe_token,omitempty"`
+	// Requester is the display name of the account that set the reminder, on
+	// consent_request emails and on reminders to an address other than the account's own.
+	Requester string `json:"requester,omitempty"`
+	// NewEmail is the address the account changes to, on email_changed.
+	NewEmail string `json:"new_email,omitempty"`
 }
 
 // Email result statuses.
@@ -153,6 +175,18 @@ type EmailResult struct {
 type AccountDeleted struct {
 	AccountID string    `json:"account_id"`
 	DeletedAt time.Time `json:"deleted_at"`
+}
+
+// AccountChanged announces a new account or a change to its address, its confirmation or
+// its name, with the account's current state.
+type AccountChanged struct {
+	AccountID     string `json:"account_id"`
+	Email         string `json:"email"`
+	EmailVerified bool   `json:"email_verified"`
+	DisplayName   string `json:"display_name"`
+	// Version rises with every change of one account: a consumer ignores an announcement
+	// older than the one it holds.
+	Version int64 `json:"version"`
 }
 
 // EventChanged announces a new or changed event with its current state.
@@ -185,6 +219,6 @@ type Binding = broker.Binding
 var Bindings = []Binding{
 	{Queue: QueueMailer, Types: []string{TypeEmailSend}},
 	{Queue: QueueEventsAccounts, Types: []string{TypeAccountDeleted}},
-	{Queue: QueueNotificationsDomain, Types: []string{TypeAccountDeleted, TypeEventChanged, TypeEventDeleted}},
+	{Queue: QueueNotificationsDomain, Types: []string{TypeAccountDeleted, TypeAccountChanged, TypeEventChanged, TypeEventDeleted}},
 	{Queue: QueueNotificationsResult, Types: []string{TypeEmailResult}},
 }
