@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,9 @@ type client struct {
 	t    testing.TB
 	base string
 	http *http.Client
+	// mail is the SMTP server the system sends to; when set, signUpAndLogIn confirms the
+	// new account's address with the link of its welcome email.
+	mail *smtptest.Server
 }
 
 func newClient(t testing.TB, base string) *client {
@@ -100,11 +104,41 @@ func (c *client) waitReady() {
 	})
 }
 
-// signUpAndLogIn creates an account and returns its access and refresh tokens.
+// signUpAndLogIn creates an account, confirms its address when the client knows the SMTP
+// server (reminders go only to confirmed addresses), and returns its access and refresh
+// tokens.
 func (c *client) signUpAndLogIn(email, name string) (access, refresh string) {
 	c.t.Helper()
 	c.must(201, "POST", "/api/v1/accounts", "", map[string]any{"email": email, "password": "correct horse " + name, "display_name": name})
+	if c.mail != nil {
+		c.confirmAddress(email)
+	}
 	return c.logIn(email, name)
+}
+
+// confirmLink finds the confirmation link of a welcome or confirm email.
+var confirmLink = regexp.MustCompile(`/confirm-email\?token=([A-Za-z0-9_-]+)`)
+
+// confirmAddress confirms addr with the token of the newest confirmation link mailed to it.
+func (c *client) confirmAddress(addr string) {
+	c.t.Helper()
+	var token string
+	eventually(c.t, 30*time.Second, "a confirmation link mailed to "+addr, func() bool {
+		for _, m := range c.mail.Messages() {
+			if !strings.Contains(strings.Join(m.To, ","), addr) {
+				continue
+			}
+			p, err := m.Parse()
+			if err != nil {
+				c.t.Fatal(err)
+			}
+			if l := confirmLink.FindStringSubmatch(p.Text); l != nil {
+				token = l[1]
+			}
+		}
+		return token != ""
+	})
+	c.must(204, "POST", "/api/v1/accounts/confirm-email", "", map[string]any{"token": token})
 }
 
 func (c *client) logIn(email, name string) (access, refresh string) {

@@ -77,6 +77,7 @@ func TestReminderSurvivesACrash(t *testing.T) {
 	}
 	first := startProcess(t, bin, env...)
 	c := newClient(t, "http://"+addr)
+	c.mail = smtp
 	c.waitReady()
 
 	alice, _ := c.signUpAndLogIn("alice@example.com", "Alice")

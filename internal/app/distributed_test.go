@@ -85,6 +85,7 @@ func startClusterLogged(t testing.TB, smtp *smtptest.Server, replicas map[string
 		}
 	})
 	c := newClient(t, cluster.URL)
+	c.mail = smtp
 	c.waitReady()
 	return cluster, c, proxy, logPath
 }

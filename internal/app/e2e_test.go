@@ -42,6 +42,7 @@ func startSystemWith(t *testing.T, configure func(*app.Config)) (*client, *smtpt
 		}
 	})
 	c := newClient(t, sys.URL)
+	c.mail = smtp
 	c.waitReady()
 	return c, smtp, sys
 }
@@ -242,7 +243,8 @@ func userStory(t *testing.T, c *client, smtp *smtptest.Server) {
 
 	// Deleting an account refuses its tokens at once and removes its events; reminders for
 	// them are cancelled and their owners told.
-	c.must(204, "DELETE", "/api/v1/accounts/me", alice, nil)
+	c.must(401, "DELETE", "/api/v1/accounts/me", alice, map[string]any{"current_password": "not Alice's"})
+	c.must(204, "DELETE", "/api/v1/accounts/me", alice, map[string]any{"current_password": "correct horse Alice"})
 	c.must(401, "GET", "/api/v1/accounts/me", alice, nil)
 	c.must(401, "POST", "/api/v1/events", alice, map[string]any{"title": "x", "starts_at": rfc3339(now.Add(time.Hour))})
 	c.must(401, "POST", "/api/v1/auth/token", "", map[string]any{"email": "alice@example.com", "password": "correct horse Alice"})

@@ -62,7 +62,10 @@ func Routes() []Route {
 	return []Route{
 		{http.MethodPost, "/api/v1/accounts", auth, AuthNone},
 		{http.MethodGet, "/api/v1/accounts/me", auth, AuthRequired},
+		{http.MethodPatch, "/api/v1/accounts/me", auth, AuthRequired},
 		{http.MethodDelete, "/api/v1/accounts/me", auth, AuthRequired},
+		{http.MethodPost, "/api/v1/accounts/confirm-email", auth, AuthNone},
+		{http.MethodPost, "/api/v1/accounts/me/confirmation-email", auth, AuthRequired},
 		{http.MethodPost, "/api/v1/auth/token", auth, AuthNone},
 		{http.MethodPost, "/api/v1/auth/refresh", auth, AuthNone},
 		{http.MethodPost, "/api/v1/auth/logout", auth, AuthRequired},
@@ -81,6 +84,9 @@ func Routes() []Route {
 		{http.MethodPost, "/api/v1/notifications", notif, AuthRequired},
 		{http.MethodGet, "/api/v1/notifications/{id}", notif, AuthRequired},
 		{http.MethodDelete, "/api/v1/notifications/{id}", notif, AuthRequired},
+		{http.MethodGet, "/api/v1/consents/{token}", notif, AuthNone},
+		{http.MethodPost, "/api/v1/consents/{token}", notif, AuthNone},
+		{http.MethodPost, "/api/v1/unsubscribe/{token}", notif, AuthNone},
 
 		{http.MethodGet, "/api/v1/openapi.json", gw, AuthNone},
 		{http.MethodGet, "/healthz", gw, AuthNone},
