@@ -47,6 +47,12 @@ func (r response) JSON(t testing.TB) map[string]any {
 // do sends a request with an optional bearer token and JSON body.
 func (c *client) do(method, path, token string, body any) response {
 	c.t.Helper()
+	return c.doWith(method, path, token, body, nil)
+}
+
+// doWith is do with extra request headers.
+func (c *client) doWith(method, path, token string, body any, header map[string]string) response {
+	c.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -64,6 +70,9 @@ func (c *client) do(method, path, token string, body any) response {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

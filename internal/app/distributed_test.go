@@ -120,4 +120,5 @@ func TestDistributedUserStory(t *testing.T) {
 	_, c, _ := startCluster(t, smtp, nil)
 	userStory(t, c, smtp)
 	passwordResetStory(t, c, smtp)
+	mailTrustStory(t, c, smtp)
 }
