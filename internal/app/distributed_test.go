@@ -114,7 +114,7 @@ func dropDatabases(t testing.TB, prefix string) {
 // TestDistributedUserStory walks the same user story as TestUserStory through the
 // distributed system: every service a separate process, two replicas of notifications and
 // of the email-sender, PostgreSQL per service, RabbitMQ between them; then the password
-// reset story of TestPasswordResetStory.
+// reset story of TestPasswordResetStory and the mail-trust story of TestMailTrustStory.
 func TestDistributedUserStory(t *testing.T) {
 	smtp := smtptest.Start(t)
 	_, c, _ := startCluster(t, smtp, nil)
