@@ -21,9 +21,9 @@ const (
 	StatusScheduled       Status = "scheduled"
 	StatusAwaitingConsent Status = "awaiting_consent"
 	StatusSending         Status = "sending"
-	StatusSent      Status = "sent"
-	StatusFailed    Status = "failed"
-	StatusCancelled Status = "cancelled"
+	StatusSent            Status = "sent"
+	StatusFailed          Status = "failed"
+	StatusCancelled       Status = "cancelled"
 )
 
 // Valid reports whether s is one of the reminder states.

@@ -45,6 +45,11 @@ func Run(t *testing.T, open func(t *testing.T) notifications.Store) {
 		{"StoreTransition", testTransition(transitionAlone)},
 		{"DeleteReminder", testDeleteReminder},
 		{"DeleteAccountReminders", testDeleteAccountReminders},
+		{"Accounts", testAccounts},
+		{"Recipients", testRecipients},
+		{"AccountQueries", testAccountQueries},
+		{"CancelUnconsented", testCancelUnconsented},
+		{"ClaimDueDecides", testClaimDueDecides},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
