@@ -142,7 +142,7 @@ func (s *Service) otherRecipient(ctx context.Context, tx Tx, r Reminder, request
 	if n >= s.cfg.MaxConsentRequests {
 		return "", false, &LimitError{
 			Detail: fmt.Sprintf("this account asked %d new addresses for consent to reminders within %s, the most it may; "+
-				"try again later or remind an address that accepted already", n, window),
+				"try again later or remind an address that accepted already", n, windowText(window)),
 			RetryAfter: max(earliest.Add(window).Sub(now), time.Second),
 		}
 	}
@@ -169,6 +169,14 @@ func (s *Service) otherRecipient(ctx context.Context, tx Tx, r Reminder, request
 		return "", false, err
 	}
 	return StatusAwaitingConsent, true, tx.AddMessages(ctx, mail)
+}
+
+// windowText says d in words: whole hours as hours.
+func windowText(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	}
+	return d.String()
 }
 
 // ensureRecipient returns the recipient key of accountID, adding it as accepted when it is

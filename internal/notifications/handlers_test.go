@@ -18,6 +18,7 @@ import (
 // problemBody is what the tests read of a problem response.
 type problemBody struct {
 	Status int                  `json:"status"`
+	Detail string               `json:"detail"`
 	Errors []problem.FieldError `json:"errors"`
 }
 

@@ -107,6 +107,8 @@ type envOptions struct {
 	cfg     notifications.Config
 	realNow bool // use the real clock instead of the fixed now
 	store   *notifications.SQLStore
+	// clock, when set, is the service's clock.
+	clock func() time.Time
 	// noAccounts leaves the accounts mirror empty; by default alice and bob are in it,
 	// confirmed.
 	noAccounts bool
@@ -123,7 +125,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 		Store:  e.store, Events: e.events,
 		Verifier: keys.Verifier("notifications", "gateway"),
 	}
-	if !o.realNow {
+	switch {
+	case o.clock != nil:
+		deps.Now = o.clock
+	case !o.realNow:
 		deps.Now = func() time.Time { return now }
 	}
 	svc, err := notifications.New(o.cfg, deps)

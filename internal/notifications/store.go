@@ -222,7 +222,7 @@ type Tx interface {
 	AddRecipient(ctx context.Context, r Recipient) (Recipient, error)
 	// DecideRecipient sets the state of the recipient email of accountID, and its DecidedAt.
 	DecideRecipient(ctx context.Context, accountID, email string, state ConsentState, at time.Time) error
-	// ConsentRequests returns how many consent requests accountID made at or after since,
+	// ConsentRequests returns how many consent requests accountID made after since,
 	// and when the earliest of them was made.
 	ConsentRequests(ctx context.Context, accountID string, since time.Time) (n int, earliest time.Time, err error)
 }

@@ -177,7 +177,7 @@ func (t sqlTx) ConsentRequests(ctx context.Context, accountID string, since time
 		earliest sql.NullInt64
 	)
 	err := t.tx.QueryRowContext(ctx, t.d.Rebind(`SELECT COUNT(*), MIN(requested_at) FROM recipients
-WHERE account_id = ? AND requested_at >= ?`), accountID, database.Micros(since)).Scan(&n, &earliest)
+WHERE account_id = ? AND requested_at > ?`), accountID, database.Micros(since)).Scan(&n, &earliest)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("consent requests of %s: %w", accountID, err)
 	}
