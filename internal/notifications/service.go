@@ -36,6 +36,10 @@ var (
 	ErrNotFound = errors.New("notification not found")
 	// ErrEventNotFound: the reminded event does not exist.
 	ErrEventNotFound = errors.New("event not found")
+	// ErrAccountUnknown: no account.changed told of the account.
+	ErrAccountUnknown = errors.New("account unknown")
+	// ErrConsentNotFound: no such recipient, or no such consent token.
+	ErrConsentNotFound = errors.New("consent not found")
 )
 
 // Limits of a reminder.

@@ -63,9 +63,6 @@ WHERE account_id = ? AND status IN ('scheduled', 'awaiting_consent')`), accountI
 	return n, nil
 }
 
-// ErrAccountUnknown: no account.changed told of the account.
-var ErrAccountUnknown = errors.New("account unknown")
-
 func (t sqlTx) Account(ctx context.Context, id string, lock bool) (Account, error) {
 	l := noLock
 	if lock {
@@ -107,9 +104,6 @@ func (t sqlTx) DeleteAccount(ctx context.Context, id string) error {
 	}
 	return nil
 }
-
-// ErrConsentNotFound: no such recipient, or no such consent token.
-var ErrConsentNotFound = errors.New("consent not found")
 
 const selectRecipients = `SELECT account_id, email, state, token, requested_at, decided_at FROM recipients`
 

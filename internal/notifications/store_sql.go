@@ -211,11 +211,6 @@ func nullString(s string) any {
 	return s
 }
 
-// placeholders returns n comma-separated placeholders.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}
-
 // CreateReminder implements Store.
 func (s *SQLStore) CreateReminder(ctx context.Context, r Reminder) error {
 	return s.Update(ctx, func(tx Tx) error {
