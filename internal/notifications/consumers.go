@@ -17,7 +17,7 @@ func (s *Service) Consumers() []broker.Consumer {
 	return []broker.Consumer{
 		{
 			Queue:  messages.QueueNotificationsDomain,
-			Types:  []string{messages.TypeAccountDeleted, messages.TypeEventChanged, messages.TypeEventDeleted},
+			Types:  []string{messages.TypeAccountDeleted, messages.TypeAccountChanged, messages.TypeEventChanged, messages.TypeEventDeleted},
 			Handle: s.handleDomain,
 		},
 		{
@@ -32,6 +32,8 @@ func (s *Service) handleDomain(ctx context.Context, m broker.Message) error {
 	switch m.Type {
 	case messages.TypeAccountDeleted:
 		return broker.Payload(s.handleAccountDeleted)(ctx, m)
+	case messages.TypeAccountChanged:
+		return broker.Payload(s.handleAccountChanged)(ctx, m)
 	case messages.TypeEventChanged:
 		return broker.Payload(s.handleEventChanged)(ctx, m)
 	case messages.TypeEventDeleted:
@@ -40,7 +42,31 @@ func (s *Service) handleDomain(ctx context.Context, m broker.Message) error {
 	return broker.Permanent(fmt.Errorf("notifications: unexpected message type %q", m.Type))
 }
 
-// handleAccountDeleted deletes every reminder of the deleted account.
+// handleAccountChanged keeps the copy of the account that the announcement tells of, unless
+// the copy held is as new or newer. Guarded by the version, it needs no inbox record.
+func (s *Service) handleAccountChanged(ctx context.Context, m broker.Message, p messages.AccountChanged) error {
+	if p.AccountID == "" {
+		return broker.Permanent(fmt.Errorf("account.changed %s: no account_id", m.ID))
+	}
+	var stored bool
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		stored, err = tx.PutAccount(ctx, Account{
+			ID: p.AccountID, Email: p.Email, EmailVerified: p.EmailVerified, DisplayName: p.DisplayName, Version: p.Version,
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("account.changed %s: %w", m.ID, err)
+	}
+	if !stored {
+		s.log.DebugContext(ctx, "older account announcement ignored", "account_id", p.AccountID, "version", p.Version)
+	}
+	return nil
+}
+
+// handleAccountDeleted deletes every reminder of the deleted account, its copy and its
+// recipients.
 func (s *Service) handleAccountDeleted(ctx context.Context, m broker.Message, p messages.AccountDeleted) error {
 	if p.AccountID == "" {
 		return broker.Permanent(fmt.Errorf("account.deleted %s: no account_id", m.ID))
@@ -48,6 +74,10 @@ func (s *Service) handleAccountDeleted(ctx context.Context, m broker.Message, p 
 	var deleted int
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if first, err := tx.FirstDelivery(ctx, m.ID); err != nil || !first {
+			return err
+		}
+		// The account's row goes first: creations lock it first too.
+		if err := tx.DeleteAccount(ctx, p.AccountID); err != nil {
 			return err
 		}
 		n, err := tx.DeleteAccountReminders(ctx, p.AccountID)
@@ -87,17 +117,21 @@ func (s *Service) handleEventChanged(ctx context.Context, m broker.Message, p me
 	return err
 }
 
-// followMovedEvent moves the scheduled relative reminders of ev, whose start moved from prev,
-// and returns the emails that tell the owner of every scheduled reminder of ev.
+// followMovedEvent moves the scheduled and awaiting_consent relative reminders of ev, whose
+// start moved from prev, and returns the emails that tell the addresses of its scheduled
+// reminders: one per address.
 func (s *Service) followMovedEvent(ctx context.Context, tx Tx, ev messages.Event, prev time.Time) ([]broker.Message, error) {
-	rs, err := tx.EventReminders(ctx, ev.ID, StatusScheduled)
-	if err != nil {
-		return nil, err
-	}
 	now := s.clock()
-	var mails []broker.Message
-	for _, r := range rs {
-		if r.MinutesBefore != nil {
+	var scheduled []Reminder
+	for _, st := range []Status{StatusScheduled, StatusAwaitingConsent} {
+		rs, err := tx.EventReminders(ctx, ev.ID, st)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			if r.MinutesBefore == nil {
+				continue
+			}
 			sendAt := ev.StartsAt.Add(-time.Duration(*r.MinutesBefore) * time.Minute)
 			if sendAt.Before(now) {
 				sendAt = now // already past: due now
@@ -106,13 +140,46 @@ func (s *Service) followMovedEvent(ctx context.Context, tx Tx, ev messages.Event
 				return nil, err
 			}
 		}
+		if st == StatusScheduled {
+			scheduled = rs
+		}
+	}
+	return s.eventMails(ctx, tx, messages.EmailEventChanged, ev, scheduled, &prev)
+}
+
+// eventMails returns the emails of kind about ev to the addresses that rs, scheduled
+// reminders of ev, remind: one per address, however many reminders (of however many
+// accounts) name it, and none to an address that may not be mailed (see deliveryOf). The
+// idempotency key is per event, address, kind and version of the event, so that a
+// redelivered message mails no one twice.
+func (s *Service) eventMails(ctx context.Context, tx Tx, kind messages.EmailKind, ev messages.Event, rs []Reminder,
+	prev *time.Time,
+) ([]broker.Message, error) {
+	done := map[string]bool{}
+	var mails []broker.Message
+	for _, r := range rs {
+		key := addressKey(r.Email)
+		if done[key] {
+			continue
+		}
+		d, err := s.deliveryOf(ctx, tx, r)
+		if err != nil {
+			return nil, err
+		}
+		if d.blocked != "" {
+			continue // another reminder to the address, of another account, may yet mail it
+		}
+		done[key] = true
 		mail, err := broker.NewMessage(ctx, messages.TypeEmailSend, messages.EmailSend{
-			IdempotencyKey:   "event_changed:" + r.ID + ":" + strconv.FormatInt(ev.StartsAt.Unix(), 10),
-			Kind:             messages.EmailEventChanged,
+			IdempotencyKey:   string(kind) + ":" + ev.ID + ":" + key + ":" + strconv.FormatInt(ev.UpdatedAt.UnixMicro(), 10),
+			Kind:             kind,
 			To:               r.Email,
+			Name:             d.name,
 			Event:            &ev,
 			Note:             r.Note,
-			PreviousStartsAt: &prev,
+			PreviousStartsAt: prev,
+			UnsubscribeToken: d.token,
+			Requester:        d.requester,
 		})
 		if err != nil {
 			return nil, err
@@ -143,38 +210,33 @@ func (s *Service) handleEventDeleted(ctx context.Context, m broker.Message, p me
 	return err
 }
 
-// cancelReminders cancels the scheduled reminders of the deleted event ev, or deletes those
-// of its organizer when reason says the organizer's account was deleted, and returns the
-// emails that tell the owners of the cancelled ones.
+// cancelReminders cancels the scheduled and awaiting_consent reminders of the deleted event
+// ev, or deletes those of its organizer when reason says the organizer's account was
+// deleted, and returns the emails that tell the addresses of the cancelled scheduled ones:
+// one per address.
 func (s *Service) cancelReminders(ctx context.Context, tx Tx, ev messages.Event, reason string) ([]broker.Message, error) {
-	rs, err := tx.EventReminders(ctx, ev.ID, StatusScheduled)
-	if err != nil {
-		return nil, err
-	}
-	var mails []broker.Message
-	for _, r := range rs {
-		if reason == messages.DeletedWithAccount && r.AccountID == ev.OrganizerID {
-			if err := tx.DeleteReminder(ctx, r.ID); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if _, err := tx.Transition(ctx, r.ID, StatusScheduled, StatusCancelled, nil, ""); err != nil {
-			return nil, err
-		}
-		mail, err := broker.NewMessage(ctx, messages.TypeEmailSend, messages.EmailSend{
-			IdempotencyKey: "event_cancelled:" + r.ID,
-			Kind:           messages.EmailEventCancelled,
-			To:             r.Email,
-			Event:          &ev,
-			Note:           r.Note,
-		})
+	var cancelled []Reminder
+	for _, st := range []Status{StatusScheduled, StatusAwaitingConsent} {
+		rs, err := tx.EventReminders(ctx, ev.ID, st)
 		if err != nil {
 			return nil, err
 		}
-		mails = append(mails, mail)
+		for _, r := range rs {
+			if reason == messages.DeletedWithAccount && r.AccountID == ev.OrganizerID {
+				if err := tx.DeleteReminder(ctx, r.ID); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if _, err := tx.Transition(ctx, r.ID, st, StatusCancelled, nil, ""); err != nil {
+				return nil, err
+			}
+			if st == StatusScheduled {
+				cancelled = append(cancelled, r)
+			}
+		}
 	}
-	return mails, nil
+	return s.eventMails(ctx, tx, messages.EmailEventCancelled, ev, cancelled, nil)
 }
 
 // consumeEvent is what the consumers of event.changed and event.deleted share. For the

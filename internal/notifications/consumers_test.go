@@ -48,7 +48,9 @@ func TestConsumersCoverTheirQueues(t *testing.T) {
 		got[c.Queue] = c.Types
 	}
 	want := map[string][]string{
-		messages.QueueNotificationsDomain: {messages.TypeAccountDeleted, messages.TypeEventChanged, messages.TypeEventDeleted},
+		messages.QueueNotificationsDomain: {
+			messages.TypeAccountDeleted, messages.TypeAccountChanged, messages.TypeEventChanged, messages.TypeEventDeleted,
+		},
 		messages.QueueNotificationsResult: {messages.TypeEmailResult},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -190,12 +192,10 @@ func TestEventChanged(t *testing.T) {
 				var want []messages.EmailSend
 				for _, id := range tt.wantMails(f) {
 					r := e.reminder(t, id)
-					ev := tt.ev
-					want = append(want, messages.EmailSend{
-						IdempotencyKey: "event_changed:" + id + ":" + strconv.FormatInt(tt.ev.StartsAt.Unix(), 10),
-						Kind:           messages.EmailEventChanged, To: r.Email, Event: &ev, Note: r.Note,
-						PreviousStartsAt: &start,
-					})
+					owner := map[string]caller{alice.id: alice, bob.id: bob}[r.AccountID]
+					mail := e.ownMail(t, messages.EmailEventChanged, owner, r, tt.ev)
+					mail.PreviousStartsAt = &start
+					want = append(want, mail)
 				}
 				if diff := cmp.Diff(want, emails(t, e.store)); diff != "" {
 					t.Errorf("emails mismatch (-want +got):\n%s", diff)
@@ -258,6 +258,7 @@ func TestEventDeleted(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, envOptions{})
+			e.putAccount(t, organizer, true, 1)
 			e.events.put(ev)
 			f := fixture{
 				alices:     e.create(t, alice, map[string]any{"event_id": "ev-1", "minutes_before": 60, "note": "hi"}),
@@ -270,9 +271,8 @@ func TestEventDeleted(t *testing.T) {
 			wantMails := []messages.EmailSend{}
 			for _, id := range tt.wantMailsTo(f) {
 				r := e.reminder(t, id)
-				last := ev
-				wantMails = append(wantMails, messages.EmailSend{IdempotencyKey: "event_cancelled:" + id,
-					Kind: messages.EmailEventCancelled, To: r.Email, Event: &last, Note: r.Note})
+				owner := map[string]caller{alice.id: alice, bob.id: bob, organizer.id: organizer}[r.AccountID]
+				wantMails = append(wantMails, e.ownMail(t, messages.EmailEventCancelled, owner, r, ev))
 			}
 
 			m := deliver(t, e, messages.TypeEventDeleted, messages.EventDeleted{Event: ev, Reason: tt.reason})

@@ -1,6 +1,7 @@
 package notifications
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -15,11 +16,16 @@ func (s *Service) Handler() http.Handler { return s.handler }
 
 // routes builds the handler that Handler returns, once: it registers the request metrics.
 func (s *Service) routes(v *svcauth.Verifier) http.Handler {
-	return httpx.Routes(httpx.Problems(s.log, nil, errorRules...), map[string]httpx.Endpoint{
+	return httpx.Routes(httpx.Problems(s.log, convertError, errorRules...), map[string]httpx.Endpoint{
 		"GET /api/v1/notifications":         httpx.WithCaller(s.handleList),
 		"POST /api/v1/notifications":        httpx.WithCallerBody(s.handleCreate),
 		"GET /api/v1/notifications/{id}":    httpx.WithCaller(s.handleGet),
 		"DELETE /api/v1/notifications/{id}": httpx.WithCaller(s.handleDelete),
+		// The consent page and the unsubscribe link need no login: the token in the path is
+		// the credential (the gateway routes them without authentication).
+		"GET /api/v1/consents/{token}":     s.handleConsent,
+		"POST /api/v1/consents/{token}":    httpx.WithBody(s.handleDecide),
+		"POST /api/v1/unsubscribe/{token}": s.handleUnsubscribe,
 	}, httpx.Options{
 		Log: s.log, Registry: s.reg, Verifier: v,
 		Checks: []httpx.Check{httpx.DatabaseCheck(s.store.Ping)},
@@ -32,6 +38,23 @@ func (s *Service) routes(v *svcauth.Verifier) http.Handler {
 var errorRules = []problem.Rule{
 	{Err: ErrNotFound, Status: http.StatusNotFound},
 	{Err: ErrEventNotFound, Status: http.StatusNotFound},
+	{Err: ErrConsentNotFound, Status: http.StatusNotFound},
+}
+
+// convertError turns the service's typed errors into problems: a duplicate reminder is 409,
+// a quota 429 (a rate, with Retry-After) or 422.
+func convertError(err error) error {
+	if d, ok := errors.AsType[*DuplicateError](err); ok {
+		return problem.New(http.StatusConflict, "an identical reminder exists already (same event, email and send_at): "+
+			"/api/v1/notifications/"+d.ID)
+	}
+	if l, ok := errors.AsType[*LimitError](err); ok {
+		if l.RetryAfter > 0 {
+			return problem.TooManyRequests(l.Detail, l.RetryAfter)
+		}
+		return problem.New(http.StatusUnprocessableEntity, l.Detail)
+	}
+	return err
 }
 
 // notificationJSON is the Notification of the public API.
@@ -86,7 +109,46 @@ type createRequest struct {
 
 func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, caller httpx.Caller, req createRequest) error {
 	rem, err := s.Create(r.Context(), caller.AccountID, caller.Email, CreateInput(req))
+	if d, ok := errors.AsType[*DuplicateError](err); ok {
+		w.Header().Set("Location", "/api/v1/notifications/"+d.ID)
+	}
 	return httpx.Created(w, "/api/v1/notifications/"+rem.ID, toJSON(rem), err)
+}
+
+// consentJSON is what the consent page shows.
+type consentJSON struct {
+	Email     string `json:"email"`
+	Requester struct {
+		DisplayName string `json:"display_name"`
+	} `json:"requester"`
+	Status ConsentState `json:"status"`
+}
+
+func toConsentJSON(c Consent) consentJSON {
+	j := consentJSON{Email: c.Email, Status: c.Status}
+	j.Requester.DisplayName = c.Requester
+	return j
+}
+
+// decisionRequest is the body of POST /api/v1/consents/{token}.
+type decisionRequest struct {
+	Decision string `json:"decision"`
+}
+
+func (s *Service) handleConsent(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.Consent(r.Context(), r.PathValue("token"))
+	return httpx.Reply(w, http.StatusOK, toConsentJSON(c), err)
+}
+
+func (s *Service) handleDecide(w http.ResponseWriter, r *http.Request, req decisionRequest) error {
+	c, err := s.Decide(r.Context(), r.PathValue("token"), req.Decision)
+	return httpx.Reply(w, http.StatusOK, toConsentJSON(c), err)
+}
+
+// handleUnsubscribe ignores the body: RFC 8058 clients post the form
+// "List-Unsubscribe=One-Click".
+func (s *Service) handleUnsubscribe(w http.ResponseWriter, r *http.Request) error {
+	return httpx.NoContent(w, s.Unsubscribe(r.Context(), r.PathValue("token")))
 }
 
 func (s *Service) handleList(w http.ResponseWriter, r *http.Request, caller httpx.Caller) error {

@@ -18,6 +18,7 @@ import (
 // problemBody is what the tests read of a problem response.
 type problemBody struct {
 	Status int                  `json:"status"`
+	Detail string               `json:"detail"`
 	Errors []problem.FieldError `json:"errors"`
 }
 
@@ -90,11 +91,11 @@ func TestCreateNotification(t *testing.T) {
 				"title": "Title of ev-far", "starts_at": "2030-03-02T12:00:00Z", "timezone": "Europe/Paris"}),
 		},
 		{
-			name: "absolute time with an offset is answered in UTC, with email and note", caller: alice,
+			name: "absolute time with an offset is answered in UTC, with email (own, in other case) and note", caller: alice,
 			body: map[string]any{"event_id": "ev-1", "send_at": "2030-01-02T09:15:00+02:00",
-				"email": "other@example.org", "note": "bring the tickets"},
+				"email": "Alice@Example.COM", "note": "bring the tickets"},
 			wantStatus: http.StatusCreated,
-			want:       created("2030-01-02T07:15:00Z", nil, "other@example.org", "bring the tickets", nil),
+			want:       created("2030-01-02T07:15:00Z", nil, "Alice@Example.COM", "bring the tickets", nil),
 		},
 		{
 			name: "a note of 500 characters", caller: alice,

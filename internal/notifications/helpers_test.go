@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -105,6 +107,11 @@ type envOptions struct {
 	cfg     notifications.Config
 	realNow bool // use the real clock instead of the fixed now
 	store   *notifications.SQLStore
+	// clock, when set, is the service's clock.
+	clock func() time.Time
+	// noAccounts leaves the accounts mirror empty; by default alice and bob are in it,
+	// confirmed.
+	noAccounts bool
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -118,7 +125,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 		Store:  e.store, Events: e.events,
 		Verifier: keys.Verifier("notifications", "gateway"),
 	}
-	if !o.realNow {
+	switch {
+	case o.clock != nil:
+		deps.Now = o.clock
+	case !o.realNow:
 		deps.Now = func() time.Time { return now }
 	}
 	svc, err := notifications.New(o.cfg, deps)
@@ -127,7 +137,46 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	e.svc = svc
 	e.h = svc.Handler()
+	if !o.noAccounts {
+		e.putAccount(t, alice, true, 1)
+		e.putAccount(t, bob, true, 1)
+	}
 	return e
+}
+
+// displayName is the name the accounts mirror holds for c in the tests.
+func displayName(c caller) string { return "Name of " + c.id }
+
+// putAccount stores c in the accounts mirror, as account.changed of version would, with its
+// address confirmed or not.
+func (e *env) putAccount(t *testing.T, c caller, verified bool, version int64) {
+	t.Helper()
+	ctx := context.Background()
+	err := e.store.Update(ctx, func(tx notifications.Tx) error {
+		_, err := tx.PutAccount(ctx, notifications.Account{
+			ID: c.id, Email: c.email, EmailVerified: verified, DisplayName: displayName(c), Version: version,
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// recipient returns the consent of c's account for address email.
+func (e *env) recipient(t *testing.T, c caller, email string) notifications.Recipient {
+	t.Helper()
+	ctx := context.Background()
+	var rec notifications.Recipient
+	err := e.store.Update(ctx, func(tx notifications.Tx) error {
+		var err error
+		rec, err = tx.Recipient(ctx, c.id, email, false)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("recipient %s of %s: %v", email, c.id, err)
+	}
+	return rec
 }
 
 // keys are the service keys of the tests' callers (the gateway) and of notifications itself.
@@ -265,5 +314,17 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// ownMail returns the email of kind about ev that reminder r, to its owner c's own address,
+// brings: one per event, address, kind and version of the event, with the owner's name and the
+// unsubscribe token of the address.
+func (e *env) ownMail(t *testing.T, kind messages.EmailKind, c caller, r notifications.Reminder, ev messages.Event) messages.EmailSend {
+	t.Helper()
+	return messages.EmailSend{
+		IdempotencyKey: string(kind) + ":" + ev.ID + ":" + strings.ToLower(r.Email) + ":" + strconv.FormatInt(ev.UpdatedAt.UnixMicro(), 10),
+		Kind:           kind, To: r.Email, Name: displayName(c), Event: &ev, Note: r.Note,
+		UnsubscribeToken: e.recipient(t, c, strings.ToLower(r.Email)).Token,
 	}
 }

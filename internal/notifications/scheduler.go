@@ -113,12 +113,23 @@ func (s *Service) schedule(ctx context.Context) time.Duration {
 	return min(max(next.Sub(s.now()), minRetry), poll)
 }
 
-// claim claims one batch of at most batch due reminders and returns how many it claimed.
+// claim claims one batch of at most batch due reminders and returns how many it claimed;
+// first it cancels the reminders whose time came while they awaited consent.
 func (s *Service) claim(ctx context.Context, batch int) (int, error) {
 	now := s.clock()
+	if n, err := s.store.CancelUnconsented(ctx, now); err != nil {
+		return 0, err
+	} else if n > 0 {
+		s.log.InfoContext(ctx, "reminders never accepted cancelled", "count", n)
+	}
 	spans := claimSpans{}
-	claimed, err := s.store.ClaimDue(ctx, now, batch, func(r Reminder) (broker.Message, error) {
-		return reminderEmail(spans.start(ctx, r, now), r)
+	claimed, err := s.store.ClaimDue(ctx, now, batch, func(tx Tx, r Reminder) (Claim, error) {
+		d, err := s.deliveryOf(ctx, tx, r)
+		if err != nil || d.blocked != "" {
+			return Claim{Status: d.blockedAs, LastError: d.lastError()}, err
+		}
+		m, err := reminderEmail(spans.start(ctx, r, now), r, d)
+		return Claim{Mail: &m}, err
 	})
 	defer spans.end(err)
 	if err != nil {
@@ -127,26 +138,37 @@ func (s *Service) claim(ctx context.Context, batch int) (int, error) {
 	if len(claimed) == 0 {
 		return 0, nil
 	}
-	s.outbox.Notify()
+	sending := 0
 	for _, r := range claimed {
+		if r.Status != StatusSending {
+			s.log.InfoContext(ctx, "reminder not sent", "reminder_id", r.ID, "status", r.Status, "error", r.LastError)
+			continue
+		}
+		sending++
 		s.metrics.lag.Observe(max(now.Sub(r.SendAt), 0).Seconds())
 		s.log.InfoContext(spans.context(ctx, r.ID), "reminder claimed", "reminder_id", r.ID, "event_id", r.EventID,
 			"send_at", r.SendAt, "lag_ms", now.Sub(r.SendAt).Milliseconds())
 	}
-	s.metrics.claimed.Add(float64(len(claimed)))
-	s.metrics.emails.WithLabelValues(string(messages.EmailReminder)).Add(float64(len(claimed)))
+	if sending > 0 {
+		s.outbox.Notify()
+	}
+	s.metrics.claimed.Add(float64(sending))
+	s.metrics.emails.WithLabelValues(string(messages.EmailReminder)).Add(float64(sending))
 	return len(claimed), nil
 }
 
-// reminderEmail is the email.send message of reminder r.
-func reminderEmail(ctx context.Context, r Reminder) (broker.Message, error) {
+// reminderEmail is the email.send message of reminder r, delivered as d says.
+func reminderEmail(ctx context.Context, r Reminder, d delivery) (broker.Message, error) {
 	ev := r.Event
 	return broker.NewMessage(ctx, messages.TypeEmailSend, messages.EmailSend{
-		IdempotencyKey: r.ID,
-		Kind:           messages.EmailReminder,
-		To:             r.Email,
-		ReminderID:     r.ID,
-		Event:          &ev,
-		Note:           r.Note,
+		IdempotencyKey:   r.ID,
+		Kind:             messages.EmailReminder,
+		To:               r.Email,
+		Name:             d.name,
+		ReminderID:       r.ID,
+		Event:            &ev,
+		Note:             r.Note,
+		UnsubscribeToken: d.token,
+		Requester:        d.requester,
 	})
 }

@@ -56,8 +56,8 @@ func TestSchedulerClaimsADueReminderOnceAndOnTime(t *testing.T) {
 	got := emails(t, e.store)
 	ev := r.Event
 	want := []messages.EmailSend{{
-		IdempotencyKey: id, Kind: messages.EmailReminder, To: alice.email, ReminderID: id,
-		Event: &ev, Note: "bring cake",
+		IdempotencyKey: id, Kind: messages.EmailReminder, To: alice.email, Name: displayName(alice), ReminderID: id,
+		Event: &ev, Note: "bring cake", UnsubscribeToken: e.recipient(t, alice, alice.email).Token,
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("outbox mismatch (-want +got):\n%s", diff)

@@ -36,6 +36,10 @@ var (
 	ErrNotFound = errors.New("notification not found")
 	// ErrEventNotFound: the reminded event does not exist.
 	ErrEventNotFound = errors.New("event not found")
+	// ErrAccountUnknown: no account.changed told of the account.
+	ErrAccountUnknown = errors.New("account unknown")
+	// ErrConsentNotFound: no such recipient, or no such consent token.
+	ErrConsentNotFound = errors.New("consent not found")
 )
 
 // Limits of a reminder.
@@ -57,11 +61,42 @@ type Config struct {
 	PollInterval time.Duration `env:"POLL_INTERVAL,positive"`
 	// ClaimBatch is how many due reminders one claim transaction takes. Default 100.
 	ClaimBatch int `env:"CLAIM_BATCH,positive"`
+	// MaxPendingReminders is how many reminders one account may hold scheduled or
+	// awaiting_consent. Default 500.
+	MaxPendingReminders int `env:"MAX_PENDING_REMINDERS,positive"`
+	// MaxConsentRequests is how many consent requests (new addresses to remind) one account
+	// may make per ConsentRequestWindow. Default 20.
+	MaxConsentRequests int `env:"MAX_CONSENT_REQUESTS,positive"`
+	// ConsentRequestWindow is the rolling window of MaxConsentRequests. Default 24h.
+	ConsentRequestWindow time.Duration `env:"CONSENT_REQUEST_WINDOW,positive"`
 }
 
 // DefaultConfig returns the configuration the service runs with unless told otherwise.
 func DefaultConfig() Config {
-	return Config{PollInterval: time.Second, ClaimBatch: 100}
+	return Config{
+		PollInterval: time.Second, ClaimBatch: 100,
+		MaxPendingReminders: 500, MaxConsentRequests: 20, ConsentRequestWindow: 24 * time.Hour,
+	}
+}
+
+// withDefaults returns cfg with every unset field at its default.
+func (cfg Config) withDefaults() Config {
+	def := DefaultConfig()
+	set := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = def.PollInterval
+	}
+	if cfg.ConsentRequestWindow <= 0 {
+		cfg.ConsentRequestWindow = def.ConsentRequestWindow
+	}
+	set(&cfg.ClaimBatch, def.ClaimBatch)
+	set(&cfg.MaxPendingReminders, def.MaxPendingReminders)
+	set(&cfg.MaxConsentRequests, def.MaxConsentRequests)
+	return cfg
 }
 
 // Deps are what the service needs from its surroundings.
@@ -100,13 +135,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Store == nil || deps.Events == nil || deps.Verifier == nil {
 		return nil, errors.New("notifications: Store, Events and Verifier are required")
 	}
-	def := DefaultConfig()
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = def.PollInterval
-	}
-	if cfg.ClaimBatch <= 0 {
-		cfg.ClaimBatch = def.ClaimBatch
-	}
+	cfg = cfg.withDefaults()
 	c := deps.WithDefaults()
 	s := &Service{
 		cfg: cfg, store: deps.Store, events: deps.Events, outbox: c.Outbox,
@@ -138,7 +167,9 @@ type CreateInput struct {
 }
 
 // Create sets a reminder for accountID, whose own address is accountEmail: it checks in,
-// looks the event up, works out when to send, and stores the reminder.
+// looks the event up, works out when to send, and stores the reminder — scheduled when it is
+// to the account's own address or to one that accepted reminders from the account, else
+// awaiting_consent (see createTx).
 func (s *Service) Create(ctx context.Context, accountID, accountEmail string, in CreateInput) (Reminder, error) {
 	sendAt, email, err := in.validate(accountEmail)
 	if err != nil {
@@ -163,8 +194,17 @@ func (s *Service) Create(ctx context.Context, accountID, accountEmail string, in
 		Note: in.Note, Status: StatusScheduled, CreatedAt: now, Event: ev,
 		TraceParent: broker.TraceParent(ctx),
 	}
-	if err := s.store.CreateReminder(ctx, r); err != nil {
+	var mailed bool
+	err = s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		r.Status, mailed, err = s.createTx(ctx, tx, r, accountEmail)
+		return err
+	})
+	if err != nil {
 		return Reminder{}, fmt.Errorf("create reminder: %w", err)
+	}
+	if mailed {
+		s.afterMails(messages.EmailConsentRequest, 1)
 	}
 	s.wakeScheduler()
 	return r, nil
@@ -280,7 +320,7 @@ func (s *Service) Get(ctx context.Context, accountID, id string) (Reminder, erro
 // first.
 func (s *Service) List(ctx context.Context, accountID string, f ListFilter) ([]Reminder, error) {
 	if f.Status != "" && !f.Status.Valid() {
-		return nil, validation.New("status", "must be one of scheduled, sending, sent, failed, cancelled")
+		return nil, validation.New("status", "must be one of scheduled, awaiting_consent, sending, sent, failed, cancelled")
 	}
 	f.AccountID = accountID
 	rs, err := s.store.ListReminders(ctx, f)
@@ -290,8 +330,8 @@ func (s *Service) List(ctx context.Context, accountID string, f ListFilter) ([]R
 	return rs, nil
 }
 
-// Cancel cancels the reminder id of accountID if it is still scheduled; in any other state
-// it stays as it is.
+// Cancel cancels the reminder id of accountID if it is still scheduled or awaiting_consent;
+// in any other state it stays as it is.
 func (s *Service) Cancel(ctx context.Context, accountID, id string) error {
 	err := s.store.Update(ctx, func(tx Tx) error {
 		r, err := tx.Reminder(ctx, id)
@@ -301,7 +341,9 @@ func (s *Service) Cancel(ctx context.Context, accountID, id string) error {
 		if r.AccountID != accountID {
 			return ErrNotFound
 		}
-		_, err = tx.Transition(ctx, id, StatusScheduled, StatusCancelled, nil, "")
+		if r.Status.pending() {
+			_, err = tx.Transition(ctx, id, r.Status, StatusCancelled, nil, "")
+		}
 		return err
 	})
 	if err != nil {

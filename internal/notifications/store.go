@@ -11,24 +11,76 @@ import (
 // Status is the state of a reminder.
 type Status string
 
-// The states of a reminder. A reminder starts scheduled; the scheduler claims it (sending)
-// and hands it to the email-sender, whose result makes it sent or failed. A scheduled
-// reminder can be cancelled by its owner or because its event was deleted.
+// The states of a reminder. A reminder starts scheduled, or awaiting_consent when it is to
+// someone else who has not accepted reminders from its account yet (accepted: scheduled;
+// declined, or send_at came first: cancelled); the scheduler claims it (sending) and hands it
+// to the email-sender, whose result makes it sent or failed (failed at once when its address
+// is the account's own and not confirmed). A scheduled reminder can be cancelled by its owner,
+// by an unsubscribe, or because its event was deleted.
 const (
-	StatusScheduled Status = "scheduled"
-	StatusSending   Status = "sending"
-	StatusSent      Status = "sent"
-	StatusFailed    Status = "failed"
-	StatusCancelled Status = "cancelled"
+	StatusScheduled       Status = "scheduled"
+	StatusAwaitingConsent Status = "awaiting_consent"
+	StatusSending         Status = "sending"
+	StatusSent            Status = "sent"
+	StatusFailed          Status = "failed"
+	StatusCancelled       Status = "cancelled"
 )
 
 // Valid reports whether s is one of the reminder states.
 func (s Status) Valid() bool {
 	switch s {
-	case StatusScheduled, StatusSending, StatusSent, StatusFailed, StatusCancelled:
+	case StatusScheduled, StatusAwaitingConsent, StatusSending, StatusSent, StatusFailed, StatusCancelled:
 		return true
 	}
 	return false
+}
+
+// pending reports whether a reminder in state s may still be sent: scheduled or
+// awaiting_consent.
+func (s Status) pending() bool { return s == StatusScheduled || s == StatusAwaitingConsent }
+
+// Account is the notifications service's copy of an account, as account.changed announced it.
+type Account struct {
+	ID            string
+	Email         string
+	EmailVerified bool
+	DisplayName   string
+	// Version orders announcements: an older one than the stored one is ignored.
+	Version int64
+}
+
+// ConsentState is whether an address accepts reminders from an account.
+type ConsentState string
+
+// The consent states of a recipient.
+const (
+	ConsentPending  ConsentState = "pending"
+	ConsentAccepted ConsentState = "accepted"
+	ConsentDeclined ConsentState = "declined"
+)
+
+// Recipient is one address that one account reminds, and whether it consents.
+type Recipient struct {
+	AccountID string
+	// Email is the address lowercased (addressKey).
+	Email string
+	State ConsentState
+	// Token is the secret of the consent page and the unsubscribe link of this pair only.
+	Token string
+	// RequestedAt is when a consent request was mailed; nil when none was (the account's own
+	// address, or a reminder from before consent existed).
+	RequestedAt *time.Time
+	// DecidedAt is when State last became accepted or declined.
+	DecidedAt *time.Time
+}
+
+// Claim is what becomes of one due reminder that ClaimDue claims: with Mail set, the
+// message is queued and the reminder becomes sending; without, it becomes Status (failed or
+// cancelled) with LastError, and nothing is sent.
+type Claim struct {
+	Mail      *broker.Message
+	Status    Status
+	LastError string
 }
 
 // Reminder is one person's reminder for one event.
@@ -82,17 +134,22 @@ type Store interface {
 	ListReminders(ctx context.Context, f ListFilter) ([]Reminder, error)
 	// Snapshot returns the stored snapshot of the event with ID eventID.
 	Snapshot(ctx context.Context, eventID string) (messages.Event, error)
-	// NextSendAt returns the earliest SendAt of a scheduled reminder; ok is false when no
-	// reminder is scheduled.
+	// NextSendAt returns the earliest SendAt of a scheduled or awaiting_consent reminder; ok
+	// is false when there is none.
 	NextSendAt(ctx context.Context) (next time.Time, ok bool, err error)
 	// CountScheduled returns how many reminders are scheduled.
 	CountScheduled(ctx context.Context) (int, error)
 	// ClaimDue claims up to limit scheduled reminders whose SendAt is at or before now,
-	// earliest first, in one transaction: each one becomes sending and the message that mail
-	// returns for it (given the reminder as claimed) is added to the outbox. It returns the
-	// claimed reminders. Concurrent callers never claim the same reminder (PostgreSQL: SELECT
-	// … FOR UPDATE SKIP LOCKED). When mail fails nothing is claimed.
-	ClaimDue(ctx context.Context, now time.Time, limit int, mail func(Reminder) (broker.Message, error)) ([]Reminder, error)
+	// earliest first, in one transaction: decide says, within that transaction, what becomes
+	// of each (see Claim): sending, with its message added to the outbox, or failed or
+	// cancelled. It returns the claimed reminders in their new state. Concurrent callers never
+	// claim the same reminder (PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED). When decide fails
+	// nothing is claimed. decide must not lock reminders, recipients or accounts (Tx reads
+	// with lock false).
+	ClaimDue(ctx context.Context, now time.Time, limit int, decide func(tx Tx, r Reminder) (Claim, error)) ([]Reminder, error)
+	// CancelUnconsented cancels the awaiting_consent reminders whose SendAt is at or before
+	// now and returns how many.
+	CancelUnconsented(ctx context.Context, now time.Time) (int, error)
 	// Update runs fn in one write transaction, committed when fn returns nil and rolled back
 	// otherwise. fn must not keep tx.
 	Update(ctx context.Context, fn func(tx Tx) error) error
@@ -131,4 +188,41 @@ type Tx interface {
 	// DeleteAccountReminders deletes every reminder owned by accountID, and the snapshots
 	// no reminder refers to any more, and returns how many reminders it deleted.
 	DeleteAccountReminders(ctx context.Context, accountID string) (int, error)
+
+	// KeepSnapshot stores ev as the snapshot of its event unless the stored one is not older,
+	// and locks it (PostgreSQL) until the transaction ends.
+	KeepSnapshot(ctx context.Context, ev messages.Event) error
+	// InsertReminder inserts r; its snapshot must be stored.
+	InsertReminder(ctx context.Context, r Reminder) error
+	// SameTimeReminders returns the reminders of accountID for eventID at sendAt that are
+	// not cancelled, by ID.
+	SameTimeReminders(ctx context.Context, accountID, eventID string, sendAt time.Time) ([]Reminder, error)
+	// AccountReminders returns the reminders of accountID in state status, by ID, locked.
+	AccountReminders(ctx context.Context, accountID string, status Status) ([]Reminder, error)
+	// CountPending returns how many reminders of accountID are scheduled or awaiting_consent.
+	CountPending(ctx context.Context, accountID string) (int, error)
+
+	// Account returns the copy of the account with ID id, locked when lock is true, or
+	// ErrAccountUnknown.
+	Account(ctx context.Context, id string, lock bool) (Account, error)
+	// PutAccount stores a unless the stored copy's Version is not lower, and reports whether
+	// it stored it.
+	PutAccount(ctx context.Context, a Account) (bool, error)
+	// DeleteAccount deletes the copy of the account with ID id and its recipients.
+	DeleteAccount(ctx context.Context, id string) error
+
+	// Recipient returns the recipient email (lowercased) of accountID, locked when lock is
+	// true, or ErrConsentNotFound.
+	Recipient(ctx context.Context, accountID, email string, lock bool) (Recipient, error)
+	// RecipientByToken returns the recipient whose token is token, locked, or
+	// ErrConsentNotFound.
+	RecipientByToken(ctx context.Context, token string) (Recipient, error)
+	// AddRecipient inserts r unless its account already has its address, and returns the
+	// stored recipient either way.
+	AddRecipient(ctx context.Context, r Recipient) (Recipient, error)
+	// DecideRecipient sets the state of the recipient email of accountID, and its DecidedAt.
+	DecideRecipient(ctx context.Context, accountID, email string, state ConsentState, at time.Time) error
+	// ConsentRequests returns how many consent requests accountID made after since,
+	// and when the earliest of them was made.
+	ConsentRequests(ctx context.Context, accountID string, since time.Time) (n int, earliest time.Time, err error)
 }

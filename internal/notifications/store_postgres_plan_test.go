@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/eventpost/eventpost/internal/messages"
-	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/database/pgtest"
 	"github.com/eventpost/eventpost/internal/platform/logging"
@@ -158,7 +157,10 @@ func BenchmarkPostgresClaimDue(b *testing.B) {
 				for c := range claimers {
 					wg.Go(func() {
 						for {
-							rs, err := s.ClaimDue(ctx, now, batch, func(r Reminder) (broker.Message, error) { return reminderEmail(ctx, r) })
+							rs, err := s.ClaimDue(ctx, now, batch, func(_ Tx, r Reminder) (Claim, error) {
+								m, err := reminderEmail(ctx, r, delivery{})
+								return Claim{Mail: &m}, err
+							})
 							if err != nil {
 								b.Error(err)
 								return

@@ -103,17 +103,17 @@ func TestPostgresClaimSkipsLockedReminders(t *testing.T) {
 		}
 	}
 	var gotB []notifications.Reminder
-	gotA, err := replicaA.ClaimDue(ctx, now, 1, func(r notifications.Reminder) (broker.Message, error) {
+	gotA, err := replicaA.ClaimDue(ctx, now, 1, storetest.MailClaim(func(r notifications.Reminder) (broker.Message, error) {
 		// r0 is locked by this claim until it commits. A replica that waited for it would
 		// wait for ever, since this claim waits for the other replica: a deadline fails it.
 		bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		var err error
-		if gotB, err = replicaB.ClaimDue(bctx, now, 10, reminderMail); err != nil {
+		if gotB, err = replicaB.ClaimDue(bctx, now, 10, storetest.MailClaim(reminderMail)); err != nil {
 			return broker.Message{}, fmt.Errorf("second replica: %w", err)
 		}
 		return reminderMail(r)
-	})
+	}))
 	if err != nil {
 		t.Fatalf("ClaimDue: %v", err)
 	}
@@ -151,7 +151,7 @@ func TestPostgresClaimerKilledMidClaim(t *testing.T) {
 		want = append(want, r.ID)
 	}
 	killed := 0
-	_, err = doomed.ClaimDue(ctx, now, 10, func(r notifications.Reminder) (broker.Message, error) {
+	_, err = doomed.ClaimDue(ctx, now, 10, storetest.MailClaim(func(r notifications.Reminder) (broker.Message, error) {
 		if killed == 0 {
 			// The claim's transaction is the one session idle in a transaction. Its backend
 			// is terminated as a crash would end it, and waited for (up to 5s) until it is
@@ -163,14 +163,14 @@ func TestPostgresClaimerKilledMidClaim(t *testing.T) {
 			}
 		}
 		return reminderMail(r)
-	})
+	}))
 	if killed != 1 {
 		t.Fatalf("terminated %d sessions, want the claimer's one", killed)
 	}
 	if err == nil {
 		t.Fatal("the killed claim succeeded")
 	}
-	got, err := survivor.ClaimDue(ctx, now, 10, reminderMail)
+	got, err := survivor.ClaimDue(ctx, now, 10, storetest.MailClaim(reminderMail))
 	if err != nil {
 		t.Fatalf("claim after the kill: %v", err)
 	}

@@ -73,7 +73,10 @@ const (
 WHERE r.status = 'scheduled' AND r.send_at <= ? ORDER BY r.send_at, r.id LIMIT ?`
 	// eventRemindersQuery selects an event's reminders in a state, by ID.
 	eventRemindersQuery = selectReminders + ` WHERE r.event_id = ? AND r.status = ? ORDER BY r.id`
-	nextSendAtQuery     = `SELECT MIN(send_at) FROM reminders WHERE status = 'scheduled'`
+	// nextSendAtQuery takes the minimum of each state apart, so that each uses its partial index.
+	nextSendAtQuery = `SELECT MIN(t) FROM (
+	SELECT MIN(send_at) AS t FROM reminders WHERE status = 'scheduled'
+	UNION ALL SELECT MIN(send_at) FROM reminders WHERE status = 'awaiting_consent') AS m`
 	countScheduledQuery = `SELECT COUNT(*) FROM reminders WHERE status = 'scheduled'`
 )
 
@@ -208,35 +211,15 @@ func nullString(s string) any {
 	return s
 }
 
-// placeholders returns n comma-separated placeholders.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}
-
 // CreateReminder implements Store.
 func (s *SQLStore) CreateReminder(ctx context.Context, r Reminder) error {
-	if r.Event.ID != r.EventID {
-		return fmt.Errorf("create reminder %s: snapshot of event %q, reminder of %q", r.ID, r.Event.ID, r.EventID)
-	}
-	return s.InTx(ctx, func(q *sql.Tx) error {
+	return s.Update(ctx, func(tx Tx) error {
 		// The upsert locks the snapshot row (PostgreSQL: even when it keeps it), so it is
 		// locked before the reminder, in the same order as the consumers lock them.
-		if err := upsertSnapshot(ctx, q, s.Dialect(), r.Event, true); err != nil {
+		if err := tx.KeepSnapshot(ctx, r.Event); err != nil {
 			return fmt.Errorf("create reminder %s: %w", r.ID, err)
 		}
-		var minutes any
-		if r.MinutesBefore != nil {
-			minutes = *r.MinutesBefore
-		}
-		_, err := q.ExecContext(ctx, s.Rebind(`INSERT INTO reminders
-	(id, account_id, event_id, email, send_at, minutes_before, note, status, created_at, sent_at, last_error, trace_parent)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			r.ID, r.AccountID, r.EventID, r.Email, database.Micros(r.SendAt), minutes, r.Note, string(r.Status),
-			database.Micros(r.CreatedAt), database.NullMicros(r.SentAt), nullString(r.LastError), nullString(r.TraceParent))
-		if err != nil {
-			return fmt.Errorf("create reminder %s: %w", r.ID, err)
-		}
-		return nil
+		return tx.InsertReminder(ctx, r)
 	})
 }
 
@@ -287,34 +270,35 @@ func (s *SQLStore) CountScheduled(ctx context.Context) (int, error) {
 // claimers do not queue behind each other. A claimer that dies mid-claim loses its
 // connection, which rolls its transaction back and frees its rows at once. In SQLite the
 // write lock taken when the transaction begins makes claimers take turns.
-func (s *SQLStore) ClaimDue(ctx context.Context, now time.Time, limit int, mail func(Reminder) (broker.Message, error)) ([]Reminder, error) {
+func (s *SQLStore) ClaimDue(ctx context.Context, now time.Time, limit int, decide func(tx Tx, r Reminder) (Claim, error)) ([]Reminder, error) {
 	var claimed []Reminder
 	err := s.InTx(ctx, func(q *sql.Tx) error {
 		due, err := queryReminders(ctx, q, s.Rebind(dueQuery+skipLocked.clause(s.Dialect(), "r")), database.Micros(now), limit)
 		if err != nil || len(due) == 0 {
 			return err
 		}
-		args := make([]any, 0, len(due))
-		for _, r := range due {
-			args = append(args, r.ID)
-		}
-		res, err := q.ExecContext(ctx, s.Rebind(`UPDATE reminders SET status = 'sending'
-WHERE status = 'scheduled' AND id IN (`+placeholders(len(due))+`)`), args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n != int64(len(due)) {
-			return fmt.Errorf("%d of %d reminders changed while claimed (%v)", int64(len(due))-n, len(due), err)
-		}
+		tx := sqlTx{tx: q, d: s.Dialect()}
 		msgs := make([]broker.Message, 0, len(due))
 		for i := range due {
 			r := &due[i]
-			r.Status = StatusSending
-			m, err := mail(*r)
+			c, err := decide(tx, *r)
 			if err != nil {
 				return fmt.Errorf("reminder %s: %w", r.ID, err)
 			}
-			msgs = append(msgs, m)
+			to := StatusSending
+			if c.Mail != nil {
+				msgs = append(msgs, *c.Mail)
+			} else {
+				to = c.Status
+			}
+			ok, err := transition(ctx, q, s.Dialect(), r.ID, StatusScheduled, to, nil, c.LastError)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("reminder %s changed while claimed", r.ID)
+			}
+			r.Status, r.LastError = to, c.LastError
 		}
 		if err := outbox.Add(ctx, q, s.Dialect(), msgs...); err != nil {
 			return err
@@ -326,6 +310,20 @@ WHERE status = 'scheduled' AND id IN (`+placeholders(len(due))+`)`), args...)
 		return nil, fmt.Errorf("claim due reminders: %w", err)
 	}
 	return claimed, nil
+}
+
+// CancelUnconsented implements Store.
+func (s *SQLStore) CancelUnconsented(ctx context.Context, now time.Time) (int, error) {
+	res, err := s.DB().ExecContext(ctx, s.Rebind(`UPDATE reminders SET status = 'cancelled'
+WHERE status = 'awaiting_consent' AND send_at <= ?`), database.Micros(now))
+	if err != nil {
+		return 0, fmt.Errorf("cancel unconsented reminders: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("cancel unconsented reminders: %w", err)
+	}
+	return int(n), nil
 }
 
 // Update implements Store.

@@ -45,6 +45,11 @@ func Run(t *testing.T, open func(t *testing.T) notifications.Store) {
 		{"StoreTransition", testTransition(transitionAlone)},
 		{"DeleteReminder", testDeleteReminder},
 		{"DeleteAccountReminders", testDeleteAccountReminders},
+		{"Accounts", testAccounts},
+		{"Recipients", testRecipients},
+		{"AccountQueries", testAccountQueries},
+		{"CancelUnconsented", testCancelUnconsented},
+		{"ClaimDueDecides", testClaimDueDecides},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
@@ -114,6 +119,15 @@ func update(t *testing.T, s notifications.Store, fn func(ctx context.Context, tx
 	ctx := context.Background()
 	if err := s.Update(ctx, func(tx notifications.Tx) error { return fn(ctx, tx) }); err != nil {
 		t.Fatalf("Update: %v", err)
+	}
+}
+
+// MailClaim returns the ClaimDue decision that sends every reminder with the message mail
+// returns for it.
+func MailClaim(mail func(notifications.Reminder) (broker.Message, error)) func(notifications.Tx, notifications.Reminder) (notifications.Claim, error) {
+	return func(_ notifications.Tx, r notifications.Reminder) (notifications.Claim, error) {
+		m, err := mail(r)
+		return notifications.Claim{Mail: &m}, err
 	}
 }
 
@@ -349,7 +363,7 @@ func testClaimDue(t *testing.T, s notifications.Store) {
 	}
 	claim := func(t *testing.T, limit int) []string {
 		t.Helper()
-		got, err := s.ClaimDue(ctx, now, limit, mail)
+		got, err := s.ClaimDue(ctx, now, limit, MailClaim(mail))
 		if err != nil {
 			t.Fatalf("ClaimDue: %v", err)
 		}
@@ -420,13 +434,13 @@ func testClaimDueMailError(t *testing.T, s notifications.Store) {
 	create(t, s, a, b)
 	boom := errors.New("boom")
 	calls := 0
-	_, err := s.ClaimDue(ctx, base, 10, func(r notifications.Reminder) (broker.Message, error) {
+	_, err := s.ClaimDue(ctx, base, 10, MailClaim(func(r notifications.Reminder) (broker.Message, error) {
 		calls++
 		if calls == 2 {
 			return broker.Message{}, boom
 		}
 		return broker.NewMessage(ctx, messages.TypeEmailSend, messages.EmailSend{IdempotencyKey: r.ID})
-	})
+	}))
 	if !errors.Is(err, boom) {
 		t.Fatalf("ClaimDue error = %v, want boom", err)
 	}
@@ -471,9 +485,9 @@ func testClaimDueConcurrent(t *testing.T, s notifications.Store) {
 	for c := range claimers {
 		wg.Go(func() {
 			for {
-				rs, err := s.ClaimDue(ctx, base, batch, func(r notifications.Reminder) (broker.Message, error) {
+				rs, err := s.ClaimDue(ctx, base, batch, MailClaim(func(r notifications.Reminder) (broker.Message, error) {
 					return broker.NewMessage(ctx, messages.TypeEmailSend, messages.EmailSend{IdempotencyKey: r.ID})
-				})
+				}))
 				if err != nil {
 					t.Errorf("claimer %d: ClaimDue: %v", c, err)
 					return
