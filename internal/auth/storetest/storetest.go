@@ -50,6 +50,7 @@ func account(n int) auth.Account {
 		DisplayName:  fmt.Sprintf("Person %d", n),
 		PasswordHash: fmt.Sprintf("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$hash%d", n),
 		CreatedAt:    base.Add(time.Duration(n) * time.Second),
+		Version:      1,
 	}
 }
 
@@ -75,7 +76,7 @@ func testAccounts(t *testing.T, open func(t *testing.T) auth.Store) {
 	t.Run("created account reads back by ID and by email key", func(t *testing.T) {
 		s := open(t)
 		a := account(1)
-		must(t, s.CreateAccount(ctx, a))
+		must(t, s.CreateAccount(ctx, a, nil))
 		byID, err := s.AccountByID(ctx, a.ID)
 		must(t, err)
 		if diff := cmp.Diff(a, byID); diff != "" {
@@ -91,7 +92,7 @@ func testAccounts(t *testing.T, open func(t *testing.T) auth.Store) {
 		s := open(t)
 		a := account(1)
 		a.CreatedAt = time.Date(2031, 3, 1, 14, 0, 0, 123456789, time.FixedZone("X", 2*3600))
-		must(t, s.CreateAccount(ctx, a))
+		must(t, s.CreateAccount(ctx, a, nil))
 		got, err := s.AccountByID(ctx, a.ID)
 		must(t, err)
 		want := time.Date(2031, 3, 1, 12, 0, 0, 123456000, time.UTC)
@@ -102,15 +103,15 @@ func testAccounts(t *testing.T, open func(t *testing.T) auth.Store) {
 	t.Run("create writes its messages to the outbox", func(t *testing.T) {
 		s := open(t)
 		m := outboxtest.Message(t, "email.send", map[string]string{"to": "x"})
-		must(t, s.CreateAccount(ctx, account(1), m))
+		must(t, s.CreateAccount(ctx, account(1), nil, m))
 		outboxtest.Check(t, s, m.ID)
 	})
 	t.Run("a taken email key is ErrEmailTaken and writes nothing", func(t *testing.T) {
 		s := open(t)
-		must(t, s.CreateAccount(ctx, account(1)))
+		must(t, s.CreateAccount(ctx, account(1), nil))
 		dup := account(2)
 		dup.EmailKey = account(1).EmailKey
-		err := s.CreateAccount(ctx, dup, outboxtest.Message(t, "email.send", nil))
+		err := s.CreateAccount(ctx, dup, nil, outboxtest.Message(t, "email.send", nil))
 		if !errors.Is(err, auth.ErrEmailTaken) {
 			t.Fatalf("CreateAccount duplicate = %v, want ErrEmailTaken", err)
 		}
@@ -121,7 +122,7 @@ func testAccounts(t *testing.T, open func(t *testing.T) auth.Store) {
 	})
 	t.Run("unknown account is ErrAccountNotFound", func(t *testing.T) {
 		s := open(t)
-		must(t, s.CreateAccount(ctx, account(1)))
+		must(t, s.CreateAccount(ctx, account(1), nil))
 		if _, err := s.AccountByID(ctx, "nope"); !errors.Is(err, auth.ErrAccountNotFound) {
 			t.Errorf("AccountByID = %v, want ErrAccountNotFound", err)
 		}
@@ -134,8 +135,8 @@ func testAccounts(t *testing.T, open func(t *testing.T) auth.Store) {
 	})
 	t.Run("set password hash replaces the hash of that account only", func(t *testing.T) {
 		s := open(t)
-		must(t, s.CreateAccount(ctx, account(1)))
-		must(t, s.CreateAccount(ctx, account(2)))
+		must(t, s.CreateAccount(ctx, account(1), nil))
+		must(t, s.CreateAccount(ctx, account(2), nil))
 		must(t, s.SetPasswordHash(ctx, account(1).ID, "new-hash"))
 		a1, err := s.AccountByID(ctx, account(1).ID)
 		must(t, err)
@@ -152,8 +153,8 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) auth.Store) {
 	t.Run("deletes the account and its tokens, revokes it and writes its messages", func(t *testing.T) {
 		s := open(t)
 		a, other := account(1), account(2)
-		must(t, s.CreateAccount(ctx, a))
-		must(t, s.CreateAccount(ctx, other))
+		must(t, s.CreateAccount(ctx, a, nil))
+		must(t, s.CreateAccount(ctx, other, nil))
 		mine, theirs := token(1, "s1", a.ID, base), token(2, "s2", other.ID, base)
 		must(t, s.CreateRefreshToken(ctx, mine))
 		must(t, s.CreateRefreshToken(ctx, theirs))
@@ -188,11 +189,11 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) auth.Store) {
 		// The email address is free again.
 		again := account(3)
 		again.EmailKey = a.EmailKey
-		must(t, s.CreateAccount(ctx, again))
+		must(t, s.CreateAccount(ctx, again, nil))
 	})
 	t.Run("unknown account is ErrAccountNotFound and writes nothing", func(t *testing.T) {
 		s := open(t)
-		must(t, s.CreateAccount(ctx, account(1)))
+		must(t, s.CreateAccount(ctx, account(1), nil))
 		_, err := s.DeleteAccount(ctx, "nope", base, outboxtest.Message(t, "account.deleted", nil))
 		if !errors.Is(err, auth.ErrAccountNotFound) {
 			t.Fatalf("DeleteAccount = %v, want ErrAccountNotFound", err)
@@ -446,7 +447,7 @@ func testRevocationsInOrder(t *testing.T, open func(t *testing.T) auth.Store) {
 				)
 				if i%5 == 0 { // some revocations come from deleted accounts
 					a := account(w*each + i + 1)
-					if err = s.CreateAccount(ctx, a); err == nil {
+					if err = s.CreateAccount(ctx, a, nil); err == nil {
 						session = "account:" + a.ID
 						seq, err = s.DeleteAccount(ctx, a.ID, until)
 					}
@@ -606,7 +607,7 @@ func testPrune(t *testing.T, open func(t *testing.T) auth.Store) {
 	must(t, s.RecordLoginFailure(ctx, cutoff.Add(time.Second), "k"))
 	// Password-reset links: one expired, one not.
 	a := account(1)
-	must(t, s.CreateAccount(ctx, a))
+	must(t, s.CreateAccount(ctx, a, nil))
 	must(t, s.CreatePasswordReset(ctx, auth.PasswordReset{Hash: "expired", AccountID: a.ID, CreatedAt: base, ExpiresAt: now}))
 	must(t, s.CreatePasswordReset(ctx, auth.PasswordReset{Hash: "live", AccountID: a.ID, CreatedAt: base, ExpiresAt: now.Add(time.Minute)}))
 
@@ -654,8 +655,8 @@ func testPasswordResets(t *testing.T, open func(t *testing.T) auth.Store) {
 	ctx := context.Background()
 	s := open(t)
 	a, other := account(1), account(2)
-	must(t, s.CreateAccount(ctx, a))
-	must(t, s.CreateAccount(ctx, other))
+	must(t, s.CreateAccount(ctx, a, nil))
+	must(t, s.CreateAccount(ctx, other, nil))
 	expires := base.Add(time.Hour)
 	first := auth.PasswordReset{Hash: "first", AccountID: a.ID, CreatedAt: base, ExpiresAt: expires}
 	second := auth.PasswordReset{Hash: "second", AccountID: a.ID, CreatedAt: base.Add(time.Minute), ExpiresAt: expires}
@@ -734,7 +735,7 @@ func testResetOnce(t *testing.T, open func(t *testing.T) auth.Store) {
 	ctx := context.Background()
 	s := open(t)
 	a := account(1)
-	must(t, s.CreateAccount(ctx, a))
+	must(t, s.CreateAccount(ctx, a, nil))
 	must(t, s.CreatePasswordReset(ctx, auth.PasswordReset{Hash: "link", AccountID: a.ID, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}))
 	var (
 		wg   sync.WaitGroup
