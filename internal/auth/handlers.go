@@ -85,8 +85,11 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request, caller httpx.
 	return httpx.Reply(w, http.StatusOK, accountJSON(a), err)
 }
 
-func (s *Service) handlePatchMe(w http.ResponseWriter, r *http.Request, caller httpx.Caller, in AccountChanges) error {
-	a, seq, err := s.ChangeAccount(r.Context(), caller, httpx.ClientIP(r), in)
+func (s *Service) handlePatchMe(w http.ResponseWriter, r *http.Request, caller httpx.Caller, in *AccountChanges) error {
+	if in == nil { // the body is null
+		return problem.New(http.StatusBadRequest, "the body must be a JSON object")
+	}
+	a, seq, err := s.ChangeAccount(r.Context(), caller, httpx.ClientIP(r), *in)
 	if err == nil {
 		setRevocation(w, seq)
 	}
