@@ -1,7 +1,9 @@
-// Package auth is the auth service: accounts and their argon2id password hashes, logins that
-// issue EdDSA-signed access tokens and rotating refresh tokens, logout, account deletion, the
-// JWK set that verifies access tokens, and the revocation feed through which the gateway
-// learns of logins and accounts whose access tokens must be refused before they expire.
+// Package auth is the auth service: accounts and their argon2id password hashes, confirmed
+// addresses (single-use links by email), changes of name, address and password, password
+// resets, logins that issue EdDSA-signed access tokens and rotating refresh tokens, logout,
+// account deletion, the JWK set that verifies access tokens, and the revocation feed through
+// which the gateway learns of logins and accounts whose access tokens must be refused before
+// they expire. It announces new and changed accounts (account.changed) and deleted ones.
 package auth
 
 import (
