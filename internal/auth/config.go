@@ -41,6 +41,12 @@ type Config struct {
 	// ResetRequestLimit is how many password-reset emails one address may be sent within
 	// FailureWindow; further requests are answered the same but send nothing. Default 3.
 	ResetRequestLimit int `env:"RESET_REQUEST_LIMIT,positive"`
+	// ConfirmTokenTTL is how long an email-confirmation link works. Default 48 hours.
+	ConfirmTokenTTL time.Duration `env:"CONFIRM_TOKEN_TTL,positive"`
+	// ConfirmResendInterval is the least time between two confirmation links sent on an
+	// account's request (POST /api/v1/accounts/me/confirmation-email, or a change of its
+	// email); an earlier request is refused with 429. Default 1 minute.
+	ConfirmResendInterval time.Duration `env:"CONFIRM_RESEND_INTERVAL,positive"`
 	// FailureWindow is the sliding window over which failed logins are counted. Default 15
 	// minutes.
 	FailureWindow time.Duration `env:"FAILURE_WINDOW,positive"`
@@ -72,6 +78,8 @@ func DefaultConfig() Config {
 		AccountFailureLimit:        100,
 		ResetTokenTTL:              time.Hour,
 		ResetRequestLimit:          3,
+		ConfirmTokenTTL:            48 * time.Hour,
+		ConfirmResendInterval:      time.Minute,
 		FailureWindow:              15 * time.Minute,
 		PruneInterval:              10 * time.Minute,
 		RevocationPoll:             time.Second,
@@ -98,6 +106,8 @@ func (c Config) defaulted() Config {
 	c.RevocationPoll = cmp.Or(c.RevocationPoll, d.RevocationPoll)
 	c.MaxRevocationWait = cmp.Or(c.MaxRevocationWait, d.MaxRevocationWait)
 	c.ResetTokenTTL = cmp.Or(c.ResetTokenTTL, d.ResetTokenTTL)
+	c.ConfirmTokenTTL = cmp.Or(c.ConfirmTokenTTL, d.ConfirmTokenTTL)
+	c.ConfirmResendInterval = cmp.Or(c.ConfirmResendInterval, d.ConfirmResendInterval)
 	c.MaxConcurrentHashes = cmp.Or(c.MaxConcurrentHashes, d.MaxConcurrentHashes)
 	c.AccountAddressFailureLimit = cmp.Or(c.AccountAddressFailureLimit, d.AccountAddressFailureLimit)
 	c.AccountFailureLimit = cmp.Or(c.AccountFailureLimit, d.AccountFailureLimit)
@@ -120,8 +130,8 @@ func (c Config) validate() error {
 	case c.AccountFailureLimit < c.AccountAddressFailureLimit:
 		return fmt.Errorf("the account-wide failure limit %d is below the per-address one %d",
 			c.AccountFailureLimit, c.AccountAddressFailureLimit)
-	case min(c.FailureWindow, c.PruneInterval, c.RevocationPoll, c.MaxRevocationWait) < 0 ||
-		c.ResetTokenTTL < time.Minute:
+	case min(c.FailureWindow, c.PruneInterval, c.RevocationPoll, c.MaxRevocationWait, c.ConfirmResendInterval) < 0 ||
+		c.ResetTokenTTL < time.Minute || c.ConfirmTokenTTL < time.Minute:
 		return fmt.Errorf("durations must be positive")
 	}
 	if err := c.Password.validate(); err != nil {

@@ -169,3 +169,63 @@ func fuzzRefreshBody(f *testing.F, path string, success int, anyToken bool) {
 		}
 	})
 }
+
+// FuzzChangeAccount sends arbitrary bodies to PATCH /api/v1/accounts/me: the answer is never
+// a 5xx; a 200 comes only for a strict body; any other answer changes nothing.
+func FuzzChangeAccount(f *testing.F) {
+	for _, s := range bodySeeds(`{"display_name": "Ada L"}`,
+		`{"display_name": "Ada L", "current_password": "`+adaPassword+`"}`,
+		`{"display_name": "Ada L", "Display_Name": "Eve"}`,
+		`{"display_name": null, "email": null}`,
+		`{"email": "eve@example.com"}`,
+		`{"password": "a new password", "current_password": "wrong password"}`,
+		`{"display_name": "\u0000"}`,
+	) {
+		f.Add(s)
+	}
+	shared := newEnv(f)
+	a := shared.signUp(adaEmail, adaPassword, "Ada")
+	c := &caller{AccountID: a.ID, Email: a.Email, SessionID: "s"}
+	f.Fuzz(func(t *testing.T, body string) {
+		e := *shared
+		e.t = t
+		old, err := e.store.AccountByID(t.Context(), a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := e.serve(request{method: "PATCH", path: "/api/v1/accounts/me", body: body, caller: c, clientIP: "192.0.2.99"})
+		inputtest.CheckResponse(t, rec)
+		if rec.Code == http.StatusOK {
+			if _, ok := inputtest.StrictObject([]byte(body), "display_name", "email", "password", "current_password"); !ok {
+				t.Fatalf("200 for a body that is not strict: %q", body)
+			}
+			return
+		}
+		now, err := e.store.AccountByID(t.Context(), a.ID)
+		if err != nil || now != old {
+			t.Fatalf("status %d for %q, yet the account changed from %+v to %+v (%v)", rec.Code, body, old, now, err)
+		}
+	})
+}
+
+// FuzzConfirmEmail posts arbitrary bodies to POST /api/v1/accounts/confirm-email: the
+// answer is never a 5xx, and nothing is confirmed without the link's token.
+func FuzzConfirmEmail(f *testing.F) {
+	for _, s := range bodySeeds(`{"token": "bm90IGEgdG9rZW4"}`, `{"token": ""}`, `{"token": 5}`, `{"TOKEN": "x"}`) {
+		f.Add(s)
+	}
+	shared := newEnv(f)
+	a := shared.signUp(adaEmail, adaPassword, "Ada")
+	f.Fuzz(func(t *testing.T, body string) {
+		e := *shared
+		e.t = t
+		rec := e.serve(request{method: "POST", path: "/api/v1/accounts/confirm-email", body: body})
+		inputtest.CheckResponse(t, rec)
+		if rec.Code == http.StatusNoContent {
+			t.Fatalf("204 for %q, which does not hold the token", body)
+		}
+		if got, err := e.store.AccountByID(t.Context(), a.ID); err != nil || got.EmailVerified {
+			t.Fatalf("account after %q: %+v, %v", body, got, err)
+		}
+	})
+}

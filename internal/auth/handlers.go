@@ -12,14 +12,18 @@ import (
 
 // AccountJSON is the public form of an account.
 type AccountJSON struct {
-	ID          string    `json:"id"`
-	Email       string    `json:"email"`
-	DisplayName string    `json:"display_name"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          string `json:"id"`
+	Email       string `json:"email"`
+	DisplayName string `json:"display_name"`
+	// EmailVerified says whether Email is confirmed.
+	EmailVerified bool      `json:"email_verified"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 func accountJSON(a Account) AccountJSON {
-	return AccountJSON{ID: a.ID, Email: a.Email, DisplayName: a.DisplayName, CreatedAt: a.CreatedAt.UTC()}
+	return AccountJSON{
+		ID: a.ID, Email: a.Email, DisplayName: a.DisplayName, EmailVerified: a.EmailVerified, CreatedAt: a.CreatedAt.UTC(),
+	}
 }
 
 // Handler returns the service's HTTP handler: the public routes at their public paths, the
@@ -28,16 +32,19 @@ func (s *Service) Handler() http.Handler { return s.handler }
 
 func (s *Service) routes() http.Handler {
 	return httpx.Routes(httpx.Problems(s.log, httpx.As(throttled), errorRules...), map[string]httpx.Endpoint{
-		"POST /api/v1/accounts":                    httpx.WithBody(s.handleSignUp),
-		"GET /api/v1/accounts/me":                  httpx.WithCaller(s.handleMe),
-		"DELETE /api/v1/accounts/me":               httpx.WithCaller(s.handleDeleteMe),
-		"POST /api/v1/auth/token":                  httpx.WithBody(s.handleToken),
-		"POST /api/v1/auth/refresh":                httpx.WithBody(s.handleRefresh),
-		"POST /api/v1/auth/logout":                 httpx.WithCallerBody(s.handleLogout),
-		"POST /api/v1/auth/password-reset":         httpx.WithBody(s.handlePasswordReset),
-		"POST /api/v1/auth/password-reset/confirm": httpx.WithBody(s.handlePasswordResetConfirm),
-		"GET /.well-known/jwks.json":               s.handleJWKS,
-		"GET " + authtoken.RevocationsPath:         s.handleRevocations,
+		"POST /api/v1/accounts":                       httpx.WithBody(s.handleSignUp),
+		"GET /api/v1/accounts/me":                     httpx.WithCaller(s.handleMe),
+		"PATCH /api/v1/accounts/me":                   httpx.WithCallerBody(s.handlePatchMe),
+		"DELETE /api/v1/accounts/me":                  httpx.WithCaller(s.handleDeleteMe),
+		"POST /api/v1/accounts/confirm-email":         httpx.WithBody(s.handleConfirmEmail),
+		"POST /api/v1/accounts/me/confirmation-email": httpx.WithCaller(s.handleResendConfirmation),
+		"POST /api/v1/auth/token":                     httpx.WithBody(s.handleToken),
+		"POST /api/v1/auth/refresh":                   httpx.WithBody(s.handleRefresh),
+		"POST /api/v1/auth/logout":                    httpx.WithCallerBody(s.handleLogout),
+		"POST /api/v1/auth/password-reset":            httpx.WithBody(s.handlePasswordReset),
+		"POST /api/v1/auth/password-reset/confirm":    httpx.WithBody(s.handlePasswordResetConfirm),
+		"GET /.well-known/jwks.json":                  s.handleJWKS,
+		"GET " + authtoken.RevocationsPath:            s.handleRevocations,
 	}, httpx.Options{
 		Log: s.log, Registry: s.reg, Verifier: s.verify,
 		Checks: []httpx.Check{httpx.DatabaseCheck(s.store.Ping)},
@@ -52,6 +59,9 @@ var errorRules = []problem.Rule{
 	{Err: ErrNotYourRefreshToken, Status: http.StatusForbidden},
 	{Err: ErrAccountGone, Status: http.StatusUnauthorized},
 	{Err: ErrEmailTaken, Status: http.StatusConflict},
+	{Err: ErrWrongPassword, Status: http.StatusUnauthorized},
+	{Err: ErrNothingToConfirm, Status: http.StatusConflict},
+	{Err: ErrAccountChanged, Status: http.StatusConflict},
 	{Err: ErrAccountNotFound, Status: http.StatusNotFound},
 }
 
@@ -75,9 +85,55 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request, caller httpx.
 	return httpx.Reply(w, http.StatusOK, accountJSON(a), err)
 }
 
+func (s *Service) handlePatchMe(w http.ResponseWriter, r *http.Request, caller httpx.Caller, in *AccountChanges) error {
+	if in == nil { // the body is null
+		return problem.New(http.StatusBadRequest, "the body must be a JSON object")
+	}
+	a, seq, err := s.ChangeAccount(r.Context(), caller, httpx.ClientIP(r), *in)
+	if err == nil {
+		setRevocation(w, seq)
+	}
+	return httpx.Reply(w, http.StatusOK, accountJSON(a), err)
+}
+
+// deleteBody is the body of DELETE /api/v1/accounts/me.
+type deleteBody struct {
+	CurrentPassword string `json:"current_password"`
+}
+
 func (s *Service) handleDeleteMe(w http.ResponseWriter, r *http.Request, caller httpx.Caller) error {
-	seq, err := s.DeleteAccount(r.Context(), caller.AccountID)
+	var in deleteBody
+	// A request without a body lacks the password (422) rather than being malformed.
+	if r.ContentLength != 0 {
+		if err := httpx.Decode(w, r, &in); err != nil {
+			return err
+		}
+	}
+	seq, err := s.DeleteAccount(r.Context(), caller.AccountID, in.CurrentPassword, httpx.ClientIP(r))
 	return noContent(w, seq, err)
+}
+
+// confirmBody is the body of POST /api/v1/accounts/confirm-email.
+type confirmBody struct {
+	Token string `json:"token"`
+}
+
+func (s *Service) handleConfirmEmail(w http.ResponseWriter, r *http.Request, in confirmBody) error {
+	return httpx.NoContent(w, s.ConfirmEmail(r.Context(), in.Token))
+}
+
+// ConfirmationSent is the answer to POST /api/v1/accounts/me/confirmation-email.
+type ConfirmationSent struct {
+	Status string `json:"status"`
+	// Email is the address the link goes to.
+	Email string `json:"email"`
+}
+
+func (s *Service) handleResendConfirmation(w http.ResponseWriter, r *http.Request, caller httpx.Caller) error {
+	to, err := s.ResendConfirmation(r.Context(), caller.AccountID)
+	return httpx.Reply(w, http.StatusAccepted, ConfirmationSent{
+		Status: "a new confirmation link is on its way", Email: to,
+	}, err)
 }
 
 // noContent answers 204 telling the gateway of revocation seq (setRevocation), unless err

@@ -146,8 +146,8 @@ func TestSignUp(t *testing.T) {
 			}
 			var raw map[string]any
 			_ = json.Unmarshal(rec.Body.Bytes(), &raw)
-			if len(raw) != 4 {
-				t.Errorf("account JSON has fields %v, want exactly id, email, display_name, created_at", raw)
+			if len(raw) != 5 || raw["email_verified"] != false {
+				t.Errorf("account JSON has fields %v, want exactly id, email, display_name, email_verified (false), created_at", raw)
 			}
 		})
 	}
@@ -161,27 +161,53 @@ func TestSignUpQueuesWelcomeEmailWithTheAccount(t *testing.T) {
 	e := newEnv(t)
 	a := e.signUp(adaEmail, adaPassword, "Ada Lovelace")
 	msgs := e.outbox()
-	if len(msgs) != 1 || msgs[0].Type != messages.TypeEmailSend {
-		t.Fatalf("outbox = %+v, want one %s", msgs, messages.TypeEmailSend)
+	if len(msgs) != 2 || msgs[0].Type != messages.TypeEmailSend || msgs[1].Type != messages.TypeAccountChanged {
+		t.Fatalf("outbox = %+v, want one %s and one %s", msgs, messages.TypeEmailSend, messages.TypeAccountChanged)
 	}
 	var got messages.EmailSend
 	if err := msgs[0].Decode(&got); err != nil {
 		t.Fatal(err)
 	}
-	want := messages.EmailSend{IdempotencyKey: "welcome:" + a.ID, Kind: messages.EmailWelcome, To: adaEmail, Name: "Ada Lovelace"}
+	expires := testBase.Add(48 * time.Hour)
+	want := messages.EmailSend{
+		IdempotencyKey: "welcome:" + a.ID, Kind: messages.EmailWelcome, To: adaEmail, Name: "Ada Lovelace",
+		Token: got.Token, ExpiresAt: &expires,
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("welcome message (-want +got):\n%s", diff)
 	}
+	if len(got.Token) < 40 {
+		t.Errorf("welcome token %q, want a confirmation token of 32 random bytes", got.Token)
+	}
+	var changed messages.AccountChanged
+	if err := msgs[1].Decode(&changed); err != nil {
+		t.Fatal(err)
+	}
+	wantChanged := messages.AccountChanged{AccountID: a.ID, Email: adaEmail, DisplayName: "Ada Lovelace", Version: 1}
+	if diff := cmp.Diff(wantChanged, changed); diff != "" {
+		t.Errorf("account.changed (-want +got):\n%s", diff)
+	}
 	if n := e.notify.n.Load(); n != 1 {
 		t.Errorf("outbox relay notified %d times, want 1", n)
+	}
+	if n := e.count("email_confirmations"); n != 1 {
+		t.Errorf("%d confirmation links stored, want 1", n)
+	}
+	// Only the token's hash is stored.
+	var stored int
+	if err := e.store.DB().QueryRow(`SELECT COUNT(*) FROM email_confirmations WHERE hash = ?`, got.Token).Scan(&stored); err != nil || stored != 0 {
+		t.Errorf("the token is stored as it is (%d rows, %v)", stored, err)
 	}
 	// A refused sign-up queues nothing.
 	rec := e.serve(request{method: "POST", path: "/api/v1/accounts", body: jsonBody(t, map[string]string{
 		"email": strings.ToUpper(adaEmail), "password": adaPassword, "display_name": "Again",
 	})})
 	wantStatus(t, rec, http.StatusConflict)
-	if n := len(e.outbox()); n != 1 {
-		t.Errorf("outbox holds %d messages after a 409, want 1", n)
+	if n := len(e.outbox()); n != 2 {
+		t.Errorf("outbox holds %d messages after a 409, want 2", n)
+	}
+	if n := e.count("email_confirmations"); n != 1 {
+		t.Errorf("%d confirmation links stored after a 409, want 1", n)
 	}
 }
 
@@ -693,7 +719,7 @@ func TestAccountsMe(t *testing.T) {
 			if tt.wantStatus != 200 {
 				return
 			}
-			want := fmt.Sprintf(`{"id":%q,"email":%q,"display_name":"Ada","created_at":"2031-01-06T09:00:00Z"}`, a.ID, adaEmail)
+			want := fmt.Sprintf(`{"id":%q,"email":%q,"display_name":"Ada","email_verified":false,"created_at":"2031-01-06T09:00:00Z"}`, a.ID, adaEmail)
 			if diff := cmp.Diff(want, strings.TrimSpace(rec.Body.String())); diff != "" {
 				t.Errorf("body (-want +got):\n%s", diff)
 			}
@@ -711,7 +737,7 @@ func TestDeleteAccount(t *testing.T) {
 	bobSession := e.login("bob@example.com", "bobs password")
 	e.clock.Advance(time.Minute)
 
-	rec := e.serve(request{method: "DELETE", path: "/api/v1/accounts/me", caller: &s.caller})
+	rec := e.deleteMe(&s.caller, adaPassword)
 	wantStatus(t, rec, http.StatusNoContent)
 	seq, err := strconv.ParseInt(rec.Header().Get(httpx.HeaderRevocation), 10, 64)
 	if err != nil {
@@ -747,7 +773,7 @@ func TestDeleteAccount(t *testing.T) {
 		wantStatus(t, e.loginRec(adaEmail, adaPassword, "192.0.2.50"), http.StatusUnauthorized)
 		wantStatus(t, e.refreshRec(s.RefreshToken), http.StatusUnauthorized)
 		wantStatus(t, e.refreshRec(other.RefreshToken), http.StatusUnauthorized)
-		wantStatus(t, e.serve(request{method: "DELETE", path: "/api/v1/accounts/me", caller: &s.caller}), http.StatusUnauthorized)
+		wantStatus(t, e.deleteMe(&s.caller, adaPassword), http.StatusUnauthorized)
 	})
 	t.Run("other accounts are untouched", func(t *testing.T) {
 		rec := e.serve(request{method: "GET", path: "/api/v1/accounts/me", caller: &bobSession.caller})
@@ -765,7 +791,7 @@ func TestDeleteAccount(t *testing.T) {
 		wantStatus(t, e.loginRec(adaEmail, "a new password", "192.0.2.51"), http.StatusOK)
 	})
 	t.Run("no caller is 401", func(t *testing.T) {
-		wantStatus(t, e.serve(request{method: "DELETE", path: "/api/v1/accounts/me"}), http.StatusUnauthorized)
+		wantStatus(t, e.deleteMe(nil, adaPassword), http.StatusUnauthorized)
 	})
 }
 

@@ -216,6 +216,13 @@ func (e *env) resetRec(token, password string) *httptest.ResponseRecorder {
 		body: jsonBody(e.t, map[string]string{"token": token, "password": password})})
 }
 
+// deleteMe deletes the caller's account, giving password as the current password.
+func (e *env) deleteMe(c *caller, password string) *httptest.ResponseRecorder {
+	e.t.Helper()
+	return e.serve(request{method: "DELETE", path: "/api/v1/accounts/me", caller: c,
+		body: jsonBody(e.t, map[string]string{"current_password": password})})
+}
+
 func (e *env) jwks() authtoken.JWKS {
 	e.t.Helper()
 	rec := e.serve(request{method: "GET", path: "/.well-known/jwks.json"})

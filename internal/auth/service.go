@@ -1,7 +1,9 @@
-// Package auth is the auth service: accounts and their argon2id password hashes, logins that
-// issue EdDSA-signed access tokens and rotating refresh tokens, logout, account deletion, the
-// JWK set that verifies access tokens, and the revocation feed through which the gateway
-// learns of logins and accounts whose access tokens must be refused before they expire.
+// Package auth is the auth service: accounts and their argon2id password hashes, confirmed
+// addresses (single-use links by email), changes of name, address and password, password
+// resets, logins that issue EdDSA-signed access tokens and rotating refresh tokens, logout,
+// account deletion, the JWK set that verifies access tokens, and the revocation feed through
+// which the gateway learns of logins and accounts whose access tokens must be refused before
+// they expire. It announces new and changed accounts (account.changed) and deleted ones.
 package auth
 
 import (
@@ -209,7 +211,8 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// SignUp creates an account and queues its welcome email.
+// SignUp creates an account, queues its welcome email, which carries a link that confirms
+// the address, and announces the account.
 func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Account, error) {
 	in, err := in.validate()
 	if err != nil {
@@ -223,17 +226,27 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Account, error) {
 	if err != nil {
 		return Account{}, fmt.Errorf("sign up: %w", err)
 	}
+	now := s.now()
 	a := Account{
 		ID: id.String(), Email: in.Email, EmailKey: emailKey(in.Email), DisplayName: in.DisplayName,
-		PasswordHash: hash, CreatedAt: s.now(),
+		PasswordHash: hash, CreatedAt: now, Version: 1,
 	}
-	msg, err := broker.NewMessage(ctx, messages.TypeEmailSend, messages.EmailSend{
+	c, token, err := s.newConfirmation(a.ID, a.Email, now)
+	if err != nil {
+		return Account{}, fmt.Errorf("sign up: %w", err)
+	}
+	welcome, err := broker.NewMessage(ctx, messages.TypeEmailSend, messages.EmailSend{
 		IdempotencyKey: "welcome:" + a.ID, Kind: messages.EmailWelcome, To: a.Email, Name: a.DisplayName,
+		Token: token, ExpiresAt: &c.ExpiresAt,
 	})
 	if err != nil {
 		return Account{}, fmt.Errorf("sign up: %w", err)
 	}
-	if err := s.store.CreateAccount(ctx, a, msg); err != nil {
+	changed, err := accountChanged(ctx, a)
+	if err != nil {
+		return Account{}, fmt.Errorf("sign up: %w", err)
+	}
+	if err := s.store.CreateAccount(ctx, a, &c, welcome, changed); err != nil {
 		return Account{}, fmt.Errorf("sign up: %w", err)
 	}
 	s.outbox.Notify()
@@ -537,9 +550,21 @@ func (s *Service) Account(ctx context.Context, accountID string) (Account, error
 	return a, err
 }
 
-// DeleteAccount deletes the account and its refresh tokens, revokes its access tokens and
-// announces the deletion, all at once. It returns the revocation's sequence number.
-func (s *Service) DeleteAccount(ctx context.Context, accountID string) (int64, error) {
+// DeleteAccount deletes the caller's account and its refresh tokens, revokes its access
+// tokens and announces the deletion, all at once, provided currentPassword is the account's
+// password (ErrWrongPassword otherwise; wrong passwords count as failed logins from
+// clientAddr). It returns the revocation's sequence number.
+func (s *Service) DeleteAccount(ctx context.Context, accountID, currentPassword, clientAddr string) (int64, error) {
+	if err := requireFields([2]string{"current_password", currentPassword}); err != nil {
+		return 0, err
+	}
+	a, err := s.Account(ctx, accountID)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.checkCurrentPassword(ctx, a, currentPassword, clientAddr); err != nil {
+		return 0, err
+	}
 	now := s.now()
 	msg, err := broker.NewMessage(ctx, messages.TypeAccountDeleted, messages.AccountDeleted{AccountID: accountID, DeletedAt: now})
 	if err != nil {

@@ -24,7 +24,50 @@ var (
 	// ErrResetNotCurrent is returned for a password-reset link that is unknown, used or
 	// expired.
 	ErrResetNotCurrent = errors.New("password-reset link unknown, used or expired")
+	// ErrConfirmationNotCurrent is returned for an email-confirmation link that is unknown,
+	// used or expired.
+	ErrConfirmationNotCurrent = errors.New("email-confirmation link unknown, used or expired")
+	// ErrAccountChanged is returned by UpdateAccount when the stored account is no longer the
+	// version the update was computed from.
+	ErrAccountChanged = errors.New("the account changed meanwhile")
 )
+
+// EmailConfirmation is a stored link that confirms an address of an account: its current
+// one, or the one it is changing to. Only the SHA-256 of its token is kept.
+type EmailConfirmation struct {
+	// Hash is the hex SHA-256 of the token.
+	Hash      string
+	AccountID string
+	// Email is the address the link confirms; EmailKey is that address lower-cased.
+	Email     string
+	EmailKey  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// UsedAt is when the link was used, or made useless; nil while it works.
+	UsedAt *time.Time
+}
+
+// AccountUpdate is one change of an account that UpdateAccount applies at once.
+type AccountUpdate struct {
+	// Account is the new state. Its Version must be one above the stored version, the one
+	// the update was computed from; CreatedAt and ID are not changed.
+	Account Account
+	// Now is when the update happens.
+	Now time.Time
+	// UseConfirmation, when not empty, is the hash of the confirmation link the update uses:
+	// it must be unused and not expired at Now, and is marked used.
+	UseConfirmation string
+	// NewConfirmation, when not nil, is a link to store.
+	NewConfirmation *EmailConfirmation
+	// RevokeOtherSessions revokes every login of the account but KeepSession: their refresh
+	// tokens are deleted and a session revocation that matters until RevokeUntil is recorded
+	// for each.
+	RevokeOtherSessions bool
+	KeepSession         string
+	RevokeUntil         time.Time
+	// Messages go to the outbox in the same transaction.
+	Messages []broker.Message
+}
 
 // PasswordReset is a stored password-reset (or unlock) link. Only the SHA-256 of its token
 // is kept.
@@ -49,6 +92,16 @@ type Account struct {
 	// PasswordHash is the argon2id hash in PHC format.
 	PasswordHash string
 	CreatedAt    time.Time
+	// EmailVerified says whether Email is confirmed.
+	EmailVerified bool
+	// PendingEmail is the address the account changes to once it is confirmed; empty when
+	// none.
+	PendingEmail string
+	// ConfirmSentAt is when a confirmation link was last sent on request (a new one, or one
+	// for a new address); nil when never.
+	ConfirmSentAt *time.Time
+	// Version rises with every change of the account; a new account has version 1.
+	Version int64
 }
 
 // RefreshToken is a stored refresh token. Only the SHA-256 of the token is kept.
@@ -80,16 +133,30 @@ type Store interface {
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 
-	// CreateAccount inserts a; ErrEmailTaken when a.EmailKey is taken.
-	CreateAccount(ctx context.Context, a Account, msgs ...broker.Message) error
+	// CreateAccount inserts a, and c when not nil; ErrEmailTaken when a.EmailKey is taken.
+	CreateAccount(ctx context.Context, a Account, c *EmailConfirmation, msgs ...broker.Message) error
 	// AccountByID returns the account with the given ID, or ErrAccountNotFound.
 	AccountByID(ctx context.Context, id string) (Account, error)
 	// AccountByEmail returns the account with the given email key, or ErrAccountNotFound.
 	AccountByEmail(ctx context.Context, emailKey string) (Account, error)
 	// SetPasswordHash replaces the password hash of an account, or returns ErrAccountNotFound.
 	SetPasswordHash(ctx context.Context, id, hash string) error
-	// DeleteAccount deletes the account and all its refresh tokens, and records an account
-	// revocation that matters until revokeUntil; it returns the revocation's sequence number.
+	// UpdateAccount applies u in one transaction: it stores u.Account, provided the stored
+	// version is u.Account.Version-1 (else ErrAccountChanged), uses the link
+	// u.UseConfirmation (ErrConfirmationNotCurrent when it is not current at u.Now), marks
+	// used every unused link of the account that no longer confirms anything (one whose
+	// address is neither the unconfirmed current one nor the pending one), stores
+	// u.NewConfirmation, revokes the other logins when asked, and writes u.Messages. It
+	// returns the highest revocation sequence number it recorded (0 when none). An email key
+	// that another account has gives ErrEmailTaken; an unknown account ErrAccountNotFound.
+	// On any error nothing is written.
+	UpdateAccount(ctx context.Context, u AccountUpdate) (int64, error)
+	// EmailConfirmation returns the link with the given hash, used or not, or
+	// ErrConfirmationNotCurrent.
+	EmailConfirmation(ctx context.Context, hash string) (EmailConfirmation, error)
+	// DeleteAccount deletes the account, all its refresh tokens and its confirmation links,
+	// and records an account revocation that matters until revokeUntil; it returns the
+	// revocation's sequence number.
 	// ErrAccountNotFound (and nothing written) when the account does not exist.
 	DeleteAccount(ctx context.Context, id string, revokeUntil time.Time, msgs ...broker.Message) (int64, error)
 
@@ -143,7 +210,8 @@ type Store interface {
 	AddSigningKey(ctx context.Context, k SigningKey) error
 
 	// Prune deletes what no longer matters at now: revocations that expired (but never the
-	// newest one, which keeps the sequence), refresh tokens and password-reset links that
-	// expired, and login failures recorded before failuresBefore.
+	// newest one, which keeps the sequence), refresh tokens, password-reset and
+	// email-confirmation links that expired, and login failures recorded before
+	// failuresBefore.
 	Prune(ctx context.Context, now, failuresBefore time.Time) error
 }

@@ -57,3 +57,8 @@ func TestPostgresMigrationsFromEmpty(t *testing.T) {
 		t.Errorf("after reopen: last seq %d, %v; want %d", feed.LastSeq, err, seq)
 	}
 }
+
+func TestPostgresAccountsFromBeforeAreUnconfirmed(t *testing.T) {
+	t.Parallel()
+	checkAccountsFromBefore(t, openPostgres(t, pgtest.URL(t, auth.PostgresSchemas()...)))
+}

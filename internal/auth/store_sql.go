@@ -26,12 +26,14 @@ import (
 type SQLStore struct{ database.Store }
 
 // CreateAccount implements Store.
-func (s *SQLStore) CreateAccount(ctx context.Context, a Account, msgs ...broker.Message) error {
+func (s *SQLStore) CreateAccount(ctx context.Context, a Account, c *EmailConfirmation, msgs ...broker.Message) error {
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.Rebind(
-			`INSERT INTO accounts (id, email, email_key, display_name, password_hash, created_at)
-			 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (email_key) DO NOTHING`),
-			a.ID, a.Email, a.EmailKey, a.DisplayName, a.PasswordHash, database.Micros(a.CreatedAt))
+			`INSERT INTO accounts (id, email, email_key, display_name, password_hash, created_at,
+			 email_verified, pending_email, confirm_sent_at, version)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email_key) DO NOTHING`),
+			a.ID, a.Email, a.EmailKey, a.DisplayName, a.PasswordHash, database.Micros(a.CreatedAt),
+			a.EmailVerified, nullString(a.PendingEmail), database.NullMicros(a.ConfirmSentAt), a.Version)
 		if err != nil {
 			return err
 		}
@@ -39,6 +41,11 @@ func (s *SQLStore) CreateAccount(ctx context.Context, a Account, msgs ...broker.
 			return err
 		} else if n == 0 {
 			return ErrEmailTaken
+		}
+		if c != nil {
+			if err := s.insertConfirmation(ctx, tx, *c); err != nil {
+				return err
+			}
 		}
 		return outbox.Add(ctx, tx, s.Dialect(), msgs...)
 	})
@@ -48,28 +55,43 @@ func (s *SQLStore) CreateAccount(ctx context.Context, a Account, msgs ...broker.
 	return nil
 }
 
-const accountColumns = `id, email, email_key, display_name, password_hash, created_at`
+// nullString is s, or NULL when s is empty.
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
-func (s *SQLStore) account(ctx context.Context, where string, arg any) (Account, error) {
+const accountColumns = `id, email, email_key, display_name, password_hash, created_at,
+	email_verified, pending_email, confirm_sent_at, version`
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *SQLStore) account(ctx context.Context, db querier, where string, arg any, lock bool) (Account, error) {
 	var (
 		a       Account
 		created int64
+		pending sql.NullString
+		sent    sql.NullInt64
 	)
-	err := s.DB().QueryRowContext(ctx, s.Rebind(`SELECT `+accountColumns+` FROM accounts WHERE `+where+` = ?`), arg).
-		Scan(&a.ID, &a.Email, &a.EmailKey, &a.DisplayName, &a.PasswordHash, &created)
+	q := `SELECT ` + accountColumns + ` FROM accounts WHERE ` + where + ` = ?`
+	if lock && s.Dialect() == database.Postgres {
+		q += ` FOR UPDATE`
+	}
+	err := db.QueryRowContext(ctx, s.Rebind(q), arg).
+		Scan(&a.ID, &a.Email, &a.EmailKey, &a.DisplayName, &a.PasswordHash, &created,
+			&a.EmailVerified, &pending, &sent, &a.Version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Account{}, ErrAccountNotFound
 	}
 	if err != nil {
 		return Account{}, err
 	}
-	a.CreatedAt = database.FromMicros(created)
+	a.CreatedAt, a.PendingEmail, a.ConfirmSentAt = database.FromMicros(created), pending.String, database.FromNullMicros(sent)
 	return a, nil
 }
 
 // AccountByID implements Store.
 func (s *SQLStore) AccountByID(ctx context.Context, id string) (Account, error) {
-	a, err := s.account(ctx, "id", id)
+	a, err := s.account(ctx, s.DB(), "id", id, false)
 	if err != nil {
 		return Account{}, fmt.Errorf("account %s: %w", id, err)
 	}
@@ -78,7 +100,7 @@ func (s *SQLStore) AccountByID(ctx context.Context, id string) (Account, error) 
 
 // AccountByEmail implements Store.
 func (s *SQLStore) AccountByEmail(ctx context.Context, emailKey string) (Account, error) {
-	a, err := s.account(ctx, "email_key", emailKey)
+	a, err := s.account(ctx, s.DB(), "email_key", emailKey, false)
 	if err != nil {
 		return Account{}, fmt.Errorf("account by email: %w", err)
 	}
@@ -113,8 +135,10 @@ func (s *SQLStore) DeleteAccount(ctx context.Context, id string, revokeUntil tim
 		} else if n == 0 {
 			return ErrAccountNotFound
 		}
-		if _, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM refresh_tokens WHERE account_id = ?`), id); err != nil {
-			return err
+		for _, table := range []string{"refresh_tokens", "email_confirmations"} {
+			if _, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM `+table+` WHERE account_id = ?`), id); err != nil {
+				return err
+			}
 		}
 		if seq, err = s.insertRevocation(ctx, tx, nil, &id, revokeUntil); err != nil {
 			return err
@@ -485,6 +509,7 @@ func (s *SQLStore) Prune(ctx context.Context, now, failuresBefore time.Time) err
 		{`DELETE FROM revocations WHERE expires_at <= ? AND seq < (SELECT MAX(seq) FROM revocations)`, database.Micros(now)},
 		{`DELETE FROM refresh_tokens WHERE expires_at <= ?`, database.Micros(now)},
 		{`DELETE FROM password_resets WHERE expires_at <= ?`, database.Micros(now)},
+		{`DELETE FROM email_confirmations WHERE expires_at <= ?`, database.Micros(now)},
 		{`DELETE FROM login_failures WHERE at < ?`, database.Micros(failuresBefore)},
 	}
 	for _, st := range stmts {

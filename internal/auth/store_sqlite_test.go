@@ -49,3 +49,30 @@ func TestSQLiteStoreReopensWithItsData(t *testing.T) {
 		t.Fatalf("after reopen: last seq %d, %v; want %d", feed.LastSeq, err, seq)
 	}
 }
+
+// checkAccountsFromBefore inserts an account as the schema before confirmed addresses did
+// (migration 00002) and checks how it reads now: unconfirmed, nothing pending, version 1.
+func checkAccountsFromBefore(t *testing.T, s *auth.SQLStore) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := s.DB().ExecContext(ctx, s.Rebind(
+		`INSERT INTO accounts (id, email, email_key, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+		"old", "Old@Example.com", "old@example.com", "Old", "hash", testBase.UnixMicro())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.AccountByID(ctx, "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := auth.Account{ID: "old", Email: "Old@Example.com", EmailKey: "old@example.com", DisplayName: "Old",
+		PasswordHash: "hash", CreatedAt: testBase, Version: 1}
+	if got != want {
+		t.Errorf("account from before: %+v, want %+v", got, want)
+	}
+}
+
+func TestSQLiteAccountsFromBeforeAreUnconfirmed(t *testing.T) {
+	t.Parallel()
+	checkAccountsFromBefore(t, openSQLite(t))
+}

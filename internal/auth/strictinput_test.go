@@ -76,6 +76,43 @@ func TestRefreshAndLogoutRefuseInputThatIsNotStrict(t *testing.T) {
 	wantStatus(t, e.refreshRec(s.RefreshToken), http.StatusOK)
 }
 
+func TestAccountChangesRefuseInputThatIsNotStrict(t *testing.T) {
+	e := newEnv(t)
+	e.signUp(adaEmail, adaPassword, "Ada")
+	s := e.login(adaEmail, adaPassword)
+	token := e.welcomeToken(adaEmail)
+	patch := `{"display_name": "Eve", "email": "eve@example.com", "password": "a new password", "current_password": "` + adaPassword + `"}`
+	requests := []struct{ method, path, valid string }{
+		{"PATCH", "/api/v1/accounts/me", patch},
+		{"DELETE", "/api/v1/accounts/me", `{"current_password": "` + adaPassword + `"}`},
+		{"POST", "/api/v1/accounts/confirm-email", `{"token": "` + token + `"}`},
+	}
+	for _, r := range requests {
+		for _, body := range append([]string{
+			strings.Replace(r.valid, `{`, `{"Current_Password": "x", `, 1),
+			strings.Replace(r.valid, `{`, `{"TOKEN": "x", `, 1),
+			strings.Replace(r.valid, `{`, `{"email_verified": true, `, 1),
+		}, inputtest.Hostile(r.valid)...) {
+			rec := e.serve(request{method: r.method, path: r.path, body: body, caller: &s.caller})
+			if rec.Code != http.StatusBadRequest {
+				t.Errorf("%s %s %q: status %d, want 400: %s", r.method, r.path, body, rec.Code, rec.Body)
+				continue
+			}
+			inputtest.CheckResponse(t, rec)
+		}
+	}
+	// Nothing changed: the account is there, unconfirmed, with its name, address and password.
+	got := e.me(&s.caller)
+	if got.DisplayName != "Ada" || got.Email != adaEmail || got.EmailVerified {
+		t.Errorf("account after refusals: %+v", got)
+	}
+	if n := len(e.outbox()); n != 2 {
+		t.Errorf("%d messages queued, want the 2 of the sign-up", n)
+	}
+	wantStatus(t, e.refreshRec(s.RefreshToken), http.StatusOK)
+	wantStatus(t, e.confirmRec(token), http.StatusNoContent)
+}
+
 func TestAuthRefusesMalformedQueries(t *testing.T) {
 	e := newEnv(t)
 	for _, path := range []string{

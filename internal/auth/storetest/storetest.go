@@ -8,6 +8,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/auth"
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
+	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/outbox/outboxtest"
 )
 
@@ -38,6 +40,11 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 	t.Run("login failures", func(t *testing.T) { testLoginFailures(t, open) })
 	t.Run("password resets", func(t *testing.T) { testPasswordResets(t, open) })
 	t.Run("concurrent uses of one reset link", func(t *testing.T) { testResetOnce(t, open) })
+	t.Run("email confirmations", func(t *testing.T) { testEmailConfirmations(t, open) })
+	t.Run("update account", func(t *testing.T) { testUpdateAccount(t, open) })
+	t.Run("update account uses a confirmation link once", func(t *testing.T) { testUseConfirmation(t, open) })
+	t.Run("concurrent updates of one version have one winner", func(t *testing.T) { testUpdateOnce(t, open) })
+	t.Run("update account revokes the other logins", func(t *testing.T) { testUpdateRevokes(t, open) })
 	t.Run("signing keys", func(t *testing.T) { testSigningKeys(t, open) })
 	t.Run("prune", func(t *testing.T) { testPrune(t, open) })
 }
@@ -50,6 +57,7 @@ func account(n int) auth.Account {
 		DisplayName:  fmt.Sprintf("Person %d", n),
 		PasswordHash: fmt.Sprintf("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$hash%d", n),
 		CreatedAt:    base.Add(time.Duration(n) * time.Second),
+		Version:      1,
 	}
 }
 
@@ -75,7 +83,7 @@ func testAccounts(t *testing.T, open func(t *testing.T) auth.Store) {
 	t.Run("created account reads back by ID and by email key", func(t *testing.T) {
 		s := open(t)
 		a := account(1)
-		must(t, s.CreateAccount(ctx, a))
+		must(t, s.CreateAccount(ctx, a, nil))
 		byID, err := s.AccountByID(ctx, a.ID)
 		must(t, err)
 		if diff := cmp.Diff(a, byID); diff != "" {
@@ -91,7 +99,7 @@ func testAccounts(t *testing.T, open func(t *testing.T) auth.Store) {
 		s := open(t)
 		a := account(1)
 		a.CreatedAt = time.Date(2031, 3, 1, 14, 0, 0, 123456789, time.FixedZone("X", 2*3600))
-		must(t, s.CreateAccount(ctx, a))
+		must(t, s.CreateAccount(ctx, a, nil))
 		got, err := s.AccountByID(ctx, a.ID)
 		must(t, err)
 		want := time.Date(2031, 3, 1, 12, 0, 0, 123456000, time.UTC)
@@ -102,15 +110,15 @@ func testAccounts(t *testing.T, open func(t *testing.T) auth.Store) {
 	t.Run("create writes its messages to the outbox", func(t *testing.T) {
 		s := open(t)
 		m := outboxtest.Message(t, "email.send", map[string]string{"to": "x"})
-		must(t, s.CreateAccount(ctx, account(1), m))
+		must(t, s.CreateAccount(ctx, account(1), nil, m))
 		outboxtest.Check(t, s, m.ID)
 	})
 	t.Run("a taken email key is ErrEmailTaken and writes nothing", func(t *testing.T) {
 		s := open(t)
-		must(t, s.CreateAccount(ctx, account(1)))
+		must(t, s.CreateAccount(ctx, account(1), nil))
 		dup := account(2)
 		dup.EmailKey = account(1).EmailKey
-		err := s.CreateAccount(ctx, dup, outboxtest.Message(t, "email.send", nil))
+		err := s.CreateAccount(ctx, dup, nil, outboxtest.Message(t, "email.send", nil))
 		if !errors.Is(err, auth.ErrEmailTaken) {
 			t.Fatalf("CreateAccount duplicate = %v, want ErrEmailTaken", err)
 		}
@@ -121,7 +129,7 @@ func testAccounts(t *testing.T, open func(t *testing.T) auth.Store) {
 	})
 	t.Run("unknown account is ErrAccountNotFound", func(t *testing.T) {
 		s := open(t)
-		must(t, s.CreateAccount(ctx, account(1)))
+		must(t, s.CreateAccount(ctx, account(1), nil))
 		if _, err := s.AccountByID(ctx, "nope"); !errors.Is(err, auth.ErrAccountNotFound) {
 			t.Errorf("AccountByID = %v, want ErrAccountNotFound", err)
 		}
@@ -134,8 +142,8 @@ func testAccounts(t *testing.T, open func(t *testing.T) auth.Store) {
 	})
 	t.Run("set password hash replaces the hash of that account only", func(t *testing.T) {
 		s := open(t)
-		must(t, s.CreateAccount(ctx, account(1)))
-		must(t, s.CreateAccount(ctx, account(2)))
+		must(t, s.CreateAccount(ctx, account(1), nil))
+		must(t, s.CreateAccount(ctx, account(2), nil))
 		must(t, s.SetPasswordHash(ctx, account(1).ID, "new-hash"))
 		a1, err := s.AccountByID(ctx, account(1).ID)
 		must(t, err)
@@ -152,8 +160,8 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) auth.Store) {
 	t.Run("deletes the account and its tokens, revokes it and writes its messages", func(t *testing.T) {
 		s := open(t)
 		a, other := account(1), account(2)
-		must(t, s.CreateAccount(ctx, a))
-		must(t, s.CreateAccount(ctx, other))
+		must(t, s.CreateAccount(ctx, a, nil))
+		must(t, s.CreateAccount(ctx, other, nil))
 		mine, theirs := token(1, "s1", a.ID, base), token(2, "s2", other.ID, base)
 		must(t, s.CreateRefreshToken(ctx, mine))
 		must(t, s.CreateRefreshToken(ctx, theirs))
@@ -188,11 +196,11 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) auth.Store) {
 		// The email address is free again.
 		again := account(3)
 		again.EmailKey = a.EmailKey
-		must(t, s.CreateAccount(ctx, again))
+		must(t, s.CreateAccount(ctx, again, nil))
 	})
 	t.Run("unknown account is ErrAccountNotFound and writes nothing", func(t *testing.T) {
 		s := open(t)
-		must(t, s.CreateAccount(ctx, account(1)))
+		must(t, s.CreateAccount(ctx, account(1), nil))
 		_, err := s.DeleteAccount(ctx, "nope", base, outboxtest.Message(t, "account.deleted", nil))
 		if !errors.Is(err, auth.ErrAccountNotFound) {
 			t.Fatalf("DeleteAccount = %v, want ErrAccountNotFound", err)
@@ -446,7 +454,7 @@ func testRevocationsInOrder(t *testing.T, open func(t *testing.T) auth.Store) {
 				)
 				if i%5 == 0 { // some revocations come from deleted accounts
 					a := account(w*each + i + 1)
-					if err = s.CreateAccount(ctx, a); err == nil {
+					if err = s.CreateAccount(ctx, a, nil); err == nil {
 						session = "account:" + a.ID
 						seq, err = s.DeleteAccount(ctx, a.ID, until)
 					}
@@ -606,7 +614,7 @@ func testPrune(t *testing.T, open func(t *testing.T) auth.Store) {
 	must(t, s.RecordLoginFailure(ctx, cutoff.Add(time.Second), "k"))
 	// Password-reset links: one expired, one not.
 	a := account(1)
-	must(t, s.CreateAccount(ctx, a))
+	must(t, s.CreateAccount(ctx, a, nil))
 	must(t, s.CreatePasswordReset(ctx, auth.PasswordReset{Hash: "expired", AccountID: a.ID, CreatedAt: base, ExpiresAt: now}))
 	must(t, s.CreatePasswordReset(ctx, auth.PasswordReset{Hash: "live", AccountID: a.ID, CreatedAt: base, ExpiresAt: now.Add(time.Minute)}))
 
@@ -654,8 +662,8 @@ func testPasswordResets(t *testing.T, open func(t *testing.T) auth.Store) {
 	ctx := context.Background()
 	s := open(t)
 	a, other := account(1), account(2)
-	must(t, s.CreateAccount(ctx, a))
-	must(t, s.CreateAccount(ctx, other))
+	must(t, s.CreateAccount(ctx, a, nil))
+	must(t, s.CreateAccount(ctx, other, nil))
 	expires := base.Add(time.Hour)
 	first := auth.PasswordReset{Hash: "first", AccountID: a.ID, CreatedAt: base, ExpiresAt: expires}
 	second := auth.PasswordReset{Hash: "second", AccountID: a.ID, CreatedAt: base.Add(time.Minute), ExpiresAt: expires}
@@ -734,7 +742,7 @@ func testResetOnce(t *testing.T, open func(t *testing.T) auth.Store) {
 	ctx := context.Background()
 	s := open(t)
 	a := account(1)
-	must(t, s.CreateAccount(ctx, a))
+	must(t, s.CreateAccount(ctx, a, nil))
 	must(t, s.CreatePasswordReset(ctx, auth.PasswordReset{Hash: "link", AccountID: a.ID, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}))
 	var (
 		wg   sync.WaitGroup
@@ -761,5 +769,354 @@ func testResetOnce(t *testing.T, open func(t *testing.T) auth.Store) {
 	}
 	if got, err := s.AccountByID(ctx, a.ID); err != nil || got.PasswordHash != wins[0] {
 		t.Errorf("password hash %q, %v; want the winner's %q", got.PasswordHash, err, wins[0])
+	}
+}
+
+func confirmation(hash string, a auth.Account, email string, created time.Time) auth.EmailConfirmation {
+	return auth.EmailConfirmation{
+		Hash: hash, AccountID: a.ID, Email: email, EmailKey: strings.ToLower(email),
+		CreatedAt: created, ExpiresAt: created.Add(48 * time.Hour),
+	}
+}
+
+func testEmailConfirmations(t *testing.T, open func(t *testing.T) auth.Store) {
+	ctx := context.Background()
+	t.Run("an account is created with its link and messages, or not at all", func(t *testing.T) {
+		s := open(t)
+		a := account(1)
+		c := confirmation("welcome", a, a.Email, base)
+		m := outboxtest.Message(t, "email.send", map[string]string{"kind": "welcome"})
+		must(t, s.CreateAccount(ctx, a, &c, m))
+		got, err := s.EmailConfirmation(ctx, "welcome")
+		must(t, err)
+		if diff := cmp.Diff(c, got); diff != "" {
+			t.Errorf("EmailConfirmation (-want +got):\n%s", diff)
+		}
+		outboxtest.Check(t, s, m.ID)
+
+		dup := account(2)
+		dup.EmailKey = a.EmailKey
+		dupLink := confirmation("dup", dup, dup.Email, base)
+		if err := s.CreateAccount(ctx, dup, &dupLink, outboxtest.Message(t, "email.send", nil)); !errors.Is(err, auth.ErrEmailTaken) {
+			t.Fatalf("CreateAccount duplicate = %v, want ErrEmailTaken", err)
+		}
+		if _, err := s.EmailConfirmation(ctx, "dup"); !errors.Is(err, auth.ErrConfirmationNotCurrent) {
+			t.Errorf("link of a refused account: %v, want ErrConfirmationNotCurrent", err)
+		}
+		outboxtest.Check(t, s, m.ID)
+		if _, err := s.EmailConfirmation(ctx, "nope"); !errors.Is(err, auth.ErrConfirmationNotCurrent) {
+			t.Errorf("unknown link: %v, want ErrConfirmationNotCurrent", err)
+		}
+	})
+	t.Run("every field of an account reads back", func(t *testing.T) {
+		s := open(t)
+		a := account(1)
+		sent := base.Add(time.Minute)
+		a.EmailVerified, a.PendingEmail, a.ConfirmSentAt, a.Version = true, "New@Example.org", &sent, 7
+		must(t, s.CreateAccount(ctx, a, nil))
+		got, err := s.AccountByID(ctx, a.ID)
+		must(t, err)
+		if diff := cmp.Diff(a, got); diff != "" {
+			t.Errorf("AccountByID (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("deleting the account deletes its links", func(t *testing.T) {
+		s := open(t)
+		a, other := account(1), account(2)
+		c, theirs := confirmation("mine", a, a.Email, base), confirmation("theirs", other, other.Email, base)
+		must(t, s.CreateAccount(ctx, a, &c))
+		must(t, s.CreateAccount(ctx, other, &theirs))
+		_, err := s.DeleteAccount(ctx, a.ID, base)
+		must(t, err)
+		if _, err := s.EmailConfirmation(ctx, "mine"); !errors.Is(err, auth.ErrConfirmationNotCurrent) {
+			t.Errorf("link of a deleted account: %v, want ErrConfirmationNotCurrent", err)
+		}
+		if _, err := s.EmailConfirmation(ctx, "theirs"); err != nil {
+			t.Errorf("another account's link: %v", err)
+		}
+	})
+	t.Run("prune deletes expired links only", func(t *testing.T) {
+		s := open(t)
+		a := account(1)
+		expired := confirmation("expired", a, a.Email, base)
+		must(t, s.CreateAccount(ctx, a, &expired))
+		now := expired.ExpiresAt
+		live := confirmation("live", a, a.Email, now.Add(-time.Hour))
+		_, err := s.UpdateAccount(ctx, auth.AccountUpdate{Account: bumped(a), Now: now, NewConfirmation: &live})
+		must(t, err)
+		must(t, s.Prune(ctx, now, now))
+		if _, err := s.EmailConfirmation(ctx, "expired"); !errors.Is(err, auth.ErrConfirmationNotCurrent) {
+			t.Errorf("expired link after prune: %v, want ErrConfirmationNotCurrent", err)
+		}
+		if _, err := s.EmailConfirmation(ctx, "live"); err != nil {
+			t.Errorf("live link after prune: %v", err)
+		}
+	})
+}
+
+// bumped returns a with its version raised: the state an update of a stores.
+func bumped(a auth.Account) auth.Account {
+	a.Version++
+	return a
+}
+
+func testUpdateAccount(t *testing.T, open func(t *testing.T) auth.Store) {
+	ctx := context.Background()
+	t.Run("stores the new state, the new link and the messages", func(t *testing.T) {
+		s := open(t)
+		a, other := account(1), account(2)
+		must(t, s.CreateAccount(ctx, a, nil))
+		must(t, s.CreateAccount(ctx, other, nil))
+		n := bumped(a)
+		sent := base.Add(time.Hour)
+		n.DisplayName, n.PendingEmail, n.ConfirmSentAt, n.PasswordHash = "Renamed", "New@Example.org", &sent, "new-hash"
+		c := confirmation("new", a, "New@Example.org", sent)
+		m := outboxtest.Message(t, "account.changed", map[string]string{"account_id": a.ID})
+		seq, err := s.UpdateAccount(ctx, auth.AccountUpdate{Account: n, Now: sent, NewConfirmation: &c, Messages: []broker.Message{m}})
+		must(t, err)
+		if seq != 0 {
+			t.Errorf("seq %d, want 0: nothing revoked", seq)
+		}
+		got, err := s.AccountByID(ctx, a.ID)
+		must(t, err)
+		if diff := cmp.Diff(n, got); diff != "" {
+			t.Errorf("account (-want +got):\n%s", diff)
+		}
+		if got, err := s.AccountByID(ctx, other.ID); err != nil || got != other {
+			t.Errorf("the other account changed: %+v, %v", got, err)
+		}
+		if got, err := s.EmailConfirmation(ctx, "new"); err != nil || got != c {
+			t.Errorf("new link %+v, %v; want %+v", got, err, c)
+		}
+		outboxtest.Check(t, s, m.ID)
+	})
+	t.Run("refusals write nothing", func(t *testing.T) {
+		s := open(t)
+		a, other := account(1), account(2)
+		c := confirmation("link", a, a.Email, base)
+		must(t, s.CreateAccount(ctx, a, &c))
+		must(t, s.CreateAccount(ctx, other, nil))
+		renamed := func(version int64) auth.Account {
+			n := a
+			n.DisplayName, n.Version = "Renamed", version
+			return n
+		}
+		taken := bumped(a)
+		taken.Email, taken.EmailKey = other.Email, other.EmailKey
+		unknown := bumped(account(3))
+		tests := []struct {
+			name    string
+			u       auth.AccountUpdate
+			wantErr error
+		}{
+			{"a version that is not the next is ErrAccountChanged", auth.AccountUpdate{Account: renamed(a.Version)}, auth.ErrAccountChanged},
+			{"a version two ahead is ErrAccountChanged", auth.AccountUpdate{Account: renamed(a.Version + 2)}, auth.ErrAccountChanged},
+			{"another account's email key is ErrEmailTaken", auth.AccountUpdate{Account: taken}, auth.ErrEmailTaken},
+			{"an unknown link is ErrConfirmationNotCurrent", auth.AccountUpdate{Account: renamed(2), UseConfirmation: "nope"}, auth.ErrConfirmationNotCurrent},
+			{"an expired link is ErrConfirmationNotCurrent", auth.AccountUpdate{Account: renamed(2), UseConfirmation: "link", Now: c.ExpiresAt}, auth.ErrConfirmationNotCurrent},
+			{"an unknown account is ErrAccountNotFound", auth.AccountUpdate{Account: unknown}, auth.ErrAccountNotFound},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				tt.u.Messages = []broker.Message{outboxtest.Message(t, "account.changed", nil)}
+				newLink := confirmation("new-"+tt.name, a, a.Email, base)
+				tt.u.NewConfirmation = &newLink
+				if tt.u.Now.IsZero() {
+					tt.u.Now = base.Add(time.Minute)
+				}
+				if _, err := s.UpdateAccount(ctx, tt.u); !errors.Is(err, tt.wantErr) {
+					t.Fatalf("UpdateAccount = %v, want %v", err, tt.wantErr)
+				}
+				if got, err := s.AccountByID(ctx, a.ID); err != nil || got != a {
+					t.Errorf("account after a refusal: %+v, %v; want it unchanged", got, err)
+				}
+				if got, err := s.EmailConfirmation(ctx, "link"); err != nil || got.UsedAt != nil {
+					t.Errorf("link after a refusal: %+v, %v; want it unused", got, err)
+				}
+				if _, err := s.EmailConfirmation(ctx, newLink.Hash); !errors.Is(err, auth.ErrConfirmationNotCurrent) {
+					t.Errorf("new link stored by a refused update: %v", err)
+				}
+				outboxtest.Check(t, s)
+			})
+		}
+	})
+	t.Run("links that confirm nothing any more stop working", func(t *testing.T) {
+		s := open(t)
+		a := account(1)
+		welcome := confirmation("welcome", a, a.Email, base)
+		must(t, s.CreateAccount(ctx, a, &welcome))
+		now := base.Add(time.Minute)
+		// A change to b: the link to the unconfirmed current address keeps working.
+		toB := bumped(a)
+		toB.PendingEmail = "b@example.com"
+		linkB := confirmation("b", a, "b@example.com", now)
+		_, err := s.UpdateAccount(ctx, auth.AccountUpdate{Account: toB, Now: now, NewConfirmation: &linkB})
+		must(t, err)
+		// Then to c: the link to b stops, the others work.
+		toC := bumped(toB)
+		toC.PendingEmail = "C@example.com"
+		linkC := confirmation("c", a, "C@example.com", now)
+		_, err = s.UpdateAccount(ctx, auth.AccountUpdate{Account: toC, Now: now, NewConfirmation: &linkC})
+		must(t, err)
+		used := func(hash string) bool {
+			t.Helper()
+			c, err := s.EmailConfirmation(ctx, hash)
+			must(t, err)
+			return c.UsedAt != nil
+		}
+		if used("welcome") || !used("b") || used("c") {
+			t.Errorf("after changing to c: welcome used %v, b used %v, c used %v; want only b", used("welcome"), used("b"), used("c"))
+		}
+		// The current address is confirmed: its links stop, the pending one's works.
+		confirmed := bumped(toC)
+		confirmed.EmailVerified = true
+		_, err = s.UpdateAccount(ctx, auth.AccountUpdate{Account: confirmed, Now: now})
+		must(t, err)
+		if !used("welcome") || used("c") {
+			t.Errorf("after confirming: welcome used %v, c used %v; want welcome only", used("welcome"), used("c"))
+		}
+		// The link to c switches the address: it is used, nothing is pending.
+		switched := bumped(confirmed)
+		switched.Email, switched.EmailKey, switched.PendingEmail = "C@example.com", "c@example.com", ""
+		_, err = s.UpdateAccount(ctx, auth.AccountUpdate{Account: switched, Now: now, UseConfirmation: "c"})
+		must(t, err)
+		if !used("c") {
+			t.Error("the link to c is not used")
+		}
+		if _, err := s.UpdateAccount(ctx, auth.AccountUpdate{Account: bumped(switched), Now: now, UseConfirmation: "c"}); !errors.Is(err, auth.ErrConfirmationNotCurrent) {
+			t.Errorf("second use of a link: %v, want ErrConfirmationNotCurrent", err)
+		}
+		if got, err := s.AccountByEmail(ctx, "c@example.com"); err != nil || got != switched {
+			t.Errorf("account by its new address: %+v, %v", got, err)
+		}
+		if _, err := s.AccountByEmail(ctx, a.EmailKey); !errors.Is(err, auth.ErrAccountNotFound) {
+			t.Errorf("account by its old address: %v, want ErrAccountNotFound", err)
+		}
+	})
+}
+
+func testUseConfirmation(t *testing.T, open func(t *testing.T) auth.Store) {
+	ctx := context.Background()
+	s := open(t)
+	a := account(1)
+	c := confirmation("link", a, a.Email, base)
+	must(t, s.CreateAccount(ctx, a, &c))
+	// Every use computes from the same state but its own version, so that only the link
+	// decides: versions 2..9 are each the next one in turn, but a link is used once.
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		wins int
+	)
+	for range 8 {
+		wg.Go(func() {
+			for {
+				cur, err := s.AccountByID(ctx, a.ID)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				n := bumped(cur)
+				n.EmailVerified = true
+				_, err = s.UpdateAccount(ctx, auth.AccountUpdate{Account: n, Now: base.Add(time.Minute), UseConfirmation: "link"})
+				switch {
+				case errors.Is(err, auth.ErrAccountChanged):
+					continue
+				case err == nil:
+					mu.Lock()
+					wins++
+					mu.Unlock()
+				case !errors.Is(err, auth.ErrConfirmationNotCurrent):
+					t.Errorf("use: %v", err)
+				}
+				return
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Errorf("%d uses of one link succeeded, want exactly 1", wins)
+	}
+	if got, err := s.AccountByID(ctx, a.ID); err != nil || got.Version != 2 || !got.EmailVerified {
+		t.Errorf("account %+v, %v; want confirmed at version 2", got, err)
+	}
+}
+
+func testUpdateOnce(t *testing.T, open func(t *testing.T) auth.Store) {
+	ctx := context.Background()
+	s := open(t)
+	a := account(1)
+	must(t, s.CreateAccount(ctx, a, nil))
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			u := bumped(a)
+			u.DisplayName = fmt.Sprintf("Name %d", i)
+			_, errs[i] = s.UpdateAccount(ctx, auth.AccountUpdate{Account: u, Now: base,
+				Messages: []broker.Message{outboxtest.Message(t, "account.changed", nil)}})
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if winner >= 0 {
+				t.Errorf("updates %d and %d of version 1 both won", winner, i)
+			}
+			winner = i
+		case !errors.Is(err, auth.ErrAccountChanged):
+			t.Errorf("update %d: %v", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no update won")
+	}
+	if got, err := s.AccountByID(ctx, a.ID); err != nil || got.DisplayName != fmt.Sprintf("Name %d", winner) || got.Version != 2 {
+		t.Errorf("account %+v, %v; want the winner's name at version 2", got, err)
+	}
+}
+
+func testUpdateRevokes(t *testing.T, open func(t *testing.T) auth.Store) {
+	ctx := context.Background()
+	s := open(t)
+	a, other := account(1), account(2)
+	must(t, s.CreateAccount(ctx, a, nil))
+	must(t, s.CreateAccount(ctx, other, nil))
+	keep, first, second, theirs := token(1, "keep", a.ID, base), token(2, "s1", a.ID, base), token(3, "s2", a.ID, base), token(4, "s3", other.ID, base)
+	for _, tok := range []auth.RefreshToken{keep, first, second, theirs} {
+		must(t, s.CreateRefreshToken(ctx, tok))
+	}
+	n := bumped(a)
+	n.PasswordHash = "new-hash"
+	until := base.Add(15 * time.Minute)
+	seq, err := s.UpdateAccount(ctx, auth.AccountUpdate{Account: n, Now: base, RevokeOtherSessions: true, KeepSession: "keep", RevokeUntil: until})
+	must(t, err)
+	feed, err := s.Revocations(ctx, 0, base)
+	must(t, err)
+	if feed.LastSeq != seq || len(feed.Revocations) != 2 {
+		t.Fatalf("feed %+v, want two revocations up to seq %d", feed, seq)
+	}
+	var sessions []string
+	for _, r := range feed.Revocations {
+		sessions = append(sessions, r.SessionID)
+		if !r.ExpiresAt.Equal(until) {
+			t.Errorf("revocation of %s matters until %v, want %v", r.SessionID, r.ExpiresAt, until)
+		}
+	}
+	if diff := cmp.Diff([]string{"s1", "s2"}, sessions); diff != "" {
+		t.Errorf("revoked logins (-want +got):\n%s", diff)
+	}
+	for _, tok := range []auth.RefreshToken{first, second} {
+		if _, err := s.RefreshToken(ctx, tok.Hash); !errors.Is(err, auth.ErrRefreshTokenNotFound) {
+			t.Errorf("token of revoked login %s: %v", tok.SessionID, err)
+		}
+	}
+	for _, tok := range []auth.RefreshToken{keep, theirs} {
+		if _, err := s.RefreshToken(ctx, tok.Hash); err != nil {
+			t.Errorf("token of kept login %s: %v", tok.SessionID, err)
+		}
 	}
 }
