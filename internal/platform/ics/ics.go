@@ -49,7 +49,7 @@ type Event struct {
 	Location  *Location
 	OnlineURL *string
 	Category  *string
-	// UpdatedAt is the LAST-MODIFIED.
+	// UpdatedAt is the LAST-MODIFIED; a zero UpdatedAt (a snapshot that lacks it) writes none.
 	UpdatedAt time.Time
 	// Sequence is the SEQUENCE: the events service raises it whenever a field a calendar shows
 	// changes.
@@ -140,7 +140,9 @@ func render(e Event, o Options, m Method) []byte {
 	if m == Cancel {
 		line("STATUS", "CANCELLED")
 	}
-	line("LAST-MODIFIED", utc(e.UpdatedAt))
+	if !e.UpdatedAt.IsZero() {
+		line("LAST-MODIFIED", utc(e.UpdatedAt))
+	}
 	line("END", "VEVENT")
 	line("END", "VCALENDAR")
 	return b.Bytes()

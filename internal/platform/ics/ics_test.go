@@ -101,6 +101,9 @@ func TestRenderUsesOnlineURL(t *testing.T) {
 	if !strings.Contains(out, "UID:1@eventpost\r\n") {
 		t.Errorf("without a host the UID is not ID@eventpost:\n%s", out)
 	}
+	if strings.Contains(out, "LAST-MODIFIED") {
+		t.Errorf("an event without an update time has a LAST-MODIFIED:\n%s", out)
+	}
 }
 
 func TestRenderCancel(t *testing.T) {
