@@ -77,7 +77,7 @@ func (s *Service) handleCalendar(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", ics.ContentType)
+	w.Header().Set("Content-Type", ics.Publish.ContentType())
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": "event-" + e.ID + ".ics"}))
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)

@@ -48,6 +48,7 @@ func TestCreateEvent(t *testing.T) {
 			"id": id, "organizer_id": alice, "title": "Jazz night", "description": "", "starts_at": start,
 			"ends_at": nil, "timezone": "UTC", "location": nil, "online_url": nil, "category": nil,
 			"tags": []any{}, "capacity": nil, "created_at": "2030-01-10T12:00:00Z", "updated_at": "2030-01-10T12:00:00Z",
+			"sequence": float64(0),
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("body (-want +got):\n%s", diff)
@@ -292,13 +293,15 @@ func TestCalendar(t *testing.T) {
 		notWant []string
 	}{
 		{"with a place", withPlace, []string{
-			"BEGIN:VCALENDAR\r\n", "BEGIN:VEVENT\r\n", "UID:" + withPlace.ID + "@eventpost\r\n", "DTSTAMP:20300110T120000Z\r\n",
+			"BEGIN:VCALENDAR\r\n", "METHOD:PUBLISH\r\n", "BEGIN:VEVENT\r\n", "UID:" + withPlace.ID + "@eventpost.example\r\n",
+			"SEQUENCE:0\r\n", "DTSTAMP:20300110T120000Z\r\n", "LAST-MODIFIED:20300110T120000Z\r\n",
 			"DTSTART:20300301T173000Z\r\n", "DTEND:20300301T200000Z\r\n", `SUMMARY:Jazz\, live\; at last` + "\r\n",
 			`DESCRIPTION:Line one\nLine two` + "\r\n", `LOCATION:Le Caveau\, 5 rue de la Huchette\, Paris` + "\r\n",
 			"URL:https://eventpost.example/events/" + withPlace.ID + "\r\n", "END:VEVENT\r\n", "END:VCALENDAR\r\n",
 		}, nil},
-		{"online", online, []string{"UID:" + online.ID + "@eventpost\r\n", "DTSTART:20300302T100000Z\r\n",
-			"SUMMARY:Webinar\r\n", "URL:https://meet.example.com/abc\r\n"}, []string{"DTEND", "DESCRIPTION"}},
+		{"online, without an end: an hour long", online, []string{"UID:" + online.ID + "@eventpost.example\r\n",
+			"DTSTART:20300302T100000Z\r\n", "DTEND:20300302T110000Z\r\n", "SUMMARY:Webinar\r\n",
+			"URL:https://meet.example.com/abc\r\n"}, []string{"DESCRIPTION"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -306,8 +309,8 @@ func TestCalendar(t *testing.T) {
 			if w.Code != http.StatusOK {
 				t.Fatalf("status %d: %s", w.Code, w.Body)
 			}
-			if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/calendar") {
-				t.Errorf("Content-Type = %q", ct)
+			if ct, want := w.Header().Get("Content-Type"), "text/calendar; charset=utf-8; method=PUBLISH"; ct != want {
+				t.Errorf("Content-Type = %q, want %q", ct, want)
 			}
 			if cd, want := w.Header().Get("Content-Disposition"), `attachment; filename=event-`+tt.e.ID+`.ics`; cd != want {
 				t.Errorf("Content-Disposition = %q, want %q", cd, want)
@@ -357,22 +360,33 @@ func TestPatchEvent(t *testing.T) {
 		check       check
 		wantMoved   bool // the message carries the previous start
 	}{
-		{name: "title", patch: `{"title": "Jazz & Blues"}`, check: unchangedExcept(func(e *events.Event) { e.Title = "Jazz & Blues" })},
+		// A change that calendars show raises the sequence; others keep it.
+		{name: "title", patch: `{"title": "Jazz & Blues"}`, check: unchangedExcept(func(e *events.Event) { e.Title, e.Sequence = "Jazz & Blues", 1 })},
 		{name: "merge-patch content type", patch: `{"title": "X"}`, contentType: "application/merge-patch+json",
-			check: unchangedExcept(func(e *events.Event) { e.Title = "X" })},
+			check: unchangedExcept(func(e *events.Event) { e.Title, e.Sequence = "X", 1 })},
 		{name: "move the start", patch: `{"starts_at": "` + future(47*time.Hour) + `"}`, wantMoved: true,
-			check: unchangedExcept(func(e *events.Event) { e.StartsAt = testNow.Add(47 * time.Hour) })},
+			check: unchangedExcept(func(e *events.Event) { e.StartsAt, e.Sequence = testNow.Add(47*time.Hour), 1 })},
+		{name: "move the end", patch: `{"ends_at": "` + future(51*time.Hour) + `"}`,
+			check: unchangedExcept(func(e *events.Event) { e.EndsAt, e.Sequence = ptr(testNow.Add(51*time.Hour)), 1 })},
 		{name: "null clears optional fields", patch: `{"description": null, "ends_at": null, "timezone": null, "location": null,
 			"online_url": null, "category": null, "tags": null, "capacity": null}`,
 			check: unchangedExcept(func(e *events.Event) {
 				e.Description, e.EndsAt, e.Timezone, e.Location, e.OnlineURL, e.Category, e.Tags, e.Capacity = "", nil, "UTC", nil, nil, nil, []string{}, nil
+				e.Sequence = 1
 			})},
 		{name: "location is merged", patch: `{"location": {"name": "Other club"}}`,
-			check: unchangedExcept(func(e *events.Event) { e.Location.Name = "Other club" })},
+			check: unchangedExcept(func(e *events.Event) { e.Location.Name, e.Sequence = "Other club", 1 })},
 		{name: "coordinates removed from the location", patch: `{"location": {"lat": null, "lon": null}}`,
-			check: unchangedExcept(func(e *events.Event) { e.Location.Lat, e.Location.Lon = nil, nil })},
+			check: unchangedExcept(func(e *events.Event) { e.Location.Lat, e.Location.Lon, e.Sequence = nil, nil, 1 })},
+		{name: "online link", patch: `{"online_url": "https://x.example/other"}`,
+			check: unchangedExcept(func(e *events.Event) { e.OnlineURL, e.Sequence = ptr("https://x.example/other"), 1 })},
 		{name: "tags replaced and normalized", patch: `{"tags": ["Blues", "blues", "late"]}`,
 			check: unchangedExcept(func(e *events.Event) { e.Tags = []string{"blues", "late"} })},
+		{name: "description, category, time zone and capacity keep the sequence",
+			patch: `{"description": "Other.", "category": "Jazz", "timezone": "UTC", "capacity": 10}`,
+			check: unchangedExcept(func(e *events.Event) {
+				e.Description, e.Category, e.Timezone, e.Capacity = "Other.", ptr("Jazz"), "UTC", ptr(int64(10))
+			})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -394,7 +408,7 @@ func TestPatchEvent(t *testing.T) {
 				t.Fatalf("outbox = %+v, want event.changed after the creation's", msgs)
 			}
 			c := msgs[1].Changed
-			if c.Event.Title != after.Title || !c.Event.UpdatedAt.Equal(after.UpdatedAt) {
+			if c.Event.Title != after.Title || !c.Event.UpdatedAt.Equal(after.UpdatedAt) || c.Event.Sequence != after.Sequence {
 				t.Errorf("message snapshot %+v does not match %+v", c.Event, after)
 			}
 			switch {

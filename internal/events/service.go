@@ -90,6 +90,7 @@ func (s *Service) Patch(ctx context.Context, callerID, id string, patch map[stri
 			return Event{}, nil, err
 		}
 		e.ID, e.OrganizerID, e.CreatedAt, e.UpdatedAt = old.ID, old.OrganizerID, old.CreatedAt, old.UpdatedAt
+		e.Sequence = old.Sequence
 		if sameContent(e, old) {
 			unchanged = old
 			return Event{}, nil, errUnchanged
@@ -98,6 +99,9 @@ func (s *Service) Patch(ctx context.Context, callerID, id string, patch map[stri
 		e.UpdatedAt = utcMicro(now)
 		if !e.UpdatedAt.After(old.UpdatedAt) {
 			e.UpdatedAt = old.UpdatedAt.Add(time.Microsecond)
+		}
+		if calendarChanged(e, old) {
+			e.Sequence++
 		}
 		var prev *time.Time
 		if !e.StartsAt.Equal(old.StartsAt) {
@@ -170,7 +174,13 @@ func (s *Service) Calendar(ctx context.Context, id string) (Event, []byte, error
 	if err != nil {
 		return Event{}, nil, err
 	}
-	return e, ics.Render(e.Snapshot().Calendar(), s.EventURL(e.ID), s.now()), nil
+	return e, ics.Render(e.Snapshot().Calendar(), s.calendarOptions(e.ID)), nil
+}
+
+// calendarOptions returns the options of the calendar of the event with the given ID: its
+// UID on the public host, its page, stamped now.
+func (s *Service) calendarOptions(id string) ics.Options {
+	return ics.Options{Host: ics.Host(s.cfg.PublicURL), EventURL: s.EventURL(id), Stamp: s.now()}
 }
 
 // EventURL returns the address of the event's page.
@@ -207,6 +217,29 @@ func changedMessage(ctx context.Context, e Event, prevStart *time.Time) (broker.
 
 func deletedMessage(ctx context.Context, e Event, reason string) (broker.Message, error) {
 	return broker.NewMessage(ctx, messages.TypeEventDeleted, messages.EventDeleted{Event: e.Snapshot(), Reason: reason})
+}
+
+// calendarChanged reports whether a and b differ in a field that calendars show and that
+// makes them replace their copy of the event (RFC 5545 SEQUENCE): start, end, title or place.
+// The description, category, tags, time zone (calendars get UTC) and capacity do not count.
+func calendarChanged(a, b Event) bool {
+	return !a.StartsAt.Equal(b.StartsAt) || !equalTimes(a.EndsAt, b.EndsAt) || a.Title != b.Title ||
+		!sameLocation(a.Location, b.Location) || !equalPtr(a.OnlineURL, b.OnlineURL)
+}
+
+func equalTimes(a, b *time.Time) bool {
+	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
+}
+
+func equalPtr[T comparable](a, b *T) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
+
+func sameLocation(a, b *Location) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Name == b.Name && a.Address == b.Address && equalPtr(a.Lat, b.Lat) && equalPtr(a.Lon, b.Lon)
 }
 
 // sameContent reports whether a and b have the same organizer-set fields.

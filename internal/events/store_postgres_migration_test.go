@@ -15,8 +15,8 @@ import (
 
 // TestPostgresTimesMigration stores events in the first schema, which kept times as
 // timestamptz, opens the store, which migrates them to unix microseconds, and checks that
-// every time is kept to the microsecond (before 1970 and centuries away included) and that
-// searches find them in order.
+// every time is kept to the microsecond (before 1970 and centuries away included), that
+// searches find them in order, and that the later migrations give them sequence 0.
 func TestPostgresTimesMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -67,6 +67,9 @@ func TestPostgresTimesMigration(t *testing.T) {
 		if !e.StartsAt.Equal(at) || !e.CreatedAt.Equal(at.Add(-time.Microsecond)) || !e.UpdatedAt.Equal(at.Add(time.Second)) {
 			t.Errorf("event %d: starts %v, created %v, updated %v; want %v, a µs before, a second after",
 				i, e.StartsAt, e.CreatedAt, e.UpdatedAt, at)
+		}
+		if e.Sequence != 0 {
+			t.Errorf("event %d: sequence %d after the migration, want 0", i, e.Sequence)
 		}
 		if (e.EndsAt != nil) != (i%2 == 0) || e.EndsAt != nil && !e.EndsAt.Equal(at.Add(time.Microsecond)) {
 			t.Errorf("event %d: ends %v, want a µs after %v or none", i, e.EndsAt, at)

@@ -61,12 +61,12 @@ func (s *SQLStore) queryEvents(ctx context.Context, query string, args []any) ([
 // eventColumns are the columns scanEvent reads, as SQLite keeps them.
 const eventColumns = `e.id, e.organizer_id, e.title, e.description, e.starts_at, e.ends_at, e.timezone,
 	e.location_name, e.location_address, e.lat, e.lon, e.online_url, e.category, e.tags, e.capacity,
-	e.created_at, e.updated_at`
+	e.created_at, e.updated_at, e.sequence`
 
 // postgresEventColumns are the columns scanEvent reads, with the tags as JSON.
 const postgresEventColumns = `e.id, e.organizer_id, e.title, e.description, e.starts_at, e.ends_at, e.timezone,
 	e.location_name, e.location_address, e.lat, e.lon, e.online_url, e.category, to_json(e.tags), e.capacity,
-	e.created_at, e.updated_at`
+	e.created_at, e.updated_at, e.sequence`
 
 // columns returns the columns scanEvent reads in the store's dialect.
 func (s *SQLStore) columns() string {
@@ -89,7 +89,7 @@ func scanEvent(r database.Scanner) (Event, error) {
 		tags                string
 	)
 	err := r.Scan(&e.ID, &e.OrganizerID, &e.Title, &e.Description, &startsAt, &endsAt, &e.Timezone,
-		&locName, &locAddress, &lat, &lon, &onlineURL, &category, &tags, &capacity, &created, &updated)
+		&locName, &locAddress, &lat, &lon, &onlineURL, &category, &tags, &capacity, &created, &updated, &e.Sequence)
 	if err != nil {
 		return Event{}, err
 	}
@@ -175,6 +175,7 @@ func (s *SQLStore) writeColumns(e Event) ([]column, error) {
 		valueColumn("capacity", e.Capacity),
 		valueColumn("created_at", database.Micros(e.CreatedAt)),
 		valueColumn("updated_at", database.Micros(e.UpdatedAt)),
+		valueColumn("sequence", e.Sequence),
 	}
 	if s.Dialect() == database.Postgres {
 		cols = append(cols, column{name: "search", expr: "to_tsvector('simple', ?)", arg: searchText(e)})

@@ -118,7 +118,8 @@ func MessageID(idempotencyKey, domain string) string {
 
 // Render builds the email for req, dated now: From, To, Subject, Date, the Message-ID of its
 // idempotency key,
-// text and HTML alternatives, and on a reminder the event as event.ics. It returns the
+// text and HTML alternatives, and on a reminder, event_changed or event_cancelled email the
+// event (or its cancellation) as event.ics (see attachCalendar). It returns the
 // message and its Message-ID (without angle brackets).
 func (r *Renderer) Render(req messages.EmailSend, now time.Time) (*gomail.Msg, string, error) {
 	to, err := bareAddress(req.To)
@@ -148,14 +149,35 @@ func (r *Renderer) Render(req messages.EmailSend, now time.Time) (*gomail.Msg, s
 	m.SetGenHeader(gomail.HeaderXMailer, "EventPost")
 	m.SetBodyString(gomail.TypeTextPlain, text.String())
 	m.AddAlternativeString(gomail.TypeTextHTML, html.String())
-	if req.Kind == messages.EmailReminder {
-		cal := ics.Render(req.Event.Calendar(), r.eventURL(req.Event.ID), now)
-		if err := m.AttachReader("event.ics", bytes.NewReader(cal),
-			gomail.WithFileContentType(gomail.ContentType(ics.ContentType))); err != nil {
-			return nil, "", fmt.Errorf("attach event.ics: %w", err)
-		}
+	if err := r.attachCalendar(m, req, now); err != nil {
+		return nil, "", err
 	}
 	return m, messageID, nil
+}
+
+// attachCalendar attaches the event of a reminder or an event_changed email as event.ics
+// (METHOD:PUBLISH), and the cancellation of the event of an event_cancelled email (METHOD:CANCEL,
+// the same UID, a higher SEQUENCE); the content type names the method. Other kinds get none.
+func (r *Renderer) attachCalendar(m *gomail.Msg, req messages.EmailSend, now time.Time) error {
+	if req.Event == nil {
+		return nil
+	}
+	var cal []byte
+	o := ics.Options{Host: ics.Host(r.publicURL), EventURL: r.eventURL(req.Event.ID), Stamp: now}
+	method := ics.Publish
+	switch req.Kind {
+	case messages.EmailReminder, messages.EmailEventChanged:
+		cal = ics.Render(req.Event.Calendar(), o)
+	case messages.EmailEventCancelled:
+		method, cal = ics.Cancel, ics.RenderCancel(req.Event.Calendar(), o)
+	default:
+		return nil
+	}
+	if err := m.AttachReader("event.ics", bytes.NewReader(cal),
+		gomail.WithFileContentType(gomail.ContentType(method.ContentType()))); err != nil {
+		return fmt.Errorf("attach event.ics: %w", err)
+	}
+	return nil
 }
 
 // templateData returns what the templates of req's kind show, or ErrInvalidRequest when req

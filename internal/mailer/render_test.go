@@ -131,6 +131,7 @@ func TestRenderKinds(t *testing.T) {
 			wantSubject: "Changed: Jazz night",
 			wantText:    []string{"Saturday, 27 February 2027, 20:00 CET", "Monday, 1 March 2027, 19:30 CET", berlinURL},
 			wantHTML:    []string{"Saturday, 27 February 2027, 20:00 CET", "Monday, 1 March 2027, 19:30 CET"},
+			wantICS:     []string{"METHOD:PUBLISH", "DTSTART:20270301T183000Z"},
 		},
 		{
 			name:        "event cancelled",
@@ -138,6 +139,7 @@ func TestRenderKinds(t *testing.T) {
 			wantSubject: "Cancelled: Jazz night",
 			wantText:    []string{"Jazz night", "Monday, 1 March 2027, 19:30 CET", "cancelled"},
 			wantHTML:    []string{"cancelled"},
+			wantICS:     []string{"METHOD:CANCEL", "STATUS:CANCELLED"},
 		},
 	}
 	for _, tt := range tests {

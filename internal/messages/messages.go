@@ -113,6 +113,7 @@ func (e Event) Calendar() ics.Event {
 	return ics.Event{
 		ID: e.ID, Title: e.Title, Description: e.Description, StartsAt: e.StartsAt, EndsAt: e.EndsAt,
 		Location: e.Location.Calendar(), OnlineURL: e.OnlineURL, Category: e.Category, UpdatedAt: e.UpdatedAt,
+		Sequence: e.Sequence,
 	}
 }
 

@@ -103,6 +103,7 @@ func testCreateGet(t *testing.T, open func(t *testing.T) events.Store) {
 			e.Category = ptr("Music")
 			e.Tags = []string{"jazz", "outdoors", "free"}
 			e.Capacity = ptr(int64(250))
+			e.Sequence = 3
 		})},
 		{"location without coordinates", newEvent(func(e *events.Event) {
 			e.Location = &events.Location{Name: "Somewhere", Address: ""}
@@ -198,6 +199,7 @@ func testUpdate(t *testing.T, open func(t *testing.T) events.Store) {
 			e.OnlineURL, e.Category, e.Capacity = ptr("http://x.example"), ptr("Tech"), ptr(int64(3))
 			e.Tags = []string{"go"}
 			e.UpdatedAt = base
+			e.Sequence++
 			return e
 		}},
 		{name: "clears optional fields", change: func(e events.Event) events.Event {

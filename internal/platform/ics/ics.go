@@ -1,32 +1,59 @@
 // Package ics renders events as RFC 5545 iCalendar documents, for the events service's .ics
-// export and the reminder email's attachment.
+// export and the calendar attachments of emails. Every VEVENT carries a UID that never
+// changes (the event's ID on EventPost's public host), a SEQUENCE that the events service
+// raises whenever a field a calendar shows changes, LAST-MODIFIED, DTSTAMP and a DTEND.
 package ics
 
 import (
 	"bytes"
 	"fmt"
+	neturl "net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
 
-// ContentType is the media type of a rendered calendar.
-const ContentType = "text/calendar; charset=utf-8"
+// Method is the METHOD of a calendar (RFC 5546): what its receiver is to do with it.
+type Method string
+
+// The methods EventPost sends.
+const (
+	// Publish publishes the event: add it to the calendar, or update the copy with its UID.
+	Publish Method = "PUBLISH"
+	// Cancel cancels the event with the UID.
+	Cancel Method = "CANCEL"
+)
+
+// ContentType returns the media type of a calendar of method m, which names the method as
+// RFC 5545 8.1 asks: text/calendar; charset=utf-8; method=PUBLISH.
+func (m Method) ContentType() string { return "text/calendar; charset=utf-8; method=" + string(m) }
+
+// DefaultDuration is how long an event without an end lasts in a calendar: its DTEND is
+// its start plus DefaultDuration, as calendar clients expect an end.
+const DefaultDuration = time.Hour
+
+// defaultHost makes the UID when Options.Host is empty.
+const defaultHost = "eventpost"
 
 // Event is what a calendar entry shows of an event (messages.Event.Calendar gives it).
 // Optional fields are nil when unset.
 type Event struct {
-	// ID makes the UID, ID@eventpost.
+	// ID makes the UID, ID@Options.Host.
 	ID          string
 	Title       string
 	Description string
 	StartsAt    time.Time
-	EndsAt      *time.Time
-	Location    *Location
-	OnlineURL   *string
-	Category    *string
-	// UpdatedAt is the LAST-MODIFIED.
+	// EndsAt is the DTEND; without it the event lasts DefaultDuration.
+	EndsAt    *time.Time
+	Location  *Location
+	OnlineURL *string
+	Category  *string
+	// UpdatedAt is the LAST-MODIFIED; a zero UpdatedAt (a snapshot that lacks it) writes none.
 	UpdatedAt time.Time
+	// Sequence is the SEQUENCE: the events service raises it whenever a field a calendar shows
+	// changes.
+	Sequence int
 }
 
 // Location is where an event takes place.
@@ -37,23 +64,61 @@ type Location struct {
 	Lon     *float64
 }
 
-// Render returns a VCALENDAR holding one VEVENT for e. Times are written in UTC; eventURL is
-// the event's page, used as URL unless the event has an online link. stamp is the DTSTAMP.
-func Render(e Event, eventURL string, stamp time.Time) []byte {
+// Options are what a calendar says beyond the event itself.
+type Options struct {
+	// Host is EventPost's public host (see Host); the UID is <event ID>@Host. Empty means
+	// "eventpost".
+	Host string
+	// EventURL is the event's page, written as URL unless the event has an online link.
+	EventURL string
+	// Stamp is the DTSTAMP: when the calendar was made.
+	Stamp time.Time
+}
+
+// Host returns the host of publicURL (lower-cased, without a port), for Options.Host; ""
+// when publicURL names none.
+func Host(publicURL string) string {
+	u, err := neturl.Parse(publicURL)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
+}
+
+// UID returns the UID of the event with the given ID on host (see Options.Host).
+func UID(id, host string) string {
+	if host == "" {
+		host = defaultHost
+	}
+	return id + "@" + host
+}
+
+// Render returns a calendar with METHOD:PUBLISH holding e as one VEVENT. Times are written
+// in UTC.
+func Render(e Event, o Options) []byte { return render(e, o, Publish) }
+
+// RenderCancel returns the cancellation of e: a calendar with METHOD:CANCEL holding e's
+// VEVENT, same UID, with STATUS:CANCELLED and a SEQUENCE one higher than e.Sequence, so that
+// calendars that hold e remove it. e is the event as it was last published.
+func RenderCancel(e Event, o Options) []byte {
+	e.Sequence++
+	return render(e, o, Cancel)
+}
+
+func render(e Event, o Options, m Method) []byte {
 	var b bytes.Buffer
 	line := func(name, value string) { writeFolded(&b, name+":"+value) }
 	line("BEGIN", "VCALENDAR")
 	line("VERSION", "2.0")
 	line("PRODID", "-//EventPost//EventPost 1//EN")
 	line("CALSCALE", "GREGORIAN")
-	line("METHOD", "PUBLISH")
+	line("METHOD", string(m))
 	line("BEGIN", "VEVENT")
-	line("UID", e.ID+"@eventpost")
-	line("DTSTAMP", utc(stamp))
+	line("UID", Escape(UID(e.ID, o.Host)))
+	line("SEQUENCE", strconv.Itoa(max(e.Sequence, 0)))
+	line("DTSTAMP", utc(o.Stamp))
 	line("DTSTART", utc(e.StartsAt))
-	if e.EndsAt != nil {
-		line("DTEND", utc(*e.EndsAt))
-	}
+	line("DTEND", utc(end(e)))
 	line("SUMMARY", Escape(e.Title))
 	if e.Description != "" {
 		line("DESCRIPTION", Escape(e.Description))
@@ -66,16 +131,34 @@ func Render(e Event, eventURL string, stamp time.Time) []byte {
 	if e.Location != nil && e.Location.Lat != nil && e.Location.Lon != nil {
 		line("GEO", fmt.Sprintf("%.6f;%.6f", *e.Location.Lat, *e.Location.Lon))
 	}
-	if u := url(e, eventURL); u != "" {
+	if u := url(e, o.EventURL); u != "" {
 		line("URL", u)
 	}
 	if e.Category != nil && *e.Category != "" {
 		line("CATEGORIES", Escape(*e.Category))
 	}
-	line("LAST-MODIFIED", utc(e.UpdatedAt))
+	if m == Cancel {
+		line("STATUS", "CANCELLED")
+	}
+	if !e.UpdatedAt.IsZero() {
+		line("LAST-MODIFIED", utc(e.UpdatedAt))
+	}
 	line("END", "VEVENT")
 	line("END", "VCALENDAR")
 	return b.Bytes()
+}
+
+// end returns the DTEND of e: its end, or DefaultDuration after its start. An end before
+// the start (which the events service refuses) is written as the start: RFC 5545 wants
+// DTEND after DTSTART.
+func end(e Event) time.Time {
+	if e.EndsAt == nil {
+		return e.StartsAt.Add(DefaultDuration)
+	}
+	if e.EndsAt.Before(e.StartsAt) {
+		return e.StartsAt
+	}
+	return *e.EndsAt
 }
 
 // Place is a one-line description of a location: its name and address.
