@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -323,4 +324,20 @@ func clone(r idempotency.Record) idempotency.Record {
 		r.Response = &resp
 	}
 	return r
+}
+
+// Every service's migration creates the table as testdata/migrations does, which the store
+// tests run on.
+func TestServiceMigrationsMatch(t *testing.T) {
+	for _, d := range []string{"sqlite", "postgres"} {
+		want, err := migrations.ReadFile("testdata/migrations/" + d + "/00001_idempotency_keys.sql")
+		must(t, err)
+		for _, svc := range []string{"auth", "events", "notifications"} {
+			got, err := os.ReadFile(filepath.Join("..", "..", svc, "migrations", d, "00004_idempotency_keys.sql"))
+			must(t, err)
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("%s's %s migration differs from testdata (-want +got):\n%s", svc, d, diff)
+			}
+		}
+	}
 }
