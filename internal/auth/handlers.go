@@ -29,7 +29,7 @@ func (s *Service) Handler() http.Handler { return s.handler }
 
 func (s *Service) routes() http.Handler {
 	fail := httpx.Problems(s.log, httpx.As(throttled), errorRules...)
-	once := idempotency.New(s.store.IdempotencyKeys(), fail, idempotency.Config{Log: s.log, Now: s.clock})
+	once := idempotency.New(s.store.IdempotencyKeys(), fail, idempotency.Config{Log: s.log, Now: s.clock, Registry: s.reg})
 	return httpx.Routes(fail, map[string]httpx.Endpoint{
 		"POST /api/v1/accounts":                    once.Endpoint(httpx.WithBody(s.handleSignUp)),
 		"GET /api/v1/accounts/me":                  httpx.WithCaller(s.handleMe),

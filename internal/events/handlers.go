@@ -20,7 +20,7 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // routes builds the handler that Handler returns, once: it registers the request metrics.
 func (s *Service) routes(v *svcauth.Verifier) http.Handler {
 	fail := httpx.Problems(s.log, httpx.As(malformed), errorRules...)
-	once := idempotency.New(s.store.IdempotencyKeys(), fail, idempotency.Config{Log: s.log, Now: s.now})
+	once := idempotency.New(s.store.IdempotencyKeys(), fail, idempotency.Config{Log: s.log, Now: s.now, Registry: s.reg})
 	return httpx.Routes(fail, map[string]httpx.Endpoint{
 		"GET /api/v1/events":          s.handleSearch,
 		"POST /api/v1/events":         once.Endpoint(httpx.WithCallerBody(s.handleCreate)),

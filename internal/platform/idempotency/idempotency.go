@@ -24,6 +24,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
@@ -56,7 +58,7 @@ const (
 )
 
 // StoredHeaders are the response headers kept and answered again.
-var StoredHeaders = []string{"Content-Type", "Location"}
+var StoredHeaders = []string{"Content-Type", "Location", "Cache-Control"}
 
 // Problems a Guard answers with.
 var (
@@ -86,13 +88,26 @@ type Config struct {
 	TTL time.Duration
 	// Lease is how long the claim of a request in flight holds; DefaultLease by default.
 	Lease time.Duration
+	// Registry, when not nil, gets the counter idempotency_requests_total{outcome}.
+	Registry prometheus.Registerer
 }
+
+// Outcomes of a request with an Idempotency-Key, the label values of
+// idempotency_requests_total.
+const (
+	OutcomeRan      = "ran"       // the endpoint ran
+	OutcomeReplayed = "replayed"  // answered from the stored response
+	OutcomeInFlight = "in_flight" // 409: the first request is still in flight
+	OutcomeMismatch = "mismatch"  // 422: the key was used with another request
+	OutcomeInvalid  = "invalid"   // 422: a malformed key
+)
 
 // Guard answers repeated requests with an Idempotency-Key from its Store.
 type Guard struct {
 	store     Store
 	fail      httpx.ErrorWriter
 	cfg       Config
+	outcomes  *prometheus.CounterVec
 	lastSweep atomic.Int64 // unix µs of the last sweep of expired records
 }
 
@@ -111,7 +126,16 @@ func New(store Store, fail httpx.ErrorWriter, cfg Config) *Guard {
 	if cfg.Lease <= 0 {
 		cfg.Lease = DefaultLease
 	}
-	g := &Guard{store: store, fail: fail, cfg: cfg}
+	g := &Guard{store: store, fail: fail, cfg: cfg, outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "idempotency_requests_total",
+		Help: "Requests with an Idempotency-Key, by outcome (ran, replayed, in_flight, mismatch, invalid).",
+	}, []string{"outcome"})}
+	for _, o := range []string{OutcomeRan, OutcomeReplayed, OutcomeInFlight, OutcomeMismatch, OutcomeInvalid} {
+		g.outcomes.WithLabelValues(o)
+	}
+	if cfg.Registry != nil {
+		cfg.Registry.MustRegister(g.outcomes)
+	}
 	g.lastSweep.Store(cfg.Now().UnixMicro())
 	return g
 }
@@ -132,6 +156,7 @@ func (g *Guard) Endpoint(e httpx.Endpoint) httpx.Endpoint {
 			return e(w, r)
 		}
 		if len(values) != 1 || !ValidKey(values[0]) {
+			g.outcomes.WithLabelValues(OutcomeInvalid).Inc()
 			return ErrInvalidKey
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, httpx.MaxBodyBytes+1))
@@ -157,13 +182,17 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, e httpx.Endpoint, 
 	if found != nil {
 		switch {
 		case !bytes.Equal(found.Fingerprint, fp):
+			g.outcomes.WithLabelValues(OutcomeMismatch).Inc()
 			return ErrMismatch
 		case found.Response == nil:
+			g.outcomes.WithLabelValues(OutcomeInFlight).Inc()
 			return ErrInFlight
 		}
+		g.outcomes.WithLabelValues(OutcomeReplayed).Inc()
 		replay(w, *found.Response)
 		return nil
 	}
+	g.outcomes.WithLabelValues(OutcomeRan).Inc()
 
 	rec := &recorder{w: w}
 	done := false

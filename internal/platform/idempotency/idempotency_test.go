@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/eventpost/eventpost/internal/platform/httpx"
@@ -75,6 +76,7 @@ func (c *creator) endpoint(w http.ResponseWriter, r *http.Request) error {
 
 type harness struct {
 	t     *testing.T
+	reg   *prometheus.Registry
 	store idempotency.Store
 	clock *clock
 	c     *creator
@@ -84,8 +86,9 @@ type harness struct {
 func newHarness(t *testing.T, store idempotency.Store) *harness {
 	clk := &clock{now: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)}
 	c := &creator{}
-	g := idempotency.New(store, fail, idempotency.Config{Now: clk.Now})
-	return &harness{t: t, store: store, clock: clk, c: c, h: fail.Handle(g.Endpoint(c.endpoint))}
+	reg := prometheus.NewRegistry()
+	g := idempotency.New(store, fail, idempotency.Config{Now: clk.Now, Registry: reg})
+	return &harness{t: t, reg: reg, store: store, clock: clk, c: c, h: fail.Handle(g.Endpoint(c.endpoint))}
 }
 
 // request is one POST to the guarded endpoint.
@@ -115,6 +118,42 @@ func (h *harness) do(req request) *httptest.ResponseRecorder {
 }
 
 func (h *harness) calls() int { return int(h.c.calls.Load()) }
+
+// outcomes returns idempotency_requests_total by outcome, leaving out zeros.
+func (h *harness) outcomes() map[string]float64 {
+	h.t.Helper()
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if v := m.GetCounter().GetValue(); mf.GetName() == "idempotency_requests_total" && v != 0 {
+				out[m.GetLabel()[0].GetValue()] = v
+			}
+		}
+	}
+	return out
+}
+
+func TestOutcomeMetric(t *testing.T) {
+	h := newHarness(t, newMemStore())
+	for _, req := range []request{
+		{claims: alice, body: "no key"},
+		{claims: alice, keys: []string{"k"}, body: "x"},
+		{claims: alice, keys: []string{"k"}, body: "x"},
+		{claims: alice, keys: []string{"k"}, body: "x"},
+		{claims: alice, keys: []string{"k"}, body: "y"},
+		{claims: alice, keys: []string{""}, body: "x"},
+	} {
+		h.do(req)
+	}
+	want := map[string]float64{idempotency.OutcomeRan: 1, idempotency.OutcomeReplayed: 2, idempotency.OutcomeMismatch: 1, idempotency.OutcomeInvalid: 1}
+	if diff := cmp.Diff(want, h.outcomes()); diff != "" {
+		t.Errorf("idempotency_requests_total (-want +got):\n%s", diff)
+	}
+}
 
 func TestWithoutHeaderNothingChanges(t *testing.T) {
 	// A nil store: any use of it would panic.
@@ -360,8 +399,13 @@ func TestReplayedProblemIsTheFirst(t *testing.T) {
 	h := newHarness(t, newMemStore())
 	req := request{claims: alice, keys: []string{"k"}, body: "conflict"}
 	first, second := h.do(req), h.do(req)
-	if diff := cmp.Diff(first.Body.String(), second.Body.String()); diff != "" || first.Header().Get("Content-Type") != problem.ContentType {
-		t.Errorf("replayed problem differs (-first +second):\n%s\ncontent type %q", diff, second.Header().Get("Content-Type"))
+	if diff := cmp.Diff(first.Body.String(), second.Body.String()); diff != "" {
+		t.Errorf("replayed problem differs (-first +second):\n%s", diff)
+	}
+	for name, want := range map[string]string{"Content-Type": problem.ContentType, "Cache-Control": "no-store"} {
+		if got := second.Header().Get(name); got != want || first.Header().Get(name) != want {
+			t.Errorf("%s: first %q, replayed %q, want %q", name, first.Header().Get(name), got, want)
+		}
 	}
 }
 
