@@ -7,6 +7,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
+	"github.com/eventpost/eventpost/internal/platform/idempotency"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 )
 
@@ -31,8 +32,10 @@ func accountJSON(a Account) AccountJSON {
 func (s *Service) Handler() http.Handler { return s.handler }
 
 func (s *Service) routes() http.Handler {
-	return httpx.Routes(httpx.Problems(s.log, httpx.As(throttled), errorRules...), map[string]httpx.Endpoint{
-		"POST /api/v1/accounts":                       httpx.WithBody(s.handleSignUp),
+	fail := httpx.Problems(s.log, httpx.As(throttled), errorRules...)
+	once := idempotency.New(s.store.IdempotencyKeys(), fail, idempotency.Config{Log: s.log, Now: s.clock, Registry: s.reg})
+	return httpx.Routes(fail, map[string]httpx.Endpoint{
+		"POST /api/v1/accounts":                       once.Endpoint(httpx.WithBody(s.handleSignUp)),
 		"GET /api/v1/accounts/me":                     httpx.WithCaller(s.handleMe),
 		"PATCH /api/v1/accounts/me":                   httpx.WithCallerBody(s.handlePatchMe),
 		"DELETE /api/v1/accounts/me":                  httpx.WithCaller(s.handleDeleteMe),

@@ -8,6 +8,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
 	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/idempotency"
 )
 
 // Errors a Store returns.
@@ -132,6 +133,8 @@ type SigningKey struct {
 type Store interface {
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
+	// IdempotencyKeys returns the store of the Idempotency-Keys of POST /api/v1/accounts.
+	IdempotencyKeys() idempotency.Store
 
 	// CreateAccount inserts a, and c when not nil; ErrEmailTaken when a.EmailKey is taken.
 	CreateAccount(ctx context.Context, a Account, c *EmailConfirmation, msgs ...broker.Message) error

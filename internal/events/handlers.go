@@ -8,6 +8,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/ics"
+	"github.com/eventpost/eventpost/internal/platform/idempotency"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
@@ -18,9 +19,11 @@ func (s *Service) Handler() http.Handler { return s.handler }
 
 // routes builds the handler that Handler returns, once: it registers the request metrics.
 func (s *Service) routes(v *svcauth.Verifier) http.Handler {
-	return httpx.Routes(httpx.Problems(s.log, httpx.As(malformed), errorRules...), map[string]httpx.Endpoint{
+	fail := httpx.Problems(s.log, httpx.As(malformed), errorRules...)
+	once := idempotency.New(s.store.IdempotencyKeys(), fail, idempotency.Config{Log: s.log, Now: s.now, Registry: s.reg})
+	return httpx.Routes(fail, map[string]httpx.Endpoint{
 		"GET /api/v1/events":          s.handleSearch,
-		"POST /api/v1/events":         httpx.WithCallerBody(s.handleCreate),
+		"POST /api/v1/events":         once.Endpoint(httpx.WithCallerBody(s.handleCreate)),
 		"GET /api/v1/events/{id}":     s.handleGet,
 		"PATCH /api/v1/events/{id}":   httpx.WithCallerBody(s.handlePatch),
 		"DELETE /api/v1/events/{id}":  httpx.WithCaller(s.handleDelete),

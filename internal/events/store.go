@@ -4,12 +4,16 @@ import (
 	"context"
 
 	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/idempotency"
 )
 
 // Store keeps events. Every method that changes events writes the messages it is given to
 // the outbox in the same transaction as the change, so a change is announced if and only if
 // it is committed. Times come back in UTC, truncated to the microsecond.
 type Store interface {
+	// IdempotencyKeys returns the store of the Idempotency-Keys of POST /api/v1/events.
+	IdempotencyKeys() idempotency.Store
+
 	// Create stores e, a complete new event, with msgs. It returns ErrConflict when e.ID is
 	// taken.
 	Create(ctx context.Context, e Event, msgs ...broker.Message) error

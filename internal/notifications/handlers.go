@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/httpx"
+	"github.com/eventpost/eventpost/internal/platform/idempotency"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
@@ -16,9 +17,11 @@ func (s *Service) Handler() http.Handler { return s.handler }
 
 // routes builds the handler that Handler returns, once: it registers the request metrics.
 func (s *Service) routes(v *svcauth.Verifier) http.Handler {
-	return httpx.Routes(httpx.Problems(s.log, convertError, errorRules...), map[string]httpx.Endpoint{
+	fail := httpx.Problems(s.log, convertError, errorRules...)
+	once := idempotency.New(s.store.IdempotencyKeys(), fail, idempotency.Config{Log: s.log, Now: s.now, Registry: s.reg})
+	return httpx.Routes(fail, map[string]httpx.Endpoint{
 		"GET /api/v1/notifications":         httpx.WithCaller(s.handleList),
-		"POST /api/v1/notifications":        httpx.WithCallerBody(s.handleCreate),
+		"POST /api/v1/notifications":        once.Endpoint(httpx.WithCallerBody(s.handleCreate)),
 		"GET /api/v1/notifications/{id}":    httpx.WithCaller(s.handleGet),
 		"DELETE /api/v1/notifications/{id}": httpx.WithCaller(s.handleDelete),
 		// The consent page and the unsubscribe link need no login: the token in the path is

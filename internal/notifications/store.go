@@ -6,6 +6,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/idempotency"
 )
 
 // Status is the state of a reminder.
@@ -125,6 +126,8 @@ type ListFilter struct {
 type Store interface {
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
+	// IdempotencyKeys returns the store of the Idempotency-Keys of POST /api/v1/notifications.
+	IdempotencyKeys() idempotency.Store
 	// CreateReminder inserts r and upserts r.Event as the snapshot of r.EventID in one
 	// transaction. A stored snapshot whose UpdatedAt is not older than r.Event's is kept.
 	CreateReminder(ctx context.Context, r Reminder) error
