@@ -20,7 +20,7 @@ type remindersData struct {
 func (u *UI) handleReminders(w http.ResponseWriter, r *http.Request) {
 	status := r.URL.Query().Get("status")
 	switch status {
-	case "", "scheduled", "sent", "failed", "cancelled", "sending":
+	case "", "scheduled", "awaiting_consent", "sent", "failed", "cancelled", "sending":
 	default:
 		status = ""
 	}

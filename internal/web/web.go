@@ -162,8 +162,19 @@ func (u *UI) buildHandler() http.Handler {
 	mux.HandleFunc("GET /reset-password", u.handleResetForm)
 	mux.HandleFunc("POST /reset-password", u.handleReset)
 	mux.HandleFunc("GET /account", u.handleAccount)
+	mux.HandleFunc("POST /account/name", u.handleChangeName)
+	mux.HandleFunc("POST /account/email", u.handleChangeEmail)
+	mux.HandleFunc("POST /account/password", u.handleChangePassword)
+	mux.HandleFunc("POST /account/confirmation-email", u.handleResendConfirmation)
 	mux.HandleFunc("GET /account/delete", u.handleDeleteAccountForm)
 	mux.HandleFunc("POST /account/delete", u.handleDeleteAccount)
+	mux.HandleFunc("GET /confirm-email", u.handleConfirmEmailForm)
+	mux.HandleFunc("POST /confirm-email", u.handleConfirmEmail)
+
+	mux.HandleFunc("GET /consent/{token}", u.handleConsentForm)
+	mux.HandleFunc("POST /consent/{token}", u.handleConsent)
+	mux.HandleFunc("GET /unsubscribe/{token}", u.handleUnsubscribeForm)
+	mux.HandleFunc("POST /unsubscribe/{token}", u.handleUnsubscribe)
 
 	mux.HandleFunc("GET /reminders", u.handleReminders)
 	mux.HandleFunc("POST /reminders/{id}/cancel", u.handleCancelReminder)
@@ -208,7 +219,7 @@ func (u *UI) buildHandler() http.Handler {
 				u.errorPage(w, r, http.StatusBadRequest, "The form could not be read", "Go back, reload the page and try again.")
 				return
 			}
-			if ok, why := u.checkCSRF(r); !ok {
+			if ok, why := u.checkCSRF(r); !ok && !csrfExempt(r) {
 				u.metrics.csrfRejected.Inc()
 				u.log.WarnContext(r.Context(), "form post refused", "reason", why, "path", r.URL.Path)
 				u.errorPage(w, r, http.StatusForbidden, "This form has expired",
@@ -402,6 +413,23 @@ func flashMessage(code string) string {
 		return "Your changes are saved."
 	case "event-deleted":
 		return "The event is deleted."
+	case "email-confirmed":
+		return "Thank you: your email address is confirmed."
+	case "confirmation-sent":
+		return "We have emailed you a new confirmation link. It works once, for 48 hours."
+	case "already-confirmed":
+		return "Your email address is confirmed already."
+	case "name-changed":
+		return "Your name is changed."
+	case "email-change-pending":
+		return "Almost done: we have emailed a link to your new address. Your address changes once you open it; " +
+			"until then EventPost keeps using the old one."
+	case "password-changed":
+		return "Your new password is set. You are logged out everywhere else; this browser stays logged in."
+	case "consent-accepted":
+		return "Thank you: you accepted these reminders."
+	case "consent-declined":
+		return "Done: you declined these reminders. EventPost will not email them to you."
 	}
 	return ""
 }
