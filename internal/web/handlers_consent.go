@@ -56,7 +56,11 @@ func (u *UI) handleConsent(w http.ResponseWriter, r *http.Request) {
 	var ae *apiError
 	switch {
 	case err == nil:
-		u.flash(w, "consent-"+decision+"ed")
+		flash := "consent-accepted"
+		if decision == "decline" {
+			flash = "consent-declined"
+		}
+		u.flash(w, flash)
 		u.redirect(w, r, "/consent/"+url.PathEscape(token))
 	case !errors.As(err, &ae):
 		u.fail(w, r, err)
