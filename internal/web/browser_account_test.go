@@ -44,7 +44,9 @@ func TestBrowserConfirmAddress(t *testing.T) {
 	b.open(link)
 	b.click(`form[action="/confirm-email"] button[type="submit"]`, http.StatusUnprocessableEntity)
 	b.wantText(".error-summary", "does not work any more")
-	b.wantText("main", "is confirmed: there is nothing more to do")
+	b.wantText("main", "is confirmed already")
+	b.click(`form[action="/account/confirmation-email"] button[type="submit"]`, http.StatusOK)
+	b.wantText(".flash", "Your email address is confirmed already")
 }
 
 // TestBrowserResendConfirmationLink asks for a new confirmation link from the account

@@ -210,12 +210,12 @@ func (u *UI) handleDeleteAccountForm(w http.ResponseWriter, r *http.Request) {
 // and the account's current password.
 func (u *UI) handleDeleteAccount(w http.ResponseWriter, r *http.Request) {
 	f := newForm(url.Values{"confirm": {r.PostForm.Get("confirm")}})
-	if r.PostForm.Get("confirm") != "yes" {
-		f.Fail("confirm", "Tick the box to confirm that you want to delete your account")
-	}
 	password := r.PostForm.Get("current_password")
 	if password == "" {
 		f.Fail("current_password", "Enter your current password")
+	}
+	if r.PostForm.Get("confirm") != "yes" {
+		f.Fail("confirm", "Tick the box to confirm that you want to delete your account")
 	}
 	status := http.StatusUnprocessableEntity
 	if !f.Failed() {

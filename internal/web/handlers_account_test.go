@@ -328,3 +328,19 @@ func TestDeleteAccountAsksForThePassword(t *testing.T) {
 		})
 	}
 }
+
+func TestConfirmEmailDeadLinkOfAConfirmedAccount(t *testing.T) {
+	api := newFakeAPI()
+	api.verified = true
+	h := newUI(t, web.Config{}, api)
+	resp := serve(h, request("POST", "/confirm-email", url.Values{"token": {"used-token-0123456789"}}, session()))
+	b := body(t, resp)
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("status %d, want 422", resp.StatusCode)
+	}
+	for _, want := range []string{"does not work any more", "is confirmed already", `action="/account/confirmation-email"`} {
+		if !strings.Contains(b, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+}

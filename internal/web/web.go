@@ -388,51 +388,32 @@ func safeNext(next string) string {
 	return next
 }
 
-// Flash messages, by the code the flash cookie holds.
-func flashMessage(code string) string {
-	switch code {
-	case "welcome":
-		return "Welcome to EventPost! You are logged in."
-	case "login":
-		return "You are logged in."
-	case "account-created":
-		return "Your account is created. Log in to continue."
-	case "logout":
-		return "You are logged out."
-	case "account-deleted":
-		return "Your account has been deleted."
-	case "password-reset":
-		return "Your new password is set, and you are logged out everywhere else. Log in with it."
-	case "reminder-set":
-		return "Reminder set. We will email you."
-	case "reminder-cancelled":
-		return "Reminder cancelled."
-	case "event-created":
-		return "Your event is published."
-	case "event-updated":
-		return "Your changes are saved."
-	case "event-deleted":
-		return "The event is deleted."
-	case "email-confirmed":
-		return "Thank you: your email address is confirmed."
-	case "confirmation-sent":
-		return "We have emailed you a new confirmation link. It works once, for 48 hours."
-	case "already-confirmed":
-		return "Your email address is confirmed already."
-	case "name-changed":
-		return "Your name is changed."
-	case "email-change-pending":
-		return "Almost done: we have emailed a link to your new address. Your address changes once you open it; " +
-			"until then EventPost keeps using the old one."
-	case "password-changed":
-		return "Your new password is set. You are logged out everywhere else; this browser stays logged in."
-	case "consent-accepted":
-		return "Thank you: you accepted these reminders."
-	case "consent-declined":
-		return "Done: you declined these reminders. EventPost will not email them to you."
-	}
-	return ""
+// flashMessages are the flash messages, by the code the flash cookie holds.
+var flashMessages = map[string]string{
+	"welcome":            "Welcome to EventPost! You are logged in.",
+	"login":              "You are logged in.",
+	"account-created":    "Your account is created. Log in to continue.",
+	"logout":             "You are logged out.",
+	"account-deleted":    "Your account has been deleted.",
+	"password-reset":     "Your new password is set, and you are logged out everywhere else. Log in with it.",
+	"reminder-set":       "Reminder set. We will email you.",
+	"reminder-cancelled": "Reminder cancelled.",
+	"event-created":      "Your event is published.",
+	"event-updated":      "Your changes are saved.",
+	"event-deleted":      "The event is deleted.",
+	"email-confirmed":    "Thank you: your email address is confirmed.",
+	"confirmation-sent":  "We have emailed you a new confirmation link. It works once, for 48 hours.",
+	"already-confirmed":  "Your email address is confirmed already.",
+	"name-changed":       "Your name is changed.",
+	"email-change-pending": "Almost done: we have emailed a link to your new address. Your address changes once you open it; " +
+		"until then EventPost keeps using the old one.",
+	"password-changed": "Your new password is set. You are logged out everywhere else; this browser stays logged in.",
+	"consent-accepted": "Thank you: you accepted these reminders.",
+	"consent-declined": "Done: you declined these reminders. EventPost will not email them to you.",
 }
+
+// flashMessage returns the flash message of code, "" for an unknown code.
+func flashMessage(code string) string { return flashMessages[code] }
 
 // flash sets the message code for the next page the browser is shown.
 func (u *UI) flash(w http.ResponseWriter, code string) {
