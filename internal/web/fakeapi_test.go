@@ -111,7 +111,15 @@ func newFakeAPI() *fakeAPI {
 	f.mux.HandleFunc("GET /api/v1/notifications", f.authed(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"items": f.reminders, "next_cursor": nil})
+		var next any
+		if len(f.reminders) > 0 && r.URL.Query().Get("cursor") == "" {
+			next = "c2" // a second page, that is empty
+		}
+		items := f.reminders
+		if r.URL.Query().Get("cursor") != "" {
+			items = []any{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
 	}))
 	f.mux.HandleFunc("POST /api/v1/notifications", f.authed(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusCreated, map[string]any{"id": "n-1", "event_id": "ev-1", "status": "scheduled"})

@@ -344,3 +344,15 @@ func TestConfirmEmailDeadLinkOfAConfirmedAccount(t *testing.T) {
 		}
 	}
 }
+
+func TestEventPageSaysRemindersWaitForTheConfirmation(t *testing.T) {
+	for _, verified := range []bool{false, true} {
+		api := newFakeAPI()
+		api.verified = verified
+		h := newUI(t, web.Config{}, api)
+		b := body(t, serve(h, request("GET", "/events/ev-1", nil, session())))
+		if got := strings.Contains(b, "Your address is not confirmed yet: reminders are sent only once it is."); got == verified {
+			t.Errorf("email_verified %v: the event page says the address is not confirmed: %v", verified, got)
+		}
+	}
+}

@@ -390,7 +390,8 @@ func safeNext(next string) string {
 
 // flashMessages are the flash messages, by the code the flash cookie holds.
 var flashMessages = map[string]string{
-	"welcome":            "Welcome to EventPost! You are logged in.",
+	"welcome": "Welcome to EventPost! You are logged in. We have emailed you a link to confirm your address: " +
+		"reminders go to it once it is confirmed.",
 	"login":              "You are logged in.",
 	"account-created":    "Your account is created. Log in to continue.",
 	"logout":             "You are logged out.",
