@@ -167,3 +167,57 @@ func TestBrowserAccountSettings(t *testing.T) {
 		t.Error("the account page still shows the old address")
 	}
 }
+
+// unsubscribeLink finds the unsubscribe link in an email.
+var unsubscribeLink = regexp.MustCompile(`https?://[^\s"<>]+/unsubscribe/([A-Za-z0-9_-]+)`)
+
+// TestBrowserUnsubscribe follows the unsubscribe link of a reminder email: its page asks
+// before doing anything, and a one-click POST with no cookies and no form token, as mail
+// providers send it (RFC 8058), cancels the pending reminders to that address.
+func TestBrowserUnsubscribe(t *testing.T) {
+	b := startBrowser(t)
+	api := apiClient{t: t, base: b.base}
+	b.signUp("Ada Lovelace", "ada@example.com", "correct horse battery")
+	b.confirmAddress("ada@example.com")
+	token := api.logIn("ada@example.com", "correct horse battery")
+	eventID := api.createEvent(token, map[string]any{
+		"title": "Difference engine tour", "starts_at": time.Now().Add(3 * 24 * time.Hour).UTC().Format(time.RFC3339),
+		"timezone": "Europe/London", "location": map[string]any{"name": "Science Museum", "address": "London"},
+	})
+	var soon, later struct {
+		ID string `json:"id"`
+	}
+	api.do("POST", "/api/v1/notifications", token, map[string]any{
+		"event_id": eventID, "send_at": time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339),
+	}, &soon, http.StatusCreated)
+	api.do("POST", "/api/v1/notifications", token, map[string]any{"event_id": eventID, "minutes_before": 1440}, &later, http.StatusCreated)
+
+	m := unsubscribeLink.FindStringSubmatch(b.waitMail("ada@example.com", "Reminder: Difference engine tour"))
+	if m == nil {
+		t.Fatal("the reminder email holds no unsubscribe link")
+	}
+	path := "/unsubscribe/" + m[1] // the link is on the public URL; the page is here
+
+	// The page changes nothing until its button is pressed.
+	b.open(path)
+	b.wantText("h1", "Unsubscribe")
+	api.waitReminderStatus(token, later.ID, "scheduled")
+
+	// The one-click POST of a mail provider: no cookies, no CSRF token.
+	resp, err := http.Post(b.base+path, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("one-click unsubscribe: status %d, want 200", resp.StatusCode)
+	}
+	api.waitReminderStatus(token, later.ID, "cancelled")
+
+	// The page's button does the same, again, and offers nothing that needs a login.
+	b.click(`form[action="`+path+`"] button[type="submit"]`, http.StatusOK)
+	b.wantText("h1", "You are unsubscribed")
+	if n := eval[int](b, `document.querySelectorAll('main a[href="/reminders"], main a[href="/account"], main a[href^="/login"]').length`); n != 0 {
+		t.Error("the page after unsubscribing offers what needs a login")
+	}
+}
