@@ -356,3 +356,33 @@ func TestEventPageSaysRemindersWaitForTheConfirmation(t *testing.T) {
 		}
 	}
 }
+
+func TestAccountChangeWithAnExpiredAccessTokenRefreshesFirst(t *testing.T) {
+	api := newFakeAPI()
+	h := newUI(t, web.Config{}, api)
+	// Only the refresh cookie: the access cookie has expired.
+	resp := serve(h, request("POST", "/account/password", url.Values{"current_password": {"right"}, "new_password": {"new secret 1234"}},
+		&http.Cookie{Name: "ep_refresh", Value: "r1"}))
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("status %d, want 303", resp.StatusCode)
+	}
+	wantFlash(t, resp, "password-changed")
+	if n := api.count("POST /api/v1/auth/refresh"); n != 1 {
+		t.Errorf("%d refreshes, want 1", n)
+	}
+	if c := setCookies(resp)["ep_access"]; c == nil || c.Value != "a2" {
+		t.Errorf("the refreshed access token is not kept: %+v", c)
+	}
+}
+
+func TestAccountChangeWhenTheAPIIsDown(t *testing.T) {
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "5")
+		problem(w, http.StatusServiceUnavailable, "auth is unavailable", nil)
+	})
+	h := newUI(t, web.Config{}, api)
+	resp := serve(h, request("POST", "/account/password", url.Values{"current_password": {"right"}, "new_password": {"new secret 1234"}}, session()))
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body(t, resp), "Temporarily unavailable") {
+		t.Errorf("status %d, want 503 and a page that says so", resp.StatusCode)
+	}
+}

@@ -45,13 +45,15 @@ func (u *UI) accountPage(w http.ResponseWriter, r *http.Request, status int, f *
 // Its 401 means that password is wrong, not that the session ended: the session is checked
 // (and refreshed when it must be) first, and a 401 is returned as it is, never retried.
 func (u *UI) passwordCall(r *http.Request, method, path string, body, out any) error {
-	if u.me(r) == nil {
-		if loggedIn(r) {
-			return errors.New("the account of the session could not be loaded")
+	st := stateOf(r)
+	if st.me == nil {
+		var a account
+		if err := u.authCall(r, http.MethodGet, "/api/v1/accounts/me", nil, &a); err != nil {
+			return err
 		}
-		return errLoggedOut
+		st.me, st.meLoaded = &a, true
 	}
-	return u.call(r.Context(), method, path, stateOf(r).access, body, out)
+	return u.call(r.Context(), method, path, st.access, body, out)
 }
 
 // refusal records on f the API's refusal err of a change to the account, with fields
@@ -93,7 +95,7 @@ func (u *UI) handleChangeName(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status := refusal(w, f, err, formFields{"display_name": {"display_name", "Name"}})
-	if status == 0 || status == http.StatusUnauthorized {
+	if status == 0 {
 		u.fail(w, r, err)
 		return
 	}
