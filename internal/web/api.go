@@ -24,10 +24,24 @@ const maxAPIResponse = 4 << 20
 
 // account is the API's Account.
 type account struct {
-	ID          string    `json:"id"`
-	Email       string    `json:"email"`
-	DisplayName string    `json:"display_name"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          string `json:"id"`
+	Email       string `json:"email"`
+	DisplayName string `json:"display_name"`
+	// EmailVerified tells whether the address is confirmed: until it is, only the mails
+	// about the account itself go to it.
+	EmailVerified bool      `json:"email_verified"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// consent is the API's answer about a consent link: who asks to email reminders to which
+// address, and what the person answered so far.
+type consent struct {
+	Email     string `json:"email"`
+	Requester struct {
+		DisplayName string `json:"display_name"`
+	} `json:"requester"`
+	// Status is pending, accepted or declined.
+	Status string `json:"status"`
 }
 
 // tokenPair is the API's TokenPair.

@@ -15,8 +15,8 @@ import (
 )
 
 // TestBrowserStory walks a person's main story through the web UI of the whole system in
-// a real browser: sign up, publish an event, find it by search, set a reminder, see it
-// under "My reminders", cancel it, and delete the account.
+// a real browser: sign up, confirm the address, publish an event, find it by search, set a
+// reminder, see it under "My reminders", cancel it, and delete the account.
 func TestBrowserStory(t *testing.T) {
 	b := startBrowser(t)
 	api := apiClient{t: t, base: b.base}
@@ -39,6 +39,8 @@ func TestBrowserStory(t *testing.T) {
 	if src := eval[string](b, `document.documentElement.outerHTML`); strings.Contains(src, "eyJ") {
 		t.Error("the page holds what looks like a JWT; tokens must never be in the page")
 	}
+	// Reminders go only to a confirmed address: she opens the link of the welcome email.
+	b.confirmAddress("ada@example.com")
 
 	// She publishes an event, in Berlin, ten days from now.
 	b.click(`.site-nav a[href="/my/events"]`, http.StatusOK)
@@ -131,7 +133,12 @@ func TestBrowserStory(t *testing.T) {
 	b.click(`a[href="/account/delete"]`, http.StatusOK)
 	b.click(`form[action="/account/delete"] button[type="submit"]`, http.StatusUnprocessableEntity)
 	b.wantText("#f-confirm-error", "Tick the box")
+	b.wantText("#f-current_password-error", "Enter your current password")
 	b.press(`#f-confirm`)
+	b.fill("#f-current_password", "not my password")
+	b.click(`form[action="/account/delete"] button[type="submit"]`, http.StatusUnauthorized)
+	b.wantText("#f-current_password-error", "The password is not right")
+	b.fill("#f-current_password", "correct horse battery")
 	b.click(`form[action="/account/delete"] button[type="submit"]`, http.StatusOK)
 	b.wantText(".flash", "Your account has been deleted")
 	b.wantText(".site-nav", "Log in")

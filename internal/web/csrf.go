@@ -68,3 +68,12 @@ func (u *UI) sameOrigin(r *http.Request, origin string) bool {
 	}
 	return strings.EqualFold(o.Host, r.Host)
 }
+
+// csrfExempt reports whether the form post r is the one that needs no CSRF token nor a
+// same-origin check: the POST of an unsubscribe link, /unsubscribe/{token}. Mail providers
+// send it from their servers, with no cookies and no form (RFC 8058 one-click), and it can
+// do nothing but what the secret token of its own URL names.
+func csrfExempt(r *http.Request) bool {
+	token, ok := strings.CutPrefix(r.URL.EscapedPath(), "/unsubscribe/")
+	return ok && r.Method == http.MethodPost && token != "" && !strings.Contains(token, "/")
+}

@@ -34,8 +34,22 @@ type fakeAPI struct {
 	bodies map[string][]map[string]any
 	// refreshDelay makes refreshes slow, to let concurrent requests overlap.
 	refreshDelay time.Duration
-	mux          *http.ServeMux
+	// verified is the account's email_verified; resent tells that a confirmation link was
+	// sent less than a minute ago.
+	verified, resent bool
+	// consents are the consent links, by token.
+	consents map[string]map[string]any
+	// reminders are what GET /api/v1/notifications lists.
+	reminders []any
+	mux       *http.ServeMux
 }
+
+// Tokens the fake API knows.
+const (
+	fakeConfirmToken     = "confirm-token-0123456789"
+	fakeConsentToken     = "consent-token-0123456789"
+	fakeUnsubscribeToken = "unsub-token-0123456789"
+)
 
 const fakeAccountID = "acc-1"
 
@@ -45,7 +59,11 @@ func newFakeAPI() *fakeAPI {
 		valid:   map[string]bool{"a1": true, "a2": true},
 		refresh: map[string][2]string{"r1": {"a2", "r2"}},
 		bodies:  map[string][]map[string]any{},
-		mux:     http.NewServeMux(),
+		consents: map[string]map[string]any{
+			fakeConsentToken: {"email": "bob@example.com", "requester": map[string]any{"display_name": "Ada <Lovelace>"}, "status": "pending"},
+		},
+		reminders: []any{},
+		mux:       http.NewServeMux(),
 	}
 	f.mux.HandleFunc("POST /api/v1/auth/token", func(w http.ResponseWriter, r *http.Request) {
 		var body map[string]string
@@ -71,7 +89,7 @@ func newFakeAPI() *fakeAPI {
 		writeJSON(w, http.StatusOK, map[string]any{"access_token": pair[0], "token_type": "Bearer", "expires_in": 900, "refresh_token": pair[1]})
 	})
 	f.mux.HandleFunc("GET /api/v1/accounts/me", f.authed(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"id": fakeAccountID, "email": "ada@example.com", "display_name": "Ada <Lovelace>", "created_at": "2026-01-02T03:04:05Z"})
+		writeJSON(w, http.StatusOK, f.account())
 	}))
 	f.mux.HandleFunc("POST /api/v1/auth/logout", f.authed(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	f.mux.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) {
@@ -91,12 +109,159 @@ func newFakeAPI() *fakeAPI {
 		})
 	}))
 	f.mux.HandleFunc("GET /api/v1/notifications", f.authed(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"items": []any{}})
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		var next any
+		if len(f.reminders) > 0 && r.URL.Query().Get("cursor") == "" {
+			next = "c2" // a second page, that is empty
+		}
+		items := f.reminders
+		if r.URL.Query().Get("cursor") != "" {
+			items = []any{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
 	}))
 	f.mux.HandleFunc("POST /api/v1/notifications", f.authed(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusCreated, map[string]any{"id": "n-1", "event_id": "ev-1", "status": "scheduled"})
 	}))
+	f.accountRoutes()
+	f.linkRoutes()
 	return f
+}
+
+// account is the fake account, as GET /api/v1/accounts/me answers it.
+func (f *fakeAPI) account() map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return map[string]any{
+		"id": fakeAccountID, "email": "ada@example.com", "display_name": "Ada <Lovelace>",
+		"email_verified": f.verified, "created_at": "2026-01-02T03:04:05Z",
+	}
+}
+
+// accountRoutes serves the calls that confirm the account's address, change it and
+// delete it. The current password is "right"; "taken@example.com" belongs to another
+// account.
+func (f *fakeAPI) accountRoutes() {
+	f.mux.HandleFunc("POST /api/v1/accounts/confirm-email", func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if body["token"] != fakeConfirmToken {
+			problem(w, http.StatusUnprocessableEntity, "the request did not validate",
+				[]map[string]string{{"field": "token", "message": "is unknown, used or expired"}})
+			return
+		}
+		f.mu.Lock()
+		f.verified = true
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	f.mux.HandleFunc("POST /api/v1/accounts/me/confirmation-email", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		switch {
+		case f.verified:
+			problem(w, http.StatusConflict, "the address is confirmed already", nil)
+		case f.resent:
+			w.Header().Set("Retry-After", "42")
+			problem(w, http.StatusTooManyRequests, "a link was sent less than a minute ago", nil)
+		default:
+			f.resent = true
+			w.WriteHeader(http.StatusAccepted)
+		}
+	}))
+	f.mux.HandleFunc("PATCH /api/v1/accounts/me", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if !f.passwordChecked(w, body, body["email"] != "" || body["password"] != "") {
+			return
+		}
+		var errs []map[string]string
+		if name, ok := body["display_name"]; ok && name == "" {
+			errs = append(errs, map[string]string{"field": "display_name", "message": "must not be empty"})
+		}
+		if pw, ok := body["password"]; ok && len(pw) < 8 {
+			errs = append(errs, map[string]string{"field": "password", "message": "must be 8 to 128 characters"})
+		}
+		if len(errs) > 0 {
+			problem(w, http.StatusUnprocessableEntity, "the request did not validate", errs)
+			return
+		}
+		if body["email"] == "taken@example.com" {
+			problem(w, http.StatusConflict, "an account with this email exists", nil)
+			return
+		}
+		writeJSON(w, http.StatusOK, f.account())
+	}))
+	f.mux.HandleFunc("DELETE /api/v1/accounts/me", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if f.passwordChecked(w, body, true) {
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+}
+
+// passwordChecked checks the current_password of body when needed, answering 422 when it
+// is missing and 401 when it is wrong; it reports whether the call may go on.
+func (f *fakeAPI) passwordChecked(w http.ResponseWriter, body map[string]string, needed bool) bool {
+	if !needed {
+		return true
+	}
+	switch body["current_password"] {
+	case "right":
+		return true
+	case "":
+		problem(w, http.StatusUnprocessableEntity, "the request did not validate",
+			[]map[string]string{{"field": "current_password", "message": "is required"}})
+	default:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="eventpost"`)
+		problem(w, http.StatusUnauthorized, "the current password is not right", nil)
+	}
+	return false
+}
+
+// linkRoutes serves the calls of the consent and unsubscribe links, which need no login.
+func (f *fakeAPI) linkRoutes() {
+	f.mux.HandleFunc("GET /api/v1/consents/{token}", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		c, ok := f.consents[r.PathValue("token")]
+		if !ok {
+			problem(w, http.StatusNotFound, "consent not found", nil)
+			return
+		}
+		writeJSON(w, http.StatusOK, c)
+	})
+	f.mux.HandleFunc("POST /api/v1/consents/{token}", func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		c, ok := f.consents[r.PathValue("token")]
+		if !ok {
+			problem(w, http.StatusNotFound, "consent not found", nil)
+			return
+		}
+		switch body["decision"] {
+		case "accept":
+			c["status"] = "accepted"
+		case "decline":
+			c["status"] = "declined"
+		default:
+			problem(w, http.StatusUnprocessableEntity, "the request did not validate",
+				[]map[string]string{{"field": "decision", "message": "must be accept or decline"}})
+			return
+		}
+		writeJSON(w, http.StatusOK, c)
+	})
+	f.mux.HandleFunc("POST /api/v1/unsubscribe/{token}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("token") != fakeUnsubscribeToken {
+			problem(w, http.StatusNotFound, "unsubscribe link not found", nil)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 }
 
 // ServeHTTP records the call and serves it.

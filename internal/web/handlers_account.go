@@ -171,16 +171,6 @@ func (u *UI) handleLogout(w http.ResponseWriter, r *http.Request) {
 	u.redirect(w, r, "/")
 }
 
-// handleAccount shows the account.
-func (u *UI) handleAccount(w http.ResponseWriter, r *http.Request) {
-	var a account
-	if err := u.authCall(r, http.MethodGet, "/api/v1/accounts/me", nil, &a); err != nil {
-		u.fail(w, r, err)
-		return
-	}
-	u.render(w, r, http.StatusOK, "account", view{Title: "Your account", User: &a, Data: a})
-}
-
 // confirmData is the data of a confirmation page.
 type confirmData struct {
 	Heading string
@@ -193,6 +183,8 @@ type confirmData struct {
 	CancelURL string
 	// Check is the label of a check box that must be ticked, "" for none.
 	Check string
+	// Password asks for the account's current password.
+	Password bool
 }
 
 // deleteAccountConfirm is the confirmation page of an account's deletion.
@@ -205,6 +197,7 @@ func deleteAccountConfirm() confirmData {
 		Button:    "Delete my account",
 		CancelURL: "/account",
 		Check:     "I understand: delete my account and everything in it",
+		Password:  true,
 	}
 }
 
@@ -213,19 +206,30 @@ func (u *UI) handleDeleteAccountForm(w http.ResponseWriter, r *http.Request) {
 	u.renderLoggedIn(w, r, "confirm", view{Title: "Delete your account", Data: deleteAccountConfirm()})
 }
 
-// handleDeleteAccount deletes the account once the person has confirmed it.
+// handleDeleteAccount deletes the account once the person has confirmed it with the box
+// and the account's current password.
 func (u *UI) handleDeleteAccount(w http.ResponseWriter, r *http.Request) {
+	f := newForm(url.Values{"confirm": {r.PostForm.Get("confirm")}})
+	password := r.PostForm.Get("current_password")
+	if password == "" {
+		f.Fail("current_password", "Enter your current password")
+	}
 	if r.PostForm.Get("confirm") != "yes" {
-		f := newForm(nil)
 		f.Fail("confirm", "Tick the box to confirm that you want to delete your account")
-		u.render(w, r, http.StatusUnprocessableEntity, "confirm", view{Title: "Delete your account", Form: f, Data: deleteAccountConfirm()})
-		return
 	}
-	if err := u.authCall(r, http.MethodDelete, "/api/v1/accounts/me", nil, nil); err != nil {
-		u.fail(w, r, err)
-		return
+	status := http.StatusUnprocessableEntity
+	if !f.Failed() {
+		err := u.passwordCall(r, http.MethodDelete, "/api/v1/accounts/me", map[string]string{"current_password": password}, nil)
+		if err == nil {
+			u.clearSession(r)
+			u.flash(w, "account-deleted")
+			u.redirect(w, r, "/")
+			return
+		}
+		if status = refusal(w, f, err, formFields{"current_password": {"current_password", "Current password"}}); status == 0 {
+			u.fail(w, r, err)
+			return
+		}
 	}
-	u.clearSession(r)
-	u.flash(w, "account-deleted")
-	u.redirect(w, r, "/")
+	u.render(w, r, status, "confirm", view{Title: "Delete your account", Form: f, Data: deleteAccountConfirm()})
 }

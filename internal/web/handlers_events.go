@@ -241,7 +241,8 @@ func (u *UI) eventPage(w http.ResponseWriter, r *http.Request, id string, f *for
 			u.log.WarnContext(r.Context(), "list the reminders of an event", "err", err)
 		}
 		for _, n := range list.Items {
-			if n.Status == "scheduled" || n.Status == "sending" || n.Status == "failed" {
+			switch n.Status {
+			case "scheduled", "awaiting_consent", "sending", "failed":
 				data.Reminders = append(data.Reminders, n)
 			}
 		}

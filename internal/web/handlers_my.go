@@ -14,29 +14,44 @@ type remindersData struct {
 	Items []notification
 	// Status is the status filter, "" for all.
 	Status string
+	// NextURL is the link to the next page, "" on the last.
+	NextURL string
 }
 
-// handleReminders lists the account's reminders.
+// handleReminders lists the account's reminders, a page at a time.
 func (u *UI) handleReminders(w http.ResponseWriter, r *http.Request) {
 	status := r.URL.Query().Get("status")
 	switch status {
-	case "", "scheduled", "sent", "failed", "cancelled", "sending":
+	case "", "scheduled", "awaiting_consent", "sent", "failed", "cancelled", "sending":
 	default:
 		status = ""
 	}
-	path := "/api/v1/notifications"
+	q := url.Values{}
 	if status != "" {
-		path += "?status=" + url.QueryEscape(status)
+		q.Set("status", status)
+	}
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		q.Set("cursor", c)
+	}
+	path := "/api/v1/notifications"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
 	}
 	var list struct {
-		Items []notification `json:"items"`
+		Items      []notification `json:"items"`
+		NextCursor *string        `json:"next_cursor"`
 	}
 	if err := u.authCall(r, http.MethodGet, path, nil, &list); err != nil {
 		u.fail(w, r, err)
 		return
 	}
+	data := remindersData{Items: list.Items, Status: status}
+	if list.NextCursor != nil && *list.NextCursor != "" {
+		q.Set("cursor", *list.NextCursor)
+		data.NextURL = "/reminders?" + q.Encode()
+	}
 	f := newForm(url.Values{"status": {status}})
-	u.render(w, r, http.StatusOK, "reminders", view{Title: "My reminders", Form: f, Data: remindersData{Items: list.Items, Status: status}})
+	u.render(w, r, http.StatusOK, "reminders", view{Title: "My reminders", Form: f, Data: data})
 }
 
 // handleCancelReminder cancels a reminder, then shows the page named by the form's next

@@ -16,7 +16,7 @@ import (
 func pageNames() []string {
 	return []string{
 		"events", "event", "signup", "login", "account", "confirm", "reminders", "myevents", "eventform", "error",
-		"forgot", "reset",
+		"forgot", "reset", "confirmemail", "consent", "unsubscribe",
 	}
 }
 
@@ -161,6 +161,8 @@ func statusLabel(status string) string {
 		return "Sent"
 	case "failed":
 		return "Failed"
+	case "awaiting_consent":
+		return "Waiting for the recipient to accept"
 	case "cancelled":
 		return "Cancelled"
 	}

@@ -162,8 +162,19 @@ func (u *UI) buildHandler() http.Handler {
 	mux.HandleFunc("GET /reset-password", u.handleResetForm)
 	mux.HandleFunc("POST /reset-password", u.handleReset)
 	mux.HandleFunc("GET /account", u.handleAccount)
+	mux.HandleFunc("POST /account/name", u.handleChangeName)
+	mux.HandleFunc("POST /account/email", u.handleChangeEmail)
+	mux.HandleFunc("POST /account/password", u.handleChangePassword)
+	mux.HandleFunc("POST /account/confirmation-email", u.handleResendConfirmation)
 	mux.HandleFunc("GET /account/delete", u.handleDeleteAccountForm)
 	mux.HandleFunc("POST /account/delete", u.handleDeleteAccount)
+	mux.HandleFunc("GET /confirm-email", u.handleConfirmEmailForm)
+	mux.HandleFunc("POST /confirm-email", u.handleConfirmEmail)
+
+	mux.HandleFunc("GET /consent/{token}", u.handleConsentForm)
+	mux.HandleFunc("POST /consent/{token}", u.handleConsent)
+	mux.HandleFunc("GET /unsubscribe/{token}", u.handleUnsubscribeForm)
+	mux.HandleFunc("POST /unsubscribe/{token}", u.handleUnsubscribe)
 
 	mux.HandleFunc("GET /reminders", u.handleReminders)
 	mux.HandleFunc("POST /reminders/{id}/cancel", u.handleCancelReminder)
@@ -208,7 +219,7 @@ func (u *UI) buildHandler() http.Handler {
 				u.errorPage(w, r, http.StatusBadRequest, "The form could not be read", "Go back, reload the page and try again.")
 				return
 			}
-			if ok, why := u.checkCSRF(r); !ok {
+			if ok, why := u.checkCSRF(r); !ok && !csrfExempt(r) {
 				u.metrics.csrfRejected.Inc()
 				u.log.WarnContext(r.Context(), "form post refused", "reason", why, "path", r.URL.Path)
 				u.errorPage(w, r, http.StatusForbidden, "This form has expired",
@@ -377,34 +388,33 @@ func safeNext(next string) string {
 	return next
 }
 
-// Flash messages, by the code the flash cookie holds.
-func flashMessage(code string) string {
-	switch code {
-	case "welcome":
-		return "Welcome to EventPost! You are logged in."
-	case "login":
-		return "You are logged in."
-	case "account-created":
-		return "Your account is created. Log in to continue."
-	case "logout":
-		return "You are logged out."
-	case "account-deleted":
-		return "Your account has been deleted."
-	case "password-reset":
-		return "Your new password is set, and you are logged out everywhere else. Log in with it."
-	case "reminder-set":
-		return "Reminder set. We will email you."
-	case "reminder-cancelled":
-		return "Reminder cancelled."
-	case "event-created":
-		return "Your event is published."
-	case "event-updated":
-		return "Your changes are saved."
-	case "event-deleted":
-		return "The event is deleted."
-	}
-	return ""
+// flashMessages are the flash messages, by the code the flash cookie holds.
+var flashMessages = map[string]string{
+	"welcome": "Welcome to EventPost! You are logged in. We have emailed you a link to confirm your address: " +
+		"reminders go to it once it is confirmed.",
+	"login":              "You are logged in.",
+	"account-created":    "Your account is created. Log in to continue.",
+	"logout":             "You are logged out.",
+	"account-deleted":    "Your account has been deleted.",
+	"password-reset":     "Your new password is set, and you are logged out everywhere else. Log in with it.",
+	"reminder-set":       "Reminder set. We will email you.",
+	"reminder-cancelled": "Reminder cancelled.",
+	"event-created":      "Your event is published.",
+	"event-updated":      "Your changes are saved.",
+	"event-deleted":      "The event is deleted.",
+	"email-confirmed":    "Thank you: your email address is confirmed.",
+	"confirmation-sent":  "We have emailed you a new confirmation link. It works once, for 48 hours.",
+	"already-confirmed":  "Your email address is confirmed already.",
+	"name-changed":       "Your name is changed.",
+	"email-change-pending": "Almost done: we have emailed a link to your new address. Your address changes once you open it; " +
+		"until then EventPost keeps using the old one.",
+	"password-changed": "Your new password is set. You are logged out everywhere else; this browser stays logged in.",
+	"consent-accepted": "Thank you: you accepted these reminders.",
+	"consent-declined": "Done: you declined these reminders. EventPost will not email them to you.",
 }
+
+// flashMessage returns the flash message of code, "" for an unknown code.
+func flashMessage(code string) string { return flashMessages[code] }
 
 // flash sets the message code for the next page the browser is shown.
 func (u *UI) flash(w http.ResponseWriter, code string) {

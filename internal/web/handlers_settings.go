@@ -1,0 +1,172 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// wrongPassword is the error of a current-password field the API refused.
+const wrongPassword = "The password is not right"
+
+// accountData is the data of the account page.
+type accountData struct {
+	Account account
+	// Section names the form of the page whose errors it shows: name, email, password or
+	// confirm (the request for a new confirmation link); "" for none.
+	Section string
+}
+
+// handleAccount shows the account, its settings and, while its address is not confirmed,
+// a way to ask for a new confirmation link.
+func (u *UI) handleAccount(w http.ResponseWriter, r *http.Request) {
+	u.accountPage(w, r, http.StatusOK, newForm(nil), "")
+}
+
+// accountPage shows the account page with status, the form f of its section (name, email,
+// password or confirm) holding errors; the other forms show the account's values.
+func (u *UI) accountPage(w http.ResponseWriter, r *http.Request, status int, f *form, section string) {
+	var a account
+	if err := u.authCall(r, http.MethodGet, "/api/v1/accounts/me", nil, &a); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	if _, ok := f.Values["display_name"]; !ok {
+		f.Values.Set("display_name", a.DisplayName)
+	}
+	if _, ok := f.Values["email"]; !ok {
+		f.Values.Set("email", a.Email)
+	}
+	u.render(w, r, status, "account", view{Title: "Your account", User: &a, Form: f, Data: accountData{Account: a, Section: section}})
+}
+
+// passwordCall makes an authenticated API call that carries the account's current password.
+// Its 401 means that password is wrong, not that the session ended: the session is checked
+// (and refreshed when it must be) first, and a 401 is returned as it is, never retried.
+func (u *UI) passwordCall(r *http.Request, method, path string, body, out any) error {
+	st := stateOf(r)
+	if st.me == nil {
+		var a account
+		if err := u.authCall(r, http.MethodGet, "/api/v1/accounts/me", nil, &a); err != nil {
+			return err
+		}
+		st.me, st.meLoaded = &a, true
+	}
+	return u.call(r.Context(), method, path, st.access, body, out)
+}
+
+// refusal records on f the API's refusal err of a change to the account, with fields
+// mapping the API's field names to the form's, and returns the status to answer with; 0
+// when err is no refusal the form can show (answer it with fail). A 401 is a wrong
+// current password, shown on the form's field for it.
+func refusal(w http.ResponseWriter, f *form, err error, fields formFields) int {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		return 0
+	}
+	switch ae.Status {
+	case http.StatusUnauthorized:
+		if pw, ok := fields["current_password"]; ok {
+			f.Fail(pw.name, wrongPassword)
+			return ae.Status
+		}
+		return 0
+	case http.StatusUnprocessableEntity:
+		f.applyAPIErrors(ae.Fields, fields)
+	case http.StatusTooManyRequests:
+		if ae.RetryAfter != "" {
+			w.Header().Set("Retry-After", ae.RetryAfter)
+		}
+		f.General = throttledMessage(ae)
+	default:
+		return 0
+	}
+	return ae.Status
+}
+
+// handleChangeName changes the account's display name.
+func (u *UI) handleChangeName(w http.ResponseWriter, r *http.Request) {
+	f := newForm(url.Values{"display_name": {strings.TrimSpace(r.PostForm.Get("display_name"))}})
+	err := u.authCall(r, http.MethodPatch, "/api/v1/accounts/me", map[string]string{"display_name": f.Get("display_name")}, nil)
+	if err == nil {
+		u.flash(w, "name-changed")
+		u.redirect(w, r, "/account")
+		return
+	}
+	status := refusal(w, f, err, formFields{"display_name": {"display_name", "Name"}})
+	if status == 0 {
+		u.fail(w, r, err)
+		return
+	}
+	u.accountPage(w, r, status, f, "name")
+}
+
+// handleChangeEmail asks to change the account's address. The change waits for the link
+// the API mails to the new address.
+func (u *UI) handleChangeEmail(w http.ResponseWriter, r *http.Request) {
+	f := newForm(url.Values{"email": {strings.TrimSpace(r.PostForm.Get("email"))}})
+	password := r.PostForm.Get("email_current_password")
+	if f.Get("email") == "" {
+		f.Fail("email", "Enter the new email address")
+	}
+	if password == "" {
+		f.Fail("email_current_password", "Enter your current password to change your address")
+	}
+	if f.Failed() {
+		u.accountPage(w, r, http.StatusUnprocessableEntity, f, "email")
+		return
+	}
+	err := u.passwordCall(r, http.MethodPatch, "/api/v1/accounts/me",
+		map[string]string{"email": f.Get("email"), "current_password": password}, nil)
+	if err == nil {
+		u.flash(w, "email-change-pending")
+		u.redirect(w, r, "/account")
+		return
+	}
+	status := http.StatusConflict
+	if apiStatus(err) == http.StatusConflict {
+		f.Fail("email", "Another account has this email address already")
+	} else {
+		status = refusal(w, f, err, formFields{
+			"email": {"email", "Email address"}, "current_password": {"email_current_password", "Current password"},
+		})
+	}
+	if status == 0 {
+		u.fail(w, r, err)
+		return
+	}
+	u.accountPage(w, r, status, f, "email")
+}
+
+// handleChangePassword changes the account's password. The API ends every other login of
+// the account and keeps this one, so the browser stays logged in.
+func (u *UI) handleChangePassword(w http.ResponseWriter, r *http.Request) {
+	f := newForm(nil)
+	current, next := r.PostForm.Get("current_password"), r.PostForm.Get("new_password")
+	if current == "" {
+		f.Fail("current_password", "Enter your current password")
+	}
+	if next == "" {
+		f.Fail("new_password", "Choose a new password")
+	}
+	if f.Failed() {
+		u.accountPage(w, r, http.StatusUnprocessableEntity, f, "password")
+		return
+	}
+	err := u.passwordCall(r, http.MethodPatch, "/api/v1/accounts/me",
+		map[string]string{"password": next, "current_password": current}, nil)
+	if err == nil {
+		u.flash(w, "password-changed")
+		u.redirect(w, r, "/account")
+		return
+	}
+	status := refusal(w, f, err, formFields{
+		"password": {"new_password", "New password"}, "current_password": {"current_password", "Current password"},
+	})
+	if status == 0 {
+		u.fail(w, r, err)
+		return
+	}
+	u.accountPage(w, r, status, f, "password")
+}
