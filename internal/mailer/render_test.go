@@ -110,7 +110,7 @@ func TestRenderKinds(t *testing.T) {
 			name:        "reminder of an online event shows its link and its own zone",
 			req:         messages.EmailSend{Kind: messages.EmailReminder, To: "ann@example.com", Event: online},
 			wantSubject: "Reminder: Jazz night",
-			wantText:    []string{"Hi,", "Monday, 1 March 2027, 13:30 EST", "https://meet.example/jazz"},
+			wantText:    []string{"Hello,", "Monday, 1 March 2027, 13:30 EST", "https://meet.example/jazz"},
 			wantHTML:    []string{`href="https://meet.example/jazz"`},
 			notText:     []string{"Where:"},
 			wantICS:     []string{"LOCATION:https://meet.example/jazz"},
@@ -375,7 +375,7 @@ func FuzzRenderHeaders(f *testing.F) {
 		}
 		for k := range p.Header {
 			switch k {
-			case "Date", "Mime-Version", "Message-Id", "Subject", "X-Mailer", "From", "To", "Content-Type":
+			case "Date", "Mime-Version", "Message-Id", "Subject", "X-Mailer", "From", "To", "Content-Type", "Auto-Submitted":
 			default:
 				t.Errorf("unexpected header %q", k)
 			}
