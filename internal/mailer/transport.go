@@ -13,9 +13,9 @@ import (
 // Email is a message ready to send: its envelope and its bytes. The bytes are final (a DKIM
 // signature covers them), so transports send them as they are.
 type Email struct {
-	// From is the envelope sender (MAIL FROM).
+	// From is the envelope sender (MAIL FROM), a bare address.
 	From string
-	// To is the envelope recipient (RCPT TO): one address per email.
+	// To is the envelope recipient (RCPT TO), a bare address: one per email.
 	To string
 	// Data is the message, RFC 5322 with CRLF line endings.
 	Data []byte
@@ -24,19 +24,15 @@ type Email struct {
 // EmailOf writes m out as an Email, with the address of its From header as the envelope
 // sender and the address of its one To header as the recipient.
 func EmailOf(m *gomail.Msg) (Email, error) {
-	from, err := m.GetSender(false)
-	if err != nil {
-		return Email{}, fmt.Errorf("email sender: %w", err)
-	}
-	to, err := m.GetRecipients()
-	if err != nil || len(to) != 1 {
-		return Email{}, fmt.Errorf("email recipients %v: want one (%v)", to, err)
+	from, to := m.GetFrom(), m.GetTo()
+	if len(from) != 1 || len(to) != 1 || len(m.GetCc())+len(m.GetBcc()) != 0 {
+		return Email{}, fmt.Errorf("email from %v to %v: want one sender and one recipient", from, to)
 	}
 	var b bytes.Buffer
 	if _, err := m.WriteTo(&b); err != nil {
 		return Email{}, fmt.Errorf("write email: %w", err)
 	}
-	return Email{From: from, To: to[0], Data: b.Bytes()}, nil
+	return Email{From: from[0].Address, To: to[0].Address, Data: b.Bytes()}, nil
 }
 
 // Transport delivers emails: to an SMTP server, or as files.

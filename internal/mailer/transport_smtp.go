@@ -397,10 +397,10 @@ func (t *SMTPTransport) transact(e Email) error {
 	if err := c.UpdateDeadline(t.cfg.Timeout); err != nil {
 		return &SMTPError{Step: StepMailFrom, Err: err}
 	}
-	if err := c.Mail(e.From); err != nil {
+	if err := c.Mail("<" + e.From + ">"); err != nil {
 		return newSMTPError(StepMailFrom, err)
 	}
-	if err := c.Rcpt(e.To); err != nil {
+	if err := c.Rcpt("<" + e.To + ">"); err != nil {
 		return newSMTPError(StepRcptTo, err)
 	}
 	w, err := c.Data()

@@ -118,7 +118,7 @@ type Server struct {
 	rejCode  int
 	rejRcpt  map[string]int // recipients refused at RCPT TO, lower-cased, with the code
 	refused  []string       // recipients refused so far, as given
-	changed  chan struct{} // closed and replaced whenever a message arrives
+	changed  chan struct{}  // closed and replaced whenever a message arrives
 	srv      *smtp.Server
 	ln       net.Listener  // the current server's listener
 	served   chan struct{} // closed when the current server's Serve returns
