@@ -22,8 +22,8 @@ import (
 
 // startMailer starts an email-sender on the database of dialect d at dsn, sending to srv,
 // as a process would: its own store and transport, closed when the test ends or when the
-// returned stop is called.
-func startMailer(t *testing.T, d database.Dialect, dsn string, srv *smtptest.Server, now func() time.Time) (*mailer.Service, *mailer.SQLStore, func()) {
+// returned stop is called. edit changes its configuration.
+func startMailer(t *testing.T, d database.Dialect, dsn string, srv *smtptest.Server, now func() time.Time, edit ...func(*mailer.Config)) (*mailer.Service, *mailer.SQLStore, func()) {
 	t.Helper()
 	st, err := mailer.Open(context.Background(), d, dsn, logging.Discard())
 	if err != nil {
@@ -32,6 +32,9 @@ func startMailer(t *testing.T, d database.Dialect, dsn string, srv *smtptest.Ser
 	tr := newSMTP(t, srv)
 	cfg := mailer.DefaultConfig()
 	cfg.PublicURL = testPublicURL
+	for _, e := range edit {
+		e(&cfg)
+	}
 	svc, err := mailer.New(cfg, mailer.Deps{
 		Common: svcdeps.Common{Outbox: &countingNotifier{}, Log: logging.Discard(), Registry: prometheus.NewRegistry(), Now: now},
 		Store:  st, Transport: tr,
