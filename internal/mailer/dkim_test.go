@@ -168,7 +168,7 @@ func TestDKIMSignatureVerifies(t *testing.T) {
 
 			head, body, _ := bytes.Cut(data, []byte("\r\n\r\n"))
 			tampered := map[string][]byte{
-				"body": slices.Concat(head, []byte("\r\n\r\n"), bytes.Replace(body, []byte("Jazz night"), []byte("Jazz nite!"), 1)),
+				"body":    slices.Concat(head, []byte("\r\n\r\n"), bytes.Replace(body, []byte("Jazz night"), []byte("Jazz nite!"), 1)),
 				"subject": bytes.Replace(data, []byte("Subject: Reminder: Jazz night"), []byte("Subject: Reminder: Jazz nite!"), 1),
 			}
 			for what, bad := range tampered {

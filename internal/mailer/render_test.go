@@ -330,6 +330,12 @@ func TestRenderRejects(t *testing.T) {
 		{name: "unknown kind", req: messages.EmailSend{Kind: "newsletter", To: "ann@example.com", Event: testEvent()}, want: mailer.ErrInvalidRequest},
 		{name: "reset without a token", req: messages.EmailSend{Kind: messages.EmailPasswordReset, To: "ann@example.com", ExpiresAt: ptr(renderNow)}, want: mailer.ErrInvalidRequest},
 		{name: "reset without an expiry", req: messages.EmailSend{Kind: messages.EmailPasswordReset, To: "ann@example.com", Token: strings.Repeat("a", 43)}, want: mailer.ErrInvalidRequest},
+		{name: "confirm without a token", req: messages.EmailSend{Kind: messages.EmailConfirm, To: "ann@example.com", ExpiresAt: ptr(renderNow)}, want: mailer.ErrInvalidRequest},
+		{name: "welcome with a token that is not base64url", req: messages.EmailSend{Kind: messages.EmailWelcome, To: "ann@example.com", Token: strings.Repeat("a", 40) + "\r\n"}, want: mailer.ErrInvalidRequest},
+		{name: "consent request without a token", req: messages.EmailSend{Kind: messages.EmailConsentRequest, To: "ann@example.com", Requester: "Bob"}, want: mailer.ErrInvalidRequest},
+		{name: "email changed without the new address", req: messages.EmailSend{Kind: messages.EmailChanged, To: "ann@example.com"}, want: mailer.ErrInvalidRequest},
+		{name: "email changed to something not an address", req: messages.EmailSend{Kind: messages.EmailChanged, To: "ann@example.com", NewEmail: "x\r\nBcc: evil@x"}, want: mailer.ErrInvalidRequest},
+		{name: "reminder with an unsubscribe token that is not base64url", req: messages.EmailSend{Kind: messages.EmailReminder, To: "ann@example.com", Event: testEvent(), UnsubscribeToken: "abcdefghijklmnop>, <https://evil"}, want: mailer.ErrInvalidRequest},
 		{name: "reset token that is not base64url", req: messages.EmailSend{Kind: messages.EmailAccountLocked, To: "ann@example.com", Token: strings.Repeat("a", 40) + `"><a`, ExpiresAt: ptr(renderNow)}, want: mailer.ErrInvalidRequest},
 	}
 	r := newRenderer(t)
