@@ -156,21 +156,30 @@ func presentHeaders(data []byte, names []string) []string {
 	return out
 }
 
-// dnsName reports whether s is one or more DNS labels separated by dots: letters, digits,
-// hyphens and underscores, 1 to 63 characters each, 253 at most in all.
+// dnsName reports whether s is one or more DNS labels separated by dots (see dnsLabel), 253
+// characters at most.
 func dnsName(s string) bool {
 	if s == "" || len(s) > 253 {
 		return false
 	}
 	for _, label := range strings.Split(s, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+		if !dnsLabel(label) {
 			return false
 		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
+	}
+	return true
+}
+
+// dnsLabel reports whether s is 1 to 63 letters, digits, hyphens and underscores, with no
+// hyphen at either end.
+func dnsLabel(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
 		}
 	}
 	return true
