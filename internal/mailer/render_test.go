@@ -367,6 +367,7 @@ func FuzzRenderHeaders(f *testing.F) {
 		ev.Title = title
 		m, _, err := r.Render(messages.EmailSend{
 			Kind: messages.EmailReminder, To: "ann@example.com", Name: name, Note: note, Event: ev,
+			Requester: name, UnsubscribeToken: "unsub_0123456789abcdef",
 		}, renderNow)
 		if err != nil {
 			t.Fatalf("Render: %v", err)
@@ -381,13 +382,17 @@ func FuzzRenderHeaders(f *testing.F) {
 		}
 		for k := range p.Header {
 			switch k {
-			case "Date", "Mime-Version", "Message-Id", "Subject", "X-Mailer", "From", "To", "Content-Type", "Auto-Submitted":
+			case "Date", "Mime-Version", "Message-Id", "Subject", "X-Mailer", "From", "To", "Content-Type", "Auto-Submitted",
+				"List-Unsubscribe", "List-Unsubscribe-Post":
 			default:
 				t.Errorf("unexpected header %q", k)
 			}
 		}
 		if got, want := len(p.Header["To"]), 1; got != want {
 			t.Errorf("%d To headers", got)
+		}
+		if got := p.Header["List-Unsubscribe"]; len(got) != 1 || got[0] != "<"+testPublicURL+"/unsubscribe/unsub_0123456789abcdef>" {
+			t.Errorf("List-Unsubscribe %q", got)
 		}
 		if strings.ContainsAny(p.Get("Subject"), "\r\n") {
 			t.Errorf("Subject with a line break: %q", p.Get("Subject"))
