@@ -72,7 +72,8 @@ func NewRenderer(from, publicURL string) (*Renderer, error) {
 	}
 	for _, k := range []messages.EmailKind{
 		messages.EmailWelcome, messages.EmailReminder, messages.EmailEventChanged, messages.EmailEventCancelled,
-		messages.EmailPasswordReset, messages.EmailAccountLocked,
+		messages.EmailPasswordReset, messages.EmailAccountLocked, messages.EmailConfirm, messages.EmailChanged,
+		messages.EmailConsentRequest,
 	} {
 		if text.Lookup(string(k)+".txt") == nil || html.Lookup(string(k)+".html") == nil {
 			return nil, fmt.Errorf("templates for %s missing", k)
@@ -93,9 +94,25 @@ type templateData struct {
 	Note      string
 	PublicURL string
 	Event     *eventView
-	// Link is the password_reset and account_locked emails' link, valid until Expires.
+	// Transactional is set on emails about the account itself (messages.EmailKind's
+	// Transactional), which say so and that they are sent whatever the person's email
+	// preferences.
+	Transactional bool
+	// Link is the link the email is about: the confirmation, reset, forgot-password or
+	// consent page. Expires is when its token stops working ("" when not known).
 	Link    string
 	Expires string
+	// Token is the confirmation token of welcome and confirm emails, for API users.
+	Token string
+	// NewEmail is the address an account changes to (email_changed).
+	NewEmail string
+	// Requester is the display name of the account that set a reminder for someone else,
+	// or that asks for consent.
+	Requester string
+	// ManageURL is the page that lists the person's reminders, to change or cancel them;
+	// UnsubscribeURL stops such emails (List-Unsubscribe), when the request carries a token.
+	ManageURL      string
+	UnsubscribeURL string
 }
 
 type eventView struct {
@@ -147,6 +164,7 @@ func (r *Renderer) Render(req messages.EmailSend, now time.Time) (*gomail.Msg, s
 	m.SetMessageIDWithValue(messageID)
 	m.SetDateWithValue(now)
 	m.SetGenHeader(gomail.HeaderXMailer, "EventPost")
+	setHeaders(m, data)
 	m.SetBodyString(gomail.TypeTextPlain, text.String())
 	m.AddAlternativeString(gomail.TypeTextHTML, html.String())
 	if err := r.attachCalendar(m, req, now); err != nil {
@@ -183,19 +201,40 @@ func (r *Renderer) attachCalendar(m *gomail.Msg, req messages.EmailSend, now tim
 // templateData returns what the templates of req's kind show, or ErrInvalidRequest when req
 // lacks what its kind needs or names an unknown kind.
 func (r *Renderer) templateData(req messages.EmailSend) (templateData, error) {
-	data := templateData{Name: oneLine(req.Name), Note: req.Note, PublicURL: r.publicURL}
-	switch {
-	case req.Kind == messages.EmailPasswordReset || req.Kind == messages.EmailAccountLocked:
+	data := templateData{
+		Name: oneLine(req.Name), Note: req.Note, PublicURL: r.publicURL,
+		Transactional: req.Kind.Transactional(), Requester: headerText(req.Requester),
+	}
+	if req.ExpiresAt != nil {
+		data.Expires = req.ExpiresAt.UTC().Format(expiresLayout)
+	}
+	var err error
+	switch req.Kind {
+	case messages.EmailWelcome, messages.EmailConfirm:
+		err = r.confirmData(req, &data)
+	case messages.EmailPasswordReset, messages.EmailAccountLocked:
 		if !validToken(req.Token) || req.ExpiresAt == nil {
 			return templateData{}, fmt.Errorf("%s email without a valid token: %w", req.Kind, ErrInvalidRequest)
 		}
 		data.Link = r.publicURL + "/reset-password?token=" + url.QueryEscape(req.Token)
-		data.Expires = req.ExpiresAt.UTC().Format("15:04 MST, 2 January 2006")
-	case !req.Kind.Transactional():
-		if req.Event == nil {
-			return templateData{}, fmt.Errorf("%s email without an event: %w", req.Kind, ErrInvalidRequest)
+	case messages.EmailChanged:
+		if _, aerr := bareAddress(req.NewEmail); aerr != nil {
+			return templateData{}, fmt.Errorf("email_changed email without a valid new address: %w", ErrInvalidRequest)
 		}
-		data.Event = r.eventView(*req.Event, req.PreviousStartsAt)
+		data.NewEmail, data.Link = req.NewEmail, r.publicURL+"/forgot-password"
+	case messages.EmailConsentRequest:
+		if !validToken(req.Token) {
+			return templateData{}, fmt.Errorf("%s email without a valid token: %w", req.Kind, ErrInvalidRequest)
+		}
+		data.Link = r.publicURL + "/consent/" + url.PathEscape(req.Token)
+		if req.Event != nil {
+			data.Event = r.eventView(*req.Event, nil)
+		}
+	default:
+		err = r.reminderData(req, &data)
+	}
+	if err != nil {
+		return templateData{}, err
 	}
 	var title string
 	if data.Event != nil {
@@ -207,6 +246,45 @@ func (r *Renderer) templateData(req messages.EmailSend) (templateData, error) {
 	}
 	data.Subject = headerText(subject)
 	return data, nil
+}
+
+// expiresLayout shows when a link stops working.
+const expiresLayout = "15:04 MST, 2 January 2006"
+
+// confirmData fills in the confirmation link of a welcome or confirm email: required on
+// confirm, present on welcome when the request carries a token.
+func (r *Renderer) confirmData(req messages.EmailSend, data *templateData) error {
+	if req.Token == "" && req.Kind == messages.EmailWelcome {
+		return nil
+	}
+	if !validToken(req.Token) {
+		return fmt.Errorf("%s email without a valid token: %w", req.Kind, ErrInvalidRequest)
+	}
+	data.Token = req.Token
+	data.Link = r.publicURL + "/confirm-email?token=" + url.QueryEscape(req.Token)
+	return nil
+}
+
+// reminderData fills in what the emails about an event a person holds a reminder for show:
+// the event, the page of the person's reminders and, with a token, the unsubscribe link.
+func (r *Renderer) reminderData(req messages.EmailSend, data *templateData) error {
+	switch req.Kind {
+	case messages.EmailReminder, messages.EmailEventChanged, messages.EmailEventCancelled:
+	default:
+		return fmt.Errorf("email kind %q: %w", req.Kind, ErrInvalidRequest)
+	}
+	if req.Event == nil {
+		return fmt.Errorf("%s email without an event: %w", req.Kind, ErrInvalidRequest)
+	}
+	data.Event = r.eventView(*req.Event, req.PreviousStartsAt)
+	data.ManageURL = r.publicURL + "/reminders"
+	if req.UnsubscribeToken != "" {
+		if !validToken(req.UnsubscribeToken) {
+			return fmt.Errorf("%s email with an invalid unsubscribe token: %w", req.Kind, ErrInvalidRequest)
+		}
+		data.UnsubscribeURL = r.publicURL + "/unsubscribe/" + url.PathEscape(req.UnsubscribeToken)
+	}
+	return nil
 }
 
 // subjectOf returns the subject of an email of kind about the event titled title.
@@ -224,8 +302,26 @@ func subjectOf(kind messages.EmailKind, title string) (string, error) {
 		return "Set a new EventPost password", nil
 	case messages.EmailAccountLocked:
 		return "Your EventPost account is locked", nil
+	case messages.EmailConfirm:
+		return "Confirm your email address for EventPost", nil
+	case messages.EmailChanged:
+		return "Your EventPost email address is changing", nil
+	case messages.EmailConsentRequest:
+		return "Someone wants EventPost to email you reminders", nil
 	}
 	return "", fmt.Errorf("email kind %q: %w", kind, ErrInvalidRequest)
+}
+
+// setHeaders sets the headers that tell mail systems what kind of email this is: every one
+// is Auto-Submitted (RFC 3834); one with an unsubscribe link carries it as List-Unsubscribe
+// with one-click unsubscribing (RFC 2369, RFC 8058). The link is built from the public URL
+// and a token of base64url characters only, so it needs no escaping.
+func setHeaders(m *gomail.Msg, data templateData) {
+	m.SetGenHeader("Auto-Submitted", "auto-generated")
+	if data.UnsubscribeURL != "" {
+		m.SetGenHeader("List-Unsubscribe", "<"+data.UnsubscribeURL+">")
+		m.SetGenHeader("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+	}
 }
 
 // validToken reports whether a link token is what the auth service makes: 16 to 128

@@ -110,7 +110,7 @@ func TestRenderKinds(t *testing.T) {
 			name:        "reminder of an online event shows its link and its own zone",
 			req:         messages.EmailSend{Kind: messages.EmailReminder, To: "ann@example.com", Event: online},
 			wantSubject: "Reminder: Jazz night",
-			wantText:    []string{"Hi,", "Monday, 1 March 2027, 13:30 EST", "https://meet.example/jazz"},
+			wantText:    []string{"Hello,", "Monday, 1 March 2027, 13:30 EST", "https://meet.example/jazz"},
 			wantHTML:    []string{`href="https://meet.example/jazz"`},
 			notText:     []string{"Where:"},
 			wantICS:     []string{"LOCATION:https://meet.example/jazz"},
@@ -332,6 +332,12 @@ func TestRenderRejects(t *testing.T) {
 		{name: "unknown kind", req: messages.EmailSend{Kind: "newsletter", To: "ann@example.com", Event: testEvent()}, want: mailer.ErrInvalidRequest},
 		{name: "reset without a token", req: messages.EmailSend{Kind: messages.EmailPasswordReset, To: "ann@example.com", ExpiresAt: ptr(renderNow)}, want: mailer.ErrInvalidRequest},
 		{name: "reset without an expiry", req: messages.EmailSend{Kind: messages.EmailPasswordReset, To: "ann@example.com", Token: strings.Repeat("a", 43)}, want: mailer.ErrInvalidRequest},
+		{name: "confirm without a token", req: messages.EmailSend{Kind: messages.EmailConfirm, To: "ann@example.com", ExpiresAt: ptr(renderNow)}, want: mailer.ErrInvalidRequest},
+		{name: "welcome with a token that is not base64url", req: messages.EmailSend{Kind: messages.EmailWelcome, To: "ann@example.com", Token: strings.Repeat("a", 40) + "\r\n"}, want: mailer.ErrInvalidRequest},
+		{name: "consent request without a token", req: messages.EmailSend{Kind: messages.EmailConsentRequest, To: "ann@example.com", Requester: "Bob"}, want: mailer.ErrInvalidRequest},
+		{name: "email changed without the new address", req: messages.EmailSend{Kind: messages.EmailChanged, To: "ann@example.com"}, want: mailer.ErrInvalidRequest},
+		{name: "email changed to something not an address", req: messages.EmailSend{Kind: messages.EmailChanged, To: "ann@example.com", NewEmail: "x\r\nBcc: evil@x"}, want: mailer.ErrInvalidRequest},
+		{name: "reminder with an unsubscribe token that is not base64url", req: messages.EmailSend{Kind: messages.EmailReminder, To: "ann@example.com", Event: testEvent(), UnsubscribeToken: "abcdefghijklmnop>, <https://evil"}, want: mailer.ErrInvalidRequest},
 		{name: "reset token that is not base64url", req: messages.EmailSend{Kind: messages.EmailAccountLocked, To: "ann@example.com", Token: strings.Repeat("a", 40) + `"><a`, ExpiresAt: ptr(renderNow)}, want: mailer.ErrInvalidRequest},
 	}
 	r := newRenderer(t)
@@ -363,6 +369,7 @@ func FuzzRenderHeaders(f *testing.F) {
 		ev.Title = title
 		m, _, err := r.Render(messages.EmailSend{
 			Kind: messages.EmailReminder, To: "ann@example.com", Name: name, Note: note, Event: ev,
+			Requester: name, UnsubscribeToken: "unsub_0123456789abcdef",
 		}, renderNow)
 		if err != nil {
 			t.Fatalf("Render: %v", err)
@@ -377,13 +384,17 @@ func FuzzRenderHeaders(f *testing.F) {
 		}
 		for k := range p.Header {
 			switch k {
-			case "Date", "Mime-Version", "Message-Id", "Subject", "X-Mailer", "From", "To", "Content-Type":
+			case "Date", "Mime-Version", "Message-Id", "Subject", "X-Mailer", "From", "To", "Content-Type", "Auto-Submitted",
+				"List-Unsubscribe", "List-Unsubscribe-Post":
 			default:
 				t.Errorf("unexpected header %q", k)
 			}
 		}
 		if got, want := len(p.Header["To"]), 1; got != want {
 			t.Errorf("%d To headers", got)
+		}
+		if got := p.Header["List-Unsubscribe"]; len(got) != 1 || got[0] != "<"+testPublicURL+"/unsubscribe/unsub_0123456789abcdef>" {
+			t.Errorf("List-Unsubscribe %q", got)
 		}
 		if strings.ContainsAny(p.Get("Subject"), "\r\n") {
 			t.Errorf("Subject with a line break: %q", p.Get("Subject"))

@@ -1,9 +1,10 @@
 // Package mailer is the email-sender service. It consumes email.send messages from the broker,
-// renders them from embedded text and HTML templates, sends them through a Transport (SMTP, or
-// .eml files in the embedded mode), and reports each outcome as an email.result message through
-// its own outbox. A sent-message log keyed by idempotency key makes a request delivered twice
-// send one email. It serves no public API: its handler answers only health, readiness and
-// metrics.
+// renders them from embedded text and HTML templates, signs them with DKIM when configured,
+// sends them through a Transport (SMTP, or .eml files in the embedded mode), and reports each
+// outcome as an email.result message through its own outbox. A sent-message log keyed by
+// idempotency key makes a request delivered twice send one email. An address the SMTP server
+// rejects for good is suppressed: no later email to it is attempted. It serves no public
+// API: its handler answers only health, readiness and metrics.
 package mailer
 
 import (
@@ -29,7 +30,8 @@ import (
 )
 
 // Config configures the email-sender.
-// A field with an env tag is read from EVENTPOST_MAILER_<tag> by the host process (see envconf).
+// A field with an env tag is read from EVENTPOST_MAILER_<tag> by the host process (see
+// envconf), or from the tag's whole name when it is absolute.
 type Config struct {
 	// From is the From header of every email (EVENTPOST_MAIL_FROM).
 	From string
@@ -53,6 +55,17 @@ type Config struct {
 	// SMTPConnections is how many connections NewTransport keeps to the SMTP server at most,
 	// so that sends of concurrent deliveries do not wait for each other. Default 4.
 	SMTPConnections int `env:"SMTP_CONNECTIONS,positive"`
+	// DKIMDomain is the signing domain (d=) of the DKIM signature (RFC 6376) every email
+	// carries when DKIMDomain, DKIMSelector and DKIMKeyFile are all set; New refuses some
+	// but not all of them.
+	DKIMDomain string `env:"EVENTPOST_DKIM_DOMAIN,absolute"`
+	// DKIMSelector is the selector (s=): the public key is published in DNS as a TXT record
+	// at <selector>._domainkey.<domain>.
+	DKIMSelector string `env:"EVENTPOST_DKIM_SELECTOR,absolute"`
+	// DKIMKeyFile is a PEM file holding the private key: PKCS #8 RSA or Ed25519 ("PRIVATE
+	// KEY", as `openssl genpkey` writes it) or PKCS #1 RSA ("RSA PRIVATE KEY"). It should be
+	// readable by its owner only; New logs a warning otherwise.
+	DKIMKeyFile string `env:"EVENTPOST_DKIM_KEY_FILE,absolute"`
 }
 
 // DefaultConfig returns the defaults: mail from EventPost <no-reply@eventpost.local>, links to
@@ -89,6 +102,7 @@ type Service struct {
 	now       func() time.Time
 	transport Transport
 	render    atomic.Pointer[Renderer] // replaced by SetFrom
+	dkim      *dkimSigner              // nil: emails are not signed
 	handler   http.Handler
 	metrics   serviceMetrics
 	// maxAttempts is Config.MaxAttempts, which SetMaxAttempts changes while the service runs.
@@ -96,8 +110,8 @@ type Service struct {
 }
 
 type serviceMetrics struct {
-	sent, failed, transient, duplicates *prometheus.CounterVec
-	duration                            prometheus.Histogram
+	sent, failed, transient, duplicates, suppressed *prometheus.CounterVec
+	duration                                        prometheus.Histogram
 }
 
 // New returns the email-sender. Zero fields of cfg take their DefaultConfig values.
@@ -126,8 +140,13 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("mailer: %w", err)
 	}
 	c := deps.WithDefaults()
+	signer, err := newDKIMSigner(cfg, c.Log)
+	if err != nil {
+		return nil, fmt.Errorf("mailer: %w", err)
+	}
 	s := &Service{
 		cfg: cfg, store: deps.Store, outbox: c.Outbox, log: c.Log, now: c.Now, transport: deps.Transport,
+		dkim: signer,
 	}
 	s.render.Store(r)
 	s.maxAttempts.Store(int64(cfg.MaxAttempts))
@@ -139,13 +158,16 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		failed:     byKind("emails_failed_total", "Emails that failed for good, by kind."),
 		transient:  byKind("email_send_transient_errors_total", "Transient send failures left to a later delivery, by kind."),
 		duplicates: byKind("email_duplicate_deliveries_total", "Send requests acknowledged without sending because their key was settled, by kind."),
+		suppressed: byKind("emails_suppressed_total", "Emails not attempted because the server had rejected their address for good, by kind."),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "email_send_duration_seconds",
 			Help:    "Time the transport took to send one email, successful or not.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
 	}
-	for _, c := range []prometheus.Collector{s.metrics.sent, s.metrics.failed, s.metrics.transient, s.metrics.duplicates, s.metrics.duration} {
+	for _, c := range []prometheus.Collector{
+		s.metrics.sent, s.metrics.failed, s.metrics.transient, s.metrics.duplicates, s.metrics.suppressed, s.metrics.duration,
+	} {
 		if err := deps.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("mailer metrics: %w", err)
 		}
@@ -219,23 +241,73 @@ func (s *Service) send(ctx context.Context, m broker.Message, req messages.Email
 		return nil
 	}
 
-	msg, messageID, err := s.render.Load().Render(req, now)
+	email, messageID, err := s.prepare(req, now)
 	if err != nil {
 		log.WarnContext(ctx, "email cannot be rendered", "err", err)
 		return s.settle(ctx, req, Outcome{State: StateFailed, Error: err.Error()})
 	}
+	switch sup, err := s.store.Suppression(ctx, email.To); {
+	case err == nil:
+		s.metrics.suppressed.WithLabelValues(kind).Inc()
+		return s.settle(ctx, req, Outcome{State: StateFailed, Error: fmt.Sprintf(
+			"the address %s is suppressed: the mail server rejected it permanently on %s: %s",
+			email.To, sup.At.UTC().Format(suppressedLayout), sup.Reason)})
+	case !errors.Is(err, ErrNotSuppressed):
+		s.release(ctx, req, token.String())
+		return fmt.Errorf("send email %s: %w", req.IdempotencyKey, err)
+	}
+
 	sendCtx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
 	sendCtx, endSpan := startSend(sendCtx, req, s.transport)
 	start := time.Now()
-	err = s.transport.Send(sendCtx, msg)
+	err = s.transport.Send(sendCtx, email)
 	endSpan(err)
 	cancel()
 	s.metrics.duration.Observe(time.Since(start).Seconds())
+	return s.outcome(ctx, m, req, token.String(), email, messageID, err)
+}
 
+// suppressedLayout shows when an address was suppressed.
+const suppressedLayout = "2006-01-02 15:04 MST"
+
+// prepare renders req, dated now, into the email to send, signed when DKIM is configured,
+// and returns it with its Message-ID. Its errors are permanent: rendering is deterministic.
+func (s *Service) prepare(req messages.EmailSend, now time.Time) (Email, string, error) {
+	msg, messageID, err := s.render.Load().Render(req, now)
+	if err != nil {
+		return Email{}, "", err
+	}
+	email, err := EmailOf(msg)
+	if err != nil {
+		return Email{}, "", err
+	}
+	if s.dkim != nil {
+		if email.Data, err = s.dkim.sign(email.Data); err != nil {
+			return Email{}, "", err
+		}
+	}
+	return email, messageID, nil
+}
+
+// outcome records what the send of email ended in (err): sent, failed for good (with the
+// address suppressed when the server rejected it), or, for a transient failure before the
+// last attempt, nothing: the claim is released and the error returned for a later delivery.
+func (s *Service) outcome(ctx context.Context, m broker.Message, req messages.EmailSend, token string, email Email, messageID string, err error) error {
+	log := s.log.With("idempotency_key", req.IdempotencyKey, "kind", req.Kind, "message_id", m.ID)
 	attempt := max(m.Attempt, 1)
+	var se *SMTPError
 	switch {
 	case err == nil:
 		return s.settle(ctx, req, Outcome{State: StateSent, MessageID: messageID})
+	case errors.As(err, &se) && se.RecipientRejected():
+		log.WarnContext(ctx, "address rejected for good; suppressed", "err", err)
+		return s.settle(ctx, req, Outcome{
+			State: StateFailed,
+			Error: fmt.Sprintf("the mail server rejected the address %s permanently (at %s): %s", email.To, se.Step, se.Reply),
+			Suppress: &Suppression{
+				Address: email.To, Reason: fmt.Sprintf("%s (at %s)", se.Reply, se.Step), At: s.now().UTC(),
+			},
+		})
 	case broker.IsPermanent(err):
 		log.WarnContext(ctx, "email refused for good", "err", err)
 		return s.settle(ctx, req, Outcome{State: StateFailed, Error: err.Error()})
@@ -245,12 +317,18 @@ func (s *Service) send(ctx context.Context, m broker.Message, req messages.Email
 			State: StateFailed, Error: fmt.Sprintf("gave up after %d attempts: %v", attempt, err),
 		})
 	}
-	s.metrics.transient.WithLabelValues(kind).Inc()
+	s.metrics.transient.WithLabelValues(kindLabel(req.Kind)).Inc()
 	log.WarnContext(ctx, "email send failed; will retry", "attempt", attempt, "err", err)
-	if rerr := s.store.Release(context.WithoutCancel(ctx), req.IdempotencyKey, token.String()); rerr != nil {
-		log.WarnContext(ctx, "release claim", "err", rerr)
-	}
+	s.release(ctx, req, token)
 	return fmt.Errorf("send email %s (attempt %d): %w", req.IdempotencyKey, attempt, err)
+}
+
+// release gives up the claim of req's key held by token, so that a later delivery can
+// claim it at once.
+func (s *Service) release(ctx context.Context, req messages.EmailSend, token string) {
+	if err := s.store.Release(context.WithoutCancel(ctx), req.IdempotencyKey, token); err != nil {
+		s.log.WarnContext(ctx, "release claim", "idempotency_key", req.IdempotencyKey, "err", err)
+	}
 }
 
 // maxErrorLen caps the failure reason kept and published.
@@ -316,7 +394,8 @@ func (s *Service) settle(ctx context.Context, req messages.EmailSend, o Outcome)
 func kindLabel(k messages.EmailKind) string {
 	switch k {
 	case messages.EmailWelcome, messages.EmailReminder, messages.EmailEventChanged, messages.EmailEventCancelled,
-		messages.EmailPasswordReset, messages.EmailAccountLocked:
+		messages.EmailPasswordReset, messages.EmailAccountLocked, messages.EmailConfirm, messages.EmailChanged,
+		messages.EmailConsentRequest:
 		return string(k)
 	}
 	return "unknown"

@@ -183,6 +183,29 @@ func TestSendsEveryKindAndReportsIt(t *testing.T) {
 			},
 			wantSubject: "Cancelled: Jazz night",
 		},
+		{
+			name: "confirm",
+			req: messages.EmailSend{
+				IdempotencyKey: "confirm:acc1:1", Kind: messages.EmailConfirm, To: "ann@example.com",
+				Token: "Abc-def_0123456789abcdefghijklmnopqrstuvwxy", ExpiresAt: ptr(time.Date(2027, 3, 3, 17, 30, 0, 0, time.UTC)),
+			},
+			wantSubject: "Confirm your email address for EventPost",
+		},
+		{
+			name: "email changed",
+			req: messages.EmailSend{
+				IdempotencyKey: "email_changed:acc1:1", Kind: messages.EmailChanged, To: "ann@example.com", NewEmail: "ann@new.example",
+			},
+			wantSubject: "Your EventPost email address is changing",
+		},
+		{
+			name: "consent request",
+			req: messages.EmailSend{
+				IdempotencyKey: "consent:acc1:bob", Kind: messages.EmailConsentRequest, To: "bob@example.com",
+				Requester: "Ann", Token: "Abc-def_0123456789abcdefghijklmnopqrstuvwxy", Event: testEvent(),
+			},
+			wantSubject: "Someone wants EventPost to email you reminders",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,6 +29,8 @@ var (
 	// ErrNotClaimed: the key is not claimed (by this claimant, for Release): its outcome was
 	// already recorded or its claim was taken over.
 	ErrNotClaimed = errors.New("the email is not claimed")
+	// ErrNotSuppressed: the address is not suppressed.
+	ErrNotSuppressed = errors.New("the address is not suppressed")
 )
 
 // Record is the sent-message log's entry for one idempotency key.
@@ -70,6 +72,20 @@ type Outcome struct {
 	MessageID string
 	Error     string
 	At        time.Time
+	// Suppress, when set, suppresses an address in the same transaction: the server
+	// rejected the recipient for good.
+	Suppress *Suppression
+}
+
+// Suppression is an address that no email is attempted to, because the SMTP server rejected
+// it permanently.
+type Suppression struct {
+	// Address is the address, lower-cased by the store.
+	Address string
+	// Reason is the server's reply, such as "550 5.1.1 no such user".
+	Reason string
+	// At is when the server rejected it.
+	At time.Time
 }
 
 // Store is the email-sender's sent-message log, keyed by idempotency key, and its outbox.
@@ -89,6 +105,10 @@ type Store interface {
 	// Release gives up the claim of key held by token, so that a later delivery can claim
 	// it at once. It returns ErrNotClaimed when token no longer holds the key.
 	Release(ctx context.Context, key, token string) error
+	// Suppression returns the suppression of address, compared without regard to case, or
+	// ErrNotSuppressed. Suppressions are written by Complete (Outcome.Suppress); a second
+	// one of an address replaces the first.
+	Suppression(ctx context.Context, address string) (Suppression, error)
 	// Get returns the record of key, or ErrNotFound.
 	Get(ctx context.Context, key string) (Record, error)
 	// Ping reports whether the store answers.

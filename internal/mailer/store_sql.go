@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
@@ -82,6 +83,14 @@ func (s *SQLStore) Complete(ctx context.Context, o Outcome, msgs ...broker.Messa
 		if !done {
 			return ErrNotClaimed
 		}
+		if sup := o.Suppress; sup != nil {
+			if _, err := tx.ExecContext(ctx, s.Rebind(`
+			INSERT INTO suppressions (address, reason, at) VALUES (?, ?, ?)
+			ON CONFLICT (address) DO UPDATE SET reason = excluded.reason, at = excluded.at`),
+				strings.ToLower(sup.Address), sup.Reason, database.Micros(sup.At)); err != nil {
+				return fmt.Errorf("suppress %s: %w", sup.Address, err)
+			}
+		}
 		return outbox.Add(ctx, tx, s.Dialect(), msgs...)
 	})
 	if err != nil {
@@ -106,6 +115,24 @@ func (s *SQLStore) Release(ctx context.Context, key, token string) error {
 		return fmt.Errorf("release %s: %w", key, ErrNotClaimed)
 	}
 	return nil
+}
+
+// Suppression implements Store.
+func (s *SQLStore) Suppression(ctx context.Context, address string) (Suppression, error) {
+	var (
+		sup Suppression
+		at  int64
+	)
+	err := s.DB().QueryRowContext(ctx, s.Rebind(`SELECT address, reason, at FROM suppressions WHERE address = ?`),
+		strings.ToLower(address)).Scan(&sup.Address, &sup.Reason, &at)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Suppression{}, ErrNotSuppressed
+	case err != nil:
+		return Suppression{}, fmt.Errorf("suppression of %s: %w", address, err)
+	}
+	sup.At = database.FromMicros(at)
+	return sup, nil
 }
 
 // Get implements Store.

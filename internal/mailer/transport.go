@@ -1,6 +1,7 @@
 package mailer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,12 +10,38 @@ import (
 	gomail "github.com/wneessen/go-mail"
 )
 
-// Transport delivers rendered messages: to an SMTP server, or as files.
+// Email is a message ready to send: its envelope and its bytes. The bytes are final (a DKIM
+// signature covers them), so transports send them as they are.
+type Email struct {
+	// From is the envelope sender (MAIL FROM), a bare address.
+	From string
+	// To is the envelope recipient (RCPT TO), a bare address: one per email.
+	To string
+	// Data is the message, RFC 5322 with CRLF line endings.
+	Data []byte
+}
+
+// EmailOf writes m out as an Email, with the address of its From header as the envelope
+// sender and the address of its one To header as the recipient.
+func EmailOf(m *gomail.Msg) (Email, error) {
+	from, to := m.GetFrom(), m.GetTo()
+	if len(from) != 1 || len(to) != 1 || len(m.GetCc())+len(m.GetBcc()) != 0 {
+		return Email{}, fmt.Errorf("email from %v to %v: want one sender and one recipient", from, to)
+	}
+	var b bytes.Buffer
+	if _, err := m.WriteTo(&b); err != nil {
+		return Email{}, fmt.Errorf("write email: %w", err)
+	}
+	return Email{From: from[0].Address, To: to[0].Address, Data: b.Bytes()}, nil
+}
+
+// Transport delivers emails: to an SMTP server, or as files.
 type Transport interface {
-	// Send delivers m. An error marked with broker.Permanent means that the message was
+	// Send delivers e. An error marked with broker.Permanent means that the message was
 	// refused for good (an SMTP 5xx reply) and sending it again cannot help; any other error
-	// is transient. Send is safe for concurrent use.
-	Send(ctx context.Context, m *gomail.Msg) error
+	// is transient. A *SMTPError tells which step failed (see SMTPError.RecipientRejected).
+	// Send is safe for concurrent use.
+	Send(ctx context.Context, e Email) error
 	// Check reports whether the transport can deliver now (the SMTP server answers and
 	// accepts the configured credentials; the mail directory is writable), for the
 	// service's readiness. It is cheap enough to call on every readiness probe and is safe
@@ -71,11 +98,11 @@ func NewSMTPPool(cfg SMTPConfig, n int, log *slog.Logger) (*SMTPPool, error) {
 }
 
 // Send implements Transport.
-func (p *SMTPPool) Send(ctx context.Context, m *gomail.Msg) error {
+func (p *SMTPPool) Send(ctx context.Context, e Email) error {
 	select {
 	case t := <-p.free:
 		defer func() { p.free <- t }()
-		return t.Send(ctx, m)
+		return t.Send(ctx, e)
 	case <-ctx.Done():
 		return fmt.Errorf("smtp send: waiting for a connection: %w", context.Cause(ctx))
 	}

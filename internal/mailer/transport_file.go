@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"time"
 
-	gomail "github.com/wneessen/go-mail"
-
 	"github.com/eventpost/eventpost/internal/platform/private"
 )
 
@@ -44,7 +42,7 @@ func NewFileTransport(dir string, log *slog.Logger) (*FileTransport, error) {
 func (t *FileTransport) Dir() string { return t.dir }
 
 // Send implements Transport. Every error is transient (a full disk may be freed).
-func (t *FileTransport) Send(ctx context.Context, m *gomail.Msg) error {
+func (t *FileTransport) Send(ctx context.Context, e Email) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -58,7 +56,7 @@ func (t *FileTransport) Send(ctx context.Context, m *gomail.Msg) error {
 		return fmt.Errorf("write mail file: %w", err)
 	}
 	tmp := f.Name()
-	if err := writeSynced(f, m); err != nil {
+	if err := writeSynced(f, e.Data); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write mail file %s: %w", name, err)
 	}
@@ -74,8 +72,8 @@ func (t *FileTransport) Send(ctx context.Context, m *gomail.Msg) error {
 	return nil
 }
 
-func writeSynced(f *os.File, m *gomail.Msg) error {
-	if _, err := m.WriteTo(f); err != nil {
+func writeSynced(f *os.File, data []byte) error {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}

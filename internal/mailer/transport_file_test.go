@@ -35,10 +35,14 @@ func TestFileTransportWritesCompleteEMLFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids[i] = "<" + id + ">"
+		e, err := mailer.EmailOf(m)
+		if err != nil {
+			t.Fatal(err)
+		}
 		wg.Add(1)
 		go func() { // concurrent sends must not clash
 			defer wg.Done()
-			if err := tr.Send(context.Background(), m); err != nil {
+			if err := tr.Send(context.Background(), e); err != nil {
 				t.Errorf("Send: %v", err)
 			}
 		}()
@@ -94,10 +98,7 @@ func TestFileTransportCancelledContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _, err := newRenderer(t).Render(messages.EmailSend{Kind: messages.EmailWelcome, To: "ann@example.com"}, renderNow)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := welcomeMsg(t, "ann@example.com")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := tr.Send(ctx, m); err == nil {

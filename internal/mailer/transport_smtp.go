@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"sync"
@@ -339,7 +340,7 @@ func (t *SMTPTransport) probe(ctx context.Context) error {
 }
 
 // Send implements Transport.
-func (t *SMTPTransport) Send(ctx context.Context, m *gomail.Msg) error {
+func (t *SMTPTransport) Send(ctx context.Context, e Email) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -366,7 +367,7 @@ func (t *SMTPTransport) Send(ctx context.Context, m *gomail.Msg) error {
 		}
 		raw := t.raw
 		stop := context.AfterFunc(ctx, func() { raw.Close() })
-		err := t.client.SendWithSMTPClient(t.conn, m)
+		err := t.transact(e)
 		aborted := !stop()
 		if err == nil {
 			t.lastUsed = time.Now()
@@ -377,8 +378,8 @@ func (t *SMTPTransport) Send(ctx context.Context, m *gomail.Msg) error {
 		if aborted {
 			return fmt.Errorf("smtp send: %w", context.Cause(ctx))
 		}
-		var se *gomail.SendError
-		if attempt == 1 && reused && errors.As(err, &se) && se.Reason == gomail.ErrSMTPMailFrom {
+		var se *SMTPError
+		if attempt == 1 && reused && errors.As(err, &se) && se.Step == StepMailFrom {
 			// MAIL FROM, the first command of a message, failed on a kept connection: it
 			// probably went away (server restart, idle close). Nothing of the message was
 			// sent, so connect again and send it once more.
@@ -389,11 +390,89 @@ func (t *SMTPTransport) Send(ctx context.Context, m *gomail.Msg) error {
 	}
 }
 
+// transact sends e over the current connection: MAIL FROM, RCPT TO, DATA and the message as
+// it is. t.mu is held.
+func (t *SMTPTransport) transact(e Email) error {
+	c := t.conn
+	if err := c.UpdateDeadline(t.cfg.Timeout); err != nil {
+		return &SMTPError{Step: StepMailFrom, Err: err}
+	}
+	if err := c.Mail("<" + e.From + ">"); err != nil {
+		return newSMTPError(StepMailFrom, err)
+	}
+	if err := c.Rcpt("<" + e.To + ">"); err != nil {
+		return newSMTPError(StepRcptTo, err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return newSMTPError(StepData, err)
+	}
+	if _, err := w.Write(e.Data); err != nil {
+		_ = w.Close()
+		return &SMTPError{Step: StepData, Err: err}
+	}
+	if err := w.Close(); err != nil {
+		return newSMTPError(StepEndOfData, err)
+	}
+	return nil
+}
+
+// Steps of an SMTP transaction, as SMTPError.Step names them.
+const (
+	StepMailFrom  = "MAIL FROM"
+	StepRcptTo    = "RCPT TO"
+	StepData      = "DATA"
+	StepEndOfData = "end of DATA"
+)
+
+// SMTPError is the failure of one step of sending a message over SMTP: a reply of the server
+// that refuses it, or a failure of the connection.
+type SMTPError struct {
+	// Step is the step that failed: StepMailFrom, StepRcptTo, StepData or StepEndOfData.
+	Step string
+	// Code is the server's reply code; 0 when no reply came (the connection failed).
+	Code int
+	// Reply is the server's reply as it gave it ("550 5.1.1 no such user"); empty without
+	// one.
+	Reply string
+	// Err is the underlying error.
+	Err error
+}
+
+func newSMTPError(step string, err error) *SMTPError {
+	se := &SMTPError{Step: step, Err: err}
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		se.Code = te.Code
+		se.Reply = oneLine(fmt.Sprintf("%03d %s", te.Code, te.Msg))
+	}
+	return se
+}
+
+func (e *SMTPError) Error() string {
+	if e.Reply != "" {
+		return fmt.Sprintf("%s: %s", e.Step, e.Reply)
+	}
+	return fmt.Sprintf("%s: %v", e.Step, e.Err)
+}
+
+func (e *SMTPError) Unwrap() error { return e.Err }
+
+// Permanent reports whether the server refused for good (a 5xx reply).
+func (e *SMTPError) Permanent() bool { return e.Code >= 500 && e.Code < 600 }
+
+// RecipientRejected reports whether the server refused the recipient for good: a 5xx reply
+// to RCPT TO, or at the end of DATA (an email has one recipient, so such a refusal is that
+// recipient's).
+func (e *SMTPError) RecipientRejected() bool {
+	return e.Permanent() && (e.Step == StepRcptTo || e.Step == StepEndOfData)
+}
+
 // classify marks an SMTP 5xx reply to the message as permanent; every other error (4xx
 // replies, network errors, timeouts) stays transient.
 func classify(err error) error {
-	var se *gomail.SendError
-	if errors.As(err, &se) && se.ErrorCode() >= 500 && se.ErrorCode() < 600 {
+	var se *SMTPError
+	if errors.As(err, &se) && se.Permanent() {
 		return broker.Permanent(fmt.Errorf("smtp send: %w", err))
 	}
 	return fmt.Errorf("smtp send: %w", err)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	gomail "github.com/wneessen/go-mail"
 
 	"github.com/eventpost/eventpost/internal/mailer"
 	"github.com/eventpost/eventpost/internal/messages"
@@ -124,22 +123,28 @@ func newSMTP(t *testing.T, srv *smtptest.Server, edit ...func(*mailer.SMTPConfig
 	return tr
 }
 
-func welcomeMsg(t *testing.T, to string) *gomail.Msg {
+func welcomeMsg(t *testing.T, to string) mailer.Email {
 	t.Helper()
-	m, _, err := newRenderer(t).Render(messages.EmailSend{Kind: messages.EmailWelcome, To: to, Name: "Ann"}, renderNow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return renderEmail(t, messages.EmailSend{Kind: messages.EmailWelcome, To: to, Name: "Ann"})
 }
 
-func reminderMsg(t *testing.T, to string) *gomail.Msg {
+func reminderMsg(t *testing.T, to string) mailer.Email {
 	t.Helper()
-	m, _, err := newRenderer(t).Render(messages.EmailSend{Kind: messages.EmailReminder, To: to, Event: testEvent()}, renderNow)
+	return renderEmail(t, messages.EmailSend{Kind: messages.EmailReminder, To: to, Event: testEvent()})
+}
+
+// renderEmail renders req into an email ready to send.
+func renderEmail(t *testing.T, req messages.EmailSend) mailer.Email {
+	t.Helper()
+	m, _, err := newRenderer(t).Render(req, renderNow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	e, err := mailer.EmailOf(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) mailer.Store) {
 	t.Run("Complete", func(t *testing.T) { testComplete(t, open) })
 	t.Run("Release", func(t *testing.T) { testRelease(t, open) })
 	t.Run("Get", func(t *testing.T) { testGet(t, open) })
+	t.Run("Suppression", func(t *testing.T) { testSuppression(t, open) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping: %v", err)
@@ -577,5 +578,52 @@ func testGet(t *testing.T, open func(t *testing.T) mailer.Store) {
 				t.Errorf("times not in UTC: %v, %v", got.ClaimedAt.Location(), got.CompletedAt.Location())
 			}
 		})
+	}
+}
+
+// testSuppression: Complete with Outcome.Suppress suppresses the address, lower-cased, in its
+// transaction; Suppression finds it whatever the case; a later one replaces it; a Complete
+// that finds the key not claimed suppresses nothing.
+func testSuppression(t *testing.T, open func(t *testing.T) mailer.Store) {
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.Suppression(ctx, "ann@example.com"); !errors.Is(err, mailer.ErrNotSuppressed) {
+		t.Fatalf("Suppression before any: %v, want ErrNotSuppressed", err)
+	}
+
+	mustClaim(t, s, claim("k1", "a", t0))
+	first := mailer.Suppression{Address: "Ann@Example.COM", Reason: "550 5.1.1 no such user (at RCPT TO)", At: t0}
+	mustComplete(t, s, mailer.Outcome{Key: "k1", State: mailer.StateFailed, Error: "rejected", At: t0, Suppress: &first},
+		resultMessage(t, "k1", messages.ResultFailed))
+	want := mailer.Suppression{Address: "ann@example.com", Reason: first.Reason, At: us(t0)}
+	for _, addr := range []string{"ann@example.com", "ANN@EXAMPLE.COM", "Ann@Example.COM"} {
+		got, err := s.Suppression(ctx, addr)
+		if err != nil {
+			t.Fatalf("Suppression(%s): %v", addr, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Suppression(%s) (-want +got):\n%s", addr, diff)
+		}
+	}
+	if _, err := s.Suppression(ctx, "bob@example.com"); !errors.Is(err, mailer.ErrNotSuppressed) {
+		t.Errorf("Suppression of another address: %v, want ErrNotSuppressed", err)
+	}
+
+	// A later rejection replaces the first.
+	mustClaim(t, s, claim("k2", "a", t0))
+	later := mailer.Suppression{Address: "ann@example.com", Reason: "554 gone", At: t0.Add(time.Hour)}
+	mustComplete(t, s, mailer.Outcome{Key: "k2", State: mailer.StateFailed, At: t0, Suppress: &later})
+	if got, err := s.Suppression(ctx, "ann@example.com"); err != nil || got.Reason != "554 gone" || !got.At.Equal(us(later.At)) {
+		t.Errorf("Suppression after a second rejection: %+v, %v; want the second", got, err)
+	}
+
+	// A Complete of a key that is not claimed writes nothing.
+	other := mailer.Suppression{Address: "carl@example.com", Reason: "550", At: t0}
+	err := s.Complete(ctx, mailer.Outcome{Key: "k1", State: mailer.StateFailed, At: t0, Suppress: &other})
+	if !errors.Is(err, mailer.ErrNotClaimed) {
+		t.Fatalf("Complete of a settled key: %v, want ErrNotClaimed", err)
+	}
+	if _, err := s.Suppression(ctx, "carl@example.com"); !errors.Is(err, mailer.ErrNotSuppressed) {
+		t.Errorf("Suppression written by a Complete that failed: %v", err)
 	}
 }

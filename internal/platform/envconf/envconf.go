@@ -11,6 +11,9 @@
 //   - positive: a number or duration must be above zero.
 //   - prefix: the field is a struct whose own tagged fields are read with NAME appended to
 //     the prefix.
+//   - absolute: NAME is the variable's whole name; neither the prefix given to Load nor a
+//     prefix field's name is prepended (a setting of one component that the documentation
+//     names without the component's part, such as EVENTPOST_DKIM_DOMAIN of the mailer).
 //
 // The supported field types are string, bool, the integer and floating-point kinds,
 // time.Duration and every type whose pointer implements encoding.TextUnmarshaler. An unset
@@ -42,8 +45,8 @@ type Var struct {
 
 // tag is a parsed env tag.
 type tag struct {
-	name                            string
-	file, private, positive, prefix bool
+	name                                      string
+	file, private, positive, prefix, absolute bool
 }
 
 func parseTag(f reflect.StructField) (tag, bool) {
@@ -63,6 +66,8 @@ func parseTag(f reflect.StructField) (tag, bool) {
 			t.positive = true
 		case "prefix":
 			t.prefix = true
+		case "absolute":
+			t.absolute = true
 		default:
 			panic(fmt.Sprintf("envconf: field %s: unknown option %q", f.Name, o))
 		}
@@ -79,13 +84,17 @@ func fields(v reflect.Value, prefix string, fn func(reflect.Value, reflect.Struc
 		if !ok {
 			continue
 		}
+		name := prefix + t.name
+		if t.absolute {
+			name = t.name
+		}
 		if t.prefix {
-			if err := fields(v.Field(i), prefix+t.name, fn); err != nil {
+			if err := fields(v.Field(i), name, fn); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := fn(v.Field(i), f, prefix+t.name, t); err != nil {
+		if err := fn(v.Field(i), f, name, t); err != nil {
 			return err
 		}
 	}

@@ -109,3 +109,33 @@ func TestVars(t *testing.T) {
 		t.Errorf("Names (-want +got):\n%s", diff)
 	}
 }
+
+type withAbsolute struct {
+	Own   string `env:"OWN"`
+	Whole string `env:"APP_WHOLE,absolute"`
+}
+
+type outer struct {
+	Part withAbsolute `env:"PART_,prefix"`
+}
+
+// TestAbsoluteName: an absolute name is the variable's whole name, inside a prefix field too.
+func TestAbsoluteName(t *testing.T) {
+	var c outer
+	err := envconf.Load(env(map[string]string{
+		"APP_PART_OWN": "own", "APP_WHOLE": "whole", "APP_PART_APP_WHOLE": "wrong", "APP_PART_WHOLE": "wrong",
+	}), "APP_", &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(outer{Part: withAbsolute{Own: "own", Whole: "whole"}}, c); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	var names []string
+	for _, v := range envconf.Vars("APP_", outer{}) {
+		names = append(names, v.Name)
+	}
+	if diff := cmp.Diff([]string{"APP_PART_OWN", "APP_WHOLE"}, names); diff != "" {
+		t.Errorf("Vars (-want +got):\n%s", diff)
+	}
+}

@@ -2,7 +2,8 @@
 // end-to-end tests can send mail over the wire and read what arrived. The server listens on
 // 127.0.0.1 on a free port and can offer STARTTLS or implicit TLS with a certificate generated
 // for the test, require AUTH PLAIN credentials, reject the next messages with a chosen reply
-// code, and be stopped and restarted on the same address to simulate an outage.
+// code, refuse chosen recipients at RCPT TO, and be stopped and restarted on the same address
+// to simulate an outage.
 package smtptest
 
 import (
@@ -19,6 +20,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -42,6 +44,7 @@ type options struct {
 	user, pass  string
 	rejectN     int
 	rejectCode  int
+	rejectRcpt  map[string]int
 	readTimeout time.Duration
 }
 
@@ -60,6 +63,18 @@ func WithAuth(username, password string) Option {
 // reply code (such as 451 or 550).
 func WithRejectNext(n, code int) Option {
 	return func(o *options) { o.rejectN, o.rejectCode = n, code }
+}
+
+// WithRejectRecipient makes the server refuse the recipient addr (compared without regard to
+// case) at RCPT TO with the SMTP reply code (such as 550 or 450), every time, as a server
+// does with a mailbox that does not exist.
+func WithRejectRecipient(addr string, code int) Option {
+	return func(o *options) {
+		if o.rejectRcpt == nil {
+			o.rejectRcpt = make(map[string]int)
+		}
+		o.rejectRcpt[strings.ToLower(addr)] = code
+	}
 }
 
 // WithIdleTimeout makes the server close a connection on which the client sent nothing for d,
@@ -101,7 +116,9 @@ type Server struct {
 	open     int
 	rejectN  int
 	rejCode  int
-	changed  chan struct{} // closed and replaced whenever a message arrives
+	rejRcpt  map[string]int // recipients refused at RCPT TO, lower-cased, with the code
+	refused  []string       // recipients refused so far, as given
+	changed  chan struct{}  // closed and replaced whenever a message arrives
 	srv      *smtp.Server
 	ln       net.Listener  // the current server's listener
 	served   chan struct{} // closed when the current server's Serve returns
@@ -115,6 +132,10 @@ func Start(t testing.TB, opts ...Option) *Server {
 		o(&s.opts)
 	}
 	s.rejectN, s.rejCode = s.opts.rejectN, s.opts.rejectCode
+	s.rejRcpt = make(map[string]int)
+	for addr, code := range s.opts.rejectRcpt {
+		s.rejRcpt[addr] = code
+	}
 	if s.opts.tlsMode != TLSNone {
 		cfg, pool, err := selfSigned()
 		if err != nil {
@@ -174,6 +195,26 @@ func (s *Server) RejectNext(n, code int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rejectN, s.rejCode = n, code
+}
+
+// RejectRecipient makes the server refuse addr (compared without regard to case) at RCPT TO
+// with code from now on; code 0 accepts it again.
+func (s *Server) RejectRecipient(addr string, code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if code == 0 {
+		delete(s.rejRcpt, strings.ToLower(addr))
+		return
+	}
+	s.rejRcpt[strings.ToLower(addr)] = code
+}
+
+// RefusedRecipients returns the recipients the server refused at RCPT TO so far, oldest
+// first.
+func (s *Server) RefusedRecipients() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.refused)
 }
 
 // WaitForMessages waits until at least n messages have arrived and returns all of them; after
@@ -374,6 +415,16 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s := ss.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if code, ok := s.rejRcpt[strings.ToLower(to)]; ok {
+		s.refused = append(s.refused, to)
+		return &smtp.SMTPError{
+			Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 1, 1},
+			Message: "no such recipient here (smtptest)",
+		}
+	}
 	ss.to = append(ss.to, to)
 	return nil
 }

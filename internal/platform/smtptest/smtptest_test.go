@@ -282,3 +282,32 @@ func TestIdleTimeout(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+func TestRejectRecipient(t *testing.T) {
+	s := smtptest.Start(t, smtptest.WithRejectRecipient("B@Example.com", 550))
+	c := dial(t, s, false)
+	var te *textproto.Error
+	if err := send(c); !errors.As(err, &te) || te.Code != 550 {
+		t.Fatalf("send to a refused recipient: error %v, want 550 at RCPT TO", err)
+	}
+	if err := c.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"b@example.com"}, s.RefusedRecipients()); diff != "" {
+		t.Errorf("refused recipients (-want +got):\n%s", diff)
+	}
+	if n := len(s.Messages()); n != 0 {
+		t.Errorf("%d messages stored, want none", n)
+	}
+	s.RejectRecipient("b@example.com", 0)
+	if err := send(c); err != nil {
+		t.Fatalf("send after accepting the recipient again: %v", err)
+	}
+	s.RejectRecipient("b@example.com", 450)
+	if err := send(c); !errors.As(err, &te) || te.Code != 450 {
+		t.Errorf("after RejectRecipient(450): error %v, want 450", err)
+	}
+	if n := len(s.Messages()); n != 1 {
+		t.Errorf("%d messages stored, want 1", n)
+	}
+}
