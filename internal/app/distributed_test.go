@@ -117,8 +117,9 @@ func dropDatabases(t testing.TB, prefix string) {
 // reset story of TestPasswordResetStory and the mail-trust story of TestMailTrustStory.
 func TestDistributedUserStory(t *testing.T) {
 	smtp := smtptest.Start(t)
-	_, c, _ := startCluster(t, smtp, nil)
+	key := newStoryDKIM(t)
+	_, c, _ := startCluster(t, smtp, nil, key.env()...)
 	userStory(t, c, smtp)
 	passwordResetStory(t, c, smtp)
-	mailTrustStory(t, c, smtp)
+	mailTrustStory(t, c, smtp, key)
 }
