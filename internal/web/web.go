@@ -26,6 +26,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/eventpost/eventpost/internal/platform/httpx"
+
 	_ "time/tzdata" // event time zones render on hosts without a zoneinfo database
 )
 
@@ -221,7 +223,7 @@ func (u *UI) buildHandler() http.Handler {
 			}
 			if ok, why := u.checkCSRF(r); !ok && !csrfExempt(r) {
 				u.metrics.csrfRejected.Inc()
-				u.log.WarnContext(r.Context(), "form post refused", "reason", why, "path", r.URL.Path)
+				u.log.WarnContext(r.Context(), "form post refused", "reason", why, "path", httpx.LoggedPath(r.URL.Path))
 				u.errorPage(w, r, http.StatusForbidden, "This form has expired",
 					"The form was sent from another site or from a page that is too old. Go back, reload the page and try again.")
 				return
@@ -318,7 +320,7 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var ae *apiError
 	if !errors.As(err, &ae) {
-		u.log.ErrorContext(r.Context(), "web request failed", "err", err, "path", r.URL.Path)
+		u.log.ErrorContext(r.Context(), "web request failed", "err", err, "path", httpx.LoggedPath(r.URL.Path))
 		u.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
 			"EventPost could not complete this request. It has been logged; please try again in a moment.")
 		return
@@ -337,7 +339,7 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 		if ae.RetryAfter != "" {
 			w.Header().Set("Retry-After", ae.RetryAfter)
 		}
-		u.log.WarnContext(r.Context(), "api unavailable", "status", ae.Status, "detail", ae.Detail, "path", r.URL.Path)
+		u.log.WarnContext(r.Context(), "api unavailable", "status", ae.Status, "detail", ae.Detail, "path", httpx.LoggedPath(r.URL.Path))
 		u.errorPage(w, r, http.StatusServiceUnavailable, "Temporarily unavailable",
 			"Part of EventPost is not answering right now. Please try again in a moment.")
 	default:

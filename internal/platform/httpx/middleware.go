@@ -166,7 +166,7 @@ func Middleware(next http.Handler, log *slog.Logger, m *metrics.HTTP) http.Handl
 		var span trace.Span
 		if !quiet(r.URL.Path) {
 			ctx, span = tracer.Start(ctx, metrics.Method(r.Method), trace.WithSpanKind(trace.SpanKindServer),
-				trace.WithAttributes(semconv.HTTPRequestMethodKey.String(metrics.Method(r.Method)), semconv.URLPath(r.URL.Path)))
+				trace.WithAttributes(semconv.HTTPRequestMethodKey.String(metrics.Method(r.Method)), semconv.URLPath(LoggedPath(r.URL.Path))))
 		}
 		r = r.WithContext(logging.WithRequestID(ctx, id))
 		sw := &statusWriter{ResponseWriter: w}
@@ -190,7 +190,7 @@ func recovered(v any, sw *statusWriter, r *http.Request, log *slog.Logger) {
 	if v == http.ErrAbortHandler {
 		panic(v)
 	}
-	log.ErrorContext(r.Context(), "panic serving request", "panic", v, "path", r.URL.Path)
+	log.ErrorContext(r.Context(), "panic serving request", "panic", v, "path", LoggedPath(r.URL.Path))
 	if sw.status == 0 {
 		problem.WriteError(sw, r, problem.New(http.StatusInternalServerError, "an internal error occurred; it has been logged"))
 	}
@@ -214,7 +214,7 @@ func finish(r *http.Request, sw *statusWriter, d time.Duration, log *slog.Logger
 		level = slog.LevelDebug
 	}
 	log.Log(r.Context(), level, "request",
-		"method", r.Method, "path", r.URL.Path, "route", r.Pattern, "status", status,
+		"method", r.Method, "path", LoggedPath(r.URL.Path), "route", r.Pattern, "status", status,
 		"duration_ms", float64(d.Microseconds())/1000, "bytes", sw.bytes)
 	if span != nil {
 		endServerSpan(span, r, status)
