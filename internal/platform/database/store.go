@@ -3,9 +3,12 @@ package database
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Store is what every service's SQL store is built on: a migrated database and its dialect,
@@ -60,8 +63,26 @@ func (s Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // Close closes the database.
 func (s Store) Close() error { return s.db.Close() }
 
-// InTx runs fn in a transaction, and commits it when fn returns nil or rolls it back.
+// txAttempts is how many times InTx runs a transaction that PostgreSQL aborted to break a
+// deadlock or a serialization conflict.
+const txAttempts = 3
+
+// InTx runs fn in a transaction, and commits it when fn returns nil or rolls it back. A
+// transaction that PostgreSQL aborted to break a deadlock or a serialization conflict is run
+// again, up to txAttempts times in all: the other transaction went through, so this one
+// will. fn must therefore do nothing but database work through tx (or set variables it sets
+// again on every run).
 func (s Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	var err error
+	for range txAttempts {
+		if err = s.inTxOnce(ctx, fn); !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+func (s Store) inTxOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -74,6 +95,13 @@ func (s Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// retryable reports whether err is PostgreSQL's abort of a transaction that lost a deadlock
+// (40P01) or a serialization conflict (40001).
+func retryable(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
 }
 
 // Scanner is a row to read: a *sql.Row or *sql.Rows.

@@ -1,0 +1,66 @@
+package database_test
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/database/pgtest"
+)
+
+// TestInTxRunsADeadlockVictimAgain makes two transactions lock two rows in opposite orders on
+// a real PostgreSQL: the server aborts one of them to break the deadlock (40P01), and InTx runs
+// that one again, so both succeed and both updates are there.
+func TestInTxRunsADeadlockVictimAgain(t *testing.T) {
+	db := pgtest.DB(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		`CREATE TABLE counters (id INT PRIMARY KEY, n INT NOT NULL)`,
+		`INSERT INTO counters VALUES (1, 0), (2, 0)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := database.NewStore(db, database.Postgres)
+
+	var runs atomic.Int32
+	var firstLocks sync.WaitGroup // both hold their first row before either asks for its second
+	firstLocks.Add(2)
+	update := func(tx *sql.Tx, id int) error {
+		_, err := tx.ExecContext(ctx, `UPDATE counters SET n = n + 1 WHERE id = $1`, id)
+		return err
+	}
+	bump := func(first, second int) error {
+		var once sync.Once
+		return store.InTx(ctx, func(tx *sql.Tx) error {
+			runs.Add(1)
+			if err := update(tx, first); err != nil {
+				return err
+			}
+			once.Do(func() { firstLocks.Done(); firstLocks.Wait() })
+			return update(tx, second)
+		})
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- bump(1, 2) }()
+	go func() { errs <- bump(2, 1) }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("a transaction failed: %v", err)
+		}
+	}
+	if n := runs.Load(); n != 3 {
+		t.Errorf("the transactions ran %d times, want 3: one of them once more, after the deadlock", n)
+	}
+	var a, b int
+	if err := db.QueryRowContext(ctx, `SELECT (SELECT n FROM counters WHERE id = 1), (SELECT n FROM counters WHERE id = 2)`).Scan(&a, &b); err != nil {
+		t.Fatal(err)
+	}
+	if a != 2 || b != 2 {
+		t.Errorf("counters = %d, %d; want 2, 2", a, b)
+	}
+}
