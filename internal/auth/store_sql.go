@@ -15,6 +15,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/idempotency"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
 
@@ -525,7 +526,7 @@ var migrations embed.FS
 
 // storeDB is how the auth database is kept: its own migrations (migrations/sqlite,
 // migrations/postgres), then the outbox's.
-var storeDB = outbox.Service("auth", migrations)
+var storeDB = outbox.Service("auth", migrations).With(idempotency.Schema)
 
 var _ Store = (*SQLStore)(nil)
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/idempotency"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
 
@@ -520,7 +521,7 @@ var migrations embed.FS
 
 // storeDB is how the events database is kept: its own migrations (migrations/sqlite,
 // migrations/postgres), then the outbox's.
-var storeDB = outbox.Service("events", migrations)
+var storeDB = outbox.Service("events", migrations).With(idempotency.Schema)
 
 var _ Store = (*SQLStore)(nil)
 

@@ -14,6 +14,7 @@ import (
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/idempotency"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
 
@@ -438,7 +439,7 @@ var migrations embed.FS
 
 // storeDB is how the notifications database is kept: its own migrations (migrations/sqlite,
 // migrations/postgres), then the outbox's.
-var storeDB = outbox.Service("notifications", migrations)
+var storeDB = outbox.Service("notifications", migrations).With(idempotency.Schema)
 
 var _ Store = (*SQLStore)(nil)
 

@@ -130,6 +130,13 @@ type Service struct {
 	Shared     []func(Dialect) Schema
 }
 
+// With returns s holding also the shared components whose schemas are given, applied after
+// the others.
+func (s Service) With(shared ...func(Dialect) Schema) Service {
+	s.Shared = append(s.Shared[:len(s.Shared):len(s.Shared)], shared...)
+	return s
+}
+
 // Schemas returns the schemas of the service's database in dialect d, in the order they apply.
 func (s Service) Schemas(d Dialect) []Schema {
 	out := []Schema{Migrations(s.Migrations, d)}

@@ -3,6 +3,7 @@ package idempotency
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,8 +13,18 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/database"
 )
 
-// SQLStore is the Store over a service's database, in the table idempotency_keys that the
-// service's migrations create:
+//go:embed migrations
+var migrations embed.FS
+
+// Schema is the table idempotency_keys in dialect d, for a service that keeps idempotency
+// keys to add to its database (database.Service.With); its migrations have their own version
+// table.
+func Schema(d database.Dialect) database.Schema {
+	return database.Schema{FS: migrations, Dir: "migrations/" + d.String(), Table: "goose_idempotency_version"}
+}
+
+// SQLStore is the Store over a service's database, in the table idempotency_keys that Schema
+// creates:
 //
 //	idempotency_keys (scope TEXT, idem_key TEXT, fingerprint BLOB/BYTEA, owner TEXT,
 //	                  created_at INTEGER/BIGINT (unix µs), status INTEGER NULL,

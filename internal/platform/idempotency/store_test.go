@@ -3,10 +3,8 @@ package idempotency_test
 import (
 	"bytes"
 	"context"
-	"embed"
 	"errors"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -19,15 +17,6 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/idempotency"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
-
-// testdata/migrations holds the table as every service's migrations create it.
-//
-//go:embed testdata/migrations
-var migrations embed.FS
-
-func schema(d database.Dialect) database.Schema {
-	return database.Schema{FS: migrations, Dir: "testdata/migrations/" + d.String()}
-}
 
 // stores are the implementations of idempotency.Store the contract suite runs against; the
 // PostgreSQL one skips when no server answers (and fails with EVENTPOST_INTEGRATION=1).
@@ -43,9 +32,9 @@ var stores = []struct {
 func openSQL(t *testing.T, d database.Dialect) *idempotency.SQLStore {
 	t.Helper()
 	if d == database.Postgres {
-		return idempotency.NewSQLStore(pgtest.DB(t, schema(d)), d)
+		return idempotency.NewSQLStore(pgtest.DB(t, idempotency.Schema(d)), d)
 	}
-	db, err := database.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "idem.db"), logging.Discard(), schema(d))
+	db, err := database.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "idem.db"), logging.Discard(), idempotency.Schema(d))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,20 +313,4 @@ func clone(r idempotency.Record) idempotency.Record {
 		r.Response = &resp
 	}
 	return r
-}
-
-// Every service's migration creates the table as testdata/migrations does, which the store
-// tests run on.
-func TestServiceMigrationsMatch(t *testing.T) {
-	for _, d := range []string{"sqlite", "postgres"} {
-		want, err := migrations.ReadFile("testdata/migrations/" + d + "/00001_idempotency_keys.sql")
-		must(t, err)
-		for _, svc := range []string{"auth", "events", "notifications"} {
-			got, err := os.ReadFile(filepath.Join("..", "..", svc, "migrations", d, "00004_idempotency_keys.sql"))
-			must(t, err)
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("%s's %s migration differs from testdata (-want +got):\n%s", svc, d, diff)
-			}
-		}
-	}
 }
