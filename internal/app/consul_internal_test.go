@@ -154,9 +154,9 @@ func TestConfigKeys(t *testing.T) {
 		keys map[string]kvconfig.Key
 		want []string
 	}{
-		{"gateway", configKeys(cfg, gatewayKeys(cfg, gw), nil), []string{"log_level", "rate_burst", "rate_limit"}},
-		{"mailer", configKeys(cfg, mailerKeys(m), relay), []string{"log_level", "mail_from", "max_attempts", "outbox_max_backoff"}},
-		{"notifications", configKeys(cfg, notificationsKeys(n), relay), []string{"claim_batch", "log_level", "outbox_max_backoff", "poll_interval"}},
+		{"gateway", configKeys(cfg, gw.LiveKeys(), nil), []string{"log_level", "rate_burst", "rate_limit"}},
+		{"mailer", configKeys(cfg, m.LiveKeys(), relay), []string{"log_level", "mail_from", "max_attempts", "outbox_max_backoff"}},
+		{"notifications", configKeys(cfg, n.LiveKeys(), relay), []string{"claim_batch", "log_level", "outbox_max_backoff", "poll_interval"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,7 +167,7 @@ func TestConfigKeys(t *testing.T) {
 	}
 
 	// Each key reaches its setter, which checks the value, and reverts to the base.
-	keys := configKeys(cfg, mailerKeys(m), relay)
+	keys := configKeys(cfg, m.LiveKeys(), relay)
 	for k, v := range map[string]string{"mail_from": "Ops <ops@example.org>", "max_attempts": "7", "outbox_max_backoff": "30s", "log_level": "debug"} {
 		if err := keys[k].Apply(v); err != nil {
 			t.Errorf("%s=%s: %v", k, v, err)
@@ -192,7 +192,7 @@ func TestConfigKeys(t *testing.T) {
 		t.Errorf("after Reset (-want +got):\n%s", diff)
 	}
 
-	nkeys := configKeys(cfg, notificationsKeys(n), relay)
+	nkeys := configKeys(cfg, n.LiveKeys(), relay)
 	for k, v := range map[string]string{"poll_interval": "250ms", "claim_batch": "20"} {
 		if err := nkeys[k].Apply(v); err != nil {
 			t.Errorf("%s=%s: %v", k, v, err)
@@ -219,7 +219,7 @@ func TestGatewayRateLimitFromConsul(t *testing.T) {
 		t.Fatal(err)
 	}
 	gw, _, _, _ := services(t, cfg)
-	w, err := kvconfig.New(c, kvconfig.Config{Prefix: prefix, Keys: configKeys(cfg, gatewayKeys(cfg, gw), nil)}, logging.Discard(), prometheus.NewRegistry())
+	w, err := kvconfig.New(c, kvconfig.Config{Prefix: prefix, Keys: configKeys(cfg, gw.LiveKeys(), nil)}, logging.Discard(), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

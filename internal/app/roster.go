@@ -9,7 +9,6 @@ import (
 
 	"github.com/eventpost/eventpost/internal/auth"
 	"github.com/eventpost/eventpost/internal/events"
-	"github.com/eventpost/eventpost/internal/gateway"
 	"github.com/eventpost/eventpost/internal/mailer"
 	"github.com/eventpost/eventpost/internal/notifications"
 	"github.com/eventpost/eventpost/internal/platform/database"
@@ -127,16 +126,7 @@ func buildNotifications[S notifications.Store](st S, d serviceDeps) (built, erro
 	if err != nil {
 		return built{}, err
 	}
-	return built{svc: svc, keys: notificationsKeys(svc)}, nil
-}
-
-// notificationsKeys are the notifications service's live-configuration keys.
-func notificationsKeys(s *notifications.Service) map[string]kvconfig.Key {
-	poll, batch := s.Schedule()
-	return map[string]kvconfig.Key{
-		"poll_interval": kvconfig.Duration(poll, s.SetPollInterval),
-		"claim_batch":   kvconfig.Int(batch, s.SetClaimBatch),
-	}
+	return built{svc: svc, keys: svc.LiveKeys()}, nil
 }
 
 func buildMailer[S mailer.Store](st S, d serviceDeps) (built, error) {
@@ -148,23 +138,7 @@ func buildMailer[S mailer.Store](st S, d serviceDeps) (built, error) {
 	if err != nil {
 		return built{}, err
 	}
-	return built{svc: svc, keys: mailerKeys(svc)}, nil
-}
-
-// mailerKeys are the email-sender's live-configuration keys.
-func mailerKeys(s *mailer.Service) map[string]kvconfig.Key {
-	return map[string]kvconfig.Key{
-		"mail_from":    kvconfig.String(s.From(), s.SetFrom),
-		"max_attempts": kvconfig.Int(s.MaxAttempts(), s.SetMaxAttempts),
-	}
-}
-
-// gatewayKeys are the gateway's live-configuration keys; their base values are cfg's.
-func gatewayKeys(cfg Config, gw *gateway.Gateway) map[string]kvconfig.Key {
-	return map[string]kvconfig.Key{
-		"rate_limit": kvconfig.Float(cfg.RateLimit, gw.SetRateLimit),
-		"rate_burst": kvconfig.Int(cfg.RateBurst, gw.SetRateBurst),
-	}
+	return built{svc: svc, keys: svc.LiveKeys()}, nil
 }
 
 // spec returns the roster's row of the named service.

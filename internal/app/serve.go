@@ -154,7 +154,7 @@ func (p *serveProcess) serveGateway() error {
 	if err != nil {
 		return err
 	}
-	if err := p.serveHTTP(gw.Handler(), configKeys(p.cfg, gatewayKeys(p.cfg, gw), nil)); err != nil {
+	if err := p.serveHTTP(gw.Handler(), configKeys(p.cfg, gw.LiveKeys(), nil)); err != nil {
 		return err
 	}
 	p.g.Go(func() error { return gw.Run(p.gctx) })

@@ -25,6 +25,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
+	"github.com/eventpost/eventpost/internal/platform/kvconfig"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
@@ -413,5 +414,14 @@ func every(ctx context.Context, d time.Duration, fn func()) {
 		case <-t.C:
 			fn()
 		}
+	}
+}
+
+// LiveKeys are the settings that live configuration (Consul's KV store) may change while the
+// gateway runs, by key, with the configured values as their base.
+func (g *Gateway) LiveKeys() map[string]kvconfig.Key {
+	return map[string]kvconfig.Key{
+		"rate_limit": kvconfig.Float(g.cfg.RateLimit, g.SetRateLimit),
+		"rate_burst": kvconfig.Int(g.cfg.RateBurst, g.SetRateBurst),
 	}
 }

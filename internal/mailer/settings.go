@@ -2,6 +2,8 @@ package mailer
 
 import (
 	"fmt"
+
+	"github.com/eventpost/eventpost/internal/platform/kvconfig"
 )
 
 // Bounds of Config.MaxAttempts as SetMaxAttempts changes it.
@@ -37,3 +39,12 @@ func (s *Service) SetMaxAttempts(n int) error {
 
 // MaxAttempts returns the max attempts in force.
 func (s *Service) MaxAttempts() int { return int(s.maxAttempts.Load()) }
+
+// LiveKeys are the settings that live configuration (Consul's KV store) may change while the
+// service runs, by key, with the values in force as their base.
+func (s *Service) LiveKeys() map[string]kvconfig.Key {
+	return map[string]kvconfig.Key{
+		"mail_from":    kvconfig.String(s.From(), s.SetFrom),
+		"max_attempts": kvconfig.Int(s.MaxAttempts(), s.SetMaxAttempts),
+	}
+}

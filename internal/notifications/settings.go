@@ -3,6 +3,8 @@ package notifications
 import (
 	"fmt"
 	"time"
+
+	"github.com/eventpost/eventpost/internal/platform/kvconfig"
 )
 
 // Bounds of the settings that SetPollInterval and SetClaimBatch change while the service runs.
@@ -37,4 +39,14 @@ func (s *Service) SetClaimBatch(n int) error {
 // Schedule returns the poll interval and claim batch in force.
 func (s *Service) Schedule() (pollInterval time.Duration, claimBatch int) {
 	return time.Duration(s.pollInterval.Load()), int(s.claimBatch.Load())
+}
+
+// LiveKeys are the settings that live configuration (Consul's KV store) may change while the
+// service runs, by key, with the values in force as their base.
+func (s *Service) LiveKeys() map[string]kvconfig.Key {
+	poll, batch := s.Schedule()
+	return map[string]kvconfig.Key{
+		"poll_interval": kvconfig.Duration(poll, s.SetPollInterval),
+		"claim_batch":   kvconfig.Int(batch, s.SetClaimBatch),
+	}
 }
