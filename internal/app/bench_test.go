@@ -89,7 +89,7 @@ func BenchmarkRemindersSameSecond(b *testing.B) {
 	const n = 10000
 	for range b.N {
 		smtp := smtptest.Start(b)
-		_, c, _ := startCluster(b, smtp, nil)
+		_, c, _ := startCluster(b, smtp, nil, loadEnv...)
 		first := time.Now().Add(45 * time.Second).Truncate(time.Second)
 		load := createReminders(b, c, n, 32, first, 0)
 		if time.Now().After(first) {

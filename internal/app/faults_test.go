@@ -3,6 +3,7 @@ package app_test
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -18,12 +19,21 @@ import (
 // reminderLoad is a batch of reminders created through the gateway, one per recipient
 // address, so that every delivered mail names the reminder it is for.
 type reminderLoad struct {
-	due     map[string]time.Time // recipient → send_at
+	due     map[string]time.Time // the reminder's note, load-reminder-<i> → send_at
 	created time.Duration
 }
 
+// loadEnv are the settings a cluster needs to hold a load of up to 20,000 reminders of one
+// account (by default an account may hold 500).
+var loadEnv = []string{"EVENTPOST_NOTIFICATIONS_MAX_PENDING_REMINDERS=20000"}
+
+// loadNote finds the note of a load reminder in its mail.
+var loadNote = regexp.MustCompile(`\bload-reminder-[0-9]+\b`)
+
 // createReminders creates n reminders for one event, due from first on, spread over spread,
-// each to its own address r<i>@load.test, with workers concurrent clients.
+// each to the load account's own (confirmed) address with its own note load-reminder-<i> and its own
+// send_at, with workers concurrent clients. The system must allow an account that many
+// reminders (loadEnv).
 func createReminders(t testing.TB, c *client, n, workers int, first time.Time, spread time.Duration) reminderLoad {
 	t.Helper()
 	token, _ := c.signUpAndLogIn(fmt.Sprintf("load-%d@example.com", time.Now().UnixNano()), "Load")
@@ -44,17 +54,18 @@ func createReminders(t testing.TB, c *client, n, workers int, first time.Time, s
 				if i >= n {
 					return
 				}
-				at := first.Add(spread * time.Duration(i) / time.Duration(n)).Truncate(time.Second)
-				to := fmt.Sprintf("r%d@load.test", i)
+				// Each its own microsecond: the same reminder twice would be refused (409).
+				at := first.Add(spread*time.Duration(i)/time.Duration(n) + time.Duration(i)*time.Microsecond).UTC().Truncate(time.Microsecond)
+				note := fmt.Sprintf("load-reminder-%d", i)
 				r := c.do("POST", "/api/v1/notifications", token, map[string]any{
-					"event_id": ev["id"], "send_at": rfc3339(at), "email": to,
+					"event_id": ev["id"], "send_at": at.Format(time.RFC3339Nano), "note": note,
 				})
 				if r.Status != http.StatusCreated {
 					t.Errorf("reminder %d: %d %s", i, r.Status, r.Body)
 					return
 				}
 				mu.Lock()
-				load.due[to] = at
+				load.due[note] = at
 				mu.Unlock()
 			}
 		}()
@@ -67,12 +78,13 @@ func createReminders(t testing.TB, c *client, n, workers int, first time.Time, s
 	return load
 }
 
-// deliveries counts the reminder mails per recipient and how late each first one arrived.
+// deliveries counts the reminder mails per reminder (by its note) and how late each first one
+// arrived.
 // Mails are counted by Message-ID: the one resend the email-sender can make — after a crash
 // between the SMTP server's acceptance of a message and the record of it — carries the same
 // Message-ID, and is counted apart as a retransmission.
 type deliveries struct {
-	perRecipient    map[string]map[string]bool // recipient → distinct Message-IDs
+	perReminder     map[string]map[string]bool // note → distinct Message-IDs
 	retransmissions int
 	late            []time.Duration
 }
@@ -89,32 +101,31 @@ type deliveryCounter struct {
 }
 
 func (c *deliveryCounter) count(smtp *smtptest.Server, load reminderLoad) deliveries {
-	if c.d.perRecipient == nil {
-		c.d.perRecipient = map[string]map[string]bool{}
+	if c.d.perReminder == nil {
+		c.d.perReminder = map[string]map[string]bool{}
 	}
 	msgs := smtp.Messages()
 	for _, m := range msgs[c.seen:] {
-		for _, to := range m.To {
-			due, ok := load.due[to]
-			if !ok {
-				continue
-			}
-			p, err := m.Parse()
-			if err != nil {
-				continue
-			}
-			id := p.Get("Message-Id")
-			ids := c.d.perRecipient[to]
-			if ids == nil {
-				ids = map[string]bool{}
-				c.d.perRecipient[to] = ids
-				c.d.late = append(c.d.late, m.Received.Sub(due))
-			}
-			if ids[id] {
-				c.d.retransmissions++
-			}
-			ids[id] = true
+		p, err := m.Parse()
+		if err != nil {
+			continue
 		}
+		note := loadNote.FindString(p.Text)
+		due, ok := load.due[note]
+		if !ok {
+			continue
+		}
+		id := p.Get("Message-Id")
+		ids := c.d.perReminder[note]
+		if ids == nil {
+			ids = map[string]bool{}
+			c.d.perReminder[note] = ids
+			c.d.late = append(c.d.late, m.Received.Sub(due))
+		}
+		if ids[id] {
+			c.d.retransmissions++
+		}
+		ids[id] = true
 	}
 	c.seen = len(msgs)
 	sort.Slice(c.d.late, func(i, j int) bool { return c.d.late[i] < c.d.late[j] })
@@ -127,18 +138,18 @@ func waitForDeliveries(t testing.TB, smtp *smtptest.Server, load reminderLoad, t
 	t.Helper()
 	var counter deliveryCounter
 	deadline := time.Now().Add(timeout)
-	for len(counter.count(smtp, load).perRecipient) < len(load.due) && time.Now().Before(deadline) {
+	for len(counter.count(smtp, load).perReminder) < len(load.due) && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	time.Sleep(3 * time.Second) // room for a late duplicate
 	d := counter.count(smtp, load)
 	dups := 0
-	for _, ids := range d.perRecipient {
+	for _, ids := range d.perReminder {
 		dups += len(ids) - 1
 	}
-	lost := len(load.due) - len(d.perRecipient)
+	lost := len(load.due) - len(d.perReminder)
 	t.Logf("reminders: %d created in %s; %d delivered, %d lost, %d duplicates; %d SMTP retransmissions of an already accepted message (same Message-ID)",
-		len(load.due), load.created.Round(time.Millisecond), len(d.perRecipient), lost, dups, d.retransmissions)
+		len(load.due), load.created.Round(time.Millisecond), len(d.perReminder), lost, dups, d.retransmissions)
 	if len(d.late) > 0 {
 		t.Logf("lateness after send_at: p50 %s, p99 %s, max %s", d.late[len(d.late)/2].Round(time.Millisecond),
 			d.late[len(d.late)*99/100].Round(time.Millisecond), d.late[len(d.late)-1].Round(time.Millisecond))
@@ -160,7 +171,7 @@ const dueAfterCreation = 25 * time.Second
 // SIGKILL while 2,000 reminders fall due.
 func TestFaultReplicasKilled(t *testing.T) {
 	smtp := smtptest.Start(t)
-	cluster, c, _ := startCluster(t, smtp, nil)
+	cluster, c, _ := startCluster(t, smtp, nil, loadEnv...)
 	first := time.Now().Add(dueAfterCreation)
 	load := createReminders(t, c, faultLoad, 16, first, 3*time.Second)
 
@@ -181,7 +192,7 @@ func TestFaultReplicasKilled(t *testing.T) {
 // 2,000 reminders fall due.
 func TestFaultBrokerConnectionsCut(t *testing.T) {
 	smtp := smtptest.Start(t)
-	_, c, proxy := startCluster(t, smtp, nil)
+	_, c, proxy := startCluster(t, smtp, nil, loadEnv...)
 	first := time.Now().Add(dueAfterCreation)
 	load := createReminders(t, c, faultLoad, 16, first, 3*time.Second)
 
@@ -196,13 +207,13 @@ func TestFaultBrokerConnectionsCut(t *testing.T) {
 // TestFaultSMTPDown stops the SMTP server for 20 seconds while 2,000 reminders fall due.
 func TestFaultSMTPDown(t *testing.T) {
 	smtp := smtptest.Start(t)
-	_, c, _ := startCluster(t, smtp, nil)
+	_, c, _ := startCluster(t, smtp, nil, loadEnv...)
 	first := time.Now().Add(dueAfterCreation)
 	load := createReminders(t, c, faultLoad, 16, first, 3*time.Second)
 
 	time.Sleep(time.Until(first.Add(500 * time.Millisecond)))
 	smtp.Stop()
-	before := len(countDeliveries(smtp, load).perRecipient)
+	before := len(countDeliveries(smtp, load).perReminder)
 	time.Sleep(20 * time.Second)
 	if err := smtp.Restart(); err != nil {
 		t.Fatal(err)
