@@ -198,14 +198,14 @@ func (s *Service) Calendar(ctx context.Context, id string) (Calendar, error) {
 		return Calendar{}, fmt.Errorf("get event: %w", ErrNotFound)
 	}
 	// A deleted event is exported as METHOD:PUBLISH with STATUS:CANCELLED, not METHOD:CANCEL.
-	// CANCEL is an iTIP scheduling message from the organizer to attendees (RFC 5546 3.2.5): it
-	// requires ORGANIZER, which an export has none of, and clients act on it only as a mail
-	// from that organizer; a file opened or a URL subscribed to is a publication, PUBLISH (RFC
-	// 5546 3.2.1, which allows STATUS:CANCELLED). Calendars that poll the URL or re-import the
-	// file (Thunderbird/ical.js, Apple Calendar, Google Calendar and Outlook subscriptions)
-	// replace their copy by UID when SEQUENCE rises, and show or drop it as cancelled; METHOD
-	// itself is ignored by subscriptions. The cancelled object changed when the event was
-	// deleted, so that is its LAST-MODIFIED.
+	// CANCEL is an iTIP scheduling message from the organizer to the attendees (RFC 5546
+	// 3.2.5): it requires ORGANIZER, which the public export has none of, and clients apply it
+	// as mail from that organizer (Outlook, Gmail/Google Calendar, Apple Mail, Thunderbird's
+	// invitation bar), not as a file fetched from a URL; an importer that already holds the UID
+	// may skip it (nextcloud/calendar#3053). A file or URL that publishes is PUBLISH (RFC 5546
+	// 3.2.1), which allows STATUS:CANCELLED: subscriptions (Google, Apple, Outlook, Thunderbird)
+	// ignore METHOD and replace their copy by UID, the higher SEQUENCE marking it newer; ical.js
+	// reads status "cancelled". The object changed when the event was deleted: LAST-MODIFIED.
 	cal := t.Event.Calendar()
 	cal.UpdatedAt = t.DeletedAt
 	return Calendar{EventID: id, Method: ics.Publish, Body: ics.RenderCancelled(cal, s.calendarOptions(id))}, nil
