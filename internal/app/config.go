@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eventpost/eventpost/internal/auth"
+	"github.com/eventpost/eventpost/internal/events"
 	"github.com/eventpost/eventpost/internal/gateway"
 	"github.com/eventpost/eventpost/internal/mailer"
 	"github.com/eventpost/eventpost/internal/notifications"
@@ -120,6 +121,7 @@ type Config struct {
 
 	Gateway       gateway.Config       `env:"GATEWAY_,prefix"`
 	Auth          auth.Config          `env:"AUTH_,prefix"`
+	Events        events.Config        `env:"EVENTS_,prefix"`
 	Notifications notifications.Config `env:"NOTIFICATIONS_,prefix"`
 	Mailer        mailer.Config        `env:"MAILER_,prefix"`
 }
@@ -184,6 +186,7 @@ func defaultConfig(service string) Config {
 		ConsulPrefix:    "eventpost",
 		Gateway:         gateway.DefaultConfig(),
 		Auth:            auth.DefaultConfig(),
+		Events:          events.DefaultConfig(),
 		Notifications:   notifications.DefaultConfig(),
 		Mailer:          mailer.DefaultConfig(),
 	}

@@ -53,10 +53,14 @@ func TestReadConfigServiceSettings(t *testing.T) {
 	if def.Auth.AccessTokenTTL != 15*time.Minute || def.Gateway.UpstreamAttempts != 3 || def.Mailer.MaxAttempts != 10 || def.Notifications.ClaimBatch != 100 {
 		t.Errorf("defaults: %+v %+v %+v %+v", def.Auth, def.Gateway, def.Mailer, def.Notifications)
 	}
+	if def.Events.DeletedRetention != 720*time.Hour {
+		t.Errorf("default events retention: %s", def.Events.DeletedRetention)
+	}
 	cfg, err := ReadConfig(env(map[string]string{
 		"EVENTPOST_AUTH_ACCESS_TOKEN_TTL": "5m", "EVENTPOST_AUTH_REFRESH_TOKEN_TTL": "24h",
 		"EVENTPOST_GATEWAY_UPSTREAM_ATTEMPTS": "2", "EVENTPOST_GATEWAY_TRUST_FORWARDED_FOR": "true",
 		"EVENTPOST_MAILER_SEND_TIMEOUT": "3s", "EVENTPOST_NOTIFICATIONS_POLL_INTERVAL": "250ms",
+		"EVENTPOST_EVENTS_DELETED_RETENTION": "48h",
 	}), discovery.Auth)
 	if err != nil {
 		t.Fatal(err)
@@ -65,9 +69,13 @@ func TestReadConfigServiceSettings(t *testing.T) {
 		!cfg.Gateway.TrustForwardedFor || cfg.Mailer.SendTimeout != 3*time.Second || cfg.Notifications.PollInterval != 250*time.Millisecond {
 		t.Errorf("read: %+v %+v %+v %+v", cfg.Auth, cfg.Gateway, cfg.Mailer, cfg.Notifications)
 	}
+	if cfg.Events.DeletedRetention != 48*time.Hour {
+		t.Errorf("read events retention: %s", cfg.Events.DeletedRetention)
+	}
 	for k, v := range map[string]string{
 		"EVENTPOST_AUTH_ACCESS_TOKEN_TTL": "0s", "EVENTPOST_GATEWAY_UPSTREAM_ATTEMPTS": "x",
 		"EVENTPOST_MAILER_MAX_ATTEMPTS": "0", "EVENTPOST_NOTIFICATIONS_CLAIM_BATCH": "-1",
+		"EVENTPOST_EVENTS_DELETED_RETENTION": "0s",
 	} {
 		if _, err := ReadConfig(env(map[string]string{k: v}), ""); err == nil || !strings.HasPrefix(err.Error(), k+": ") {
 			t.Errorf("%s=%s: %v", k, v, err)

@@ -112,7 +112,9 @@ func (d serviceDeps) common() svcdeps.Common {
 }
 
 func buildEvents[S events.Store](st S, d serviceDeps) (built, error) {
-	svc, err := events.New(events.Config{PublicURL: d.cfg.PublicURL}, events.Deps{
+	ec := d.cfg.Events // a zero DeletedRetention takes events' default
+	ec.PublicURL = d.cfg.PublicURL
+	svc, err := events.New(ec, events.Deps{
 		Common: d.common(), Store: st, Verifier: d.keys.verifier,
 	})
 	return built{svc: svc}, err

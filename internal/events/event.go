@@ -73,6 +73,15 @@ func (e Event) Snapshot() messages.Event {
 	return s
 }
 
+// Tombstone is what the store keeps of a deleted event, so that its .ics export answers the
+// cancellation for a while.
+type Tombstone struct {
+	// Event is the event as it was when it was deleted, as messages carry it.
+	Event messages.Event
+	// DeletedAt is when it was deleted, in UTC, to the microsecond.
+	DeletedAt time.Time
+}
+
 // Page is one page of search results.
 type Page struct {
 	// Events are at most SearchQuery.Limit events, ordered by start then ID.

@@ -27,11 +27,21 @@ type Config struct {
 	// PublicURL is the base URL users reach EventPost at; an event's page is
 	// PublicURL + "/events/" + id, the URL of its .ics file when it has no online link.
 	PublicURL string
+	// DeletedRetention is how long the .ics export of a deleted event answers its
+	// cancellation (EVENTPOST_EVENTS_DELETED_RETENTION, default 720h: the 30 days calendar
+	// feeds keep a deleted event); later it answers 404. Zero means the default.
+	DeletedRetention time.Duration `env:"DELETED_RETENTION,positive"`
 }
+
+// DefaultDeletedRetention is the default of Config.DeletedRetention.
+const DefaultDeletedRetention = 30 * 24 * time.Hour
+
+// pruneInterval is how often Run removes the tombstones older than Config.DeletedRetention.
+const pruneInterval = time.Hour
 
 // DefaultConfig returns the configuration of the all-in-one mode.
 func DefaultConfig() Config {
-	return Config{PublicURL: "http://localhost:8080"}
+	return Config{PublicURL: "http://localhost:8080", DeletedRetention: DefaultDeletedRetention}
 }
 
 // Deps are the dependencies of the service.
@@ -74,6 +84,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = DefaultConfig().PublicURL
 	}
+	if cfg.DeletedRetention <= 0 {
+		cfg.DeletedRetention = DefaultDeletedRetention
+	}
 	c := deps.WithDefaults()
 	m, err := newServiceMetrics(c.Registry)
 	if err != nil {
@@ -95,10 +108,24 @@ func (s *Service) Consumers() []broker.Consumer {
 	}}
 }
 
-// Run does the service's background work, of which it has none: it waits for ctx to end.
+// Run does the service's background work until ctx ends: every pruneInterval, from the
+// start, it forgets the deleted events older than Config.DeletedRetention (see
+// PruneTombstones). Several replicas may prune at once.
 func (s *Service) Run(ctx context.Context) error {
-	<-ctx.Done()
-	return nil
+	t := time.NewTicker(pruneInterval)
+	defer t.Stop()
+	for {
+		if n, err := s.PruneTombstones(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "could not prune the tombstones of deleted events", "error", err)
+		} else if n > 0 {
+			s.log.InfoContext(ctx, "pruned the tombstones of deleted events", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // serviceMetrics are the metrics specific to the events service.

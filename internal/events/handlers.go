@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/eventpost/eventpost/internal/platform/httpx"
-	"github.com/eventpost/eventpost/internal/platform/ics"
 	"github.com/eventpost/eventpost/internal/platform/idempotency"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
@@ -76,14 +75,14 @@ func (s *Service) handleDelete(w http.ResponseWriter, r *http.Request, caller ht
 }
 
 func (s *Service) handleCalendar(w http.ResponseWriter, r *http.Request) error {
-	e, body, err := s.Calendar(r.Context(), r.PathValue("id"))
+	c, err := s.Calendar(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", ics.Publish.ContentType())
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": "event-" + e.ID + ".ics"}))
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Content-Type", c.Method.ContentType())
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": "event-" + c.EventID + ".ics"}))
+	w.Header().Set("Content-Length", strconv.Itoa(len(c.Body)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	_, _ = w.Write(c.Body)
 	return nil
 }

@@ -576,8 +576,9 @@ func TestDeleteEvent(t *testing.T) {
 			if get.Code != http.StatusNotFound {
 				t.Errorf("GET after DELETE: %d", get.Code)
 			}
-			if ics := f.do(t, request{method: "GET", path: "/api/v1/events/" + e.ID + "/ics"}); ics.Code != http.StatusNotFound {
-				t.Errorf("GET .ics after DELETE: %d", ics.Code)
+			if ics := f.do(t, request{method: "GET", path: "/api/v1/events/" + e.ID + "/ics"}); ics.Code != http.StatusOK ||
+				!strings.Contains(ics.Body.String(), "STATUS:CANCELLED\r\n") {
+				t.Errorf("GET .ics after DELETE: %d, want the cancelled event:\n%s", ics.Code, ics.Body)
 			}
 			if len(msgs) != 2 || msgs[1].Deleted == nil || msgs[1].Deleted.Event.ID != e.ID || msgs[1].Deleted.Reason != messages.DeletedByOrganizer {
 				t.Errorf("outbox = %+v, want event.deleted (deleted) after the creation's event.changed", msgs)

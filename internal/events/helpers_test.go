@@ -65,10 +65,16 @@ type fixture struct {
 	registry *prometheus.Registry
 }
 
-func newFixture(t testing.TB) *fixture {
+// newFixture returns a fixture whose service has the configuration cfg, by default that of
+// the public host https://eventpost.example.
+func newFixture(t testing.TB, cfg ...events.Config) *fixture {
 	t.Helper()
 	f := &fixture{store: openStore(t), clock: &clock{now: testNow}, notifier: &notifier{}, registry: prometheus.NewRegistry()}
-	svc, err := events.New(events.Config{PublicURL: "https://eventpost.example"}, events.Deps{
+	c := events.Config{PublicURL: "https://eventpost.example"}
+	if len(cfg) > 0 {
+		c = cfg[0]
+	}
+	svc, err := events.New(c, events.Deps{
 		Common:   svcdeps.Common{Outbox: f.notifier, Log: logging.Discard(), Registry: f.registry, Now: f.clock.Now},
 		Store:    f.store,
 		Verifier: keys.Verifier("events", "gateway", "notifications"),

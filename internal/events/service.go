@@ -126,7 +126,7 @@ func (s *Service) Patch(ctx context.Context, callerID, id string, patch map[stri
 // Delete deletes the event with the given ID on behalf of callerID, who must be its
 // organizer, and announces the deletion.
 func (s *Service) Delete(ctx context.Context, callerID, id string) error {
-	_, err := s.store.Delete(ctx, id, func(e Event) ([]broker.Message, error) {
+	_, err := s.store.Delete(ctx, id, utcMicro(s.now()), func(e Event) ([]broker.Message, error) {
 		if e.OrganizerID != callerID {
 			return nil, ErrForbidden
 		}
@@ -168,13 +168,57 @@ func (s *Service) Search(ctx context.Context, q SearchQuery) (SearchResult, erro
 	return res, nil
 }
 
-// Calendar returns the event with the given ID as an iCalendar document.
-func (s *Service) Calendar(ctx context.Context, id string) (Event, []byte, error) {
-	e, err := s.Get(ctx, id)
-	if err != nil {
-		return Event{}, nil, err
+// Calendar is an event's iCalendar document.
+type Calendar struct {
+	// EventID is the ID of the event.
+	EventID string
+	// Method is the document's METHOD, which its Content-Type names.
+	Method ics.Method
+	// Body is the document.
+	Body []byte
+}
+
+// Calendar returns the event with the given ID as an iCalendar document. An event deleted
+// less than Config.DeletedRetention ago gives its cancellation: the VEVENT it had last, same
+// UID, with STATUS:CANCELLED and a SEQUENCE one higher; later it is ErrNotFound, like an ID
+// that never existed.
+func (s *Service) Calendar(ctx context.Context, id string) (Calendar, error) {
+	e, err := s.store.Get(ctx, id)
+	if err == nil {
+		return Calendar{EventID: e.ID, Method: ics.Publish, Body: ics.Render(e.Snapshot().Calendar(), s.calendarOptions(e.ID))}, nil
 	}
-	return e, ics.Render(e.Snapshot().Calendar(), s.calendarOptions(e.ID)), nil
+	if !errors.Is(err, ErrNotFound) {
+		return Calendar{}, fmt.Errorf("get event: %w", err)
+	}
+	t, err := s.store.Tombstone(ctx, id)
+	if err != nil {
+		return Calendar{}, fmt.Errorf("get event: %w", err)
+	}
+	if !s.now().Before(t.DeletedAt.Add(s.cfg.DeletedRetention)) {
+		return Calendar{}, fmt.Errorf("get event: %w", ErrNotFound)
+	}
+	// A deleted event is exported as METHOD:PUBLISH with STATUS:CANCELLED, not METHOD:CANCEL.
+	// CANCEL is an iTIP scheduling message from the organizer to the attendees (RFC 5546
+	// 3.2.5): it requires ORGANIZER, which the public export has none of, and clients apply it
+	// as mail from that organizer (Outlook, Gmail/Google Calendar, Apple Mail, Thunderbird's
+	// invitation bar), not as a file fetched from a URL; an importer that already holds the UID
+	// may skip it (nextcloud/calendar#3053). A file or URL that publishes is PUBLISH (RFC 5546
+	// 3.2.1), which allows STATUS:CANCELLED: subscriptions (Google, Apple, Outlook, Thunderbird)
+	// ignore METHOD and replace their copy by UID, the higher SEQUENCE marking it newer; ical.js
+	// reads status "cancelled". The object changed when the event was deleted: LAST-MODIFIED.
+	cal := t.Event.Calendar()
+	cal.UpdatedAt = t.DeletedAt
+	return Calendar{EventID: id, Method: ics.Publish, Body: ics.RenderCancelled(cal, s.calendarOptions(id))}, nil
+}
+
+// PruneTombstones forgets the events deleted Config.DeletedRetention ago or earlier, whose
+// export answers 404 already (see Calendar), and returns how many it forgot.
+func (s *Service) PruneTombstones(ctx context.Context) (int64, error) {
+	n, err := s.store.PruneTombstones(ctx, s.now().Add(-s.cfg.DeletedRetention))
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // calendarOptions returns the options of the calendar of the event with the given ID: its
@@ -193,7 +237,7 @@ func (s *Service) handleAccountDeleted(ctx context.Context, m broker.Message, p 
 	if p.AccountID == "" {
 		return broker.Permanent(fmt.Errorf("account.deleted message %s names no account", m.ID))
 	}
-	deleted, err := s.store.DeleteByOrganizer(ctx, p.AccountID, m.ID, func(e Event) (broker.Message, error) {
+	deleted, err := s.store.DeleteByOrganizer(ctx, p.AccountID, m.ID, utcMicro(s.now()), func(e Event) (broker.Message, error) {
 		return deletedMessage(ctx, e, messages.DeletedWithAccount)
 	})
 	if errors.Is(err, ErrAlreadyHandled) {

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/idempotency"
@@ -29,15 +30,24 @@ type Store interface {
 
 	// Delete deletes the event with the given ID in one transaction: it reads the event, lets
 	// remove decide (an error keeps the event and is returned wrapped) and compute the
-	// messages that announce the deletion, then deletes it and stores them. It returns the
-	// deleted event, or ErrNotFound.
-	Delete(ctx context.Context, id string, remove func(Event) ([]broker.Message, error)) (Event, error)
+	// messages that announce the deletion, then deletes it, keeps its Tombstone deleted at at,
+	// and stores the messages. It returns the deleted event, or ErrNotFound.
+	Delete(ctx context.Context, id string, at time.Time, remove func(Event) ([]broker.Message, error)) (Event, error)
 
 	// DeleteByOrganizer handles the message with ID messageID, once: in one transaction it
-	// records the message as handled, deletes every event of organizerID, and stores the
-	// message announce builds for each deleted event. It returns the deleted events, or
-	// ErrAlreadyHandled (and does nothing) when it handled messageID before.
-	DeleteByOrganizer(ctx context.Context, organizerID, messageID string, announce func(Event) (broker.Message, error)) ([]Event, error)
+	// records the message as handled, deletes every event of organizerID, keeps a Tombstone
+	// of each deleted at at, and stores the message announce builds for each deleted event.
+	// It returns the deleted events, or ErrAlreadyHandled (and does nothing) when it handled
+	// messageID before.
+	DeleteByOrganizer(ctx context.Context, organizerID, messageID string, at time.Time, announce func(Event) (broker.Message, error)) ([]Event, error)
+
+	// Tombstone returns the tombstone of the deleted event with the given ID, or ErrNotFound
+	// when no event of that ID was deleted or its tombstone was pruned.
+	Tombstone(ctx context.Context, id string) (Tombstone, error)
+
+	// PruneTombstones removes the tombstones of the events deleted at or before upTo and
+	// returns how many it removed.
+	PruneTombstones(ctx context.Context, upTo time.Time) (int64, error)
 
 	// Search returns the page of events that q selects, ordered by start time then ID.
 	// A nil q.From means no lower bound: the service sets it.

@@ -12,6 +12,7 @@ import (
 	neturl "net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/database"
@@ -301,7 +302,7 @@ func (s *SQLStore) Update(ctx context.Context, id string, change func(Event) (Ev
 }
 
 // Delete implements Store.
-func (s *SQLStore) Delete(ctx context.Context, id string, remove func(Event) ([]broker.Message, error)) (Event, error) {
+func (s *SQLStore) Delete(ctx context.Context, id string, at time.Time, remove func(Event) ([]broker.Message, error)) (Event, error) {
 	var deleted Event
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		e, err := s.getEvent(ctx, tx, id, true)
@@ -313,6 +314,9 @@ func (s *SQLStore) Delete(ctx context.Context, id string, remove func(Event) ([]
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM events WHERE id = ?`), id); err != nil {
+			return err
+		}
+		if err := s.keepTombstone(ctx, tx, e, at); err != nil {
 			return err
 		}
 		if err := outbox.Add(ctx, tx, s.Dialect(), msgs...); err != nil {
@@ -329,7 +333,7 @@ func (s *SQLStore) Delete(ctx context.Context, id string, remove func(Event) ([]
 
 // DeleteByOrganizer implements Store. It deletes with one statement that returns the
 // deleted rows, so an event created meanwhile is either deleted and announced or kept.
-func (s *SQLStore) DeleteByOrganizer(ctx context.Context, organizerID, messageID string, announce func(Event) (broker.Message, error)) ([]Event, error) {
+func (s *SQLStore) DeleteByOrganizer(ctx context.Context, organizerID, messageID string, at time.Time, announce func(Event) (broker.Message, error)) ([]Event, error) {
 	var deleted []Event
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		first, err := outbox.FirstDelivery(ctx, tx, s.Dialect(), messageID)
@@ -351,6 +355,9 @@ func (s *SQLStore) DeleteByOrganizer(ctx context.Context, organizerID, messageID
 		sortEvents(deleted)
 		msgs := make([]broker.Message, 0, len(deleted))
 		for _, e := range deleted {
+			if err := s.keepTombstone(ctx, tx, e, at); err != nil {
+				return err
+			}
 			m, err := announce(e)
 			if err != nil {
 				return err
@@ -363,6 +370,49 @@ func (s *SQLStore) DeleteByOrganizer(ctx context.Context, organizerID, messageID
 		return nil, fmt.Errorf("delete events of organizer %s: %w", organizerID, err)
 	}
 	return deleted, nil
+}
+
+// keepTombstone stores the tombstone of e, deleted at at, in tx (replacing an older one of
+// the same ID, which only a reused ID could leave).
+func (s *SQLStore) keepTombstone(ctx context.Context, tx *sql.Tx, e Event, at time.Time) error {
+	j, err := json.Marshal(e.Snapshot())
+	if err != nil {
+		return fmt.Errorf("tombstone of event %s: %w", e.ID, err)
+	}
+	_, err = tx.ExecContext(ctx, s.Rebind(`INSERT INTO deleted_events (id, event, deleted_at) VALUES (?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET event = excluded.event, deleted_at = excluded.deleted_at`),
+		e.ID, string(j), database.Micros(at))
+	return err
+}
+
+// Tombstone implements Store.
+func (s *SQLStore) Tombstone(ctx context.Context, id string) (Tombstone, error) {
+	var (
+		j         string
+		deletedAt int64
+	)
+	err := s.DB().QueryRowContext(ctx, s.Rebind(`SELECT event, deleted_at FROM deleted_events WHERE id = ?`), id).
+		Scan(&j, &deletedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Tombstone{}, fmt.Errorf("load tombstone of event %s: %w", id, err)
+	}
+	t := Tombstone{DeletedAt: database.FromMicros(deletedAt)}
+	if err := json.Unmarshal([]byte(j), &t.Event); err != nil {
+		return Tombstone{}, fmt.Errorf("tombstone of event %s: %w", id, err)
+	}
+	return t, nil
+}
+
+// PruneTombstones implements Store.
+func (s *SQLStore) PruneTombstones(ctx context.Context, upTo time.Time) (int64, error) {
+	res, err := s.DB().ExecContext(ctx, s.Rebind(`DELETE FROM deleted_events WHERE deleted_at <= ?`), database.Micros(upTo))
+	if err != nil {
+		return 0, fmt.Errorf("prune tombstones: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // normalized returns e as the store gives it back.

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) events.Store) {
 	t.Run("Update", func(t *testing.T) { testUpdate(t, open) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, open) })
 	t.Run("DeleteByOrganizer", func(t *testing.T) { testDeleteByOrganizer(t, open) })
+	t.Run("Tombstones", func(t *testing.T) { testTombstones(t, open) })
 	t.Run("Search filters", func(t *testing.T) { testSearchFilters(t, open) })
 	t.Run("Search order and paging", func(t *testing.T) { testSearchPaging(t, open) })
 	t.Run("Search follows changes", func(t *testing.T) { testSearchFollowsChanges(t, open) })
@@ -50,6 +51,9 @@ func Run(t *testing.T, open func(t *testing.T) events.Store) {
 
 // base is the time the suite's events start around.
 var base = time.Date(2030, 6, 1, 18, 0, 0, 0, time.UTC)
+
+// deletedAt is when the suite deletes events.
+var deletedAt = time.Date(2030, 5, 20, 9, 30, 0, 123456000, time.UTC)
 
 func ptr[T any](v T) *T { return &v }
 
@@ -278,7 +282,7 @@ func testDelete(t *testing.T, open func(t *testing.T) events.Store) {
 		e, other := newEvent(), newEvent()
 		mustCreate(t, s, e, other)
 		msg := message(t, messages.TypeEventDeleted, e.ID)
-		got, err := s.Delete(ctx, e.ID, func(old events.Event) ([]broker.Message, error) {
+		got, err := s.Delete(ctx, e.ID, deletedAt, func(old events.Event) ([]broker.Message, error) {
 			if old.ID != e.ID {
 				t.Errorf("remove got %s, want %s", old.ID, e.ID)
 			}
@@ -297,7 +301,11 @@ func testDelete(t *testing.T, open func(t *testing.T) events.Store) {
 			t.Errorf("the other event: %v", err)
 		}
 		outboxtest.Check(t, s, msg.ID)
-		if _, err := s.Delete(ctx, e.ID, func(events.Event) ([]broker.Message, error) { return nil, nil }); !errors.Is(err, events.ErrNotFound) {
+		checkTombstone(t, s, normalize(e))
+		if _, err := s.Tombstone(ctx, other.ID); !errors.Is(err, events.ErrNotFound) {
+			t.Errorf("Tombstone of an event not deleted = %v, want ErrNotFound", err)
+		}
+		if _, err := s.Delete(ctx, e.ID, deletedAt, func(events.Event) ([]broker.Message, error) { return nil, nil }); !errors.Is(err, events.ErrNotFound) {
 			t.Errorf("second Delete = %v, want ErrNotFound", err)
 		}
 	})
@@ -306,7 +314,7 @@ func testDelete(t *testing.T, open func(t *testing.T) events.Store) {
 		e := newEvent()
 		mustCreate(t, s, e)
 		errNo := errors.New("no")
-		_, err := s.Delete(ctx, e.ID, func(events.Event) ([]broker.Message, error) {
+		_, err := s.Delete(ctx, e.ID, deletedAt, func(events.Event) ([]broker.Message, error) {
 			return []broker.Message{message(t, messages.TypeEventDeleted, e.ID)}, errNo
 		})
 		if !errors.Is(err, errNo) {
@@ -315,11 +323,14 @@ func testDelete(t *testing.T, open func(t *testing.T) events.Store) {
 		if _, err := s.Get(ctx, e.ID); err != nil {
 			t.Errorf("Get after a refused Delete: %v", err)
 		}
+		if _, err := s.Tombstone(ctx, e.ID); !errors.Is(err, events.ErrNotFound) {
+			t.Errorf("Tombstone after a refused Delete = %v, want ErrNotFound", err)
+		}
 		outboxtest.Check(t, s)
 	})
 	t.Run("unknown event", func(t *testing.T) {
 		s := open(t)
-		_, err := s.Delete(ctx, "unknown", func(events.Event) ([]broker.Message, error) {
+		_, err := s.Delete(ctx, "unknown", deletedAt, func(events.Event) ([]broker.Message, error) {
 			t.Error("remove called for an unknown event")
 			return nil, nil
 		})
@@ -350,7 +361,7 @@ func testDeleteByOrganizer(t *testing.T, open func(t *testing.T) events.Store) {
 		return m, nil
 	}
 	msgID := uuid.Must(uuid.NewV7()).String()
-	deleted, err := s.DeleteByOrganizer(ctx, "gone", msgID, announce)
+	deleted, err := s.DeleteByOrganizer(ctx, "gone", msgID, deletedAt, announce)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,11 +389,17 @@ func testDeleteByOrganizer(t *testing.T, open func(t *testing.T) events.Store) {
 		t.Errorf("search finds deleted events: %v, %v", page.Events, err)
 	}
 	outboxtest.Check(t, s, announced...)
+	for _, e := range mine {
+		checkTombstone(t, s, normalize(e))
+	}
+	if _, err := s.Tombstone(ctx, theirs.ID); !errors.Is(err, events.ErrNotFound) {
+		t.Errorf("Tombstone of another organizer's event = %v, want ErrNotFound", err)
+	}
 
 	// The same message again has no effect, not even on an event created since.
 	later := newEvent(func(e *events.Event) { e.OrganizerID = "gone" })
 	mustCreate(t, s, later)
-	_, err = s.DeleteByOrganizer(ctx, "gone", msgID, announce)
+	_, err = s.DeleteByOrganizer(ctx, "gone", msgID, deletedAt, announce)
 	if !errors.Is(err, events.ErrAlreadyHandled) {
 		t.Errorf("second delivery = %v, want ErrAlreadyHandled", err)
 	}
@@ -393,11 +410,73 @@ func testDeleteByOrganizer(t *testing.T, open func(t *testing.T) events.Store) {
 
 	// An organizer without events: the message is recorded all the same.
 	other := uuid.Must(uuid.NewV7()).String()
-	if deleted, err := s.DeleteByOrganizer(ctx, "nobody", other, announce); err != nil || len(deleted) != 0 {
+	if deleted, err := s.DeleteByOrganizer(ctx, "nobody", other, deletedAt, announce); err != nil || len(deleted) != 0 {
 		t.Errorf("DeleteByOrganizer(nobody) = %v, %v", deleted, err)
 	}
-	if _, err := s.DeleteByOrganizer(ctx, "nobody", other, announce); !errors.Is(err, events.ErrAlreadyHandled) {
+	if _, err := s.DeleteByOrganizer(ctx, "nobody", other, deletedAt, announce); !errors.Is(err, events.ErrAlreadyHandled) {
 		t.Errorf("second delivery for nobody = %v, want ErrAlreadyHandled", err)
+	}
+}
+
+// checkTombstone checks that s keeps the tombstone of e, deleted at deletedAt.
+func checkTombstone(t *testing.T, s events.Store, e events.Event) {
+	t.Helper()
+	got, err := s.Tombstone(context.Background(), e.ID)
+	if err != nil {
+		t.Fatalf("Tombstone(%s): %v", e.ID, err)
+	}
+	want := events.Tombstone{Event: e.Snapshot(), DeletedAt: deletedAt}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Tombstone(%s) (-want +got):\n%s", e.ID, diff)
+	}
+}
+
+func testTombstones(t *testing.T, open func(t *testing.T) events.Store) {
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.Tombstone(ctx, "never-existed"); !errors.Is(err, events.ErrNotFound) {
+		t.Errorf("Tombstone(never-existed) = %v, want ErrNotFound", err)
+	}
+	full := newEvent(func(e *events.Event) {
+		e.Title = "Jazz, \"live\"; ünïcödé"
+		e.EndsAt = ptr(base.Add(2 * time.Hour))
+		e.Location = &events.Location{Name: "Parc", Address: "1 rue X", Lat: ptr(48.8566), Lon: ptr(2.3522)}
+		e.OnlineURL = ptr("https://example.com/live")
+		e.Category = ptr("Music")
+		e.Tags = []string{"jazz"}
+		e.Sequence = 7
+	})
+	older, newer := newEvent(), newEvent()
+	mustCreate(t, s, full, older, newer)
+	keep := func(events.Event) ([]broker.Message, error) { return nil, nil }
+	for _, d := range []struct {
+		e  events.Event
+		at time.Time
+	}{{full, deletedAt}, {older, deletedAt.Add(-time.Microsecond)}, {newer, deletedAt.Add(time.Hour)}} {
+		if _, err := s.Delete(ctx, d.e.ID, d.at, keep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkTombstone(t, s, normalize(full))
+	page, err := s.Search(ctx, events.SearchQuery{Tags: []string{"jazz"}, Limit: 10})
+	if err != nil || len(page.Events) != 0 {
+		t.Errorf("search finds deleted events: %v, %v", page.Events, err)
+	}
+
+	// Pruning removes the tombstones of events deleted at or before the time given, only those.
+	n, err := s.PruneTombstones(ctx, deletedAt.Add(-time.Microsecond))
+	if err != nil || n != 1 {
+		t.Errorf("PruneTombstones = %d, %v, want 1", n, err)
+	}
+	if _, err := s.Tombstone(ctx, older.ID); !errors.Is(err, events.ErrNotFound) {
+		t.Errorf("Tombstone of a pruned event = %v, want ErrNotFound", err)
+	}
+	checkTombstone(t, s, normalize(full))
+	if n, err := s.PruneTombstones(ctx, deletedAt.Add(time.Hour-time.Microsecond)); err != nil || n != 1 {
+		t.Errorf("second PruneTombstones = %d, %v, want 1", n, err)
+	}
+	if _, err := s.Tombstone(ctx, newer.ID); err != nil {
+		t.Errorf("Tombstone of an event deleted after the pruning bound: %v", err)
 	}
 }
 
@@ -643,7 +722,7 @@ func testSearchPaging(t *testing.T, open func(t *testing.T) events.Store) {
 					if deleted[evs[i].ID] {
 						continue
 					}
-					if _, err := s.Delete(ctx, evs[i].ID, func(events.Event) ([]broker.Message, error) { return nil, nil }); err == nil {
+					if _, err := s.Delete(ctx, evs[i].ID, deletedAt, func(events.Event) ([]broker.Message, error) { return nil, nil }); err == nil {
 						deleted[evs[i].ID] = true
 					}
 				}
@@ -746,7 +825,7 @@ func testSearchFollowsChanges(t *testing.T, open func(t *testing.T) events.Store
 		})
 	}
 	t.Run("deleted events are not found", func(t *testing.T) {
-		if _, err := s.Delete(ctx, e.ID, func(events.Event) ([]broker.Message, error) { return nil, nil }); err != nil {
+		if _, err := s.Delete(ctx, e.ID, deletedAt, func(events.Event) ([]broker.Message, error) { return nil, nil }); err != nil {
 			t.Fatal(err)
 		}
 		for _, q := range []events.SearchQuery{

@@ -95,17 +95,26 @@ func UID(id, host string) string {
 
 // Render returns a calendar with METHOD:PUBLISH holding e as one VEVENT. Times are written
 // in UTC.
-func Render(e Event, o Options) []byte { return render(e, o, Publish) }
+func Render(e Event, o Options) []byte { return render(e, o, Publish, false) }
+
+// RenderCancelled returns e as cancelled, published: a calendar with METHOD:PUBLISH holding
+// e's VEVENT, same UID, with STATUS:CANCELLED and a SEQUENCE one higher than e.Sequence. It is
+// RenderCancel for a plain export or subscription, which has no ORGANIZER and is no iTIP
+// scheduling message (RFC 5546 3.2.1 allows STATUS:CANCELLED in a PUBLISH).
+func RenderCancelled(e Event, o Options) []byte {
+	e.Sequence++
+	return render(e, o, Publish, true)
+}
 
 // RenderCancel returns the cancellation of e: a calendar with METHOD:CANCEL holding e's
 // VEVENT, same UID, with STATUS:CANCELLED and a SEQUENCE one higher than e.Sequence, so that
 // calendars that hold e remove it. e is the event as it was last published.
 func RenderCancel(e Event, o Options) []byte {
 	e.Sequence++
-	return render(e, o, Cancel)
+	return render(e, o, Cancel, true)
 }
 
-func render(e Event, o Options, m Method) []byte {
+func render(e Event, o Options, m Method, cancelled bool) []byte {
 	var b bytes.Buffer
 	line := func(name, value string) { writeFolded(&b, name+":"+value) }
 	line("BEGIN", "VCALENDAR")
@@ -137,7 +146,7 @@ func render(e Event, o Options, m Method) []byte {
 	if e.Category != nil && *e.Category != "" {
 		line("CATEGORIES", Escape(*e.Category))
 	}
-	if m == Cancel {
+	if cancelled {
 		line("STATUS", "CANCELLED")
 	}
 	if !e.UpdatedAt.IsZero() {

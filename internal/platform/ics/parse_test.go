@@ -88,6 +88,10 @@ func TestCalendarParserReadsWhatRenderWrites(t *testing.T) {
 			method: "CANCEL", uid: "0190-abc@eventpost.example", sequence: "5", status: "CANCELLED", summary: full.Title,
 			description: full.Description, start: full.StartsAt, end: *full.EndsAt, stamp: stamp, modified: full.UpdatedAt,
 		}},
+		{"published cancellation", ics.RenderCancelled(full, opts), parsed{
+			method: "PUBLISH", uid: "0190-abc@eventpost.example", sequence: "5", status: "CANCELLED", summary: full.Title,
+			description: full.Description, start: full.StartsAt, end: *full.EndsAt, stamp: stamp, modified: full.UpdatedAt,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
