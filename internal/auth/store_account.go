@@ -67,19 +67,10 @@ func (s *SQLStore) useConfirmation(ctx context.Context, tx *sql.Tx, accountID st
 	if u.UseConfirmation == "" {
 		return nil
 	}
-	res, err := tx.ExecContext(ctx, s.Rebind(
+	return database.ExecSome(ctx, tx, ErrConfirmationNotCurrent, s.Rebind(
 		`UPDATE email_confirmations SET used_at = ?
 		 WHERE hash = ? AND account_id = ? AND used_at IS NULL AND expires_at > ?`),
 		database.Micros(u.Now), u.UseConfirmation, accountID, database.Micros(u.Now))
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		return ErrConfirmationNotCurrent
-	}
-	return nil
 }
 
 // writeAccount stores the new state a of the account old.

@@ -66,9 +66,7 @@ func Pending(ctx context.Context, db *sql.DB) ([]broker.Message, error) {
 }
 
 // Execer is what Add and FirstDelivery need of a transaction.
-type Execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
+type Execer = database.Execer
 
 // Add inserts msgs into the outbox within tx, in multi-row statements of up to 100 rows.
 func Add(ctx context.Context, tx Execer, d database.Dialect, msgs ...broker.Message) error {
@@ -98,13 +96,9 @@ func Add(ctx context.Context, tx Execer, d database.Dialect, msgs ...broker.Mess
 // reports whether this is the first time. A consumer that gets false must not apply the
 // message again.
 func FirstDelivery(ctx context.Context, tx Execer, d database.Dialect, id string) (bool, error) {
-	res, err := tx.ExecContext(ctx,
+	n, err := database.Exec(ctx, tx,
 		d.Rebind(`INSERT INTO inbox (message_id, handled_at) VALUES (?, ?) ON CONFLICT (message_id) DO NOTHING`),
 		id, time.Now().UnixMicro())
-	if err != nil {
-		return false, fmt.Errorf("inbox record %s: %w", id, err)
-	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("inbox record %s: %w", id, err)
 	}
