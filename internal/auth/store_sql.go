@@ -185,37 +185,49 @@ func (s *SQLStore) insertRefreshToken(ctx context.Context, db database.Execer, t
 
 // RefreshToken implements Store.
 func (s *SQLStore) RefreshToken(ctx context.Context, hash string) (RefreshToken, error) {
+	var t RefreshToken
+	if err := s.singleUse(ctx,
+		`SELECT hash, session_id, account_id, created_at, expires_at, used_at FROM refresh_tokens WHERE hash = ?`,
+		hash, ErrRefreshTokenNotFound, useTimes{&t.CreatedAt, &t.ExpiresAt, &t.UsedAt},
+		&t.Hash, &t.SessionID, &t.AccountID); err != nil {
+		return RefreshToken{}, fmt.Errorf("refresh token: %w", err)
+	}
+	return t, nil
+}
+
+// useTimes are where a single-use secret (a refresh token, a password reset, an email
+// confirmation) keeps when it was made, when it expires and when it was used.
+type useTimes struct {
+	created, expires *time.Time
+	used             **time.Time
+}
+
+// singleUse reads the single-use secret that hash names: query selects the columns that cols
+// point at, then created_at, expires_at and used_at, which go to at. It returns notFound when
+// no row has the hash.
+func (s *SQLStore) singleUse(ctx context.Context, query, hash string, notFound error, at useTimes, cols ...any) error {
 	var (
-		t                RefreshToken
 		created, expires int64
 		used             sql.NullInt64
 	)
-	err := s.DB().QueryRowContext(ctx, s.Rebind(
-		`SELECT hash, session_id, account_id, created_at, expires_at, used_at FROM refresh_tokens WHERE hash = ?`), hash).
-		Scan(&t.Hash, &t.SessionID, &t.AccountID, &created, &expires, &used)
+	err := s.DB().QueryRowContext(ctx, s.Rebind(query), hash).Scan(append(cols, &created, &expires, &used)...)
 	if errors.Is(err, sql.ErrNoRows) {
-		err = ErrRefreshTokenNotFound
+		return notFound
 	}
 	if err != nil {
-		return RefreshToken{}, fmt.Errorf("refresh token: %w", err)
+		return err
 	}
-	t.CreatedAt, t.ExpiresAt, t.UsedAt = database.FromMicros(created), database.FromMicros(expires), database.FromNullMicros(used)
-	return t, nil
+	*at.created, *at.expires, *at.used = database.FromMicros(created), database.FromMicros(expires), database.FromNullMicros(used)
+	return nil
 }
 
 // RotateRefreshToken implements Store.
 func (s *SQLStore) RotateRefreshToken(ctx context.Context, usedHash string, now time.Time, next RefreshToken) error {
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.Rebind(
+		if err := database.ExecSome(ctx, tx, ErrRefreshTokenNotCurrent, s.Rebind(
 			`UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ?`),
-			database.Micros(now), usedHash, database.Micros(now))
-		if err != nil {
+			database.Micros(now), usedHash, database.Micros(now)); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
-			return ErrRefreshTokenNotCurrent
 		}
 		return s.insertRefreshToken(ctx, tx, next)
 	})
@@ -353,21 +365,13 @@ func (s *SQLStore) CreatePasswordReset(ctx context.Context, r PasswordReset, msg
 
 // PasswordReset implements Store.
 func (s *SQLStore) PasswordReset(ctx context.Context, hash string) (PasswordReset, error) {
-	var (
-		r                PasswordReset
-		created, expires int64
-		used             sql.NullInt64
-	)
-	err := s.DB().QueryRowContext(ctx, s.Rebind(
-		`SELECT hash, account_id, created_at, expires_at, used_at FROM password_resets WHERE hash = ?`), hash).
-		Scan(&r.Hash, &r.AccountID, &created, &expires, &used)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = ErrResetNotCurrent
-	}
-	if err != nil {
+	var r PasswordReset
+	if err := s.singleUse(ctx,
+		`SELECT hash, account_id, created_at, expires_at, used_at FROM password_resets WHERE hash = ?`,
+		hash, ErrResetNotCurrent, useTimes{&r.CreatedAt, &r.ExpiresAt, &r.UsedAt},
+		&r.Hash, &r.AccountID); err != nil {
 		return PasswordReset{}, fmt.Errorf("password reset: %w", err)
 	}
-	r.CreatedAt, r.ExpiresAt, r.UsedAt = database.FromMicros(created), database.FromMicros(expires), database.FromNullMicros(used)
 	return r, nil
 }
 
