@@ -24,6 +24,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/retry"
+	"github.com/eventpost/eventpost/internal/platform/wakeup"
 )
 
 //go:embed migrations
@@ -135,7 +136,7 @@ type Relay struct {
 	pub  broker.Publisher
 	log  *slog.Logger
 	cfg  RelayConfig
-	wake chan struct{}
+	wake wakeup.Signal
 	// maxBackoff is RelayConfig.MaxBackoff (a time.Duration), which SetMaxBackoff changes.
 	maxBackoff atomic.Int64
 
@@ -158,7 +159,7 @@ func NewRelay(db *sql.DB, d database.Dialect, pub broker.Publisher, log *slog.Lo
 		cfg.Concurrency = 1
 	}
 	r := &Relay{
-		db: db, d: d, pub: pub, log: log, cfg: cfg, wake: make(chan struct{}, 1),
+		db: db, d: d, pub: pub, log: log, cfg: cfg, wake: wakeup.New(),
 		published: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "outbox_published_total", Help: "Messages the outbox relay handed to the broker.",
 		}),
@@ -199,12 +200,7 @@ func (r *Relay) SetMaxBackoff(d time.Duration) error {
 func (r *Relay) MaxBackoff() time.Duration { return time.Duration(r.maxBackoff.Load()) }
 
 // Notify implements Notifier: it wakes the relay without blocking.
-func (r *Relay) Notify() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
+func (r *Relay) Notify() { r.wake.Wake() }
 
 // Backlog returns how many messages wait in the outbox.
 func (r *Relay) Backlog(ctx context.Context) (int, error) {
@@ -216,34 +212,14 @@ func (r *Relay) Backlog(ctx context.Context) (int, error) {
 // Run relays messages until ctx is done; a message being published when ctx ends is
 // finished first.
 func (r *Relay) Run(ctx context.Context) error {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-r.wake:
-			if r.cfg.Linger > 0 {
-				select {
-				case <-ctx.Done():
-				case <-time.After(r.cfg.Linger):
-				}
-			}
-		case <-timer.C:
-		}
+	return wakeup.Loop(ctx, r.wake, r.cfg.Linger, func(ctx context.Context) time.Duration {
 		wait, err := r.pass(ctx)
 		if err != nil {
 			r.log.Error("outbox relay", "err", err)
 			wait = r.cfg.Poll
 		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(wait)
-	}
+		return wait
+	})
 }
 
 type row struct {
