@@ -67,19 +67,10 @@ func (s *SQLStore) useConfirmation(ctx context.Context, tx *sql.Tx, accountID st
 	if u.UseConfirmation == "" {
 		return nil
 	}
-	res, err := tx.ExecContext(ctx, s.Rebind(
+	return database.ExecSome(ctx, tx, ErrConfirmationNotCurrent, s.Rebind(
 		`UPDATE email_confirmations SET used_at = ?
 		 WHERE hash = ? AND account_id = ? AND used_at IS NULL AND expires_at > ?`),
 		database.Micros(u.Now), u.UseConfirmation, accountID, database.Micros(u.Now))
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		return ErrConfirmationNotCurrent
-	}
-	return nil
 }
 
 // writeAccount stores the new state a of the account old.
@@ -155,21 +146,13 @@ func (s *SQLStore) insertConfirmation(ctx context.Context, tx *sql.Tx, c EmailCo
 
 // EmailConfirmation implements Store.
 func (s *SQLStore) EmailConfirmation(ctx context.Context, hash string) (EmailConfirmation, error) {
-	var (
-		c                EmailConfirmation
-		created, expires int64
-		used             sql.NullInt64
-	)
-	err := s.DB().QueryRowContext(ctx, s.Rebind(
+	var c EmailConfirmation
+	if err := s.singleUse(ctx,
 		`SELECT hash, account_id, email, email_key, created_at, expires_at, used_at
-		 FROM email_confirmations WHERE hash = ?`), hash).
-		Scan(&c.Hash, &c.AccountID, &c.Email, &c.EmailKey, &created, &expires, &used)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = ErrConfirmationNotCurrent
-	}
-	if err != nil {
+		 FROM email_confirmations WHERE hash = ?`,
+		hash, ErrConfirmationNotCurrent, useTimes{&c.CreatedAt, &c.ExpiresAt, &c.UsedAt},
+		&c.Hash, &c.AccountID, &c.Email, &c.EmailKey); err != nil {
 		return EmailConfirmation{}, fmt.Errorf("email confirmation: %w", err)
 	}
-	c.CreatedAt, c.ExpiresAt, c.UsedAt = database.FromMicros(created), database.FromMicros(expires), database.FromNullMicros(used)
 	return c, nil
 }

@@ -29,19 +29,13 @@ type SQLStore struct{ database.Store }
 // CreateAccount implements Store.
 func (s *SQLStore) CreateAccount(ctx context.Context, a Account, c *EmailConfirmation, msgs ...broker.Message) error {
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.Rebind(
+		if err := database.ExecSome(ctx, tx, ErrEmailTaken, s.Rebind(
 			`INSERT INTO accounts (id, email, email_key, display_name, password_hash, created_at,
 			 email_verified, pending_email, confirm_sent_at, version)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email_key) DO NOTHING`),
 			a.ID, a.Email, a.EmailKey, a.DisplayName, a.PasswordHash, database.Micros(a.CreatedAt),
-			a.EmailVerified, nullString(a.PendingEmail), database.NullMicros(a.ConfirmSentAt), a.Version)
-		if err != nil {
+			a.EmailVerified, nullString(a.PendingEmail), database.NullMicros(a.ConfirmSentAt), a.Version); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrEmailTaken
 		}
 		if c != nil {
 			if err := s.insertConfirmation(ctx, tx, *c); err != nil {
@@ -110,14 +104,8 @@ func (s *SQLStore) AccountByEmail(ctx context.Context, emailKey string) (Account
 
 // SetPasswordHash implements Store.
 func (s *SQLStore) SetPasswordHash(ctx context.Context, id, hash string) error {
-	res, err := s.DB().ExecContext(ctx, s.Rebind(`UPDATE accounts SET password_hash = ? WHERE id = ?`), hash, id)
-	if err == nil {
-		var n int64
-		if n, err = res.RowsAffected(); err == nil && n == 0 {
-			err = ErrAccountNotFound
-		}
-	}
-	if err != nil {
+	if err := database.ExecSome(ctx, s.DB(), ErrAccountNotFound,
+		s.Rebind(`UPDATE accounts SET password_hash = ? WHERE id = ?`), hash, id); err != nil {
 		return fmt.Errorf("set password hash of %s: %w", id, err)
 	}
 	return nil
@@ -127,20 +115,15 @@ func (s *SQLStore) SetPasswordHash(ctx context.Context, id, hash string) error {
 func (s *SQLStore) DeleteAccount(ctx context.Context, id string, revokeUntil time.Time, msgs ...broker.Message) (int64, error) {
 	var seq int64
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM accounts WHERE id = ?`), id)
-		if err != nil {
+		if err := database.ExecSome(ctx, tx, ErrAccountNotFound, s.Rebind(`DELETE FROM accounts WHERE id = ?`), id); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrAccountNotFound
 		}
 		for _, table := range []string{"refresh_tokens", "email_confirmations"} {
 			if _, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM `+table+` WHERE account_id = ?`), id); err != nil {
 				return err
 			}
 		}
+		var err error
 		if seq, err = s.insertRevocation(ctx, tx, nil, &id, revokeUntil); err != nil {
 			return err
 		}
@@ -192,11 +175,7 @@ func (s *SQLStore) CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	return nil
 }
 
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
-func (s *SQLStore) insertRefreshToken(ctx context.Context, db execer, t RefreshToken) error {
+func (s *SQLStore) insertRefreshToken(ctx context.Context, db database.Execer, t RefreshToken) error {
 	_, err := db.ExecContext(ctx, s.Rebind(
 		`INSERT INTO refresh_tokens (hash, session_id, account_id, created_at, expires_at, used_at)
 		 VALUES (?, ?, ?, ?, ?, ?)`),
@@ -206,37 +185,49 @@ func (s *SQLStore) insertRefreshToken(ctx context.Context, db execer, t RefreshT
 
 // RefreshToken implements Store.
 func (s *SQLStore) RefreshToken(ctx context.Context, hash string) (RefreshToken, error) {
+	var t RefreshToken
+	if err := s.singleUse(ctx,
+		`SELECT hash, session_id, account_id, created_at, expires_at, used_at FROM refresh_tokens WHERE hash = ?`,
+		hash, ErrRefreshTokenNotFound, useTimes{&t.CreatedAt, &t.ExpiresAt, &t.UsedAt},
+		&t.Hash, &t.SessionID, &t.AccountID); err != nil {
+		return RefreshToken{}, fmt.Errorf("refresh token: %w", err)
+	}
+	return t, nil
+}
+
+// useTimes are where a single-use secret (a refresh token, a password reset, an email
+// confirmation) keeps when it was made, when it expires and when it was used.
+type useTimes struct {
+	created, expires *time.Time
+	used             **time.Time
+}
+
+// singleUse reads the single-use secret that hash names: query selects the columns that cols
+// point at, then created_at, expires_at and used_at, which go to at. It returns notFound when
+// no row has the hash.
+func (s *SQLStore) singleUse(ctx context.Context, query, hash string, notFound error, at useTimes, cols ...any) error {
 	var (
-		t                RefreshToken
 		created, expires int64
 		used             sql.NullInt64
 	)
-	err := s.DB().QueryRowContext(ctx, s.Rebind(
-		`SELECT hash, session_id, account_id, created_at, expires_at, used_at FROM refresh_tokens WHERE hash = ?`), hash).
-		Scan(&t.Hash, &t.SessionID, &t.AccountID, &created, &expires, &used)
+	err := s.DB().QueryRowContext(ctx, s.Rebind(query), hash).Scan(append(cols, &created, &expires, &used)...)
 	if errors.Is(err, sql.ErrNoRows) {
-		err = ErrRefreshTokenNotFound
+		return notFound
 	}
 	if err != nil {
-		return RefreshToken{}, fmt.Errorf("refresh token: %w", err)
+		return err
 	}
-	t.CreatedAt, t.ExpiresAt, t.UsedAt = database.FromMicros(created), database.FromMicros(expires), database.FromNullMicros(used)
-	return t, nil
+	*at.created, *at.expires, *at.used = database.FromMicros(created), database.FromMicros(expires), database.FromNullMicros(used)
+	return nil
 }
 
 // RotateRefreshToken implements Store.
 func (s *SQLStore) RotateRefreshToken(ctx context.Context, usedHash string, now time.Time, next RefreshToken) error {
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.Rebind(
+		if err := database.ExecSome(ctx, tx, ErrRefreshTokenNotCurrent, s.Rebind(
 			`UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ?`),
-			database.Micros(now), usedHash, database.Micros(now))
-		if err != nil {
+			database.Micros(now), usedHash, database.Micros(now)); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
-			return ErrRefreshTokenNotCurrent
 		}
 		return s.insertRefreshToken(ctx, tx, next)
 	})
@@ -350,7 +341,7 @@ func (s *SQLStore) ClearLoginFailures(ctx context.Context, key string) error {
 
 // clearLoginFailures deletes the failures under key and below it. Keys are the service's
 // hex digests joined by "/", so that nothing in them is a LIKE wildcard; escape them anyway.
-func clearLoginFailures(ctx context.Context, db execer, d database.Dialect, key string) error {
+func clearLoginFailures(ctx context.Context, db database.Execer, d database.Dialect, key string) error {
 	prefix := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(key) + "/%"
 	_, err := db.ExecContext(ctx, d.Rebind(`DELETE FROM login_failures WHERE key = ? OR key LIKE ? ESCAPE '\'`), key, prefix)
 	return err
@@ -374,21 +365,13 @@ func (s *SQLStore) CreatePasswordReset(ctx context.Context, r PasswordReset, msg
 
 // PasswordReset implements Store.
 func (s *SQLStore) PasswordReset(ctx context.Context, hash string) (PasswordReset, error) {
-	var (
-		r                PasswordReset
-		created, expires int64
-		used             sql.NullInt64
-	)
-	err := s.DB().QueryRowContext(ctx, s.Rebind(
-		`SELECT hash, account_id, created_at, expires_at, used_at FROM password_resets WHERE hash = ?`), hash).
-		Scan(&r.Hash, &r.AccountID, &created, &expires, &used)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = ErrResetNotCurrent
-	}
-	if err != nil {
+	var r PasswordReset
+	if err := s.singleUse(ctx,
+		`SELECT hash, account_id, created_at, expires_at, used_at FROM password_resets WHERE hash = ?`,
+		hash, ErrResetNotCurrent, useTimes{&r.CreatedAt, &r.ExpiresAt, &r.UsedAt},
+		&r.Hash, &r.AccountID); err != nil {
 		return PasswordReset{}, fmt.Errorf("password reset: %w", err)
 	}
-	r.CreatedAt, r.ExpiresAt, r.UsedAt = database.FromMicros(created), database.FromMicros(expires), database.FromNullMicros(used)
 	return r, nil
 }
 
@@ -410,14 +393,8 @@ func (s *SQLStore) ResetPassword(ctx context.Context, hash string, now time.Time
 			`UPDATE password_resets SET used_at = ? WHERE account_id = ? AND used_at IS NULL`), database.Micros(now), accountID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, s.Rebind(`UPDATE accounts SET password_hash = ? WHERE id = ?`), passwordHash, accountID)
-		if err != nil {
+		if err := database.ExecSome(ctx, tx, ErrAccountNotFound, s.Rebind(`UPDATE accounts SET password_hash = ? WHERE id = ?`), passwordHash, accountID); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrAccountNotFound
 		}
 		sessions, err := s.sessionsOf(ctx, tx, accountID)
 		if err != nil {

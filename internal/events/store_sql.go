@@ -217,17 +217,8 @@ func (s *SQLStore) insertEvent(ctx context.Context, tx *sql.Tx, e Event) error {
 	for i, c := range cols {
 		names[i], exprs[i], args[i] = c.name, c.expr, c.arg
 	}
-	res, err := tx.ExecContext(ctx, s.Rebind(`INSERT INTO events (`+strings.Join(names, ", ")+`)
+	return database.ExecSome(ctx, tx, ErrConflict, s.Rebind(`INSERT INTO events (`+strings.Join(names, ", ")+`)
 		VALUES (`+strings.Join(exprs, ", ")+`) ON CONFLICT (id) DO NOTHING`), args...)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		return ErrConflict
-	}
-	return nil
 }
 
 // Get implements Store.

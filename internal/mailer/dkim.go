@@ -173,9 +173,12 @@ func dnsName(s string) bool {
 // dnsLabel reports whether s is 1 to 63 letters, digits, hyphens and underscores, with no
 // hyphen at either end.
 func dnsLabel(s string) bool {
-	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
+	return s != "" && len(s) <= 63 && s[0] != '-' && s[len(s)-1] != '-' && base64URLOnly(s)
+}
+
+// base64URLOnly reports whether s holds nothing but letters, digits, hyphens and underscores:
+// the base64url alphabet, and what dnsLabel allows.
+func base64URLOnly(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {

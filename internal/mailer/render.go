@@ -327,16 +327,7 @@ func setHeaders(m *gomail.Msg, data templateData) {
 // validToken reports whether a link token is what the auth service makes: 16 to 128
 // base64url characters, nothing a URL or a template could take for something else.
 func validToken(t string) bool {
-	if len(t) < 16 || len(t) > 128 {
-		return false
-	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
+	return len(t) >= 16 && len(t) <= 128 && base64URLOnly(t)
 }
 
 func (r *Renderer) eventURL(id string) string {

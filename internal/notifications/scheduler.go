@@ -9,6 +9,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/wakeup"
 )
 
 // minRetry is how soon the scheduler looks again when a reminder is due but was not
@@ -60,29 +61,14 @@ func newServiceMetrics(reg prometheus.Registerer, store Store) (*serviceMetrics,
 
 // wakeScheduler makes Run look at the reminders again without blocking: one was created or
 // moved.
-func (s *Service) wakeScheduler() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
+func (s *Service) wakeScheduler() { s.wake.Wake() }
 
 // Run is the scheduler. It claims the reminders that are due, hands them to the outbox, and
 // sleeps until the next one is due, until a reminder is created or moved, or for at most
 // Config.PollInterval. Reminders that fell due while no scheduler ran are claimed as soon as
 // it starts. Run returns nil when ctx is done.
 func (s *Service) Run(ctx context.Context) error {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-s.wake:
-		case <-timer.C:
-		}
-		timer.Reset(s.schedule(ctx))
-	}
+	return wakeup.Loop(ctx, s.wake, 0, s.schedule)
 }
 
 // schedule claims every due reminder and returns how long to sleep.

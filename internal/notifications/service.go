@@ -26,6 +26,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
 	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 	"github.com/eventpost/eventpost/internal/platform/validation"
+	"github.com/eventpost/eventpost/internal/platform/wakeup"
 )
 
 // Errors the service reports. They know nothing of HTTP: the handlers map them to problem
@@ -122,7 +123,7 @@ type Service struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	now     func() time.Time
-	wake    chan struct{}
+	wake    wakeup.Signal
 	metrics *serviceMetrics
 	handler http.Handler
 	// pollInterval (a time.Duration) and claimBatch are Config.PollInterval and
@@ -139,7 +140,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	c := deps.WithDefaults()
 	s := &Service{
 		cfg: cfg, store: deps.Store, events: deps.Events, outbox: c.Outbox,
-		log: c.Log, reg: c.Registry, now: c.Now, wake: make(chan struct{}, 1),
+		log: c.Log, reg: c.Registry, now: c.Now, wake: wakeup.New(),
 	}
 	s.pollInterval.Store(int64(cfg.PollInterval))
 	s.claimBatch.Store(int64(cfg.ClaimBatch))

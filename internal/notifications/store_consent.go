@@ -81,15 +81,11 @@ FROM accounts WHERE account_id = ?`+l.clause(t.d, "")), id).Scan(&a.Email, &a.Em
 }
 
 func (t sqlTx) PutAccount(ctx context.Context, a Account) (bool, error) {
-	res, err := t.tx.ExecContext(ctx, t.d.Rebind(`INSERT INTO accounts (account_id, email, email_verified, display_name, version)
+	n, err := database.Exec(ctx, t.tx, t.d.Rebind(`INSERT INTO accounts (account_id, email, email_verified, display_name, version)
 VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (account_id) DO UPDATE SET email = excluded.email, email_verified = excluded.email_verified,
 	display_name = excluded.display_name, version = excluded.version
 WHERE excluded.version > accounts.version`), a.ID, a.Email, a.EmailVerified, a.DisplayName, a.Version)
-	if err != nil {
-		return false, fmt.Errorf("account %s: %w", a.ID, err)
-	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("account %s: %w", a.ID, err)
 	}

@@ -315,12 +315,8 @@ func (s *SQLStore) ClaimDue(ctx context.Context, now time.Time, limit int, decid
 
 // CancelUnconsented implements Store.
 func (s *SQLStore) CancelUnconsented(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.DB().ExecContext(ctx, s.Rebind(`UPDATE reminders SET status = 'cancelled'
+	n, err := database.Exec(ctx, s.DB(), s.Rebind(`UPDATE reminders SET status = 'cancelled'
 WHERE status = 'awaiting_consent' AND send_at <= ?`), database.Micros(now))
-	if err != nil {
-		return 0, fmt.Errorf("cancel unconsented reminders: %w", err)
-	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, fmt.Errorf("cancel unconsented reminders: %w", err)
 	}
@@ -389,13 +385,9 @@ func (s *SQLStore) Transition(ctx context.Context, id string, from, to Status, s
 }
 
 func transition(ctx context.Context, q outbox.Execer, d database.Dialect, id string, from, to Status, sentAt *time.Time, lastError string) (bool, error) {
-	res, err := q.ExecContext(ctx, d.Rebind(
+	n, err := database.Exec(ctx, q, d.Rebind(
 		`UPDATE reminders SET status = ?, sent_at = ?, last_error = ? WHERE id = ? AND status = ?`),
 		string(to), database.NullMicros(sentAt), nullString(lastError), id, string(from))
-	if err != nil {
-		return false, fmt.Errorf("reminder %s %s → %s: %w", id, from, to, err)
-	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("reminder %s %s → %s: %w", id, from, to, err)
 	}
@@ -417,11 +409,7 @@ WHERE id IN (SELECT event_id FROM reminders WHERE account_id = ?) ORDER BY id`+f
 	if err != nil {
 		return 0, fmt.Errorf("delete reminders of %s: %w", accountID, err)
 	}
-	res, err := t.tx.ExecContext(ctx, t.d.Rebind(`DELETE FROM reminders WHERE account_id = ?`), accountID)
-	if err != nil {
-		return 0, fmt.Errorf("delete reminders of %s: %w", accountID, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := database.Exec(ctx, t.tx, t.d.Rebind(`DELETE FROM reminders WHERE account_id = ?`), accountID)
 	if err != nil {
 		return 0, fmt.Errorf("delete reminders of %s: %w", accountID, err)
 	}

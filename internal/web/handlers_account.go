@@ -89,29 +89,19 @@ func (u *UI) handleLogin(w http.ResponseWriter, r *http.Request) {
 	f := newForm(url.Values{"email": {strings.TrimSpace(r.PostForm.Get("email"))}})
 	next := safeNext(r.PostForm.Get("next"))
 	err := u.logIn(w, r, f.Get("email"), r.PostForm.Get("password"))
-	var ae *apiError
-	switch {
-	case err == nil:
+	if err == nil {
 		u.flash(w, "login")
 		u.redirect(w, r, next)
 		return
-	case !errors.As(err, &ae):
-		u.fail(w, r, err)
-		return
-	case ae.Status == http.StatusUnauthorized:
+	}
+	status := http.StatusUnauthorized
+	if apiStatus(err) == http.StatusUnauthorized {
 		f.General = "The email address or the password is not right."
-	case ae.Status == http.StatusTooManyRequests:
-		if ae.RetryAfter != "" {
-			w.Header().Set("Retry-After", ae.RetryAfter)
-		}
-		f.General = throttledMessage(ae)
-	case ae.Status == http.StatusUnprocessableEntity:
-		f.applyAPIErrors(ae.Fields, accountFields())
-	default:
+	} else if status = refusal(w, f, err, accountFields()); status == 0 {
 		u.fail(w, r, err)
 		return
 	}
-	u.render(w, r, ae.Status, "login", view{Title: "Log in", Form: f, Data: authFormData{Next: next}})
+	u.render(w, r, status, "login", view{Title: "Log in", Form: f, Data: authFormData{Next: next}})
 }
 
 // throttledMessage says in plain words why a login was refused with 429, and when to try

@@ -88,18 +88,34 @@ func refusal(w http.ResponseWriter, f *form, err error, fields formFields) int {
 // handleChangeName changes the account's display name.
 func (u *UI) handleChangeName(w http.ResponseWriter, r *http.Request) {
 	f := newForm(url.Values{"display_name": {strings.TrimSpace(r.PostForm.Get("display_name"))}})
-	err := u.authCall(r, http.MethodPatch, "/api/v1/accounts/me", map[string]string{"display_name": f.Get("display_name")}, nil)
+	u.changeAccount(w, r, f, "name", "name-changed", func() error {
+		return u.authCall(r, http.MethodPatch, "/api/v1/accounts/me", map[string]string{"display_name": f.Get("display_name")}, nil)
+	}, func(err error) int {
+		return refusal(w, f, err, formFields{"display_name": {"display_name", "Name"}})
+	})
+}
+
+// changeAccount asks the API, with call, for the change the section form f of the account
+// page holds, unless f failed already. On success it flashes done and goes back to the
+// account page; when refuse shows the API's refusal on f (and returns its status; 0: it
+// cannot), the form is shown again; any other error is a failure page.
+func (u *UI) changeAccount(w http.ResponseWriter, r *http.Request, f *form, section, done string, call func() error, refuse func(error) int) {
+	if f.Failed() {
+		u.accountPage(w, r, http.StatusUnprocessableEntity, f, section)
+		return
+	}
+	err := call()
 	if err == nil {
-		u.flash(w, "name-changed")
+		u.flash(w, done)
 		u.redirect(w, r, "/account")
 		return
 	}
-	status := refusal(w, f, err, formFields{"display_name": {"display_name", "Name"}})
+	status := refuse(err)
 	if status == 0 {
 		u.fail(w, r, err)
 		return
 	}
-	u.accountPage(w, r, status, f, "name")
+	u.accountPage(w, r, status, f, section)
 }
 
 // handleChangeEmail asks to change the account's address. The change waits for the link
@@ -113,30 +129,18 @@ func (u *UI) handleChangeEmail(w http.ResponseWriter, r *http.Request) {
 	if password == "" {
 		f.Fail("email_current_password", "Enter your current password to change your address")
 	}
-	if f.Failed() {
-		u.accountPage(w, r, http.StatusUnprocessableEntity, f, "email")
-		return
-	}
-	err := u.passwordCall(r, http.MethodPatch, "/api/v1/accounts/me",
-		map[string]string{"email": f.Get("email"), "current_password": password}, nil)
-	if err == nil {
-		u.flash(w, "email-change-pending")
-		u.redirect(w, r, "/account")
-		return
-	}
-	status := http.StatusConflict
-	if apiStatus(err) == http.StatusConflict {
-		f.Fail("email", "Another account has this email address already")
-	} else {
-		status = refusal(w, f, err, formFields{
+	u.changeAccount(w, r, f, "email", "email-change-pending", func() error {
+		return u.passwordCall(r, http.MethodPatch, "/api/v1/accounts/me",
+			map[string]string{"email": f.Get("email"), "current_password": password}, nil)
+	}, func(err error) int {
+		if apiStatus(err) == http.StatusConflict {
+			f.Fail("email", "Another account has this email address already")
+			return http.StatusConflict
+		}
+		return refusal(w, f, err, formFields{
 			"email": {"email", "Email address"}, "current_password": {"email_current_password", "Current password"},
 		})
-	}
-	if status == 0 {
-		u.fail(w, r, err)
-		return
-	}
-	u.accountPage(w, r, status, f, "email")
+	})
 }
 
 // handleChangePassword changes the account's password. The API ends every other login of
@@ -150,23 +154,12 @@ func (u *UI) handleChangePassword(w http.ResponseWriter, r *http.Request) {
 	if next == "" {
 		f.Fail("new_password", "Choose a new password")
 	}
-	if f.Failed() {
-		u.accountPage(w, r, http.StatusUnprocessableEntity, f, "password")
-		return
-	}
-	err := u.passwordCall(r, http.MethodPatch, "/api/v1/accounts/me",
-		map[string]string{"password": next, "current_password": current}, nil)
-	if err == nil {
-		u.flash(w, "password-changed")
-		u.redirect(w, r, "/account")
-		return
-	}
-	status := refusal(w, f, err, formFields{
-		"password": {"new_password", "New password"}, "current_password": {"current_password", "Current password"},
+	u.changeAccount(w, r, f, "password", "password-changed", func() error {
+		return u.passwordCall(r, http.MethodPatch, "/api/v1/accounts/me",
+			map[string]string{"password": next, "current_password": current}, nil)
+	}, func(err error) int {
+		return refusal(w, f, err, formFields{
+			"password": {"new_password", "New password"}, "current_password": {"current_password", "Current password"},
+		})
 	})
-	if status == 0 {
-		u.fail(w, r, err)
-		return
-	}
-	u.accountPage(w, r, status, f, "password")
 }

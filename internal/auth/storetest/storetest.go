@@ -71,6 +71,16 @@ func token(n int, session, accountID string, created time.Time) auth.RefreshToke
 	}
 }
 
+// twoAccounts creates account(1), the one a test acts on, and account(2), whose data must be
+// left alone, in s.
+func twoAccounts(t *testing.T, s auth.Store) (a, other auth.Account) {
+	t.Helper()
+	a, other = account(1), account(2)
+	must(t, s.CreateAccount(context.Background(), a, nil))
+	must(t, s.CreateAccount(context.Background(), other, nil))
+	return a, other
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -159,9 +169,7 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) auth.Store) {
 	ctx := context.Background()
 	t.Run("deletes the account and its tokens, revokes it and writes its messages", func(t *testing.T) {
 		s := open(t)
-		a, other := account(1), account(2)
-		must(t, s.CreateAccount(ctx, a, nil))
-		must(t, s.CreateAccount(ctx, other, nil))
+		a, other := twoAccounts(t, s)
 		mine, theirs := token(1, "s1", a.ID, base), token(2, "s2", other.ID, base)
 		must(t, s.CreateRefreshToken(ctx, mine))
 		must(t, s.CreateRefreshToken(ctx, theirs))
@@ -661,9 +669,7 @@ func testPrune(t *testing.T, open func(t *testing.T) auth.Store) {
 func testPasswordResets(t *testing.T, open func(t *testing.T) auth.Store) {
 	ctx := context.Background()
 	s := open(t)
-	a, other := account(1), account(2)
-	must(t, s.CreateAccount(ctx, a, nil))
-	must(t, s.CreateAccount(ctx, other, nil))
+	a, other := twoAccounts(t, s)
 	expires := base.Add(time.Hour)
 	first := auth.PasswordReset{Hash: "first", AccountID: a.ID, CreatedAt: base, ExpiresAt: expires}
 	second := auth.PasswordReset{Hash: "second", AccountID: a.ID, CreatedAt: base.Add(time.Minute), ExpiresAt: expires}
@@ -864,9 +870,7 @@ func testUpdateAccount(t *testing.T, open func(t *testing.T) auth.Store) {
 	ctx := context.Background()
 	t.Run("stores the new state, the new link and the messages", func(t *testing.T) {
 		s := open(t)
-		a, other := account(1), account(2)
-		must(t, s.CreateAccount(ctx, a, nil))
-		must(t, s.CreateAccount(ctx, other, nil))
+		a, other := twoAccounts(t, s)
 		n := bumped(a)
 		sent := base.Add(time.Hour)
 		n.DisplayName, n.PendingEmail, n.ConfirmSentAt, n.PasswordHash = "Renamed", "New@Example.org", &sent, "new-hash"
@@ -1082,9 +1086,7 @@ func testUpdateOnce(t *testing.T, open func(t *testing.T) auth.Store) {
 func testUpdateRevokes(t *testing.T, open func(t *testing.T) auth.Store) {
 	ctx := context.Background()
 	s := open(t)
-	a, other := account(1), account(2)
-	must(t, s.CreateAccount(ctx, a, nil))
-	must(t, s.CreateAccount(ctx, other, nil))
+	a, other := twoAccounts(t, s)
 	keep, first, second, theirs := token(1, "keep", a.ID, base), token(2, "s1", a.ID, base), token(3, "s2", a.ID, base), token(4, "s3", other.ID, base)
 	for _, tok := range []auth.RefreshToken{keep, first, second, theirs} {
 		must(t, s.CreateRefreshToken(ctx, tok))

@@ -91,14 +91,8 @@ func testClaim(t *testing.T, open func(t *testing.T) mailer.Store) {
 			ClaimedAt: us(claimed), CreatedAt: us(t0),
 		}
 	}
-	sent := mailer.Record{
-		Key: "k", Kind: messages.EmailReminder, State: mailer.StateSent, MessageID: "m@x",
-		ClaimedAt: us(t0), CreatedAt: us(t0), CompletedAt: us(t0.Add(time.Second)),
-	}
-	failed := mailer.Record{
-		Key: "k", Kind: messages.EmailReminder, State: mailer.StateFailed, Error: "550 no such user",
-		ClaimedAt: us(t0), CreatedAt: us(t0), CompletedAt: us(t0.Add(time.Second)),
-	}
+	sent := mailer.Outcome{Key: "k", State: mailer.StateSent, MessageID: "m@x", At: t0.Add(time.Second)}
+	failed := mailer.Outcome{Key: "k", State: mailer.StateFailed, Error: "550 no such user", At: t0.Add(time.Second)}
 	tests := []struct {
 		name    string
 		setup   func(t *testing.T, s mailer.Store)
@@ -113,39 +107,33 @@ func testClaim(t *testing.T, open func(t *testing.T) mailer.Store) {
 		},
 		{
 			name:    "a live claim keeps others out",
-			setup:   func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0)) },
+			setup:   claimK,
 			claim:   claim("k", "b", t0.Add(lease-time.Microsecond)),
 			wantErr: mailer.ErrClaimed,
 		},
 		{
 			name:    "the same token does not bypass a live claim",
-			setup:   func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0)) },
+			setup:   claimK,
 			claim:   claim("k", "a", t0.Add(time.Second)),
 			wantErr: mailer.ErrClaimed,
 		},
 		{
 			name:  "a claim as old as the lease is taken over",
-			setup: func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0)) },
+			setup: claimK,
 			claim: claim("k", "b", t0.Add(lease)),
 			want:  sending("b", t0.Add(lease)),
 		},
 		{
-			name: "a sent key is returned unchanged",
-			setup: func(t *testing.T, s mailer.Store) {
-				mustClaim(t, s, claim("k", "a", t0))
-				mustComplete(t, s, mailer.Outcome{Key: "k", State: mailer.StateSent, MessageID: "m@x", At: t0.Add(time.Second)})
-			},
+			name:  "a sent key is returned unchanged",
+			setup: settledBy(sent),
 			claim: claim("k", "b", t0.Add(time.Hour)),
-			want:  sent,
+			want:  settled(sent, t0),
 		},
 		{
-			name: "a failed key is returned unchanged",
-			setup: func(t *testing.T, s mailer.Store) {
-				mustClaim(t, s, claim("k", "a", t0))
-				mustComplete(t, s, mailer.Outcome{Key: "k", State: mailer.StateFailed, Error: "550 no such user", At: t0.Add(time.Second)})
-			},
+			name:  "a failed key is returned unchanged",
+			setup: settledBy(failed),
 			claim: claim("k", "b", t0.Add(time.Hour)),
-			want:  failed,
+			want:  settled(failed, t0),
 		},
 		{
 			name: "a released key is claimed again at once",
@@ -314,7 +302,33 @@ func testClaimConcurrentManyKeys(t *testing.T, open func(t *testing.T) mailer.St
 	}
 }
 
+// claimK is the setup of a test on key k claimed by token a at t0.
+func claimK(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0)) }
+
+// settledBy returns the setup of a test on key k claimed by token a at t0 and settled with o.
+func settledBy(o mailer.Outcome) func(t *testing.T, s mailer.Store) {
+	return func(t *testing.T, s mailer.Store) {
+		claimK(t, s)
+		mustComplete(t, s, o)
+	}
+}
+
+// settled is the record of key o.Key, first claimed at t0 and last at claimedAt, once o has
+// settled it.
+func settled(o mailer.Outcome, claimedAt time.Time) mailer.Record {
+	return mailer.Record{
+		Key: o.Key, Kind: messages.EmailReminder, State: o.State, MessageID: o.MessageID, Error: o.Error,
+		ClaimedAt: us(claimedAt), CreatedAt: us(t0), CompletedAt: us(o.At),
+	}
+}
+
 func testComplete(t *testing.T, open func(t *testing.T) mailer.Store) {
+	var (
+		sent      = mailer.Outcome{Key: "k", State: mailer.StateSent, MessageID: "m@x", At: t0.Add(time.Second)}
+		failed    = mailer.Outcome{Key: "k", State: mailer.StateFailed, Error: "550 mailbox unavailable", At: t0.Add(time.Second)}
+		takenOver = mailer.Outcome{Key: "k", State: mailer.StateSent, MessageID: "m@x", At: t0.Add(lease + time.Second)}
+		first     = mailer.Outcome{Key: "k", State: mailer.StateSent, MessageID: "first@x", At: t0.Add(time.Second)}
+	)
 	tests := []struct {
 		name        string
 		setup       func(t *testing.T, s mailer.Store)
@@ -326,25 +340,19 @@ func testComplete(t *testing.T, open func(t *testing.T) mailer.Store) {
 	}{
 		{
 			name:        "sent records the message ID and queues the result",
-			setup:       func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0)) },
-			outcome:     mailer.Outcome{Key: "k", State: mailer.StateSent, MessageID: "m@x", At: t0.Add(time.Second)},
+			setup:       claimK,
+			outcome:     sent,
 			withMessage: true,
-			want: mailer.Record{
-				Key: "k", Kind: messages.EmailReminder, State: mailer.StateSent, MessageID: "m@x",
-				ClaimedAt: us(t0), CreatedAt: us(t0), CompletedAt: us(t0.Add(time.Second)),
-			},
-			wantOutbox: 1,
+			want:        settled(sent, t0),
+			wantOutbox:  1,
 		},
 		{
 			name:        "failed records the reason and queues the result",
-			setup:       func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0)) },
-			outcome:     mailer.Outcome{Key: "k", State: mailer.StateFailed, Error: "550 mailbox unavailable", At: t0.Add(time.Second)},
+			setup:       claimK,
+			outcome:     failed,
 			withMessage: true,
-			want: mailer.Record{
-				Key: "k", Kind: messages.EmailReminder, State: mailer.StateFailed, Error: "550 mailbox unavailable",
-				ClaimedAt: us(t0), CreatedAt: us(t0), CompletedAt: us(t0.Add(time.Second)),
-			},
-			wantOutbox: 1,
+			want:        settled(failed, t0),
+			wantOutbox:  1,
 		},
 		{
 			name: "a claim taken over can still be completed",
@@ -352,13 +360,10 @@ func testComplete(t *testing.T, open func(t *testing.T) mailer.Store) {
 				mustClaim(t, s, claim("k", "a", t0))
 				mustClaim(t, s, claim("k", "b", t0.Add(lease)))
 			},
-			outcome:     mailer.Outcome{Key: "k", State: mailer.StateSent, MessageID: "m@x", At: t0.Add(lease + time.Second)},
+			outcome:     takenOver,
 			withMessage: true,
-			want: mailer.Record{
-				Key: "k", Kind: messages.EmailReminder, State: mailer.StateSent, MessageID: "m@x",
-				ClaimedAt: us(t0.Add(lease)), CreatedAt: us(t0), CompletedAt: us(t0.Add(lease + time.Second)),
-			},
-			wantOutbox: 1,
+			want:        settled(takenOver, t0.Add(lease)),
+			wantOutbox:  1,
 		},
 		{
 			name:        "an unclaimed key is refused and nothing is queued",
@@ -369,22 +374,18 @@ func testComplete(t *testing.T, open func(t *testing.T) mailer.Store) {
 		{
 			name: "a settled key is refused, kept, and nothing more is queued",
 			setup: func(t *testing.T, s mailer.Store) {
-				mustClaim(t, s, claim("k", "a", t0))
-				mustComplete(t, s, mailer.Outcome{Key: "k", State: mailer.StateSent, MessageID: "first@x", At: t0.Add(time.Second)},
-					resultMessage(t, "k", messages.ResultSent))
+				claimK(t, s)
+				mustComplete(t, s, first, resultMessage(t, "k", messages.ResultSent))
 			},
 			outcome:     mailer.Outcome{Key: "k", State: mailer.StateFailed, Error: "late", At: t0.Add(time.Minute)},
 			withMessage: true,
 			wantErr:     mailer.ErrNotClaimed,
-			want: mailer.Record{
-				Key: "k", Kind: messages.EmailReminder, State: mailer.StateSent, MessageID: "first@x",
-				ClaimedAt: us(t0), CreatedAt: us(t0), CompletedAt: us(t0.Add(time.Second)),
-			},
-			wantOutbox: 1,
+			want:        settled(first, t0),
+			wantOutbox:  1,
 		},
 		{
 			name:    "a state other than sent or failed is refused",
-			setup:   func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0)) },
+			setup:   claimK,
 			outcome: mailer.Outcome{Key: "k", State: mailer.StateSending, At: t0},
 			wantErr: errAny,
 			want: mailer.Record{
@@ -453,12 +454,12 @@ func testRelease(t *testing.T, open func(t *testing.T) mailer.Store) {
 	}{
 		{
 			name:  "the holder releases its claim and the record goes",
-			setup: func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0)) },
+			setup: claimK,
 			token: "a",
 		},
 		{
 			name:    "another token cannot release the claim",
-			setup:   func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0)) },
+			setup:   claimK,
 			token:   "b",
 			wantErr: mailer.ErrNotClaimed,
 			want: mailer.Record{

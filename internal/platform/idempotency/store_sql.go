@@ -140,14 +140,10 @@ func (s *SQLStore) Delete(ctx context.Context, k Key, owner string) error {
 
 // DeleteBefore implements Store.
 func (s *SQLStore) DeleteBefore(ctx context.Context, t time.Time, limit int) (int, error) {
-	res, err := s.db.ExecContext(ctx, s.d.Rebind(
+	n, err := database.Exec(ctx, s.db, s.d.Rebind(
 		`DELETE FROM idempotency_keys WHERE (scope, idem_key) IN
 		 (SELECT scope, idem_key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`),
 		database.Micros(t), limit)
-	if err != nil {
-		return 0, fmt.Errorf("delete expired idempotency keys: %w", err)
-	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, fmt.Errorf("delete expired idempotency keys: %w", err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/retry"
+	"github.com/eventpost/eventpost/internal/platform/wakeup"
 )
 
 //go:embed migrations
@@ -66,9 +67,7 @@ func Pending(ctx context.Context, db *sql.DB) ([]broker.Message, error) {
 }
 
 // Execer is what Add and FirstDelivery need of a transaction.
-type Execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
+type Execer = database.Execer
 
 // Add inserts msgs into the outbox within tx, in multi-row statements of up to 100 rows.
 func Add(ctx context.Context, tx Execer, d database.Dialect, msgs ...broker.Message) error {
@@ -98,13 +97,9 @@ func Add(ctx context.Context, tx Execer, d database.Dialect, msgs ...broker.Mess
 // reports whether this is the first time. A consumer that gets false must not apply the
 // message again.
 func FirstDelivery(ctx context.Context, tx Execer, d database.Dialect, id string) (bool, error) {
-	res, err := tx.ExecContext(ctx,
+	n, err := database.Exec(ctx, tx,
 		d.Rebind(`INSERT INTO inbox (message_id, handled_at) VALUES (?, ?) ON CONFLICT (message_id) DO NOTHING`),
 		id, time.Now().UnixMicro())
-	if err != nil {
-		return false, fmt.Errorf("inbox record %s: %w", id, err)
-	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("inbox record %s: %w", id, err)
 	}
@@ -141,7 +136,7 @@ type Relay struct {
 	pub  broker.Publisher
 	log  *slog.Logger
 	cfg  RelayConfig
-	wake chan struct{}
+	wake wakeup.Signal
 	// maxBackoff is RelayConfig.MaxBackoff (a time.Duration), which SetMaxBackoff changes.
 	maxBackoff atomic.Int64
 
@@ -164,7 +159,7 @@ func NewRelay(db *sql.DB, d database.Dialect, pub broker.Publisher, log *slog.Lo
 		cfg.Concurrency = 1
 	}
 	r := &Relay{
-		db: db, d: d, pub: pub, log: log, cfg: cfg, wake: make(chan struct{}, 1),
+		db: db, d: d, pub: pub, log: log, cfg: cfg, wake: wakeup.New(),
 		published: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "outbox_published_total", Help: "Messages the outbox relay handed to the broker.",
 		}),
@@ -205,12 +200,7 @@ func (r *Relay) SetMaxBackoff(d time.Duration) error {
 func (r *Relay) MaxBackoff() time.Duration { return time.Duration(r.maxBackoff.Load()) }
 
 // Notify implements Notifier: it wakes the relay without blocking.
-func (r *Relay) Notify() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
+func (r *Relay) Notify() { r.wake.Wake() }
 
 // Backlog returns how many messages wait in the outbox.
 func (r *Relay) Backlog(ctx context.Context) (int, error) {
@@ -222,34 +212,14 @@ func (r *Relay) Backlog(ctx context.Context) (int, error) {
 // Run relays messages until ctx is done; a message being published when ctx ends is
 // finished first.
 func (r *Relay) Run(ctx context.Context) error {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-r.wake:
-			if r.cfg.Linger > 0 {
-				select {
-				case <-ctx.Done():
-				case <-time.After(r.cfg.Linger):
-				}
-			}
-		case <-timer.C:
-		}
+	return wakeup.Loop(ctx, r.wake, r.cfg.Linger, func(ctx context.Context) time.Duration {
 		wait, err := r.pass(ctx)
 		if err != nil {
 			r.log.Error("outbox relay", "err", err)
 			wait = r.cfg.Poll
 		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(wait)
-	}
+		return wait
+	})
 }
 
 type row struct {

@@ -68,32 +68,24 @@ func (p *Proxy) Cut() int {
 
 // Stall makes the proxy hold every byte it receives, in both directions, without closing
 // anything, until Unstall (or Cut, for the connections it closes).
-func (p *Proxy) Stall() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stalled = true
-}
+func (p *Proxy) Stall() { p.set(&p.stalled, true) }
 
 // Unstall undoes Stall: held bytes flow again.
-func (p *Proxy) Unstall() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stalled = false
-	p.moved.Broadcast()
-}
+func (p *Proxy) Unstall() { p.set(&p.stalled, false) }
 
 // Pause makes the proxy refuse new connections (it accepts and closes them at once).
-func (p *Proxy) Pause() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.paused = true
-}
+func (p *Proxy) Pause() { p.set(&p.paused, true) }
 
 // Resume undoes Pause.
-func (p *Proxy) Resume() {
+func (p *Proxy) Resume() { p.set(&p.paused, false) }
+
+// set turns one of the proxy's switches (paused, stalled) on or off, and wakes the copiers
+// that hold, to look at them again.
+func (p *Proxy) set(flag *bool, on bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.paused = false
+	*flag = on
+	p.moved.Broadcast()
 }
 
 // Conns returns how many connections go through the proxy.
