@@ -6,8 +6,8 @@
 # Set-up, each step only when needed: PostgreSQL on 127.0.0.1:5432 (started when installed
 # but stopped, installed from Debian's packages when missing, with trust authentication for
 # local TCP connections), RabbitMQ on 127.0.0.1:5672 (likewise), a Consul dev agent on
-# 127.0.0.1:8500 (built from tools/consul into bin/ when missing), and Chromium for the
-# browser tests. Needs root (or sudo) for installing and starting services.
+# 127.0.0.1:8500 (built from tools/consul into bin/ when missing), Chromium for the
+# browser tests, Node.js and npm for the calendar-client test, and Python 3 for the mail tests. Needs root (or sudo) for installing and starting services.
 #
 # Without arguments it also runs golangci-lint (scripts/lint.sh, the version pinned there, built
 # into bin/ when missing) and every fuzz target for a short time. Extra arguments go to
@@ -92,12 +92,24 @@ ensure_openssl() { # the auth tests read keys that openssl writes
   log "installing openssl"; apt_install openssl
 }
 
+ensure_node() { # the calendar-client test reads .ics with ical.js, which it installs with npm
+  if command -v node >/dev/null && command -v npm >/dev/null; then log "Node.js and npm are installed"; return; fi
+  log "installing Node.js and npm"; apt_install nodejs npm
+}
+
+ensure_python() { # the mailer tests read mail with Python's strict email policy
+  if command -v python3 >/dev/null; then log "Python 3 is installed"; return; fi
+  log "installing Python 3"; apt_install python3
+}
+
 log "go version: $(go version)"
 stage "PostgreSQL" ensure_postgres
 stage "RabbitMQ" ensure_rabbitmq
 stage "Consul" ensure_consul
 stage "Chromium" ensure_chromium
 stage "openssl" ensure_openssl
+stage "Node.js" ensure_node
+stage "Python 3" ensure_python
 
 check_format() {
   local unformatted

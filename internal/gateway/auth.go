@@ -153,7 +153,7 @@ func (g *Gateway) writeAuthError(w http.ResponseWriter, r *http.Request, err err
 		return
 	}
 	g.metrics.tokenFailures.WithLabelValues(te.Reason).Inc()
-	challenge := `Bearer realm="eventpost"`
+	challenge := problem.Challenge
 	if te != errTokenMissing {
 		challenge += `, error="invalid_token"`
 	}

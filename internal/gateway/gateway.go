@@ -277,7 +277,7 @@ func (g *Gateway) buildHandler(reg *prometheus.Registry) (http.Handler, error) {
 	slices.Sort(g.upstream)
 
 	mux.Handle("/", g.limit(g.fallback(paths, methods)))
-	h := httpx.Wrap(mux, httpx.Options{Log: g.log, Registry: reg, Checks: g.readinessChecks()})
+	h := httpx.Wrap(mux, httpx.Options{Log: g.log, Registry: reg, Checks: g.readinessChecks(), UI: g.uiPath})
 	if g.cfg.MetricsElsewhere {
 		h = httpx.WithoutMetrics(h, g.log)
 	}
@@ -348,6 +348,9 @@ func servesUI(path string) bool {
 	}
 	return true
 }
+
+// uiPath reports whether path is answered by the web UI, when there is one.
+func (g *Gateway) uiPath(path string) bool { return g.ui != nil && servesUI(path) }
 
 // serveOpenAPI serves the OpenAPI document as JSON.
 func (g *Gateway) serveOpenAPI(w http.ResponseWriter, r *http.Request) {

@@ -160,7 +160,7 @@ func (r *Renderer) Render(req messages.EmailSend, now time.Time) (*gomail.Msg, s
 	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
 	m.FromMailAddress(r.from)
 	m.ToMailAddress(&mail.Address{Name: displayName(req.Name, to), Address: to})
-	m.Subject(literalWords(data.Subject))
+	m.SetGenHeaderPreformatted(gomail.HeaderSubject, subjectField(data.Subject))
 	m.SetMessageIDWithValue(messageID)
 	m.SetDateWithValue(now)
 	m.SetGenHeader(gomail.HeaderXMailer, "EventPost")
@@ -389,30 +389,84 @@ func displayName(name, addr string) string {
 	return name
 }
 
-// literalWords protects header text that contains "=?": a mail client would decode such
-// text as RFC 2047 encoded words (perhaps into a line break), so it is sent wholly encoded,
-// to show exactly as typed. Other text is returned unchanged (go-mail encodes non-ASCII).
-func literalWords(s string) string {
-	if !strings.Contains(s, "=?") {
-		return s
+// Limits of a folded header line, CRLF excluded: RFC 5322 §2.1.1 (78) and, for a line that
+// holds an encoded word, RFC 2047 §2 (76).
+const (
+	maxLine        = 78
+	maxEncodedLine = 76
+)
+
+// subjectField returns the Subject header's value, folded, for s (one line, as headerText
+// makes it): what every parser unfolds and decodes to exactly s, with no line past its limit.
+// Printable ASCII that folds at its spaces into lines of maxLine is sent as it is. Anything
+// else is sent wholly as UTF-8 encoded words, each holding whole characters: non-ASCII text,
+// words too long to fold, and text with "=?", which a mail client would otherwise decode as
+// encoded words of its own (perhaps into a line break). The first line always holds text: a
+// fold right after "Subject:" makes parsers that keep the folding white space (Python's
+// email package) read a leading space.
+func subjectField(s string) string {
+	if plain, ok := foldPlain(s, len("Subject: ")); ok {
+		return plain
 	}
-	const chunk = 45 // bytes per encoded word: 60 base64 characters, 72 with the markers
-	var words []string
+	const (
+		prefix = "=?UTF-8?b?"
+		suffix = "?="
+	)
+	var b strings.Builder
+	room := maxEncodedLine - len("Subject: ")
 	for len(s) > 0 {
-		n := 0
-		for i := range s { // cut between runes
-			if i > chunk {
-				break
+		// Base64 takes 4 characters per 3 bytes: the most whole bytes the line has room for.
+		limit := (room - len(prefix) - len(suffix)) / 4 * 3
+		n := len(s)
+		if n > limit {
+			n = 0
+			for i := range s { // cut between characters
+				if i > limit {
+					break
+				}
+				n = i
 			}
-			n = i
 		}
-		if len(s) <= chunk {
-			n = len(s)
+		if b.Len() > 0 {
+			b.WriteString("\r\n ")
 		}
-		words = append(words, "=?UTF-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
-		s = s[n:]
+		b.WriteString(prefix + base64.StdEncoding.EncodeToString([]byte(s[:n])) + suffix)
+		s, room = s[n:], maxEncodedLine-1
 	}
-	return strings.Join(words, " ")
+	return b.String()
+}
+
+// foldPlain folds s, printable ASCII without "=?", at its spaces into lines of at most maxLine
+// characters, the first of which starts used characters in; ok is false when s is something
+// else or does not fold so. Folding only puts a CRLF before a space, so unfolding gives s.
+func foldPlain(s string, used int) (folded string, ok bool) {
+	if strings.Contains(s, "=?") {
+		return "", false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return "", false
+		}
+	}
+	var b strings.Builder
+	line := used
+	for i, word := range strings.Split(s, " ") {
+		switch {
+		case i == 0:
+		case line+1+len(word) <= maxLine:
+			b.WriteByte(' ')
+			line++
+		default:
+			b.WriteString("\r\n ")
+			line = 1
+		}
+		if line+len(word) > maxLine {
+			return "", false
+		}
+		b.WriteString(word)
+		line += len(word)
+	}
+	return b.String(), true
 }
 
 // oneLine flattens user text to one line: control characters (CR and LF included) and other

@@ -39,11 +39,18 @@ type Options struct {
 	// refuses is answered 401. Every service sets it; only the gateway, the public entry
 	// point, leaves it nil.
 	Verifier *svcauth.Verifier
+	// UI reports whether a path belongs to a web UI that mux serves. A path with dot or
+	// empty segments is answered 404 problem+json (see canonicalPaths) unless UI reports it,
+	// as sent and cleaned; then mux answers it (a ServeMux redirects it to its clean form).
+	// Nil: no path is the UI's.
+	UI func(path string) bool
 }
 
 // Wrap returns the handler a service serves: mux with /healthz, /readyz and /metrics added,
-// behind request-ID, access-log, panic-recovery and request-metric middleware. Route labels
-// come from the pattern that mux matched. A host process that serves the metrics on a
+// behind request-ID, access-log, panic-recovery and request-metric middleware. A path with
+// dot or empty segments never reaches mux, which would redirect it with an HTML body: it is
+// answered 404 problem+json (but for paths of o.UI). Route labels come from the pattern that
+// mux matched. A host process that serves the metrics on a
 // listener of its own takes /metrics off with WithoutMetrics.
 func Wrap(mux *http.ServeMux, o Options) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -55,7 +62,7 @@ func Wrap(mux *http.ServeMux, o Options) http.Handler {
 	if o.Verifier != nil {
 		h = requireCaller(mux, o.Verifier, o.Log, o.Registry)
 	}
-	return Middleware(h, o.Log, metrics.NewHTTP(o.Registry))
+	return Middleware(canonicalPaths(h, o.UI), o.Log, metrics.NewHTTP(o.Registry))
 }
 
 // WithoutMetrics returns h with /metrics taken out, for a process that serves its metrics

@@ -61,6 +61,13 @@ func Newf(status int, format string, args ...any) *Error {
 	return &Error{Status: status, Detail: fmt.Sprintf(format, args...)}
 }
 
+// Challenge is the WWW-Authenticate header of a 401 that sets none of its own (RFC 9110
+// §15.5.2 requires one on every 401). Every 401 of the API belongs to its bearer-token scheme
+// (RFC 6750), a failed log-in or refresh included: those exchange credentials for bearer
+// tokens, and no other scheme would let the client in. It names no error: the request
+// carried no access token, or one that the 401's own challenge says more about.
+const Challenge = `Bearer realm="eventpost"`
+
 // Generic errors shared by all services.
 var (
 	ErrUnauthorized = New(http.StatusUnauthorized, "missing, expired or revoked access token")
@@ -140,8 +147,12 @@ func Write(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 	WriteError(w, r, pe)
 }
 
-// WriteError writes pe as a problem response.
+// WriteError writes pe as a problem response. A 401 carries WWW-Authenticate: the one the
+// caller set, else Challenge.
 func WriteError(w http.ResponseWriter, r *http.Request, pe *Error) {
+	if pe.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+		w.Header().Set("WWW-Authenticate", Challenge)
+	}
 	if pe.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(pe.RetryAfter.Seconds()))))
 	}

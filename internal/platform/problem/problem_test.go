@@ -60,3 +60,34 @@ func TestWriteValidation(t *testing.T) {
 		t.Errorf("got %d %s, want %d %s", got.Code, got.Body, want.Code, want.Body)
 	}
 }
+
+// TestEvery401CarriesAChallenge: a 401 gets WWW-Authenticate (RFC 9110 §15.5.2), the bearer
+// challenge unless the caller set its own; other statuses get none.
+func TestEvery401CarriesAChallenge(t *testing.T) {
+	const own = `Bearer realm="eventpost", error="invalid_token"`
+	for _, tt := range []struct {
+		name string
+		err  error
+		set  string
+		want string
+	}{
+		{"a 500", errors.New("the database is gone"), "", ""},
+		{"ErrUnauthorized", problem.ErrUnauthorized, "", problem.Challenge},
+		{"a mapped 401", problem.Map(errWrongPassword, problem.Rule{Err: errWrongPassword, Status: http.StatusUnauthorized}), "", problem.Challenge},
+		{"a 401 with its own challenge", problem.ErrUnauthorized, own, own},
+		{"a 403", problem.ErrForbidden, "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			if tt.set != "" {
+				rec.Header().Set("WWW-Authenticate", tt.set)
+			}
+			problem.Write(rec, httptest.NewRequest(http.MethodPost, "/api/v1/auth/token", nil), nil, tt.err)
+			if got := rec.Header().Values("WWW-Authenticate"); len(got) > 1 || rec.Header().Get("WWW-Authenticate") != tt.want {
+				t.Errorf("%d WWW-Authenticate %q, want %q", rec.Code, got, tt.want)
+			}
+		})
+	}
+}
+
+var errWrongPassword = errors.New("the password is wrong")

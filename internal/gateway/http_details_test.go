@@ -1,0 +1,124 @@
+package gateway
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/eventpost/eventpost/internal/platform/discovery"
+	"github.com/eventpost/eventpost/internal/platform/problem"
+)
+
+// TestUpstream401WithoutChallengeGetsOne: a service's 401 that lacks WWW-Authenticate reaches
+// the client with the API's bearer challenge; one that has its own keeps it.
+func TestUpstream401WithoutChallengeGetsOne(t *testing.T) {
+	const own = `Bearer realm="eventpost", error="invalid_token"`
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		if r.URL.Query().Get("own") != "" {
+			w.Header().Set("WWW-Authenticate", own)
+		}
+		w.Header().Set("Content-Type", problem.ContentType)
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, `{"title":"Unauthorized","status":401}`)
+	}))
+	t.Cleanup(upstream.Close)
+	h := newHarness(t, setup{resolver: func(s discovery.Static) { s[discovery.Auth] = []string{upstream.URL} }, noWait: true})
+	for query, want := range map[string]string{"": problem.Challenge, "?own=1": own} {
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/auth/token"+query, strings.NewReader(`{}`))
+		rec := h.do(req)
+		if got := rec.Header().Values("WWW-Authenticate"); rec.Code != http.StatusUnauthorized || len(got) != 1 || got[0] != want {
+			t.Errorf("query %q: %d WWW-Authenticate %q, want 401 %q", query, rec.Code, got, want)
+		}
+	}
+}
+
+// rawRequest sends method and target to the server at addr on a fresh connection, exactly as
+// given (no client would send a path with dot segments untouched), and returns the response
+// and its body.
+func rawRequest(t *testing.T, addr, method, target string) (*http.Response, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", method, target, addr); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, target, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(body)
+}
+
+// TestDotSegmentPathsAnswerProblems sends paths with dot or empty segments to the gateway, as
+// raw request lines: every one that is an API path as sent or once cleaned is answered 404
+// problem+json and reaches no service, with a web UI or without; only UI paths are left to
+// the UI (which may redirect them), and without a UI nothing is.
+func TestDotSegmentPathsAnswerProblems(t *testing.T) {
+	ui := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, "<p>the UI at "+r.URL.Path+"</p>")
+	})
+	api := []string{
+		"/api/v1/events/../../etc/passwd",
+		"/api/v1/events/%2e%2e/%2e%2e/etc/passwd",
+		"/api/v1/events/x/..",
+		"/api/v1//events",
+		"/api/v1/./events",
+		"/api/v1/notifications/../accounts/me",
+		"/.well-known/../.well-known/jwks.json",
+		"/internal/../api/v1/events",
+		"/web/../api/v1/openapi.json",
+		"//api/v1/events",
+		"/api/../healthz",
+		"/healthz/.",
+	}
+	for _, withUI := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ui=%v", withUI), func(t *testing.T) {
+			s := setup{}
+			if withUI {
+				s.ui = ui
+			}
+			h := newHarness(t, s)
+			srv := httptest.NewServer(h.gw.Handler())
+			t.Cleanup(srv.Close)
+			addr := srv.Listener.Addr().String()
+			for _, target := range api {
+				for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete} {
+					resp, body := rawRequest(t, addr, method, target)
+					if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != problem.ContentType ||
+						resp.Header.Get("Location") != "" {
+						t.Errorf("%s %s: %d %s Location %q, want 404 problem+json\n%s", method, target,
+							resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Location"), body)
+					}
+				}
+			}
+			if n := h.events.hits.Load() + h.auth.hits.Load() + h.notifications.hits.Load(); n != 0 {
+				t.Errorf("%d requests reached a service", n)
+			}
+			resp, body := rawRequest(t, addr, http.MethodGet, "//events/./x")
+			if withUI && (resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != "/events/x") {
+				t.Errorf("a UI path: %d Location %q, want the redirect to its clean form\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
+			}
+			if !withUI && (resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != problem.ContentType) {
+				t.Errorf("without a UI: %d %s, want 404 problem+json\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			}
+		})
+	}
+}
