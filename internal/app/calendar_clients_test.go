@@ -184,8 +184,9 @@ func attachedCalendar(t *testing.T, p *smtptest.Parsed, what string) calendarObj
 // event_changed mail's attachment once it has moved, and the event_cancelled mail's
 // attachment once it is deleted. Each must parse, keep the UID, name its METHOD in its
 // Content-Type, carry a SEQUENCE that rises with each change, the event's times, and for the
-// cancellation METHOD:CANCEL with STATUS:CANCELLED. (The export of a deleted event is not
-// read here yet.)
+// cancellation METHOD:CANCEL with STATUS:CANCELLED; the export of the deleted event answers
+// the same VEVENT, METHOD:PUBLISH with STATUS:CANCELLED and the higher SEQUENCE, so that a
+// calendar subscribed to the export removes it too.
 func TestCalendarClientsFollowTheEvent(t *testing.T) {
 	node, module := installICALJS(t)
 	c, smtp, _ := startSystem(t)
@@ -216,6 +217,7 @@ func TestCalendarClientsFollowTheEvent(t *testing.T) {
 
 	c.must(204, "DELETE", "/api/v1/events/"+id, alice, nil)
 	_, cancelled := mailTo(t, smtp, "bob@example.com", "Cancelled: "+title)
+	deleted := exportOf(t, c, id)
 
 	objects := map[string]calendarObject{
 		"export before the change":          before,
@@ -223,6 +225,7 @@ func TestCalendarClientsFollowTheEvent(t *testing.T) {
 		"export after the change":           after,
 		"event_changed mail's attachment":   attachedCalendar(t, changed, "event_changed"),
 		"event_cancelled mail's attachment": attachedCalendar(t, cancelled, "event_cancelled"),
+		"export after the delete":           deleted,
 	}
 	texts := map[string]string{}
 	for name, o := range objects {
@@ -311,5 +314,14 @@ func TestCalendarClientsFollowTheEvent(t *testing.T) {
 	times("event_cancelled mail's attachment", gone, newStart, newEnd)
 	if *gone.Sequence <= *moved.Sequence {
 		t.Errorf("the cancellation's SEQUENCE %d, want more than %d: a calendar would ignore it", *gone.Sequence, *moved.Sequence)
+	}
+
+	dead := event("export after the delete")
+	if m := read["export after the delete"].Method; m != "PUBLISH" || dead.Status == nil || *dead.Status != "CANCELLED" {
+		t.Errorf("the export after the delete: METHOD %q, STATUS %v; want PUBLISH and CANCELLED", m, dead.Status)
+	}
+	times("export after the delete", dead, newStart, newEnd)
+	if *dead.Sequence <= *moved.Sequence {
+		t.Errorf("the export's SEQUENCE %d after the delete, want more than %d: a subscribed calendar would keep the event", *dead.Sequence, *moved.Sequence)
 	}
 }
