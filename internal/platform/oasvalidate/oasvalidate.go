@@ -37,6 +37,11 @@ import (
 // response that carries them.
 var MeaningfulHeaders = []string{"Location", "Retry-After", "WWW-Authenticate", "Idempotent-Replayed", "Allow"}
 
+func init() {
+	// iCalendar files are text; their body is checked against a string schema.
+	openapi3filter.RegisterBodyDecoder("text/calendar", openapi3filter.PlainBodyDecoder)
+}
+
 // Validator checks exchanges against one OpenAPI document. It is safe for concurrent use.
 type Validator struct {
 	router routers.Router

@@ -40,6 +40,18 @@ paths:
           content:
             application/problem+json:
               schema: { type: object }
+  /things/{id}/ics:
+    parameters:
+      - { name: id, in: path, required: true, schema: { type: string } }
+    get:
+      responses:
+        "200":
+          description: The thing as a calendar.
+          headers:
+            X-Request-ID: { $ref: "#/components/headers/XRequestID" }
+          content:
+            text/calendar:
+              schema: { type: string }
   /things:
     post:
       requestBody:
@@ -122,6 +134,7 @@ func TestValidate(t *testing.T) {
 		{"an unserved method answered 405", "DELETE", "/things/1", "", 405, header("Content-Type", problem, "X-Request-ID", "r1", "Allow", "GET, HEAD"), `{}`, ""},
 		{"an unserved method answered 405 without Allow", "DELETE", "/things/1", "", 405, header("Content-Type", problem, "X-Request-ID", "r1"), `{}`, `"Allow" missing`},
 		{"an unserved method answered otherwise", "DELETE", "/things/1", "", 204, header("X-Request-ID", "r1"), ``, "must be 405"},
+		{"a calendar", "GET", "/things/1/ics", "", 200, header("Content-Type", "text/calendar; charset=utf-8; method=PUBLISH", "X-Request-ID", "r1"), "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", ""},
 		{"a path outside the document", "GET", "/web/page", "", 200, header("Content-Type", "text/html"), `<p>`, ""},
 	}
 	for _, tt := range tests {
