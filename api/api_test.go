@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
 )
@@ -91,4 +92,20 @@ func FuzzYAMLToJSON(f *testing.F) {
 			t.Fatalf("invalid JSON %q from %q", out, src)
 		}
 	})
+}
+
+// TestDocumentIsValidOpenAPI holds the document to the OpenAPI specification as kin-openapi
+// reads it: every schema, reference, parameter and response must be well formed.
+func TestDocumentIsValidOpenAPI(t *testing.T) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(YAML())
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		t.Fatalf("the document is not valid OpenAPI: %v", err)
+	}
+	if doc.Paths.Len() == 0 {
+		t.Fatal("the document has no paths")
+	}
 }

@@ -7,11 +7,23 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/eventpost/eventpost/api"
+	"github.com/eventpost/eventpost/internal/platform/oasvalidate"
 	"github.com/eventpost/eventpost/internal/platform/smtptest"
 )
+
+// contract is the OpenAPI document that every exchange of a client is held to, loaded once.
+var contract = sync.OnceValues(func() (*oasvalidate.Validator, error) {
+	doc, err := api.JSON()
+	if err != nil {
+		return nil, err
+	}
+	return oasvalidate.Load(doc)
+})
 
 // client calls the public API the way an outside client does.
 type client struct {
@@ -50,16 +62,22 @@ func (c *client) do(method, path, token string, body any) response {
 	return c.doWith(method, path, token, body, nil)
 }
 
-// doWith is do with extra request headers.
+// doWith is do with extra request headers. The exchange is checked against the OpenAPI
+// document: a response it does not allow fails the test (a request it does not allow is a
+// test's deliberate bad input, and only its response is checked).
 func (c *client) doWith(method, path, token string, body any, header map[string]string) response {
 	c.t.Helper()
+	v, err := contract()
+	if err != nil {
+		c.t.Fatal(err)
+	}
 	var rd io.Reader
+	var reqBody []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		if reqBody, err = json.Marshal(body); err != nil {
 			c.t.Fatal(err)
 		}
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(reqBody)
 	}
 	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
@@ -83,6 +101,7 @@ func (c *client) doWith(method, path, token string, body any, header map[string]
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	v.Check(c.t, req, reqBody, resp, b)
 	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
