@@ -6,7 +6,8 @@
 # Set-up, each step only when needed: PostgreSQL on 127.0.0.1:5432 (started when installed
 # but stopped, installed from Debian's packages when missing, with trust authentication for
 # local TCP connections), RabbitMQ on 127.0.0.1:5672 (likewise), a Consul dev agent on
-# 127.0.0.1:8500 (built from tools/consul into bin/ when missing), Chromium for the
+# EVENTPOST_TEST_CONSUL_ADDR (default 127.0.0.1:8500; built from tools/consul into bin/ when
+# missing; left running, like PostgreSQL and RabbitMQ), Chromium for the
 # browser tests, Node.js and npm for the calendar-client test, and Python 3 for the mail tests. Needs root (or sudo) for installing and starting services.
 #
 # Without arguments it also runs golangci-lint (scripts/lint.sh, the version pinned there, built
@@ -66,17 +67,27 @@ ensure_rabbitmq() {
 }
 
 ensure_consul() {
-  if port_open 127.0.0.1 8500; then log "Consul answers"; return; fi
+  # EVENTPOST_TEST_CONSUL_ADDR (host:port) moves the agent the tests use off 127.0.0.1:8500;
+  # the agent started here keeps running after the tests (stop it with: pkill -f 'consul agent').
+  local addr="${EVENTPOST_TEST_CONSUL_ADDR:-127.0.0.1:8500}"
+  local host="${addr%:*}" port="${addr##*:}"
+  if port_open "$host" "$port"; then log "Consul answers on $addr"; return; fi
   if [ ! -x bin/consul ]; then
     log "building Consul v1.16.1 from tools/consul (about 3 minutes)"
     mkdir -p bin
     (cd tools/consul && go build -o ../../bin/consul github.com/hashicorp/consul)
   fi
-  log "starting a Consul dev agent on 127.0.0.1:8500 (log: bin/consul.log)"
-  nohup bin/consul agent -dev -client 127.0.0.1 -bind 127.0.0.1 -log-level warn > bin/consul.log 2>&1 &
-  wait_port 127.0.0.1 8500 60
+  log "starting a Consul dev agent on $addr (log: bin/consul.log; it keeps running)"
+  local ports=()
+  if [ "$port" != 8500 ]; then
+    # Another agent may hold Consul's other default ports: use the two after the HTTP port for
+    # the server and LAN gossip, and switch off what the tests do not use.
+    ports=(-server-port $((port + 1)) -serf-lan-port $((port + 2)) -serf-wan-port -1 -dns-port -1 -grpc-port -1 -grpc-tls-port -1)
+  fi
+  nohup bin/consul agent -dev -client "$host" -bind 127.0.0.1 -http-port "$port" "${ports[@]}" -log-level warn > bin/consul.log 2>&1 &
+  wait_port "$host" "$port" 60
   for _ in $(seq 1 60); do # until it has elected itself leader
-    bin/consul operator raft list-peers -http-addr=127.0.0.1:8500 2>/dev/null | grep -q leader && return
+    bin/consul operator raft list-peers -http-addr="$addr" 2>/dev/null | grep -q leader && return
     sleep 1
   done
   echo "Consul has no leader after 60 s" >&2; return 1
