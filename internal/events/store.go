@@ -53,6 +53,27 @@ type Store interface {
 	// A nil q.From means no lower bound: the service sets it.
 	Search(ctx context.Context, q SearchQuery) (Page, error)
 
+	// SetAttendance records, in one transaction that holds the event locked, that accountID
+	// asks to be status (Going or Interested) for the event with the given ID: Going becomes
+	// Waitlisted when the event's capacity is reached, asking for the status one has (or Going
+	// while Waitlisted) changes nothing, and leaving Going gives the place to the first
+	// waitlisted person. It returns the attendance as stored, or ErrNotFound.
+	SetAttendance(ctx context.Context, eventID, accountID string, status AttendanceStatus) (Attendance, error)
+
+	// RemoveAttendance removes accountID's attendance of the event with the given ID, if any,
+	// in one transaction that holds the event locked; when it was Going, the first waitlisted
+	// person becomes Going, and RemoveAttendance returns their account ID ("" for none). It
+	// returns ErrNotFound when there is no such event.
+	RemoveAttendance(ctx context.Context, eventID, accountID string) (string, error)
+
+	// AccountAttendance returns up to limit attendances of accountID with a Seq above after,
+	// by Seq.
+	AccountAttendance(ctx context.Context, accountID string, after int64, limit int) ([]Attendance, error)
+
+	// EventAttendance returns up to limit attendances of the event with a Seq above after, by
+	// Seq.
+	EventAttendance(ctx context.Context, eventID string, after int64, limit int) ([]Attendance, error)
+
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 }

@@ -307,6 +307,9 @@ func (s *SQLStore) Delete(ctx context.Context, id string, at time.Time, remove f
 		if _, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM events WHERE id = ?`), id); err != nil {
 			return err
 		}
+		if err := s.deleteAttendance(ctx, tx, id); err != nil {
+			return err
+		}
 		if err := s.keepTombstone(ctx, tx, e, at); err != nil {
 			return err
 		}
@@ -347,6 +350,9 @@ func (s *SQLStore) DeleteByOrganizer(ctx context.Context, organizerID, messageID
 		msgs := make([]broker.Message, 0, len(deleted))
 		for _, e := range deleted {
 			if err := s.keepTombstone(ctx, tx, e, at); err != nil {
+				return err
+			}
+			if err := s.deleteAttendance(ctx, tx, e.ID); err != nil {
 				return err
 			}
 			m, err := announce(e)
