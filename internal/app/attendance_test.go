@@ -94,6 +94,11 @@ func TestAttendanceThroughTheGateway(t *testing.T) {
 	}
 	c.must(403, "GET", "/api/v1/events/"+id+"/attendees", tokens[0], nil)
 
+	got := c.must(200, "GET", "/api/v1/events/"+id, "", nil)
+	if got["going_count"] != float64(attendancePlaces) || got["interested_count"] != float64(0) || got["spots_left"] != float64(0) {
+		t.Errorf("the full event: going_count %v, interested_count %v, spots_left %v", got["going_count"], got["interested_count"], got["spots_left"])
+	}
+
 	c.must(204, "DELETE", "/api/v1/events/"+id+"/attendance", tokens[going[0]], nil)
 	first := waitlist[1]
 	mine := c.must(200, "GET", "/api/v1/accounts/me/attendance", tokens[first], nil)

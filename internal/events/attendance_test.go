@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +60,19 @@ func TestAttendance(t *testing.T) {
 		t.Fatalf("attendees %v, want %v", before, want)
 	}
 
+	for _, path := range []string{"/api/v1/events/" + e.ID, "/api/v1/events?organizer_id=" + alice} {
+		w := f.do(t, request{method: "GET", path: path})
+		got := string(w.Body.Bytes())
+		if w.Code != http.StatusOK || !strings.Contains(got, `"going_count":1,"interested_count":1,"spots_left":0`) {
+			t.Errorf("GET %s: %d %s, want 1 going, 1 interested, 0 spots left", path, w.Code, got)
+		}
+	}
+	w := f.do(t, request{method: "PATCH", path: "/api/v1/events/" + e.ID, body: `{"capacity": 3}`, caller: alice})
+	if got := w.Body.String(); w.Code != http.StatusOK || !strings.Contains(got, `"going_count":1,"interested_count":1,"spots_left":2`) {
+		t.Errorf("PATCH capacity: %d %s, want the counts kept and 2 spots left", w.Code, got)
+	}
+	f.do(t, request{method: "PATCH", path: "/api/v1/events/" + e.ID, body: `{"capacity": 1}`, caller: alice})
+
 	// Bad requests change nothing.
 	for _, tt := range []struct {
 		name, caller, id, body string
@@ -106,7 +120,7 @@ func TestAttendance(t *testing.T) {
 	if code, _ := f.attend(t, bob, e.ID, going); code != http.StatusNotFound {
 		t.Errorf("attend a deleted event: %d", code)
 	}
-	w := f.do(t, request{method: "GET", path: "/api/v1/accounts/me/attendance", caller: "carol"})
+	w = f.do(t, request{method: "GET", path: "/api/v1/accounts/me/attendance", caller: "carol"})
 	if p := decode[events.AttendancePage](t, w); w.Code != http.StatusOK || len(p.Items) != 0 || p.NextCursor != nil {
 		t.Errorf("carol's attendance after the deletion: %d %s", w.Code, w.Body)
 	}

@@ -48,7 +48,7 @@ func TestCreateEvent(t *testing.T) {
 			"id": id, "organizer_id": alice, "title": "Jazz night", "description": "", "starts_at": start,
 			"ends_at": nil, "timezone": "UTC", "location": nil, "online_url": nil, "category": nil,
 			"tags": []any{}, "capacity": nil, "created_at": "2030-01-10T12:00:00Z", "updated_at": "2030-01-10T12:00:00Z",
-			"sequence": float64(0),
+			"sequence": float64(0), "going_count": float64(0), "interested_count": float64(0), "spots_left": nil,
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("body (-want +got):\n%s", diff)

@@ -46,6 +46,9 @@ func (s *SQLStore) SetAttendance(ctx context.Context, eventID, accountID string,
 			if err := s.writeAttendance(ctx, tx, e, accountID, cur, status); err != nil {
 				return err
 			}
+			if err := s.recount(ctx, tx, eventID); err != nil {
+				return err
+			}
 		}
 		a, err = scanAttendance(tx.QueryRowContext(ctx, s.Rebind(`SELECT `+attendanceColumns+`
 			FROM attendance a WHERE a.event_id = ? AND a.account_id = ?`), eventID, accountID))
@@ -146,9 +149,11 @@ func (s *SQLStore) RemoveAttendance(ctx context.Context, eventID, accountID stri
 			return err
 		}
 		if cur == Going {
-			promoted, err = s.promote(ctx, tx, e)
+			if promoted, err = s.promote(ctx, tx, e); err != nil {
+				return err
+			}
 		}
-		return err
+		return s.recount(ctx, tx, eventID)
 	})
 	if err != nil {
 		return "", fmt.Errorf("leave event %s: %w", eventID, err)
@@ -179,5 +184,15 @@ func (s *SQLStore) EventAttendance(ctx context.Context, eventID string, after in
 // deleteAttendance deletes every attendance of the event with the given ID, in tx.
 func (s *SQLStore) deleteAttendance(ctx context.Context, tx *sql.Tx, eventID string) error {
 	_, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM attendance WHERE event_id = ?`), eventID)
+	return err
+}
+
+// recount stores on the event's row how many of its attendances are going and interested,
+// in tx, which holds the event locked.
+func (s *SQLStore) recount(ctx context.Context, tx *sql.Tx, eventID string) error {
+	_, err := tx.ExecContext(ctx, s.Rebind(`UPDATE events SET
+		going_count = (SELECT count(*) FROM attendance WHERE event_id = ? AND status = 'going'),
+		interested_count = (SELECT count(*) FROM attendance WHERE event_id = ? AND status = 'interested')
+		WHERE id = ?`), eventID, eventID, eventID)
 	return err
 }

@@ -1177,6 +1177,9 @@ func testAttendance(t *testing.T, open func(t *testing.T) events.Store) {
 	if want := map[string]string{"a": "interested", "b": "going", "c": "waitlisted1"}; !cmp.Equal(got, want) {
 		t.Fatalf("after a turned interested: %v, want %v", got, want)
 	}
+	if got, err := s.Get(ctx, e.ID); err != nil || got.GoingCount != 1 || got.InterestedCount != 1 {
+		t.Fatalf("counts after a turned interested: %+v, %v; want 1 going, 1 interested", got, err)
+	}
 	// b leaves: c goes. Leaving twice changes nothing.
 	for i, want := range []string{"c", ""} {
 		promoted, err := s.RemoveAttendance(ctx, e.ID, "b")
@@ -1248,6 +1251,9 @@ func testConcurrentAttendance(t *testing.T, open func(t *testing.T) events.Store
 		if positions[p] == "" {
 			t.Fatalf("no one waitlisted at position %d", p)
 		}
+	}
+	if got, err := s.Get(ctx, e.ID); err != nil || got.GoingCount != places || got.InterestedCount != 0 || *got.SpotsLeft() != 0 {
+		t.Fatalf("the event after the rush: %+v, %v; want %d going, none interested, no spots left", got, err, places)
 	}
 	// The stored list agrees with the answers.
 	list, err := s.EventAttendance(ctx, e.ID, 0, people+1)

@@ -13,5 +13,12 @@ CREATE TABLE attendance (
 CREATE INDEX attendance_event ON attendance (event_id, status, seq);
 CREATE INDEX attendance_account ON attendance (account_id, seq);
 
+-- How many of an event's attendances are going and interested, kept by the transactions that
+-- change them, so that a list of events counts nothing.
+ALTER TABLE events ADD COLUMN going_count bigint NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN interested_count bigint NOT NULL DEFAULT 0;
+
 -- +goose Down
+ALTER TABLE events DROP COLUMN interested_count;
+ALTER TABLE events DROP COLUMN going_count;
 DROP TABLE attendance;
