@@ -62,7 +62,7 @@ func TestAttendance(t *testing.T) {
 
 	for _, path := range []string{"/api/v1/events/" + e.ID, "/api/v1/events?organizer_id=" + alice} {
 		w := f.do(t, request{method: "GET", path: path})
-		got := string(w.Body.Bytes())
+		got := w.Body.String()
 		if w.Code != http.StatusOK || !strings.Contains(got, `"going_count":1,"interested_count":1,"spots_left":0`) {
 			t.Errorf("GET %s: %d %s, want 1 going, 1 interested, 0 spots left", path, w.Code, got)
 		}
