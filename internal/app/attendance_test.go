@@ -29,6 +29,11 @@ func TestAttendanceThroughTheGateway(t *testing.T) {
 		"title": "Small room", "starts_at": rfc3339(time.Now().Add(48 * time.Hour)), "capacity": attendancePlaces,
 	})
 	id := ev["id"].(string)
+	// The events service learns the organizer's name from auth's account.changed.
+	eventually(t, 30*time.Second, "the organizer's name on the event", func() bool {
+		o, _ := c.must(200, "GET", "/api/v1/events/"+id, "", nil)["organizer"].(map[string]any)
+		return o["display_name"] == "Organizer"
+	})
 
 	start := time.Now()
 	tokens := make([]string, attendancePeople)

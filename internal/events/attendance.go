@@ -37,8 +37,8 @@ type Attendance struct {
 
 // Attendee is an attendance as the event's organizer sees it.
 type Attendee struct {
-	// DisplayName is the attendee's display name; the events service does not know display
-	// names yet, so it is "".
+	// DisplayName is the attendee's display name, from the service's copy of the accounts;
+	// "" while it has none.
 	DisplayName string           `json:"display_name"`
 	Status      AttendanceStatus `json:"status"`
 	Position    *int             `json:"position"`
@@ -177,8 +177,16 @@ func (s *Service) Attendees(ctx context.Context, callerID, eventID string, q Pag
 		c := encodeSeqCursor(items[q.Limit-1].Seq)
 		page.NextCursor = &c
 	}
+	ids := make([]string, len(items))
+	for i, a := range items {
+		ids[i] = a.AccountID
+	}
+	names, err := s.store.DisplayNames(ctx, ids)
+	if err != nil {
+		return AttendeePage{}, fmt.Errorf("list attendees: %w", err)
+	}
 	for _, a := range items {
-		page.Items = append(page.Items, Attendee{Status: a.Status, Position: a.Position})
+		page.Items = append(page.Items, Attendee{DisplayName: names[a.AccountID], Status: a.Status, Position: a.Position})
 	}
 	return page, nil
 }

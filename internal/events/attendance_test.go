@@ -1,6 +1,8 @@
 package events_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -9,6 +11,8 @@ import (
 	"time"
 
 	"github.com/eventpost/eventpost/internal/events"
+	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/broker"
 )
 
 // attend asks, as caller, for status at the event and returns the response.
@@ -63,12 +67,12 @@ func TestAttendance(t *testing.T) {
 	for _, path := range []string{"/api/v1/events/" + e.ID, "/api/v1/events?organizer_id=" + alice} {
 		w := f.do(t, request{method: "GET", path: path})
 		got := w.Body.String()
-		if w.Code != http.StatusOK || !strings.Contains(got, `"going_count":1,"interested_count":1,"spots_left":0`) {
+		if w.Code != http.StatusOK || !strings.Contains(got, `"going_count":1,"interested_count":1,`) || !strings.Contains(got, `"spots_left":0`) {
 			t.Errorf("GET %s: %d %s, want 1 going, 1 interested, 0 spots left", path, w.Code, got)
 		}
 	}
 	w := f.do(t, request{method: "PATCH", path: "/api/v1/events/" + e.ID, body: `{"capacity": 3}`, caller: alice})
-	if got := w.Body.String(); w.Code != http.StatusOK || !strings.Contains(got, `"going_count":1,"interested_count":1,"spots_left":2`) {
+	if got := w.Body.String(); w.Code != http.StatusOK || !strings.Contains(got, `"going_count":1,"interested_count":1,`) || !strings.Contains(got, `"spots_left":2`) {
 		t.Errorf("PATCH capacity: %d %s, want the counts kept and 2 spots left", w.Code, got)
 	}
 	f.do(t, request{method: "PATCH", path: "/api/v1/events/" + e.ID, body: `{"capacity": 1}`, caller: alice})
@@ -166,5 +170,48 @@ func TestMyAttendancePages(t *testing.T) {
 	}
 	if w := f.do(t, request{method: "GET", path: "/api/v1/accounts/me/attendance"}); w.Code != http.StatusUnauthorized {
 		t.Errorf("no caller: %d", w.Code)
+	}
+}
+
+// accountChanged delivers an account.changed message to the service's consumer.
+func (f *fixture) accountChanged(t *testing.T, a messages.AccountChanged) {
+	t.Helper()
+	msg, err := broker.NewMessage(context.Background(), messages.TypeAccountChanged, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Consumers()[0].Handle(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOrganizerAndAttendeeNames(t *testing.T) {
+	f := newFixture(t)
+	e := f.create(t, alice, `{"title": "Named", "starts_at": "`+future(time.Hour)+`"}`)
+	if e.Organizer != (events.Organizer{ID: alice}) {
+		t.Fatalf("organizer before any account.changed: %+v, want no name", e.Organizer)
+	}
+	f.accountChanged(t, messages.AccountChanged{AccountID: alice, Email: "a@example.com", DisplayName: "Alice 2", Version: 2})
+	f.accountChanged(t, messages.AccountChanged{AccountID: alice, Email: "a@example.com", DisplayName: "Alice 1", Version: 1}) // older: ignored
+	f.accountChanged(t, messages.AccountChanged{AccountID: bob, Email: "b@example.com", DisplayName: "Bob", Version: 1})
+	for _, path := range []string{"/api/v1/events/" + e.ID, "/api/v1/events?organizer_id=" + alice} {
+		w := f.do(t, request{method: "GET", path: path})
+		if !strings.Contains(w.Body.String(), `"organizer":{"id":"`+alice+`","display_name":"Alice 2"}`) {
+			t.Errorf("GET %s: %d %s, want the organizer named Alice 2", path, w.Code, w.Body)
+		}
+	}
+	if code, _ := f.attend(t, bob, e.ID, `{"status": "interested"}`); code != http.StatusOK {
+		t.Fatalf("attend: %d", code)
+	}
+	if code, _ := f.attend(t, "carol", e.ID, `{"status": "going"}`); code != http.StatusOK {
+		t.Fatalf("attend: %d", code)
+	}
+	w := f.do(t, request{method: "GET", path: "/api/v1/events/" + e.ID + "/attendees", caller: alice})
+	p := decode[events.AttendeePage](t, w)
+	if len(p.Items) != 2 || p.Items[0].DisplayName != "Bob" || p.Items[1].DisplayName != "" {
+		t.Errorf("attendees %+v, want Bob and a person without a known name", p.Items)
+	}
+	if err := f.svc.Consumers()[0].Handle(context.Background(), broker.Message{ID: "m1", Type: messages.TypeAccountChanged, Payload: json.RawMessage(`{}`)}); !broker.IsPermanent(err) {
+		t.Errorf("account.changed without an account: %v, want a permanent error", err)
 	}
 }

@@ -59,6 +59,15 @@ type Event struct {
 	// The JSON of an Event also carries spots_left (see SpotsLeft).
 	GoingCount      int64 `json:"going_count"`
 	InterestedCount int64 `json:"interested_count"`
+	// Organizer is the organizer's ID and display name, which the service fills in from its
+	// copy of the accounts ("" while it has none); the store does not keep it.
+	Organizer Organizer `json:"organizer"`
+}
+
+// Organizer is who organizes an event, as the API shows it.
+type Organizer struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
 }
 
 // SpotsLeft returns how many places are free: the capacity less those going (never below

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/idempotency"
 )
@@ -73,6 +74,14 @@ type Store interface {
 	// EventAttendance returns up to limit attendances of the event with a Seq above after, by
 	// Seq.
 	EventAttendance(ctx context.Context, eventID string, after int64, limit int) ([]Attendance, error)
+
+	// PutAccount keeps a, the state of an account announced by account.changed, unless the
+	// store holds the same or a higher version of it.
+	PutAccount(ctx context.Context, a messages.AccountChanged) error
+
+	// DisplayNames returns the display names of the accounts of the given IDs that the store
+	// knows, by ID.
+	DisplayNames(ctx context.Context, ids []string) (map[string]string, error)
 
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error

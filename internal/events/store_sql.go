@@ -339,6 +339,9 @@ func (s *SQLStore) DeleteByOrganizer(ctx context.Context, organizerID, messageID
 		if !first {
 			return ErrAlreadyHandled
 		}
+		if _, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM accounts WHERE account_id = ?`), organizerID); err != nil {
+			return err
+		}
 		// SQLite's RETURNING takes no table name: the columns go unqualified.
 		rows, err := tx.QueryContext(ctx, s.Rebind(`DELETE FROM events WHERE organizer_id = ?
 			RETURNING `+strings.ReplaceAll(s.columns(), "e.", "")), organizerID)

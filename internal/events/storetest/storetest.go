@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) events.Store) {
 	t.Run("concurrent updates of one event", func(t *testing.T) { testConcurrentUpdates(t, open) })
 	t.Run("attendance", func(t *testing.T) { testAttendance(t, open) })
 	t.Run("concurrent attendance keeps the capacity", func(t *testing.T) { testConcurrentAttendance(t, open) })
+	t.Run("accounts", func(t *testing.T) { testAccounts(t, open) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Fatal(err)
@@ -1275,5 +1276,35 @@ func testConcurrentAttendance(t *testing.T, open func(t *testing.T) events.Store
 	mine, err := s.AccountAttendance(ctx, positions[2], 0, 10)
 	if err != nil || len(mine) != 1 || mine[0].Position == nil || *mine[0].Position != 1 {
 		t.Fatalf("second waitlisted after a promotion: %+v, %v", mine, err)
+	}
+}
+
+func testAccounts(t *testing.T, open func(t *testing.T) events.Store) {
+	ctx := context.Background()
+	s := open(t)
+	for _, a := range []messages.AccountChanged{
+		{AccountID: "a", Email: "a@example.com", DisplayName: "A2", Version: 2},
+		{AccountID: "a", Email: "old@example.com", DisplayName: "A1", Version: 1},
+		{AccountID: "a", Email: "same@example.com", DisplayName: "A2 again", Version: 2},
+		{AccountID: "b", Email: "b@example.com", EmailVerified: true, DisplayName: "B", Version: 7},
+	} {
+		if err := s.PutAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names, err := s.DisplayNames(ctx, []string{"a", "b", "unknown"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"a": "A2", "b": "B"}; !cmp.Equal(names, want) {
+		t.Errorf("display names %v, want %v (older versions ignored)", names, want)
+	}
+	if _, err := s.DeleteByOrganizer(ctx, "b", "msg-1", deletedAt, func(e events.Event) (broker.Message, error) {
+		return message(t, messages.TypeEventDeleted, e.ID), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if names, err := s.DisplayNames(ctx, []string{"b"}); err != nil || len(names) != 0 {
+		t.Errorf("display names after b was deleted: %v, %v", names, err)
 	}
 }

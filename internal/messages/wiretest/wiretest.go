@@ -31,6 +31,7 @@ func Event() events.Event {
 		CreatedAt: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC),
 		UpdatedAt: time.Date(2026, 5, 2, 11, 0, 0, 123000, time.UTC),
 		Sequence:  3, GoingCount: 100, InterestedCount: 7,
+		Organizer: events.Organizer{ID: "acc_1", DisplayName: "Ann"},
 	}
 }
 

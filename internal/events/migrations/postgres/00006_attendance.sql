@@ -18,7 +18,19 @@ CREATE INDEX attendance_account ON attendance (account_id, seq);
 ALTER TABLE events ADD COLUMN going_count bigint NOT NULL DEFAULT 0;
 ALTER TABLE events ADD COLUMN interested_count bigint NOT NULL DEFAULT 0;
 
+-- The service's copy of the accounts, from auth's account.changed messages (a row keeps the
+-- highest version seen): organizers' and attendees' display names, and the address the
+-- promoted person of a waitlist is told at, when confirmed. account.deleted removes the row.
+CREATE TABLE accounts (
+    account_id     text COLLATE "C" PRIMARY KEY,
+    email          text             NOT NULL,
+    email_verified boolean          NOT NULL,
+    display_name   text             NOT NULL,
+    version        bigint           NOT NULL
+);
+
 -- +goose Down
+DROP TABLE accounts;
 ALTER TABLE events DROP COLUMN interested_count;
 ALTER TABLE events DROP COLUMN going_count;
 DROP TABLE attendance;

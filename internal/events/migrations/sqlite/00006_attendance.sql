@@ -18,7 +18,19 @@ CREATE INDEX attendance_account ON attendance (account_id, seq);
 ALTER TABLE events ADD COLUMN going_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE events ADD COLUMN interested_count INTEGER NOT NULL DEFAULT 0;
 
+-- The service's copy of the accounts, from auth's account.changed messages (a row keeps the
+-- highest version seen): organizers' and attendees' display names, and the address the
+-- promoted person of a waitlist is told at, when confirmed. account.deleted removes the row.
+CREATE TABLE accounts (
+    account_id     TEXT    PRIMARY KEY,
+    email          TEXT    NOT NULL,
+    email_verified INTEGER NOT NULL,
+    display_name   TEXT    NOT NULL,
+    version        INTEGER NOT NULL
+);
+
 -- +goose Down
+DROP TABLE accounts;
 ALTER TABLE events DROP COLUMN interested_count;
 ALTER TABLE events DROP COLUMN going_count;
 DROP TABLE attendance;
