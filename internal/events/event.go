@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"time"
@@ -53,6 +54,39 @@ type Event struct {
 	UpdatedAt   time.Time  `json:"updated_at"`
 	// Sequence is the calendar SEQUENCE: it rises whenever a field a calendar shows changes.
 	Sequence int `json:"sequence"`
+	// GoingCount and InterestedCount count the attendances of the event that are going and
+	// interested; the store keeps them on the event's row, in step with the attendances.
+	// The JSON of an Event also carries spots_left (see SpotsLeft).
+	GoingCount      int64 `json:"going_count"`
+	InterestedCount int64 `json:"interested_count"`
+	// Organizer is the organizer's ID and display name, which the service fills in from its
+	// copy of the accounts ("" while it has none); the store does not keep it.
+	Organizer Organizer `json:"organizer"`
+}
+
+// Organizer is who organizes an event, as the API shows it.
+type Organizer struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+}
+
+// SpotsLeft returns how many places are free: the capacity less those going (never below
+// zero), or nil when the event has no capacity.
+func (e Event) SpotsLeft() *int64 {
+	if e.Capacity == nil {
+		return nil
+	}
+	n := max(*e.Capacity-e.GoingCount, 0)
+	return &n
+}
+
+// MarshalJSON implements json.Marshaler: the fields of Event and spots_left.
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event // without this method
+	return json.Marshal(struct {
+		plain
+		SpotsLeft *int64 `json:"spots_left"`
+	}{plain(e), e.SpotsLeft()})
 }
 
 // Snapshot returns the event as messages carry it.

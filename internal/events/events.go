@@ -99,12 +99,19 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	return s, nil
 }
 
-// Consumers returns the consumer of account.deleted, which removes the account's events.
+// Consumers returns the consumer of account.deleted, which removes the account's events,
+// and of account.changed, which keeps the service's copy of the account.
 func (s *Service) Consumers() []broker.Consumer {
+	deleted, changed := broker.Payload(s.handleAccountDeleted), broker.Payload(s.handleAccountChanged)
 	return []broker.Consumer{{
-		Queue:  messages.QueueEventsAccounts,
-		Types:  []string{messages.TypeAccountDeleted},
-		Handle: broker.Payload(s.handleAccountDeleted),
+		Queue: messages.QueueEventsAccounts,
+		Types: []string{messages.TypeAccountDeleted, messages.TypeAccountChanged},
+		Handle: func(ctx context.Context, m broker.Message) error {
+			if m.Type == messages.TypeAccountChanged {
+				return changed(ctx, m)
+			}
+			return deleted(ctx, m)
+		},
 	}}
 }
 

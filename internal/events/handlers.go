@@ -27,6 +27,11 @@ func (s *Service) routes(v *svcauth.Verifier) http.Handler {
 		"PATCH /api/v1/events/{id}":   httpx.WithCallerBody(s.handlePatch),
 		"DELETE /api/v1/events/{id}":  httpx.WithCaller(s.handleDelete),
 		"GET /api/v1/events/{id}/ics": s.handleCalendar,
+
+		"PUT /api/v1/events/{id}/attendance":    httpx.WithCallerBody(s.handleAttend),
+		"DELETE /api/v1/events/{id}/attendance": httpx.WithCaller(s.handleLeave),
+		"GET /api/v1/events/{id}/attendees":     httpx.WithCaller(s.handleAttendees),
+		"GET /api/v1/accounts/me/attendance":    httpx.WithCaller(s.handleMyAttendance),
 	}, httpx.Options{
 		Log: s.log, Registry: s.reg, Verifier: v,
 		Checks: []httpx.Check{httpx.DatabaseCheck(s.store.Ping)},
@@ -85,4 +90,31 @@ func (s *Service) handleCalendar(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(c.Body)
 	return nil
+}
+
+func (s *Service) handleAttend(w http.ResponseWriter, r *http.Request, caller httpx.Caller, in AttendanceInput) error {
+	a, err := s.SetAttendance(r.Context(), caller.AccountID, r.PathValue("id"), in)
+	return httpx.Reply(w, http.StatusOK, a, err)
+}
+
+func (s *Service) handleLeave(w http.ResponseWriter, r *http.Request, caller httpx.Caller) error {
+	return httpx.NoContent(w, s.RemoveAttendance(r.Context(), caller.AccountID, r.PathValue("id")))
+}
+
+func (s *Service) handleAttendees(w http.ResponseWriter, r *http.Request, caller httpx.Caller) error {
+	q, err := ParsePageQuery(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	page, err := s.Attendees(r.Context(), caller.AccountID, r.PathValue("id"), q)
+	return httpx.Reply(w, http.StatusOK, page, err)
+}
+
+func (s *Service) handleMyAttendance(w http.ResponseWriter, r *http.Request, caller httpx.Caller) error {
+	q, err := ParsePageQuery(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	page, err := s.MyAttendance(r.Context(), caller.AccountID, q)
+	return httpx.Reply(w, http.StatusOK, page, err)
 }

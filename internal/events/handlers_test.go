@@ -48,7 +48,8 @@ func TestCreateEvent(t *testing.T) {
 			"id": id, "organizer_id": alice, "title": "Jazz night", "description": "", "starts_at": start,
 			"ends_at": nil, "timezone": "UTC", "location": nil, "online_url": nil, "category": nil,
 			"tags": []any{}, "capacity": nil, "created_at": "2030-01-10T12:00:00Z", "updated_at": "2030-01-10T12:00:00Z",
-			"sequence": float64(0),
+			"sequence": float64(0), "going_count": float64(0), "interested_count": float64(0), "spots_left": nil,
+			"organizer": map[string]any{"id": alice, "display_name": ""},
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("body (-want +got):\n%s", diff)
@@ -85,7 +86,7 @@ func TestCreateEvent(t *testing.T) {
 			Location:  &events.Location{Name: "Park", Address: "Unter den Linden 1, Berlin", Lat: ptr(52.5163), Lon: ptr(13.3777)},
 			OnlineURL: ptr("https://stream.example.com/fest"), Category: ptr("Music"),
 			Tags: []string{"outdoors", "free", "live-music"}, Capacity: ptr(int64(300)),
-			CreatedAt: testNow, UpdatedAt: testNow,
+			CreatedAt: testNow, UpdatedAt: testNow, Organizer: events.Organizer{ID: alice},
 		}
 		if diff := cmp.Diff(want, e); diff != "" {
 			t.Errorf("created (-want +got):\n%s", diff)
@@ -599,7 +600,7 @@ func TestAccountDeletedConsumer(t *testing.T) {
 	bobs := f.create(t, bob, `{"title": "B", "starts_at": "`+future(time.Hour)+`"}`)
 	consumers := f.svc.Consumers()
 	if len(consumers) != 1 || consumers[0].Queue != messages.QueueEventsAccounts ||
-		!cmp.Equal(consumers[0].Types, []string{messages.TypeAccountDeleted}) {
+		!cmp.Equal(consumers[0].Types, []string{messages.TypeAccountDeleted, messages.TypeAccountChanged}) {
 		t.Fatalf("consumers = %+v", consumers)
 	}
 	msg, err := broker.NewMessage(context.Background(), messages.TypeAccountDeleted, messages.AccountDeleted{AccountID: alice, DeletedAt: testNow})

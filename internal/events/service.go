@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,7 +50,7 @@ func (s *Service) Create(ctx context.Context, organizerID string, in EventInput)
 		return Event{}, fmt.Errorf("create event: %w", err)
 	}
 	s.outbox.Notify()
-	return e, nil
+	return s.withOrganizer(ctx, e)
 }
 
 // Get returns the event with the given ID.
@@ -58,7 +59,7 @@ func (s *Service) Get(ctx context.Context, id string) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("get event: %w", err)
 	}
-	return e, nil
+	return s.withOrganizer(ctx, e)
 }
 
 // Patch applies a JSON merge patch to the event with the given ID on behalf of callerID, who
@@ -114,13 +115,13 @@ func (s *Service) Patch(ctx context.Context, callerID, id string, patch map[stri
 		return e, []broker.Message{msg}, nil
 	})
 	if errors.Is(err, errUnchanged) {
-		return unchanged, nil
+		return s.withOrganizer(ctx, unchanged)
 	}
 	if err != nil {
 		return Event{}, fmt.Errorf("patch event: %w", err)
 	}
 	s.outbox.Notify()
-	return e, nil
+	return s.withOrganizer(ctx, e)
 }
 
 // Delete deletes the event with the given ID on behalf of callerID, who must be its
@@ -159,6 +160,9 @@ func (s *Service) Search(ctx context.Context, q SearchQuery) (SearchResult, erro
 	res := SearchResult{Items: page.Events}
 	if res.Items == nil {
 		res.Items = []Event{}
+	}
+	if err := s.withOrganizers(ctx, res.Items); err != nil {
+		return SearchResult{}, fmt.Errorf("search events: %w", err)
 	}
 	if page.More && len(page.Events) > 0 {
 		last := page.Events[len(page.Events)-1]
@@ -230,6 +234,40 @@ func (s *Service) calendarOptions(id string) ics.Options {
 // EventURL returns the address of the event's page.
 func (s *Service) EventURL(id string) string {
 	return strings.TrimRight(s.cfg.PublicURL, "/") + "/events/" + url.PathEscape(id)
+}
+
+// handleAccountChanged keeps the announced state of an account, unless it holds a newer one.
+func (s *Service) handleAccountChanged(ctx context.Context, m broker.Message, p messages.AccountChanged) error {
+	if p.AccountID == "" {
+		return broker.Permanent(fmt.Errorf("account.changed message %s names no account", m.ID))
+	}
+	return s.store.PutAccount(ctx, p)
+}
+
+// withOrganizers fills in the organizer of each of evs from the service's copy of the
+// accounts, with one query.
+func (s *Service) withOrganizers(ctx context.Context, evs []Event) error {
+	ids := make([]string, 0, len(evs))
+	for _, e := range evs {
+		if !slices.Contains(ids, e.OrganizerID) {
+			ids = append(ids, e.OrganizerID)
+		}
+	}
+	names, err := s.store.DisplayNames(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i := range evs {
+		evs[i].Organizer = Organizer{ID: evs[i].OrganizerID, DisplayName: names[evs[i].OrganizerID]}
+	}
+	return nil
+}
+
+// withOrganizer is withOrganizers of one event.
+func (s *Service) withOrganizer(ctx context.Context, e Event) (Event, error) {
+	evs := []Event{e}
+	err := s.withOrganizers(ctx, evs)
+	return evs[0], err
 }
 
 // handleAccountDeleted deletes the events of a deleted account and announces each deletion.

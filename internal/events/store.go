@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/idempotency"
 )
@@ -52,6 +53,35 @@ type Store interface {
 	// Search returns the page of events that q selects, ordered by start time then ID.
 	// A nil q.From means no lower bound: the service sets it.
 	Search(ctx context.Context, q SearchQuery) (Page, error)
+
+	// SetAttendance records, in one transaction that holds the event locked, that accountID
+	// asks to be status (Going or Interested) for the event with the given ID: Going becomes
+	// Waitlisted when the event's capacity is reached, asking for the status one has (or Going
+	// while Waitlisted) changes nothing, and leaving Going gives the place to the first
+	// waitlisted person. It returns the attendance as stored, or ErrNotFound.
+	SetAttendance(ctx context.Context, eventID, accountID string, status AttendanceStatus) (Attendance, error)
+
+	// RemoveAttendance removes accountID's attendance of the event with the given ID, if any,
+	// in one transaction that holds the event locked; when it was Going, the first waitlisted
+	// person becomes Going, and RemoveAttendance returns their account ID ("" for none). It
+	// returns ErrNotFound when there is no such event.
+	RemoveAttendance(ctx context.Context, eventID, accountID string) (string, error)
+
+	// AccountAttendance returns up to limit attendances of accountID with a Seq above after,
+	// by Seq.
+	AccountAttendance(ctx context.Context, accountID string, after int64, limit int) ([]Attendance, error)
+
+	// EventAttendance returns up to limit attendances of the event with a Seq above after, by
+	// Seq.
+	EventAttendance(ctx context.Context, eventID string, after int64, limit int) ([]Attendance, error)
+
+	// PutAccount keeps a, the state of an account announced by account.changed, unless the
+	// store holds the same or a higher version of it.
+	PutAccount(ctx context.Context, a messages.AccountChanged) error
+
+	// DisplayNames returns the display names of the accounts of the given IDs that the store
+	// knows, by ID.
+	DisplayNames(ctx context.Context, ids []string) (map[string]string, error)
 
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error

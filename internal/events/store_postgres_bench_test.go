@@ -63,7 +63,7 @@ func seedPostgres(ctx context.Context, s *SQLStore, g *eventGen, n int) error {
 	}
 	defer conn.Close()
 	for _, stmt := range []string{
-		`CREATE TEMP TABLE seed (LIKE events)`,
+		`CREATE TEMP TABLE seed (LIKE events INCLUDING DEFAULTS)`,
 		`ALTER TABLE seed DROP COLUMN search, ADD COLUMN search text`, // the text to_tsvector reads
 	} {
 		if _, err := conn.ExecContext(ctx, stmt); err != nil {

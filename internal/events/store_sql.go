@@ -63,12 +63,12 @@ func (s *SQLStore) queryEvents(ctx context.Context, query string, args []any) ([
 // eventColumns are the columns scanEvent reads, as SQLite keeps them.
 const eventColumns = `e.id, e.organizer_id, e.title, e.description, e.starts_at, e.ends_at, e.timezone,
 	e.location_name, e.location_address, e.lat, e.lon, e.online_url, e.category, e.tags, e.capacity,
-	e.created_at, e.updated_at, e.sequence`
+	e.created_at, e.updated_at, e.sequence, e.going_count, e.interested_count`
 
 // postgresEventColumns are the columns scanEvent reads, with the tags as JSON.
 const postgresEventColumns = `e.id, e.organizer_id, e.title, e.description, e.starts_at, e.ends_at, e.timezone,
 	e.location_name, e.location_address, e.lat, e.lon, e.online_url, e.category, to_json(e.tags), e.capacity,
-	e.created_at, e.updated_at, e.sequence`
+	e.created_at, e.updated_at, e.sequence, e.going_count, e.interested_count`
 
 // columns returns the columns scanEvent reads in the store's dialect.
 func (s *SQLStore) columns() string {
@@ -91,7 +91,8 @@ func scanEvent(r database.Scanner) (Event, error) {
 		tags                string
 	)
 	err := r.Scan(&e.ID, &e.OrganizerID, &e.Title, &e.Description, &startsAt, &endsAt, &e.Timezone,
-		&locName, &locAddress, &lat, &lon, &onlineURL, &category, &tags, &capacity, &created, &updated, &e.Sequence)
+		&locName, &locAddress, &lat, &lon, &onlineURL, &category, &tags, &capacity, &created, &updated, &e.Sequence,
+		&e.GoingCount, &e.InterestedCount)
 	if err != nil {
 		return Event{}, err
 	}
@@ -261,6 +262,7 @@ func (s *SQLStore) Update(ctx context.Context, id string, change func(Event) (Ev
 			return err
 		}
 		e.ID = old.ID
+		e.GoingCount, e.InterestedCount = old.GoingCount, old.InterestedCount // attendance keeps them
 		cols, err := s.writeColumns(e)
 		if err != nil {
 			return err
@@ -307,6 +309,9 @@ func (s *SQLStore) Delete(ctx context.Context, id string, at time.Time, remove f
 		if _, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM events WHERE id = ?`), id); err != nil {
 			return err
 		}
+		if err := s.deleteAttendance(ctx, tx, id); err != nil {
+			return err
+		}
 		if err := s.keepTombstone(ctx, tx, e, at); err != nil {
 			return err
 		}
@@ -334,6 +339,9 @@ func (s *SQLStore) DeleteByOrganizer(ctx context.Context, organizerID, messageID
 		if !first {
 			return ErrAlreadyHandled
 		}
+		if _, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM accounts WHERE account_id = ?`), organizerID); err != nil {
+			return err
+		}
 		// SQLite's RETURNING takes no table name: the columns go unqualified.
 		rows, err := tx.QueryContext(ctx, s.Rebind(`DELETE FROM events WHERE organizer_id = ?
 			RETURNING `+strings.ReplaceAll(s.columns(), "e.", "")), organizerID)
@@ -347,6 +355,9 @@ func (s *SQLStore) DeleteByOrganizer(ctx context.Context, organizerID, messageID
 		msgs := make([]broker.Message, 0, len(deleted))
 		for _, e := range deleted {
 			if err := s.keepTombstone(ctx, tx, e, at); err != nil {
+				return err
+			}
+			if err := s.deleteAttendance(ctx, tx, e.ID); err != nil {
 				return err
 			}
 			m, err := announce(e)

@@ -79,6 +79,10 @@ func Routes() []Route {
 		{http.MethodPatch, "/api/v1/events/{id}", events, AuthRequired},
 		{http.MethodDelete, "/api/v1/events/{id}", events, AuthRequired},
 		{http.MethodGet, "/api/v1/events/{id}/ics", events, AuthNone},
+		{http.MethodPut, "/api/v1/events/{id}/attendance", events, AuthRequired},
+		{http.MethodDelete, "/api/v1/events/{id}/attendance", events, AuthRequired},
+		{http.MethodGet, "/api/v1/events/{id}/attendees", events, AuthRequired},
+		{http.MethodGet, "/api/v1/accounts/me/attendance", events, AuthRequired},
 
 		{http.MethodGet, "/api/v1/notifications", notif, AuthRequired},
 		{http.MethodPost, "/api/v1/notifications", notif, AuthRequired},

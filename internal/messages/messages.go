@@ -219,7 +219,7 @@ type Binding = broker.Binding
 // service's Consumers must match it (a test checks).
 var Bindings = []Binding{
 	{Queue: QueueMailer, Types: []string{TypeEmailSend}},
-	{Queue: QueueEventsAccounts, Types: []string{TypeAccountDeleted}},
+	{Queue: QueueEventsAccounts, Types: []string{TypeAccountDeleted, TypeAccountChanged}},
 	{Queue: QueueNotificationsDomain, Types: []string{TypeAccountDeleted, TypeAccountChanged, TypeEventChanged, TypeEventDeleted}},
 	{Queue: QueueNotificationsResult, Types: []string{TypeEmailResult}},
 }

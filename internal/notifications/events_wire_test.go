@@ -7,7 +7,8 @@ import (
 )
 
 // TestEventAnswerReadsTheRESTEvent checks that notifications reads the events service's
-// REST Event field for field, capacity aside.
+// REST Event field for field, capacity, the attendance counts and the organizer aside.
 func TestEventAnswerReadsTheRESTEvent(t *testing.T) {
-	wiretest.Check[eventAnswer](t, wiretest.Event(), "capacity")
+	wiretest.Check[eventAnswer](t, wiretest.Event(), "capacity", "going_count", "interested_count", "spots_left",
+		"organizer.id", "organizer.display_name")
 }

@@ -42,6 +42,9 @@ func Run(t *testing.T, open func(t *testing.T) events.Store) {
 	t.Run("Search matches a reference", func(t *testing.T) { testSearchReference(t, open) })
 	t.Run("concurrent writes", func(t *testing.T) { testConcurrentWrites(t, open) })
 	t.Run("concurrent updates of one event", func(t *testing.T) { testConcurrentUpdates(t, open) })
+	t.Run("attendance", func(t *testing.T) { testAttendance(t, open) })
+	t.Run("concurrent attendance keeps the capacity", func(t *testing.T) { testConcurrentAttendance(t, open) })
+	t.Run("accounts", func(t *testing.T) { testAccounts(t, open) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Fatal(err)
@@ -1124,5 +1127,184 @@ func testConcurrentUpdates(t *testing.T, open func(t *testing.T) events.Store) {
 	}
 	if *got.Capacity != updaters || len(got.Tags) != updaters {
 		t.Errorf("after %d concurrent increments: capacity %d, tags %v; an update was lost", updaters, *got.Capacity, got.Tags)
+	}
+}
+
+func testAttendance(t *testing.T, open func(t *testing.T) events.Store) {
+	ctx := context.Background()
+	s := open(t)
+	e := newEvent(func(e *events.Event) { e.Capacity = ptr(int64(1)) })
+	mustCreate(t, s, e)
+	if _, err := s.SetAttendance(ctx, "no-such-event", "a", events.Going); !errors.Is(err, events.ErrNotFound) {
+		t.Fatalf("attend an unknown event: %v, want ErrNotFound", err)
+	}
+	if _, err := s.RemoveAttendance(ctx, "no-such-event", "a"); !errors.Is(err, events.ErrNotFound) {
+		t.Fatalf("leave an unknown event: %v, want ErrNotFound", err)
+	}
+	set := func(account string, st events.AttendanceStatus, want events.AttendanceStatus, wantPos int) {
+		t.Helper()
+		a, err := s.SetAttendance(ctx, e.ID, account, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotPos := 0
+		if a.Position != nil {
+			gotPos = *a.Position
+		}
+		if a.EventID != e.ID || a.AccountID != account || a.Status != want || gotPos != wantPos {
+			t.Fatalf("%s asks %s: %+v (position %d), want %s at %d", account, st, a, gotPos, want, wantPos)
+		}
+	}
+	set("a", events.Going, events.Going, 0)
+	set("a", events.Going, events.Going, 0)
+	set("b", events.Going, events.Waitlisted, 1)
+	set("c", events.Interested, events.Interested, 0)
+	set("c", events.Going, events.Waitlisted, 2)
+	set("b", events.Going, events.Waitlisted, 1) // unchanged
+
+	// a turns interested: b, the first waitlisted, takes the place; c moves up.
+	set("a", events.Interested, events.Interested, 0)
+	list, err := s.EventAttendance(ctx, e.ID, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, a := range list {
+		got[a.AccountID] = string(a.Status)
+		if a.Position != nil {
+			got[a.AccountID] += fmt.Sprint(*a.Position)
+		}
+	}
+	if want := map[string]string{"a": "interested", "b": "going", "c": "waitlisted1"}; !cmp.Equal(got, want) {
+		t.Fatalf("after a turned interested: %v, want %v", got, want)
+	}
+	if got, err := s.Get(ctx, e.ID); err != nil || got.GoingCount != 1 || got.InterestedCount != 1 {
+		t.Fatalf("counts after a turned interested: %+v, %v; want 1 going, 1 interested", got, err)
+	}
+	// b leaves: c goes. Leaving twice changes nothing.
+	for i, want := range []string{"c", ""} {
+		promoted, err := s.RemoveAttendance(ctx, e.ID, "b")
+		if err != nil || promoted != want {
+			t.Fatalf("b leaves (%d): promoted %q, %v; want %q", i, promoted, err, want)
+		}
+	}
+	mine, err := s.AccountAttendance(ctx, "c", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mine) != 1 || mine[0].Status != events.Going || mine[0].Position != nil {
+		t.Fatalf("c after b left: %+v, want going", mine)
+	}
+	// Paging by Seq.
+	page1, err := s.EventAttendance(ctx, e.ID, 0, 1)
+	if err != nil || len(page1) != 1 {
+		t.Fatalf("first page: %+v, %v", page1, err)
+	}
+	page2, err := s.EventAttendance(ctx, e.ID, page1[0].Seq, 10)
+	if err != nil || len(page2) != 1 || page2[0].AccountID == page1[0].AccountID {
+		t.Fatalf("second page: %+v, %v (first %+v)", page2, err, page1)
+	}
+	// Deleting the event deletes its attendance.
+	if _, err := s.Delete(ctx, e.ID, deletedAt, func(events.Event) ([]broker.Message, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if mine, err := s.AccountAttendance(ctx, "c", 0, 10); err != nil || len(mine) != 0 {
+		t.Fatalf("c after the event was deleted: %+v, %v", mine, err)
+	}
+	if _, err := s.SetAttendance(ctx, e.ID, "a", events.Going); !errors.Is(err, events.ErrNotFound) {
+		t.Fatalf("attend a deleted event: %v, want ErrNotFound", err)
+	}
+}
+
+// testConcurrentAttendance has 200 people go to a 50-place event at once: 50 are going, 150
+// waitlisted at positions 1 to 150; when one going leaves, the first waitlisted goes.
+func testConcurrentAttendance(t *testing.T, open func(t *testing.T) events.Store) {
+	const people, places = 200, 50
+	ctx := context.Background()
+	s := open(t)
+	e := newEvent(func(e *events.Event) { e.Capacity = ptr(int64(places)) })
+	mustCreate(t, s, e)
+	var wg sync.WaitGroup
+	res := make([]events.Attendance, people)
+	errs := make([]error, people)
+	for i := range people {
+		wg.Go(func() { res[i], errs[i] = s.SetAttendance(ctx, e.ID, fmt.Sprintf("p%03d", i), events.Going) })
+	}
+	wg.Wait()
+	going, positions := 0, map[int]string{}
+	for i, a := range res {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		switch {
+		case a.Status == events.Going && a.Position == nil:
+			going++
+		case a.Status == events.Waitlisted && a.Position != nil:
+			positions[*a.Position] = a.AccountID
+		default:
+			t.Fatalf("attendance %+v", a)
+		}
+	}
+	if going != places || len(positions) != people-places {
+		t.Fatalf("%d going, %d distinct positions; want %d and %d", going, len(positions), places, people-places)
+	}
+	for p := 1; p <= people-places; p++ {
+		if positions[p] == "" {
+			t.Fatalf("no one waitlisted at position %d", p)
+		}
+	}
+	if got, err := s.Get(ctx, e.ID); err != nil || got.GoingCount != places || got.InterestedCount != 0 || *got.SpotsLeft() != 0 {
+		t.Fatalf("the event after the rush: %+v, %v; want %d going, none interested, no spots left", got, err, places)
+	}
+	// The stored list agrees with the answers.
+	list, err := s.EventAttendance(ctx, e.ID, 0, people+1)
+	if err != nil || len(list) != people {
+		t.Fatalf("list: %d, %v", len(list), err)
+	}
+	var leaver string
+	for _, a := range list {
+		if a.Status == events.Going {
+			leaver = a.AccountID
+		} else if positions[*a.Position] != a.AccountID {
+			t.Fatalf("stored %+v, answered position %d to %s", a, *a.Position, positions[*a.Position])
+		}
+	}
+	promoted, err := s.RemoveAttendance(ctx, e.ID, leaver)
+	if err != nil || promoted != positions[1] {
+		t.Fatalf("%s left: promoted %q, %v; want %q", leaver, promoted, err, positions[1])
+	}
+	mine, err := s.AccountAttendance(ctx, positions[2], 0, 10)
+	if err != nil || len(mine) != 1 || mine[0].Position == nil || *mine[0].Position != 1 {
+		t.Fatalf("second waitlisted after a promotion: %+v, %v", mine, err)
+	}
+}
+
+func testAccounts(t *testing.T, open func(t *testing.T) events.Store) {
+	ctx := context.Background()
+	s := open(t)
+	for _, a := range []messages.AccountChanged{
+		{AccountID: "a", Email: "a@example.com", DisplayName: "A2", Version: 2},
+		{AccountID: "a", Email: "old@example.com", DisplayName: "A1", Version: 1},
+		{AccountID: "a", Email: "same@example.com", DisplayName: "A2 again", Version: 2},
+		{AccountID: "b", Email: "b@example.com", EmailVerified: true, DisplayName: "B", Version: 7},
+	} {
+		if err := s.PutAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names, err := s.DisplayNames(ctx, []string{"a", "b", "unknown"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"a": "A2", "b": "B"}; !cmp.Equal(names, want) {
+		t.Errorf("display names %v, want %v (older versions ignored)", names, want)
+	}
+	if _, err := s.DeleteByOrganizer(ctx, "b", "msg-1", deletedAt, func(e events.Event) (broker.Message, error) {
+		return message(t, messages.TypeEventDeleted, e.ID), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if names, err := s.DisplayNames(ctx, []string{"b"}); err != nil || len(names) != 0 {
+		t.Errorf("display names after b was deleted: %v, %v", names, err)
 	}
 }

@@ -30,7 +30,8 @@ func Event() events.Event {
 		OnlineURL: &online, Category: &category, Tags: []string{"jazz", "live"}, Capacity: &capacity,
 		CreatedAt: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC),
 		UpdatedAt: time.Date(2026, 5, 2, 11, 0, 0, 123000, time.UTC),
-		Sequence:  3,
+		Sequence:  3, GoingCount: 100, InterestedCount: 7,
+		Organizer: events.Organizer{ID: "acc_1", DisplayName: "Ann"},
 	}
 }
 

@@ -1,0 +1,52 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/eventpost/eventpost/internal/messages"
+)
+
+// PutAccount implements Store.
+func (s *SQLStore) PutAccount(ctx context.Context, a messages.AccountChanged) error {
+	_, err := s.DB().ExecContext(ctx, s.Rebind(`INSERT INTO accounts (account_id, email, email_verified, display_name, version)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (account_id) DO UPDATE SET email = excluded.email, email_verified = excluded.email_verified,
+			display_name = excluded.display_name, version = excluded.version
+		WHERE accounts.version < excluded.version`),
+		a.AccountID, a.Email, a.EmailVerified, a.DisplayName, a.Version)
+	if err != nil {
+		return fmt.Errorf("keep account %s: %w", a.AccountID, err)
+	}
+	return nil
+}
+
+// DisplayNames implements Store.
+func (s *SQLStore) DisplayNames(ctx context.Context, ids []string) (map[string]string, error) {
+	names := make(map[string]string, len(ids))
+	if len(ids) == 0 {
+		return names, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := s.DB().QueryContext(ctx, s.Rebind(`SELECT account_id, display_name FROM accounts
+		WHERE account_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("load display names: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, fmt.Errorf("load display names: %w", err)
+		}
+		names[id] = name
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load display names: %w", err)
+	}
+	return names, nil
+}
