@@ -1,15 +1,14 @@
 package app_test
 
 import (
-	"bufio"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/eventpost/eventpost/internal/platform/inputtest"
 
 	"github.com/eventpost/eventpost/api"
 	"github.com/eventpost/eventpost/internal/gateway"
@@ -152,31 +151,6 @@ func routeTakesToken(pattern string) bool {
 	return false
 }
 
-// rawRequest sends method and target to the server at addr on a fresh connection exactly as
-// given, which no http.Client does for every form of a path with dot segments, and returns
-// the response and its body.
-func rawRequest(t *testing.T, addr, method, target string) (*http.Response, []byte) {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", method, target, addr); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
-}
-
 // TestAPIPathsWithDotSegmentsAnswerProblems sends paths with dot or empty segments to the
 // gateway of the all-in-one system (with its web UI), as raw request lines and through
 // net/http with the path in URL.Opaque: each is answered 404 problem+json, never a redirect
@@ -204,7 +178,7 @@ func TestAPIPathsWithDotSegmentsAnswerProblems(t *testing.T) {
 	}
 	for _, target := range targets {
 		for _, method := range []string{"GET", "HEAD", "DELETE", "PATCH"} {
-			resp, body := rawRequest(t, u.Host, method, target)
+			resp, body := inputtest.RawRequest(t, u.Host, method, target)
 			if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != problem.ContentType || resp.Header.Get("Location") != "" {
 				t.Errorf("raw %s %s: %d %s Location %q, want 404 problem+json\n%s", method, target,
 					resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Location"), body)

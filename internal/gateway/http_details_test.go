@@ -1,14 +1,14 @@
 package gateway
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/eventpost/eventpost/internal/platform/inputtest"
 
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/problem"
@@ -39,31 +39,6 @@ func TestUpstream401WithoutChallengeGetsOne(t *testing.T) {
 			t.Errorf("query %q: %d WWW-Authenticate %q, want 401 %q", query, rec.Code, got, want)
 		}
 	}
-}
-
-// rawRequest sends method and target to the server at addr on a fresh connection, exactly as
-// given (no client would send a path with dot segments untouched), and returns the response
-// and its body.
-func rawRequest(t *testing.T, addr, method, target string) (*http.Response, string) {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", method, target, addr); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(body)
 }
 
 // TestDotSegmentPathsAnswerProblems sends paths with dot or empty segments to the gateway, as
@@ -101,7 +76,8 @@ func TestDotSegmentPathsAnswerProblems(t *testing.T) {
 			addr := srv.Listener.Addr().String()
 			for _, target := range api {
 				for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete} {
-					resp, body := rawRequest(t, addr, method, target)
+					resp, raw := inputtest.RawRequest(t, addr, method, target)
+					body := string(raw)
 					if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != problem.ContentType ||
 						resp.Header.Get("Location") != "" {
 						t.Errorf("%s %s: %d %s Location %q, want 404 problem+json\n%s", method, target,
@@ -112,7 +88,8 @@ func TestDotSegmentPathsAnswerProblems(t *testing.T) {
 			if n := h.events.hits.Load() + h.auth.hits.Load() + h.notifications.hits.Load(); n != 0 {
 				t.Errorf("%d requests reached a service", n)
 			}
-			resp, body := rawRequest(t, addr, http.MethodGet, "//events/./x")
+			resp, raw := inputtest.RawRequest(t, addr, http.MethodGet, "//events/./x")
+			body := string(raw)
 			if withUI && (resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != "/events/x") {
 				t.Errorf("a UI path: %d Location %q, want the redirect to its clean form\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
 			}

@@ -1,15 +1,14 @@
 package httpx_test
 
 import (
-	"bufio"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/eventpost/eventpost/internal/platform/inputtest"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,31 +16,6 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 )
-
-// rawRequest sends method and target on a fresh connection to addr exactly as given, as no
-// http.Client would (it cleans nothing, but cannot send "//x" or "%2e%2e" untouched in
-// every form), and returns the response and its body.
-func rawRequest(t *testing.T, addr, method, target string) (*http.Response, []byte) {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", method, target, addr); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
-}
 
 // TestPathsWithDotOrEmptySegmentsAnswerProblems: a path with "." or ".." segments (also
 // percent-encoded) or with empty segments is answered 404 problem+json, by every method,
@@ -75,7 +49,7 @@ func TestPathsWithDotOrEmptySegmentsAnswerProblems(t *testing.T) {
 		{"GET", "//healthz"},
 	} {
 		t.Run(tt.method+" "+tt.target, func(t *testing.T) {
-			resp, body := rawRequest(t, addr, tt.method, tt.target)
+			resp, body := inputtest.RawRequest(t, addr, tt.method, tt.target)
 			if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != problem.ContentType {
 				t.Fatalf("%d %s, want 404 %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), problem.ContentType, body)
 			}
@@ -100,7 +74,7 @@ func TestPathsWithDotOrEmptySegmentsAnswerProblems(t *testing.T) {
 
 	t.Run("clean paths are served", func(t *testing.T) {
 		// Dots in the query are no part of the path.
-		resp, body := rawRequest(t, addr, "GET", "/api/v1/things/1?q=/../x")
+		resp, body := inputtest.RawRequest(t, addr, "GET", "/api/v1/things/1?q=/../x")
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"id":"1"`) {
 			t.Errorf("%d %s, want 200 with the thing", resp.StatusCode, body)
 		}
@@ -108,7 +82,7 @@ func TestPathsWithDotOrEmptySegmentsAnswerProblems(t *testing.T) {
 
 	t.Run("UI paths are left to the mux", func(t *testing.T) {
 		for _, target := range []string{"//login", "/events/./x"} {
-			resp, body := rawRequest(t, addr, "GET", target)
+			resp, body := inputtest.RawRequest(t, addr, "GET", target)
 			if resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") == "" {
 				t.Errorf("%s: %d Location %q, want the mux's redirect\n%s", target, resp.StatusCode, resp.Header.Get("Location"), body)
 			}
