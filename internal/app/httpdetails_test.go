@@ -8,10 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/eventpost/eventpost/internal/platform/inputtest"
-
 	"github.com/eventpost/eventpost/api"
 	"github.com/eventpost/eventpost/internal/gateway"
+	"github.com/eventpost/eventpost/internal/platform/inputtest"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 )
 

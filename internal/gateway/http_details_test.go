@@ -5,41 +5,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/eventpost/eventpost/internal/platform/inputtest"
-
-	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 )
-
-// TestUpstream401WithoutChallengeGetsOne: a service's 401 that lacks WWW-Authenticate reaches
-// the client with the API's bearer challenge; one that has its own keeps it.
-func TestUpstream401WithoutChallengeGetsOne(t *testing.T) {
-	const own = `Bearer realm="eventpost", error="invalid_token"`
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		if r.URL.Query().Get("own") != "" {
-			w.Header().Set("WWW-Authenticate", own)
-		}
-		w.Header().Set("Content-Type", problem.ContentType)
-		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = io.WriteString(w, `{"title":"Unauthorized","status":401}`)
-	}))
-	t.Cleanup(upstream.Close)
-	h := newHarness(t, setup{resolver: func(s discovery.Static) { s[discovery.Auth] = []string{upstream.URL} }, noWait: true})
-	for query, want := range map[string]string{"": problem.Challenge, "?own=1": own} {
-		req := httptest.NewRequest(http.MethodPost, "/api/v1/auth/token"+query, strings.NewReader(`{}`))
-		rec := h.do(req)
-		if got := rec.Header().Values("WWW-Authenticate"); rec.Code != http.StatusUnauthorized || len(got) != 1 || got[0] != want {
-			t.Errorf("query %q: %d WWW-Authenticate %q, want 401 %q", query, rec.Code, got, want)
-		}
-	}
-}
 
 // TestDotSegmentPathsAnswerProblems sends paths with dot or empty segments to the gateway, as
 // raw request lines: every one that is an API path as sent or once cleaned is answered 404

@@ -163,12 +163,9 @@ func isInternalHeader(name string) bool {
 }
 
 // modifyResponse holds a response that revoked tokens until the gateway's revocation copy
-// has caught up with it, removes the headers meant for the gateway alone, and gives a 401
-// that lacks WWW-Authenticate the API's challenge.
+// has caught up with it and removes the headers meant for the gateway alone. (A service's
+// 401 carries its challenge already: problem.WriteError gives every 401 one.)
 func (g *Gateway) modifyResponse(resp *http.Response) error {
-	if resp.StatusCode == http.StatusUnauthorized && resp.Header.Get("WWW-Authenticate") == "" {
-		resp.Header.Set("WWW-Authenticate", problem.Challenge)
-	}
 	// The gateway has already set the request ID and nosniff of the response.
 	resp.Header.Del(httpx.HeaderRequestID)
 	resp.Header.Del("X-Content-Type-Options")

@@ -8,11 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/eventpost/eventpost/internal/platform/inputtest"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eventpost/eventpost/internal/platform/httpx"
+	"github.com/eventpost/eventpost/internal/platform/inputtest"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 )
