@@ -394,6 +394,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	wg.Go(func() { g.revs.run(ctx) })
 	wg.Go(func() { g.janitor(ctx) })
 	wg.Wait()
+	// A connection the transport dialed for a request that another connection served waits
+	// idle here but is new to the service, whose graceful shutdown waits up to 5 s for it:
+	// closing the idle ones lets the services shut down at once.
+	g.client.CloseIdleConnections()
 	return nil
 }
 
