@@ -25,6 +25,9 @@ const (
 	TypeEventChanged = "event.changed"
 	// TypeEventDeleted announces a deleted event (payload EventDeleted).
 	TypeEventDeleted = "event.deleted"
+	// TypeAttendanceChanged announces that an account's attendance of an event changed
+	// (payload AttendanceChanged).
+	TypeAttendanceChanged = "attendance.changed"
 )
 
 // Queues, one per consuming service and purpose.
@@ -59,6 +62,9 @@ const (
 	// EmailConsentRequest asks an address whether it accepts reminders set by the account
 	// named Requester; Token is the secret of the accept/decline page.
 	EmailConsentRequest EmailKind = "consent_request"
+	// EmailWaitlistPromoted tells a person that a place freed up and they are now going to
+	// Event, which they were waitlisted for.
+	EmailWaitlistPromoted EmailKind = "waitlist_promoted"
 )
 
 // Transactional reports whether k is an email about the account itself, with no event.
@@ -195,6 +201,40 @@ type EventChanged struct {
 	Event Event `json:"event"`
 	// PreviousStartsAt is the start before this change; nil for a new event.
 	PreviousStartsAt *time.Time `json:"previous_starts_at,omitempty"`
+}
+
+// Attendance statuses as AttendanceChanged carries them.
+const (
+	AttendanceGoing      = "going"
+	AttendanceInterested = "interested"
+	AttendanceWaitlisted = "waitlisted"
+	// AttendanceNone: the account no longer attends the event (it left, or its account or
+	// the event was deleted).
+	AttendanceNone = "none"
+)
+
+// AttendanceChanged announces an account's new attendance of an event, with the event as it
+// is now. The events service sends one for every change of one account's attendance,
+// promotions from the waitlist included, through its outbox.
+type AttendanceChanged struct {
+	AccountID string `json:"account_id"`
+	EventID   string `json:"event_id"`
+	// Status is one of the Attendance* constants.
+	Status string `json:"status"`
+	// Position is the place on the waitlist while Status is waitlisted; 0 otherwise.
+	Position int `json:"position,omitempty"`
+	// Promoted is set when the account went from the waitlist to going because a place
+	// freed up (someone left, or the capacity rose).
+	Promoted bool `json:"promoted,omitempty"`
+	// Version rises with every attendance change of the event (any account): a consumer
+	// ignores an announcement about an (account, event) pair whose version is not higher
+	// than the one it holds, so a message delivered twice acts once.
+	Version int64 `json:"version"`
+	// DefaultReminders are the event's default reminders (minutes before its start) at the
+	// time of the change: a person who becomes going gets them.
+	DefaultReminders []int `json:"default_reminders"`
+	// Event is the event as it is at the time of the change.
+	Event Event `json:"event"`
 }
 
 // Reasons an event was deleted.
