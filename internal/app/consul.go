@@ -80,14 +80,9 @@ func (p *consulProcess) start(ctx context.Context, g *errgroup.Group, ln net.Lis
 	}
 	host, port := advertise(p.cfg.AdvertiseAddr, ln.Addr(), hostIP())
 	version := buildVersion()
-	// The ID is unique in the cluster: the instance ID, prefixed with the service unless it is.
-	id := p.cfg.InstanceID
-	if !strings.HasPrefix(id, p.name+"-") {
-		id = p.name + "-" + id
-	}
 	registrar, err := discovery.NewRegistrar(p.client, discovery.Registration{
 		Service: discovery.ConsulName(p.cfg.ConsulPrefix, p.name),
-		ID:      id,
+		ID:      consulServiceID(p.cfg.ConsulPrefix, p.name, p.cfg.InstanceID),
 		Address: host,
 		Port:    port,
 		Tags:    []string{"instance=" + p.cfg.InstanceID, "version=" + version},
@@ -106,6 +101,21 @@ func (p *consulProcess) start(ctx context.Context, g *errgroup.Group, ln net.Lis
 		return registrar.Run(ctx)
 	})
 	return httpCtx, nil
+}
+
+// consulServiceID returns the ID an instance registers under. It is unique on the agent
+// across systems: the system's prefix and the service (discovery.ConsulName), then the
+// instance ID unless that already starts with the service's name ("events-2" gives
+// "eventpost-events-2"), so that two systems whose instances share names never take each
+// other's registrations.
+func consulServiceID(prefix, service, instance string) string {
+	if !strings.HasPrefix(instance, service+"-") {
+		instance = service + "-" + instance
+	}
+	if prefix == "" {
+		return instance
+	}
+	return prefix + "-" + instance
 }
 
 // configKeys returns the configuration keys a process applies from Consul: log_level in

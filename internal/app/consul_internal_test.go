@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/consul/api"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/eventpost/eventpost/internal/gateway"
 	"github.com/eventpost/eventpost/internal/mailer"
@@ -274,5 +276,59 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestTwoSystemsShareOneConsulAgent: two systems with other prefixes whose events instances
+// have the same instance ID register side by side on one agent, and each finds only its own
+// instance (issue 14: the IDs lacked the prefix, so the second took over the first's).
+func TestTwoSystemsShareOneConsulAgent(t *testing.T) {
+	c := consultest.Client(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	g, gctx := errgroup.WithContext(ctx)
+	defer func() {
+		cancel()
+		if err := g.Wait(); err != nil {
+			t.Error(err)
+		}
+	}()
+
+	type system struct {
+		prefix, url string
+		resolver    *discovery.Consul
+	}
+	systems := make([]*system, 2)
+	for i := range systems {
+		prefix := strings.TrimSuffix(consultest.ServiceName(t, c, discovery.Events), "-"+discovery.Events)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		t.Cleanup(srv.Close)
+		cfg := defaultConfig(discovery.Events)
+		cfg.ConsulAddr, cfg.ConsulPrefix, cfg.InstanceID = consultest.Addr(), prefix, "events-2"
+		cfg.AdvertiseAddr = srv.Listener.Addr().String()
+		p, err := newConsulProcess(discovery.Events, cfg, logging.Discard(), prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.start(gctx, g, srv.Listener, map[string]kvconfig.Key{}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := discovery.NewConsul(c, discovery.ConsulConfig{Services: []string{discovery.Events}, Prefix: prefix},
+			logging.Discard(), prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Go(func() error { return res.Run(gctx) })
+		systems[i] = &system{prefix: prefix, url: srv.URL, resolver: res}
+	}
+
+	for _, s := range systems {
+		waitUntil(t, "each system to find its own instance", func() bool {
+			urls, err := s.resolver.Resolve(ctx, discovery.Events)
+			return err == nil && slices.Equal(urls, []string{s.url})
+		})
+		id := s.prefix + "-events-2"
+		if svc, _, err := c.Agent().Service(id, nil); err != nil || svc.Service != s.prefix+"-"+discovery.Events {
+			t.Errorf("agent service %s: %+v, %v; want the instance of service %s-events", id, svc, err, s.prefix)
+		}
 	}
 }
