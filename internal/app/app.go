@@ -168,6 +168,13 @@ func runLaunch(ctx context.Context, getenv func(string) string, stdout io.Writer
 	cfg.PostgresURL = cmp.Or(getenv("EVENTPOST_POSTGRES_URL"), cfg.PostgresURL)
 	cfg.DatabasePrefix = cmp.Or(getenv("EVENTPOST_DATABASE_PREFIX"), cfg.DatabasePrefix)
 	cfg.AMQPURL = cmp.Or(getenv("EVENTPOST_AMQP_URL"), cfg.AMQPURL)
+	if v := getenv("EVENTPOST_LAUNCH_BASE_PORT"); v != "" {
+		base, err := parseBasePort(v)
+		if err != nil {
+			return err
+		}
+		cfg.SetBasePort(base)
+	}
 	cfg.GatewayAddr = cmp.Or(getenv("EVENTPOST_HTTP_ADDR"), cfg.GatewayAddr)
 	cfg.ConsulAddr = getenv("EVENTPOST_CONSUL_ADDR")
 	if cfg.ConsulAddr == "" {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -102,5 +103,30 @@ func TestReadConfigMessages(t *testing.T) {
 	}
 	if _, err := ReadConfig(env(map[string]string{"EVENTPOST_LOG_LEVEL": "chatty"}), ""); err == nil || !strings.HasPrefix(err.Error(), "EVENTPOST_LOG_LEVEL: ") {
 		t.Errorf("EVENTPOST_LOG_LEVEL=chatty: %v", err)
+	}
+}
+
+// TestLaunchBasePort: EVENTPOST_LAUNCH_BASE_PORT moves every port of the launcher by the
+// same offset, so that two launchers run side by side; a bad value is refused.
+func TestLaunchBasePort(t *testing.T) {
+	cfg := DefaultClusterConfig()
+	if cfg.GatewayAddr != ":8080" || !slices.Equal(cfg.Ports[discovery.Notifications], []int{8083, 8093}) {
+		t.Fatalf("defaults: gateway %s, notifications %v; want :8080 and [8083 8093]", cfg.GatewayAddr, cfg.Ports[discovery.Notifications])
+	}
+	base, err := parseBasePort("9080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.SetBasePort(base)
+	want := map[string][]int{
+		discovery.Auth: {9081}, discovery.Events: {9082}, discovery.Notifications: {9083, 9093}, discovery.Mailer: {9084, 9094},
+	}
+	if cfg.GatewayAddr != ":9080" || !maps.EqualFunc(cfg.Ports, want, slices.Equal) {
+		t.Errorf("base 9080: gateway %s, ports %v; want :9080 and %v", cfg.GatewayAddr, cfg.Ports, want)
+	}
+	for _, bad := range []string{"", "x", "80", "65500", "-1"} {
+		if _, err := parseBasePort(bad); err == nil {
+			t.Errorf("parseBasePort(%q) accepted", bad)
+		}
 	}
 }

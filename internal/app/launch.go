@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,7 +39,8 @@ type ClusterConfig struct {
 	GatewayAddr string
 	// Ports are the services' ports, one per replica, in order (default: the roster's port
 	// plus 10 per replica — 8081 auth, 8082 events, 8083 and 8093 notifications, 8084 and
-	// 8094 mailer). A service missing from Ports gets free ports chosen at launch.
+	// 8094 mailer; EVENTPOST_LAUNCH_BASE_PORT moves them all, see SetBasePort). A service
+	// missing from Ports gets free ports chosen at launch.
 	Ports map[string][]int
 	// Replicas is how many processes of each service run (default the roster's: 1, and 2 for
 	// notifications and mailer).
@@ -70,19 +72,42 @@ func DefaultClusterConfig() ClusterConfig {
 		PostgresURL:    "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		DatabasePrefix: "eventpost",
 		AMQPURL:        "amqp://guest:guest@127.0.0.1:5672/",
-		GatewayAddr:    fmt.Sprintf(":%d", mustSpec(discovery.Gateway).port),
-		Ports:          map[string][]int{},
 		Replicas:       map[string]int{},
 		Output:         os.Stdout,
 	}
 	for _, name := range backendServices {
-		s := mustSpec(name)
-		cfg.Replicas[name] = s.replicas
-		for i := range s.replicas {
-			cfg.Ports[name] = append(cfg.Ports[name], s.port+10*i)
+		cfg.Replicas[name] = mustSpec(name).replicas
+	}
+	cfg.SetBasePort(mustSpec(discovery.Gateway).port)
+	return cfg
+}
+
+// SetBasePort moves every port of the cluster to start at base instead of the roster's 8080:
+// the gateway listens on :base and each replica of a service on its roster port's offset
+// from 8080, plus base, plus 10 per replica (base 9080: auth 9081, notifications 9083 and
+// 9093…), so that two clusters with other bases run side by side. Call it after setting
+// Replicas.
+func (c *ClusterConfig) SetBasePort(base int) {
+	offset := base - mustSpec(discovery.Gateway).port
+	c.GatewayAddr = fmt.Sprintf(":%d", base)
+	c.Ports = map[string][]int{}
+	for _, name := range backendServices {
+		for i := range c.Replicas[name] {
+			c.Ports[name] = append(c.Ports[name], mustSpec(name).port+offset+10*i)
 		}
 	}
-	return cfg
+}
+
+// maxBasePort is the highest base port: the ports above it up to 65535 hold every replica.
+const maxBasePort = 65535 - 100
+
+// parseBasePort reads EVENTPOST_LAUNCH_BASE_PORT: a port from 1024 to maxBasePort.
+func parseBasePort(v string) (int, error) {
+	base, err := strconv.Atoi(v)
+	if err != nil || base < 1024 || base > maxBasePort {
+		return 0, fmt.Errorf("EVENTPOST_LAUNCH_BASE_PORT=%q: want a port from 1024 to %d", v, maxBasePort)
+	}
+	return base, nil
 }
 
 // Process is one running service process of a Cluster.
