@@ -54,11 +54,49 @@ type tokenPair struct {
 
 // event is the public API's Event (the REST contract, events.Event) as the web UI reads it:
 // the broker's snapshot of an event (messages.Event, which holds every field of the REST
-// Event but capacity) and the capacity. TestEventReadsTheRESTEvent fails when the API's Event
-// gains a field that is not read here (docs/wire-types.md).
+// Event but the capacity, the attendance counts and the organizer) and those fields.
+// TestEventReadsTheRESTEvent fails when the API's Event gains a field that is not read here
+// (docs/wire-types.md).
 type event struct {
 	messages.Event
 	Capacity *int64 `json:"capacity"`
+	// GoingCount and InterestedCount count the people going to and interested in the event.
+	GoingCount      int64 `json:"going_count"`
+	InterestedCount int64 `json:"interested_count"`
+	// SpotsLeft is how many places are free; nil when the event has no capacity.
+	SpotsLeft *int64 `json:"spots_left"`
+	// Organizer names who organizes the event; DisplayName is "" while the events service
+	// has not learnt it.
+	Organizer organizer `json:"organizer"`
+	// DefaultReminders are the reminders, in minutes before the start, that a person who
+	// goes gets. Absent from the JSON of an events service that does not know them yet.
+	DefaultReminders []int `json:"default_reminders,omitempty"`
+}
+
+// organizer is the API's Event.organizer.
+type organizer struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+}
+
+// attendance is the API's Attendance: how the caller attends one event.
+type attendance struct {
+	EventID string `json:"event_id"`
+	// Status is going, interested or waitlisted.
+	Status string `json:"status"`
+	// Position is the place on the waitlist, from 1; nil unless Status is waitlisted.
+	Position *int `json:"position"`
+}
+
+// attendancePage is one page of GET /api/v1/accounts/me/attendance.
+type attendancePage struct {
+	Items      []attendance `json:"items"`
+	NextCursor *string      `json:"next_cursor"`
+}
+
+// calendarFeed is the API's answer about the account's personal calendar feed.
+type calendarFeed struct {
+	URL string `json:"url"`
 }
 
 // eventPage is one page of GET /api/v1/events.
@@ -196,4 +234,21 @@ func decodeProblem(resp *http.Response, data []byte) *apiError {
 		}
 	}
 	return e
+}
+
+// Full tells whether the event has a capacity and no place left: going puts one on the
+// waitlist.
+func (e event) Full() bool { return e.SpotsLeft != nil && *e.SpotsLeft <= 0 }
+
+// PlacesLeft says how many places are left, such as "12 places left"; "" when the event
+// has no capacity.
+func (e event) PlacesLeft() string {
+	switch {
+	case e.SpotsLeft == nil:
+		return ""
+	case *e.SpotsLeft == 1:
+		return "1 place left"
+	default:
+		return fmt.Sprintf("%d places left", *e.SpotsLeft)
+	}
 }

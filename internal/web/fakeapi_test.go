@@ -3,10 +3,13 @@ package web_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -41,7 +44,15 @@ type fakeAPI struct {
 	consents map[string]map[string]any
 	// reminders are what GET /api/v1/notifications lists.
 	reminders []any
-	mux       *http.ServeMux
+	// attendance is the account's attendances, in the order they were made; fillerAttendance
+	// puts that many attendances of other events before them, so that the list pages.
+	attendance       []map[string]any
+	fillerAttendance int
+	// calendarSecret is the secret of the account's calendar feed; calendarMissing makes
+	// GET /api/v1/accounts/me/calendar answer 404, as an events service without feeds does.
+	calendarSecret  string
+	calendarMissing bool
+	mux             *http.ServeMux
 }
 
 // Tokens the fake API knows.
@@ -62,8 +73,9 @@ func newFakeAPI() *fakeAPI {
 		consents: map[string]map[string]any{
 			fakeConsentToken: {"email": "bob@example.com", "requester": map[string]any{"display_name": "Ada <Lovelace>"}, "status": "pending"},
 		},
-		reminders: []any{},
-		mux:       http.NewServeMux(),
+		reminders:      []any{},
+		calendarSecret: "feed-secret-1",
+		mux:            http.NewServeMux(),
 	}
 	f.mux.HandleFunc("POST /api/v1/auth/token", func(w http.ResponseWriter, r *http.Request) {
 		var body map[string]string
@@ -93,20 +105,28 @@ func newFakeAPI() *fakeAPI {
 	}))
 	f.mux.HandleFunc("POST /api/v1/auth/logout", f.authed(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	f.mux.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) {
+		if o := r.URL.Query().Get("organizer_id"); o != "" && o != "someone-else" {
+			writeJSON(w, http.StatusOK, map[string]any{"items": []any{}, "next_cursor": nil})
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"items": []any{fakeEvent("ev-1", `<script>alert("x")</script>`)}, "next_cursor": "c2"})
 	})
 	f.mux.HandleFunc("GET /api/v1/events/{id}", func(w http.ResponseWriter, r *http.Request) {
-		if r.PathValue("id") != "ev-1" {
+		e, ok := fakeEvents()[r.PathValue("id")]
+		if !ok {
 			problem(w, http.StatusNotFound, "event not found", nil)
 			return
 		}
-		writeJSON(w, http.StatusOK, fakeEvent("ev-1", "Rooftop jazz night"))
+		writeJSON(w, http.StatusOK, e)
 	})
 	f.mux.HandleFunc("POST /api/v1/events", f.authed(func(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusUnprocessableEntity, "the request did not validate", []map[string]string{
 			{"field": "starts_at", "message": "must be in the future"},
 			{"field": "location.lat", "message": "must be from -90 to 90"},
 		})
+	}))
+	f.mux.HandleFunc("PATCH /api/v1/events/{id}", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, fakeEvents()[r.PathValue("id")])
 	}))
 	f.mux.HandleFunc("GET /api/v1/notifications", f.authed(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -126,7 +146,90 @@ func newFakeAPI() *fakeAPI {
 	}))
 	f.accountRoutes()
 	f.linkRoutes()
+	f.attendanceRoutes()
 	return f
+}
+
+// attendanceRoutes serves the calls about going to events and the calendar feed. ev-full
+// is full: going to it puts one on the waitlist, at position 3.
+func (f *fakeAPI) attendanceRoutes() {
+	f.mux.HandleFunc("PUT /api/v1/events/{id}/attendance", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		id := r.PathValue("id")
+		if _, ok := fakeEvents()[id]; !ok {
+			problem(w, http.StatusNotFound, "event not found", nil)
+			return
+		}
+		a := map[string]any{"event_id": id, "status": body["status"], "position": nil}
+		if body["status"] == "going" && id == "ev-full" {
+			a["status"], a["position"] = "waitlisted", 3
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.attendance = slices.DeleteFunc(f.attendance, func(x map[string]any) bool { return x["event_id"] == id })
+		f.attendance = append(f.attendance, a)
+		writeJSON(w, http.StatusOK, a)
+	}))
+	f.mux.HandleFunc("DELETE /api/v1/events/{id}/attendance", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.attendance = slices.DeleteFunc(f.attendance, func(x map[string]any) bool { return x["event_id"] == id })
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	// The cursor is the offset of the page, the limit at most 100 as the API has it.
+	f.mux.HandleFunc("GET /api/v1/accounts/me/attendance", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		all := make([]map[string]any, 0, f.fillerAttendance+len(f.attendance))
+		for i := range f.fillerAttendance {
+			all = append(all, map[string]any{"event_id": fmt.Sprintf("ev-other-%d", i), "status": "going", "position": nil})
+		}
+		all = append(all, f.attendance...)
+		limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
+		if err != nil || limit < 1 || limit > 100 {
+			limit = 50
+		}
+		from, _ := strconv.Atoi(r.URL.Query().Get("cursor"))
+		to := min(from+limit, len(all))
+		var next any
+		if to < len(all) {
+			next = strconv.Itoa(to)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": all[min(from, to):to], "next_cursor": next})
+	}))
+	f.mux.HandleFunc("GET /api/v1/accounts/me/calendar", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.calendarMissing {
+			problem(w, http.StatusNotFound, "not found", nil)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"url": "https://events.example.org/api/v1/calendars/" + f.calendarSecret + ".ics"})
+	}))
+	f.mux.HandleFunc("POST /api/v1/accounts/me/calendar/rotate", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.calendarSecret = "feed-secret-2"
+		writeJSON(w, http.StatusOK, map[string]any{"url": "https://events.example.org/api/v1/calendars/" + f.calendarSecret + ".ics"})
+	}))
+}
+
+// fakeEvents are the events GET /api/v1/events/{id} knows: ev-1 without a capacity, ev-cap
+// with 12 of 20 places left, ev-full with none left, and ev-mine, the account's own, with
+// default reminders a day and 90 minutes before.
+func fakeEvents() map[string]map[string]any {
+	capped := fakeEvent("ev-cap", "Harbour kayak tour")
+	capped["capacity"], capped["going_count"], capped["interested_count"], capped["spots_left"] = 20, 8, 3, 12
+	full := fakeEvent("ev-full", "Pottery workshop")
+	full["capacity"], full["going_count"], full["spots_left"] = 2, 2, 0
+	mine := fakeEvent("ev-mine", "Ada's salon")
+	mine["organizer_id"], mine["organizer"] = fakeAccountID, map[string]any{"id": fakeAccountID, "display_name": "Ada <Lovelace>"}
+	mine["default_reminders"] = []int{1440, 90}
+	return map[string]map[string]any{
+		"ev-1": fakeEvent("ev-1", "Rooftop jazz night"), "ev-cap": capped, "ev-full": full, "ev-mine": mine,
+	}
 }
 
 // account is the fake account, as GET /api/v1/accounts/me answers it.
@@ -310,7 +413,9 @@ func fakeEvent(id, title string) map[string]any {
 		"starts_at": time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339), "ends_at": nil, "timezone": "Europe/Berlin",
 		"location":   map[string]any{"name": "Sky Bar", "address": "Alexanderplatz 1", "lat": 52.52, "lon": 13.41},
 		"online_url": nil, "category": "music", "tags": []string{"jazz"}, "capacity": nil,
-		"created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+		"created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z", "sequence": 1,
+		"going_count": 5, "interested_count": 2, "spots_left": nil,
+		"organizer": map[string]any{"id": "someone-else", "display_name": "Lena <Vogt>"},
 	}
 }
 

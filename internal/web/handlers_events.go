@@ -29,6 +29,9 @@ type eventsData struct {
 	FiltersOpen bool
 	// ResultsShown tells whether the search ran (it does not when the form has errors).
 	ResultsShown bool
+	// OrganizerID is the organizer the list is limited to, "" for all; OrganizerName their
+	// display name, when one of the events found tells it.
+	OrganizerID, OrganizerName string
 }
 
 // searchFields maps the API's query parameters to the search form's fields.
@@ -44,7 +47,7 @@ func searchFields() formFields {
 func (u *UI) handleEvents(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r.URL.Query())
 	query, filtered := u.searchQuery(f)
-	data := eventsData{Filtered: filtered}
+	data := eventsData{Filtered: filtered, OrganizerID: strings.TrimSpace(f.Get("organizer_id"))}
 	status := http.StatusOK
 	if !f.Failed() {
 		var page eventPage
@@ -52,6 +55,12 @@ func (u *UI) handleEvents(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err == nil:
 			data.Events, data.ResultsShown = page.Items, true
+			for _, e := range page.Items {
+				if data.OrganizerID != "" && e.Organizer.ID == data.OrganizerID && e.Organizer.DisplayName != "" {
+					data.OrganizerName = e.Organizer.DisplayName
+					break
+				}
+			}
 			if page.NextCursor != nil {
 				next := cloneValues(r.URL.Query())
 				next.Set("cursor", *page.NextCursor)
@@ -72,7 +81,10 @@ func (u *UI) handleEvents(w http.ResponseWriter, r *http.Request) {
 	data.FiltersOpen = f.Failed() || f.Get("from") != "" || f.Get("to") != "" || f.Get("category") != "" ||
 		f.Get("tag") != "" || f.Get("lat") != "" || f.Get("lon") != ""
 	title := "Upcoming events"
-	if filtered {
+	switch {
+	case data.OrganizerName != "":
+		title = "Events by " + data.OrganizerName
+	case filtered:
 		title = "Search results"
 	}
 	u.render(w, r, status, "events", view{Title: title, Form: f, Data: data})
@@ -84,6 +96,7 @@ func (u *UI) searchQuery(f *form) (q url.Values, filtered bool) {
 	a := &apiQuery{values: url.Values{"limit": {strconv.Itoa(searchPageSize)}}}
 	a.set("q", strings.TrimSpace(f.Get("q")))
 	a.set("category", strings.TrimSpace(f.Get("category")))
+	a.set("organizer_id", strings.TrimSpace(f.Get("organizer_id")))
 	for _, tag := range splitTags(f.Get("tag")) {
 		a.values.Add("tag", tag)
 		a.filtered = true
@@ -200,6 +213,12 @@ type eventData struct {
 	Reminders []notification
 	// ICSURL is the event's calendar file.
 	ICSURL string
+	// Attendance is how the viewer attends the event.
+	Attendance viewerAttendance
+	// OrganizerURL lists the events of the event's organizer.
+	OrganizerURL string
+	// DefaultReminders name the reminders going gives, such as "1 day before".
+	DefaultReminders []string
 }
 
 // reminderOption is one reminder time offered on an event's page.
@@ -223,7 +242,13 @@ func (u *UI) eventPage(w http.ResponseWriter, r *http.Request, id string, f *for
 		return
 	}
 	now := u.now()
-	data := eventData{Event: e, Started: !e.StartsAt.After(now), ICSURL: "/api/v1/events/" + url.PathEscape(e.ID) + "/ics"}
+	data := eventData{
+		Event: e, Started: !e.StartsAt.After(now), ICSURL: "/api/v1/events/" + url.PathEscape(e.ID) + "/ics",
+		OrganizerURL: "/?" + url.Values{"organizer_id": {e.OrganizerID}}.Encode(),
+	}
+	for _, m := range e.DefaultReminders {
+		data.DefaultReminders = append(data.DefaultReminders, strings.ToLower(reminderLabel(&m)))
+	}
 	for _, o := range reminderChoices() {
 		data.Options = append(data.Options, reminderOption{
 			Value: strconv.Itoa(o.Minutes), Label: o.Label,
@@ -233,6 +258,7 @@ func (u *UI) eventPage(w http.ResponseWriter, r *http.Request, id string, f *for
 	me := u.me(r)
 	if me != nil {
 		data.Mine = me.ID == e.OrganizerID
+		data.Attendance = u.findAttendance(r, e.ID)
 		var list struct {
 			Items []notification `json:"items"`
 		}

@@ -2,8 +2,10 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +73,9 @@ func (u *UI) handleCancelReminder(w http.ResponseWriter, r *http.Request) {
 
 // myEventsData is the data of the "My events" page.
 type myEventsData struct {
+	// Attending are the events the account goes to, is interested in or waits for.
+	Attending attendingData
+	// Events are the events the account organizes.
 	Events []event
 	// Past tells whether events that have started are listed too.
 	Past bool
@@ -78,10 +83,16 @@ type myEventsData struct {
 	NextURL string
 }
 
-// handleMyEvents lists the events the account organizes.
+// handleMyEvents lists the events the account attends (a page of them, after the
+// attendance cursor in the query's attending) and those it organizes.
 func (u *UI) handleMyEvents(w http.ResponseWriter, r *http.Request) {
 	var me account
 	if err := u.authCall(r, http.MethodGet, "/api/v1/accounts/me", nil, &me); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	attending, err := u.attending(r, r.URL.Query().Get("attending"))
+	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
@@ -98,7 +109,7 @@ func (u *UI) handleMyEvents(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	data := myEventsData{Events: page.Items, Past: past}
+	data := myEventsData{Attending: attending, Events: page.Items, Past: past}
 	if page.NextCursor != nil {
 		next := url.Values{"cursor": {*page.NextCursor}}
 		if past {
@@ -118,10 +129,28 @@ type eventFormData struct {
 	Button  string
 }
 
+// ReminderFields are the names of the default reminders' inputs.
+func (eventFormData) ReminderFields() []string {
+	names := make([]string, maxDefaultReminders)
+	for i := range names {
+		names[i] = reminderFieldName(i)
+	}
+	return names
+}
+
+// ReminderUnits are the units the default reminders' inputs offer.
+func (eventFormData) ReminderUnits() []string {
+	names := make([]string, 0, len(reminderUnits))
+	for i := len(reminderUnits) - 1; i >= 0; i-- {
+		names = append(names, reminderUnits[i].Name)
+	}
+	return names
+}
+
 // eventFields maps the API's fields of an event to the event form's fields.
 func eventFields() formFields {
 	place := formField{"location_name", "Place"}
-	return formFields{
+	fields := formFields{
 		"title": {"title", "Title"}, "description": {"description", "Description"},
 		"starts_at": {"starts_at", "Start"}, "ends_at": {"ends_at", "End"}, "timezone": {"timezone", "Time zone"},
 		"location": place, "location.name": place, "location.address": {"location_address", "Address"},
@@ -129,6 +158,15 @@ func eventFields() formFields {
 		"online_url": {"online_url", "Online link"}, "category": {"category", "Category"},
 		"tags": {"tags", "Tags"}, "capacity": {"capacity", "Capacity"},
 	}
+	for i := range maxDefaultReminders {
+		name := reminderFieldName(i)
+		label := "Reminder " + strconv.Itoa(i+1)
+		for _, key := range []string{fmt.Sprintf("default_reminders[%d]", i), fmt.Sprintf("default_reminders.%d", i)} {
+			fields[key] = formField{name, label}
+		}
+	}
+	fields["default_reminders"] = formField{reminderFieldName(0), "Reminders"}
+	return fields
 }
 
 // newEventForm returns the data of the form that creates an event.
@@ -259,10 +297,14 @@ func (u *UI) handleDeleteEvent(w http.ResponseWriter, r *http.Request) {
 
 // eventFormNames are the fields of the event form.
 func eventFormNames() []string {
-	return []string{
+	names := []string{
 		"title", "description", "starts_at", "ends_at", "timezone", "location_name", "location_address",
 		"lat", "lon", "online_url", "category", "tags", "capacity",
 	}
+	for i := range maxDefaultReminders {
+		names = append(names, reminderFieldName(i), reminderFieldName(i)+"_unit")
+	}
+	return names
 }
 
 // eventFormOf returns the event form posted in r.
@@ -302,6 +344,14 @@ func (u *UI) eventValues(e event) url.Values {
 	if e.Capacity != nil {
 		v.Set("capacity", strconv.FormatInt(*e.Capacity, 10))
 	}
+	for i, m := range e.DefaultReminders {
+		if i >= maxDefaultReminders {
+			break
+		}
+		n, unit := reminderAmount(m)
+		v.Set(reminderFieldName(i), strconv.Itoa(n))
+		v.Set(reminderFieldName(i)+"_unit", unit)
+	}
 	return v
 }
 
@@ -336,6 +386,11 @@ func (u *UI) eventInput(f *form, prev *event) map[string]any {
 	eventTimes(f, body, tz, loc, prev)
 	body["location"] = eventLocation(f)
 	body["capacity"] = eventCapacity(f)
+	// default_reminders is sent only when the organizer gives some, or clears those the
+	// event has: an events service that does not know the field refuses it.
+	if reminders := eventDefaultReminders(f); len(reminders) > 0 || (prev != nil && len(prev.DefaultReminders) > 0) {
+		body["default_reminders"] = reminders
+	}
 	return body
 }
 
@@ -406,4 +461,69 @@ func eventCapacity(f *form) any {
 		return nil
 	}
 	return n
+}
+
+// Limits of an event's default reminders, as the API has them.
+const (
+	maxDefaultReminders = 3
+	// maxReminderMinutes is the earliest a reminder may be sent, in minutes before the
+	// start: 4 weeks.
+	maxReminderMinutes = 40320
+)
+
+// reminderUnits are the units of the default reminders' inputs, in minutes, largest first.
+var reminderUnits = []struct {
+	Name    string
+	Minutes int
+}{{"weeks", 10080}, {"days", 1440}, {"hours", 60}, {"minutes", 1}}
+
+// reminderFieldName names the input of the default reminder i (from 0): reminder_1 to
+// reminder_3; its unit is the select named that and "_unit".
+func reminderFieldName(i int) string { return "reminder_" + strconv.Itoa(i+1) }
+
+// reminderAmount expresses minutes in the largest unit that divides it: 1440 → 1 days.
+func reminderAmount(minutes int) (int, string) {
+	for _, u := range reminderUnits {
+		if minutes != 0 && minutes%u.Minutes == 0 {
+			return minutes / u.Minutes, u.Name
+		}
+	}
+	return minutes, "minutes"
+}
+
+// eventDefaultReminders returns the default reminders of the event form, in minutes before
+// the start, recording the inputs it cannot accept as errors. Empty inputs are skipped.
+func eventDefaultReminders(f *form) []int {
+	reminders := []int{}
+	for i := range maxDefaultReminders {
+		name := reminderFieldName(i)
+		label := "Reminder " + strconv.Itoa(i+1)
+		v := strings.TrimSpace(f.Get(name))
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			f.Fail(name, label+" must be a whole number, such as 2")
+			continue
+		}
+		unit := f.Get(name + "_unit")
+		per := 0
+		for _, u := range reminderUnits {
+			if u.Name == unit {
+				per = u.Minutes
+			}
+		}
+		switch {
+		case per == 0:
+			f.Fail(name, label+": choose minutes, hours, days or weeks")
+		case n > maxReminderMinutes/per:
+			f.Fail(name, label+" must be at most 4 weeks before the start")
+		case slices.Contains(reminders, n*per):
+			f.Fail(name, label+" is the same as another reminder")
+		default:
+			reminders = append(reminders, n*per)
+		}
+	}
+	return reminders
 }

@@ -16,6 +16,8 @@ type accountData struct {
 	// Section names the form of the page whose errors it shows: name, email, password or
 	// confirm (the request for a new confirmation link); "" for none.
 	Section string
+	// Calendar is the account's personal calendar feed.
+	Calendar calendarData
 }
 
 // handleAccount shows the account, its settings and, while its address is not confirmed,
@@ -38,7 +40,7 @@ func (u *UI) accountPage(w http.ResponseWriter, r *http.Request, status int, f *
 	if _, ok := f.Values["email"]; !ok {
 		f.Values.Set("email", a.Email)
 	}
-	u.render(w, r, status, "account", view{Title: "Your account", User: &a, Form: f, Data: accountData{Account: a, Section: section}})
+	u.render(w, r, status, "account", view{Title: "Your account", User: &a, Form: f, Data: accountData{Account: a, Section: section, Calendar: u.calendar(r)}})
 }
 
 // passwordCall makes an authenticated API call that carries the account's current password.

@@ -143,6 +143,7 @@ func TestCSRFProtectsEveryWrite(t *testing.T) {
 	h := newUI(t, web.Config{}, api)
 	for _, path := range []string{
 		"/signup", "/login", "/logout", "/account/delete", "/events/ev-1/reminders", "/reminders/n-1/cancel",
+		"/events/ev-1/attendance", "/events/ev-1/leave", "/account/calendar/rotate",
 		"/my/events/new", "/my/events/ev-1/edit", "/my/events/ev-1/delete",
 		"/account/name", "/account/email", "/account/password", "/account/confirmation-email", "/confirm-email",
 		"/consent/" + fakeConsentToken,

@@ -38,6 +38,7 @@ func (u *UI) parseTemplates(fsys fs.FS) (map[string]*template.Template, error) {
 		"pathEsc":  url.PathEscape,
 		"query":    url.QueryEscape,
 		"field":    field,
+		"add":      func(a, b int) int { return a + b },
 	}
 	pages := make(map[string]*template.Template, len(pageNames()))
 	for _, name := range pageNames() {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 var update = flag.Bool("update", false, "write the screenshots of TestScreenshots to docs/screenshots")
 
 // TestScreenshots takes the screenshots of the README: the event list with a few events,
-// and an event's page. With -update it writes them to docs/screenshots; without, it only
+// and an event's page, on a desktop and on a phone. With -update it writes them to docs/screenshots; without, it only
 // checks that they can be taken.
 func TestScreenshots(t *testing.T) {
 	b := startBrowser(t)
@@ -70,26 +71,48 @@ func TestScreenshots(t *testing.T) {
 		"category": "sport", "tags": []string{"running"},
 	})
 
+	// A few people go to the jazz night and one is interested, so that its counts show.
+	for i, name := range []string{"Jonas", "Priya", "Tomás", "Ines"} {
+		token := api.signUp(name, strings.ToLower(name[:2])+"@example.com", "a long enough password")
+		status := "going"
+		if i == 3 {
+			status = "interested"
+		}
+		api.do("PUT", "/api/v1/events/"+jazzID+"/attendance", token, map[string]string{"status": status}, nil, http.StatusOK)
+	}
+
 	// A visitor's view of the list; a logged-in person's view of an event.
 	b.step("viewport", chromedp.EmulateViewport(1280, 900))
 	b.open("/")
-	shoot(t, b, "events.png")
+	shoot(t, b, "events.png", false)
 
 	b.open("/login")
 	b.fill("#f-email", "mara@example.com")
 	b.fill("#f-password", "a long enough password")
 	b.click(`form[action="/login"] button[type="submit"]`, http.StatusOK)
 	b.open("/events/" + jazzID)
-	shoot(t, b, "event.png")
+	shoot(t, b, "event.png", false)
+
+	// The first screen of a phone: the event (going and reminding on it) and the list.
+	b.step("phone viewport", chromedp.EmulateViewport(phoneWidth, phoneHeight, chromedp.EmulateMobile, chromedp.EmulateScale(2)))
+	b.open("/events/" + jazzID)
+	shoot(t, b, "phone-event.png", true)
+	b.open("/")
+	shoot(t, b, "phone-events.png", true)
 }
 
-// shoot takes a screenshot of the whole page and, with -update, writes it to
-// docs/screenshots/name.
-func shoot(t *testing.T, b *browser, name string) {
+// shoot takes a screenshot and, with -update, writes it to docs/screenshots/name: of the
+// whole page, or with phone of the first screen of a phone (EmulateViewport with
+// phoneWidth and phoneHeight at scale 2).
+func shoot(t *testing.T, b *browser, name string, phone bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
-	img, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	capture, minWidth, minHeight := chromedp.FullScreenshot(100), 1000, 600
+	if phone {
+		capture, minWidth, minHeight = chromedp.CaptureScreenshot(), 2*phoneWidth, 2*phoneHeight
+	}
+	img, err := chromedp.Run(ctx, capture)
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -97,7 +120,7 @@ func shoot(t *testing.T, b *browser, name string) {
 	if err != nil {
 		t.Fatalf("screenshot %s is no PNG: %v", name, err)
 	}
-	if cfg.Width < 1000 || cfg.Height < 600 {
+	if cfg.Width < minWidth || cfg.Height < minHeight {
 		t.Errorf("screenshot %s is %dx%d, smaller than the viewport", name, cfg.Width, cfg.Height)
 	}
 	if !*update {

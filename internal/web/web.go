@@ -153,6 +153,8 @@ func (u *UI) buildHandler() http.Handler {
 	mux.HandleFunc("GET /{$}", u.handleEvents)
 	mux.HandleFunc("GET /events/{id}", u.handleEvent)
 	mux.HandleFunc("POST /events/{id}/reminders", u.handleRemind)
+	mux.HandleFunc("POST /events/{id}/attendance", u.handleAttend)
+	mux.HandleFunc("POST /events/{id}/leave", u.handleLeave)
 
 	mux.HandleFunc("GET /signup", u.handleSignUpForm)
 	mux.HandleFunc("POST /signup", u.handleSignUp)
@@ -168,6 +170,7 @@ func (u *UI) buildHandler() http.Handler {
 	mux.HandleFunc("POST /account/email", u.handleChangeEmail)
 	mux.HandleFunc("POST /account/password", u.handleChangePassword)
 	mux.HandleFunc("POST /account/confirmation-email", u.handleResendConfirmation)
+	mux.HandleFunc("POST /account/calendar/rotate", u.handleRotateCalendar)
 	mux.HandleFunc("GET /account/delete", u.handleDeleteAccountForm)
 	mux.HandleFunc("POST /account/delete", u.handleDeleteAccount)
 	mux.HandleFunc("GET /confirm-email", u.handleConfirmEmailForm)
@@ -413,6 +416,11 @@ var flashMessages = map[string]string{
 	"password-changed": "Your new password is set. You are logged out everywhere else; this browser stays logged in.",
 	"consent-accepted": "Thank you: you accepted these reminders.",
 	"consent-declined": "Done: you declined these reminders. EventPost will not email them to you.",
+	"going":            "You are going. See you there!",
+	"waitlisted":       "The event is full: you are on the waitlist. You will get an email if a place frees up.",
+	"interested":       "Marked as interested.",
+	"left":             "Done: you are no longer on this event's list.",
+	"calendar-rotated": "Your calendar feed has a new address. The old one no longer works: subscribe again with the new one.",
 }
 
 // flashMessage returns the flash message of code, "" for an unknown code.

@@ -82,6 +82,32 @@
     at.addEventListener('input', function () { custom.checked = true; });
   }
 
+  // "Copy" buttons copy the value of the input they name; without script the input is
+  // read-only text to select.
+  each('button[data-copy]', function (btn) {
+    var input = document.getElementById(btn.getAttribute('data-copy'));
+    var status = document.getElementById('copy-status');
+    if (!input) { return; }
+    btn.hidden = false;
+    input.addEventListener('focus', function () { input.select(); });
+    btn.addEventListener('click', function () {
+      var done = function () { if (status) { status.textContent = 'Copied.'; } };
+      var fallback = function () {
+        input.focus();
+        input.select();
+        try {
+          if (document.execCommand('copy')) { done(); return; }
+        } catch (e) { /* fall through */ }
+        if (status) { status.textContent = 'Select the address and copy it.'; }
+      };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(input.value).then(done, fallback);
+      } else {
+        fallback();
+      }
+    });
+  });
+
   // Move the focus to a form's error summary, so that it is read out first.
   var summary = document.querySelector('[data-focus-on-load]');
   if (summary) { summary.focus(); }
