@@ -1,6 +1,7 @@
 package httpx_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/eventpost/eventpost/internal/platform/httpx"
@@ -37,5 +38,44 @@ func TestNoneMatchFails(t *testing.T) {
 	}
 	if !httpx.NoneMatchFails(`W/"abc"`, `"abc"`) {
 		t.Error("a weak tag does not match the strong current ETag with the same opaque tag")
+	}
+}
+
+// FuzzNoneMatchFails feeds arbitrary If-None-Match values: no panic, and a value that ends
+// with the current tag after a comma always matches unless an open quote swallows it.
+func FuzzNoneMatchFails(f *testing.F) {
+	for _, s := range []string{`"a"`, `W/"a", "b"`, `*`, `"`, `W/`, `"a,b"`, ",,,", `W/"\"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		const etag = `W/"cur"`
+		httpx.NoneMatchFails(header, etag)
+		if strings.Count(header, `"`)%2 == 0 && !strings.Contains(header, "W/\"") && validList(header) {
+			if !httpx.NoneMatchFails(header+`, "cur"`, etag) {
+				t.Errorf("%q followed by the current tag does not match", header)
+			}
+		}
+	})
+}
+
+// validList reports whether s is a comma-separated list of quoted strong tags (possibly
+// empty), which NoneMatchFails reads to its end.
+func validList(s string) bool {
+	for {
+		s = strings.TrimLeft(s, " \t,")
+		if s == "" {
+			return true
+		}
+		if s[0] != '"' {
+			return false
+		}
+		end := strings.IndexByte(s[1:], '"')
+		if end < 0 {
+			return false
+		}
+		s = s[end+2:]
+		if s != "" && s[0] != ',' && s[0] != ' ' && s[0] != '\t' {
+			return false
+		}
 	}
 }
