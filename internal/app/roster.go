@@ -121,7 +121,9 @@ func buildEvents[S events.Store](st S, d serviceDeps) (built, error) {
 }
 
 func buildNotifications[S notifications.Store](st S, d serviceDeps) (built, error) {
-	svc, err := notifications.New(cmp.Or(d.cfg.Notifications, notifications.DefaultConfig()), notifications.Deps{
+	nc := cmp.Or(d.cfg.Notifications, notifications.DefaultConfig())
+	nc.PublicURL = d.cfg.PublicURL
+	svc, err := notifications.New(nc, notifications.Deps{
 		Store: st, Events: notifications.NewHTTPEventSource(d.balancer, nil, d.keys.signer),
 		Common: d.common(), Verifier: d.keys.verifier,
 	})

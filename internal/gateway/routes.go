@@ -91,6 +91,9 @@ func Routes() []Route {
 		{http.MethodGet, "/api/v1/consents/{token}", notif, AuthNone},
 		{http.MethodPost, "/api/v1/consents/{token}", notif, AuthNone},
 		{http.MethodPost, "/api/v1/unsubscribe/{token}", notif, AuthNone},
+		{http.MethodGet, "/api/v1/accounts/me/calendar", notif, AuthRequired},
+		{http.MethodPost, "/api/v1/accounts/me/calendar/rotate", notif, AuthRequired},
+		{http.MethodGet, "/api/v1/calendars/{token}", notif, AuthNone},
 
 		{http.MethodGet, "/api/v1/openapi.json", gw, AuthNone},
 		{http.MethodGet, "/healthz", gw, AuthNone},

@@ -65,8 +65,8 @@ func (s *Service) handleAccountChanged(ctx context.Context, m broker.Message, p 
 	return nil
 }
 
-// handleAccountDeleted deletes every reminder of the deleted account, its copy and its
-// recipients.
+// handleAccountDeleted deletes every reminder of the deleted account, its copy, its
+// recipients, its calendar feed and the copies of its attendances.
 func (s *Service) handleAccountDeleted(ctx context.Context, m broker.Message, p messages.AccountDeleted) error {
 	if p.AccountID == "" {
 		return broker.Permanent(fmt.Errorf("account.deleted %s: no account_id", m.ID))
@@ -78,6 +78,9 @@ func (s *Service) handleAccountDeleted(ctx context.Context, m broker.Message, p 
 		}
 		// The account's row goes first: creations lock it first too.
 		if err := tx.DeleteAccount(ctx, p.AccountID); err != nil {
+			return err
+		}
+		if err := tx.DeleteAccountCalendar(ctx, p.AccountID); err != nil {
 			return err
 		}
 		n, err := tx.DeleteAccountReminders(ctx, p.AccountID)
@@ -189,8 +192,8 @@ func (s *Service) eventMails(ctx context.Context, tx Tx, kind messages.EmailKind
 	return mails, nil
 }
 
-// handleEventDeleted cancels every scheduled reminder of the deleted event and emails its
-// owner, except the organizer's own reminders when the organizer's account was deleted:
+// handleEventDeleted marks the snapshot of the deleted event deleted (the calendar feeds
+// show it cancelled), cancels every scheduled reminder of it and emails its owner, except the organizer's own reminders when the organizer's account was deleted:
 // those are deleted without a word.
 func (s *Service) handleEventDeleted(ctx context.Context, m broker.Message, p messages.EventDeleted) error {
 	ev := normalizeEvent(p.Event)
@@ -201,6 +204,10 @@ func (s *Service) handleEventDeleted(ctx context.Context, m broker.Message, p me
 			}
 		} else {
 			ev = old
+		}
+		// Calendar feeds show the event as cancelled for CancelledRetention from now.
+		if err := tx.MarkSnapshotDeleted(ctx, ev.ID, s.clock()); err != nil {
+			return nil, err
 		}
 		return s.cancelReminders(ctx, tx, ev, p.Reason)
 	})

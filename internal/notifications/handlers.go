@@ -3,9 +3,11 @@ package notifications
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/httpx"
+	"github.com/eventpost/eventpost/internal/platform/ics"
 	"github.com/eventpost/eventpost/internal/platform/idempotency"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
@@ -26,9 +28,13 @@ func (s *Service) routes(v *svcauth.Verifier) http.Handler {
 		"DELETE /api/v1/notifications/{id}": httpx.WithCaller(s.handleDelete),
 		// The consent page and the unsubscribe link need no login: the token in the path is
 		// the credential (the gateway routes them without authentication).
-		"GET /api/v1/consents/{token}":     s.handleConsent,
-		"POST /api/v1/consents/{token}":    httpx.WithBody(s.handleDecide),
-		"POST /api/v1/unsubscribe/{token}": s.handleUnsubscribe,
+		"GET /api/v1/consents/{token}":             s.handleConsent,
+		"POST /api/v1/consents/{token}":            httpx.WithBody(s.handleDecide),
+		"POST /api/v1/unsubscribe/{token}":         s.handleUnsubscribe,
+		"GET /api/v1/accounts/me/calendar":         httpx.WithCaller(s.handleCalendarURL),
+		"POST /api/v1/accounts/me/calendar/rotate": httpx.WithCaller(s.handleRotateCalendar),
+		// The feed's URL is its credential: calendar apps subscribe to it without a login.
+		"GET /api/v1/calendars/{token}": s.handleCalendarFeed,
 	}, httpx.Options{
 		Log: s.log, Registry: s.reg, Verifier: v,
 		Checks: []httpx.Check{httpx.DatabaseCheck(s.store.Ping)},
@@ -42,6 +48,7 @@ var errorRules = []problem.Rule{
 	{Err: ErrNotFound, Status: http.StatusNotFound},
 	{Err: ErrEventNotFound, Status: http.StatusNotFound},
 	{Err: ErrConsentNotFound, Status: http.StatusNotFound},
+	{Err: ErrFeedNotFound, Status: http.StatusNotFound},
 }
 
 // convertError turns the service's typed errors into problems: a duplicate reminder is 409,
@@ -175,4 +182,49 @@ func (s *Service) handleGet(w http.ResponseWriter, r *http.Request, caller httpx
 
 func (s *Service) handleDelete(w http.ResponseWriter, r *http.Request, caller httpx.Caller) error {
 	return httpx.NoContent(w, s.Cancel(r.Context(), caller.AccountID, r.PathValue("id")))
+}
+
+// calendarJSON is the CalendarFeed of the public API.
+type calendarJSON struct {
+	URL string `json:"url"`
+}
+
+func (s *Service) handleCalendarURL(w http.ResponseWriter, r *http.Request, caller httpx.Caller) error {
+	u, err := s.CalendarURL(r.Context(), caller.AccountID)
+	return httpx.Reply(w, http.StatusOK, calendarJSON{URL: u}, err)
+}
+
+func (s *Service) handleRotateCalendar(w http.ResponseWriter, r *http.Request, caller httpx.Caller) error {
+	u, err := s.RotateCalendar(r.Context(), caller.AccountID)
+	return httpx.Reply(w, http.StatusOK, calendarJSON{URL: u}, err)
+}
+
+// feedCacheControl lets the subscriber's own cache keep the feed for 5 minutes, as often as
+// calendar apps poll anyway, and forbids shared caches: the feed is one person's. After
+// that the app revalidates with If-None-Match, which costs a 304.
+const feedCacheControl = "private, max-age=300"
+
+// handleCalendarFeed serves a calendar feed; a request whose If-None-Match names the feed's
+// current ETag is answered 304 from one query, without rendering.
+func (s *Service) handleCalendarFeed(w http.ResponseWriter, r *http.Request) error {
+	var unchanged func(string) bool
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		unchanged = func(etag string) bool { return httpx.NoneMatchFails(inm, etag) }
+	}
+	f, err := s.CalendarFeed(r.Context(), r.PathValue("token"), unchanged)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("ETag", f.ETag)
+	h.Set("Cache-Control", feedCacheControl)
+	if f.Body == nil {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	h.Set("Content-Type", ics.Publish.ContentType())
+	h.Set("Content-Length", strconv.Itoa(len(f.Body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(f.Body)
+	return nil
 }

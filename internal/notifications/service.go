@@ -41,6 +41,8 @@ var (
 	ErrAccountUnknown = errors.New("account unknown")
 	// ErrConsentNotFound: no such recipient, or no such consent token.
 	ErrConsentNotFound = errors.New("consent not found")
+	// ErrFeedNotFound: no calendar feed has that token (never had, or rotated away).
+	ErrFeedNotFound = errors.New("calendar feed not found")
 )
 
 // Limits of a reminder.
@@ -56,6 +58,10 @@ const (
 // Config tunes the notifications service.
 // A field with an env tag is read from EVENTPOST_NOTIFICATIONS_<tag> by the host process (see envconf).
 type Config struct {
+	// PublicURL is the base URL users reach EventPost at (the app's EVENTPOST_PUBLIC_URL): a
+	// calendar feed's URL is PublicURL + "/api/v1/calendars/" + token, an event's page
+	// PublicURL + "/events/" + id, and the UIDs of a feed's events are on its host.
+	PublicURL string
 	// PollInterval is how often the scheduler looks for due reminders even when no timer or
 	// wake-up tells it to: a safety net for reminders added by other replicas and for clock
 	// jumps. Default 1s.
@@ -75,7 +81,7 @@ type Config struct {
 // DefaultConfig returns the configuration the service runs with unless told otherwise.
 func DefaultConfig() Config {
 	return Config{
-		PollInterval: time.Second, ClaimBatch: 100,
+		PublicURL: "http://localhost:8080", PollInterval: time.Second, ClaimBatch: 100,
 		MaxPendingReminders: 500, MaxConsentRequests: 20, ConsentRequestWindow: 24 * time.Hour,
 	}
 }
@@ -87,6 +93,9 @@ func (cfg Config) withDefaults() Config {
 		if *v <= 0 {
 			*v = d
 		}
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = def.PublicURL
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = def.PollInterval

@@ -160,6 +160,58 @@ type Store interface {
 	// state from to state to, and reports false, changing nothing, when it is not in from.
 	// Guarded by the current state, it is idempotent.
 	Transition(ctx context.Context, id string, from, to Status, sentAt *time.Time, lastError string) (bool, error)
+
+	// CalendarToken returns the token of accountID's calendar feed, storing token, made at
+	// now, as it when the account has no feed yet.
+	CalendarToken(ctx context.Context, accountID, token string, now time.Time) (string, error)
+	// RotateCalendarToken makes token, made at now, the token of accountID's calendar feed in
+	// place of any other.
+	RotateCalendarToken(ctx context.Context, accountID, token string, now time.Time) error
+	// CalendarOwner returns the owner of the calendar feed whose token is token, or
+	// ErrFeedNotFound: one lookup of the token's unique index.
+	CalendarOwner(ctx context.Context, token string) (FeedOwner, error)
+	// CalendarState returns, in one query, what accountID's calendar feed shows in brief (see
+	// FeedState), counting the events deleted after deletedSince.
+	CalendarState(ctx context.Context, accountID string, deletedSince time.Time) (FeedState, error)
+	// CalendarEvents returns the events of accountID's calendar feed (see FeedState), soonest
+	// first, and its pending reminders, by event, SendAt and ID.
+	CalendarEvents(ctx context.Context, accountID string, deletedSince time.Time) ([]FeedEvent, []FeedReminder, error)
+}
+
+// FeedOwner is the account a calendar feed belongs to.
+type FeedOwner struct {
+	AccountID string
+	// DisplayName is the account's name as account.changed told it; "" when unknown.
+	DisplayName string
+}
+
+// FeedState is what an account's calendar feed shows, in brief, and all its ETag is made of.
+// The feed's events are those the account is going to (attendances.status going) or holds a
+// pending (scheduled or awaiting_consent) reminder for, and those deleted after a given time
+// that it was going to or had a reminder for (cancelled by the deletion); Events holds their
+// ID, UpdatedAt and DeletedAt only. Reminders are the account's pending reminders, with
+// their ID, EventID, SendAt and Status only. Both are ordered by ID.
+type FeedState struct {
+	Events    []FeedEvent
+	Reminders []FeedReminder
+}
+
+// FeedEvent is an event of a calendar feed.
+type FeedEvent struct {
+	Event messages.Event
+	// DeletedAt is when event.deleted told of the event; nil while it exists.
+	DeletedAt *time.Time
+}
+
+// FeedReminder is what a calendar feed shows of a pending reminder: a VALARM.
+type FeedReminder struct {
+	ID      string
+	EventID string
+	SendAt  time.Time
+	// MinutesBefore is set on a reminder relative to the event's start.
+	MinutesBefore *int
+	Note          string
+	Status        Status
 }
 
 // Tx is what the service does within one Store.Update transaction. The reminders and
@@ -191,6 +243,12 @@ type Tx interface {
 	// DeleteAccountReminders deletes every reminder owned by accountID, and the snapshots
 	// no reminder refers to any more, and returns how many reminders it deleted.
 	DeleteAccountReminders(ctx context.Context, accountID string) (int, error)
+	// DeleteAccountCalendar deletes accountID's calendar feed and the copies of its
+	// attendances.
+	DeleteAccountCalendar(ctx context.Context, accountID string) error
+	// MarkSnapshotDeleted records at as when the event eventID was deleted, unless a time is
+	// recorded already; a missing snapshot is not an error.
+	MarkSnapshotDeleted(ctx context.Context, eventID string, at time.Time) error
 
 	// KeepSnapshot stores ev as the snapshot of its event unless the stored one is not older,
 	// and locks it (PostgreSQL) until the transaction ends.

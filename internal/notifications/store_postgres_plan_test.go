@@ -21,7 +21,8 @@ var planBase = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // seedReminders fills the database of s with events snapshots and n reminders, one second
 // apart from planBase, spread over accounts and events; every scheduledEvery-th one is
-// scheduled and the others sent (1: all scheduled). It returns after VACUUM ANALYZE.
+// scheduled and the others sent (1: all scheduled). Every account has a copy, a calendar
+// feed (token "token-<n>") and, all told, n attendances (a third of them going). It returns after VACUUM ANALYZE.
 func seedReminders(t testing.TB, db *sql.DB, events, accounts, n, scheduledEvery int) {
 	t.Helper()
 	ctx := context.Background()
@@ -44,6 +45,14 @@ func seedReminders(t testing.TB, db *sql.DB, events, accounts, n, scheduledEvery
 				$3 + g * 1000000::bigint, '', CASE WHEN g % $4 = 0 THEN 'scheduled' ELSE 'sent' END, $3
 			FROM generate_series(1, $5) g`,
 			[]any{accounts, events, database.Micros(planBase), scheduledEvery, n}},
+		{`INSERT INTO attendances (account_id, event_id, status, version)
+			SELECT 'acct-' || (g % $1), 'ev-' || (g % $2 + 1), CASE WHEN g % 3 = 0 THEN 'going' ELSE 'interested' END, 1
+			FROM generate_series(1, $3) g ON CONFLICT DO NOTHING`, []any{accounts, events, n}},
+		{`INSERT INTO calendar_feeds (account_id, token, created_at)
+			SELECT 'acct-' || g, 'token-' || g, 0 FROM generate_series(0, $1 - 1) g`, []any{accounts}},
+		{`INSERT INTO accounts (account_id, email, email_verified, display_name, version)
+			SELECT 'acct-' || g, 'a' || g || '@example.com', true, 'Name ' || g, 1 FROM generate_series(0, $1 - 1) g`,
+			[]any{accounts}},
 		{`VACUUM ANALYZE`, nil},
 	}
 	for _, st := range stmts {
@@ -87,6 +96,10 @@ func TestPostgresQueriesUseIndexes(t *testing.T) {
 		{"Tx.Reminder", selectReminders + ` WHERE r.id = ?` + forUpdate.clause(d, "r"), []any{"0190a000-0000-7000-8000-000000000001"}},
 		{"ListReminders", "", nil},
 		{"ListReminders by status and event", "", nil},
+		{"CalendarOwner", feedOwnerQuery, []any{"token-7"}},
+		{"CalendarState", feedStateQuery, []any{"acct-7", "acct-7", database.Micros(planBase), "acct-7"}},
+		{"CalendarEvents", feedEventsQuery, []any{"acct-7", "acct-7", database.Micros(planBase)}},
+		{"CalendarEvents reminders", feedRemindersQuery, []any{"acct-7"}},
 	}
 	queries[5].query, queries[5].args = list(ListFilter{AccountID: "acct-7"})
 	queries[6].query, queries[6].args = list(ListFilter{AccountID: "acct-7", Status: StatusScheduled, EventID: "ev-8"})

@@ -13,6 +13,8 @@ func TestLoggedPathHidesLinkTokens(t *testing.T) {
 		"/consent/abc":                    "/consent/REDACTED",
 		"/unsubscribe/abc":                "/unsubscribe/REDACTED",
 		"/unsubscribe/":                   "/unsubscribe/",
+		"/api/v1/calendars/abc_DEF-123":   "/api/v1/calendars/REDACTED",
+		"/api/v1/accounts/me/calendar":    "/api/v1/accounts/me/calendar",
 		"/api/v1/events/123":              "/api/v1/events/123",
 		"/api/v1/notifications":           "/api/v1/notifications",
 		"/consents":                       "/consents",

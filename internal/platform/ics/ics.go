@@ -1,5 +1,6 @@
 // Package ics renders events as RFC 5545 iCalendar documents, for the events service's .ics
-// export and the calendar attachments of emails. Every VEVENT carries a UID that never
+// export, the calendar attachments of emails and the notifications service's personal
+// calendar feeds (RenderFeed, with a VALARM per reminder). Every VEVENT carries a UID that never
 // changes (the event's ID on EventPost's public host), a SEQUENCE that the events service
 // raises whenever a field a calendar shows changes, LAST-MODIFIED, DTSTAMP and a DTEND.
 package ics
@@ -116,12 +117,29 @@ func RenderCancel(e Event, o Options) []byte {
 
 func render(e Event, o Options, m Method, cancelled bool) []byte {
 	var b bytes.Buffer
-	line := func(name, value string) { writeFolded(&b, name+":"+value) }
+	writeHeader(&b, m, "")
+	writeEvent(&b, e, o, cancelled, nil)
+	writeFolded(&b, "END:VCALENDAR")
+	return b.Bytes()
+}
+
+// writeHeader writes the opening of a calendar of method m, named name when name is not "".
+func writeHeader(b *bytes.Buffer, m Method, name string) {
+	line := func(name, value string) { writeFolded(b, name+":"+value) }
 	line("BEGIN", "VCALENDAR")
 	line("VERSION", "2.0")
 	line("PRODID", "-//EventPost//EventPost 1//EN")
 	line("CALSCALE", "GREGORIAN")
 	line("METHOD", string(m))
+	if name != "" {
+		line("X-WR-CALNAME", Escape(name))
+	}
+}
+
+// writeEvent writes e as one VEVENT, cancelled or not, with alarms: the one place every
+// VEVENT EventPost emits is written.
+func writeEvent(b *bytes.Buffer, e Event, o Options, cancelled bool, alarms []Alarm) {
+	line := func(name, value string) { writeFolded(b, name+":"+value) }
 	line("BEGIN", "VEVENT")
 	line("UID", Escape(UID(e.ID, o.Host)))
 	line("SEQUENCE", strconv.Itoa(max(e.Sequence, 0)))
@@ -152,8 +170,71 @@ func render(e Event, o Options, m Method, cancelled bool) []byte {
 	if !e.UpdatedAt.IsZero() {
 		line("LAST-MODIFIED", utc(e.UpdatedAt))
 	}
+	for _, a := range alarms {
+		line("BEGIN", "VALARM")
+		line("ACTION", "DISPLAY")
+		desc := a.Description
+		if desc == "" {
+			desc = e.Title
+		}
+		line("DESCRIPTION", Escape(desc))
+		if a.MinutesBefore != nil {
+			line("TRIGGER", fmt.Sprintf("-PT%dM", max(*a.MinutesBefore, 0)))
+		} else {
+			line("TRIGGER;VALUE=DATE-TIME", utc(a.At))
+		}
+		line("END", "VALARM")
+	}
 	line("END", "VEVENT")
-	line("END", "VCALENDAR")
+}
+
+// Alarm is a VALARM of an event in a feed: a reminder, relative to the event's start when
+// MinutesBefore is set, else at the absolute time At.
+type Alarm struct {
+	// Description is what the alarm shows; "" shows the event's title.
+	Description   string
+	MinutesBefore *int
+	At            time.Time
+}
+
+// Entry is one event of a feed (see RenderFeed).
+type Entry struct {
+	Event Event
+	// EventURL is the event's page (see Options.EventURL).
+	EventURL string
+	// Cancelled writes the event as RenderCancelled does: STATUS:CANCELLED, SEQUENCE one
+	// higher than Event.Sequence.
+	Cancelled bool
+	// Alarms are the event's VALARMs.
+	Alarms []Alarm
+}
+
+// FeedOptions are what a feed says beyond its events.
+type FeedOptions struct {
+	// Name is the X-WR-CALNAME, the name calendar apps show for a subscription; "" writes
+	// none.
+	Name string
+	// Host makes the UIDs, as Options.Host.
+	Host string
+	// Stamp is the DTSTAMP of every VEVENT.
+	Stamp time.Time
+}
+
+// RenderFeed returns a calendar with METHOD:PUBLISH holding one VEVENT per entry, each
+// written as Render (or RenderCancelled, for a cancelled entry) writes it, with its alarms:
+// a calendar subscription.
+func RenderFeed(entries []Entry, o FeedOptions) []byte {
+	var b bytes.Buffer
+	b.Grow(256 + 700*len(entries))
+	writeHeader(&b, Publish, o.Name)
+	for _, en := range entries {
+		e := en.Event
+		if en.Cancelled {
+			e.Sequence++
+		}
+		writeEvent(&b, e, Options{Host: o.Host, EventURL: en.EventURL, Stamp: o.Stamp}, en.Cancelled, en.Alarms)
+	}
+	writeFolded(&b, "END:VCALENDAR")
 	return b.Bytes()
 }
 
