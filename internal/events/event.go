@@ -50,8 +50,12 @@ type Event struct {
 	Category    *string    `json:"category"`
 	Tags        []string   `json:"tags"`
 	Capacity    *int64     `json:"capacity"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
+	// DefaultReminders are the reminders, in minutes before the start, that a person who
+	// becomes going gets (in the notifications service, as their own); never nil, in the
+	// order the organizer gave them.
+	DefaultReminders []int     `json:"default_reminders"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 	// Sequence is the calendar SEQUENCE: it rises whenever a field a calendar shows changes.
 	Sequence int `json:"sequence"`
 	// GoingCount and InterestedCount count the attendances of the event that are going and

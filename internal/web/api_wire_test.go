@@ -7,8 +7,9 @@ import (
 )
 
 // TestEventReadsTheRESTEvent checks that the web UI reads the public API's Event field for
-// field, but the attendance counts and the organizer, which it does not show yet.
+// field, but the attendance counts, the organizer and the default reminders, which it does not
+// show yet.
 func TestEventReadsTheRESTEvent(t *testing.T) {
 	wiretest.Check[event](t, wiretest.Event(), "going_count", "interested_count", "spots_left",
-		"organizer.id", "organizer.display_name")
+		"organizer.id", "organizer.display_name", "default_reminders")
 }

@@ -50,6 +50,8 @@ func Run(t *testing.T, open func(t *testing.T) notifications.Store) {
 		{"AccountQueries", testAccountQueries},
 		{"CancelUnconsented", testCancelUnconsented},
 		{"ClaimDueDecides", testClaimDueDecides},
+		{"Attendances", testAttendances},
+		{"CancelDefaultReminders", testCancelDefaultReminders},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
