@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) events.Store) {
 	t.Run("attendance", func(t *testing.T) { testAttendance(t, open) })
 	t.Run("concurrent attendance keeps the capacity", func(t *testing.T) { testConcurrentAttendance(t, open) })
 	t.Run("accounts", func(t *testing.T) { testAccounts(t, open) })
+	t.Run("attendance changes are announced", func(t *testing.T) { testAttendanceAnnounced(t, open) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Fatal(err)
