@@ -52,7 +52,8 @@ type Event struct {
 	Capacity    *int64     `json:"capacity"`
 	// DefaultReminders are the reminders, in minutes before the start, that a person who
 	// becomes going gets (in the notifications service, as their own); never nil, in the
-	// order the organizer gave them.
+	// order the organizer gave them. A change applies to people who go later: those going
+	// keep the reminders they got. Not calendar-visible: a change does not raise Sequence.
 	DefaultReminders []int     `json:"default_reminders"`
 	CreatedAt        time.Time `json:"created_at"`
 	UpdatedAt        time.Time `json:"updated_at"`
