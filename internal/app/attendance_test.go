@@ -3,27 +3,37 @@ package app_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/eventpost/eventpost/internal/app"
+	"github.com/eventpost/eventpost/internal/platform/discovery"
+	"github.com/eventpost/eventpost/internal/platform/smtptest"
 )
 
 // attendancePeople and attendancePlaces size TestAttendanceThroughTheGateway, as in the store
 // contract suite (200 sign-ups take about 6 s here).
 const attendancePeople, attendancePlaces = 200, 50
 
-// TestAttendanceThroughTheGateway has attendancePeople people go to an event with
-// attendancePlaces places at once, through the gateway of the all-in-one system: exactly
-// attendancePlaces are going, the others waitlisted at positions 1 to N without gaps; when
-// one going person leaves, the first waitlisted is going.
+// TestAttendanceThroughTheGateway runs attendanceStory through the gateway of the all-in-one
+// system.
 func TestAttendanceThroughTheGateway(t *testing.T) {
 	// 200 requests at once make the gateway dial connections to the events service that it
 	// may never use; a server's graceful shutdown waits up to 5 s for such new connections, so
 	// the system gets more time to stop than the default.
-	c, _, _ := startSystemWith(t, func(cfg *app.Config) { cfg.ShutdownTimeout = 15 * time.Second })
-	c.mail = nil // the addresses need no confirmation here
+	c, smtp, _ := startSystemWith(t, func(cfg *app.Config) { cfg.ShutdownTimeout = 15 * time.Second })
+	attendanceStory(t, c, smtp)
+}
+
+// attendanceStory has attendancePeople people go to an event with attendancePlaces places at
+// once: exactly attendancePlaces are going, the others waitlisted at positions 1 to N
+// without gaps; when one going person leaves, the first waitlisted is going and gets one
+// waitlist_promoted email (their address confirmed first).
+func attendanceStory(t *testing.T, c *client, smtp *smtptest.Server) {
+	c.mail = nil // the addresses need no confirmation here, but the first waitlisted person's
+	defer func() { c.mail = smtp }()
 	organizer, _ := c.signUpAndLogIn("organizer@example.com", "Organizer")
 	ev := c.must(201, "POST", "/api/v1/events", organizer, map[string]any{
 		"title": "Small room", "starts_at": rfc3339(time.Now().Add(48 * time.Hour)), "capacity": attendancePlaces,
@@ -104,8 +114,25 @@ func TestAttendanceThroughTheGateway(t *testing.T) {
 		t.Errorf("the full event: going_count %v, interested_count %v, spots_left %v", got["going_count"], got["interested_count"], got["spots_left"])
 	}
 
-	c.must(204, "DELETE", "/api/v1/events/"+id+"/attendance", tokens[going[0]], nil)
+	// The first waitlisted person confirms the address and renames the account; the organizer
+	// seeing the new name tells that the events service's copy of the account, which says
+	// whether the address is confirmed, is as new as the confirmation.
 	first := waitlist[1]
+	firstEmail := fmt.Sprintf("person%03d@example.com", first)
+	c.mail = smtp
+	c.confirmAddress(firstEmail)
+	c.must(200, "PATCH", "/api/v1/accounts/me", tokens[first], map[string]any{"display_name": "First in line"})
+	eventually(t, 30*time.Second, "the events service knowing the first waitlisted person's new name", func() bool {
+		page := c.must(200, "GET", "/api/v1/events/"+id+"/attendees?limit=100", organizer, nil)
+		for _, a := range page["items"].([]any) {
+			if a.(map[string]any)["display_name"] == "First in line" {
+				return true
+			}
+		}
+		return false
+	})
+
+	c.must(204, "DELETE", "/api/v1/events/"+id+"/attendance", tokens[going[0]], nil)
 	mine := c.must(200, "GET", "/api/v1/accounts/me/attendance", tokens[first], nil)
 	items := mine["items"].([]any)
 	if len(items) != 1 || mine["next_cursor"] != nil {
@@ -120,4 +147,27 @@ func TestAttendanceThroughTheGateway(t *testing.T) {
 	}
 	c.must(422, "GET", "/api/v1/accounts/me/attendance?cursor=nope", tokens[first], nil)
 	c.must(204, "DELETE", "/api/v1/events/"+id+"/attendance", tokens[going[0]], nil)
+
+	_, p := mailTo(t, smtp, firstEmail, "You have a place: Small room")
+	if !strings.Contains(p.Text, "/events/"+id) || p.Attachments["event.ics"].Data == nil {
+		t.Errorf("the promotion email lacks the event's link or its .ics:\n%s", p.Text)
+	}
+	if n := countMail(t, smtp, firstEmail, "You have a place"); n != 1 {
+		t.Errorf("%d promotion emails to the first waitlisted person, want 1", n)
+	}
+	// No one else was promoted, so no one else is mailed; the second person (not confirmed)
+	// would not be mailed anyway.
+	if n := countMail(t, smtp, "@example.com", "You have a place"); n != 1 {
+		t.Errorf("%d promotion emails in all, want 1", n)
+	}
+}
+
+// TestDistributedAttendance runs attendanceStory and defaultRemindersStory through the
+// distributed system: two replicas of events (the race for the places is between them, on
+// PostgreSQL), of notifications and of the email-sender, RabbitMQ between them.
+func TestDistributedAttendance(t *testing.T) {
+	smtp := smtptest.Start(t)
+	_, c, _ := startCluster(t, smtp, map[string]int{discovery.Events: 2, discovery.Notifications: 2, discovery.Mailer: 2})
+	attendanceStory(t, c, smtp)
+	defaultRemindersStory(t, c)
 }

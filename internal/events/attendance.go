@@ -5,9 +5,12 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/validation"
 )
@@ -43,6 +46,34 @@ type Attendee struct {
 	Status      AttendanceStatus `json:"status"`
 	Position    *int             `json:"position"`
 }
+
+// AttendanceChange is one account's new attendance of an event, made by a store
+// transaction: what an attendance.changed message announces.
+type AttendanceChange struct {
+	AccountID string
+	// Status is the new status; "" when the attendance ended.
+	Status AttendanceStatus
+	// Position is the place on the waitlist while Status is Waitlisted; 0 otherwise.
+	Position int
+	// Promoted is set when the account went from the waitlist to going because a place
+	// freed up.
+	Promoted bool
+	// Contact is, on a promotion, the store's copy of the account (nil while it has none),
+	// to email the promoted person.
+	Contact *Contact
+}
+
+// Contact is the service's copy of an account's address and name, from account.changed.
+type Contact struct {
+	Email         string
+	EmailVerified bool
+	DisplayName   string
+}
+
+// AttendanceAnnouncer returns the messages that announce changes, made to the attendance
+// of e in one store transaction whose attendance version of e is version. The store calls it
+// within that transaction and adds the messages to its outbox; an error rolls it back.
+type AttendanceAnnouncer func(e Event, version int64, changes []AttendanceChange) ([]broker.Message, error)
 
 // AttendanceInput is the body of PUT /api/v1/events/{id}/attendance.
 type AttendanceInput struct {
@@ -126,20 +157,67 @@ func (s *Service) SetAttendance(ctx context.Context, accountID, eventID string, 
 	default:
 		return Attendance{}, validation.New("status", `must be "going" or "interested"`)
 	}
-	a, err := s.store.SetAttendance(ctx, eventID, accountID, status)
+	a, err := s.store.SetAttendance(ctx, eventID, accountID, status, s.announceAttendance(ctx))
 	if err != nil {
 		return Attendance{}, fmt.Errorf("set attendance: %w", err)
 	}
+	s.outbox.Notify()
 	return a, nil
 }
 
 // RemoveAttendance removes accountID's attendance of the event with the given ID, if any.
 // When accountID was going, the first waitlisted person takes the place. The event must exist.
 func (s *Service) RemoveAttendance(ctx context.Context, accountID, eventID string) error {
-	if _, err := s.store.RemoveAttendance(ctx, eventID, accountID); err != nil {
+	if _, err := s.store.RemoveAttendance(ctx, eventID, accountID, s.announceAttendance(ctx)); err != nil {
 		return fmt.Errorf("remove attendance: %w", err)
 	}
+	s.outbox.Notify()
 	return nil
+}
+
+// announceAttendance returns the AttendanceAnnouncer of the service: one attendance.changed
+// per changed account, carrying the event, its default reminders and the new version; and
+// to each person promoted from the waitlist, a waitlist_promoted email, when the service's
+// copy of their account says the address is confirmed (otherwise no email: mail about an
+// event goes only to confirmed addresses). Waitlisted people who only moved up the list are
+// not announced: their status did not change.
+func (s *Service) announceAttendance(ctx context.Context) AttendanceAnnouncer {
+	return func(e Event, version int64, changes []AttendanceChange) ([]broker.Message, error) {
+		snap := e.Snapshot()
+		msgs := make([]broker.Message, 0, len(changes))
+		for _, c := range changes {
+			status := string(c.Status)
+			if c.Status == "" {
+				status = messages.AttendanceNone
+			}
+			m, err := broker.NewMessage(ctx, messages.TypeAttendanceChanged, messages.AttendanceChanged{
+				AccountID: c.AccountID, EventID: e.ID, Status: status, Position: c.Position, Promoted: c.Promoted,
+				Version: version, DefaultReminders: slices.Clone(e.DefaultReminders), Event: snap,
+			})
+			if err != nil {
+				return nil, err
+			}
+			msgs = append(msgs, m)
+			if !c.Promoted {
+				continue
+			}
+			if c.Contact == nil || !c.Contact.EmailVerified || c.Contact.Email == "" {
+				s.log.InfoContext(ctx, "promoted from the waitlist; not emailed, the address is not confirmed",
+					"event_id", e.ID, "account_id", c.AccountID)
+				continue
+			}
+			mail, err := broker.NewMessage(ctx, messages.TypeEmailSend, messages.EmailSend{
+				IdempotencyKey: fmt.Sprintf("%s:%s:%s:%d", messages.EmailWaitlistPromoted, e.ID, c.AccountID, version),
+				Kind:           messages.EmailWaitlistPromoted, To: c.Contact.Email, Name: c.Contact.DisplayName,
+				Event: &snap,
+			})
+			if err != nil {
+				return nil, err
+			}
+			msgs = append(msgs, mail)
+		}
+		return msgs, nil
+	}
 }
 
 // MyAttendance returns a page of accountID's attendances, in the order they were made.

@@ -50,8 +50,13 @@ type Event struct {
 	Category    *string    `json:"category"`
 	Tags        []string   `json:"tags"`
 	Capacity    *int64     `json:"capacity"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
+	// DefaultReminders are the reminders, in minutes before the start, that a person who
+	// becomes going gets (in the notifications service, as their own); never nil, in the
+	// order the organizer gave them. A change applies to people who go later: those going
+	// keep the reminders they got. Not calendar-visible: a change does not raise Sequence.
+	DefaultReminders []int     `json:"default_reminders"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 	// Sequence is the calendar SEQUENCE: it rises whenever a field a calendar shows changes.
 	Sequence int `json:"sequence"`
 	// GoingCount and InterestedCount count the attendances of the event that are going and

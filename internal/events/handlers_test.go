@@ -49,7 +49,7 @@ func TestCreateEvent(t *testing.T) {
 			"ends_at": nil, "timezone": "UTC", "location": nil, "online_url": nil, "category": nil,
 			"tags": []any{}, "capacity": nil, "created_at": "2030-01-10T12:00:00Z", "updated_at": "2030-01-10T12:00:00Z",
 			"sequence": float64(0), "going_count": float64(0), "interested_count": float64(0), "spots_left": nil,
-			"organizer": map[string]any{"id": alice, "display_name": ""},
+			"organizer": map[string]any{"id": alice, "display_name": ""}, "default_reminders": []any{},
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("body (-want +got):\n%s", diff)
@@ -78,14 +78,14 @@ func TestCreateEvent(t *testing.T) {
 			"timezone": "Europe/Berlin",
 			"location": {"name": "Park", "address": "Unter den Linden 1, Berlin", "lat": 52.5163, "lon": 13.3777},
 			"online_url": "https://stream.example.com/fest", "category": "Music",
-			"tags": ["Outdoors", "free", "FREE", "live-music"], "capacity": 300}`)
+			"tags": ["Outdoors", "free", "FREE", "live-music"], "capacity": 300, "default_reminders": [1440, 60]}`)
 		want := events.Event{
 			ID: e.ID, OrganizerID: alice, Title: "Sommerfest ☀", Description: "Bring friends.",
 			StartsAt: time.Date(2030, 7, 14, 18, 30, 0, 5e8, time.UTC), EndsAt: ptr(time.Date(2030, 7, 14, 21, 0, 0, 0, time.UTC)),
 			Timezone:  "Europe/Berlin",
 			Location:  &events.Location{Name: "Park", Address: "Unter den Linden 1, Berlin", Lat: ptr(52.5163), Lon: ptr(13.3777)},
 			OnlineURL: ptr("https://stream.example.com/fest"), Category: ptr("Music"),
-			Tags: []string{"outdoors", "free", "live-music"}, Capacity: ptr(int64(300)),
+			Tags: []string{"outdoors", "free", "live-music"}, Capacity: ptr(int64(300)), DefaultReminders: []int{1440, 60},
 			CreatedAt: testNow, UpdatedAt: testNow, Organizer: events.Organizer{ID: alice},
 		}
 		if diff := cmp.Diff(want, e); diff != "" {

@@ -174,9 +174,11 @@ func fieldsOf(t testing.TB, w *httptest.ResponseRecorder) []string {
 
 // outboxMessage is a message found in the store's outbox.
 type outboxMessage struct {
-	Type    string
-	Changed *messages.EventChanged
-	Deleted *messages.EventDeleted
+	Type       string
+	Changed    *messages.EventChanged
+	Deleted    *messages.EventDeleted
+	Attendance *messages.AttendanceChanged
+	Email      *messages.EmailSend
 }
 
 // outbox returns the messages in the outbox, oldest first.
@@ -196,6 +198,12 @@ func (f *fixture) outbox(t testing.TB) []outboxMessage {
 		case messages.TypeEventDeleted:
 			om.Deleted = &messages.EventDeleted{}
 			err = m.Decode(om.Deleted)
+		case messages.TypeAttendanceChanged:
+			om.Attendance = &messages.AttendanceChanged{}
+			err = m.Decode(om.Attendance)
+		case messages.TypeEmailSend:
+			om.Email = &messages.EmailSend{}
+			err = m.Decode(om.Email)
 		}
 		if err != nil {
 			t.Fatal(err)

@@ -28,6 +28,15 @@ const (
 	maxTimezoneLength    = 64
 )
 
+// Limits of an event's default reminders.
+const (
+	// MaxDefaultReminders is how many default reminders an event may have.
+	MaxDefaultReminders = 3
+	// MaxMinutesBefore is the longest a default reminder can precede its event: four weeks,
+	// as long as a reminder the notifications service accepts.
+	MaxMinutesBefore = 40320
+)
+
 // EventInput is the body of POST /api/v1/events: the fields of an event that its organizer
 // sets. Times are strings so that a malformed one is reported as an invalid field.
 type EventInput struct {
@@ -41,11 +50,14 @@ type EventInput struct {
 	Category    *string   `json:"category"`
 	Tags        []string  `json:"tags"`
 	Capacity    *int64    `json:"capacity"`
+	// DefaultReminders are minutes_before values (see Event.DefaultReminders); nil for none.
+	DefaultReminders []int `json:"default_reminders"`
 }
 
 // inputFields are the members of EventInput, as named in JSON.
 var inputFields = []string{
 	"title", "description", "starts_at", "ends_at", "timezone", "location", "online_url", "category", "tags", "capacity",
+	"default_reminders",
 }
 
 var tagPattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
@@ -56,13 +68,14 @@ var tagPattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 // changed; prevStart is nil for a new event.
 func (in EventInput) validate(now time.Time, prevStart *time.Time) (Event, error) {
 	var (
-		e    = Event{Tags: []string{}, Timezone: "UTC"}
+		e    = Event{Tags: []string{}, Timezone: "UTC", DefaultReminders: []int{}}
 		errs validation.List
 	)
 	in.checkText(&e, &errs)
 	in.checkTimes(&e, &errs, now, prevStart)
 	in.checkPlace(&e, &errs)
 	in.checkClassification(&e, &errs)
+	in.checkDefaultReminders(&e, &errs)
 	if err := errs.Err(); err != nil {
 		return Event{}, err
 	}
@@ -165,6 +178,29 @@ func (in EventInput) checkClassification(e *Event, errs *validation.List) {
 	}
 }
 
+// checkDefaultReminders checks the default reminders, their number first, and sets them on
+// e in the order given.
+func (in EventInput) checkDefaultReminders(e *Event, errs *validation.List) {
+	if in.DefaultReminders == nil {
+		return
+	}
+	if len(in.DefaultReminders) > MaxDefaultReminders {
+		errs.Add("default_reminders", fmt.Sprintf("must hold at most %d values", MaxDefaultReminders))
+		return
+	}
+	for i, m := range in.DefaultReminders {
+		if m < 1 || m > MaxMinutesBefore {
+			errs.Add("default_reminders", fmt.Sprintf("must hold minutes before the start from 1 to %d", MaxMinutesBefore))
+			return
+		}
+		if slices.Contains(in.DefaultReminders[:i], m) {
+			errs.Add("default_reminders", "must hold distinct values")
+			return
+		}
+	}
+	e.DefaultReminders = slices.Clone(in.DefaultReminders)
+}
+
 func validateLocation(l Location) (Location, *validation.List) {
 	var errs validation.List
 	if utf8.RuneCountInString(l.Name) > maxPlaceNameLength {
@@ -257,6 +293,7 @@ func inputOf(e Event) EventInput {
 	in := EventInput{
 		Title: &e.Title, Description: &e.Description, StartsAt: &start, Timezone: &e.Timezone,
 		OnlineURL: e.OnlineURL, Category: e.Category, Tags: e.Tags, Capacity: e.Capacity,
+		DefaultReminders: e.DefaultReminders,
 	}
 	if e.EndsAt != nil {
 		end := e.EndsAt.Format(time.RFC3339Nano)

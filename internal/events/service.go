@@ -113,7 +113,7 @@ func (s *Service) Patch(ctx context.Context, callerID, id string, patch map[stri
 			return Event{}, nil, err
 		}
 		return e, []broker.Message{msg}, nil
-	})
+	}, s.announceAttendance(ctx))
 	if errors.Is(err, errUnchanged) {
 		return s.withOrganizer(ctx, unchanged)
 	}
@@ -277,17 +277,15 @@ func (s *Service) handleAccountDeleted(ctx context.Context, m broker.Message, p 
 	}
 	deleted, err := s.store.DeleteByOrganizer(ctx, p.AccountID, m.ID, utcMicro(s.now()), func(e Event) (broker.Message, error) {
 		return deletedMessage(ctx, e, messages.DeletedWithAccount)
-	})
+	}, s.announceAttendance(ctx))
 	if errors.Is(err, ErrAlreadyHandled) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("delete events of account %s: %w", p.AccountID, err)
 	}
-	if len(deleted) > 0 {
-		s.outbox.Notify()
-	}
-	s.log.InfoContext(ctx, "deleted the events of a deleted account", "account_id", p.AccountID, "events", len(deleted))
+	s.outbox.Notify()
+	s.log.InfoContext(ctx, "deleted the events and attendances of a deleted account", "account_id", p.AccountID, "events", len(deleted))
 	return nil
 }
 

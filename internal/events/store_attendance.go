@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/outbox"
 )
 
 // attendanceColumns are the columns scanAttendance reads, from the attendance row a: the
@@ -31,7 +32,7 @@ func scanAttendance(r database.Scanner) (Attendance, error) {
 }
 
 // SetAttendance implements Store.
-func (s *SQLStore) SetAttendance(ctx context.Context, eventID, accountID string, status AttendanceStatus) (Attendance, error) {
+func (s *SQLStore) SetAttendance(ctx context.Context, eventID, accountID string, status AttendanceStatus, announce AttendanceAnnouncer) (Attendance, error) {
 	var a Attendance
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		e, err := s.getEvent(ctx, tx, eventID, true)
@@ -42,16 +43,23 @@ func (s *SQLStore) SetAttendance(ctx context.Context, eventID, accountID string,
 		if err != nil {
 			return err
 		}
-		if cur != status && (status != Going || cur != Waitlisted) {
-			if err := s.writeAttendance(ctx, tx, e, accountID, cur, status); err != nil {
-				return err
-			}
-			if err := s.recount(ctx, tx, eventID); err != nil {
+		changed := cur != status && (status != Going || cur != Waitlisted)
+		var promoted []AttendanceChange
+		if changed {
+			if promoted, err = s.writeAttendance(ctx, tx, e, accountID, cur, status); err != nil {
 				return err
 			}
 		}
 		a, err = scanAttendance(tx.QueryRowContext(ctx, s.Rebind(`SELECT `+attendanceColumns+`
 			FROM attendance a WHERE a.event_id = ? AND a.account_id = ?`), eventID, accountID))
+		if err != nil || !changed {
+			return err
+		}
+		own := AttendanceChange{AccountID: accountID, Status: a.Status}
+		if a.Position != nil {
+			own.Position = *a.Position
+		}
+		_, err = s.attendanceChanged(ctx, tx, e, append([]AttendanceChange{own}, promoted...), announce)
 		return err
 	})
 	if err != nil {
@@ -62,16 +70,16 @@ func (s *SQLStore) SetAttendance(ctx context.Context, eventID, accountID string,
 
 // writeAttendance replaces accountID's attendance of e, cur ("" for none), with one asking for
 // status, in tx, which holds e locked: going becomes waitlisted when e is full, and a place
-// that going leaves goes to the first waitlisted.
-func (s *SQLStore) writeAttendance(ctx context.Context, tx *sql.Tx, e Event, accountID string, cur, status AttendanceStatus) error {
+// that going leaves goes to the first waitlisted, whose promotion it returns.
+func (s *SQLStore) writeAttendance(ctx context.Context, tx *sql.Tx, e Event, accountID string, cur, status AttendanceStatus) ([]AttendanceChange, error) {
 	if _, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM attendance WHERE event_id = ? AND account_id = ?`),
 		e.ID, accountID); err != nil {
-		return err
+		return nil, err
 	}
 	if status == Going && e.Capacity != nil {
 		n, err := s.goingCount(ctx, tx, e.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if n >= *e.Capacity {
 			status = Waitlisted
@@ -79,13 +87,12 @@ func (s *SQLStore) writeAttendance(ctx context.Context, tx *sql.Tx, e Event, acc
 	}
 	if _, err := tx.ExecContext(ctx, s.Rebind(`INSERT INTO attendance (event_id, account_id, status) VALUES (?, ?, ?)`),
 		e.ID, accountID, string(status)); err != nil {
-		return err
+		return nil, err
 	}
 	if cur == Going {
-		_, err := s.promote(ctx, tx, e)
-		return err
+		return s.promote(ctx, tx, e)
 	}
-	return nil
+	return nil, nil
 }
 
 // attendanceStatus returns accountID's status for the event, or "" for none.
@@ -106,59 +113,176 @@ func (s *SQLStore) goingCount(ctx context.Context, tx *sql.Tx, eventID string) (
 	return n, err
 }
 
-// promote gives a free place of e, if there is one, to the first waitlisted person, and
-// returns their account ID ("" for none).
-func (s *SQLStore) promote(ctx context.Context, tx *sql.Tx, e Event) (string, error) {
-	if e.Capacity == nil {
-		return "", nil
+// promote gives the free places of e, in tx, which holds e locked, to the first waitlisted
+// people, in the order they arrived (all of them when e has no capacity), and returns their
+// promotions, each with the store's copy of the account.
+func (s *SQLStore) promote(ctx context.Context, tx *sql.Tx, e Event) ([]AttendanceChange, error) {
+	query := `SELECT seq, account_id FROM attendance WHERE event_id = ? AND status = 'waitlisted' ORDER BY seq`
+	args := []any{e.ID}
+	if e.Capacity != nil {
+		n, err := s.goingCount(ctx, tx, e.ID)
+		if err != nil || n >= *e.Capacity {
+			return nil, err
+		}
+		query += ` LIMIT ?`
+		args = append(args, *e.Capacity-n)
 	}
-	n, err := s.goingCount(ctx, tx, e.ID)
-	if err != nil || n >= *e.Capacity {
-		return "", err
-	}
-	var (
+	type waiting struct {
 		seq     int64
 		account string
-	)
-	err = tx.QueryRowContext(ctx, s.Rebind(`SELECT seq, account_id FROM attendance
-		WHERE event_id = ? AND status = 'waitlisted' ORDER BY seq LIMIT 1`), e.ID).Scan(&seq, &account)
+	}
+	rows, err := tx.QueryContext(ctx, s.Rebind(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	first, err := database.Collect(rows, func(r database.Scanner) (waiting, error) {
+		var w waiting
+		err := r.Scan(&w.seq, &w.account)
+		return w, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	promoted := make([]AttendanceChange, 0, len(first))
+	for _, w := range first {
+		if _, err := tx.ExecContext(ctx, s.Rebind(`UPDATE attendance SET status = 'going' WHERE seq = ?`), w.seq); err != nil {
+			return nil, err
+		}
+		c, err := s.contact(ctx, tx, w.account)
+		if err != nil {
+			return nil, err
+		}
+		promoted = append(promoted, AttendanceChange{AccountID: w.account, Status: Going, Promoted: true, Contact: c})
+	}
+	return promoted, nil
+}
+
+// contact returns the store's copy of the account with the given ID, or nil when it has none.
+func (s *SQLStore) contact(ctx context.Context, tx *sql.Tx, accountID string) (*Contact, error) {
+	var c Contact
+	err := tx.QueryRowContext(ctx, s.Rebind(`SELECT email, email_verified, display_name FROM accounts WHERE account_id = ?`),
+		accountID).Scan(&c.Email, &c.EmailVerified, &c.DisplayName)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
+		return nil, nil
 	}
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	_, err = tx.ExecContext(ctx, s.Rebind(`UPDATE attendance SET status = 'going' WHERE seq = ?`), seq)
-	return account, err
+	return &c, nil
+}
+
+// attendanceChanged records, in tx, which holds e locked, that changes were made to e's
+// attendance: it counts the event's attendances again, raises its attendance version, and
+// adds to the outbox the messages announce makes of the changes with the new version, which
+// it returns.
+func (s *SQLStore) attendanceChanged(ctx context.Context, tx *sql.Tx, e Event, changes []AttendanceChange, announce AttendanceAnnouncer) (int64, error) {
+	if err := s.recount(ctx, tx, e.ID); err != nil {
+		return 0, err
+	}
+	var version int64
+	if err := tx.QueryRowContext(ctx, s.Rebind(`UPDATE events SET attendance_version = attendance_version + 1
+		WHERE id = ? RETURNING attendance_version`), e.ID).Scan(&version); err != nil {
+		return 0, err
+	}
+	if announce == nil || len(changes) == 0 {
+		return version, nil
+	}
+	msgs, err := announce(e, version, changes)
+	if err != nil {
+		return 0, err
+	}
+	return version, outbox.Add(ctx, tx, s.Dialect(), msgs...)
 }
 
 // RemoveAttendance implements Store.
-func (s *SQLStore) RemoveAttendance(ctx context.Context, eventID, accountID string) (string, error) {
+func (s *SQLStore) RemoveAttendance(ctx context.Context, eventID, accountID string, announce AttendanceAnnouncer) (string, error) {
 	var promoted string
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		promoted = ""
 		e, err := s.getEvent(ctx, tx, eventID, true)
 		if err != nil {
 			return err
 		}
-		cur, err := s.attendanceStatus(ctx, tx, eventID, accountID)
-		if err != nil || cur == "" {
+		changes, err := s.removeAttendance(ctx, tx, e, accountID)
+		if err != nil || len(changes) == 0 {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM attendance WHERE event_id = ? AND account_id = ?`),
-			eventID, accountID); err != nil {
-			return err
+		if len(changes) > 1 {
+			promoted = changes[1].AccountID
 		}
-		if cur == Going {
-			if promoted, err = s.promote(ctx, tx, e); err != nil {
-				return err
-			}
-		}
-		return s.recount(ctx, tx, eventID)
+		_, err = s.attendanceChanged(ctx, tx, e, changes, announce)
+		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("leave event %s: %w", eventID, err)
 	}
 	return promoted, nil
+}
+
+// removeAttendance removes accountID's attendance of e, in tx, which holds e locked, and
+// returns the changes: none when it had none, else its own (to no status) and the promotions
+// of the waitlisted people who take the place it left.
+func (s *SQLStore) removeAttendance(ctx context.Context, tx *sql.Tx, e Event, accountID string) ([]AttendanceChange, error) {
+	cur, err := s.attendanceStatus(ctx, tx, e.ID, accountID)
+	if err != nil || cur == "" {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM attendance WHERE event_id = ? AND account_id = ?`),
+		e.ID, accountID); err != nil {
+		return nil, err
+	}
+	changes := []AttendanceChange{{AccountID: accountID}}
+	if cur == Going {
+		promoted, err := s.promote(ctx, tx, e)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, promoted...)
+	}
+	return changes, nil
+}
+
+// removeAccountAttendance removes every attendance of accountID, in tx, event by event (each
+// locked in turn, in the order of their IDs), giving the places it leaves to the waitlisted,
+// and adds the messages announce makes of each event's changes to the outbox.
+func (s *SQLStore) removeAccountAttendance(ctx context.Context, tx *sql.Tx, accountID string, announce AttendanceAnnouncer) error {
+	ids, err := queryStrings(ctx, tx, s.Rebind(`SELECT event_id FROM attendance WHERE account_id = ? ORDER BY event_id`), accountID)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		e, err := s.getEvent(ctx, tx, id, true)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		changes, err := s.removeAttendance(ctx, tx, e, accountID)
+		if err != nil {
+			return err
+		}
+		if len(changes) == 0 {
+			continue
+		}
+		if _, err := s.attendanceChanged(ctx, tx, e, changes, announce); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queryStrings runs a query of one text column in tx and returns its values, the rows closed.
+func queryStrings(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return database.Collect(rows, func(r database.Scanner) (string, error) {
+		var v string
+		err := r.Scan(&v)
+		return v, err
+	})
 }
 
 // AccountAttendance implements Store.

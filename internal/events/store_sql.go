@@ -63,12 +63,12 @@ func (s *SQLStore) queryEvents(ctx context.Context, query string, args []any) ([
 // eventColumns are the columns scanEvent reads, as SQLite keeps them.
 const eventColumns = `e.id, e.organizer_id, e.title, e.description, e.starts_at, e.ends_at, e.timezone,
 	e.location_name, e.location_address, e.lat, e.lon, e.online_url, e.category, e.tags, e.capacity,
-	e.created_at, e.updated_at, e.sequence, e.going_count, e.interested_count`
+	e.created_at, e.updated_at, e.sequence, e.going_count, e.interested_count, e.default_reminders`
 
 // postgresEventColumns are the columns scanEvent reads, with the tags as JSON.
 const postgresEventColumns = `e.id, e.organizer_id, e.title, e.description, e.starts_at, e.ends_at, e.timezone,
 	e.location_name, e.location_address, e.lat, e.lon, e.online_url, e.category, to_json(e.tags), e.capacity,
-	e.created_at, e.updated_at, e.sequence, e.going_count, e.interested_count`
+	e.created_at, e.updated_at, e.sequence, e.going_count, e.interested_count, e.default_reminders`
 
 // columns returns the columns scanEvent reads in the store's dialect.
 func (s *SQLStore) columns() string {
@@ -88,11 +88,11 @@ func scanEvent(r database.Scanner) (Event, error) {
 		locName, locAddress sql.NullString
 		lat, lon            sql.NullFloat64
 		onlineURL, category sql.NullString
-		tags                string
+		tags, defaults      string
 	)
 	err := r.Scan(&e.ID, &e.OrganizerID, &e.Title, &e.Description, &startsAt, &endsAt, &e.Timezone,
 		&locName, &locAddress, &lat, &lon, &onlineURL, &category, &tags, &capacity, &created, &updated, &e.Sequence,
-		&e.GoingCount, &e.InterestedCount)
+		&e.GoingCount, &e.InterestedCount, &defaults)
 	if err != nil {
 		return Event{}, err
 	}
@@ -118,6 +118,12 @@ func scanEvent(r database.Scanner) (Event, error) {
 	}
 	if e.Tags == nil {
 		e.Tags = []string{}
+	}
+	if err := json.Unmarshal([]byte(defaults), &e.DefaultReminders); err != nil {
+		return Event{}, fmt.Errorf("event %s: default reminders: %w", e.ID, err)
+	}
+	if e.DefaultReminders == nil {
+		e.DefaultReminders = []int{}
 	}
 	return e, nil
 }
@@ -160,6 +166,14 @@ func (s *SQLStore) writeColumns(e Event) ([]column, error) {
 		k := strings.ToLower(*e.Category)
 		categoryKey = &k
 	}
+	defaults := e.DefaultReminders
+	if defaults == nil {
+		defaults = []int{}
+	}
+	defaultsJSON, err := json.Marshal(defaults)
+	if err != nil {
+		return nil, err
+	}
 	cols := []column{
 		valueColumn("organizer_id", e.OrganizerID),
 		valueColumn("title", e.Title),
@@ -179,6 +193,7 @@ func (s *SQLStore) writeColumns(e Event) ([]column, error) {
 		valueColumn("created_at", database.Micros(e.CreatedAt)),
 		valueColumn("updated_at", database.Micros(e.UpdatedAt)),
 		valueColumn("sequence", e.Sequence),
+		valueColumn("default_reminders", string(defaultsJSON)),
 	}
 	if s.Dialect() == database.Postgres {
 		cols = append(cols, column{name: "search", expr: "to_tsvector('simple', ?)", arg: searchText(e)})
@@ -250,7 +265,7 @@ func (s *SQLStore) getEvent(ctx context.Context, db querier, id string, lock boo
 }
 
 // Update implements Store.
-func (s *SQLStore) Update(ctx context.Context, id string, change func(Event) (Event, []broker.Message, error)) (Event, error) {
+func (s *SQLStore) Update(ctx context.Context, id string, change func(Event) (Event, []broker.Message, error), announce AttendanceAnnouncer) (Event, error) {
 	var updated Event
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		old, err := s.getEvent(ctx, tx, id, true)
@@ -286,6 +301,17 @@ func (s *SQLStore) Update(ctx context.Context, id string, change func(Event) (Ev
 			return err
 		}
 		updated = normalized(e)
+		if !capacityRose(old.Capacity, e.Capacity) {
+			return nil
+		}
+		promoted, err := s.promote(ctx, tx, updated)
+		if err != nil || len(promoted) == 0 {
+			return err
+		}
+		if _, err := s.attendanceChanged(ctx, tx, updated, promoted, announce); err != nil {
+			return err
+		}
+		updated.GoingCount += int64(len(promoted))
 		return nil
 	})
 	if err != nil {
@@ -329,7 +355,7 @@ func (s *SQLStore) Delete(ctx context.Context, id string, at time.Time, remove f
 
 // DeleteByOrganizer implements Store. It deletes with one statement that returns the
 // deleted rows, so an event created meanwhile is either deleted and announced or kept.
-func (s *SQLStore) DeleteByOrganizer(ctx context.Context, organizerID, messageID string, at time.Time, announce func(Event) (broker.Message, error)) ([]Event, error) {
+func (s *SQLStore) DeleteByOrganizer(ctx context.Context, organizerID, messageID string, at time.Time, announce func(Event) (broker.Message, error), attend AttendanceAnnouncer) ([]Event, error) {
 	var deleted []Event
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		first, err := outbox.FirstDelivery(ctx, tx, s.Dialect(), messageID)
@@ -366,12 +392,21 @@ func (s *SQLStore) DeleteByOrganizer(ctx context.Context, organizerID, messageID
 			}
 			msgs = append(msgs, m)
 		}
-		return outbox.Add(ctx, tx, s.Dialect(), msgs...)
+		if err := outbox.Add(ctx, tx, s.Dialect(), msgs...); err != nil {
+			return err
+		}
+		return s.removeAccountAttendance(ctx, tx, organizerID, attend)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delete events of organizer %s: %w", organizerID, err)
 	}
 	return deleted, nil
+}
+
+// capacityRose reports whether a capacity changed from old to cur frees places: it rose, or
+// went (nil: no limit).
+func capacityRose(old, cur *int64) bool {
+	return old != nil && (cur == nil || *cur > *old)
 }
 
 // keepTombstone stores the tombstone of e, deleted at at, in tx (replacing an older one of
@@ -426,6 +461,9 @@ func normalized(e Event) Event {
 	}
 	if e.Tags == nil {
 		e.Tags = []string{}
+	}
+	if e.DefaultReminders == nil {
+		e.DefaultReminders = []int{}
 	}
 	if e.Location != nil && (e.Location.Lat == nil || e.Location.Lon == nil) {
 		l := Location{Name: e.Location.Name, Address: e.Location.Address}

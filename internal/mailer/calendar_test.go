@@ -24,6 +24,8 @@ func TestCalendarAttachments(t *testing.T) {
 			[]string{"STATUS:"}},
 		{messages.EmailEventChanged, "PUBLISH", []string{"METHOD:PUBLISH\r\n", uid, "SEQUENCE:3\r\n",
 			"DTSTART:20270301T183000Z\r\n", "LAST-MODIFIED:20270201T100000Z\r\n"}, []string{"STATUS:"}},
+		{messages.EmailWaitlistPromoted, "PUBLISH", []string{"METHOD:PUBLISH\r\n", uid, "SEQUENCE:3\r\n",
+			"DTSTART:20270301T183000Z\r\n", "LAST-MODIFIED:20270201T100000Z\r\n"}, []string{"STATUS:"}},
 		{messages.EmailEventCancelled, "CANCEL", []string{"METHOD:CANCEL\r\n", uid, "SEQUENCE:4\r\n",
 			"STATUS:CANCELLED\r\n", "DTSTART:20270301T183000Z\r\n", "DTEND:20270301T210000Z\r\n"},
 			[]string{"METHOD:PUBLISH"}},

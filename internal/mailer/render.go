@@ -73,7 +73,7 @@ func NewRenderer(from, publicURL string) (*Renderer, error) {
 	for _, k := range []messages.EmailKind{
 		messages.EmailWelcome, messages.EmailReminder, messages.EmailEventChanged, messages.EmailEventCancelled,
 		messages.EmailPasswordReset, messages.EmailAccountLocked, messages.EmailConfirm, messages.EmailChanged,
-		messages.EmailConsentRequest,
+		messages.EmailConsentRequest, messages.EmailWaitlistPromoted,
 	} {
 		if text.Lookup(string(k)+".txt") == nil || html.Lookup(string(k)+".html") == nil {
 			return nil, fmt.Errorf("templates for %s missing", k)
@@ -135,8 +135,8 @@ func MessageID(idempotencyKey, domain string) string {
 
 // Render builds the email for req, dated now: From, To, Subject, Date, the Message-ID of its
 // idempotency key,
-// text and HTML alternatives, and on a reminder, event_changed or event_cancelled email the
-// event (or its cancellation) as event.ics (see attachCalendar). It returns the
+// text and HTML alternatives, and on a reminder, event_changed, waitlist_promoted or
+// event_cancelled email the event (or its cancellation) as event.ics (see attachCalendar). It returns the
 // message and its Message-ID (without angle brackets).
 func (r *Renderer) Render(req messages.EmailSend, now time.Time) (*gomail.Msg, string, error) {
 	to, err := bareAddress(req.To)
@@ -173,8 +173,8 @@ func (r *Renderer) Render(req messages.EmailSend, now time.Time) (*gomail.Msg, s
 	return m, messageID, nil
 }
 
-// attachCalendar attaches the event of a reminder or an event_changed email as event.ics
-// (METHOD:PUBLISH), and the cancellation of the event of an event_cancelled email (METHOD:CANCEL,
+// attachCalendar attaches the event of a reminder, event_changed or waitlist_promoted email
+// as event.ics (METHOD:PUBLISH), and the cancellation of the event of an event_cancelled email (METHOD:CANCEL,
 // the same UID, a higher SEQUENCE); the content type names the method. Other kinds get none.
 func (r *Renderer) attachCalendar(m *gomail.Msg, req messages.EmailSend, now time.Time) error {
 	if req.Event == nil {
@@ -184,7 +184,7 @@ func (r *Renderer) attachCalendar(m *gomail.Msg, req messages.EmailSend, now tim
 	o := ics.Options{Host: ics.Host(r.publicURL), EventURL: r.eventURL(req.Event.ID), Stamp: now}
 	method := ics.Publish
 	switch req.Kind {
-	case messages.EmailReminder, messages.EmailEventChanged:
+	case messages.EmailReminder, messages.EmailEventChanged, messages.EmailWaitlistPromoted:
 		cal = ics.Render(req.Event.Calendar(), o)
 	case messages.EmailEventCancelled:
 		method, cal = ics.Cancel, ics.RenderCancel(req.Event.Calendar(), o)
@@ -230,6 +230,14 @@ func (r *Renderer) templateData(req messages.EmailSend) (templateData, error) {
 		if req.Event != nil {
 			data.Event = r.eventView(*req.Event, nil)
 		}
+	case messages.EmailWaitlistPromoted:
+		// About the person's own attendance, which they asked for, like a transactional email:
+		// no List-Unsubscribe (there is nothing to stop but the attendance itself; the email
+		// says how to leave), and no link to the reminders page.
+		if req.Event == nil {
+			return templateData{}, fmt.Errorf("%s email without an event: %w", req.Kind, ErrInvalidRequest)
+		}
+		data.Event = r.eventView(*req.Event, nil)
 	default:
 		err = r.reminderData(req, &data)
 	}
@@ -308,6 +316,8 @@ func subjectOf(kind messages.EmailKind, title string) (string, error) {
 		return "Your EventPost email address is changing", nil
 	case messages.EmailConsentRequest:
 		return "Someone wants EventPost to email you reminders", nil
+	case messages.EmailWaitlistPromoted:
+		return "You have a place: " + title, nil
 	}
 	return "", fmt.Errorf("email kind %q: %w", kind, ErrInvalidRequest)
 }

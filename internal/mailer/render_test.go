@@ -134,6 +134,18 @@ func TestRenderKinds(t *testing.T) {
 			wantICS:     []string{"METHOD:PUBLISH", "DTSTART:20270301T183000Z"},
 		},
 		{
+			name:        "waitlist promoted names the event, its time in its zone, its place and its page",
+			req:         messages.EmailSend{Kind: messages.EmailWaitlistPromoted, To: "ann@example.com", Name: "Ann", Event: testEvent()},
+			wantSubject: "You have a place: Jazz night",
+			wantText: []string{
+				"Hi Ann,", "a place freed up at Jazz night", "you are now going", "Monday, 1 March 2027, 19:30 CET",
+				"Blue Note, Main St 1, Berlin", berlinURL, "leave the\r\nevent on its page",
+			},
+			wantHTML: []string{"Jazz night", "Monday, 1 March 2027, 19:30 CET", "Blue Note, Main St 1, Berlin", `href="` + berlinURL + `"`},
+			notText:  []string{"18:30", "/reminders", "/unsubscribe/"},
+			wantICS:  []string{"METHOD:PUBLISH", "DTSTART:20270301T183000Z", "SUMMARY:Jazz night", "URL:" + berlinURL},
+		},
+		{
 			name:        "event cancelled",
 			req:         messages.EmailSend{Kind: messages.EmailEventCancelled, To: "ann@example.com", Event: testEvent()},
 			wantSubject: "Cancelled: Jazz night",
@@ -329,6 +341,7 @@ func TestRenderRejects(t *testing.T) {
 		{name: "two recipients", req: messages.EmailSend{Kind: messages.EmailWelcome, To: "ann@example.com, bob@example.com"}, want: mailer.ErrInvalidRecipient},
 		{name: "not an address", req: messages.EmailSend{Kind: messages.EmailWelcome, To: "ann"}, want: mailer.ErrInvalidRecipient},
 		{name: "reminder without event", req: messages.EmailSend{Kind: messages.EmailReminder, To: "ann@example.com"}, want: mailer.ErrInvalidRequest},
+		{name: "waitlist promoted without event", req: messages.EmailSend{Kind: messages.EmailWaitlistPromoted, To: "ann@example.com"}, want: mailer.ErrInvalidRequest},
 		{name: "unknown kind", req: messages.EmailSend{Kind: "newsletter", To: "ann@example.com", Event: testEvent()}, want: mailer.ErrInvalidRequest},
 		{name: "reset without a token", req: messages.EmailSend{Kind: messages.EmailPasswordReset, To: "ann@example.com", ExpiresAt: ptr(renderNow)}, want: mailer.ErrInvalidRequest},
 		{name: "reset without an expiry", req: messages.EmailSend{Kind: messages.EmailPasswordReset, To: "ann@example.com", Token: strings.Repeat("a", 43)}, want: mailer.ErrInvalidRequest},

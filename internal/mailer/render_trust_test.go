@@ -152,6 +152,12 @@ func TestRenderSaysWhyTheEmailCame(t *testing.T) {
 			not: []string{transactional, manage, unsubscribe},
 		},
 		{
+			// About the person's own attendance, which they asked for: no unsubscribing, and
+			// no link to the reminders, whatever the request carries.
+			name: "waitlist promoted", req: messages.EmailSend{Kind: messages.EmailWaitlistPromoted, Event: testEvent(), UnsubscribeToken: unsubToken},
+			want: []string{"you asked to go to this event"}, not: []string{transactional, manage, unsubscribe},
+		},
+		{
 			name:    "own reminder",
 			req:     messages.EmailSend{Kind: messages.EmailReminder, Event: testEvent(), Note: "tickets", UnsubscribeToken: unsubToken},
 			want:    []string{manage, unsubscribe, "Your note"},
@@ -229,6 +235,7 @@ func TestRenderNewKindsResistHeaderInjection(t *testing.T) {
 		{Kind: messages.EmailChanged, Name: evil, NewEmail: "ann@new.example"},
 		{Kind: messages.EmailReminder, Name: evil, Requester: evil, Note: evil, Event: ev, UnsubscribeToken: unsubToken},
 		{Kind: messages.EmailEventCancelled, Name: evil, Requester: evil, Event: ev, UnsubscribeToken: unsubToken},
+		{Kind: messages.EmailWaitlistPromoted, Name: evil, Event: ev},
 	} {
 		t.Run(string(req.Kind), func(t *testing.T) {
 			req.IdempotencyKey, req.To = "k", "ann@example.com"

@@ -395,7 +395,7 @@ func kindLabel(k messages.EmailKind) string {
 	switch k {
 	case messages.EmailWelcome, messages.EmailReminder, messages.EmailEventChanged, messages.EmailEventCancelled,
 		messages.EmailPasswordReset, messages.EmailAccountLocked, messages.EmailConfirm, messages.EmailChanged,
-		messages.EmailConsentRequest:
+		messages.EmailConsentRequest, messages.EmailWaitlistPromoted:
 		return string(k)
 	}
 	return "unknown"

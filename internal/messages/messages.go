@@ -260,6 +260,8 @@ type Binding = broker.Binding
 var Bindings = []Binding{
 	{Queue: QueueMailer, Types: []string{TypeEmailSend}},
 	{Queue: QueueEventsAccounts, Types: []string{TypeAccountDeleted, TypeAccountChanged}},
-	{Queue: QueueNotificationsDomain, Types: []string{TypeAccountDeleted, TypeAccountChanged, TypeEventChanged, TypeEventDeleted}},
+	{Queue: QueueNotificationsDomain, Types: []string{
+		TypeAccountDeleted, TypeAccountChanged, TypeEventChanged, TypeEventDeleted, TypeAttendanceChanged,
+	}},
 	{Queue: QueueNotificationsResult, Types: []string{TypeEmailResult}},
 }

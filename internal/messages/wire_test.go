@@ -43,5 +43,9 @@ func TestSnapshotCopiesEveryField(t *testing.T) {
 	}
 }
 
-// notCarried are the fields of the REST Event that the broker's Event leaves out.
-var notCarried = []string{"capacity", "going_count", "interested_count", "spots_left", "organizer.id", "organizer.display_name"}
+// notCarried are the fields of the REST Event that the broker's Event leaves out. The
+// default reminders travel in attendance.changed, beside the event.
+var notCarried = []string{
+	"capacity", "going_count", "interested_count", "spots_left", "organizer.id", "organizer.display_name",
+	"default_reminders",
+}

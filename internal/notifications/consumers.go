@@ -12,12 +12,15 @@ import (
 )
 
 // Consumers returns the service's broker consumers: the domain messages that keep reminders
-// in step with accounts and events, and the email-sender's results.
+// in step with accounts, events and attendances, and the email-sender's results.
 func (s *Service) Consumers() []broker.Consumer {
 	return []broker.Consumer{
 		{
-			Queue:  messages.QueueNotificationsDomain,
-			Types:  []string{messages.TypeAccountDeleted, messages.TypeAccountChanged, messages.TypeEventChanged, messages.TypeEventDeleted},
+			Queue: messages.QueueNotificationsDomain,
+			Types: []string{
+				messages.TypeAccountDeleted, messages.TypeAccountChanged, messages.TypeEventChanged, messages.TypeEventDeleted,
+				messages.TypeAttendanceChanged,
+			},
 			Handle: s.handleDomain,
 		},
 		{
@@ -38,6 +41,8 @@ func (s *Service) handleDomain(ctx context.Context, m broker.Message) error {
 		return broker.Payload(s.handleEventChanged)(ctx, m)
 	case messages.TypeEventDeleted:
 		return broker.Payload(s.handleEventDeleted)(ctx, m)
+	case messages.TypeAttendanceChanged:
+		return broker.Payload(s.handleAttendanceChanged)(ctx, m)
 	}
 	return broker.Permanent(fmt.Errorf("notifications: unexpected message type %q", m.Type))
 }

@@ -50,6 +50,7 @@ func TestConsumersCoverTheirQueues(t *testing.T) {
 	want := map[string][]string{
 		messages.QueueNotificationsDomain: {
 			messages.TypeAccountDeleted, messages.TypeAccountChanged, messages.TypeEventChanged, messages.TypeEventDeleted,
+			messages.TypeAttendanceChanged,
 		},
 		messages.QueueNotificationsResult: {messages.TypeEmailResult},
 	}

@@ -104,6 +104,9 @@ type Reminder struct {
 	// Event is the stored snapshot of the reminder's event. On CreateReminder it is the
 	// snapshot to store.
 	Event messages.Event
+	// FromDefault is set on a reminder made from its event's default reminders when its owner
+	// became going; leaving the event cancels those that are still pending.
+	FromDefault bool
 	// TraceParent is the W3C traceparent of the request that created the reminder, or "":
 	// the scheduler's claim continues that trace, so that one reminder can be followed from
 	// its creation to its email.
@@ -283,6 +286,16 @@ type Tx interface {
 	AddRecipient(ctx context.Context, r Recipient) (Recipient, error)
 	// DecideRecipient sets the state of the recipient email of accountID, and its DecidedAt.
 	DecideRecipient(ctx context.Context, accountID, email string, state ConsentState, at time.Time) error
+	// Attendance returns the copy of accountID's attendance of eventID, locked: its status
+	// (one of the messages.Attendance* constants) and version, or ok false when there is none.
+	Attendance(ctx context.Context, accountID, eventID string) (status string, version int64, ok bool, err error)
+	// PutAttendance stores status and version as the copy of accountID's attendance of
+	// eventID, replacing any other.
+	PutAttendance(ctx context.Context, accountID, eventID, status string, version int64) error
+	// CancelDefaultReminders cancels the reminders of accountID for eventID that are
+	// FromDefault and scheduled or awaiting_consent, and returns how many.
+	CancelDefaultReminders(ctx context.Context, accountID, eventID string) (int, error)
+
 	// ConsentRequests returns how many consent requests accountID made after since,
 	// and when the earliest of them was made.
 	ConsentRequests(ctx context.Context, accountID string, since time.Time) (n int, earliest time.Time, err error)

@@ -24,10 +24,12 @@ func (t sqlTx) InsertReminder(ctx context.Context, r Reminder) error {
 		minutes = *r.MinutesBefore
 	}
 	_, err := t.tx.ExecContext(ctx, t.d.Rebind(`INSERT INTO reminders
-	(id, account_id, event_id, email, send_at, minutes_before, note, status, created_at, sent_at, last_error, trace_parent)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	(id, account_id, event_id, email, send_at, minutes_before, note, status, created_at, sent_at, last_error, trace_parent,
+	from_default)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.ID, r.AccountID, r.EventID, r.Email, database.Micros(r.SendAt), minutes, r.Note, string(r.Status),
-		database.Micros(r.CreatedAt), database.NullMicros(r.SentAt), nullString(r.LastError), nullString(r.TraceParent))
+		database.Micros(r.CreatedAt), database.NullMicros(r.SentAt), nullString(r.LastError), nullString(r.TraceParent),
+		r.FromDefault)
 	if err != nil {
 		return fmt.Errorf("create reminder %s: %w", r.ID, err)
 	}

@@ -63,7 +63,7 @@ type queryer interface {
 
 // selectReminders selects reminders with their event's snapshot; scanReminder reads them.
 const selectReminders = `SELECT r.id, r.account_id, r.event_id, r.email, r.send_at, r.minutes_before, r.note,
-	r.status, r.created_at, r.sent_at, r.last_error, r.trace_parent, e.body
+	r.status, r.created_at, r.sent_at, r.last_error, r.trace_parent, r.from_default, e.body
 FROM reminders r JOIN event_snapshots e ON e.id = r.event_id`
 
 // The scheduler's and consumers' frequent queries, named so that the PostgreSQL plan test
@@ -107,7 +107,7 @@ func scanReminder(sc database.Scanner) (Reminder, error) {
 		status, snapshot string
 	)
 	if err := sc.Scan(&r.ID, &r.AccountID, &r.EventID, &r.Email, &sendAt, &minutes, &r.Note,
-		&status, &created, &sentAt, &lastError, &tp, &snapshot); err != nil {
+		&status, &created, &sentAt, &lastError, &tp, &r.FromDefault, &snapshot); err != nil {
 		return Reminder{}, err
 	}
 	r.SendAt = database.FromMicros(sendAt)

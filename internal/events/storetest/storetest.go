@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) events.Store) {
 	t.Run("attendance", func(t *testing.T) { testAttendance(t, open) })
 	t.Run("concurrent attendance keeps the capacity", func(t *testing.T) { testConcurrentAttendance(t, open) })
 	t.Run("accounts", func(t *testing.T) { testAccounts(t, open) })
+	t.Run("attendance changes are announced", func(t *testing.T) { testAttendanceAnnounced(t, open) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Fatal(err)
@@ -63,15 +64,16 @@ func ptr[T any](v T) *T { return &v }
 // newEvent returns a valid event with a fresh ID, changed by opts.
 func newEvent(opts ...func(*events.Event)) events.Event {
 	e := events.Event{
-		ID:          uuid.Must(uuid.NewV7()).String(),
-		OrganizerID: "organizer-1",
-		Title:       "An event",
-		Description: "",
-		StartsAt:    base,
-		Timezone:    "UTC",
-		Tags:        []string{},
-		CreatedAt:   base.Add(-24 * time.Hour),
-		UpdatedAt:   base.Add(-24 * time.Hour),
+		ID:               uuid.Must(uuid.NewV7()).String(),
+		OrganizerID:      "organizer-1",
+		Title:            "An event",
+		Description:      "",
+		StartsAt:         base,
+		Timezone:         "UTC",
+		Tags:             []string{},
+		DefaultReminders: []int{},
+		CreatedAt:        base.Add(-24 * time.Hour),
+		UpdatedAt:        base.Add(-24 * time.Hour),
 	}
 	for _, o := range opts {
 		o(&e)
@@ -239,7 +241,7 @@ func testUpdate(t *testing.T, open func(t *testing.T) events.Store) {
 				}
 				want = tt.change(old)
 				return want, []broker.Message{msg}, nil
-			})
+			}, nil)
 			stored, gerr := s.Get(ctx, orig.ID)
 			if gerr != nil {
 				t.Fatal(gerr)
@@ -271,7 +273,7 @@ func testUpdate(t *testing.T, open func(t *testing.T) events.Store) {
 		_, err := s.Update(ctx, "unknown", func(e events.Event) (events.Event, []broker.Message, error) {
 			t.Error("change called for an unknown event")
 			return e, nil, nil
-		})
+		}, nil)
 		if !errors.Is(err, events.ErrNotFound) {
 			t.Errorf("Update(unknown) = %v, want ErrNotFound", err)
 		}
@@ -364,7 +366,7 @@ func testDeleteByOrganizer(t *testing.T, open func(t *testing.T) events.Store) {
 		return m, nil
 	}
 	msgID := uuid.Must(uuid.NewV7()).String()
-	deleted, err := s.DeleteByOrganizer(ctx, "gone", msgID, deletedAt, announce)
+	deleted, err := s.DeleteByOrganizer(ctx, "gone", msgID, deletedAt, announce, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +404,7 @@ func testDeleteByOrganizer(t *testing.T, open func(t *testing.T) events.Store) {
 	// The same message again has no effect, not even on an event created since.
 	later := newEvent(func(e *events.Event) { e.OrganizerID = "gone" })
 	mustCreate(t, s, later)
-	_, err = s.DeleteByOrganizer(ctx, "gone", msgID, deletedAt, announce)
+	_, err = s.DeleteByOrganizer(ctx, "gone", msgID, deletedAt, announce, nil)
 	if !errors.Is(err, events.ErrAlreadyHandled) {
 		t.Errorf("second delivery = %v, want ErrAlreadyHandled", err)
 	}
@@ -413,10 +415,10 @@ func testDeleteByOrganizer(t *testing.T, open func(t *testing.T) events.Store) {
 
 	// An organizer without events: the message is recorded all the same.
 	other := uuid.Must(uuid.NewV7()).String()
-	if deleted, err := s.DeleteByOrganizer(ctx, "nobody", other, deletedAt, announce); err != nil || len(deleted) != 0 {
+	if deleted, err := s.DeleteByOrganizer(ctx, "nobody", other, deletedAt, announce, nil); err != nil || len(deleted) != 0 {
 		t.Errorf("DeleteByOrganizer(nobody) = %v, %v", deleted, err)
 	}
-	if _, err := s.DeleteByOrganizer(ctx, "nobody", other, deletedAt, announce); !errors.Is(err, events.ErrAlreadyHandled) {
+	if _, err := s.DeleteByOrganizer(ctx, "nobody", other, deletedAt, announce, nil); !errors.Is(err, events.ErrAlreadyHandled) {
 		t.Errorf("second delivery for nobody = %v, want ErrAlreadyHandled", err)
 	}
 }
@@ -799,7 +801,7 @@ func testSearchFollowsChanges(t *testing.T, open func(t *testing.T) events.Store
 		old.StartsAt = base.Add(-time.Hour)
 		old.OrganizerID = "organizer-9"
 		return old, nil, nil
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -1110,7 +1112,7 @@ func testConcurrentUpdates(t *testing.T, open func(t *testing.T) events.Store) {
 				old.Capacity = &n
 				old.Tags = append(old.Tags, fmt.Sprintf("t%d", n))
 				return old, nil, nil
-			})
+			}, nil)
 			errs <- err
 		})
 	}
@@ -1135,15 +1137,15 @@ func testAttendance(t *testing.T, open func(t *testing.T) events.Store) {
 	s := open(t)
 	e := newEvent(func(e *events.Event) { e.Capacity = ptr(int64(1)) })
 	mustCreate(t, s, e)
-	if _, err := s.SetAttendance(ctx, "no-such-event", "a", events.Going); !errors.Is(err, events.ErrNotFound) {
+	if _, err := s.SetAttendance(ctx, "no-such-event", "a", events.Going, nil); !errors.Is(err, events.ErrNotFound) {
 		t.Fatalf("attend an unknown event: %v, want ErrNotFound", err)
 	}
-	if _, err := s.RemoveAttendance(ctx, "no-such-event", "a"); !errors.Is(err, events.ErrNotFound) {
+	if _, err := s.RemoveAttendance(ctx, "no-such-event", "a", nil); !errors.Is(err, events.ErrNotFound) {
 		t.Fatalf("leave an unknown event: %v, want ErrNotFound", err)
 	}
 	set := func(account string, st events.AttendanceStatus, want events.AttendanceStatus, wantPos int) {
 		t.Helper()
-		a, err := s.SetAttendance(ctx, e.ID, account, st)
+		a, err := s.SetAttendance(ctx, e.ID, account, st, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1183,7 +1185,7 @@ func testAttendance(t *testing.T, open func(t *testing.T) events.Store) {
 	}
 	// b leaves: c goes. Leaving twice changes nothing.
 	for i, want := range []string{"c", ""} {
-		promoted, err := s.RemoveAttendance(ctx, e.ID, "b")
+		promoted, err := s.RemoveAttendance(ctx, e.ID, "b", nil)
 		if err != nil || promoted != want {
 			t.Fatalf("b leaves (%d): promoted %q, %v; want %q", i, promoted, err, want)
 		}
@@ -1211,7 +1213,7 @@ func testAttendance(t *testing.T, open func(t *testing.T) events.Store) {
 	if mine, err := s.AccountAttendance(ctx, "c", 0, 10); err != nil || len(mine) != 0 {
 		t.Fatalf("c after the event was deleted: %+v, %v", mine, err)
 	}
-	if _, err := s.SetAttendance(ctx, e.ID, "a", events.Going); !errors.Is(err, events.ErrNotFound) {
+	if _, err := s.SetAttendance(ctx, e.ID, "a", events.Going, nil); !errors.Is(err, events.ErrNotFound) {
 		t.Fatalf("attend a deleted event: %v, want ErrNotFound", err)
 	}
 }
@@ -1228,7 +1230,7 @@ func testConcurrentAttendance(t *testing.T, open func(t *testing.T) events.Store
 	res := make([]events.Attendance, people)
 	errs := make([]error, people)
 	for i := range people {
-		wg.Go(func() { res[i], errs[i] = s.SetAttendance(ctx, e.ID, fmt.Sprintf("p%03d", i), events.Going) })
+		wg.Go(func() { res[i], errs[i] = s.SetAttendance(ctx, e.ID, fmt.Sprintf("p%03d", i), events.Going, nil) })
 	}
 	wg.Wait()
 	going, positions := 0, map[int]string{}
@@ -1269,7 +1271,7 @@ func testConcurrentAttendance(t *testing.T, open func(t *testing.T) events.Store
 			t.Fatalf("stored %+v, answered position %d to %s", a, *a.Position, positions[*a.Position])
 		}
 	}
-	promoted, err := s.RemoveAttendance(ctx, e.ID, leaver)
+	promoted, err := s.RemoveAttendance(ctx, e.ID, leaver, nil)
 	if err != nil || promoted != positions[1] {
 		t.Fatalf("%s left: promoted %q, %v; want %q", leaver, promoted, err, positions[1])
 	}
@@ -1301,7 +1303,7 @@ func testAccounts(t *testing.T, open func(t *testing.T) events.Store) {
 	}
 	if _, err := s.DeleteByOrganizer(ctx, "b", "msg-1", deletedAt, func(e events.Event) (broker.Message, error) {
 		return message(t, messages.TypeEventDeleted, e.ID), nil
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if names, err := s.DisplayNames(ctx, []string{"b"}); err != nil || len(names) != 0 {

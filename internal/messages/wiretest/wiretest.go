@@ -30,7 +30,7 @@ func Event() events.Event {
 		OnlineURL: &online, Category: &category, Tags: []string{"jazz", "live"}, Capacity: &capacity,
 		CreatedAt: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC),
 		UpdatedAt: time.Date(2026, 5, 2, 11, 0, 0, 123000, time.UTC),
-		Sequence:  3, GoingCount: 100, InterestedCount: 7,
+		Sequence:  3, GoingCount: 100, InterestedCount: 7, DefaultReminders: []int{1440, 60},
 		Organizer: events.Organizer{ID: "acc_1", DisplayName: "Ann"},
 	}
 }

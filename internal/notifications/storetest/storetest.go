@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t *testing.T) notifications.Store) {
 		{"ClaimDueDecides", testClaimDueDecides},
 		{"CalendarTokens", testCalendarTokens},
 		{"CalendarFeed", testCalendarFeed},
+		{"Attendances", testAttendances},
+		{"CancelDefaultReminders", testCancelDefaultReminders},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
