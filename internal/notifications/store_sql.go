@@ -414,8 +414,12 @@ WHERE id IN (SELECT event_id FROM reminders WHERE account_id = ?) ORDER BY id`+f
 		return 0, fmt.Errorf("delete reminders of %s: %w", accountID, err)
 	}
 	for _, ev := range events {
+		// A snapshot stays while a reminder or someone else going to the event needs it (the
+		// calendar feed shows the events people go to).
 		if _, err := t.tx.ExecContext(ctx, t.d.Rebind(`DELETE FROM event_snapshots WHERE id = ?
-	AND NOT EXISTS (SELECT 1 FROM reminders WHERE event_id = ?)`), ev, ev); err != nil {
+	AND NOT EXISTS (SELECT 1 FROM reminders WHERE event_id = ?)
+	AND NOT EXISTS (SELECT 1 FROM attendances WHERE event_id = ? AND status = 'going' AND account_id <> ?)`),
+			ev, ev, ev, accountID); err != nil {
 			return 0, fmt.Errorf("delete reminders of %s: %w", accountID, err)
 		}
 	}

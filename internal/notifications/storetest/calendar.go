@@ -16,20 +16,13 @@ import (
 )
 
 // PutAttendance stores the copy of account's attendance of event, as the attendance.changed
-// consumer keeps it, with SQL: the tests of the calendar feed need attendances, and the
-// consumer that writes them is not theirs. s must be a store over SQL (DB and Rebind).
+// consumer keeps it (Tx.PutAttendance).
 func PutAttendance(t testing.TB, s notifications.Store, account, event, status string, version int64) {
 	t.Helper()
-	db, ok := s.(interface {
-		DB() *sql.DB
-		Rebind(string) string
+	err := s.Update(context.Background(), func(tx notifications.Tx) error {
+		return tx.PutAttendance(context.Background(), account, event, status, version)
 	})
-	if !ok {
-		t.Fatalf("%T is not a SQL store", s)
-	}
-	if _, err := db.DB().ExecContext(context.Background(), db.Rebind(`INSERT INTO attendances (account_id, event_id, status, version)
-VALUES (?, ?, ?, ?) ON CONFLICT (account_id, event_id) DO UPDATE SET status = excluded.status, version = excluded.version`),
-		account, event, status, version); err != nil {
+	if err != nil {
 		t.Fatalf("put attendance %s/%s: %v", account, event, err)
 	}
 }
@@ -189,5 +182,40 @@ func testCalendarFeed(t *testing.T, s notifications.Store) {
 	}
 	if st, err := s.CalendarState(ctx, "nobody", cutoff); err != nil || len(st.Events)+len(st.Reminders) != 0 {
 		t.Errorf("CalendarState of an account without a feed = %+v, %v; want empty", st, err)
+	}
+}
+
+// testSnapshotKeptWhileSomeoneGoes: deleting an account's reminders keeps the snapshot of an
+// event that someone else goes to (their calendar feed shows it), and drops it once nobody
+// needs it.
+func testSnapshotKeptWhileSomeoneGoes(t *testing.T, s notifications.Store) {
+	ctx := context.Background()
+	ev := event("shared", base.Add(48*time.Hour), base)
+	create(t, s, reminder(t, "leaver", ev, base.Add(24*time.Hour), nil))
+	PutAttendance(t, s, "leaver", "shared", messages.AttendanceGoing, 1)
+	PutAttendance(t, s, "goer", "shared", messages.AttendanceGoing, 2)
+	deleteReminders := func(account string) {
+		update(t, s, func(ctx context.Context, tx notifications.Tx) error {
+			_, err := tx.DeleteAccountReminders(ctx, account)
+			return err
+		})
+	}
+	deleteReminders("leaver")
+	if events, _, err := s.CalendarEvents(ctx, "goer", base.Add(-time.Hour)); err != nil || len(events) != 1 || events[0].Event.ID != "shared" {
+		t.Fatalf("goer's feed after another account's reminders went = %+v, %v; want the shared event", events, err)
+	}
+
+	// Nobody goes and nobody is reminded: the snapshot goes with the last reminder.
+	other := event("alone", base.Add(48*time.Hour), base)
+	create(t, s, reminder(t, "solo", other, base.Add(24*time.Hour), nil))
+	PutAttendance(t, s, "solo", "alone", messages.AttendanceGoing, 1)
+	deleteReminders("solo")
+	var err error
+	update(t, s, func(ctx context.Context, tx notifications.Tx) error {
+		_, err = tx.Snapshot(ctx, "alone")
+		return nil
+	})
+	if !errors.Is(err, notifications.ErrEventNotFound) {
+		t.Errorf("snapshot needed by nobody but the deleted account: %v; want ErrEventNotFound", err)
 	}
 }

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) notifications.Store) {
 		{"ClaimDueDecides", testClaimDueDecides},
 		{"CalendarTokens", testCalendarTokens},
 		{"CalendarFeed", testCalendarFeed},
+		{"SnapshotKeptWhileSomeoneGoes", testSnapshotKeptWhileSomeoneGoes},
 		{"Attendances", testAttendances},
 		{"CancelDefaultReminders", testCancelDefaultReminders},
 	} {

@@ -13,6 +13,8 @@ CREATE TABLE attendances (
     PRIMARY KEY (account_id, event_id)
 );
 CREATE INDEX attendances_going ON attendances (account_id, event_id) WHERE status = 'going';
+-- Who else goes to an event (an event's snapshot stays while someone goes to it).
+CREATE INDEX attendances_event_going ON attendances (event_id) WHERE status = 'going';
 
 -- from_default is true on a reminder made from its event's default reminders when its owner
 -- went, until the owner changes it: leaving the event cancels only those still true.
