@@ -162,7 +162,7 @@ func attendanceStory(t *testing.T, c *client, smtp *smtptest.Server) {
 	}
 }
 
-// TestDistributedAttendance runs attendanceStory and defaultRemindersStory through the
+// TestDistributedAttendance runs attendanceStory, defaultRemindersStory and calendarFeedStory through the
 // distributed system: two replicas of events (the race for the places is between them, on
 // PostgreSQL), of notifications and of the email-sender, RabbitMQ between them.
 func TestDistributedAttendance(t *testing.T) {
@@ -170,4 +170,5 @@ func TestDistributedAttendance(t *testing.T) {
 	_, c, _ := startCluster(t, smtp, map[string]int{discovery.Events: 2, discovery.Notifications: 2, discovery.Mailer: 2})
 	attendanceStory(t, c, smtp)
 	defaultRemindersStory(t, c)
+	calendarFeedStory(t, c)
 }

@@ -58,4 +58,6 @@ func TestCalendarFeedThroughGateway(t *testing.T) {
 	}
 	c.must(404, "GET", path, "", nil)
 	c.must(200, "GET", strings.TrimPrefix(rotated, "http://eventpost.test"), "", nil)
+
+	calendarFeedStory(t, c)
 }
