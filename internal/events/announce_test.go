@@ -137,8 +137,8 @@ func TestCapacityRaisePromotes(t *testing.T) {
 		t.Fatalf("PATCH capacity: %d %s", w.Code, w.Body)
 	}
 	patched := decode[events.Event](t, w)
-	if patched.GoingCount != 3 || *patched.SpotsLeft() != 0 {
-		t.Errorf("after raising the capacity to 3: %d going, %d spots left; want 3 and 0", patched.GoingCount, *patched.SpotsLeft())
+	if patched.GoingCount != 3 || *patched.SpotsLeft != 0 {
+		t.Errorf("after raising the capacity to 3: %d going, %d spots left; want 3 and 0", patched.GoingCount, *patched.SpotsLeft)
 	}
 	if got, want := f.attendees(t, e.ID), []string{"going", "going", "going", "waitlisted1"}; !slices.Equal(got, want) {
 		t.Errorf("attendees %v, want %v (the first two waitlisted promoted, in arrival order)", got, want)

@@ -1,7 +1,6 @@
 package events
 
 import (
-	"encoding/json"
 	"errors"
 	"slices"
 	"time"
@@ -61,12 +60,16 @@ type Event struct {
 	Sequence int `json:"sequence"`
 	// GoingCount and InterestedCount count the attendances of the event that are going and
 	// interested; the store keeps them on the event's row, in step with the attendances.
-	// The JSON of an Event also carries spots_left (see SpotsLeft).
 	GoingCount      int64 `json:"going_count"`
 	InterestedCount int64 `json:"interested_count"`
 	// Organizer is the organizer's ID and display name, which the service fills in from its
 	// copy of the accounts ("" while it has none); the store does not keep it.
 	Organizer Organizer `json:"organizer"`
+	// SpotsLeft is how many places are free: the capacity less those going (never below
+	// zero), or nil when the event has no capacity. The service fills it in with Organizer
+	// (a field rather than a MarshalJSON method: encoding a list of events twice cost more
+	// than the counts themselves); the store does not keep it.
+	SpotsLeft *int64 `json:"spots_left"`
 }
 
 // Organizer is who organizes an event, as the API shows it.
@@ -75,23 +78,14 @@ type Organizer struct {
 	DisplayName string `json:"display_name"`
 }
 
-// SpotsLeft returns how many places are free: the capacity less those going (never below
+// spotsLeft returns how many places are free: the capacity less those going (never below
 // zero), or nil when the event has no capacity.
-func (e Event) SpotsLeft() *int64 {
+func (e Event) spotsLeft() *int64 {
 	if e.Capacity == nil {
 		return nil
 	}
 	n := max(*e.Capacity-e.GoingCount, 0)
 	return &n
-}
-
-// MarshalJSON implements json.Marshaler: the fields of Event and spots_left.
-func (e Event) MarshalJSON() ([]byte, error) {
-	type plain Event // without this method
-	return json.Marshal(struct {
-		plain
-		SpotsLeft *int64 `json:"spots_left"`
-	}{plain(e), e.SpotsLeft()})
 }
 
 // Snapshot returns the event as messages carry it.

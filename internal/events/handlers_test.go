@@ -86,7 +86,7 @@ func TestCreateEvent(t *testing.T) {
 			Location:  &events.Location{Name: "Park", Address: "Unter den Linden 1, Berlin", Lat: ptr(52.5163), Lon: ptr(13.3777)},
 			OnlineURL: ptr("https://stream.example.com/fest"), Category: ptr("Music"),
 			Tags: []string{"outdoors", "free", "live-music"}, Capacity: ptr(int64(300)), DefaultReminders: []int{1440, 60},
-			CreatedAt: testNow, UpdatedAt: testNow, Organizer: events.Organizer{ID: alice},
+			CreatedAt: testNow, UpdatedAt: testNow, Organizer: events.Organizer{ID: alice}, SpotsLeft: ptr(int64(300)),
 		}
 		if diff := cmp.Diff(want, e); diff != "" {
 			t.Errorf("created (-want +got):\n%s", diff)
@@ -346,6 +346,10 @@ func TestPatchEvent(t *testing.T) {
 			want := before
 			change(&want)
 			want.UpdatedAt = after.UpdatedAt
+			want.SpotsLeft = nil // the capacity less those going (none here)
+			if want.Capacity != nil {
+				want.SpotsLeft = want.Capacity
+			}
 			if diff := cmp.Diff(want, after); diff != "" {
 				t.Errorf("after the patch (-want +got):\n%s", diff)
 			}

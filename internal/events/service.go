@@ -245,7 +245,8 @@ func (s *Service) handleAccountChanged(ctx context.Context, m broker.Message, p 
 }
 
 // withOrganizers fills in the organizer of each of evs from the service's copy of the
-// accounts, with one query.
+// accounts, with one query, and the places left: what the store does not keep. Every event
+// the service returns passes through it.
 func (s *Service) withOrganizers(ctx context.Context, evs []Event) error {
 	ids := make([]string, 0, len(evs))
 	for _, e := range evs {
@@ -259,6 +260,7 @@ func (s *Service) withOrganizers(ctx context.Context, evs []Event) error {
 	}
 	for i := range evs {
 		evs[i].Organizer = Organizer{ID: evs[i].OrganizerID, DisplayName: names[evs[i].OrganizerID]}
+		evs[i].SpotsLeft = evs[i].spotsLeft()
 	}
 	return nil
 }

@@ -119,11 +119,14 @@ func scanEvent(r database.Scanner) (Event, error) {
 	if e.Tags == nil {
 		e.Tags = []string{}
 	}
-	if err := json.Unmarshal([]byte(defaults), &e.DefaultReminders); err != nil {
-		return Event{}, fmt.Errorf("event %s: default reminders: %w", e.ID, err)
-	}
-	if e.DefaultReminders == nil {
-		e.DefaultReminders = []int{}
+	e.DefaultReminders = []int{}
+	if defaults != "[]" { // most events have none: no decoding for them
+		if err := json.Unmarshal([]byte(defaults), &e.DefaultReminders); err != nil {
+			return Event{}, fmt.Errorf("event %s: default reminders: %w", e.ID, err)
+		}
+		if e.DefaultReminders == nil {
+			e.DefaultReminders = []int{}
+		}
 	}
 	return e, nil
 }

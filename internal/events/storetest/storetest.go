@@ -1255,7 +1255,7 @@ func testConcurrentAttendance(t *testing.T, open func(t *testing.T) events.Store
 			t.Fatalf("no one waitlisted at position %d", p)
 		}
 	}
-	if got, err := s.Get(ctx, e.ID); err != nil || got.GoingCount != places || got.InterestedCount != 0 || *got.SpotsLeft() != 0 {
+	if got, err := s.Get(ctx, e.ID); err != nil || got.GoingCount != places || got.InterestedCount != 0 || *got.Capacity != got.GoingCount {
 		t.Fatalf("the event after the rush: %+v, %v; want %d going, none interested, no spots left", got, err, places)
 	}
 	// The stored list agrees with the answers.

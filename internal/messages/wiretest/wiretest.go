@@ -31,7 +31,7 @@ func Event() events.Event {
 		CreatedAt: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC),
 		UpdatedAt: time.Date(2026, 5, 2, 11, 0, 0, 123000, time.UTC),
 		Sequence:  3, GoingCount: 100, InterestedCount: 7, DefaultReminders: []int{1440, 60},
-		Organizer: events.Organizer{ID: "acc_1", DisplayName: "Ann"},
+		Organizer: events.Organizer{ID: "acc_1", DisplayName: "Ann"}, SpotsLeft: ptr(int64(20)),
 	}
 }
 
@@ -126,3 +126,5 @@ func zeroFields(v reflect.Value, prefix string) []string {
 	}
 	return out
 }
+
+func ptr[T any](v T) *T { return &v }
