@@ -208,40 +208,7 @@ func (r *Renderer) templateData(req messages.EmailSend) (templateData, error) {
 	if req.ExpiresAt != nil {
 		data.Expires = req.ExpiresAt.UTC().Format(expiresLayout)
 	}
-	var err error
-	switch req.Kind {
-	case messages.EmailWelcome, messages.EmailConfirm:
-		err = r.confirmData(req, &data)
-	case messages.EmailPasswordReset, messages.EmailAccountLocked:
-		if !validToken(req.Token) || req.ExpiresAt == nil {
-			return templateData{}, fmt.Errorf("%s email without a valid token: %w", req.Kind, ErrInvalidRequest)
-		}
-		data.Link = r.publicURL + "/reset-password?token=" + url.QueryEscape(req.Token)
-	case messages.EmailChanged:
-		if _, aerr := bareAddress(req.NewEmail); aerr != nil {
-			return templateData{}, fmt.Errorf("email_changed email without a valid new address: %w", ErrInvalidRequest)
-		}
-		data.NewEmail, data.Link = req.NewEmail, r.publicURL+"/forgot-password"
-	case messages.EmailConsentRequest:
-		if !validToken(req.Token) {
-			return templateData{}, fmt.Errorf("%s email without a valid token: %w", req.Kind, ErrInvalidRequest)
-		}
-		data.Link = r.publicURL + "/consent/" + url.PathEscape(req.Token)
-		if req.Event != nil {
-			data.Event = r.eventView(*req.Event, nil)
-		}
-	case messages.EmailWaitlistPromoted:
-		// About the person's own attendance, which they asked for, like a transactional email:
-		// no List-Unsubscribe (there is nothing to stop but the attendance itself; the email
-		// says how to leave), and no link to the reminders page.
-		if req.Event == nil {
-			return templateData{}, fmt.Errorf("%s email without an event: %w", req.Kind, ErrInvalidRequest)
-		}
-		data.Event = r.eventView(*req.Event, nil)
-	default:
-		err = r.reminderData(req, &data)
-	}
-	if err != nil {
+	if err := r.kindData(req, &data); err != nil {
 		return templateData{}, err
 	}
 	var title string
@@ -254,6 +221,44 @@ func (r *Renderer) templateData(req messages.EmailSend) (templateData, error) {
 	}
 	data.Subject = headerText(subject)
 	return data, nil
+}
+
+// kindData fills in what data shows that depends on req's kind: links, the event, the new
+// address; ErrInvalidRequest when req lacks what its kind needs.
+func (r *Renderer) kindData(req messages.EmailSend, data *templateData) error {
+	switch req.Kind {
+	case messages.EmailWelcome, messages.EmailConfirm:
+		return r.confirmData(req, data)
+	case messages.EmailPasswordReset, messages.EmailAccountLocked:
+		if !validToken(req.Token) || req.ExpiresAt == nil {
+			return fmt.Errorf("%s email without a valid token: %w", req.Kind, ErrInvalidRequest)
+		}
+		data.Link = r.publicURL + "/reset-password?token=" + url.QueryEscape(req.Token)
+	case messages.EmailChanged:
+		if _, err := bareAddress(req.NewEmail); err != nil {
+			return fmt.Errorf("email_changed email without a valid new address: %w", ErrInvalidRequest)
+		}
+		data.NewEmail, data.Link = req.NewEmail, r.publicURL+"/forgot-password"
+	case messages.EmailConsentRequest:
+		if !validToken(req.Token) {
+			return fmt.Errorf("%s email without a valid token: %w", req.Kind, ErrInvalidRequest)
+		}
+		data.Link = r.publicURL + "/consent/" + url.PathEscape(req.Token)
+		if req.Event != nil {
+			data.Event = r.eventView(*req.Event, nil)
+		}
+	case messages.EmailWaitlistPromoted:
+		// About the person's own attendance, which they asked for, like a transactional email:
+		// no List-Unsubscribe (there is nothing to stop but the attendance itself; the email
+		// says how to leave), and no link to the reminders page.
+		if req.Event == nil {
+			return fmt.Errorf("%s email without an event: %w", req.Kind, ErrInvalidRequest)
+		}
+		data.Event = r.eventView(*req.Event, nil)
+	default:
+		return r.reminderData(req, data)
+	}
+	return nil
 }
 
 // expiresLayout shows when a link stops working.

@@ -38,68 +38,87 @@ type attendanceOutcome struct {
 // unknown): the message is retried later. A later announcement that the account is no longer
 // going (which the events service sends when the account is deleted) supersedes it.
 func (s *Service) handleAttendanceChanged(ctx context.Context, m broker.Message, p messages.AttendanceChanged) error {
-	switch {
-	case p.AccountID == "" || p.EventID == "":
-		return broker.Permanent(fmt.Errorf("attendance.changed %s: no account_id or event_id", m.ID))
-	case p.Event.ID != p.EventID:
-		return broker.Permanent(fmt.Errorf("attendance.changed %s: event %q, snapshot of %q", m.ID, p.EventID, p.Event.ID))
-	}
-	switch p.Status {
-	case messages.AttendanceGoing, messages.AttendanceInterested, messages.AttendanceWaitlisted, messages.AttendanceNone:
-	default:
-		return broker.Permanent(fmt.Errorf("attendance.changed %s: unknown status %q", m.ID, p.Status))
+	if err := checkAttendanceChanged(p); err != nil {
+		return broker.Permanent(fmt.Errorf("attendance.changed %s: %w", m.ID, err))
 	}
 	ev := normalizeEvent(p.Event)
 	var out attendanceOutcome
 	err := s.store.Update(ctx, func(tx Tx) error {
 		out = attendanceOutcome{}
-		if first, err := tx.FirstDelivery(ctx, m.ID); err != nil || !first {
-			out.ignored = err == nil
-			return err
-		}
-		// The account's row first, then the snapshot's, then the reminders: the order in which
-		// creations lock them.
-		acct, err := tx.Account(ctx, p.AccountID, true)
-		known := err == nil
-		if err != nil && !errors.Is(err, ErrAccountUnknown) {
-			return err
-		}
-		if err := tx.KeepSnapshot(ctx, ev); err != nil {
-			return err
-		}
-		stored, version, ok, err := tx.Attendance(ctx, p.AccountID, p.EventID)
-		if err != nil {
-			return err
-		}
-		if ok && p.Version <= version {
-			out.ignored = true
-			return nil
-		}
-		wasGoing, going := stored == messages.AttendanceGoing, p.Status == messages.AttendanceGoing
-		switch {
-		case going && !wasGoing:
-			if !known {
-				return fmt.Errorf("account %s not known yet: %w", p.AccountID, ErrAccountUnknown)
-			}
-			if err := s.createDefaultReminders(ctx, tx, acct, ev.ID, p.DefaultReminders, &out); err != nil {
-				return err
-			}
-		case wasGoing && !going:
-			if out.cancelled, err = tx.CancelDefaultReminders(ctx, p.AccountID, p.EventID); err != nil {
-				return err
-			}
-		}
-		return tx.PutAttendance(ctx, p.AccountID, p.EventID, p.Status, p.Version)
+		return s.applyAttendance(ctx, tx, m.ID, p, ev, &out)
 	})
 	if err != nil {
 		return fmt.Errorf("attendance.changed %s: %w", m.ID, err)
 	}
+	s.afterAttendance(ctx, p, out)
+	return nil
+}
+
+// checkAttendanceChanged reports what makes p unusable, however often it is delivered.
+func checkAttendanceChanged(p messages.AttendanceChanged) error {
 	switch {
-	case out.ignored:
+	case p.AccountID == "" || p.EventID == "":
+		return errors.New("no account_id or event_id")
+	case p.Event.ID != p.EventID:
+		return fmt.Errorf("event %q, snapshot of %q", p.EventID, p.Event.ID)
+	}
+	switch p.Status {
+	case messages.AttendanceGoing, messages.AttendanceInterested, messages.AttendanceWaitlisted, messages.AttendanceNone:
+		return nil
+	}
+	return fmt.Errorf("unknown status %q", p.Status)
+}
+
+// applyAttendance applies p, delivered as message messageID, about the event ev, in tx, and
+// counts what it did in out.
+func (s *Service) applyAttendance(ctx context.Context, tx Tx, messageID string, p messages.AttendanceChanged, ev messages.Event, out *attendanceOutcome) error {
+	if first, err := tx.FirstDelivery(ctx, messageID); err != nil || !first {
+		out.ignored = err == nil
+		return err
+	}
+	// The account's row first, then the snapshot's, then the reminders: the order in which
+	// creations lock them.
+	acct, err := tx.Account(ctx, p.AccountID, true)
+	known := err == nil
+	if err != nil && !errors.Is(err, ErrAccountUnknown) {
+		return err
+	}
+	if err := tx.KeepSnapshot(ctx, ev); err != nil {
+		return err
+	}
+	stored, version, ok, err := tx.Attendance(ctx, p.AccountID, p.EventID)
+	if err != nil {
+		return err
+	}
+	if ok && p.Version <= version {
+		out.ignored = true
+		return nil
+	}
+	wasGoing, going := stored == messages.AttendanceGoing, p.Status == messages.AttendanceGoing
+	switch {
+	case going && !wasGoing:
+		if !known {
+			return fmt.Errorf("account %s not known yet: %w", p.AccountID, ErrAccountUnknown)
+		}
+		if err := s.createDefaultReminders(ctx, tx, acct, ev.ID, p.DefaultReminders, out); err != nil {
+			return err
+		}
+	case wasGoing && !going:
+		if out.cancelled, err = tx.CancelDefaultReminders(ctx, p.AccountID, p.EventID); err != nil {
+			return err
+		}
+	}
+	return tx.PutAttendance(ctx, p.AccountID, p.EventID, p.Status, p.Version)
+}
+
+// afterAttendance logs what applying p did (out) and wakes the scheduler for new reminders.
+func (s *Service) afterAttendance(ctx context.Context, p messages.AttendanceChanged, out attendanceOutcome) {
+	if out.ignored {
 		s.log.DebugContext(ctx, "attendance announcement already applied or older; ignored",
 			"account_id", p.AccountID, "event_id", p.EventID, "version", p.Version)
-		return nil
-	case out.over > 0:
+		return
+	}
+	if out.over > 0 {
 		s.log.InfoContext(ctx, "default reminders over the account's quota not created",
 			"account_id", p.AccountID, "event_id", p.EventID, "left_out", out.over, "limit", s.cfg.MaxPendingReminders)
 	}
@@ -110,7 +129,6 @@ func (s *Service) handleAttendanceChanged(ctx context.Context, m broker.Message,
 		s.log.InfoContext(ctx, "reminders follow attendance", "account_id", p.AccountID, "event_id", p.EventID,
 			"status", p.Status, "created", out.created, "cancelled", out.cancelled, "past", out.past)
 	}
-	return nil
 }
 
 // createDefaultReminders creates, in tx, for acct, which just became going to the event

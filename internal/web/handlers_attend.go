@@ -219,7 +219,7 @@ func (u *UI) calendar(r *http.Request) calendarData {
 		u.log.WarnContext(r.Context(), "load the calendar feed of the account", "err", err)
 		return calendarData{}
 	}
-	return calendarData{URL: c.URL}
+	return calendarData(c)
 }
 
 // handleRotateCalendar gives the account a new calendar feed address; the old one stops
