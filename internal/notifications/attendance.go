@@ -94,21 +94,33 @@ func (s *Service) applyAttendance(ctx context.Context, tx Tx, messageID string, 
 		out.ignored = true
 		return nil
 	}
+	if !known {
+		acct = Account{}
+	}
+	if err := s.followAttendance(ctx, tx, stored, p, acct, ev.ID, out); err != nil {
+		return err
+	}
+	return tx.PutAttendance(ctx, p.AccountID, p.EventID, p.Status, p.Version)
+}
+
+// followAttendance makes the account's reminders of the event eventID follow its attendance
+// from stored to p.Status: becoming going creates the default reminders for acct (the zero
+// Account while the account is not known: then the message must wait), no longer going
+// cancels those still pending.
+func (s *Service) followAttendance(ctx context.Context, tx Tx, stored string, p messages.AttendanceChanged, acct Account, eventID string, out *attendanceOutcome) error {
 	wasGoing, going := stored == messages.AttendanceGoing, p.Status == messages.AttendanceGoing
 	switch {
 	case going && !wasGoing:
-		if !known {
+		if acct.ID == "" {
 			return fmt.Errorf("account %s not known yet: %w", p.AccountID, ErrAccountUnknown)
 		}
-		if err := s.createDefaultReminders(ctx, tx, acct, ev.ID, p.DefaultReminders, out); err != nil {
-			return err
-		}
+		return s.createDefaultReminders(ctx, tx, acct, eventID, p.DefaultReminders, out)
 	case wasGoing && !going:
-		if out.cancelled, err = tx.CancelDefaultReminders(ctx, p.AccountID, p.EventID); err != nil {
-			return err
-		}
+		var err error
+		out.cancelled, err = tx.CancelDefaultReminders(ctx, p.AccountID, p.EventID)
+		return err
 	}
-	return tx.PutAttendance(ctx, p.AccountID, p.EventID, p.Status, p.Version)
+	return nil
 }
 
 // afterAttendance logs what applying p did (out) and wakes the scheduler for new reminders.
