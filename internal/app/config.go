@@ -133,10 +133,12 @@ const envPrefix = "EVENTPOST_"
 // all-in-one mode and of `eventpost serve <service>` — generated from Config's env tags and
 // the roster (EnvVars). The deployment files under deploy/ set only these
 // (deploy/deploy_test.go checks it, and that this list matches ReadConfig), and README.md
-// lists them (TestReadmeListsEnv). The launcher (`eventpost launch`) also reads
-// EVENTPOST_POSTGRES_URL, EVENTPOST_DATABASE_PREFIX and EVENTPOST_CONSUL_BIN, which a
-// single service never does.
+// lists them (TestReadmeListsEnv). The launcher (`eventpost launch`) also reads LauncherEnv,
+// which a single service never does.
 var KnownEnv = envconf.Names(EnvVars())
+
+// LauncherEnv lists the variables only the launcher reads (runLaunch).
+var LauncherEnv = []string{"EVENTPOST_POSTGRES_URL", "EVENTPOST_DATABASE_PREFIX", "EVENTPOST_CONSUL_BIN", "EVENTPOST_LAUNCH_BASE_PORT"}
 
 // EnvVars returns the variables ReadConfig reads, with their defaults: Config's, then the
 // EVENTPOST_<SERVICE>_URLS of the services that others call (`eventpost env` prints them).
