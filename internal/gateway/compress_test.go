@@ -22,10 +22,17 @@ import (
 // feedETag is the weak ETag of the fake calendar feed.
 const feedETag = `W/"feed-1"`
 
+// The parts of the stream of compressionUpstream.
+var (
+	streamFirst = strings.Repeat("data: jazz night by the river\n\n", 20)
+	streamRest  = strings.Repeat("data: the night after\n\n", 100)
+)
+
 // compressionUpstream is a service behind the gateway that answers like the real ones:
 // a list of 20 events, one event (under the compressor's minimum size), and a calendar feed
-// with a weak ETag that answers If-None-Match with 304.
-func compressionUpstream(t *testing.T) *httptest.Server {
+// with a weak ETag that answers If-None-Match with 304, and a stream whose second part is sent
+// once streamRead is closed.
+func compressionUpstream(t *testing.T, streamRead <-chan struct{}) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -40,6 +47,18 @@ func compressionUpstream(t *testing.T) *httptest.Server {
 	})
 	mux.HandleFunc("GET /api/v1/events/{id}", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"id": r.PathValue("id"), "title": "Jazz night"})
+	})
+	// A stream: its first part is flushed, and the rest waits until the client has read it.
+	mux.HandleFunc("GET /api/v1/events/stream", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, streamFirst)
+		http.NewResponseController(w).Flush()
+		select {
+		case <-streamRead:
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = io.WriteString(w, streamRest)
 	})
 	mux.HandleFunc("GET /api/v1/calendars/{token}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", feedETag)
@@ -102,8 +121,9 @@ func compressionUI(t *testing.T) http.Handler {
 
 // compressionGateway returns a server of a gateway in front of compressionUpstream and
 // compressionUI, and a client that leaves answers as they come (no transparent gzip).
-func compressionGateway(t *testing.T) (*httptest.Server, *http.Client) {
-	up := compressionUpstream(t)
+// streamRead releases the rest of the upstream's stream (nil: never).
+func compressionGateway(t *testing.T, streamRead <-chan struct{}) (*httptest.Server, *http.Client) {
+	up := compressionUpstream(t, streamRead)
 	h := newHarness(t, setup{ui: compressionUI(t), resolver: func(s discovery.Static) {
 		s[discovery.Events] = []string{up.URL}
 		s[discovery.Notifications] = []string{up.URL}
@@ -184,7 +204,7 @@ func varies(resp *http.Response) bool {
 // to the bytes of the uncompressed answer, and varies with Accept-Encoding, also when not
 // compressed.
 func TestCompressesWhatGains(t *testing.T) {
-	srv, c := compressionGateway(t)
+	srv, c := compressionGateway(t, nil)
 	paths := []string{"/", "/?q=jazz", "/events/0190c2b4-7a7e-7cc1-8a1e-3b5f7e0e9d11", "/static/app.css", "/static/app.js",
 		"/logo.svg", "/api/v1/events?limit=20", "/api/v1/calendars/AAAAAAAAAAAAAAAAAAAAAAAA", "/api/v1/openapi.json"}
 	for _, path := range paths {
@@ -236,7 +256,7 @@ func TestCompressesWhatGains(t *testing.T) {
 // accepts it: a tiny body, an image, a HEAD, a part of a range request, and a static file
 // compressed already (which it must not compress twice).
 func TestLeavesAsItIs(t *testing.T) {
-	srv, c := compressionGateway(t)
+	srv, c := compressionGateway(t, nil)
 	const accept = "gzip, deflate, br, zstd"
 	for _, path := range []string{"/tiny", "/photo.png", "/api/v1/events/0190c2b4-7a7e-7cc1-8a1e-3b5f7e0e9d11", "/static/favicon.svg"} {
 		_, identity := fetch(t, c, srv.URL, "GET", path)
@@ -282,7 +302,7 @@ func TestLeavesAsItIs(t *testing.T) {
 // strong ETag is made weak on a compressed answer only, and both forms get 304; a static
 // file's compressed forms carry its ETag made weak, and get 304 too.
 func TestCompressedETags(t *testing.T) {
-	srv, c := compressionGateway(t)
+	srv, c := compressionGateway(t, nil)
 	const accept = "gzip"
 	for _, tt := range []struct {
 		path                 string
@@ -318,5 +338,40 @@ func TestCompressedETags(t *testing.T) {
 		if resp.StatusCode != http.StatusNotModified || len(b) != 0 || !varies(resp) {
 			t.Errorf("/static/app.css, If-None-Match its compressed ETag, Accept-Encoding %q: %d with %d bytes", ae, resp.StatusCode, len(b))
 		}
+	}
+}
+
+// TestCompressedStreamIsNotHeld reads a compressed stream through the gateway: the part the
+// service flushed reaches the client, and decodes, before the service sends the rest (which
+// it does only once the client has read that part), so the compressor holds nothing back.
+func TestCompressedStreamIsNotHeld(t *testing.T) {
+	streamRead := make(chan struct{})
+	srv, c := compressionGateway(t, streamRead)
+	c.Timeout = 20 * time.Second // a held stream fails the test instead of hanging it
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/events/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("Content-Encoding %q, want gzip", resp.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, len(streamFirst))
+	if _, err := io.ReadFull(zr, first); err != nil || string(first) != streamFirst {
+		t.Fatalf("the first part: %v, %q", err, first)
+	}
+	close(streamRead)
+	rest, err := io.ReadAll(zr)
+	if err != nil || string(rest) != streamRest {
+		t.Errorf("the rest: %v, %d bytes", err, len(rest))
 	}
 }
