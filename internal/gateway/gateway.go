@@ -2,8 +2,9 @@
 // request of the public API to the service that owns it, verifies access tokens itself (EdDSA
 // JWTs checked against the auth service's JWK set, with revocations learnt from the auth
 // service's revocation feed) and passes the caller's identity on in headers that a client
-// cannot set, limits body sizes and request rates per client, and serves the OpenAPI
-// document. It keeps no state of its own beyond caches.
+// cannot set, limits body sizes and request rates per client, compresses its answers (gzip
+// or zstd, see httpx.NewCompressor), and serves the OpenAPI document. It keeps no state of
+// its own beyond caches.
 package gateway
 
 import (
@@ -277,7 +278,13 @@ func (g *Gateway) buildHandler(reg *prometheus.Registry) (http.Handler, error) {
 	slices.Sort(g.upstream)
 
 	mux.Handle("/", g.limit(g.fallback(paths, methods)))
-	h := httpx.Wrap(mux, httpx.Options{Log: g.log, Registry: reg, Checks: g.readinessChecks(), UI: g.uiPath})
+	// Every answer is compressed here, once, for the client that accepts it: the services'
+	// (which answer the gateway uncompressed) as the web UI's.
+	compress, err := httpx.NewCompressor(g.uiPath)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	h := httpx.Wrap(mux, httpx.Options{Log: g.log, Registry: reg, Checks: g.readinessChecks(), UI: g.uiPath, Compress: compress})
 	if g.cfg.MetricsElsewhere {
 		h = httpx.WithoutMetrics(h, g.log)
 	}

@@ -1,7 +1,8 @@
 // Package httpx is the HTTP plumbing every service shares: servers with timeouts and graceful
 // shutdown, strict JSON decoding, JSON and problem responses, request IDs, access logs,
-// request metrics, health endpoints, and the check that every call comes from a service
-// allowed to make it, with the caller identity the gateway passes on.
+// request metrics, health endpoints, the check that every call comes from a service allowed
+// to make it, with the caller identity the gateway passes on, and the compression of the
+// gateway's answers.
 package httpx
 
 import (

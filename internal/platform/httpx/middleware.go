@@ -44,6 +44,11 @@ type Options struct {
 	// as sent and cleaned; then mux answers it (a ServeMux redirects it to its clean form).
 	// Nil: no path is the UI's.
 	UI func(path string) bool
+	// Compress, when set, wraps mux (and the path check) inside the middleware, so that the
+	// access log, the request metrics and the server span see the answer as it goes out:
+	// the gateway, the public entry point, sets it to the middleware of NewCompressor, and
+	// compresses for every service; services leave it nil.
+	Compress func(http.Handler) http.Handler
 }
 
 // Wrap returns the handler a service serves: mux with /healthz, /readyz and /metrics added,
@@ -62,7 +67,11 @@ func Wrap(mux *http.ServeMux, o Options) http.Handler {
 	if o.Verifier != nil {
 		h = requireCaller(mux, o.Verifier, o.Log, o.Registry)
 	}
-	return Middleware(canonicalPaths(h, o.UI), o.Log, metrics.NewHTTP(o.Registry))
+	h = canonicalPaths(h, o.UI)
+	if o.Compress != nil {
+		h = o.Compress(h)
+	}
+	return Middleware(h, o.Log, metrics.NewHTTP(o.Registry))
 }
 
 // WithoutMetrics returns h with /metrics taken out, for a process that serves its metrics

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/eventpost/eventpost/internal/platform/problem"
@@ -19,9 +20,13 @@ type requestWriter struct {
 	log *slog.Logger
 }
 
-// writeJSONBody answers with status and body, a JSON document already encoded in full.
+// writeJSONBody answers with status and body, a JSON document already encoded in full. Its
+// Content-Length is known, and said: without it, a body past 2 KB would go out chunked, and
+// the gateway's proxy, taking that for a stream, would flush (and its compressor cut the
+// compressed stream) after every read.
 func writeJSONBody(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
