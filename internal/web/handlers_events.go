@@ -87,7 +87,7 @@ func (u *UI) handleEvents(w http.ResponseWriter, r *http.Request) {
 	case filtered:
 		title = "Search results"
 	}
-	u.render(w, r, status, "events", view{Title: title, Form: f, Data: data})
+	u.render(w, r, status, "events", view{Title: title, Form: f, Data: data, SEO: u.eventsSEO(f, data)})
 }
 
 // searchQuery turns the search form into the query of GET /api/v1/events, recording the
@@ -238,6 +238,9 @@ func (u *UI) handleEvent(w http.ResponseWriter, r *http.Request) {
 func (u *UI) eventPage(w http.ResponseWriter, r *http.Request, id string, f *form, status int) {
 	var e event
 	if err := u.call(r.Context(), http.MethodGet, "/api/v1/events/"+url.PathEscape(id), "", nil, &e); err != nil {
+		if apiStatus(err) == http.StatusNotFound && f == nil && u.showCancelled(w, r, id) {
+			return
+		}
 		u.fail(w, r, err)
 		return
 	}
@@ -287,7 +290,7 @@ func (u *UI) eventPage(w http.ResponseWriter, r *http.Request, id string, f *for
 			f.Values.Set("when", "custom")
 		}
 	}
-	u.render(w, r, status, "event", view{Title: e.Title, Form: f, Data: data})
+	u.render(w, r, status, "event", view{Title: e.Title, Form: f, Data: data, SEO: u.eventSEO(r, e)})
 }
 
 // handleRemind sets a reminder for an event.
