@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"html"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -644,5 +645,35 @@ func TestSitemapUnavailable(t *testing.T) {
 	getXML(t, h, "/sitemap.xml", &set)
 	if len(set.URLs) != 5 {
 		t.Errorf("%d URLs, want 5", len(set.URLs))
+	}
+}
+
+func TestSitemapIsBuiltOnceForConcurrentRequests(t *testing.T) {
+	api := &listAPI{n: 250}
+	h, _ := sitemapUI(t, api)
+	const clients = 8
+	bodies := make([]string, clients)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Go(func() {
+			resp := serve(h, request("GET", "/sitemap.xml", nil))
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("client %d: status %d", i, resp.StatusCode)
+			}
+			data, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Errorf("client %d: %v", i, err)
+			}
+			bodies[i] = string(data)
+		})
+	}
+	wg.Wait()
+	for i := 1; i < clients; i++ {
+		if bodies[i] != bodies[0] {
+			t.Errorf("client %d got another sitemap", i)
+		}
+	}
+	if got := api.callCount(); got != 3 {
+		t.Errorf("%d API calls for %d concurrent requests, want the 3 pages of one build", got, clients)
 	}
 }
