@@ -238,10 +238,7 @@ func (u *UI) handleEvent(w http.ResponseWriter, r *http.Request) {
 func (u *UI) eventPage(w http.ResponseWriter, r *http.Request, id string, f *form, status int) {
 	var e event
 	if err := u.call(r.Context(), http.MethodGet, "/api/v1/events/"+url.PathEscape(id), "", nil, &e); err != nil {
-		if apiStatus(err) == http.StatusNotFound && f == nil && u.showCancelled(w, r, id) {
-			return
-		}
-		u.fail(w, r, err)
+		u.failEvent(w, r, id, f == nil, err)
 		return
 	}
 	now := u.now()

@@ -191,7 +191,7 @@ func (u *UI) seoWithJSONLD(r *http.Request, title, desc, canonical string, ld ld
 		u.log.ErrorContext(r.Context(), "encode the JSON-LD of an event", "err", err)
 		return s
 	}
-	s.JSONLD = template.JS(b) //nolint:gosec // encoding/json escapes <, > and &: see seoData.JSONLD
+	s.JSONLD = template.JS(b) // safe in a script element: encoding/json escapes <, > and &
 	return s
 }
 
@@ -316,32 +316,61 @@ func (u *UI) eventJSONLD(e messages.Event, pageURL, status string) ldEvent {
 	if e.EndsAt != nil {
 		ld.EndDate = e.EndsAt.In(loc).Format(time.RFC3339)
 	}
+	ld.Location, ld.EventAttendanceMode = ldLocation(e.Location, e.OnlineURL)
+	return ld
+}
+
+// failEvent answers the page of the event id when reading it failed with err: the page of
+// the cancelled event when the API knows it no longer and fresh tells that no form was
+// posted to it (see showCancelled), else as fail does.
+func (u *UI) failEvent(w http.ResponseWriter, r *http.Request, id string, fresh bool, err error) {
+	if fresh && apiStatus(err) == http.StatusNotFound && u.showCancelled(w, r, id) {
+		return
+	}
+	u.fail(w, r, err)
+}
+
+// ldLocation returns the schema.org location of an event at l (nil for none) with the online
+// link online (nil for none): a Place, a VirtualLocation, or both in a list; and its
+// eventAttendanceMode. Both are empty for an event with neither.
+func ldLocation(l *messages.Location, online *string) (any, string) {
 	var where []any
-	if l := e.Location; l != nil && (strings.TrimSpace(l.Name) != "" || strings.TrimSpace(l.Address) != "" || (l.Lat != nil && l.Lon != nil)) {
-		p := ldPlace{Type: "Place", Name: strings.TrimSpace(l.Name), Address: ldPostalAddress{Type: "PostalAddress", StreetAddress: strings.TrimSpace(l.Address)}}
-		if p.Address.StreetAddress == "" { // Google wants an address: the place's name is the best there is
-			p.Address.StreetAddress = p.Name
-		}
-		if l.Lat != nil && l.Lon != nil {
-			p.Geo = &ldGeoCoordinate{Type: "GeoCoordinates", Latitude: *l.Lat, Longitude: *l.Lon}
-		}
+	if p, ok := ldPlaceOf(l); ok {
 		where = append(where, p)
 	}
-	if e.OnlineURL != nil && strings.TrimSpace(*e.OnlineURL) != "" {
-		where = append(where, ldVirtualLocation{Type: "VirtualLocation", URL: strings.TrimSpace(*e.OnlineURL)})
+	if online != nil && strings.TrimSpace(*online) != "" {
+		where = append(where, ldVirtualLocation{Type: "VirtualLocation", URL: strings.TrimSpace(*online)})
 	}
-	switch len(where) {
-	case 1:
-		ld.Location = where[0]
-		ld.EventAttendanceMode = "https://schema.org/OfflineEventAttendanceMode"
-		if _, online := where[0].(ldVirtualLocation); online {
-			ld.EventAttendanceMode = "https://schema.org/OnlineEventAttendanceMode"
-		}
-	case 2:
-		ld.Location = where
-		ld.EventAttendanceMode = "https://schema.org/MixedEventAttendanceMode"
+	switch {
+	case len(where) == 2:
+		return where, "https://schema.org/MixedEventAttendanceMode"
+	case len(where) == 0:
+		return nil, ""
 	}
-	return ld
+	if _, isOnline := where[0].(ldVirtualLocation); isOnline {
+		return where[0], "https://schema.org/OnlineEventAttendanceMode"
+	}
+	return where[0], "https://schema.org/OfflineEventAttendanceMode"
+}
+
+// ldPlaceOf returns the schema.org Place of l; ok is false when l names no place.
+func ldPlaceOf(l *messages.Location) (p ldPlace, ok bool) {
+	if l == nil {
+		return ldPlace{}, false
+	}
+	name, address := strings.TrimSpace(l.Name), strings.TrimSpace(l.Address)
+	hasGeo := l.Lat != nil && l.Lon != nil
+	if name == "" && address == "" && !hasGeo {
+		return ldPlace{}, false
+	}
+	if address == "" { // Google wants an address: the place's name is the best there is
+		address = name
+	}
+	p = ldPlace{Type: "Place", Name: name, Address: ldPostalAddress{Type: "PostalAddress", StreetAddress: address}}
+	if hasGeo {
+		p.Geo = &ldGeoCoordinate{Type: "GeoCoordinates", Latitude: *l.Lat, Longitude: *l.Lon}
+	}
+	return p, true
 }
 
 // cancelledEvent is the data of the page of a cancelled event: what its calendar file tells
@@ -441,23 +470,30 @@ func parseCancelled(body []byte, id string) (parsedCancelled, bool) {
 		end = end.UTC()
 		p.EndsAt = &end
 	}
+	p.online, p.Place, p.lat, p.lon = cancelledWhere(ev, id)
+	return p, true
+}
+
+// cancelledWhere returns where the event id of the VEVENT ev was to be: its online link,
+// its place on one line, and the place's coordinates; each nil or "" when unknown.
+func cancelledWhere(ev *ical.VEvent, id string) (online *string, place string, lat, lon *float64) {
 	// URL is the online link, or the event's page when it has none; LOCATION is the place,
 	// or the online link when it has none (see ics.Render).
 	link := icalValue(ev, ical.ComponentPropertyUrl)
 	if link != "" && !strings.HasSuffix(link, "/events/"+url.PathEscape(id)) {
-		p.online = &link
+		online = &link
 	}
-	if place := icalValue(ev, ical.ComponentPropertyLocation); place != "" && place != link {
-		p.Place = place
+	if place = icalValue(ev, ical.ComponentPropertyLocation); place == link {
+		place = ""
 	}
-	if geo := strings.Split(icalValue(ev, ical.ComponentPropertyGeo), ";"); len(geo) == 2 && p.Place != "" {
-		lat, errLat := strconv.ParseFloat(geo[0], 64)
-		lon, errLon := strconv.ParseFloat(geo[1], 64)
+	if geo := strings.Split(icalValue(ev, ical.ComponentPropertyGeo), ";"); len(geo) == 2 && place != "" {
+		la, errLat := strconv.ParseFloat(geo[0], 64)
+		lo, errLon := strconv.ParseFloat(geo[1], 64)
 		if errLat == nil && errLon == nil {
-			p.lat, p.lon = &lat, &lon
+			lat, lon = &la, &lo
 		}
 	}
-	return p, true
+	return online, place, lat, lon
 }
 
 // icalValue returns the value of the property p of e, "" when e lacks it. The parser
@@ -545,17 +581,7 @@ func (u *UI) sitemapFiles(ctx context.Context, base string) ([][]byte, error) {
 		if files != nil && sameBase {
 			return files, nil
 		}
-		select {
-		case <-building:
-		case <-ctx.Done():
-			return nil, errSitemapUnavailable
-		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.files == nil || c.base != base {
-			return nil, errSitemapUnavailable
-		}
-		return c.files, nil
+		return c.await(ctx, building, base)
 	}
 	if c.files == nil && now.Before(c.fresh) { // the last attempt failed a moment ago
 		c.mu.Unlock()
@@ -586,6 +612,21 @@ func (u *UI) sitemapFiles(ctx context.Context, base string) ([][]byte, error) {
 	}
 	c.files, c.base, c.fresh = files, base, u.now().Add(sitemapMaxAge)
 	return files, nil
+}
+
+// await waits for the rebuild that closes building, and returns the files it built on base.
+func (c *sitemapCache) await(ctx context.Context, building <-chan struct{}, base string) ([][]byte, error) {
+	select {
+	case <-building:
+	case <-ctx.Done():
+		return nil, errSitemapUnavailable
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.files == nil || c.base != base {
+		return nil, errSitemapUnavailable
+	}
+	return c.files, nil
 }
 
 // sitemapURL is one <url> of a sitemap.
