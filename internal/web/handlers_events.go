@@ -87,7 +87,7 @@ func (u *UI) handleEvents(w http.ResponseWriter, r *http.Request) {
 	case filtered:
 		title = "Search results"
 	}
-	u.render(w, r, status, "events", view{Title: title, Form: f, Data: data})
+	u.render(w, r, status, "events", view{Title: title, Form: f, Data: data, SEO: u.eventsSEO(f, data)})
 }
 
 // searchQuery turns the search form into the query of GET /api/v1/events, recording the
@@ -238,7 +238,7 @@ func (u *UI) handleEvent(w http.ResponseWriter, r *http.Request) {
 func (u *UI) eventPage(w http.ResponseWriter, r *http.Request, id string, f *form, status int) {
 	var e event
 	if err := u.call(r.Context(), http.MethodGet, "/api/v1/events/"+url.PathEscape(id), "", nil, &e); err != nil {
-		u.fail(w, r, err)
+		u.failEvent(w, r, id, f == nil, err)
 		return
 	}
 	now := u.now()
@@ -287,7 +287,7 @@ func (u *UI) eventPage(w http.ResponseWriter, r *http.Request, id string, f *for
 			f.Values.Set("when", "custom")
 		}
 	}
-	u.render(w, r, status, "event", view{Title: e.Title, Form: f, Data: data})
+	u.render(w, r, status, "event", view{Title: e.Title, Form: f, Data: data, SEO: u.eventSEO(r, e)})
 }
 
 // handleRemind sets a reminder for an event.

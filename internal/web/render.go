@@ -16,7 +16,7 @@ import (
 func pageNames() []string {
 	return []string{
 		"events", "event", "signup", "login", "account", "confirm", "reminders", "myevents", "eventform", "error",
-		"forgot", "reset", "confirmemail", "consent", "unsubscribe",
+		"forgot", "reset", "confirmemail", "consent", "unsubscribe", "cancelledevent",
 	}
 }
 
@@ -43,7 +43,7 @@ func (u *UI) parseTemplates(fsys fs.FS) (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template, len(pageNames()))
 	for _, name := range pageNames() {
 		t, err := template.New(name).Funcs(funcs).ParseFS(fsys,
-			"templates/layout.html", "templates/partials.html", "templates/"+name+".html")
+			"templates/layout.html", "templates/partials.html", "templates/seo.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse page %s: %w", name, err)
 		}

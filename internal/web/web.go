@@ -71,6 +71,7 @@ type UI struct {
 	publicOrigin string
 	metrics      uiMetrics
 	locations    sync.Map // time zone name → *time.Location
+	sitemap      sitemapCache
 	handler      http.Handler
 }
 
@@ -192,7 +193,14 @@ func (u *UI) buildHandler() http.Handler {
 	mux.HandleFunc("GET /my/events/{id}/delete", u.handleDeleteEventForm)
 	mux.HandleFunc("POST /my/events/{id}/delete", u.handleDeleteEvent)
 
+	mux.HandleFunc("GET /robots.txt", u.handleRobots)
+	mux.HandleFunc("GET /sitemap.xml", u.handleSitemap)
+
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if n, ok := sitemapPart(r.URL.Path); ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			u.serveSitemap(w, r, n) // /sitemap-n.xml: a pattern cannot match part of a segment
+			return
+		}
 		u.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no page at this address. It may have moved, or the link may be mistyped.")
 	})
 
@@ -267,6 +275,9 @@ type view struct {
 	Form *form
 	// Data is the page's own data.
 	Data any
+	// SEO is what the page tells search engines and link previews; render fills in what a
+	// handler leaves out (see fillSEO).
+	SEO seoData
 }
 
 // render writes the page named page with status. It fills in the logged-in account, the
@@ -289,6 +300,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, page str
 	if v.Form == nil {
 		v.Form = newForm(nil)
 	}
+	u.fillSEO(r, status, page, &v)
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
 		u.log.ErrorContext(r.Context(), "render page", "page", page, "err", err)
