@@ -16,8 +16,9 @@ type remindersData struct {
 	Items []notification
 	// Status is the status filter, "" for all.
 	Status string
-	// NextURL is the link to the next page, "" on the last.
-	NextURL string
+	// NextURL is the link to the next page, "" on the last; PrevURL to the previous one, ""
+	// on the first; FirstURL to the first, "" on the first.
+	NextURL, PrevURL, FirstURL string
 }
 
 // handleReminders lists the account's reminders, a page at a time.
@@ -32,8 +33,9 @@ func (u *UI) handleReminders(w http.ResponseWriter, r *http.Request) {
 	if status != "" {
 		q.Set("status", status)
 	}
-	if c := r.URL.Query().Get("cursor"); c != "" {
-		q.Set("cursor", c)
+	pg := pagerOf(r.URL.Query())
+	if pg.Cursor != "" {
+		q.Set("cursor", pg.Cursor)
 	}
 	path := "/api/v1/notifications"
 	if len(q) > 0 {
@@ -48,9 +50,18 @@ func (u *UI) handleReminders(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := remindersData{Items: list.Items, Status: status}
+	base := url.Values{}
+	if status != "" {
+		base.Set("status", status)
+	}
 	if list.NextCursor != nil && *list.NextCursor != "" {
-		q.Set("cursor", *list.NextCursor)
-		data.NextURL = "/reminders?" + q.Encode()
+		data.NextURL = pageURL("/reminders", pg.next(base, *list.NextCursor))
+	}
+	if pg.Cursor != "" {
+		data.FirstURL = pageURL("/reminders", base)
+		if prev, ok := pg.previous(base); ok {
+			data.PrevURL = pageURL("/reminders", prev)
+		}
 	}
 	f := newForm(url.Values{"status": {status}})
 	u.render(w, r, http.StatusOK, "reminders", view{Title: "My reminders", Form: f, Data: data})
@@ -299,7 +310,7 @@ func (u *UI) handleDeleteEvent(w http.ResponseWriter, r *http.Request) {
 func eventFormNames() []string {
 	names := []string{
 		"title", "description", "starts_at", "ends_at", "timezone", "location_name", "location_address",
-		"lat", "lon", "online_url", "category", "tags", "capacity",
+		"lat", "lon", "online_url", "category", "capacity", "tags",
 	}
 	for i := range maxDefaultReminders {
 		names = append(names, reminderFieldName(i), reminderFieldName(i)+"_unit")
@@ -403,6 +414,10 @@ func eventTimes(f *form, body map[string]any, tz string, loc *time.Location, pre
 			return time.Time{}, false
 		}
 		t, err := parseLocal(v, loc)
+		if errors.Is(err, errNoSuchTime) {
+			f.Fail(field, label+" is a time the clocks skip on that day in "+tz+": choose another")
+			return time.Time{}, false
+		}
 		if err != nil {
 			f.Fail(field, label+" must be a date and time, such as 2027-03-01 18:30")
 			return time.Time{}, false
