@@ -154,6 +154,9 @@ func startBrowser(t *testing.T) *browser {
 	b := &browser{t: t, base: base, dataDir: dataDir, ctx: ctx}
 	if node, cli, ok := installHTMLValidate(t); ok {
 		b.pages = &htmlPages{dir: t.TempDir(), seen: map[[32]byte]bool{}, names: map[string]string{}}
+		if err := b.pages.docs.listen(ctx); err != nil {
+			t.Fatalf("listen to the browser: %v", err)
+		}
 		t.Cleanup(func() {
 			if !t.Failed() {
 				validateHTML(t, node, cli, b.pages)

@@ -11,11 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/eventpost/eventpost/internal/platform/integration"
@@ -108,43 +108,63 @@ func installHTMLValidate(t *testing.T) (node, cli string, ok bool) {
 // be validated once the test ends.
 type htmlPages struct {
 	dir  string
+	docs htmlDocuments
 	seen map[[32]byte]bool
 	// names are the files written, by the page they hold ("GET /events/x → 200").
 	names map[string]string
 }
 
-// snapshot keeps the HTML of the page the browser shows now, what loaded it; a page with
-// the same HTML as one kept already is skipped.
+// htmlDocuments records the last HTML document the browser received, to read its body as
+// the server sent it: the pages are no-store, so the browser's cache does not keep them.
+type htmlDocuments struct {
+	mu   sync.Mutex
+	last network.RequestID
+	url  string
+}
+
+// listen starts recording the documents the browser of ctx receives.
+func (d *htmlDocuments) listen(ctx context.Context) error {
+	return chromedp.Listen(ctx, func(ev any) {
+		e, ok := ev.(*network.EventResponseReceived)
+		if !ok || e.Type != network.ResourceTypeDocument || e.Response == nil || !strings.HasPrefix(e.Response.MimeType, "text/html") {
+			return
+		}
+		d.mu.Lock()
+		d.last, d.url = e.RequestID, e.Response.URL
+		d.mu.Unlock()
+	})
+}
+
+// snapshot keeps the HTML of the page the browser loaded last, as the server sent it; a
+// page with the same HTML as one kept already is skipped.
 func (b *browser) snapshot(what string) {
 	b.t.Helper()
 	if b.pages == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	tree, err := chromedp.Call(ctx, page.GetFrameTree, cdp.Empty{})
-	if err != nil {
-		b.t.Fatalf("the frame of %s: %v", what, err)
-	}
-	if !strings.HasPrefix(tree.FrameTree.Frame.MimeType, "text/html") {
+	b.pages.docs.mu.Lock()
+	id, url := b.pages.docs.last, b.pages.docs.url
+	b.pages.docs.last = ""
+	b.pages.docs.mu.Unlock()
+	if id == "" { // not an HTML page
 		return
 	}
-	res, err := chromedp.Call(ctx, page.GetResourceContent, page.GetResourceContentParams{
-		FrameID: tree.FrameTree.Frame.ID, URL: tree.FrameTree.Frame.URL,
-	})
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	res, err := chromedp.Call(ctx, network.GetResponseBody, network.GetResponseBodyParams{RequestID: id})
 	if err != nil {
-		b.t.Fatalf("the HTML of %s (%s): %v", what, tree.FrameTree.Frame.URL, err)
+		b.t.Fatalf("the HTML of %s (%s): %v", what, url, err)
 	}
-	sum := sha256.Sum256(res.Content)
+	sum := sha256.Sum256(res.Body)
 	if b.pages.seen[sum] {
 		return
 	}
 	b.pages.seen[sum] = true
 	name := filepath.Join(b.pages.dir, fmt.Sprintf("page-%03d.html", len(b.pages.seen)))
-	if err := os.WriteFile(name, res.Content, 0o644); err != nil {
+	if err := os.WriteFile(name, res.Body, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
-	b.pages.names[name] = what + " → " + strings.TrimPrefix(tree.FrameTree.Frame.URL, b.base)
+	b.pages.names[name] = what + " → " + strings.TrimPrefix(url, b.base)
 }
 
 // validateHTML checks every page kept with html-validate under .htmlvalidate.json, failing
@@ -164,14 +184,18 @@ func validateHTML(t *testing.T, node, cli string, pages *htmlPages) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	args := append([]string{cli, "--config", config, "--formatter", "json"}, files...)
+	// The report goes to a file: node may exit before a large report is through a pipe.
+	report := filepath.Join(pages.dir, "report.json")
+	args := append([]string{cli, "--config", config, "--formatter", "json=" + report}, files...)
 	cmd := exec.CommandContext(ctx, node, args...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	stdout, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("html-validate: %v\n%s", err, stderr.String())
+		t.Fatalf("html-validate: %v\n%s", err, stdout)
+	}
+	out, rerr := os.ReadFile(report)
+	if rerr != nil {
+		t.Fatalf("html-validate wrote no report (%v, exit %v): %s", rerr, err, stdout)
 	}
 	var results []struct {
 		FilePath string `json:"filePath"`
@@ -185,7 +209,7 @@ func validateHTML(t *testing.T, node, cli string, pages *htmlPages) {
 		ErrorCount int `json:"errorCount"`
 	}
 	if jerr := json.Unmarshal(out, &results); jerr != nil {
-		t.Fatalf("html-validate printed no report (%v, exit %v): %s\n%s", jerr, err, out, stderr.String())
+		t.Fatalf("html-validate wrote a report that is not JSON (%v, exit %v): %.2000s\n%s", jerr, err, out, stdout)
 	}
 	errorsFound := 0
 	for _, r := range results {
@@ -203,7 +227,7 @@ func validateHTML(t *testing.T, node, cli string, pages *htmlPages) {
 		}
 	}
 	if errorsFound == 0 && err != nil {
-		t.Errorf("html-validate exited with %v and reported no error:\n%s", err, stderr.String())
+		t.Errorf("html-validate exited with %v and reported no error:\n%s", err, stdout)
 	}
 	t.Logf("html-validate %s: %d pages, %d errors", htmlValidateVersion, len(files), errorsFound)
 }

@@ -54,6 +54,17 @@ func TestBrowserPageTellsTheTruth(t *testing.T) {
 		"timezone": "Europe/Berlin",
 	})
 
+	// Pages a visitor sees, for the HTML validation: the event, and a search with a date no
+	// date input can hold, which the page does not echo into one.
+	b.open("/events/" + id)
+	if s := b.navigate("a search with a bad date", chromedp.Navigate(b.base+"/?q=concert&from=2027-13-45")); s != http.StatusUnprocessableEntity {
+		t.Errorf("a search with a bad date answers %d, want 422", s)
+	}
+	b.wantText("#f-from-error", "From must be a date")
+	if got := eval[string](b, `document.getElementById('f-from').getAttribute('value')`); got != "" {
+		t.Errorf("the date input holds %q", got)
+	}
+
 	// The confirmation after signing up has the focus, so that a screen reader reads it.
 	b.signUp("Ada Lovelace", "ada@example.com", "correct horse battery")
 	if !hasFocus(b, ".flash") {

@@ -432,7 +432,8 @@ func (u *UI) handleRemind(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err == nil:
 			u.flash(w, "reminder-set")
-			u.redirect(w, r, "/events/"+url.PathEscape(id)+"#reminders")
+			// No #reminders: scrolling to a fragment moves the focus off the confirmation.
+			u.redirect(w, r, "/events/"+url.PathEscape(id))
 			return
 		case errors.Is(err, errLoggedOut):
 			u.redirect(w, r, "/login?next="+url.QueryEscape("/events/"+id))

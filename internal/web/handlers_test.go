@@ -521,7 +521,7 @@ func TestRemindMe(t *testing.T) {
 				if diff := cmp.Diff(tt.wantSent, sent[0]); diff != "" {
 					t.Errorf("reminder sent (-want +got):\n%s", diff)
 				}
-				if loc := resp.Header.Get("Location"); loc != "/events/ev-1#reminders" {
+				if loc := resp.Header.Get("Location"); loc != "/events/ev-1" {
 					t.Errorf("Location = %q", loc)
 				}
 				return
