@@ -90,8 +90,9 @@ type myEventsData struct {
 	Events []event
 	// Past tells whether events that have started are listed too.
 	Past bool
-	// NextURL is the link to the next page, "" on the last.
-	NextURL string
+	// NextURL is the link to the next page of the events organized, "" on the last;
+	// PrevURL to the previous one, "" on the first; FirstURL to the first, "" on the first.
+	NextURL, PrevURL, FirstURL string
 }
 
 // handleMyEvents lists the events the account attends (a page of them, after the
@@ -112,8 +113,9 @@ func (u *UI) handleMyEvents(w http.ResponseWriter, r *http.Request) {
 	if past {
 		q.Set("from", "1970-01-01T00:00:00Z")
 	}
-	if c := r.URL.Query().Get("cursor"); c != "" {
-		q.Set("cursor", c)
+	pg := pagerOf(r.URL.Query())
+	if pg.Cursor != "" {
+		q.Set("cursor", pg.Cursor)
 	}
 	var page eventPage
 	if err := u.call(r.Context(), http.MethodGet, "/api/v1/events?"+q.Encode(), "", nil, &page); err != nil {
@@ -121,12 +123,18 @@ func (u *UI) handleMyEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := myEventsData{Attending: attending, Events: page.Items, Past: past}
-	if page.NextCursor != nil {
-		next := url.Values{"cursor": {*page.NextCursor}}
-		if past {
-			next.Set("past", "1")
+	base := url.Values{}
+	if past {
+		base.Set("past", "1")
+	}
+	if page.NextCursor != nil && *page.NextCursor != "" {
+		data.NextURL = pageURL("/my/events", pg.next(base, *page.NextCursor))
+	}
+	if pg.Cursor != "" {
+		data.FirstURL = pageURL("/my/events", base)
+		if prev, ok := pg.previous(base); ok {
+			data.PrevURL = pageURL("/my/events", prev)
 		}
-		data.NextURL = "/my/events?" + next.Encode()
 	}
 	u.render(w, r, http.StatusOK, "myevents", view{Title: "My events", User: &me, Data: data})
 }

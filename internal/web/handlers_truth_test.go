@@ -130,7 +130,7 @@ func TestReminderTimeIsInTheEventsZone(t *testing.T) {
 	b := body(t, serve(h, request("GET", "/events/ev-1", nil, session())))
 	for _, want := range []string{
 		`<input type="hidden" name="tz" value="Europe/Berlin">`,
-		`<label for="f-at">Date and time, Europe/Berlin time</label>`,
+		`<label for="f-at">Date and time (Europe/Berlin)</label>`,
 	} {
 		if !strings.Contains(b, want) {
 			t.Errorf("the reminder form lacks %s", want)
@@ -400,7 +400,7 @@ func TestSearchCountsAndPages(t *testing.T) {
 	visit(prev, page1)
 
 	api.searchable = 5
-	visit("/?q=jazz", page{count: "5 events found", title: "5 events for “jazz”", first: "Event 1"})
+	visit("/?q=jazz", page{count: "5 events", title: "5 events for “jazz”", first: "Event 1"})
 }
 
 func TestPageLinksRememberABoundedPast(t *testing.T) {
@@ -453,5 +453,21 @@ func TestStalePageLinkSaysSo(t *testing.T) {
 	b = body(t, resp)
 	if !strings.Contains(b, "This page is out of date") || !strings.Contains(b, `<a href="/reminders?status=sent">Go to the first page</a>`) || strings.Contains(b, "cursor") {
 		t.Error("the reminders page does not explain a stale link in plain words")
+	}
+}
+
+func TestRemindersPageBack(t *testing.T) {
+	api := newFakeAPI()
+	api.reminders = []any{map[string]any{"id": "n-1", "event_id": "ev-1", "email": "ada@example.com", "send_at": "2030-01-01T10:00:00Z",
+		"status": "scheduled", "created_at": "2026-01-01T00:00:00Z"}}
+	h := newUI(t, web.Config{}, api)
+	b := body(t, serve(h, request("GET", "/reminders?status=scheduled", nil, session())))
+	if !strings.Contains(b, `<a href="/reminders?cursor=c2&amp;status=scheduled" rel="next"`) || strings.Contains(b, `rel="prev"`) {
+		t.Errorf("the first page's links: %s", regexp.MustCompile(`(?s)<nav class="pager".*?</nav>`).FindString(b))
+	}
+	// The fake API answers c2 with an empty last page.
+	b = body(t, serve(h, request("GET", "/reminders?cursor=c2&status=scheduled", nil, session())))
+	if !strings.Contains(b, `<a href="/reminders?status=scheduled" rel="prev"`) || strings.Contains(b, `rel="next"`) {
+		t.Errorf("the second page's links: %s", regexp.MustCompile(`(?s)<nav class="pager".*?</nav>`).FindString(b))
 	}
 }

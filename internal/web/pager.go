@@ -135,7 +135,7 @@ func resultCount(index int, known bool, n, size int, more bool) (line, short str
 		return fmt.Sprintf("%s on this page, after %s or more", events(n), events(index*size)),
 			"At least " + events(index*size+n)
 	case index == 0 && !more:
-		return events(n) + " found", events(n)
+		return events(n), events(n)
 	case index == 0:
 		return fmt.Sprintf("Events 1–%d of more than %s", n, formatCount(n)), "More than " + events(n)
 	case more:
