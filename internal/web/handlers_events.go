@@ -62,41 +62,18 @@ func (u *UI) handleEvents(w http.ResponseWriter, r *http.Request) {
 			data.PrevURL = pageURL("/", prev)
 		}
 	}
-	status := http.StatusOK
-	var count, pageNumber string
+	var c resultTitle
 	if !f.Failed() {
 		var page eventPage
 		err := u.call(r.Context(), http.MethodGet, "/api/v1/events?"+query.Encode(), "", nil, &page)
 		switch {
 		case err == nil:
-			data.Events, data.ResultsShown = page.Items, true
-			for _, e := range page.Items {
-				if data.OrganizerID != "" && e.Organizer.ID == data.OrganizerID && e.Organizer.DisplayName != "" {
-					data.OrganizerName = e.Organizer.DisplayName
-					break
-				}
-			}
-			more := page.NextCursor != nil && *page.NextCursor != ""
-			if more {
-				data.NextURL = pageURL("/", pg.next(base, *page.NextCursor))
-			}
-			index, known := pg.Index()
-			data.Count, count = resultCount(index, known, len(page.Items), searchPageSize, more)
-			if index > 0 && known {
-				pageNumber = ", page " + strconv.Itoa(index+1)
-			}
+			c = data.showPage(page, pg, base)
 		case apiStatus(err) == http.StatusUnprocessableEntity:
 			var ae *apiError
 			errors.As(err, &ae)
 			var fields []fieldError
-			for _, fe := range ae.Fields {
-				if fe.Field == "cursor" {
-					// A page link that was mistyped, cut short or made by another server.
-					data.StaleCursor = true
-					continue
-				}
-				fields = append(fields, fe)
-			}
+			fields, data.StaleCursor = withoutCursorErrors(ae.Fields)
 			if len(fields) > 0 || !data.StaleCursor {
 				f.applyAPIErrors(fields, searchFields())
 			}
@@ -105,6 +82,7 @@ func (u *UI) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	status := http.StatusOK
 	switch {
 	case f.Failed():
 		status = http.StatusUnprocessableEntity
@@ -114,26 +92,84 @@ func (u *UI) handleEvents(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusBadRequest
 		data.FirstURL = pageURL("/", base)
 	}
-	data.FiltersOpen = f.Failed() || f.Get("from") != "" || f.Get("to") != "" || f.Get("category") != "" ||
-		f.Get("tag") != "" || f.Get("lat") != "" || f.Get("lon") != ""
-	title := "Upcoming events"
-	switch {
-	case data.StaleCursor:
-		title = "This page of results is out of date"
-	case data.OrganizerName != "":
-		title = "Events by " + data.OrganizerName + pageNumber
-	case filtered && count != "":
-		if q := strings.TrimSpace(f.Get("q")); q != "" {
-			title = count + " for “" + q + "”" + pageNumber
-		} else {
-			title = count + " found" + pageNumber
-		}
-	case filtered:
-		title = "Search results"
-	default:
-		title += pageNumber
+	data.FiltersOpen = filtersOpen(f)
+	u.render(w, r, status, "events", view{Title: data.title(c, strings.TrimSpace(f.Get("q"))), Form: f, Data: data})
+}
+
+// filtersOpen tells whether the search form f shows its filters open: when one is set or
+// the form has errors.
+func filtersOpen(f *form) bool {
+	if f.Failed() {
+		return true
 	}
-	u.render(w, r, status, "events", view{Title: title, Form: f, Data: data})
+	for _, name := range []string{"from", "to", "category", "tag", "lat", "lon"} {
+		if f.Get(name) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// resultTitle is what a page of results puts in its title: how many events were found,
+// such as "More than 40 events", and which page it is, such as ", page 2" ("" for the
+// first or when not known).
+type resultTitle struct {
+	count, page string
+}
+
+// showPage fills in the list with page, the events the API found for the page of the
+// list at pg, whose query is base less its paging; it returns what the title says of them.
+func (d *eventsData) showPage(page eventPage, pg pager, base url.Values) resultTitle {
+	d.Events, d.ResultsShown = page.Items, true
+	for _, e := range page.Items {
+		if d.OrganizerID != "" && e.Organizer.ID == d.OrganizerID && e.Organizer.DisplayName != "" {
+			d.OrganizerName = e.Organizer.DisplayName
+			break
+		}
+	}
+	more := page.NextCursor != nil && *page.NextCursor != ""
+	if more {
+		d.NextURL = pageURL("/", pg.next(base, *page.NextCursor))
+	}
+	var c resultTitle
+	index, known := pg.Index()
+	d.Count, c.count = resultCount(index, known, len(page.Items), searchPageSize, more)
+	if index > 0 && known {
+		c.page = ", page " + strconv.Itoa(index+1)
+	}
+	return c
+}
+
+// title returns the title of the list: with the count of events found, for a search (q
+// being its words).
+func (d *eventsData) title(c resultTitle, q string) string {
+	switch {
+	case d.StaleCursor:
+		return "This page of results is out of date"
+	case d.OrganizerName != "":
+		return "Events by " + d.OrganizerName + c.page
+	case d.Filtered && c.count != "" && q != "":
+		return c.count + " for “" + q + "”" + c.page
+	case d.Filtered && c.count != "":
+		return c.count + " found" + c.page
+	case d.Filtered:
+		return "Search results"
+	}
+	return "Upcoming events" + c.page
+}
+
+// withoutCursorErrors returns the field errors of a 422 answer less those of the cursor,
+// and whether there was one: a page link that was mistyped, cut short or made by another
+// server.
+func withoutCursorErrors(errs []fieldError) (rest []fieldError, cursor bool) {
+	for _, fe := range errs {
+		if fe.Field == "cursor" {
+			cursor = true
+			continue
+		}
+		rest = append(rest, fe)
+	}
+	return rest, cursor
 }
 
 // searchQuery turns the search form into the query of GET /api/v1/events, recording the
@@ -333,31 +369,45 @@ func (u *UI) eventPage(w http.ResponseWriter, r *http.Request, id string, f *for
 		data.Attendance = u.findAttendance(r, e.ID)
 		data.Reminders = u.eventReminders(r, e.ID, me.Email)
 	}
-	for _, o := range reminderChoices() {
-		sendAt := e.StartsAt.Add(-time.Duration(o.Minutes) * time.Minute)
-		opt := reminderOption{Value: strconv.Itoa(o.Minutes), Label: o.Label, Past: !sendAt.After(now)}
-		for _, n := range data.Reminders {
-			// The API refuses a reminder identical to one held: same event, address and time.
-			if n.SendAt.Equal(sendAt) && (me == nil || n.Email == "" || strings.EqualFold(n.Email, me.Email)) {
-				opt.Taken = true
-			}
-		}
-		data.Options = append(data.Options, opt)
-	}
+	data.Options = reminderOptions(e.StartsAt, now, data.Reminders, me)
 	if f == nil {
-		f = newForm(url.Values{"tz": {e.Timezone}})
-		// A day before when it can be chosen, else the first that can, else a chosen time.
-		for _, o := range data.Options {
-			if o.Offered() && (f.Get("when") == "" || o.Value == "1440") {
-				f.Values.Set("when", o.Value)
-			}
-		}
-		if f.Get("when") == "" {
-			f.Values.Set("when", "custom")
-		}
+		f = newReminderForm(data.Options)
 	}
 	f.Values.Set("tz", e.Timezone) // a chosen time is read in the event's time zone, as the form says
 	u.render(w, r, status, "event", view{Title: e.Title, Form: f, Data: data})
+}
+
+// reminderOptions returns the reminder times offered for an event that starts at start,
+// the viewer (nil for a visitor) having the reminders held for it already.
+func reminderOptions(start, now time.Time, held []eventReminder, viewer *account) []reminderOption {
+	var options []reminderOption
+	for _, o := range reminderChoices() {
+		sendAt := start.Add(-time.Duration(o.Minutes) * time.Minute)
+		opt := reminderOption{Value: strconv.Itoa(o.Minutes), Label: o.Label, Past: !sendAt.After(now)}
+		for _, n := range held {
+			// The API refuses a reminder identical to one held: same event, address and time.
+			if n.SendAt.Equal(sendAt) && (viewer == nil || n.Email == "" || strings.EqualFold(n.Email, viewer.Email)) {
+				opt.Taken = true
+			}
+		}
+		options = append(options, opt)
+	}
+	return options
+}
+
+// newReminderForm returns the reminder form as it comes: a day before chosen when it can
+// be, else the first time that can, else a time of one's choosing.
+func newReminderForm(options []reminderOption) *form {
+	f := newForm(nil)
+	for _, o := range options {
+		if o.Offered() && (f.Get("when") == "" || o.Value == "1440") {
+			f.Values.Set("when", o.Value)
+		}
+	}
+	if f.Get("when") == "" {
+		f.Values.Set("when", "custom")
+	}
+	return f
 }
 
 // eventReminders returns the viewer's reminders for the event id that are still to be sent
@@ -392,28 +442,9 @@ func (u *UI) handleRemind(w http.ResponseWriter, r *http.Request) {
 	body := map[string]any{"event_id": id}
 	switch when := f.Get("when"); when {
 	case "custom":
-		at := strings.TrimSpace(f.Get("at"))
-		if at == "" {
-			f.Fail("at", "Choose the date and time of the reminder")
-			break
+		if t, ok := chosenReminderTime(f); ok {
+			body["send_at"] = t.Format(time.RFC3339)
 		}
-		tz := f.Get("tz")
-		loc, err := time.LoadLocation(tz)
-		if tz == "" || tz == "Local" || err != nil {
-			f.General = "The event's time zone could not be read. Reload the page and try again."
-			break
-		}
-		t, err := parseLocal(at, loc)
-		switch {
-		case errors.Is(err, errNoSuchTime):
-			f.Fail("at", "There is no "+at[len(dateLayout)+1:]+" on that day in "+tz+": the clocks skip it. Choose another time")
-		case err != nil:
-			f.Fail("at", "The reminder time must be a date and time, such as 2027-03-01 18:30")
-		}
-		if err != nil {
-			break
-		}
-		body["send_at"] = t.Format(time.RFC3339)
 	case "":
 		f.Fail("when", "Choose when to be reminded")
 	default:
@@ -453,6 +484,30 @@ func (u *UI) handleRemind(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	u.eventPage(w, r, id, f, http.StatusUnprocessableEntity)
+}
+
+// chosenReminderTime reads the time of the reminder form f's "at", a wall-clock time in the
+// time zone its "tz" names (the event's), recording what is wrong with them on f.
+func chosenReminderTime(f *form) (time.Time, bool) {
+	at := strings.TrimSpace(f.Get("at"))
+	if at == "" {
+		f.Fail("at", "Choose the date and time of the reminder")
+		return time.Time{}, false
+	}
+	tz := f.Get("tz")
+	loc, err := time.LoadLocation(tz)
+	if tz == "" || tz == "Local" || err != nil {
+		f.General = "The event's time zone could not be read. Reload the page and try again."
+		return time.Time{}, false
+	}
+	t, err := parseLocal(at, loc)
+	switch {
+	case errors.Is(err, errNoSuchTime):
+		f.Fail("at", "There is no "+at[len(dateLayout)+1:]+" on that day in "+tz+": the clocks skip it. Choose another time")
+	case err != nil:
+		f.Fail("at", "The reminder time must be a date and time, such as 2027-03-01 18:30")
+	}
+	return t, err == nil
 }
 
 // reminderErrors records the field errors of a refused reminder on the reminder form.
