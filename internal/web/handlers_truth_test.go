@@ -471,3 +471,21 @@ func TestRemindersPageBack(t *testing.T) {
 		t.Errorf("the second page's links: %s", regexp.MustCompile(`(?s)<nav class="pager".*?</nav>`).FindString(b))
 	}
 }
+
+func TestDeepPagesGoBackAsFarAsTheyRemember(t *testing.T) {
+	api := newFakeAPI()
+	api.searchable = 1000
+	h := newUI(t, web.Config{}, api)
+	b := body(t, serve(h, request("GET", "/?cursor=o500&prev=o480&deep=1", nil)))
+	if !strings.Contains(b, `<a href="/?cursor=o480&amp;deep=1" rel="prev"`) {
+		t.Errorf("the previous page of a deep list: %s", regexp.MustCompile(`(?s)<nav class="pager".*?</nav>`).FindString(b))
+	}
+	// The page before the earliest remembered is not known: the link goes to the first.
+	b = body(t, serve(h, request("GET", "/?cursor=o500&deep=1", nil)))
+	if strings.Contains(b, `rel="prev"`) || !strings.Contains(b, `<a href="/" class="button button-secondary">First page</a>`) {
+		t.Errorf("the earliest remembered page of a deep list: %s", regexp.MustCompile(`(?s)<nav class="pager".*?</nav>`).FindString(b))
+	}
+	if !strings.Contains(b, `<p class="result-count">20 events on this page, after 20 events or more</p>`) {
+		t.Errorf("count: %s", regexp.MustCompile(`<p class="result-count">[^<]*</p>`).FindString(b))
+	}
+}
