@@ -8,7 +8,7 @@
 # local TCP connections), RabbitMQ on 127.0.0.1:5672 (likewise), a Consul dev agent on
 # EVENTPOST_TEST_CONSUL_ADDR (default 127.0.0.1:8500; built from tools/consul into bin/ when
 # missing; left running, like PostgreSQL and RabbitMQ), Chromium for the
-# browser tests, Node.js and npm for the calendar-client test, and Python 3 for the mail tests. Needs root (or sudo) for installing and starting services.
+# browser tests, Node.js and npm for the calendar-client test and the browser tests' HTML validation, and Python 3 for the mail tests. Needs root (or sudo) for installing and starting services.
 #
 # Without arguments it also runs golangci-lint (scripts/lint.sh, the version pinned there, built
 # into bin/ when missing) and every fuzz target for a short time. Extra arguments go to
@@ -103,7 +103,7 @@ ensure_openssl() { # the auth tests read keys that openssl writes
   log "installing openssl"; apt_install openssl
 }
 
-ensure_node() { # the calendar-client test reads .ics with ical.js, which it installs with npm
+ensure_node() { # the calendar-client test reads .ics with ical.js, and the browser tests check pages with html-validate; both are installed with npm
   if command -v node >/dev/null && command -v npm >/dev/null; then log "Node.js and npm are installed"; return; fi
   log "installing Node.js and npm"; apt_install nodejs npm
 }

@@ -111,6 +111,9 @@ type browser struct {
 	// dataDir is the system's data folder; its mail/ holds the emails it sent.
 	dataDir string
 	ctx     context.Context
+	// pages are the pages loaded, validated when the test ends; nil when html-validate is
+	// not available.
+	pages *htmlPages
 }
 
 // startBrowser starts EventPost and a fresh headless Chromium (its own profile, in the
@@ -148,7 +151,19 @@ func startBrowser(t *testing.T) *browser {
 	if err := chromedp.Do(ctx); err != nil { // starts the browser
 		t.Fatalf("start Chromium: %v", err)
 	}
-	return &browser{t: t, base: base, dataDir: dataDir, ctx: ctx}
+	b := &browser{t: t, base: base, dataDir: dataDir, ctx: ctx}
+	if node, cli, ok := installHTMLValidate(t); ok {
+		b.pages = &htmlPages{dir: t.TempDir(), seen: map[[32]byte]bool{}, names: map[string]string{}}
+		if err := b.pages.docs.listen(ctx); err != nil {
+			t.Fatalf("listen to the browser: %v", err)
+		}
+		t.Cleanup(func() {
+			if !t.Failed() {
+				validateHTML(t, node, cli, b.pages)
+			}
+		})
+	}
+	return b
 }
 
 // step runs actions with a deadline, failing the test on error.
@@ -171,6 +186,7 @@ func (b *browser) navigate(what string, actions ...chromedp.Action[chromedp.Void
 	if err != nil {
 		b.t.Fatalf("%s: %v", what, err)
 	}
+	b.snapshot(what)
 	return resp.Status
 }
 

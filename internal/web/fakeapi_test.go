@@ -52,8 +52,17 @@ type fakeAPI struct {
 	// GET /api/v1/accounts/me/calendar answer 404, as an events service without feeds does.
 	calendarSecret  string
 	calendarMissing bool
-	mux             *http.ServeMux
+	// searchable, when above 0, makes GET /api/v1/events list that many events, paged with
+	// offset cursors ("o20"), and refuse a cursor it did not give out with 422.
+	searchable int
+	// duplicate makes POST /api/v1/notifications answer 409, as for a reminder identical to
+	// one the account holds.
+	duplicate bool
+	mux       *http.ServeMux
 }
+
+// fakeStart is when the fake events start: in about three days, on the hour.
+var fakeStart = time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
 
 // Tokens the fake API knows.
 const (
@@ -109,6 +118,10 @@ func newFakeAPI() *fakeAPI {
 			writeJSON(w, http.StatusOK, map[string]any{"items": []any{}, "next_cursor": nil})
 			return
 		}
+		if f.searchable > 0 {
+			f.searchEvents(w, r)
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"items": []any{fakeEvent("ev-1", `<script>alert("x")</script>`)}, "next_cursor": "c2"})
 	})
 	f.mux.HandleFunc("GET /api/v1/events/{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -131,6 +144,11 @@ func newFakeAPI() *fakeAPI {
 	f.mux.HandleFunc("GET /api/v1/notifications", f.authed(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		if c := r.URL.Query().Get("cursor"); c != "" && c != "c2" {
+			problem(w, http.StatusUnprocessableEntity, "the request did not validate",
+				[]map[string]string{{"field": "cursor", "message": "is not a cursor this server gave out"}})
+			return
+		}
 		var next any
 		if len(f.reminders) > 0 && r.URL.Query().Get("cursor") == "" {
 			next = "c2" // a second page, that is empty
@@ -142,8 +160,36 @@ func newFakeAPI() *fakeAPI {
 		writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
 	}))
 	f.mux.HandleFunc("POST /api/v1/notifications", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		duplicate := f.duplicate
+		f.mu.Unlock()
+		if duplicate {
+			w.Header().Set("Location", "/api/v1/notifications/n-0")
+			problem(w, http.StatusConflict, "an identical reminder exists already (same event, email and send_at): n-0", nil)
+			return
+		}
 		writeJSON(w, http.StatusCreated, map[string]any{"id": "n-1", "event_id": "ev-1", "status": "scheduled"})
 	}))
+	f.mux.HandleFunc("POST /api/v1/accounts", func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		// The API's order: email, password, display_name; the form's is another.
+		var errs []map[string]string
+		if !strings.Contains(body["email"], "@") {
+			errs = append(errs, map[string]string{"field": "email", "message": "must be an email address"})
+		}
+		if len(body["password"]) < 8 {
+			errs = append(errs, map[string]string{"field": "password", "message": "must be 8 to 128 characters"})
+		}
+		if body["display_name"] == "" {
+			errs = append(errs, map[string]string{"field": "display_name", "message": "must be 1 to 80 characters"})
+		}
+		if len(errs) > 0 {
+			problem(w, http.StatusUnprocessableEntity, "the request did not validate", errs)
+			return
+		}
+		writeJSON(w, http.StatusCreated, f.account())
+	})
 	f.accountRoutes()
 	f.linkRoutes()
 	f.attendanceRoutes()
@@ -367,6 +413,35 @@ func (f *fakeAPI) linkRoutes() {
 	})
 }
 
+// searchEvents answers GET /api/v1/events with searchable events ("Event 1" to "Event N"),
+// limit at a time after the offset cursor, as the API pages them.
+func (f *fakeAPI) searchEvents(w http.ResponseWriter, r *http.Request) {
+	limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
+	if err != nil || limit < 1 || limit > 100 {
+		limit = 20
+	}
+	from := 0
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(c, "o"))
+		if !strings.HasPrefix(c, "o") || err != nil || n < 0 || n > f.searchable {
+			problem(w, http.StatusUnprocessableEntity, "the request did not validate",
+				[]map[string]string{{"field": "cursor", "message": "is not a cursor this server gave out"}})
+			return
+		}
+		from = n
+	}
+	to := min(from+limit, f.searchable)
+	items := []any{}
+	for i := from; i < to; i++ {
+		items = append(items, fakeEvent(fmt.Sprintf("ev-s%d", i+1), fmt.Sprintf("Event %d", i+1)))
+	}
+	var next any
+	if to < f.searchable {
+		next = fmt.Sprintf("o%d", to)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+}
+
 // ServeHTTP records the call and serves it.
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := r.Method + " " + r.URL.Path
@@ -410,7 +485,7 @@ func (f *fakeAPI) count(key string) int {
 func fakeEvent(id, title string) map[string]any {
 	return map[string]any{
 		"id": id, "organizer_id": "someone-else", "title": title, "description": "Live quartet.",
-		"starts_at": time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339), "ends_at": nil, "timezone": "Europe/Berlin",
+		"starts_at": fakeStart.Format(time.RFC3339), "ends_at": nil, "timezone": "Europe/Berlin",
 		"location":   map[string]any{"name": "Sky Bar", "address": "Alexanderplatz 1", "lat": 52.52, "lon": 13.41},
 		"online_url": nil, "category": "music", "tags": []string{"jazz"}, "capacity": nil,
 		"created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z", "sequence": 1,

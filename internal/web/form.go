@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -64,7 +65,24 @@ type summaryItem struct {
 	Message string
 }
 
-// Summary lists the field errors in the order they were found.
+// inPageOrder puts the field errors in the order of fields, the form's fields as the page
+// shows them, so that the error summary reads like the form; errors of fields not in
+// fields keep the order they were found in, after the others.
+func (f *form) inPageOrder(fields []string) {
+	if f == nil || len(fields) == 0 {
+		return
+	}
+	rank := func(name string) int {
+		if i := slices.Index(fields, name); i >= 0 {
+			return i
+		}
+		return len(fields)
+	}
+	slices.SortStableFunc(f.order, func(a, b string) int { return rank(a) - rank(b) })
+}
+
+// Summary lists the field errors in the order they were found, or in the page's order
+// once inPageOrder has run.
 func (f *form) Summary() []summaryItem {
 	if f == nil {
 		return nil

@@ -21,8 +21,14 @@ const (
 // eventsData is the data of the event list.
 type eventsData struct {
 	Events []event
-	// NextURL is the link to the next page, "" on the last.
-	NextURL string
+	// NextURL is the link to the next page, "" on the last; PrevURL to the previous one, ""
+	// on the first; FirstURL to the first, "" on the first.
+	NextURL, PrevURL, FirstURL string
+	// Count says how many events were found, such as "Events 21–40 of more than 40".
+	Count string
+	// StaleCursor tells that the page link was not one the API gave out, or no longer
+	// works: the page says so and links to the first page.
+	StaleCursor bool
 	// Filtered tells whether any search term or filter is set.
 	Filtered bool
 	// FiltersOpen tells whether the filters are shown open: when one is set or wrong.
@@ -43,51 +49,127 @@ func searchFields() formFields {
 	}
 }
 
-// handleEvents shows upcoming events, searched and filtered by the query.
+// handleEvents shows upcoming events, searched and filtered by the query, a page at a time.
 func (u *UI) handleEvents(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r.URL.Query())
 	query, filtered := u.searchQuery(f)
 	data := eventsData{Filtered: filtered, OrganizerID: strings.TrimSpace(f.Get("organizer_id"))}
-	status := http.StatusOK
+	pg := pagerOf(r.URL.Query())
+	base := withoutPaging(r.URL.Query())
+	if pg.Cursor != "" {
+		data.FirstURL = pageURL("/", base)
+		if prev, ok := pg.previous(base); ok {
+			data.PrevURL = pageURL("/", prev)
+		}
+	}
+	var c resultTitle
 	if !f.Failed() {
 		var page eventPage
 		err := u.call(r.Context(), http.MethodGet, "/api/v1/events?"+query.Encode(), "", nil, &page)
 		switch {
 		case err == nil:
-			data.Events, data.ResultsShown = page.Items, true
-			for _, e := range page.Items {
-				if data.OrganizerID != "" && e.Organizer.ID == data.OrganizerID && e.Organizer.DisplayName != "" {
-					data.OrganizerName = e.Organizer.DisplayName
-					break
-				}
-			}
-			if page.NextCursor != nil {
-				next := cloneValues(r.URL.Query())
-				next.Set("cursor", *page.NextCursor)
-				data.NextURL = "/?" + next.Encode()
-			}
+			c = data.showPage(page, pg, base)
 		case apiStatus(err) == http.StatusUnprocessableEntity:
 			var ae *apiError
 			errors.As(err, &ae)
-			f.applyAPIErrors(ae.Fields, searchFields())
+			var fields []fieldError
+			fields, data.StaleCursor = withoutCursorErrors(ae.Fields)
+			if len(fields) > 0 || !data.StaleCursor {
+				f.applyAPIErrors(fields, searchFields())
+			}
 		default:
 			u.fail(w, r, err)
 			return
 		}
 	}
-	if f.Failed() {
-		status = http.StatusUnprocessableEntity
-	}
-	data.FiltersOpen = f.Failed() || f.Get("from") != "" || f.Get("to") != "" || f.Get("category") != "" ||
-		f.Get("tag") != "" || f.Get("lat") != "" || f.Get("lon") != ""
-	title := "Upcoming events"
+	status := http.StatusOK
 	switch {
-	case data.OrganizerName != "":
-		title = "Events by " + data.OrganizerName
-	case filtered:
-		title = "Search results"
+	case f.Failed():
+		status = http.StatusUnprocessableEntity
+	case data.StaleCursor:
+		// 400, not 200: the link asks for something that does not exist, and a crawler or
+		// a cache must not keep this page as the content of that address.
+		status = http.StatusBadRequest
+		data.FirstURL = pageURL("/", base)
 	}
-	u.render(w, r, status, "events", view{Title: title, Form: f, Data: data, SEO: u.eventsSEO(f, data)})
+	data.FiltersOpen = filtersOpen(f)
+	u.render(w, r, status, "events", view{Title: data.title(c, strings.TrimSpace(f.Get("q"))), Form: f, Data: data, SEO: u.eventsSEO(f, data)})
+}
+
+// filtersOpen tells whether the search form f shows its filters open: when one is set or
+// the form has errors.
+func filtersOpen(f *form) bool {
+	if f.Failed() {
+		return true
+	}
+	for _, name := range []string{"from", "to", "category", "tag", "lat", "lon"} {
+		if f.Get(name) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// resultTitle is what a page of results puts in its title: how many events were found,
+// such as "More than 40 events", and which page it is, such as ", page 2" ("" for the
+// first or when not known).
+type resultTitle struct {
+	count, page string
+}
+
+// showPage fills in the list with page, the events the API found for the page of the
+// list at pg, whose query is base less its paging; it returns what the title says of them.
+func (d *eventsData) showPage(page eventPage, pg pager, base url.Values) resultTitle {
+	d.Events, d.ResultsShown = page.Items, true
+	for _, e := range page.Items {
+		if d.OrganizerID != "" && e.Organizer.ID == d.OrganizerID && e.Organizer.DisplayName != "" {
+			d.OrganizerName = e.Organizer.DisplayName
+			break
+		}
+	}
+	more := page.NextCursor != nil && *page.NextCursor != ""
+	if more {
+		d.NextURL = pageURL("/", pg.next(base, *page.NextCursor))
+	}
+	var c resultTitle
+	index, known := pg.Index()
+	d.Count, c.count = resultCount(index, known, len(page.Items), searchPageSize, more)
+	if index > 0 && known {
+		c.page = ", page " + strconv.Itoa(index+1)
+	}
+	return c
+}
+
+// title returns the title of the list: with the count of events found, for a search (q
+// being its words).
+func (d *eventsData) title(c resultTitle, q string) string {
+	switch {
+	case d.StaleCursor:
+		return "This page of results is out of date"
+	case d.OrganizerName != "":
+		return "Events by " + d.OrganizerName + c.page
+	case d.Filtered && c.count != "" && q != "":
+		return c.count + " for “" + q + "”" + c.page
+	case d.Filtered && c.count != "":
+		return c.count + " found" + c.page
+	case d.Filtered:
+		return "Search results"
+	}
+	return "Upcoming events" + c.page
+}
+
+// withoutCursorErrors returns the field errors of a 422 answer less those of the cursor,
+// and whether there was one: a page link that was mistyped, cut short or made by another
+// server.
+func withoutCursorErrors(errs []fieldError) (rest []fieldError, cursor bool) {
+	for _, fe := range errs {
+		if fe.Field == "cursor" {
+			cursor = true
+			continue
+		}
+		rest = append(rest, fe)
+	}
+	return rest, cursor
 }
 
 // searchQuery turns the search form into the query of GET /api/v1/events, recording the
@@ -210,7 +292,7 @@ type eventData struct {
 	// Options are the reminder times offered.
 	Options []reminderOption
 	// Reminders are the viewer's reminders for the event that are still to be sent.
-	Reminders []notification
+	Reminders []eventReminder
 	// ICSURL is the event's calendar file.
 	ICSURL string
 	// Attendance is how the viewer attends the event.
@@ -227,6 +309,38 @@ type reminderOption struct {
 	Label string
 	// Past tells whether that time has passed: the option is shown disabled.
 	Past bool
+	// Taken tells whether the viewer has that reminder already: the option is shown
+	// disabled, since the API would refuse an identical one.
+	Taken bool
+}
+
+// Offered tells whether the option can be chosen.
+func (o reminderOption) Offered() bool { return !o.Past && !o.Taken }
+
+// eventReminder is one of the viewer's reminders for an event, as its page lists it.
+type eventReminder struct {
+	notification
+	// Text says what it is, such as "You will be reminded 1 day before".
+	Text string
+}
+
+// reminderText says what the viewer's reminder n is, n being to the address own (the
+// account's) or another.
+func reminderText(n notification, own string) string {
+	when := "at a time you chose"
+	if n.MinutesBefore != nil {
+		when = strings.ToLower(reminderLabel(n.MinutesBefore))
+	}
+	if own != "" && n.Email != "" && !strings.EqualFold(n.Email, own) {
+		return "Reminder to " + n.Email + ", " + when
+	}
+	switch n.Status {
+	case "failed":
+		return "Your reminder " + when + " could not be sent"
+	case "awaiting_consent":
+		return "Your reminder " + when + " waits for the recipient to accept"
+	}
+	return "You will be reminded " + when
 }
 
 // handleEvent shows an event.
@@ -244,50 +358,76 @@ func (u *UI) eventPage(w http.ResponseWriter, r *http.Request, id string, f *for
 	now := u.now()
 	data := eventData{
 		Event: e, Started: !e.StartsAt.After(now), ICSURL: "/api/v1/events/" + url.PathEscape(e.ID) + "/ics",
-		OrganizerURL: "/?" + url.Values{"organizer_id": {e.OrganizerID}}.Encode(),
+		OrganizerURL: pageURL("/", url.Values{"organizer_id": {e.OrganizerID}}),
 	}
 	for _, m := range e.DefaultReminders {
 		data.DefaultReminders = append(data.DefaultReminders, strings.ToLower(reminderLabel(&m)))
-	}
-	for _, o := range reminderChoices() {
-		data.Options = append(data.Options, reminderOption{
-			Value: strconv.Itoa(o.Minutes), Label: o.Label,
-			Past: !e.StartsAt.Add(-time.Duration(o.Minutes) * time.Minute).After(now),
-		})
 	}
 	me := u.me(r)
 	if me != nil {
 		data.Mine = me.ID == e.OrganizerID
 		data.Attendance = u.findAttendance(r, e.ID)
-		var list struct {
-			Items []notification `json:"items"`
-		}
-		err := u.authCall(r, http.MethodGet, "/api/v1/notifications?event_id="+url.QueryEscape(e.ID), nil, &list)
-		if err != nil && !errors.Is(err, errLoggedOut) {
-			u.log.WarnContext(r.Context(), "list the reminders of an event", "err", err)
-		}
-		for _, n := range list.Items {
-			switch n.Status {
-			case "scheduled", "awaiting_consent", "sending", "failed":
-				data.Reminders = append(data.Reminders, n)
-			}
-		}
+		data.Reminders = u.eventReminders(r, e.ID, me.Email)
 	}
+	data.Options = reminderOptions(e.StartsAt, now, data.Reminders, me)
 	if f == nil {
-		f = newForm(url.Values{"tz": {e.Timezone}})
-		for _, o := range data.Options {
-			if !o.Past {
-				f.Values.Set("when", o.Value)
-				if o.Value == "1440" {
-					break
-				}
+		f = newReminderForm(data.Options)
+	}
+	f.Values.Set("tz", e.Timezone) // a chosen time is read in the event's time zone, as the form says
+	u.render(w, r, status, "event", view{Title: e.Title, Form: f, Data: data, SEO: u.eventSEO(r, e)})
+}
+
+// reminderOptions returns the reminder times offered for an event that starts at start,
+// the viewer (nil for a visitor) having the reminders held for it already.
+func reminderOptions(start, now time.Time, held []eventReminder, viewer *account) []reminderOption {
+	var options []reminderOption
+	for _, o := range reminderChoices() {
+		sendAt := start.Add(-time.Duration(o.Minutes) * time.Minute)
+		opt := reminderOption{Value: strconv.Itoa(o.Minutes), Label: o.Label, Past: !sendAt.After(now)}
+		for _, n := range held {
+			// The API refuses a reminder identical to one held: same event, address and time.
+			if n.SendAt.Equal(sendAt) && (viewer == nil || n.Email == "" || strings.EqualFold(n.Email, viewer.Email)) {
+				opt.Taken = true
 			}
 		}
-		if f.Get("when") == "" {
-			f.Values.Set("when", "custom")
+		options = append(options, opt)
+	}
+	return options
+}
+
+// newReminderForm returns the reminder form as it comes: a day before chosen when it can
+// be, else the first time that can, else a time of one's choosing.
+func newReminderForm(options []reminderOption) *form {
+	f := newForm(nil)
+	for _, o := range options {
+		if o.Offered() && (f.Get("when") == "" || o.Value == "1440") {
+			f.Values.Set("when", o.Value)
 		}
 	}
-	u.render(w, r, status, "event", view{Title: e.Title, Form: f, Data: data, SEO: u.eventSEO(r, e)})
+	if f.Get("when") == "" {
+		f.Values.Set("when", "custom")
+	}
+	return f
+}
+
+// eventReminders returns the viewer's reminders for the event id that are still to be sent
+// (or could not be), own being the account's address; none when they cannot be listed.
+func (u *UI) eventReminders(r *http.Request, id, own string) []eventReminder {
+	var list struct {
+		Items []notification `json:"items"`
+	}
+	err := u.authCall(r, http.MethodGet, "/api/v1/notifications?event_id="+url.QueryEscape(id), nil, &list)
+	if err != nil && !errors.Is(err, errLoggedOut) {
+		u.log.WarnContext(r.Context(), "list the reminders of an event", "err", err)
+	}
+	var out []eventReminder
+	for _, n := range list.Items {
+		switch n.Status {
+		case "scheduled", "awaiting_consent", "sending", "failed":
+			out = append(out, eventReminder{notification: n, Text: reminderText(n, own)})
+		}
+	}
+	return out
 }
 
 // handleRemind sets a reminder for an event.
@@ -302,17 +442,9 @@ func (u *UI) handleRemind(w http.ResponseWriter, r *http.Request) {
 	body := map[string]any{"event_id": id}
 	switch when := f.Get("when"); when {
 	case "custom":
-		at := strings.TrimSpace(f.Get("at"))
-		if at == "" {
-			f.Fail("at", "Choose the date and time of the reminder")
-			break
+		if t, ok := chosenReminderTime(f); ok {
+			body["send_at"] = t.Format(time.RFC3339)
 		}
-		t, err := parseLocal(at, u.location(f.Get("tz")))
-		if err != nil {
-			f.Fail("at", "The reminder time must be a date and time, such as 2027-03-01 18:30")
-			break
-		}
-		body["send_at"] = t.Format(time.RFC3339)
 	case "":
 		f.Fail("when", "Choose when to be reminded")
 	default:
@@ -331,10 +463,16 @@ func (u *UI) handleRemind(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err == nil:
 			u.flash(w, "reminder-set")
-			u.redirect(w, r, "/events/"+url.PathEscape(id)+"#reminders")
+			// No #reminders: scrolling to a fragment moves the focus off the confirmation.
+			u.redirect(w, r, "/events/"+url.PathEscape(id))
 			return
 		case errors.Is(err, errLoggedOut):
 			u.redirect(w, r, "/login?next="+url.QueryEscape("/events/"+id))
+			return
+		case apiStatus(err) == http.StatusConflict:
+			// An identical reminder (same event, address and time) exists already.
+			f.General = "You already have this reminder: it is listed under “Your reminders for this event”."
+			u.eventPage(w, r, id, f, http.StatusConflict)
 			return
 		case apiStatus(err) == http.StatusUnprocessableEntity:
 			var ae *apiError
@@ -346,6 +484,30 @@ func (u *UI) handleRemind(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	u.eventPage(w, r, id, f, http.StatusUnprocessableEntity)
+}
+
+// chosenReminderTime reads the time of the reminder form f's "at", a wall-clock time in the
+// time zone its "tz" names (the event's), recording what is wrong with them on f.
+func chosenReminderTime(f *form) (time.Time, bool) {
+	at := strings.TrimSpace(f.Get("at"))
+	if at == "" {
+		f.Fail("at", "Choose the date and time of the reminder")
+		return time.Time{}, false
+	}
+	tz := f.Get("tz")
+	loc, err := time.LoadLocation(tz)
+	if tz == "" || tz == "Local" || err != nil {
+		f.General = "The event's time zone could not be read. Reload the page and try again."
+		return time.Time{}, false
+	}
+	t, err := parseLocal(at, loc)
+	switch {
+	case errors.Is(err, errNoSuchTime):
+		f.Fail("at", "There is no "+at[len(dateLayout)+1:]+" on that day in "+tz+": the clocks skip it. Choose another time")
+	case err != nil:
+		f.Fail("at", "The reminder time must be a date and time, such as 2027-03-01 18:30")
+	}
+	return t, err == nil
 }
 
 // reminderErrors records the field errors of a refused reminder on the reminder form.
@@ -377,11 +539,34 @@ func reminderErrors(f *form, errs []fieldError) {
 	}
 }
 
-// parseLocal parses the value of a datetime-local input as a time in loc.
+// errNoSuchTime is a wall-clock time that a time zone skips: the clocks go forward over it.
+var errNoSuchTime = errors.New("no such time in this time zone")
+
+// parseLocal parses the value of a datetime-local input as a wall-clock time in loc. A time
+// that happens twice, where the clocks go back, is the earlier of the two; a time that
+// does not happen, where they go forward, is errNoSuchTime.
 func parseLocal(s string, loc *time.Location) (time.Time, error) {
-	t, err := time.ParseInLocation(localTimeLayout, s, loc)
+	wallClock, err := time.Parse(localTimeLayout, s)
 	if err != nil {
-		t, err = time.ParseInLocation(localSecondsLayout, s, loc)
+		if wallClock, err = time.Parse(localSecondsLayout, s); err != nil {
+			return time.Time{}, err
+		}
 	}
-	return t, err
+	// Try the offsets in force a day before, then and a day after: the instants whose wall
+	// clock in loc reads s are among them.
+	var found time.Time
+	for _, probe := range []time.Duration{-24 * time.Hour, 0, 24 * time.Hour} {
+		_, off := wallClock.Add(probe).In(loc).Zone()
+		t := wallClock.Add(-time.Duration(off) * time.Second).In(loc)
+		if t.Format(localSecondsLayout) != wallClock.Format(localSecondsLayout) {
+			continue
+		}
+		if found.IsZero() || t.Before(found) {
+			found = t
+		}
+	}
+	if found.IsZero() {
+		return time.Time{}, errNoSuchTime
+	}
+	return found, nil
 }

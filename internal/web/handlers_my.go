@@ -16,8 +16,9 @@ type remindersData struct {
 	Items []notification
 	// Status is the status filter, "" for all.
 	Status string
-	// NextURL is the link to the next page, "" on the last.
-	NextURL string
+	// NextURL is the link to the next page, "" on the last; PrevURL to the previous one, ""
+	// on the first; FirstURL to the first, "" on the first.
+	NextURL, PrevURL, FirstURL string
 }
 
 // handleReminders lists the account's reminders, a page at a time.
@@ -32,8 +33,9 @@ func (u *UI) handleReminders(w http.ResponseWriter, r *http.Request) {
 	if status != "" {
 		q.Set("status", status)
 	}
-	if c := r.URL.Query().Get("cursor"); c != "" {
-		q.Set("cursor", c)
+	pg := pagerOf(r.URL.Query())
+	if pg.Cursor != "" {
+		q.Set("cursor", pg.Cursor)
 	}
 	path := "/api/v1/notifications"
 	if len(q) > 0 {
@@ -48,9 +50,18 @@ func (u *UI) handleReminders(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := remindersData{Items: list.Items, Status: status}
+	base := url.Values{}
+	if status != "" {
+		base.Set("status", status)
+	}
 	if list.NextCursor != nil && *list.NextCursor != "" {
-		q.Set("cursor", *list.NextCursor)
-		data.NextURL = "/reminders?" + q.Encode()
+		data.NextURL = pageURL("/reminders", pg.next(base, *list.NextCursor))
+	}
+	if pg.Cursor != "" {
+		data.FirstURL = pageURL("/reminders", base)
+		if prev, ok := pg.previous(base); ok {
+			data.PrevURL = pageURL("/reminders", prev)
+		}
 	}
 	f := newForm(url.Values{"status": {status}})
 	u.render(w, r, http.StatusOK, "reminders", view{Title: "My reminders", Form: f, Data: data})
@@ -79,8 +90,9 @@ type myEventsData struct {
 	Events []event
 	// Past tells whether events that have started are listed too.
 	Past bool
-	// NextURL is the link to the next page, "" on the last.
-	NextURL string
+	// NextURL is the link to the next page of the events organized, "" on the last;
+	// PrevURL to the previous one, "" on the first; FirstURL to the first, "" on the first.
+	NextURL, PrevURL, FirstURL string
 }
 
 // handleMyEvents lists the events the account attends (a page of them, after the
@@ -101,8 +113,9 @@ func (u *UI) handleMyEvents(w http.ResponseWriter, r *http.Request) {
 	if past {
 		q.Set("from", "1970-01-01T00:00:00Z")
 	}
-	if c := r.URL.Query().Get("cursor"); c != "" {
-		q.Set("cursor", c)
+	pg := pagerOf(r.URL.Query())
+	if pg.Cursor != "" {
+		q.Set("cursor", pg.Cursor)
 	}
 	var page eventPage
 	if err := u.call(r.Context(), http.MethodGet, "/api/v1/events?"+q.Encode(), "", nil, &page); err != nil {
@@ -110,12 +123,18 @@ func (u *UI) handleMyEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := myEventsData{Attending: attending, Events: page.Items, Past: past}
-	if page.NextCursor != nil {
-		next := url.Values{"cursor": {*page.NextCursor}}
-		if past {
-			next.Set("past", "1")
+	base := url.Values{}
+	if past {
+		base.Set("past", "1")
+	}
+	if page.NextCursor != nil && *page.NextCursor != "" {
+		data.NextURL = pageURL("/my/events", pg.next(base, *page.NextCursor))
+	}
+	if pg.Cursor != "" {
+		data.FirstURL = pageURL("/my/events", base)
+		if prev, ok := pg.previous(base); ok {
+			data.PrevURL = pageURL("/my/events", prev)
 		}
-		data.NextURL = "/my/events?" + next.Encode()
 	}
 	u.render(w, r, http.StatusOK, "myevents", view{Title: "My events", User: &me, Data: data})
 }
@@ -299,7 +318,7 @@ func (u *UI) handleDeleteEvent(w http.ResponseWriter, r *http.Request) {
 func eventFormNames() []string {
 	names := []string{
 		"title", "description", "starts_at", "ends_at", "timezone", "location_name", "location_address",
-		"lat", "lon", "online_url", "category", "tags", "capacity",
+		"lat", "lon", "online_url", "category", "capacity", "tags",
 	}
 	for i := range maxDefaultReminders {
 		names = append(names, reminderFieldName(i), reminderFieldName(i)+"_unit")
@@ -403,6 +422,10 @@ func eventTimes(f *form, body map[string]any, tz string, loc *time.Location, pre
 			return time.Time{}, false
 		}
 		t, err := parseLocal(v, loc)
+		if errors.Is(err, errNoSuchTime) {
+			f.Fail(field, label+" is a time the clocks skip on that day in "+tz+": choose another")
+			return time.Time{}, false
+		}
 		if err != nil {
 			f.Fail(field, label+" must be a date and time, such as 2027-03-01 18:30")
 			return time.Time{}, false

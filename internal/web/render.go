@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -23,22 +24,23 @@ func pageNames() []string {
 // parseTemplates parses each page with the layout and the shared partials.
 func (u *UI) parseTemplates(fsys fs.FS) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"static":   u.static.URL,
-		"when":     u.when,
-		"span":     u.span,
-		"day":      func(t time.Time, tz string) string { return t.In(u.location(tz)).Format("2") },
-		"month":    func(t time.Time, tz string) string { return t.In(u.location(tz)).Format("Jan") },
-		"weekday":  func(t time.Time, tz string) string { return t.In(u.location(tz)).Format("Mon") },
-		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"mapURL":   mapURL,
-		"coords":   func(l *messages.Location) bool { return l != nil && l.Lat != nil && l.Lon != nil },
-		"deref":    func(s *string) string { return deref(s) },
-		"reminder": reminderLabel,
-		"status":   statusLabel,
-		"pathEsc":  url.PathEscape,
-		"query":    url.QueryEscape,
-		"field":    field,
-		"add":      func(a, b int) int { return a + b },
+		"static":     u.static.URL,
+		"when":       u.when,
+		"span":       u.span,
+		"day":        func(t time.Time, tz string) string { return t.In(u.location(tz)).Format("2") },
+		"month":      func(t time.Time, tz string) string { return t.In(u.location(tz)).Format("Jan") },
+		"weekday":    func(t time.Time, tz string) string { return t.In(u.location(tz)).Format("Mon") },
+		"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"mapURL":     mapURL,
+		"coords":     func(l *messages.Location) bool { return l != nil && l.Lat != nil && l.Lon != nil },
+		"deref":      func(s *string) string { return deref(s) },
+		"reminder":   reminderLabel,
+		"status":     statusLabel,
+		"pathEsc":    url.PathEscape,
+		"query":      url.QueryEscape,
+		"field":      field,
+		"add":        func(a, b int) int { return a + b },
+		"inputValue": inputValue,
 	}
 	pages := make(map[string]*template.Template, len(pageNames()))
 	for _, name := range pageNames() {
@@ -68,25 +70,92 @@ func (u *UI) location(tz string) *time.Location {
 	return l
 }
 
-// when formats t in the time zone tz, such as "Sat 6 Mar 2027, 18:30 CET".
-func (u *UI) when(t time.Time, tz string) string {
-	return t.In(u.location(tz)).Format("Mon 2 Jan 2006, 15:04 MST")
+// dateTimeLayout is the one layout of a date and time on every page, such as
+// "Sat 6 Mar 2027, 18:30"; zoneLabel follows it. static/app.js writes the viewer's own
+// times in the same layout.
+const dateTimeLayout = "Mon 2 Jan 2006, 15:04"
+
+// zoneLabel names the UTC offset of t's zone, such as "UTC", "UTC+1", "UTC−5" or
+// "UTC+5:30". Offsets, not abbreviations: "CST" or "IST" name several zones, and a browser
+// cannot write the abbreviations Go's time zone database has, so the viewer's own time
+// could not be written like the event's.
+func zoneLabel(t time.Time) string {
+	_, off := t.Zone()
+	off /= 60
+	if off == 0 {
+		return "UTC"
+	}
+	sign := "+"
+	if off < 0 {
+		sign, off = "\u2212", -off
+	}
+	if off%60 == 0 {
+		return fmt.Sprintf("UTC%s%d", sign, off/60)
+	}
+	return fmt.Sprintf("UTC%s%d:%02d", sign, off/60, off%60)
 }
 
-// span formats the time from start to end (nil when unknown) in the time zone tz, without
-// repeating the date when both are on the same day.
-func (u *UI) span(start time.Time, end *time.Time, tz string) string {
-	loc := u.location(tz)
+// formatWhen formats t in loc, such as "Sat 6 Mar 2027, 18:30 UTC+1".
+func formatWhen(t time.Time, loc *time.Location) string {
+	t = t.In(loc)
+	return t.Format(dateTimeLayout) + " " + zoneLabel(t)
+}
+
+// formatSpan formats the time from start to end (nil when unknown) in loc, without
+// repeating the date when both are on the same day, nor the zone when both have the same
+// offset: "Sat 6 Mar 2027, 18:30 – 20:00 UTC+1".
+func formatSpan(start time.Time, end *time.Time, loc *time.Location) string {
 	s := start.In(loc)
 	if end == nil {
-		return s.Format("Mon 2 Jan 2006, 15:04 MST")
+		return formatWhen(s, loc)
 	}
 	e := end.In(loc)
-	if s.Year() == e.Year() && s.YearDay() == e.YearDay() {
-		return s.Format("Mon 2 Jan 2006, 15:04") + " – " + e.Format("15:04 MST")
+	if s.Year() != e.Year() || s.YearDay() != e.YearDay() {
+		return formatWhen(s, loc) + " – " + formatWhen(e, loc)
 	}
-	return s.Format("Mon 2 Jan 2006, 15:04 MST") + " – " + e.Format("Mon 2 Jan 2006, 15:04 MST")
+	if zoneLabel(s) != zoneLabel(e) { // a night the clocks change
+		return s.Format(dateTimeLayout) + " " + zoneLabel(s) + " – " + e.Format("15:04") + " " + zoneLabel(e)
+	}
+	return s.Format(dateTimeLayout) + " – " + e.Format("15:04") + " " + zoneLabel(e)
 }
+
+// when formats t in the time zone tz, such as "Sat 6 Mar 2027, 18:30 UTC+1".
+func (u *UI) when(t time.Time, tz string) string { return formatWhen(t, u.location(tz)) }
+
+// span formats the time from start to end (nil when unknown) in the time zone tz: see
+// formatSpan.
+func (u *UI) span(start time.Time, end *time.Time, tz string) string {
+	return formatSpan(start, end, u.location(tz))
+}
+
+// inputValue returns value to echo into an input of type typ: as it is, except that a date,
+// date and time or number input is given only a value of its kind (anything else is
+// invalid HTML there, and no browser sends it), else "". The field's error says what was
+// wrong.
+func inputValue(typ, value string) string {
+	var err error
+	switch typ {
+	case "date":
+		_, err = time.Parse(dateLayout, value)
+	case "datetime-local":
+		if _, err = time.Parse(localTimeLayout, value); err != nil {
+			_, err = time.Parse(localSecondsLayout, value)
+		}
+	case "number":
+		if !validNumber.MatchString(value) {
+			err = strconv.ErrSyntax
+		}
+	default:
+		return value
+	}
+	if err != nil {
+		return ""
+	}
+	return value
+}
+
+// validNumber matches HTML's valid floating-point numbers, the values of a number input.
+var validNumber = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
 
 // mapURL returns a link to the place l on OpenStreetMap: a marker at its coordinates, or
 // a search for its address or name; "" when it has neither.

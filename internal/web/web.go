@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -300,6 +301,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, page str
 	if v.Form == nil {
 		v.Form = newForm(nil)
 	}
+	v.Form.inPageOrder(formFieldOrder(page))
 	u.fillSEO(r, status, page, &v)
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
@@ -314,10 +316,34 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, page str
 	_, _ = w.Write(buf.Bytes())
 }
 
+// formFieldOrder returns the fields of the form of page (of its forms, for a page with
+// several) in the order the page shows them: the order of its error summary.
+func formFieldOrder(page string) []string {
+	switch page {
+	case "signup":
+		return []string{"display_name", "email", "password"}
+	case "login", "forgot":
+		return []string{"email", "password"}
+	case "events":
+		return []string{"q", "from", "to", "category", "tag", "lat", "lon", "radius"}
+	case "event":
+		return []string{"when", "at", "note"}
+	case "eventform":
+		return eventFormNames()
+	case "account":
+		return []string{"display_name", "email", "email_current_password", "current_password", "new_password"}
+	case "confirm":
+		return []string{"current_password", "confirm"}
+	}
+	return nil
+}
+
 // errorData is the data of the error page.
 type errorData struct {
 	Heading string
 	Text    string
+	// Link and LinkText are where to go from here; the upcoming events when empty.
+	Link, LinkText string
 }
 
 // errorPage writes the error page with status.
@@ -341,6 +367,16 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	switch {
+	case ae.Status == http.StatusUnprocessableEntity && r.Method == http.MethodGet && slices.ContainsFunc(ae.Fields,
+		func(fe fieldError) bool { return fe.Field == "cursor" }):
+		// A page link that was mistyped, cut short or made by another server. 400: the
+		// address asks for something that does not exist.
+		first := pageURL(r.URL.Path, withoutPaging(r.URL.Query()))
+		u.render(w, r, http.StatusBadRequest, "error", view{Title: "This page is out of date", Data: errorData{
+			Heading: "This page is out of date",
+			Text:    "The link to this page of the list is broken or too old, so EventPost cannot tell what was on it.",
+			Link:    first, LinkText: "Go to the first page",
+		}})
 	case ae.Status == http.StatusNotFound:
 		u.errorPage(w, r, http.StatusNotFound, "Not found", "This does not exist, or no longer does.")
 	case ae.Status == http.StatusForbidden:

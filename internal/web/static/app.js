@@ -38,16 +38,55 @@
     } catch (e) { /* keep the short list */ }
   }
 
-  // Show an event's time in the viewer's time zone too, when it is another.
+  // Dates and times are written as the server writes them (render.go's formatWhen and
+  // formatSpan): "Fri 4 Dec 2026, 18:00 – 20:00 UTC+1", whatever the browser's language.
+  var DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  var MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  function pad(n) { return (n < 10 ? '0' : '') + n; }
+  // wall returns the wall clock of date in the time zone tz, and that zone's UTC offset
+  // then, in minutes.
+  function wall(date, tz) {
+    var f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric',
+      month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    var p = {};
+    f.formatToParts(date).forEach(function (x) { p[x.type] = x.value; });
+    var w = { y: +p.year, mo: +p.month, d: +p.day, h: +p.hour % 24, mi: +p.minute };
+    var asUTC = Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, +p.second);
+    w.off = Math.round((asUTC - Math.floor(date.getTime() / 1000) * 1000) / 60000);
+    w.wd = new Date(Date.UTC(w.y, w.mo - 1, w.d)).getUTCDay();
+    return w;
+  }
+  function zoneLabel(off) {
+    if (!off) { return 'UTC'; }
+    var sign = off < 0 ? '\u2212' : '+';
+    off = Math.abs(off);
+    return 'UTC' + sign + Math.floor(off / 60) + (off % 60 ? ':' + pad(off % 60) : '');
+  }
+  function dateTime(w) {
+    return DAYS[w.wd] + ' ' + w.d + ' ' + MONTHS[w.mo - 1] + ' ' + w.y + ', ' + pad(w.h) + ':' + pad(w.mi);
+  }
+  function formatWhen(w) { return dateTime(w) + ' ' + zoneLabel(w.off); }
+  function formatSpan(start, end, tz) {
+    var s = wall(start, tz);
+    if (!end) { return formatWhen(s); }
+    var e = wall(end, tz);
+    if (s.y !== e.y || s.mo !== e.mo || s.d !== e.d) { return formatWhen(s) + ' \u2013 ' + formatWhen(e); }
+    var hm = pad(e.h) + ':' + pad(e.mi);
+    if (s.off !== e.off) { return formatWhen(s) + ' \u2013 ' + hm + ' ' + zoneLabel(e.off); }
+    return dateTime(s) + ' \u2013 ' + hm + ' ' + zoneLabel(e.off);
+  }
+
+  // Show an event's time in the viewer's time zone too, when it reads otherwise there.
   each('time[data-local]', function (el) {
     var eventTZ = el.getAttribute('data-tz');
     var out = el.parentNode.querySelector('[data-local-out]');
-    if (!out || !browserTZ || browserTZ === eventTZ) { return; }
-    var opts = { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric',
-      hour: '2-digit', minute: '2-digit', timeZoneName: 'short' };
+    if (!out || !browserTZ) { return; }
     try {
-      var text = new Intl.DateTimeFormat(undefined, opts).format(new Date(el.getAttribute('datetime')));
-      out.textContent = 'Your time: ' + text + ' (' + browserTZ + ')';
+      var start = new Date(el.getAttribute('datetime'));
+      var end = el.getAttribute('data-end') ? new Date(el.getAttribute('data-end')) : null;
+      var mine = formatSpan(start, end, browserTZ);
+      if (mine === formatSpan(start, end, eventTZ)) { return; }
+      out.textContent = 'Your time: ' + mine + ' (' + browserTZ + ')';
       out.hidden = false;
     } catch (e) { /* leave the event's own time */ }
   });
@@ -108,7 +147,9 @@
     });
   });
 
-  // Move the focus to a form's error summary, so that it is read out first.
-  var summary = document.querySelector('[data-focus-on-load]');
-  if (summary) { summary.focus(); }
+  // Move the focus to a form's error summary, or else to the confirmation of what the
+  // previous page did, so that screen readers read it out first: a live region that is on
+  // the page as it loads is not announced.
+  var first = document.querySelector('.error-summary[data-focus-on-load]') || document.querySelector('[data-focus-on-load]');
+  if (first) { first.focus(); }
 })();
