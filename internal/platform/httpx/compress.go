@@ -161,7 +161,7 @@ func (w *weakETagWriter) weaken() {
 		return
 	}
 	w.sent = true
-	h := w.ResponseWriter.Header()
+	h := w.Header()
 	if h.Get("Content-Encoding") == "" {
 		return
 	}
