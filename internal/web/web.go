@@ -24,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -279,6 +281,26 @@ type view struct {
 	// SEO is what the page tells search engines and link previews; render fills in what a
 	// handler leaves out (see fillSEO).
 	SEO seoData
+}
+
+// maxDocTitle is the most characters a page's <title> holds: search results cut longer ones
+// mid-word, and html-validate's long-title rule holds pages to it.
+const maxDocTitle = 70
+
+// DocTitle is the text of the page's <title>: Title and " · EventPost", Title shortened at a
+// word with "…" where the whole would pass maxDocTitle. The page's heading keeps the whole title.
+func (v view) DocTitle() string {
+	const suffix = " · EventPost"
+	room := maxDocTitle - utf8.RuneCountInString(suffix)
+	t := []rune(v.Title)
+	if len(t) <= room {
+		return v.Title + suffix
+	}
+	cut := t[:room-1]
+	if i := strings.LastIndexFunc(string(cut), unicode.IsSpace); i > len(string(cut))/2 {
+		cut = []rune(string(cut)[:i])
+	}
+	return strings.TrimRightFunc(string(cut), unicode.IsSpace) + "…" + suffix
 }
 
 // render writes the page named page with status. It fills in the logged-in account, the
