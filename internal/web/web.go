@@ -283,24 +283,34 @@ type view struct {
 	SEO seoData
 }
 
-// maxDocTitle is the most characters a page's <title> holds: search results cut longer ones
-// mid-word, and html-validate's long-title rule holds pages to it.
+// maxDocTitle is the most characters a page's <title> holds in the page's source: search
+// results cut longer titles mid-word, and html-validate's long-title rule, which counts a
+// character reference such as &lt; as the characters it is written with, holds pages to it.
 const maxDocTitle = 70
 
-// DocTitle is the text of the page's <title>: Title and " · EventPost", Title shortened at a
-// word with "…" where the whole would pass maxDocTitle. The page's heading keeps the whole title.
+// DocTitle is the text of the page's <title>: Title and " · EventPost", with Title shortened
+// at a word and given "…" where the whole, as escaped in the page, would pass maxDocTitle.
+// The page's heading keeps the whole title.
 func (v view) DocTitle() string {
 	const suffix = " · EventPost"
-	room := maxDocTitle - utf8.RuneCountInString(suffix)
-	t := []rune(v.Title)
-	if len(t) <= room {
+	if sourceLen(v.Title+suffix) <= maxDocTitle {
 		return v.Title + suffix
 	}
-	cut := t[:room-1]
-	if i := strings.LastIndexFunc(string(cut), unicode.IsSpace); i > len(string(cut))/2 {
-		cut = []rune(string(cut)[:i])
+	t := []rune(v.Title)
+	n := len(t)
+	for n > 0 && sourceLen(string(t[:n])+"…"+suffix) > maxDocTitle {
+		n--
 	}
-	return strings.TrimRightFunc(string(cut), unicode.IsSpace) + "…" + suffix
+	cut := string(t[:n])
+	if i := strings.LastIndexFunc(cut, unicode.IsSpace); i > len(cut)/2 {
+		cut = cut[:i]
+	}
+	return strings.TrimRightFunc(cut, unicode.IsSpace) + "…" + suffix
+}
+
+// sourceLen is how many characters s takes in a page's source once escaped as text.
+func sourceLen(s string) int {
+	return utf8.RuneCountInString(template.HTMLEscapeString(s))
 }
 
 // render writes the page named page with status. It fills in the logged-in account, the
