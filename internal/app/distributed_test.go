@@ -37,15 +37,31 @@ func startCluster(t testing.TB, smtp *smtptest.Server, replicas map[string]int, 
 // write their log lines to.
 func startClusterLogged(t testing.TB, smtp *smtptest.Server, replicas map[string]int, env ...string) (_ *app.Cluster, _ *client, _ *amqptest.Proxy, logPath string) {
 	t.Helper()
+	return startClusterOn(t, servers{}, smtp, replicas, env...)
+}
+
+// servers are the PostgreSQL and RabbitMQ servers a cluster uses: the URLs of a test's own
+// (pgtest.StartServer, amqptest.StartServer), or empty for the shared test servers.
+type servers struct{ postgresURL, amqpURL string }
+
+// startClusterOn is startClusterLogged on the servers srv.
+func startClusterOn(t testing.TB, srv servers, smtp *smtptest.Server, replicas map[string]int, env ...string) (_ *app.Cluster, _ *client, _ *amqptest.Proxy, logPath string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("distributed system: skipped with -short")
 	}
-	pgtest.DB(t)         // skips or fails when PostgreSQL does not answer
-	consultest.Client(t) // likewise for Consul
-	amqpURL, prefix := amqptest.URL(t, messages.Bindings...)
-	proxy := amqptest.NewProxy(t, amqpURL)
+	consultest.Client(t) // skips or fails when Consul does not answer
 	dbPrefix := "ept_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
-	t.Cleanup(func() { dropDatabases(t, dbPrefix) })
+	if srv.postgresURL == "" {
+		pgtest.DB(t) // likewise for PostgreSQL
+		srv.postgresURL = pgtest.ServerURL()
+		t.Cleanup(func() { dropDatabases(t, dbPrefix) })
+	}
+	prefix := "eventpost-" + dbPrefix // a test's own server is removed with everything on it
+	if srv.amqpURL == "" {
+		srv.amqpURL, prefix = amqptest.URL(t, messages.Bindings...)
+	}
+	proxy := amqptest.NewProxy(t, srv.amqpURL)
 
 	logPath = filepath.Join(t.TempDir(), "cluster.log")
 	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -55,7 +71,7 @@ func startClusterLogged(t testing.TB, smtp *smtptest.Server, replicas map[string
 	t.Cleanup(func() { out.Close() })
 	cfg := app.DefaultClusterConfig()
 	cfg.Binary = buildBinary(t)
-	cfg.PostgresURL = pgtest.ServerURL()
+	cfg.PostgresURL = srv.postgresURL
 	cfg.DatabasePrefix = dbPrefix
 	cfg.AMQPURL = proxy.URL()
 	cfg.ConsulAddr = consultest.Addr()

@@ -87,6 +87,7 @@ type deliveries struct {
 	perReminder     map[string]map[string]bool // note → distinct Message-IDs
 	retransmissions int
 	late            []time.Duration
+	last            time.Time // when the last reminder to arrive first arrived
 }
 
 func countDeliveries(smtp *smtptest.Server, load reminderLoad) deliveries {
@@ -121,6 +122,9 @@ func (c *deliveryCounter) count(smtp *smtptest.Server, load reminderLoad) delive
 			ids = map[string]bool{}
 			c.d.perReminder[note] = ids
 			c.d.late = append(c.d.late, m.Received.Sub(due))
+			if m.Received.After(c.d.last) {
+				c.d.last = m.Received
+			}
 		}
 		if ids[id] {
 			c.d.retransmissions++

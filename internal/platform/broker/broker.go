@@ -93,6 +93,11 @@ type Broker interface {
 	Run(ctx context.Context) error
 }
 
+// ErrUnavailable is wrapped by the errors of a Publisher that cannot take any message at the
+// moment — not connected, connection lost, publishers blocked — as opposed to an error about
+// one message: the caller tries again soon, without counting it against the message.
+var ErrUnavailable = errors.New("the broker is unavailable")
+
 type permanentError struct{ err error }
 
 func (e permanentError) Error() string { return e.err.Error() }

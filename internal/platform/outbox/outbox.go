@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -333,6 +334,15 @@ func (r *Relay) publishAll(ctx, pubCtx context.Context, q querier, rows []row) e
 		case !started[i]:
 		case errs[i] == nil:
 			done = append(done, x.seq)
+		case errors.Is(errs[i], broker.ErrUnavailable):
+			// Not the message's fault: it goes at the next look once the broker is back,
+			// however long the broker was away.
+			r.failed.Inc()
+			r.log.WarnContext(ctx, "broker unavailable; will retry", "seq", x.seq, "retry_in", r.cfg.Poll.String(), "err", errs[i])
+			if _, err := q.ExecContext(pubCtx, r.d.Rebind(`UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE seq = ?`),
+				time.Now().Add(r.cfg.Poll).UnixMicro(), truncate(errs[i].Error(), 1000), x.seq); err != nil {
+				return fmt.Errorf("outbox retry: %w", err)
+			}
 		default:
 			r.failed.Inc()
 			delay := r.backoff(x.attempts)

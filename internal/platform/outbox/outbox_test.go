@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -320,6 +321,42 @@ func TestConcurrentRelayRetriesOnlyTheFailedMessages(t *testing.T) {
 			if seen[m.ID] != 1 {
 				t.Errorf("message %s delivered %d times, want once", m.ID, seen[m.ID])
 			}
+		}
+	})
+}
+
+// unavailable is a publisher whose broker is away for its first failures publishes.
+type unavailable struct {
+	mu       sync.Mutex
+	failures int
+	got      []broker.Message
+}
+
+func (u *unavailable) Publish(_ context.Context, m broker.Message) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.failures > 0 {
+		u.failures--
+		return fmt.Errorf("not connected (%w)", broker.ErrUnavailable)
+	}
+	u.got = append(u.got, m)
+	return nil
+}
+
+// TestRelayDoesNotCountTheBrokersAbsenceAgainstAMessage: a message the broker could not take
+// because it was away is published at its first attempt once the broker is back, not after a
+// backoff grown by each failure.
+func TestRelayDoesNotCountTheBrokersAbsenceAgainstAMessage(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d database.Dialect, db *sql.DB) {
+		pub := &unavailable{failures: 5}
+		m := message(t, "a.b", nil)
+		add(t, d, db, true, m)
+		startRelay(t, d, db, pub)
+		waitFor(t, "empty outbox", func() bool { return backlog(t, db) == 0 })
+		pub.mu.Lock()
+		defer pub.mu.Unlock()
+		if len(pub.got) != 1 || pub.got[0].ID != m.ID || pub.got[0].Attempt != 1 {
+			t.Fatalf("published %+v; want %s once, as attempt 1", pub.got, m.ID)
 		}
 	})
 }

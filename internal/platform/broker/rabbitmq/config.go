@@ -39,7 +39,8 @@ type Config struct {
 	// server. Default 20.
 	DeliveryLimit int
 	// ReconnectMin and ReconnectMax bound the exponential backoff (with jitter) between
-	// connection attempts. Defaults 100ms and 10s.
+	// connection attempts. Defaults 100ms and 2s: a server that comes back is used again
+	// within 2 s, and one connection attempt every 2 s costs a down server nothing.
 	ReconnectMin, ReconnectMax time.Duration
 	// ConnectTimeout bounds the TCP and AMQP handshakes. Default 5s.
 	ConnectTimeout time.Duration
@@ -65,7 +66,7 @@ func DefaultConfig() Config {
 		MaxAttempts:    10,
 		DeliveryLimit:  20,
 		ReconnectMin:   100 * time.Millisecond,
-		ReconnectMax:   10 * time.Second,
+		ReconnectMax:   2 * time.Second,
 		ConnectTimeout: 5 * time.Second,
 		Heartbeat:      10 * time.Second,
 		PublishTimeout: 10 * time.Second,

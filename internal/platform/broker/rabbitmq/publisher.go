@@ -7,22 +7,25 @@ import (
 	"sync"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/eventpost/eventpost/internal/platform/broker"
 )
 
 // Errors of Publish. Each one leaves the message unpublished, or published without the
-// broker's word on it: the caller (the outbox relay) publishes it again later.
+// broker's word on it: the caller (the outbox relay) publishes it again later. Those that say
+// the server cannot take any message now wrap broker.ErrUnavailable.
 var (
 	// ErrNotConnected: the broker is not connected to the server at the moment.
-	ErrNotConnected = errors.New("rabbitmq: not connected")
+	ErrNotConnected = fmt.Errorf("rabbitmq: not connected (%w)", broker.ErrUnavailable)
 	// ErrConnectionLost: the connection or channel closed before the server confirmed.
-	ErrConnectionLost = errors.New("rabbitmq: connection lost before the server confirmed")
+	ErrConnectionLost = fmt.Errorf("rabbitmq: connection lost before the server confirmed (%w)", broker.ErrUnavailable)
 	// ErrNacked: the server refused the message (basic.nack), e.g. a queue without a leader.
 	ErrNacked = errors.New("rabbitmq: the server refused the message")
 	// ErrUnroutable: no queue is bound for the message (it was published mandatory and
 	// returned).
 	ErrUnroutable = errors.New("rabbitmq: message is unroutable")
 	// ErrBlocked: the server blocks publishers (a memory or disk alarm).
-	ErrBlocked = errors.New("rabbitmq: the server blocks publishers")
+	ErrBlocked = fmt.Errorf("rabbitmq: the server blocks publishers (%w)", broker.ErrUnavailable)
 )
 
 // returnKey identifies which publish a basic.return is about.
