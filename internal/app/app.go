@@ -206,10 +206,10 @@ func launchConfig(args []string, getenv func(string) string) (ClusterConfig, err
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
 		}
-		return cfg, fmt.Errorf("launch: %w\n%s", err, usage)
+		return cfg, fmt.Errorf("launch: %w", err)
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("launch: unexpected argument %q\n%s", fs.Arg(0), usage)
+		return cfg, fmt.Errorf("launch: unexpected argument %q (see eventpost help)", fs.Arg(0))
 	}
 	base := mustSpec(discovery.Gateway).port
 	if v := getenv("EVENTPOST_LAUNCH_BASE_PORT"); v != "" {

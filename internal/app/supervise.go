@@ -81,8 +81,8 @@ func (c *Cluster) supervise(ctx context.Context, p *Process) {
 			return
 		case <-done:
 		}
-		if c.stopping.Load() {
-			return
+		if c.stopping.Load() || ctx.Err() != nil {
+			return // stopped with the cluster (Ctrl-C reaches every process of the terminal)
 		}
 		delay := backoff.next(p.readyFor())
 		c.setState(p, StateRestarting, p.exitStatus(), delay)
