@@ -7,6 +7,8 @@ package app
 import (
 	"cmp"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/telemetry"
 )
@@ -26,8 +29,10 @@ commands:
   all-in-one       run the gateway and every service in one process (the default)
   serve <service>  run one service of the distributed mode: gateway, auth, events,
                    notifications or mailer
-  launch           run the distributed mode on this machine: every service as its own
-                   process, against the local PostgreSQL and RabbitMQ
+  launch [--replicas service=N,...]
+                   run the distributed mode on this machine: every service as its own
+                   process (N of the service named, from 1 to 9), against the local
+                   PostgreSQL and RabbitMQ; a process that exits is started again
   keygen <dir>     write the service keys of a distributed system under dir:
                    <service>/service.key (0600) for the services that call others,
                    public/caller-keys (0644); existing files are kept
@@ -50,7 +55,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "serve":
 		return runServe(ctx, args[1:], getenv, stdout)
 	case "launch":
-		return runLaunch(ctx, getenv, stdout)
+		return runLaunch(ctx, args[1:], getenv, stdout)
 	case "keygen":
 		if len(args) != 2 {
 			return fmt.Errorf("keygen needs a directory\n%s", usage)
@@ -156,40 +161,74 @@ func consulBinary(bin string) (string, error) {
 		"(scripts/test.sh does), set EVENTPOST_CONSUL_BIN, or set EVENTPOST_CONSUL_ADDR to a running agent")
 }
 
-// runLaunch starts the distributed system with the launcher's settings from getenv and runs
-// it until ctx ends or a process dies.
-func runLaunch(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	bin, err := os.Executable()
+// runLaunch starts the distributed system with the launcher's settings from getenv and args
+// (--replicas) and keeps it running until ctx ends, then stops it.
+func runLaunch(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := launchConfig(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		_, err = io.WriteString(stdout, usage)
+		return err
+	}
 	if err != nil {
 		return err
 	}
-	cfg := DefaultClusterConfig()
-	cfg.Binary, cfg.Output = bin, stdout
-	cfg.PostgresURL = cmp.Or(getenv("EVENTPOST_POSTGRES_URL"), cfg.PostgresURL)
-	cfg.DatabasePrefix = cmp.Or(getenv("EVENTPOST_DATABASE_PREFIX"), cfg.DatabasePrefix)
-	cfg.AMQPURL = cmp.Or(getenv("EVENTPOST_AMQP_URL"), cfg.AMQPURL)
-	if v := getenv("EVENTPOST_LAUNCH_BASE_PORT"); v != "" {
-		base, err := parseBasePort(v)
-		if err != nil {
-			return err
-		}
-		cfg.SetBasePort(base)
-	}
-	cfg.GatewayAddr = cmp.Or(getenv("EVENTPOST_HTTP_ADDR"), cfg.GatewayAddr)
-	cfg.ConsulAddr = getenv("EVENTPOST_CONSUL_ADDR")
-	if cfg.ConsulAddr == "" {
-		if cfg.ConsulBinary, err = consulBinary(getenv("EVENTPOST_CONSUL_BIN")); err != nil {
-			return err
-		}
+	if cfg.Binary, err = os.Executable(); err != nil {
+		return err
 	}
 	log := logging.New(stdout, nil).With("service", "launcher")
+	cfg.Output, cfg.Log = stdout, log
 	cluster, err := Launch(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	log.Info("EventPost (distributed) is running", "url", cluster.URL, "processes", len(cluster.Processes))
-	err = cluster.Wait(ctx)
+	cluster.Supervise(ctx)
+	log.Info("EventPost (distributed) stopping")
 	cluster.Stop()
-	log.Info("EventPost (distributed) stopped", "err", err)
-	return err
+	log.Info("EventPost (distributed) stopped")
+	return nil
+}
+
+// launchConfig reads the launcher's settings: the environment (LauncherEnv and the
+// variables it shares with the services), then the command line's --replicas, which adds to
+// and overrides EVENTPOST_LAUNCH_REPLICAS.
+func launchConfig(args []string, getenv func(string) string) (ClusterConfig, error) {
+	cfg := DefaultClusterConfig()
+	if v := getenv("EVENTPOST_LAUNCH_REPLICAS"); v != "" {
+		if err := parseReplicas(v, cfg.Replicas); err != nil {
+			return cfg, fmt.Errorf("EVENTPOST_LAUNCH_REPLICAS: %w", err)
+		}
+	}
+	fs := flag.NewFlagSet("launch", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Func("replicas", "service=N,… (repeatable)", func(v string) error { return parseReplicas(v, cfg.Replicas) })
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("launch: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("launch: unexpected argument %q (see eventpost help)", fs.Arg(0))
+	}
+	base := mustSpec(discovery.Gateway).port
+	if v := getenv("EVENTPOST_LAUNCH_BASE_PORT"); v != "" {
+		var err error
+		if base, err = parseBasePort(v); err != nil {
+			return cfg, err
+		}
+	}
+	cfg.SetBasePort(base) // after the replicas: a port per replica
+	cfg.PostgresURL = cmp.Or(getenv("EVENTPOST_POSTGRES_URL"), cfg.PostgresURL)
+	cfg.DatabasePrefix = cmp.Or(getenv("EVENTPOST_DATABASE_PREFIX"), cfg.DatabasePrefix)
+	cfg.AMQPURL = cmp.Or(getenv("EVENTPOST_AMQP_URL"), cfg.AMQPURL)
+	cfg.GatewayAddr = cmp.Or(getenv("EVENTPOST_HTTP_ADDR"), cfg.GatewayAddr)
+	cfg.ConsulAddr = getenv("EVENTPOST_CONSUL_ADDR")
+	if cfg.ConsulAddr == "" {
+		var err error
+		if cfg.ConsulBinary, err = consulBinary(getenv("EVENTPOST_CONSUL_BIN")); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
 }

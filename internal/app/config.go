@@ -138,7 +138,7 @@ const envPrefix = "EVENTPOST_"
 var KnownEnv = envconf.Names(EnvVars())
 
 // LauncherEnv lists the variables only the launcher reads (runLaunch).
-var LauncherEnv = []string{"EVENTPOST_POSTGRES_URL", "EVENTPOST_DATABASE_PREFIX", "EVENTPOST_CONSUL_BIN", "EVENTPOST_LAUNCH_BASE_PORT"}
+var LauncherEnv = []string{"EVENTPOST_POSTGRES_URL", "EVENTPOST_DATABASE_PREFIX", "EVENTPOST_CONSUL_BIN", "EVENTPOST_LAUNCH_BASE_PORT", "EVENTPOST_LAUNCH_REPLICAS"}
 
 // EnvVars returns the variables ReadConfig reads, with their defaults: Config's, then the
 // EVENTPOST_<SERVICE>_URLS of the services that others call (`eventpost env` prints them).

@@ -17,6 +17,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/database/pgtest"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/discovery/consultest"
+	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/smtptest"
 )
 
@@ -86,6 +87,7 @@ func startClusterOn(t testing.TB, srv servers, smtp *smtptest.Server, replicas m
 	}
 	cfg.Env = append(cfg.Env, env...)
 	cfg.Output = out
+	cfg.Log = logging.New(out, nil).With("service", "launcher") // the status lines
 	clusterLog := func() string {
 		b, _ := os.ReadFile(logPath)
 		return string(b)

@@ -140,28 +140,35 @@ func (c *deliveryCounter) count(smtp *smtptest.Server, load reminderLoad) delive
 // for duplicates, and reports the counts; it fails t on a lost or a duplicated reminder.
 func waitForDeliveries(t testing.TB, smtp *smtptest.Server, load reminderLoad, timeout time.Duration) deliveries {
 	t.Helper()
+	d, lost, dups := awaitDeliveries(t, smtp, load, timeout)
+	if lost > 0 || dups > 0 {
+		t.Errorf("%d reminders lost and %d sent twice; want none", lost, dups)
+	}
+	return d
+}
+
+// awaitDeliveries is waitForDeliveries that leaves judging the counts of lost and duplicated
+// reminders to its caller.
+func awaitDeliveries(t testing.TB, smtp *smtptest.Server, load reminderLoad, timeout time.Duration) (d deliveries, lost, dups int) {
+	t.Helper()
 	var counter deliveryCounter
 	deadline := time.Now().Add(timeout)
 	for len(counter.count(smtp, load).perReminder) < len(load.due) && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	time.Sleep(3 * time.Second) // room for a late duplicate
-	d := counter.count(smtp, load)
-	dups := 0
+	d = counter.count(smtp, load)
 	for _, ids := range d.perReminder {
 		dups += len(ids) - 1
 	}
-	lost := len(load.due) - len(d.perReminder)
+	lost = len(load.due) - len(d.perReminder)
 	t.Logf("reminders: %d created in %s; %d delivered, %d lost, %d duplicates; %d SMTP retransmissions of an already accepted message (same Message-ID)",
 		len(load.due), load.created.Round(time.Millisecond), len(d.perReminder), lost, dups, d.retransmissions)
 	if len(d.late) > 0 {
 		t.Logf("lateness after send_at: p50 %s, p99 %s, max %s", d.late[len(d.late)/2].Round(time.Millisecond),
 			d.late[len(d.late)*99/100].Round(time.Millisecond), d.late[len(d.late)-1].Round(time.Millisecond))
 	}
-	if lost > 0 || dups > 0 {
-		t.Errorf("%d reminders lost and %d sent twice; want none", lost, dups)
-	}
-	return d
+	return d, lost, dups
 }
 
 // faultLoad is the size of each fault test's load: 2,000 reminders due within 3 seconds.

@@ -6,20 +6,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
 	"github.com/eventpost/eventpost/internal/platform/discovery"
+	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
 // ClusterConfig configures Launch.
@@ -63,6 +67,9 @@ type ClusterConfig struct {
 	// Output receives every process's log lines. An *os.File (stdout, a log file opened for
 	// appending) is handed to the processes as it is, which costs this process nothing.
 	Output io.Writer
+	// Log receives the launcher's own lines: a status line for each process whenever its
+	// state changes (see ProcessState). Nil discards them.
+	Log *slog.Logger
 }
 
 // DefaultClusterConfig returns the launcher's defaults; the ports and replica counts are the
@@ -101,6 +108,33 @@ func (c *ClusterConfig) SetBasePort(base int) {
 // maxBasePort is the highest base port: the ports above it up to 65535 hold every replica.
 const maxBasePort = 65535 - 100
 
+// maxReplicas is the most processes of one service the launcher runs: replica i listens on
+// its service's port plus 10*i, and every port stays below base+100 (maxBasePort).
+const maxReplicas = 9
+
+// parseReplicas reads a list of service=N, separated by commas (EVENTPOST_LAUNCH_REPLICAS,
+// --replicas), into replicas: N processes of each named service, from 1 to maxReplicas.
+func parseReplicas(list string, replicas map[string]int) error {
+	for item := range strings.SplitSeq(list, ",") {
+		name, n, ok := strings.Cut(strings.TrimSpace(item), "=")
+		if !ok {
+			return fmt.Errorf("replicas %q: want service=N, such as notifications=3", item)
+		}
+		if name == discovery.Gateway {
+			return fmt.Errorf("replicas %q: the gateway runs as one process", item)
+		}
+		if !slices.Contains(backendServices, name) {
+			return fmt.Errorf("replicas %q: unknown service; want one of %s", item, strings.Join(backendServices, ", "))
+		}
+		count, err := strconv.Atoi(n)
+		if err != nil || count < 1 || count > maxReplicas {
+			return fmt.Errorf("replicas %q: want from 1 to %d processes", item, maxReplicas)
+		}
+		replicas[name] = count
+	}
+	return nil
+}
+
 // parseBasePort reads EVENTPOST_LAUNCH_BASE_PORT: a port from 1024 to maxBasePort.
 func parseBasePort(v string) (int, error) {
 	base, err := strconv.Atoi(v)
@@ -120,11 +154,34 @@ type Process struct {
 	// it serves /metrics on Addr.
 	MetricsAddr string
 
-	env  []string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	env []string
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when cmd has exited
+	state   ProcessState
+	readyAt time.Time // when it last turned ready; zero while it is not
 }
+
+// PID returns the process ID of p's current (or last) process, 0 before it first started.
+func (p *Process) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// State returns p's state as Launch, Supervise and Stop last saw it.
+func (p *Process) State() ProcessState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state
+}
+
+// name is how the launcher's lines name p: <service>-<replica>, counting from 1.
+func (p *Process) name() string { return fmt.Sprintf("%s-%d", p.Service, p.Index+1) }
 
 // Cluster is the distributed system running on this machine, a process per service replica.
 type Cluster struct {
@@ -134,9 +191,11 @@ type Cluster struct {
 	// ConsulAddr is the Consul agent the services use, "" without Consul.
 	ConsulAddr string
 
-	cfg    ClusterConfig
-	out    io.Writer
-	consul *exec.Cmd // the dev agent Launch started, if any
+	cfg      ClusterConfig
+	out      io.Writer
+	log      *slog.Logger
+	stopping atomic.Bool // set by Stop: no process starts again
+	consul   *exec.Cmd   // the dev agent Launch started, if any
 }
 
 // Launch prepares a database and a role per service on the PostgreSQL server and starts every
@@ -151,7 +210,10 @@ func Launch(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{cfg: cfg, out: cfg.Output, ConsulAddr: cfg.ConsulAddr}
+	c := &Cluster{cfg: cfg, out: cfg.Output, log: cfg.Log, ConsulAddr: cfg.ConsulAddr}
+	if c.log == nil {
+		c.log = logging.Discard()
+	}
 	if _, ok := cfg.Output.(*os.File); !ok {
 		// Not a file: the processes' output is copied in by goroutines, one line at a time.
 		c.out = &lockedWriter{w: cfg.Output}
@@ -182,10 +244,11 @@ func Launch(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 		}
 	}
 	for _, p := range c.Processes {
-		if err := waitReady(ctx, "http://"+hostPort(p.Addr)+"/readyz", 90*time.Second); err != nil {
+		if err := waitReady(ctx, p.readyURL(), 90*time.Second); err != nil {
 			c.Stop()
-			return nil, fmt.Errorf("%s-%d: %w", p.Service, p.Index+1, err)
+			return nil, fmt.Errorf("%s: %w", p.name(), err)
 		}
+		c.setState(p, StateReady, "", 0)
 	}
 	return c, nil
 }
@@ -241,34 +304,50 @@ func (c *Cluster) setEnv(p *Process, keys systemKeys, dbURL string, upstreams ma
 	return nil
 }
 
-// Start starts p's process (again, after Kill).
+// errStopped is Start's answer once Stop has begun.
+var errStopped = errors.New("the cluster is stopping")
+
+// Start starts p's process (again, after Kill); not once Stop has begun.
 func (c *Cluster) Start(p *Process) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// Checked under p.mu, which Stop takes after setting stopping: a process either starts
+	// before Stop looks at p, and is stopped by it, or does not start.
+	if c.stopping.Load() {
+		return fmt.Errorf("start %s: %w", p.name(), errStopped)
+	}
 	cmd := exec.Command(c.cfg.Binary, "serve", p.Service)
 	cmd.Env = append(os.Environ(), p.env...)
 	cmd.Stdout, cmd.Stderr = c.out, c.out
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s-%d: %w", p.Service, p.Index+1, err)
+		return fmt.Errorf("start %s: %w", p.name(), err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	p.cmd, p.done = cmd, done
+	p.state, p.readyAt = StateStarting, time.Time{}
+	c.logState(p, cmd.Process.Pid, StateStarting, "", 0)
 	return nil
 }
 
-// Kill kills p's process with SIGKILL and waits until it is gone.
+// Kill kills p's process with SIGKILL and waits until it is gone. Under Supervise, the
+// process is then started again like any that exits.
 func (c *Cluster) Kill(p *Process) error {
 	return p.signal(syscall.SIGKILL)
 }
 
 // Stop stops every process gracefully (SIGTERM) and waits for them, then the Consul dev
-// agent Launch started.
+// agent Launch started. No process starts again afterwards, not even under Supervise.
 func (c *Cluster) Stop() {
+	c.stopping.Store(true)
 	var wg sync.WaitGroup
 	for _, p := range c.Processes {
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = p.signal(syscall.SIGTERM) }()
+		wg.Go(func() {
+			_ = p.signal(syscall.SIGTERM)
+			if p.PID() != 0 && p.State() != StateExited {
+				c.setState(p, StateExited, p.exitStatus(), 0)
+			}
+		})
 	}
 	wg.Wait()
 	if c.consul != nil {
@@ -304,29 +383,8 @@ func (c *Cluster) startConsul(ctx context.Context) error {
 	return nil
 }
 
-// Wait blocks until any process exits or ctx ends, and says which exited.
-func (c *Cluster) Wait(ctx context.Context) error {
-	exited := make(chan *Process, len(c.Processes))
-	for _, p := range c.Processes {
-		p.mu.Lock()
-		done := p.done
-		p.mu.Unlock()
-		go func() {
-			select {
-			case <-done:
-				exited <- p
-			case <-ctx.Done():
-			}
-		}()
-	}
-	select {
-	case p := <-exited:
-		return fmt.Errorf("%s-%d exited", p.Service, p.Index+1)
-	case <-ctx.Done():
-		return nil
-	}
-}
-
+// signal sends sig to p's process, if it runs, and waits until it has exited, killing it
+// after 30 seconds.
 func (p *Process) signal(sig syscall.Signal) error {
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
@@ -443,13 +501,8 @@ func waitReady(ctx context.Context, url string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if answers200(ctx, url) {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -458,6 +511,27 @@ func waitReady(ctx context.Context, url string, timeout time.Duration) error {
 		}
 	}
 }
+
+// answers200 reports whether a GET of url answers 200 within probeTimeout.
+func answers200(ctx context.Context, url string) bool {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// probeTimeout bounds each readiness probe, so that a process that accepts but does not
+// answer is asked again.
+const probeTimeout = 2 * time.Second
 
 func redactURL(s string) string {
 	u, err := url.Parse(s)
