@@ -40,8 +40,11 @@ type Config struct {
 	// MaxAttempts is the delivery attempt at which a transient failure is recorded as a
 	// permanent one.
 	MaxAttempts int `env:"MAX_ATTEMPTS,positive"`
-	// ClaimLease is how long a delivery that is sending an email keeps other deliveries of
-	// the same idempotency key out; after it, a crashed sender's claim is taken over.
+	// ClaimLease is how long a delivery's claim of an idempotency key keeps other deliveries
+	// of the key out after it was taken or last renewed. A live sender renews it every third
+	// of the lease while it sends, however long the send takes; a crashed sender's claim is
+	// taken over one lease after its last renewal, by a delivery that waits for it (see
+	// HandleSend).
 	ClaimLease time.Duration `env:"CLAIM_LEASE,positive"`
 	// SendTimeout bounds one send through the transport.
 	SendTimeout time.Duration `env:"SEND_TIMEOUT,positive"`
@@ -69,15 +72,16 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults: mail from EventPost <no-reply@eventpost.local>, links to
-// http://localhost:8080, 10 attempts, a 20-second claim lease and a 10-second send timeout
-// (the lease outlasts a send, so a live sender is never overtaken; a crashed sender's claim is
-// taken over 20 seconds later).
+// http://localhost:8080, 10 attempts, a 5-second claim lease and a 10-second send timeout. The
+// lease is renewed while a send goes on, so a live sender is never overtaken; a killed sender's
+// claim is taken over at most 5.25 seconds after its last renewal (the lease, then the 250 ms
+// a waiting delivery polls the claim at), by the redelivery of its message.
 func DefaultConfig() Config {
 	return Config{
 		From:            "EventPost <no-reply@eventpost.local>",
 		PublicURL:       "http://localhost:8080",
 		MaxAttempts:     10,
-		ClaimLease:      20 * time.Second,
+		ClaimLease:      5 * time.Second,
 		SendTimeout:     10 * time.Second,
 		SMTPConnections: 4,
 	}
@@ -110,8 +114,8 @@ type Service struct {
 }
 
 type serviceMetrics struct {
-	sent, failed, transient, duplicates, suppressed *prometheus.CounterVec
-	duration                                        prometheus.Histogram
+	sent, failed, transient, duplicates, suppressed, takenOver *prometheus.CounterVec
+	duration                                                   prometheus.Histogram
 }
 
 // New returns the email-sender. Zero fields of cfg take their DefaultConfig values.
@@ -159,6 +163,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		transient:  byKind("email_send_transient_errors_total", "Transient send failures left to a later delivery, by kind."),
 		duplicates: byKind("email_duplicate_deliveries_total", "Send requests acknowledged without sending because their key was settled, by kind."),
 		suppressed: byKind("emails_suppressed_total", "Emails not attempted because the server had rejected their address for good, by kind."),
+		takenOver: byKind("email_claims_taken_over_total",
+			"Claims taken over from a delivery that stopped renewing them (its sender was killed or hung), by kind: each email may have been sent twice."),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "email_send_duration_seconds",
 			Help:    "Time the transport took to send one email, successful or not.",
@@ -166,7 +172,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		}),
 	}
 	for _, c := range []prometheus.Collector{
-		s.metrics.sent, s.metrics.failed, s.metrics.transient, s.metrics.duplicates, s.metrics.suppressed, s.metrics.duration,
+		s.metrics.sent, s.metrics.failed, s.metrics.transient, s.metrics.duplicates, s.metrics.suppressed,
+		s.metrics.takenOver, s.metrics.duration,
 	} {
 		if err := deps.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("mailer metrics: %w", err)
@@ -208,6 +215,12 @@ func (s *Service) Run(ctx context.Context) error {
 // is settled, records the outcome and queues the email.result in one transaction. It returns
 // nil once the outcome is recorded (sent, or failed for good), a transient error to have the
 // message delivered again later, and a permanent error for a payload it cannot read.
+//
+// A delivery that finds another one's claim on its key (the message was redelivered because
+// its first consumer was killed, or lost its broker connection) waits for that claim, for up to
+// one and a half leases: the other delivery settles the key (this one is then a duplicate) or,
+// when it is dead, its claim lapses and this one takes it over and sends. Only a claim still
+// live after that wait has the message delivered again later.
 func (s *Service) HandleSend(ctx context.Context, m broker.Message) error {
 	return broker.Payload(s.send)(ctx, m)
 }
@@ -224,14 +237,11 @@ func (s *Service) send(ctx context.Context, m broker.Message, req messages.Email
 	if err != nil {
 		return fmt.Errorf("claim token: %w", err)
 	}
-	now := s.now()
-	rec, err := s.store.Claim(ctx, Claim{
-		Key: req.IdempotencyKey, Kind: req.Kind, Token: token.String(), At: now, Lease: s.cfg.ClaimLease,
-	})
+	rec, err := s.claim(ctx, req, token.String(), log)
 	if err != nil {
 		if errors.Is(err, ErrClaimed) {
 			s.metrics.transient.WithLabelValues(kind).Inc()
-			log.InfoContext(ctx, "email being sent by another delivery; retry later")
+			log.InfoContext(ctx, "email still being sent by another delivery; retry later")
 		}
 		return fmt.Errorf("send email %s: %w", req.IdempotencyKey, err)
 	}
@@ -240,7 +250,15 @@ func (s *Service) send(ctx context.Context, m broker.Message, req messages.Email
 		log.InfoContext(ctx, "email already handled; not sent again", "state", rec.State)
 		return nil
 	}
+	if !rec.ClaimedAt.Equal(rec.CreatedAt) {
+		// The key was claimed before, by a delivery that neither settled it nor renewed its
+		// claim: that sender was killed or hung, perhaps after the SMTP server took the email.
+		s.metrics.takenOver.WithLabelValues(kind).Inc()
+		log.WarnContext(ctx, "claim of a dead delivery taken over; the email may be sent twice",
+			"first_claimed_at", rec.CreatedAt)
+	}
 
+	now := s.now()
 	email, messageID, err := s.prepare(req, now)
 	if err != nil {
 		log.WarnContext(ctx, "email cannot be rendered", "err", err)
@@ -259,12 +277,79 @@ func (s *Service) send(ctx context.Context, m broker.Message, req messages.Email
 
 	sendCtx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
 	sendCtx, endSpan := startSend(sendCtx, req, s.transport)
+	stopRenewing := s.renew(ctx, req.IdempotencyKey, token.String(), log)
 	start := time.Now()
 	err = s.transport.Send(sendCtx, email)
+	stopRenewing()
 	endSpan(err)
 	cancel()
 	s.metrics.duration.Observe(time.Since(start).Seconds())
 	return s.outcome(ctx, m, req, token.String(), email, messageID, err)
+}
+
+// claimPoll is how often a delivery that waits for another one's claim tries again: a
+// twentieth of the lease (250 ms by default), so a dead sender's claim is taken over at most
+// that long after it lapsed.
+func claimPoll(lease time.Duration) time.Duration { return max(lease/20, time.Millisecond) }
+
+// claimWait is how long a delivery waits for another one's claim before it leaves the key to a
+// later delivery: a lease, in which a dead sender's claim lapses, and half a lease more for
+// the poll, the database and clocks that differ between replicas.
+func claimWait(lease time.Duration) time.Duration { return lease + lease/2 }
+
+// claim claims req's key for token and returns its record (see Store.Claim). While another
+// delivery holds a live claim of the key, it tries again every claimPoll for up to claimWait,
+// and returns ErrClaimed only when the claim is still held then, or ctx is done.
+func (s *Service) claim(ctx context.Context, req messages.EmailSend, token string, log *slog.Logger) (Record, error) {
+	c := Claim{Key: req.IdempotencyKey, Kind: req.Kind, Token: token, Lease: s.cfg.ClaimLease}
+	deadline := time.Now().Add(claimWait(c.Lease))
+	for waited := false; ; waited = true {
+		c.At = s.now()
+		rec, err := s.store.Claim(ctx, c)
+		if !errors.Is(err, ErrClaimed) || !time.Now().Before(deadline) {
+			return rec, err
+		}
+		if !waited {
+			log.InfoContext(ctx, "email being sent by another delivery; waiting for its claim to be settled or to lapse")
+		}
+		select {
+		case <-ctx.Done():
+			return Record{}, fmt.Errorf("%w (stopped waiting: %w)", err, context.Cause(ctx))
+		case <-time.After(claimPoll(c.Lease)):
+		}
+	}
+}
+
+// renew renews the claim of key held by token every third of the lease until the function it
+// returns is called, which waits for the renewals to stop. A renewal that finds the claim
+// taken over ends them: the send goes on, and another delivery may send the email too.
+func (s *Service) renew(ctx context.Context, key, token string, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(max(s.cfg.ClaimLease/3, time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			err := s.store.Renew(ctx, key, token, s.now())
+			switch {
+			case errors.Is(err, ErrNotClaimed):
+				log.WarnContext(ctx, "claim lost during the send: another delivery took it over and may send the email too")
+				return
+			case err != nil && ctx.Err() == nil:
+				log.WarnContext(ctx, "renew claim", "err", err)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // suppressedLayout shows when an address was suppressed.

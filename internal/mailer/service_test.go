@@ -64,6 +64,23 @@ const maxAttempts = 3
 
 func newFixture(t *testing.T, transport func(t *testing.T, srv *smtptest.Server) mailer.Transport) *fixture {
 	t.Helper()
+	return newFixtureWith(t, transport, fixtureOptions{})
+}
+
+// fixtureOptions change what newFixtureWith builds.
+type fixtureOptions struct {
+	// lease, when set, is the claim lease instead of the default.
+	lease time.Duration
+	// realClock has the service read the time instead of f.clock, for tests that wait for
+	// a lease to run out.
+	realClock bool
+	// store, when set, wraps the store the service uses; f.store stays the store itself.
+	store func(mailer.Store) mailer.Store
+}
+
+// newFixtureWith returns a fixture with the default configuration, changed by opts.
+func newFixtureWith(t *testing.T, transport func(t *testing.T, srv *smtptest.Server) mailer.Transport, opts fixtureOptions) *fixture {
+	t.Helper()
 	f := &fixture{
 		store:  openSQLite(t),
 		smtp:   smtptest.Start(t),
@@ -80,9 +97,20 @@ func newFixture(t *testing.T, transport func(t *testing.T, srv *smtptest.Server)
 	cfg := mailer.DefaultConfig()
 	cfg.PublicURL = testPublicURL
 	cfg.MaxAttempts = maxAttempts
+	if opts.lease > 0 {
+		cfg.ClaimLease = opts.lease
+	}
+	now := f.clock.Now
+	if opts.realClock {
+		now = time.Now
+	}
+	var store mailer.Store = f.store
+	if opts.store != nil {
+		store = opts.store(store)
+	}
 	svc, err := mailer.New(cfg, mailer.Deps{
-		Common: svcdeps.Common{Outbox: f.notify, Log: logging.Discard(), Registry: f.reg, Now: f.clock.Now},
-		Store:  f.store, Transport: tr,
+		Common: svcdeps.Common{Outbox: f.notify, Log: logging.Discard(), Registry: f.reg, Now: now},
+		Store:  store, Transport: tr,
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -486,8 +514,10 @@ func TestMalformedPayloadIsPermanent(t *testing.T) {
 	}
 }
 
+// TestLiveClaimDefersAndStaleClaimIsTakenOver: a claim still live after the wait (the clock
+// stands still) leaves the message to a later delivery, which takes the lapsed claim over.
 func TestLiveClaimDefersAndStaleClaimIsTakenOver(t *testing.T) {
-	f := newFixture(t, nil)
+	f := newFixtureWith(t, nil, fixtureOptions{lease: 100 * time.Millisecond})
 	// Another delivery (say, in a process that then crashed) claimed the key just now.
 	if _, err := f.store.Claim(context.Background(), mailer.Claim{
 		Key: "rem1", Kind: messages.EmailReminder, Token: "other", At: f.clock.Now(), Lease: 2 * time.Minute,
@@ -510,6 +540,9 @@ func TestLiveClaimDefersAndStaleClaimIsTakenOver(t *testing.T) {
 	}
 	if rec, err := f.record(t, "rem1"); err != nil || rec.State != mailer.StateSent {
 		t.Errorf("record %+v, %v; want sent", rec, err)
+	}
+	if got := f.metric(t, "email_claims_taken_over_total", "reminder"); got != 1 {
+		t.Errorf("email_claims_taken_over_total = %v, want 1", got)
 	}
 }
 

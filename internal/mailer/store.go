@@ -11,8 +11,9 @@ import (
 
 // States of an idempotency key in the sent-message log.
 const (
-	// StateSending: a consumer claimed the key and is sending; the claim lapses after the
-	// lease so that a crashed consumer does not block the key for ever.
+	// StateSending: a consumer claimed the key and is sending; the claim lapses one lease
+	// after it was taken or last renewed, so that a crashed consumer does not block the key
+	// for long.
 	StateSending = "sending"
 	// StateSent: the email was sent; the key is settled.
 	StateSent = "sent"
@@ -26,8 +27,8 @@ var (
 	ErrNotFound = errors.New("no sent-message record has this idempotency key")
 	// ErrClaimed: another consumer holds a live claim on the key.
 	ErrClaimed = errors.New("another delivery is sending this email")
-	// ErrNotClaimed: the key is not claimed (by this claimant, for Release): its outcome was
-	// already recorded or its claim was taken over.
+	// ErrNotClaimed: the key is not claimed (by this claimant, for Release and Renew): its
+	// outcome was already recorded or its claim was taken over.
 	ErrNotClaimed = errors.New("the email is not claimed")
 	// ErrNotSuppressed: the address is not suppressed.
 	ErrNotSuppressed = errors.New("the address is not suppressed")
@@ -40,7 +41,8 @@ type Record struct {
 	State string
 	// ClaimToken identifies the claimant while State is StateSending; empty otherwise.
 	ClaimToken string
-	// ClaimedAt is when the last claim was taken.
+	// ClaimedAt is when the last claim was taken or renewed. A claim Claim returns with a
+	// ClaimedAt other than its CreatedAt took over an earlier claim whose lease ran out.
 	ClaimedAt time.Time
 	// MessageID is the Message-ID of the sent email (StateSent).
 	MessageID string
@@ -60,7 +62,8 @@ type Claim struct {
 	Token string
 	// At is the time of the claim.
 	At time.Time
-	// Lease is how long a claim keeps others out; an older claim may be taken over.
+	// Lease is how long a claim keeps others out after it was taken or last renewed; an older
+	// claim may be taken over.
 	Lease time.Duration
 }
 
@@ -95,9 +98,13 @@ type Store interface {
 	// Claim claims c.Key for c.Token and returns the key's record. When the key is new, or
 	// its last claim is older than c.Lease, the claim is taken and the record is in
 	// StateSending with ClaimToken c.Token. When the key is settled (StateSent, StateFailed)
-	// nothing changes and the settled record is returned. When another claim younger than
-	// c.Lease holds the key, Claim returns ErrClaimed.
+	// nothing changes and the settled record is returned. When another claim taken or
+	// renewed less than c.Lease ago holds the key, Claim returns ErrClaimed.
 	Claim(ctx context.Context, c Claim) (Record, error)
+	// Renew renews the claim of key held by token: its lease starts again at at, keeping
+	// other deliveries out while a long send goes on. It returns ErrNotClaimed when token no
+	// longer holds the key (its outcome was recorded, it was released, or it was taken over).
+	Renew(ctx context.Context, key, token string, at time.Time) error
 	// Complete records the outcome of a claimed key and, in the same transaction, adds msgs
 	// to the outbox. It returns ErrNotClaimed, writing nothing, when the key is not in
 	// StateSending (its outcome was already recorded, or it was never claimed).

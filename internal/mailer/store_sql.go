@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
@@ -113,6 +114,26 @@ func (s *SQLStore) Release(ctx context.Context, key, token string) error {
 	}
 	if !released {
 		return fmt.Errorf("release %s: %w", key, ErrNotClaimed)
+	}
+	return nil
+}
+
+// Renew implements Store. Like Release, it changes the row only while token holds the claim,
+// so a sender whose claim was taken over cannot take it back.
+func (s *SQLStore) Renew(ctx context.Context, key, token string, at time.Time) error {
+	res, err := s.DB().ExecContext(ctx, s.Rebind(`
+		UPDATE sent_messages SET claimed_at = ?
+		WHERE idempotency_key = ? AND state = 'sending' AND claim_token = ?`),
+		database.Micros(at), key, token)
+	if err != nil {
+		return fmt.Errorf("renew claim of %s: %w", key, err)
+	}
+	renewed, err := oneRow(res)
+	if err != nil {
+		return fmt.Errorf("renew claim of %s: %w", key, err)
+	}
+	if !renewed {
+		return fmt.Errorf("renew claim of %s: %w", key, ErrNotClaimed)
 	}
 	return nil
 }

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) mailer.Store) {
 	t.Run("ClaimConcurrentManyKeys", func(t *testing.T) { testClaimConcurrentManyKeys(t, open) })
 	t.Run("Complete", func(t *testing.T) { testComplete(t, open) })
 	t.Run("Release", func(t *testing.T) { testRelease(t, open) })
+	t.Run("Renew", func(t *testing.T) { testRenew(t, open) })
 	t.Run("Get", func(t *testing.T) { testGet(t, open) })
 	t.Run("Suppression", func(t *testing.T) { testSuppression(t, open) })
 	t.Run("Ping", func(t *testing.T) {
@@ -525,6 +526,138 @@ func testRelease(t *testing.T, open func(t *testing.T) mailer.Store) {
 		})
 	}
 }
+
+// testRenew: the holder of a claim renews it, which keeps other deliveries out for a lease from
+// the renewal; a token that does not hold the claim (another one, one whose claim was taken
+// over or released, one of a settled key) renews nothing.
+func testRenew(t *testing.T, open func(t *testing.T) mailer.Store) {
+	sending := func(token string, claimed time.Time) mailer.Record {
+		return mailer.Record{
+			Key: "k", Kind: messages.EmailReminder, State: mailer.StateSending, ClaimToken: token,
+			ClaimedAt: us(claimed), CreatedAt: us(t0),
+		}
+	}
+	renewAt := t0.Add(lease / 2)
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, s mailer.Store)
+		token   string
+		wantErr error
+		want    mailer.Record // stored afterwards (zero: no record)
+		// after, when set, is a claim by another token tried after the renewal, and
+		// afterErr what it gets (nil: the claim is taken).
+		after    *mailer.Claim
+		afterErr error
+	}{
+		{
+			name:     "the holder's renewal keeps others out past the first lease",
+			setup:    claimK,
+			token:    "a",
+			want:     sending("a", renewAt),
+			after:    ptr(claim("k", "b", t0.Add(lease))),
+			afterErr: mailer.ErrClaimed,
+		},
+		{
+			name:  "a renewed claim is taken over a lease after the renewal",
+			setup: claimK,
+			token: "a",
+			want:  sending("b", renewAt.Add(lease)),
+			after: ptr(claim("k", "b", renewAt.Add(lease))),
+		},
+		{
+			name:  "a lapsed claim nobody took over is renewed",
+			setup: func(t *testing.T, s mailer.Store) { mustClaim(t, s, claim("k", "a", t0.Add(-2*lease))) },
+			token: "a",
+			want: mailer.Record{
+				Key: "k", Kind: messages.EmailReminder, State: mailer.StateSending, ClaimToken: "a",
+				ClaimedAt: us(renewAt), CreatedAt: us(t0.Add(-2 * lease)),
+			},
+			after:    ptr(claim("k", "b", renewAt.Add(lease-time.Microsecond))),
+			afterErr: mailer.ErrClaimed,
+		},
+		{
+			name:    "another token does not renew the claim",
+			setup:   claimK,
+			token:   "b",
+			wantErr: mailer.ErrNotClaimed,
+			// The claim still lapses a lease after it was taken.
+			after: ptr(claim("k", "c", t0.Add(lease))),
+			want:  sending("c", t0.Add(lease)),
+		},
+		{
+			name: "a claim taken over is not renewed by its former holder",
+			setup: func(t *testing.T, s mailer.Store) {
+				mustClaim(t, s, claim("k", "a", t0.Add(-lease)))
+				mustClaim(t, s, claim("k", "b", t0))
+			},
+			token:    "a",
+			wantErr:  mailer.ErrNotClaimed,
+			want:     mailer.Record{Key: "k", Kind: messages.EmailReminder, State: mailer.StateSending, ClaimToken: "b", ClaimedAt: us(t0), CreatedAt: us(t0.Add(-lease))},
+			after:    ptr(claim("k", "c", renewAt)),
+			afterErr: mailer.ErrClaimed,
+		},
+		{
+			name: "a settled key is not renewed",
+			setup: func(t *testing.T, s mailer.Store) {
+				claimK(t, s)
+				mustComplete(t, s, mailer.Outcome{Key: "k", State: mailer.StateSent, MessageID: "m@x", At: t0})
+			},
+			token:   "a",
+			wantErr: mailer.ErrNotClaimed,
+			want: mailer.Record{
+				Key: "k", Kind: messages.EmailReminder, State: mailer.StateSent, MessageID: "m@x",
+				ClaimedAt: us(t0), CreatedAt: us(t0), CompletedAt: us(t0),
+			},
+		},
+		{
+			name: "a released claim is not renewed",
+			setup: func(t *testing.T, s mailer.Store) {
+				claimK(t, s)
+				if err := s.Release(context.Background(), "k", "a"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			token:   "a",
+			wantErr: mailer.ErrNotClaimed,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			if tt.setup != nil {
+				tt.setup(t, s)
+			}
+			err := s.Renew(context.Background(), "k", tt.token, renewAt)
+			if tt.wantErr == nil && err != nil {
+				t.Fatalf("Renew: %v", err)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Renew error = %v, want %v", err, tt.wantErr)
+			}
+			if tt.after != nil {
+				rec, err := s.Claim(context.Background(), *tt.after)
+				switch {
+				case tt.afterErr != nil && !errors.Is(err, tt.afterErr):
+					t.Fatalf("Claim(%s) after Renew = %+v, %v; want %v", tt.after.Token, rec, err, tt.afterErr)
+				case tt.afterErr == nil && (err != nil || rec.ClaimToken != tt.after.Token):
+					t.Fatalf("Claim(%s) after Renew = %+v, %v; want the claim", tt.after.Token, rec, err)
+				}
+			}
+			got, gerr := s.Get(context.Background(), "k")
+			if tt.want.Key == "" {
+				if !errors.Is(gerr, mailer.ErrNotFound) {
+					t.Errorf("Get after Renew = %+v, %v; want ErrNotFound", got, gerr)
+				}
+				return
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("stored record (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func testGet(t *testing.T, open func(t *testing.T) mailer.Store) {
 	tests := []struct {
