@@ -86,8 +86,20 @@ func NewServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
 }
 
 // Serve serves srv on ln until ctx is done, then shuts it down gracefully, letting in-flight
-// requests finish for up to shutdownTimeout.
+// requests finish for up to shutdownTimeout. Requests that wait for something to happen
+// (long polls) end as the shutdown starts: see UntilShutdown.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, shutdownTimeout time.Duration) error {
+	shutdown, shuttingDown := context.WithCancel(context.Background())
+	defer shuttingDown()
+	srv.RegisterOnShutdown(shuttingDown)
+	base := srv.BaseContext
+	srv.BaseContext = func(ln net.Listener) context.Context {
+		ctx := context.Background()
+		if base != nil {
+			ctx = base(ln)
+		}
+		return context.WithValue(ctx, shutdownKey{}, shutdown)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -102,4 +114,26 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, shutdownTimeo
 		err = errors.Join(err, serr)
 	}
 	return err
+}
+
+// shutdownKey is the request context key of the context that Serve cancels when its server
+// starts shutting down.
+type shutdownKey struct{}
+
+// UntilShutdown returns the context of r, ended also when the server that Serve runs r on
+// starts shutting down; cancel releases it. A handler that holds a request until something
+// happens (a long poll) waits under it, and answers with what it has when it ends, so that
+// the graceful shutdown, which waits for every request in flight, is not held for the whole
+// wait. Other requests keep their context, and finish, within the shutdown timeout.
+func UntilShutdown(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(r.Context())
+	shutdown, ok := r.Context().Value(shutdownKey{}).(context.Context)
+	if !ok {
+		return ctx, cancel
+	}
+	stop := context.AfterFunc(shutdown, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
 }
