@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/problem"
@@ -87,8 +88,11 @@ func NewServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
 
 // Serve serves srv on ln until ctx is done, then shuts it down gracefully, letting in-flight
 // requests finish for up to shutdownTimeout. Requests that wait for something to happen
-// (long polls) end as the shutdown starts: see UntilShutdown.
+// (long polls) end as the shutdown starts: see UntilShutdown. So do the connections that have
+// not sent a request yet (a client's spare ones), which http.Server.Shutdown would wait for
+// until their first request's header is over 5 s late, only to drop that request unanswered.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, shutdownTimeout time.Duration) error {
+	srv.RegisterOnShutdown(trackNewConns(srv).close)
 	shutdown, shuttingDown := context.WithCancel(context.Background())
 	defer shuttingDown()
 	srv.RegisterOnShutdown(shuttingDown)
@@ -135,5 +139,47 @@ func UntilShutdown(r *http.Request) (context.Context, context.CancelFunc) {
 	return ctx, func() {
 		stop()
 		cancel()
+	}
+}
+
+// newConns is the set of a server's connections that have not sent a request yet.
+type newConns struct {
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	closing bool // set by close: a connection accepted since is closed at once
+}
+
+// trackNewConns makes srv's ConnState hook, before calling the one srv has, keep the set of
+// its connections that have not sent a request yet.
+func trackNewConns(srv *http.Server) *newConns {
+	n := &newConns{conns: map[net.Conn]struct{}{}}
+	next := srv.ConnState
+	srv.ConnState = func(c net.Conn, st http.ConnState) {
+		n.mu.Lock()
+		switch {
+		case st == http.StateNew && n.closing:
+			_ = c.Close()
+		case st == http.StateNew:
+			n.conns[c] = struct{}{}
+		default:
+			delete(n.conns, c)
+		}
+		n.mu.Unlock()
+		if next != nil {
+			next(c, st)
+		}
+	}
+	return n
+}
+
+// close closes the connections that have not sent a request yet, and those accepted later.
+// A server that is shutting down drops the request it reads on one unanswered anyway.
+func (n *newConns) close() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closing = true
+	for c := range n.conns {
+		_ = c.Close()
+		delete(n.conns, c)
 	}
 }

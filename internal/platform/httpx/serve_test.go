@@ -2,6 +2,7 @@ package httpx_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,38 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
+// shutdownTimeout is the shutdown timeout of the tests' servers: shorter than what they
+// check Serve does not wait for (a long poll that never ends, the 5 s net/http gives a
+// connection to send its first request).
+const shutdownTimeout = 3 * time.Second
+
+// serving serves h under Serve on a loopback listener, with a ConnState hook that reports
+// each accepted connection on accepted. stop starts the graceful shutdown and returns what
+// Serve returned.
+func serving(t *testing.T, h http.Handler) (addr string, accepted <-chan struct{}, stop func() error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan struct{}, 8)
+	srv := httpx.NewServer("", h, logging.Discard())
+	srv.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns <- struct{}{}
+		}
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	served := make(chan error, 1)
+	go func() { served <- httpx.Serve(ctx, srv, ln, shutdownTimeout) }()
+	return ln.Addr().String(), conns, func() error {
+		cancel()
+		return <-served
+	}
+}
+
 // TestServeEndsLongPollsAtShutdown holds a long poll that only ends under UntilShutdown and
 // checks that Serve's graceful shutdown answers it and returns nil, within a shutdown timeout
 // the poll alone would outlast.
@@ -20,7 +53,7 @@ func TestServeEndsLongPollsAtShutdown(t *testing.T) {
 	polling := make(chan struct{})
 	never := make(chan struct{}) // closed at cleanup only, to let a failing test end
 	t.Cleanup(func() { close(never) })
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	addr, _, stop := serving(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := httpx.UntilShutdown(r)
 		defer cancel()
 		close(polling)
@@ -30,25 +63,14 @@ func TestServeEndsLongPollsAtShutdown(t *testing.T) {
 		case <-never:
 			_, _ = io.WriteString(w, "outwaited")
 		}
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httpx.NewServer("", h, logging.Discard())
-	t.Cleanup(func() { _ = srv.Close() })
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- httpx.Serve(ctx, srv, ln, 2*time.Second) }()
-
+	}))
 	type answer struct {
 		body string
 		err  error
 	}
 	answered := make(chan answer, 1)
 	go func() {
-		resp, err := http.Get("http://" + ln.Addr().String() + "/poll")
+		resp, err := http.Get("http://" + addr + "/poll")
 		if err != nil {
 			answered <- answer{err: err}
 			return
@@ -58,12 +80,31 @@ func TestServeEndsLongPollsAtShutdown(t *testing.T) {
 		answered <- answer{string(body), err}
 	}()
 	<-polling
-	stop()
-	if err := <-served; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Serve with a long poll in flight = %v, want nil (the poll must end when the shutdown starts)", err)
 	}
 	if a := <-answered; a.err != nil || a.body != "released" {
 		t.Errorf("long poll answered %q, %v; want %q", a.body, a.err, "released")
+	}
+}
+
+// TestServeClosesConnectionsThatSendNothing opens a connection that never sends a request,
+// as a client's spare connection, and checks that the shutdown closes it and returns nil
+// rather than wait for it until its time to send a request header runs out.
+func TestServeClosesConnectionsThatSendNothing(t *testing.T) {
+	t.Parallel()
+	addr, accepted, stop := serving(t, http.NotFoundHandler())
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	<-accepted
+	if err := stop(); err != nil {
+		t.Fatalf("Serve with a connection that sent nothing = %v, want nil", err)
+	}
+	if n, err := conn.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("spare connection read %d bytes, %v; want it closed (EOF)", n, err)
 	}
 }
 
