@@ -230,7 +230,10 @@ func (s *Service) handleRevocations(w http.ResponseWriter, r *http.Request) erro
 	if err := problem.Validation(errs...); err != nil {
 		return err
 	}
-	feed, err := s.Revocations(r.Context(), after, time.Duration(min(wait, maxWaitSeconds))*time.Second)
+	// The wait ends when the server starts shutting down, answering what the feed has.
+	ctx, cancel := httpx.UntilShutdown(r)
+	defer cancel()
+	feed, err := s.Revocations(ctx, after, time.Duration(min(wait, maxWaitSeconds))*time.Second)
 	if err == nil {
 		w.Header().Set("Cache-Control", "no-store")
 	}

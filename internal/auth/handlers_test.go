@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -19,7 +20,9 @@ import (
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
+	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/problem"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 	"github.com/eventpost/eventpost/internal/platform/svcauth/svcauthtest"
 )
 
@@ -956,6 +959,49 @@ func TestStoppingReleasesWaitingFeedRequests(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a waiting request outlived the service's Run by 10s")
+	}
+}
+
+func TestShutdownReleasesWaitingFeedRequests(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t) // its Run is not started: the server's shutdown alone must end the wait
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered := make(chan struct{})
+	srv := httpx.NewServer("", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		e.h.ServeHTTP(w, r)
+	}), logging.Discard())
+	t.Cleanup(func() { _ = srv.Close() })
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- httpx.Serve(ctx, srv, ln, 2*time.Second) }()
+	req, err := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+authtoken.RevocationsPath+"?wait=30", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.keys.Sign(req, "gateway", "auth", svcauth.Claims{})
+	got := make(chan int, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("feed request: %v", err)
+			got <- 0
+			return
+		}
+		defer resp.Body.Close()
+		got <- resp.StatusCode
+	}()
+	<-entered
+	stop()
+	if err := <-served; err != nil {
+		t.Errorf("shutdown with a waiting feed request = %v, want nil", err)
+	}
+	if code := <-got; code != http.StatusOK {
+		t.Errorf("waiting feed request answered %d, want 200", code)
 	}
 }
 

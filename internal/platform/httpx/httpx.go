@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/problem"
@@ -86,8 +87,23 @@ func NewServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
 }
 
 // Serve serves srv on ln until ctx is done, then shuts it down gracefully, letting in-flight
-// requests finish for up to shutdownTimeout.
+// requests finish for up to shutdownTimeout. Requests that wait for something to happen
+// (long polls) end as the shutdown starts: see UntilShutdown. So do the connections that have
+// not sent a request yet (a client's spare ones), which http.Server.Shutdown would wait for
+// until their first request's header is over 5 s late, only to drop that request unanswered.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, shutdownTimeout time.Duration) error {
+	srv.RegisterOnShutdown(trackNewConns(srv).close)
+	shutdown, shuttingDown := context.WithCancel(context.Background())
+	defer shuttingDown()
+	srv.RegisterOnShutdown(shuttingDown)
+	base := srv.BaseContext
+	srv.BaseContext = func(ln net.Listener) context.Context {
+		ctx := context.Background()
+		if base != nil {
+			ctx = base(ln)
+		}
+		return context.WithValue(ctx, shutdownKey{}, shutdown)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -102,4 +118,68 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, shutdownTimeo
 		err = errors.Join(err, serr)
 	}
 	return err
+}
+
+// shutdownKey is the request context key of the context that Serve cancels when its server
+// starts shutting down.
+type shutdownKey struct{}
+
+// UntilShutdown returns the context of r, ended also when the server that Serve runs r on
+// starts shutting down; cancel releases it. A handler that holds a request until something
+// happens (a long poll) waits under it, and answers with what it has when it ends, so that
+// the graceful shutdown, which waits for every request in flight, is not held for the whole
+// wait. Other requests keep their context, and finish, within the shutdown timeout.
+func UntilShutdown(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(r.Context())
+	shutdown, ok := r.Context().Value(shutdownKey{}).(context.Context)
+	if !ok {
+		return ctx, cancel
+	}
+	stop := context.AfterFunc(shutdown, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
+
+// newConns is the set of a server's connections that have not sent a request yet.
+type newConns struct {
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	closing bool // set by close: a connection accepted since is closed at once
+}
+
+// trackNewConns makes srv's ConnState hook, before calling the one srv has, keep the set of
+// its connections that have not sent a request yet.
+func trackNewConns(srv *http.Server) *newConns {
+	n := &newConns{conns: map[net.Conn]struct{}{}}
+	next := srv.ConnState
+	srv.ConnState = func(c net.Conn, st http.ConnState) {
+		n.mu.Lock()
+		switch {
+		case st == http.StateNew && n.closing:
+			_ = c.Close()
+		case st == http.StateNew:
+			n.conns[c] = struct{}{}
+		default:
+			delete(n.conns, c)
+		}
+		n.mu.Unlock()
+		if next != nil {
+			next(c, st)
+		}
+	}
+	return n
+}
+
+// close closes the connections that have not sent a request yet, and those accepted later.
+// A server that is shutting down drops the request it reads on one unanswered anyway.
+func (n *newConns) close() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closing = true
+	for c := range n.conns {
+		_ = c.Close()
+		delete(n.conns, c)
+	}
 }
