@@ -121,11 +121,15 @@ func (s *Server) Kill() error {
 		_ = s.running.Process.Kill()
 		s.t.Logf("amqptest: rabbitmqctl stop: %v\n%s", err, out)
 	}
+	var exit error
 	select {
-	case <-s.exited:
+	case exit = <-s.exited:
 	case <-time.After(60 * time.Second):
 		_ = s.running.Process.Kill()
-		<-s.exited
+		exit = <-s.exited
+	}
+	if exit != nil {
+		s.t.Logf("amqptest: RabbitMQ exited: %v", exit)
 	}
 	s.running = nil
 	return integration.WaitPort(s.port, false, 30*time.Second)
