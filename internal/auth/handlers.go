@@ -230,10 +230,11 @@ func (s *Service) handleRevocations(w http.ResponseWriter, r *http.Request) erro
 	if err := problem.Validation(errs...); err != nil {
 		return err
 	}
-	// The wait ends when the server starts shutting down, answering what the feed has.
-	ctx, cancel := httpx.UntilShutdown(r)
+	// The wait ends when the server starts shutting down, answering what the feed has; the
+	// reads keep the request's context, so a read under way when the shutdown starts finishes.
+	release, cancel := httpx.UntilShutdown(r)
 	defer cancel()
-	feed, err := s.Revocations(ctx, after, time.Duration(min(wait, maxWaitSeconds))*time.Second)
+	feed, err := s.Revocations(r.Context(), release.Done(), after, time.Duration(min(wait, maxWaitSeconds))*time.Second)
 	if err == nil {
 		w.Header().Set("Cache-Control", "no-store")
 	}

@@ -602,8 +602,10 @@ func (s *Service) JWKS(ctx context.Context) (authtoken.JWKS, error) {
 // Revocations returns the revocations after the sequence number after. With wait > 0 and
 // none past after yet, it waits up to wait (at most MaxRevocationWait) for one: it wakes at
 // once for one written by this process, and re-reads the store every RevocationPoll for
-// those of other replicas.
-func (s *Service) Revocations(ctx context.Context, after int64, wait time.Duration) (authtoken.RevocationFeed, error) {
+// those of other replicas. The wait ends early, answering what the feed has, when ctx ends,
+// release is closed (the server starts shutting down) or the service stops; only ctx ends a
+// read of the store.
+func (s *Service) Revocations(ctx context.Context, release <-chan struct{}, after int64, wait time.Duration) (authtoken.RevocationFeed, error) {
 	wait = min(wait, s.cfg.MaxRevocationWait)
 	var deadline, poll <-chan time.Time
 	if wait > 0 {
@@ -631,6 +633,8 @@ func (s *Service) Revocations(ctx context.Context, after int64, wait time.Durati
 		case <-deadline:
 			wait = 0 // read once more and answer
 		case <-ctx.Done():
+			return feed, nil
+		case <-release:
 			return feed, nil
 		case <-s.stopping:
 			return feed, nil
