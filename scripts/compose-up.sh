@@ -125,7 +125,7 @@ ensure_image() {
 # (if given), imported as TAG.
 debian_image() {
   local include="$1" entrypoint="$2" setup="$3" tag="$4" hash="$5"
-  local tar="$cache/rootfs.tar" args=(--variant=minbase --quiet --include="$include")
+  local tar="$cache/rootfs-${tag//[^A-Za-z0-9]/_}.tar" args=(--variant=minbase --quiet --include="$include")
   [ -n "$setup" ] && args+=(--setup-hook="$setup")
   [ -n "$entrypoint" ] && args+=(--customize-hook="copy-in $entrypoint /usr/local/bin" \
     --customize-hook="mv \"\$1/usr/local/bin/$(basename "$entrypoint")\" \"\$1/usr/local/bin/entrypoint\"")
@@ -184,21 +184,57 @@ go_install() {
   echo "$out"
 }
 
-build_images() {
-  mkdir -p "$cache/bin" "$cache/ctx"
-  local p="$root/deploy/podman" h
+# in_parallel FUNCTION...: runs each function as a job of its own, its output prefixed with
+# its name, and fails if any failed.
+in_parallel() {
+  local f pids=() failed=0
+  for f in "$@"; do
+    ("$f" 2>&1 | sed -u "s/^/[$f] /"; exit "${PIPESTATUS[0]}") &
+    pids+=($!)
+  done
+  for f in "${pids[@]}"; do wait "$f" || failed=1; done
+  return $failed
+}
 
-  # The base of the images of host-built programs, and of the Go build stage.
+# The images made by mmdebstrap, and the programs built on the host: independent of each other,
+# so run side by side (downloads, unpacking and compiling overlap).
+minbase_image() {
   ensure_image "$minbase" "$(inputs_hash minbase "$suite" ca-certificates)" \
     debian_image ca-certificates "" ""
+}
 
-  # PostgreSQL and RabbitMQ from Debian's packages (PostgreSQL 15 is Debian 12's; RabbitMQ
-  # is 3.10, answering as the 3.13 the compose file names).
+# PostgreSQL and RabbitMQ from Debian's packages (PostgreSQL 15 is Debian 12's; RabbitMQ is
+# 3.10, answering as the 3.13 the compose file names).
+postgres_image() {
+  local p="$root/deploy/podman"
   local no_cluster='mkdir -p "$1/etc/postgresql-common" && echo create_main_cluster=false > "$1/etc/postgresql-common/createcluster.conf"'
   ensure_image docker.io/library/postgres:15 "$(inputs_hash postgresql-15 "$no_cluster" "$p/postgres-entrypoint.sh")" \
     debian_image postgresql-15 "$p/postgres-entrypoint.sh" "$no_cluster"
+}
+
+rabbitmq_image() {
+  local p="$root/deploy/podman"
   ensure_image docker.io/library/rabbitmq:3.13-management "$(inputs_hash rabbitmq-server "$p/rabbitmq-entrypoint.sh")" \
     debian_image rabbitmq-server "$p/rabbitmq-entrypoint.sh" ""
+}
+
+# Consul from tools/consul (as scripts/test.sh builds it for the tests); Mailpit; Jaeger (v2,
+# whose all-in-one mode is the default) and the collector, from deploy/podman/tools.
+host_programs() {
+  if [ ! -x "$root/bin/consul" ]; then
+    log "building Consul from tools/consul (about 3 minutes)"
+    mkdir -p "$root/bin"
+    (cd "$root/tools/consul" && go build -o ../../bin/consul github.com/hashicorp/consul)
+  fi
+  go_install mailpit github.com/axllent/mailpit@v1.33.1 >/dev/null
+  go_binary jaeger "$root/deploy/podman/tools" github.com/jaegertracing/jaeger/cmd/jaeger >/dev/null
+  go_binary otelcol "$root/deploy/podman/tools" ./otelcol >/dev/null
+}
+
+build_images() {
+  mkdir -p "$cache/bin" "$cache/ctx"
+  in_parallel minbase_image postgres_image rabbitmq_image host_programs
+  local h
 
   # deploy/Dockerfile's two bases: golang:1.26 (this host's Go on minbase, taking modules
   # from the host's module cache, mounted at /modcache by the build below) and distroless's
@@ -234,26 +270,17 @@ build_images() {
     $(git ls-files -co --exclude-standard -- go.mod go.sum deploy/Dockerfile .dockerignore cmd internal api | grep -v '_test\.go$'))"
   ensure_image localhost/eventpost:local "$h" build_eventpost
 
-  # Consul, from tools/consul (as scripts/test.sh builds it for the tests).
-  if [ ! -x "$root/bin/consul" ]; then
-    log "building Consul from tools/consul (about 3 minutes)"
-    mkdir -p "$root/bin"
-    (cd "$root/tools/consul" && go build -o ../../bin/consul github.com/hashicorp/consul)
-  fi
-  ensure_image docker.io/hashicorp/consul:1.16.1 "$(inputs_hash "$root/bin/consul" "$(image_hash "$minbase")")" \
+  # The host-built programs on minbase.
+  local base bin="$cache/bin"
+  base="$(image_hash "$minbase")"
+  ensure_image docker.io/hashicorp/consul:1.16.1 "$(inputs_hash "$root/bin/consul" "$base")" \
     binary_image consul "$root/bin/consul" '["/usr/local/bin/consul"]' ""
-
-  # Mailpit, Jaeger (v2, whose all-in-one mode is the default) and the collector.
-  local bin
-  bin="$(go_install mailpit github.com/axllent/mailpit@v1.33.1)"
-  ensure_image docker.io/axllent/mailpit:latest "$(inputs_hash "$bin" "$(image_hash "$minbase")")" \
-    binary_image mailpit "$bin" '["/usr/local/bin/mailpit"]' ""
-  bin="$(go_binary jaeger "$p/tools" github.com/jaegertracing/jaeger/cmd/jaeger)"
-  ensure_image docker.io/jaegertracing/all-in-one:1.64.0 "$(inputs_hash "$bin" "$(image_hash "$minbase")")" \
-    binary_image jaeger "$bin" '["/usr/local/bin/jaeger"]' "JAEGER_LISTEN_HOST=0.0.0.0"
-  bin="$(go_binary otelcol "$p/tools" ./otelcol)"
-  ensure_image docker.io/otel/opentelemetry-collector-contrib:0.115.1 "$(inputs_hash "$bin" "$(image_hash "$minbase")")" \
-    binary_image otelcol "$bin" '["/usr/local/bin/otelcol"]' ""
+  ensure_image docker.io/axllent/mailpit:latest "$(inputs_hash "$bin/mailpit" "$base")" \
+    binary_image mailpit "$bin/mailpit" '["/usr/local/bin/mailpit"]' ""
+  ensure_image docker.io/jaegertracing/all-in-one:1.64.0 "$(inputs_hash "$bin/jaeger" "$base")" \
+    binary_image jaeger "$bin/jaeger" '["/usr/local/bin/jaeger"]' "JAEGER_LISTEN_HOST=0.0.0.0"
+  ensure_image docker.io/otel/opentelemetry-collector-contrib:0.115.1 "$(inputs_hash "$bin/otelcol" "$base")" \
+    binary_image otelcol "$bin/otelcol" '["/usr/local/bin/otelcol"]' ""
 }
 
 # build_eventpost TAG HASH: deploy/Dockerfile, with the host's module cache as the build's

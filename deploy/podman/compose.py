@@ -16,7 +16,9 @@ deploy/docker-compose.yml is written out whole instead of overriding it:
     the tests' own Consul for one) are added, on 127.0.0.1 too;
   * every EVENTPOST_* variable of the caller's environment, but those that name one instance
     (PER_INSTANCE), is passed to every EventPost service, overriding the file's value;
-  * relative bind-mount sources are made absolute, so the file can live anywhere.
+  * relative bind-mount sources are made absolute, so the file can live anywhere;
+  * a service with `network_mode: none` (keygen) gets an internal network of its own instead:
+    podman-compose 1.0.3 adds `--net "" --network-alias` to it, which podman refuses.
 
 Usage: compose.py DEPLOY_DIR OUT_FILE
 """
@@ -84,6 +86,10 @@ def main(deploy, out):
         s["volumes"] = [absolute(v, deploy) for v in s.get("volumes", [])]
         if not s["volumes"]:
             del s["volumes"]
+        if s.get("network_mode") == "none":
+            del s["network_mode"]
+            s["networks"] = [name + "-none"]
+            compose["networks"][name + "-none"] = {"internal": True}
         if s.get("image") == "eventpost:local" and name != "keygen":
             s["environment"] = {**s.get("environment", {}), **passed}
         if name == "gateway":
