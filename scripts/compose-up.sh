@@ -294,8 +294,17 @@ build_eventpost() {
 
 # ---- 4. the stack --------------------------------------------------------------------------
 
+# start_stack writes the compose file and starts it; a running stack started from another
+# file (other EVENTPOST_* values, a changed deploy/) is taken down first, its volumes kept
+# (podman-compose 1.0.3 would only start the containers it has, with their old settings).
 start_stack() {
-  python3 "$root/deploy/podman/compose.py" "$root/deploy" "$compose_file"
+  python3 "$root/deploy/podman/compose.py" "$root/deploy" "$compose_file.new"
+  if [ -f "$compose_file" ] && ! cmp -s "$compose_file" "$compose_file.new" &&
+    [ -n "$(podman ps -aq --filter "label=io.podman.compose.project=$project")" ]; then
+    log "the compose file changed: recreating the containers (volumes kept)"
+    podman-compose -p "$project" -f "$compose_file" down > "$cache/down.log" 2>&1
+  fi
+  mv "$compose_file.new" "$compose_file"
   podman-compose -p "$project" -f "$compose_file" up -d > "$cache/up.log" 2>&1 || {
     tail -20 "$cache/up.log" >&2
     return 1
