@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eventpost/eventpost/internal/platform/apitest"
 )
 
 // The stack scripts/compose-up.sh runs under Podman, as its user reaches it: the gateway, and
@@ -65,27 +66,7 @@ type composeResponse struct {
 // transport error is answered as status 0, so that waits can poll through restarts.
 func (c *composeClient) call(method, u, token string, body any, header map[string]string) composeResponse {
 	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, u, rd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
+	req, _ := apitest.NewRequest(c.t, method, u, token, body, header)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return composeResponse{body: []byte(err.Error())}

@@ -21,13 +21,7 @@ const backWithin = 30 * time.Second
 // later: no reminder may be lost or sent twice, and all must arrive within 30 s of its return.
 func TestChaosPostgresRestarted(t *testing.T) {
 	pg := pgtest.StartServer(t)
-	smtp := smtptest.Start(t)
-	_, c, _, _ := startClusterOn(t, servers{postgresURL: pg.URL()}, smtp, nil, loadEnv...)
-	first := time.Now().Add(dueAfterCreation)
-	load := createReminders(t, c, faultLoad, 16, first, 3*time.Second)
-
-	time.Sleep(time.Until(first.Add(500 * time.Millisecond)))
-	restart(t, "PostgreSQL", pg.Kill, pg.Start, smtp, load)
+	restartDuringBurst(t, "PostgreSQL", servers{postgresURL: pg.URL()}, pg.Kill, pg.Start)
 }
 
 // TestChaosRabbitMQRestarted stops the RabbitMQ node 0.5 s after the first of 2,000
@@ -35,13 +29,20 @@ func TestChaosPostgresRestarted(t *testing.T) {
 // and all must arrive within 30 s of its return.
 func TestChaosRabbitMQRestarted(t *testing.T) {
 	mq := amqptest.StartServer(t)
+	restartDuringBurst(t, "RabbitMQ", servers{amqpURL: mq.URL()}, mq.Kill, mq.Start)
+}
+
+// restartDuringBurst starts a cluster on srv, creates faultLoad reminders due within 3 s and,
+// 0.5 s after the first falls due, restarts the server named name (see restart).
+func restartDuringBurst(t *testing.T, name string, srv servers, kill, start func() error) {
+	t.Helper()
 	smtp := smtptest.Start(t)
-	_, c, _, _ := startClusterOn(t, servers{amqpURL: mq.URL()}, smtp, nil, loadEnv...)
+	_, c, _, _ := startClusterOn(t, srv, smtp, nil, loadEnv...)
 	first := time.Now().Add(dueAfterCreation)
 	load := createReminders(t, c, faultLoad, 16, first, 3*time.Second)
 
 	time.Sleep(time.Until(first.Add(500 * time.Millisecond)))
-	restart(t, "RabbitMQ", mq.Kill, mq.Start, smtp, load)
+	restart(t, name, kill, start, smtp, load)
 }
 
 // restart stops a server with kill, starts it again restartDown later, and checks that every

@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/eventpost/eventpost/api"
+	"github.com/eventpost/eventpost/internal/platform/apitest"
 	"github.com/eventpost/eventpost/internal/platform/oasvalidate"
 	"github.com/eventpost/eventpost/internal/platform/smtptest"
 )
@@ -71,27 +71,7 @@ func (c *client) doWith(method, path, token string, body any, header map[string]
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	var rd io.Reader
-	var reqBody []byte
-	if body != nil {
-		if reqBody, err = json.Marshal(body); err != nil {
-			c.t.Fatal(err)
-		}
-		rd = bytes.NewReader(reqBody)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
+	req, reqBody := apitest.NewRequest(c.t, method, c.base+path, token, body, header)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)

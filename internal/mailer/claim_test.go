@@ -58,6 +58,16 @@ func (s claimSpy) Claim(ctx context.Context, c mailer.Claim) (mailer.Record, err
 	return rec, err
 }
 
+// wantMetrics fails t unless each counter named in want has its value for reminders.
+func (f *fixture) wantMetrics(t *testing.T, want map[string]float64) {
+	t.Helper()
+	for name, v := range want {
+		if got := f.metric(t, name, "reminder"); got != v {
+			t.Errorf("%s = %v, want %v", name, got, v)
+		}
+	}
+}
+
 // waitClaimed returns once a Claim through spy found the key held by another delivery.
 func waitClaimed(t *testing.T, spy claimSpy) {
 	t.Helper()
@@ -101,12 +111,10 @@ func TestDeadSendersClaimIsTakenOverWithoutARetry(t *testing.T) {
 	if lapsed := deadAt.Add(testLease).Truncate(time.Microsecond); rec.ClaimedAt.Before(lapsed) {
 		t.Errorf("claim taken over at %v, before the dead one lapsed at %v", rec.ClaimedAt, lapsed)
 	}
-	if got := f.metric(t, "email_claims_taken_over_total", "reminder"); got != 1 {
-		t.Errorf("email_claims_taken_over_total = %v, want 1", got)
-	}
-	if got := f.metric(t, "email_send_transient_errors_total", "reminder"); got != 0 {
-		t.Errorf("email_send_transient_errors_total = %v, want 0", got)
-	}
+	f.wantMetrics(t, map[string]float64{
+		"email_claims_taken_over_total":     1,
+		"email_send_transient_errors_total": 0,
+	})
 }
 
 // TestLiveSenderIsNotOvertakenDuringALongSend: a delivery whose send lasts longer than the
@@ -145,15 +153,11 @@ func TestLiveSenderIsNotOvertakenDuringALongSend(t *testing.T) {
 	if n := len(f.smtp.Messages()); n != 1 {
 		t.Errorf("%d emails sent, want 1", n)
 	}
-	for name, want := range map[string]float64{
+	f.wantMetrics(t, map[string]float64{
 		"email_claims_taken_over_total":    0,
 		"email_duplicate_deliveries_total": 1,
 		"emails_sent_total":                1,
-	} {
-		if got := f.metric(t, name, "reminder"); got != want {
-			t.Errorf("%s = %v, want %v", name, got, want)
-		}
-	}
+	})
 }
 
 // TestWaitingDeliveryFindsTheKeySettled: a redelivery that waits for a live claim is
@@ -187,15 +191,11 @@ func TestWaitingDeliveryFindsTheKeySettled(t *testing.T) {
 	if n := len(f.smtp.Messages()); n != 1 {
 		t.Errorf("%d emails sent, want 1", n)
 	}
-	for name, want := range map[string]float64{
+	f.wantMetrics(t, map[string]float64{
 		"email_duplicate_deliveries_total":  1,
 		"email_send_transient_errors_total": 0,
 		"email_claims_taken_over_total":     0,
-	} {
-		if got := f.metric(t, name, "reminder"); got != want {
-			t.Errorf("%s = %v, want %v", name, got, want)
-		}
-	}
+	})
 }
 
 // TestWaitForClaimEndsWithTheContext: a delivery waiting for a live claim stops when its

@@ -102,38 +102,34 @@ func (s *SQLStore) Complete(ctx context.Context, o Outcome, msgs ...broker.Messa
 
 // Release implements Store.
 func (s *SQLStore) Release(ctx context.Context, key, token string) error {
-	res, err := s.DB().ExecContext(ctx, s.Rebind(`
-		DELETE FROM sent_messages WHERE idempotency_key = ? AND state = 'sending' AND claim_token = ?`),
+	return s.holder(ctx, "release "+key, `
+		DELETE FROM sent_messages WHERE idempotency_key = ? AND state = 'sending' AND claim_token = ?`,
 		key, token)
-	if err != nil {
-		return fmt.Errorf("release %s: %w", key, err)
-	}
-	released, err := oneRow(res)
-	if err != nil {
-		return fmt.Errorf("release %s: %w", key, err)
-	}
-	if !released {
-		return fmt.Errorf("release %s: %w", key, ErrNotClaimed)
-	}
-	return nil
 }
 
 // Renew implements Store. Like Release, it changes the row only while token holds the claim,
 // so a sender whose claim was taken over cannot take it back.
 func (s *SQLStore) Renew(ctx context.Context, key, token string, at time.Time) error {
-	res, err := s.DB().ExecContext(ctx, s.Rebind(`
+	return s.holder(ctx, "renew claim of "+key, `
 		UPDATE sent_messages SET claimed_at = ?
-		WHERE idempotency_key = ? AND state = 'sending' AND claim_token = ?`),
+		WHERE idempotency_key = ? AND state = 'sending' AND claim_token = ?`,
 		database.Micros(at), key, token)
+}
+
+// holder runs query, a statement on the row of a key that only the holder of its claim may
+// change (its WHERE names the key, the sending state and the claim token), and returns
+// ErrNotClaimed when it changed no row. what names the work in errors.
+func (s *SQLStore) holder(ctx context.Context, what, query string, args ...any) error {
+	res, err := s.DB().ExecContext(ctx, s.Rebind(query), args...)
 	if err != nil {
-		return fmt.Errorf("renew claim of %s: %w", key, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	renewed, err := oneRow(res)
+	changed, err := oneRow(res)
 	if err != nil {
-		return fmt.Errorf("renew claim of %s: %w", key, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	if !renewed {
-		return fmt.Errorf("renew claim of %s: %w", key, ErrNotClaimed)
+	if !changed {
+		return fmt.Errorf("%s: %w", what, ErrNotClaimed)
 	}
 	return nil
 }

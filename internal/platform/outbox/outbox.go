@@ -334,23 +334,19 @@ func (r *Relay) publishAll(ctx, pubCtx context.Context, q querier, rows []row) e
 		case !started[i]:
 		case errs[i] == nil:
 			done = append(done, x.seq)
-		case errors.Is(errs[i], broker.ErrUnavailable):
-			// Not the message's fault: it goes at the next look once the broker is back,
-			// however long the broker was away.
-			r.failed.Inc()
-			r.log.WarnContext(ctx, "broker unavailable; will retry", "seq", x.seq, "retry_in", r.cfg.Poll.String(), "err", errs[i])
-			if _, err := q.ExecContext(pubCtx, r.d.Rebind(`UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE seq = ?`),
-				time.Now().Add(r.cfg.Poll).UnixMicro(), truncate(errs[i].Error(), 1000), x.seq); err != nil {
-				return fmt.Errorf("outbox retry: %w", err)
-			}
 		default:
+			// A broker that cannot take any message is not the message's fault: the message
+			// goes at the next look once the broker is back, however long it was away.
 			r.failed.Inc()
-			delay := r.backoff(x.attempts)
+			delay, counted := r.cfg.Poll, 0
+			if !errors.Is(errs[i], broker.ErrUnavailable) {
+				delay, counted = r.backoff(x.attempts), 1
+			}
 			r.log.WarnContext(ctx, "publish failed; will retry", "seq", x.seq, "attempt", x.attempts+1,
 				"retry_in", delay.String(), "err", errs[i])
 			if _, err := q.ExecContext(pubCtx, r.d.Rebind(
-				`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ?`),
-				time.Now().Add(delay).UnixMicro(), truncate(errs[i].Error(), 1000), x.seq); err != nil {
+				`UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?, last_error = ? WHERE seq = ?`),
+				counted, time.Now().Add(delay).UnixMicro(), truncate(errs[i].Error(), 1000), x.seq); err != nil {
 				return fmt.Errorf("outbox retry: %w", err)
 			}
 		}
