@@ -60,6 +60,9 @@ var inputFields = []string{
 	"default_reminders",
 }
 
+// locationFields are the members of Location, as named in JSON.
+var locationFields = []string{"name", "address", "lat", "lon"}
+
 var tagPattern = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 
 // validate checks in and returns the event fields it sets (ID, organizer and the creation
@@ -363,6 +366,9 @@ func mergeFields(doc map[string]any, patch map[string]json.RawMessage, names []s
 		if err := decodeNumbers(patch[name], &v); err != nil {
 			return &MalformedError{Detail: fmt.Sprintf("malformed JSON in %q", name)}
 		}
+		if err := checkNested(name, v); err != nil {
+			return err
+		}
 		switch {
 		case v == nil && (name == "title" || name == "starts_at"):
 			errs.Add(name, "is required and cannot be removed")
@@ -373,6 +379,22 @@ func mergeFields(doc map[string]any, patch map[string]json.RawMessage, names []s
 		}
 	}
 	return errs.Err()
+}
+
+// checkNested returns a *MalformedError when v, the patch of member name, is an object
+// naming a member the input does not have. The decoder rejects such a member when it is set;
+// this rejects it when the patch removes it (null), which a merge would otherwise pass over.
+func checkNested(name string, v any) error {
+	m, ok := v.(map[string]any)
+	if !ok || name != "location" {
+		return nil
+	}
+	for k := range m {
+		if !slices.Contains(locationFields, k) {
+			return &MalformedError{Detail: fmt.Sprintf("unknown field %q", name+"."+k)}
+		}
+	}
+	return nil
 }
 
 // mergePatch is RFC 7396's MergePatch over decoded JSON values.

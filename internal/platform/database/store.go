@@ -16,10 +16,22 @@ import (
 type Store struct {
 	db *sql.DB
 	d  Dialect
+	// writer is held by the SQLite transaction under way (nil for PostgreSQL): SQLite has one
+	// writer at a time, and transactions waiting here queue in order of arrival for as long
+	// as their context allows, where in SQLite's busy handler they would poll, in no order,
+	// and fail after its timeout however long the queue.
+	writer chan struct{}
 }
 
-// NewStore returns the Store over db, a database of dialect d.
-func NewStore(db *sql.DB, d Dialect) Store { return Store{db: db, d: d} }
+// NewStore returns the Store over db, a database of dialect d. The Stores of one database
+// must be copies of one NewStore's result, so that they share its SQLite writer queue.
+func NewStore(db *sql.DB, d Dialect) Store {
+	s := Store{db: db, d: d}
+	if d == SQLite {
+		s.writer = make(chan struct{}, 1)
+	}
+	return s
+}
 
 // Open opens the database of dialect d at dsn (a file path for SQLite, a URL for PostgreSQL;
 // see OpenSQLite and OpenPostgres) and applies the migrations of schemas in order.
@@ -83,6 +95,14 @@ func (s Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 func (s Store) inTxOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.writer != nil {
+		select {
+		case s.writer <- struct{}{}:
+			defer func() { <-s.writer }()
+		case <-ctx.Done():
+			return fmt.Errorf("begin: %w", ctx.Err())
+		}
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
