@@ -15,9 +15,6 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
-// statusClientClosed is logged for a request whose client went away before the answer.
-const statusClientClosed = 499
-
 // forwardKey carries a *forwarding in the context of a request being proxied.
 type forwardKey struct{}
 
@@ -202,7 +199,7 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 		return
 	case errors.Is(r.Context().Err(), context.Canceled):
 		// The client went away; nobody reads this answer.
-		w.WriteHeader(statusClientClosed)
+		w.WriteHeader(problem.StatusClientClosedRequest)
 		return
 	}
 	reason := "unreachable"

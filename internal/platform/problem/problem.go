@@ -5,6 +5,7 @@
 package problem
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,17 +135,40 @@ type body struct {
 	Errors   []FieldError `json:"errors,omitempty"`
 }
 
+// StatusClientClosedRequest is the status recorded for a request whose client went away
+// before the answer was ready (nginx's 499): not a fault of the server, so neither logged as
+// an error nor counted as a 5xx. The client is gone and sees none of it.
+const StatusClientClosedRequest = 499
+
 // Write writes err as a problem response. An error that is not an *Error is logged and
-// answered with a 500 that does not reveal it.
+// answered with a 500 that does not reveal it — unless r's own context was cancelled, the
+// client having gone away (the error is then that cancellation, or a consequence of it such
+// as an interrupted query): that is answered StatusClientClosedRequest and logged at debug
+// level.
 func Write(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var pe *Error
-	if !errors.As(err, &pe) {
+	switch {
+	case errors.As(err, &pe):
+	case errors.Is(r.Context().Err(), context.Canceled):
+		if log != nil {
+			log.DebugContext(r.Context(), "the client went away", "err", err, "method", r.Method, "path", r.URL.Path)
+		}
+		pe = &Error{Status: StatusClientClosedRequest, Detail: "the client closed the request"}
+	default:
 		if log != nil {
 			log.ErrorContext(r.Context(), "internal error", "err", err, "method", r.Method, "path", r.URL.Path)
 		}
 		pe = &Error{Status: http.StatusInternalServerError, Detail: "an internal error occurred; it has been logged"}
 	}
 	WriteError(w, r, pe)
+}
+
+// title is the title of a problem of status code.
+func title(code int) string {
+	if code == StatusClientClosedRequest {
+		return "Client Closed Request"
+	}
+	return http.StatusText(code)
 }
 
 // WriteError writes pe as a problem response. A 401 carries WWW-Authenticate: the one the
@@ -161,7 +185,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, pe *Error) {
 	w.WriteHeader(pe.Status)
 	b := body{
 		Type:     "about:blank",
-		Title:    http.StatusText(pe.Status),
+		Title:    title(pe.Status),
 		Status:   pe.Status,
 		Detail:   pe.Detail,
 		Instance: r.URL.Path,

@@ -1,14 +1,17 @@
 package problem_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/eventpost/eventpost/internal/platform/logging/logtest"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/validation"
 )
@@ -91,3 +94,40 @@ func TestEvery401CarriesAChallenge(t *testing.T) {
 }
 
 var errWrongPassword = errors.New("the password is wrong")
+
+// A request cancelled by its client is recorded as 499 and logs no error, whatever error its
+// cancellation caused; a cancellation that is not the request's own (a dependency's call
+// gave up) remains a 500 that is logged.
+func TestClientClosedRequest(t *testing.T) {
+	interrupted := errors.New("search: interrupted (9)")
+	for _, tt := range []struct {
+		name       string
+		clientGone bool
+		err        error
+		want       int
+		wantLogged bool
+	}{
+		{"the client went away", true, fmt.Errorf("search: %w", context.Canceled), problem.StatusClientClosedRequest, false},
+		{"the client went away during a query", true, interrupted, problem.StatusClientClosedRequest, false},
+		{"the client is still there", false, fmt.Errorf("search: %w", context.Canceled), http.StatusInternalServerError, true},
+		{"a failure with the client there", false, interrupted, http.StatusInternalServerError, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.clientGone {
+				cancel()
+			}
+			r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/v1/events?q=jazz", nil)
+			var logs logtest.Buffer
+			rec := httptest.NewRecorder()
+			problem.Write(rec, r, slog.New(slog.NewJSONHandler(&logs, nil)), tt.err)
+			if rec.Code != tt.want {
+				t.Errorf("status %d, want %d", rec.Code, tt.want)
+			}
+			if logged := logs.Count(`"level":"ERROR"`) > 0; logged != tt.wantLogged {
+				t.Errorf("error logged: %v, want %v (log %s)", logged, tt.wantLogged, logs.String())
+			}
+		})
+	}
+}
