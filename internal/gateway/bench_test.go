@@ -6,21 +6,32 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 )
 
 // BenchmarkVerifyAccessToken verifies a real Ed25519-signed access token with the gateway's
-// verifier (signature, claims, cached key lookup).
+// verifier: "checked" checks it every time (signature, claims, cached key lookup), as with
+// TokenCacheSize 0; "remembered" takes it from the verified-token cache, as every request
+// after a token's first does.
 func BenchmarkVerifyAccessToken(b *testing.B) {
-	h := newHarness(b, setup{})
-	tok := h.token("0190c2b4-7a7e-7cc1-8a1e-3b5f7e0e9d11", "0190c2b4-7a7e-7cc1-8a1e-3b5f7e0e9d12")
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := h.gw.verifier.verify(ctx, tok); err != nil {
-			b.Fatal(err)
-		}
+	for _, bc := range []struct {
+		name string
+		size int
+	}{{"checked", 0}, {"remembered", DefaultConfig().TokenCacheSize}} {
+		b.Run(bc.name, func(b *testing.B) {
+			h := newHarness(b, setup{})
+			v := newVerifier(h.gw.keys, 0, time.Now, bc.size)
+			tok := h.token("0190c2b4-7a7e-7cc1-8a1e-3b5f7e0e9d11", "0190c2b4-7a7e-7cc1-8a1e-3b5f7e0e9d12")
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.verify(ctx, tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

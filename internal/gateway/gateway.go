@@ -64,6 +64,11 @@ type Config struct {
 	// accepts: the auth service's access-token TTL. A longer-lived token, which the auth
 	// service does not issue, is refused. At most authtoken.MaxTTL.
 	AccessTokenLifetime time.Duration `env:"ACCESS_TOKEN_LIFETIME,positive"`
+	// TokenCacheSize is how many verified access tokens the gateway remembers, so that a
+	// token's signature is checked once rather than on every request; 0 checks every time.
+	// A remembered token is still refused once it expires, once its signing key is no longer
+	// in the auth service's key set, and once its session is revoked.
+	TokenCacheSize int `env:"TOKEN_CACHE_SIZE"`
 	// RevocationPoll is how long the auth service may hold one long poll of its revocation
 	// feed (at most 30 s).
 	RevocationPoll time.Duration `env:"REVOCATION_POLL"`
@@ -94,6 +99,7 @@ func DefaultConfig() Config {
 		JWKSRetryMax:        5 * time.Second,
 		Leeway:              30 * time.Second,
 		AccessTokenLifetime: authtoken.MaxTTL,
+		TokenCacheSize:      10000,
 		RevocationPoll:      25 * time.Second,
 		RevocationWait:      2 * time.Second,
 	}
@@ -112,6 +118,7 @@ func (c Config) validate() error {
 		{c.UpstreamAttempts < 1, errors.New("upstream attempts must be at least 1")},
 		{c.JWKSRefresh <= 0 || c.JWKSMinRefetch < 0 || c.JWKSRetryMax <= 0, errors.New("JWKS intervals must be positive")},
 		{c.Leeway < 0, errors.New("leeway must not be negative")},
+		{c.TokenCacheSize < 0, errors.New("token cache size must not be negative")},
 		{c.AccessTokenLifetime < time.Second || c.AccessTokenLifetime > authtoken.MaxTTL,
 			fmt.Errorf("access token lifetime must be 1s to %v", authtoken.MaxTTL)},
 		{c.RevocationPoll < 0 || c.RevocationPoll > 30*time.Second, errors.New("revocation poll must be 0 to 30s")},
@@ -216,7 +223,7 @@ func newGateway(cfg Config, deps Deps, routes []Route) (*Gateway, error) {
 	g.keys = newKeyCache(g)
 	g.revs = newRevocations(g)
 	g.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateIdle, deps.Now)
-	g.verifier = newVerifier(g.keys, cfg.Leeway, deps.Now)
+	g.verifier = newVerifier(g.keys, cfg.Leeway, deps.Now, cfg.TokenCacheSize)
 	g.proxy = g.newProxy()
 	if g.handler, err = g.buildHandler(deps.Registry); err != nil {
 		return nil, err

@@ -662,6 +662,8 @@ func TestUnavailableUpstream(t *testing.T) {
 				resolver: func(s discovery.Static) { s[discovery.Events] = tt.instances },
 			})
 			waitFor(t, "the JWKS", h.gw.keys.loaded)
+			// /readyz also waits for the revocation feed's first sync.
+			waitFor(t, "the revocation feed", h.gw.revs.isSynced)
 			rec := h.get("/api/v1/events/1", "")
 			if rec.Code != http.StatusServiceUnavailable {
 				t.Fatalf("status %d, want 503; body %s", rec.Code, rec.Body)
