@@ -102,6 +102,12 @@ func OpenSQLite(ctx context.Context, path string, log *slog.Logger, schemas ...S
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	// Statistics for the query planner, as SQLite advises at open: tables whose statistics
+	// are missing or out of date are analyzed (a bounded sample each); the others cost nothing.
+	if _, err := db.ExecContext(ctx, "PRAGMA optimize=0x10002"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: optimize: %w", path, err)
+	}
 	return db, nil
 }
 

@@ -7,9 +7,11 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
 // openShortBusy opens a SQLite database whose busy timeout is 50 ms, far shorter than the
@@ -88,5 +90,33 @@ func TestSQLiteQueueFollowsContext(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("the holding transaction: %v", err)
+	}
+}
+
+// A SQLite database opened again has planner statistics for the tables that grew since.
+func TestSQLiteKeepsPlannerStatistics(t *testing.T) {
+	ctx := context.Background()
+	schema := database.Schema{FS: fstest.MapFS{"00001_init.sql": {Data: []byte(
+		"-- +goose Up\nCREATE TABLE t (k INTEGER, v TEXT);\nCREATE INDEX t_k ON t (k);\n-- +goose Down\nDROP TABLE t;\n")}}, Dir: "."}
+	path := filepath.Join(t.TempDir(), "stats.db")
+	s, err := database.Open(ctx, database.SQLite, path, logging.Discard(), schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+		INSERT INTO t (k, v) SELECT i % 50, 'x' FROM n`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = database.Open(ctx, database.SQLite, path, logging.Discard(), schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var stat string
+	if err := s.DB().QueryRowContext(ctx, `SELECT stat FROM sqlite_stat1 WHERE idx = 't_k'`).Scan(&stat); err != nil {
+		t.Fatalf("no statistics for index t_k after a reopen: %v", err)
 	}
 }
