@@ -3,12 +3,15 @@ package notifications
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/metrics"
 	"github.com/eventpost/eventpost/internal/platform/wakeup"
 )
 
@@ -21,9 +24,13 @@ type serviceMetrics struct {
 	lag     prometheus.Histogram
 	claimed prometheus.Counter
 	emails  *prometheus.CounterVec
+	// scheduled counts the scheduled reminders every Config.MetricsRefresh while Run runs;
+	// a scrape reads its last count (see metrics.RefreshedGauge for why a timer and not a
+	// count kept in step with every reminder transaction).
+	scheduled *metrics.RefreshedGauge
 }
 
-func newServiceMetrics(reg prometheus.Registerer, store Store) (*serviceMetrics, error) {
+func newServiceMetrics(reg prometheus.Registerer, store Store, log *slog.Logger) (*serviceMetrics, error) {
 	m := &serviceMetrics{
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "notifications_scheduler_lag_seconds",
@@ -39,19 +46,12 @@ func newServiceMetrics(reg prometheus.Registerer, store Store) (*serviceMetrics,
 			Help: "Emails written to the outbox, by kind.",
 		}, []string{"kind"}),
 	}
-	scheduled := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "notifications_reminders_scheduled",
-		Help: "Reminders waiting for their time.",
-	}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		n, err := store.CountScheduled(ctx)
-		if err != nil {
-			return -1
-		}
-		return float64(n)
-	})
-	for _, c := range []prometheus.Collector{m.lag, m.claimed, m.emails, scheduled} {
+	m.scheduled = metrics.NewRefreshedGauge("notifications_reminders_scheduled", "Reminders waiting for their time.",
+		func(ctx context.Context) (float64, error) {
+			n, err := store.CountScheduled(ctx)
+			return float64(n), err
+		}, log)
+	for _, c := range []prometheus.Collector{m.lag, m.claimed, m.emails, m.scheduled} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
@@ -66,8 +66,14 @@ func (s *Service) wakeScheduler() { s.wake.Wake() }
 // Run is the scheduler. It claims the reminders that are due, hands them to the outbox, and
 // sleeps until the next one is due, until a reminder is created or moved, or for at most
 // Config.PollInterval. Reminders that fell due while no scheduler ran are claimed as soon as
-// it starts. Run returns nil when ctx is done.
+// it starts. Meanwhile it refreshes the notifications_reminders_scheduled gauge, at start
+// and every Config.MetricsRefresh. Run returns nil when ctx is done, once both have stopped.
 func (s *Service) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() { _ = s.metrics.scheduled.Run(ctx, s.cfg.MetricsRefresh) }) // returns nil when ctx ends
 	return wakeup.Loop(ctx, s.wake, 0, s.schedule)
 }
 

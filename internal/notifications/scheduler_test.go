@@ -83,6 +83,43 @@ func TestSchedulerClaimsADueReminderOnceAndOnTime(t *testing.T) {
 	}
 }
 
+// TestScheduledGaugeIsRefreshedNotCountedPerScrape: Run counts the scheduled reminders at
+// start and every Config.MetricsRefresh; /metrics only reads the last count, so it still
+// answers with it once the database is closed, and counts the refreshes that failed.
+func TestScheduledGaugeIsRefreshedNotCountedPerScrape(t *testing.T) {
+	e := realEnv(t, notifications.Config{MetricsRefresh: 20 * time.Millisecond}, nil)
+	scrape := func() string {
+		w := e.do(t, nobody, "GET", "/metrics", nil)
+		if w.Code != 200 {
+			t.Fatalf("GET /metrics: %d %s", w.Code, w.Body)
+		}
+		return w.Body.String()
+	}
+	for range 2 {
+		e.create(t, alice, map[string]any{"event_id": "ev", "send_at": sendAtIn(time.Hour)})
+	}
+	if body := scrape(); !strings.Contains(body, "notifications_reminders_scheduled 0\n") {
+		t.Errorf("the gauge moved before Run refreshed it:\n%s", body)
+	}
+	runScheduler(t, e)
+	waitFor(t, 10*time.Second, "the count at start", func() bool {
+		return strings.Contains(scrape(), "notifications_reminders_scheduled 2\n")
+	})
+	e.create(t, alice, map[string]any{"event_id": "ev", "send_at": sendAtIn(time.Hour)})
+	waitFor(t, 10*time.Second, "the count on the timer", func() bool {
+		return strings.Contains(scrape(), "notifications_reminders_scheduled 3\n")
+	})
+	if err := e.store.DB().Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "a failed refresh", func() bool {
+		return !strings.Contains(scrape(), "notifications_reminders_scheduled_refresh_failures_total 0\n")
+	})
+	if body := scrape(); !strings.Contains(body, "notifications_reminders_scheduled 3\n") {
+		t.Errorf("the gauge lost its last count when the database closed:\n%s", body)
+	}
+}
+
 func TestSchedulerClaimsOverdueRemindersAtStart(t *testing.T) {
 	// The reminders fell due while no scheduler ran (they are stored directly, in the past);
 	// polling is made too slow to help, so the start-up pass must claim them.

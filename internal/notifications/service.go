@@ -22,6 +22,7 @@ import (
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/apitime"
 	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/metrics"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
 	"github.com/eventpost/eventpost/internal/platform/svcdeps"
@@ -76,6 +77,9 @@ type Config struct {
 	MaxConsentRequests int `env:"MAX_CONSENT_REQUESTS,positive"`
 	// ConsentRequestWindow is the rolling window of MaxConsentRequests. Default 24h.
 	ConsentRequestWindow time.Duration `env:"CONSENT_REQUEST_WINDOW,positive"`
+	// MetricsRefresh is how often Run counts the scheduled reminders for the
+	// notifications_reminders_scheduled gauge, which a scrape only reads. Default 15s.
+	MetricsRefresh time.Duration `env:"METRICS_REFRESH,positive"`
 }
 
 // DefaultConfig returns the configuration the service runs with unless told otherwise.
@@ -83,6 +87,7 @@ func DefaultConfig() Config {
 	return Config{
 		PublicURL: "http://localhost:8080", PollInterval: time.Second, ClaimBatch: 100,
 		MaxPendingReminders: 500, MaxConsentRequests: 20, ConsentRequestWindow: 24 * time.Hour,
+		MetricsRefresh: metrics.DefaultRefreshInterval,
 	}
 }
 
@@ -102,6 +107,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.ConsentRequestWindow <= 0 {
 		cfg.ConsentRequestWindow = def.ConsentRequestWindow
+	}
+	if cfg.MetricsRefresh <= 0 {
+		cfg.MetricsRefresh = def.MetricsRefresh
 	}
 	set(&cfg.ClaimBatch, def.ClaimBatch)
 	set(&cfg.MaxPendingReminders, def.MaxPendingReminders)
@@ -153,7 +161,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s.pollInterval.Store(int64(cfg.PollInterval))
 	s.claimBatch.Store(int64(cfg.ClaimBatch))
-	m, err := newServiceMetrics(s.reg, s.store)
+	m, err := newServiceMetrics(s.reg, s.store, s.log)
 	if err != nil {
 		return nil, fmt.Errorf("notifications: %w", err)
 	}

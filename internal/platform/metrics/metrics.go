@@ -1,6 +1,7 @@
 // Package metrics gives each service its own Prometheus registry, the HTTP request metrics
-// every service exports, the /metrics handler, and the handler of a metrics listener of its
-// own (EVENTPOST_METRICS_ADDR).
+// every service exports, the /metrics handler, the handler of a metrics listener of its own
+// (EVENTPOST_METRICS_ADDR), and RefreshedGauge, the gauge whose value costs a query that a
+// scrape never runs.
 package metrics
 
 import (

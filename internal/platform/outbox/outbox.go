@@ -24,6 +24,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/metrics"
 	"github.com/eventpost/eventpost/internal/platform/retry"
 	"github.com/eventpost/eventpost/internal/platform/wakeup"
 )
@@ -128,6 +129,9 @@ type RelayConfig struct {
 	// that the messages of commits made meanwhile go out in the same batch. Default 0; a few
 	// milliseconds save database round trips when many small transactions each add a message.
 	Linger time.Duration
+	// BacklogRefresh is how often Run counts the outbox for the outbox_backlog gauge, which
+	// a scrape only reads (see metrics.RefreshedGauge). Default metrics.DefaultRefreshInterval.
+	BacklogRefresh time.Duration
 }
 
 // Relay publishes the messages of one service's outbox.
@@ -143,6 +147,7 @@ type Relay struct {
 
 	published prometheus.Counter
 	failed    prometheus.Counter
+	backlog   *metrics.RefreshedGauge
 }
 
 // NewRelay returns a relay from db's outbox to pub. Its metrics are registered with reg.
@@ -159,6 +164,9 @@ func NewRelay(db *sql.DB, d database.Dialect, pub broker.Publisher, log *slog.Lo
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 1
 	}
+	if cfg.BacklogRefresh <= 0 {
+		cfg.BacklogRefresh = metrics.DefaultRefreshInterval
+	}
 	r := &Relay{
 		db: db, d: d, pub: pub, log: log, cfg: cfg, wake: wakeup.New(),
 		published: prometheus.NewCounter(prometheus.CounterOpts{
@@ -169,15 +177,12 @@ func NewRelay(db *sql.DB, d database.Dialect, pub broker.Publisher, log *slog.Lo
 		}),
 	}
 	r.maxBackoff.Store(int64(cfg.MaxBackoff))
-	reg.MustRegister(r.published, r.failed, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "outbox_backlog", Help: "Messages waiting in the outbox.",
-	}, func() float64 {
-		n, err := r.Backlog(context.Background())
-		if err != nil {
-			return -1
-		}
-		return float64(n)
-	}))
+	r.backlog = metrics.NewRefreshedGauge("outbox_backlog", "Messages waiting in the outbox.",
+		func(ctx context.Context) (float64, error) {
+			n, err := r.Backlog(ctx)
+			return float64(n), err
+		}, log)
+	reg.MustRegister(r.published, r.failed, r.backlog)
 	return r
 }
 
@@ -203,16 +208,25 @@ func (r *Relay) MaxBackoff() time.Duration { return time.Duration(r.maxBackoff.L
 // Notify implements Notifier: it wakes the relay without blocking.
 func (r *Relay) Notify() { r.wake.Wake() }
 
-// Backlog returns how many messages wait in the outbox.
+// Backlog returns how many messages wait in the outbox. It counts them: the outbox_backlog
+// gauge runs it every RelayConfig.BacklogRefresh, never per scrape.
 func (r *Relay) Backlog(ctx context.Context) (int, error) {
 	var n int
-	err := r.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&n)
-	return n, err
+	if err := r.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("outbox backlog: %w", err)
+	}
+	return n, nil
 }
 
 // Run relays messages until ctx is done; a message being published when ctx ends is
-// finished first.
+// finished first. Meanwhile it refreshes the outbox_backlog gauge every
+// RelayConfig.BacklogRefresh, and returns only once that has stopped too.
 func (r *Relay) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() { _ = r.backlog.Run(ctx, r.cfg.BacklogRefresh) }) // returns nil when ctx ends
 	return wakeup.Loop(ctx, r.wake, r.cfg.Linger, func(ctx context.Context) time.Duration {
 		wait, err := r.pass(ctx)
 		if err != nil {

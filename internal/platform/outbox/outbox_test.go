@@ -360,3 +360,54 @@ func TestRelayDoesNotCountTheBrokersAbsenceAgainstAMessage(t *testing.T) {
 		}
 	})
 }
+
+// TestRelayBacklogGaugeIsRefreshedNotCountedPerScrape: outbox_backlog shows the messages
+// waiting once Run has refreshed it; a scrape reads that value without a query — it answers
+// with the last count even after the database is closed — and the failed refreshes are
+// counted.
+func TestRelayBacklogGaugeIsRefreshedNotCountedPerScrape(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d database.Dialect, db *sql.DB) {
+		add(t, d, db, true, message(t, "a.b", nil), message(t, "a.b", nil), message(t, "a.b", nil))
+		reg := prometheus.NewRegistry()
+		relay := outbox.NewRelay(db, d, &unavailable{failures: 1 << 30}, logging.Discard(), reg,
+			outbox.RelayConfig{Poll: 50 * time.Millisecond, BacklogRefresh: 20 * time.Millisecond})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- relay.Run(ctx) }()
+		defer func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("relay: %v", err)
+			}
+		}()
+		waitFor(t, "outbox_backlog 3", func() bool { return gathered(t, reg, "outbox_backlog") == 3 })
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "a failed refresh", func() bool { return gathered(t, reg, "outbox_backlog_refresh_failures_total") > 0 })
+		if got := gathered(t, reg, "outbox_backlog"); got != 3 {
+			t.Errorf("outbox_backlog = %v with the database closed, want the last count, 3", got)
+		}
+	})
+}
+
+// gathered returns the value of the unlabelled gauge or counter name in reg, as a scrape
+// would read it.
+func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			m := mf.GetMetric()[0]
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no series %s", name)
+	return 0
+}
