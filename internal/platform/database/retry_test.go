@@ -34,10 +34,19 @@ func TestInTxRunsADeadlockVictimAgain(t *testing.T) {
 		_, err := tx.ExecContext(ctx, `UPDATE counters SET n = n + 1 WHERE id = $1`, id)
 		return err
 	}
-	bump := func(first, second int) error {
+	// bump locks first then second. Run again, it first waits until the other transaction is
+	// done: the victim's second run could otherwise take its first row back before the
+	// survivor, waiting for that row, gets it — and deadlock again.
+	bump := func(first, second int, done chan<- struct{}, otherDone <-chan struct{}) error {
+		defer close(done)
 		var once sync.Once
+		again := false
 		return store.InTx(ctx, func(tx *sql.Tx) error {
 			runs.Add(1)
+			if again {
+				<-otherDone
+			}
+			again = true
 			if err := update(tx, first); err != nil {
 				return err
 			}
@@ -46,8 +55,9 @@ func TestInTxRunsADeadlockVictimAgain(t *testing.T) {
 		})
 	}
 	errs := make(chan error, 2)
-	go func() { errs <- bump(1, 2) }()
-	go func() { errs <- bump(2, 1) }()
+	doneA, doneB := make(chan struct{}), make(chan struct{})
+	go func() { errs <- bump(1, 2, doneA, doneB) }()
+	go func() { errs <- bump(2, 1, doneB, doneA) }()
 	for range 2 {
 		if err := <-errs; err != nil {
 			t.Errorf("a transaction failed: %v", err)
