@@ -126,8 +126,7 @@ func (s *SQLStore) seedSQLite(ctx context.Context, g *Sample, n int, progress fu
 	if err := s.mergeFTS(ctx, conn); err != nil {
 		return err
 	}
-	_, err = conn.ExecContext(ctx, `ANALYZE; PRAGMA wal_checkpoint(TRUNCATE)`)
-	return err
+	return s.autocommit(ctx, conn, `ANALYZE; PRAGMA wal_checkpoint(TRUNCATE)`)
 }
 
 // seedInsert returns the statement that stores a batch of events, its one argument a JSON
