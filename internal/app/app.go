@@ -36,6 +36,11 @@ commands:
   keygen <dir>     write the service keys of a distributed system under dir:
                    <service>/service.key (0600) for the services that call others,
                    public/caller-keys (0644); existing files are kept
+  seed [--events N]
+                   load N sample events (default 200, at most 10000000) into the events
+                   store, starting over the next year, with their organizers' names: the
+                   events service's PostgreSQL database when EVENTPOST_DATABASE_URL is set,
+                   else <data dir>/events.db of the all-in-one mode; EventPost may be running
   env              list the environment variables of the all-in-one mode and of serve,
                    with their defaults (a Markdown table, as README.md shows it)
   help             show this text
@@ -65,6 +70,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			fmt.Fprintln(stdout, "wrote", p)
 		}
 		return err
+	case "seed":
+		return runSeed(ctx, args[1:], getenv, stdout)
 	case "env":
 		_, err := io.WriteString(stdout, EnvTable())
 		return err

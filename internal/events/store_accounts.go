@@ -6,11 +6,17 @@ import (
 	"strings"
 
 	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/database"
 )
 
 // PutAccount implements Store.
 func (s *SQLStore) PutAccount(ctx context.Context, a messages.AccountChanged) error {
-	_, err := s.DB().ExecContext(ctx, s.Rebind(`INSERT INTO accounts (account_id, email, email_verified, display_name, version)
+	return s.putAccount(ctx, s.DB(), a)
+}
+
+// putAccount is PutAccount through db, a database or a transaction.
+func (s *SQLStore) putAccount(ctx context.Context, db database.Execer, a messages.AccountChanged) error {
+	_, err := db.ExecContext(ctx, s.Rebind(`INSERT INTO accounts (account_id, email, email_verified, display_name, version)
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (account_id) DO UPDATE SET email = excluded.email, email_verified = excluded.email_verified,
 			display_name = excluded.display_name, version = excluded.version

@@ -92,16 +92,46 @@ const txAttempts = 3
 // will. fn must therefore do nothing but database work through tx (or set variables it sets
 // again on every run).
 func (s Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.inTx(ctx, s.db, fn)
+}
+
+// InConnTx is InTx on conn, a connection of the store's database (DB().Conn), for work that
+// changes the connection's own settings, such as a SQLite pragma for a bulk load.
+func (s Store) InConnTx(ctx context.Context, conn *sql.Conn, fn func(tx *sql.Tx) error) error {
+	return s.inTx(ctx, conn, fn)
+}
+
+// WithWriter runs fn, which writes to the database in transactions of its own, such as
+// statements run outside a transaction, once the store's transactions in this process (see
+// InTx) let it: SQLite has one writer at a time. It is fn alone for PostgreSQL.
+func (s Store) WithWriter(ctx context.Context, fn func() error) error {
+	if s.writer != nil {
+		select {
+		case s.writer <- struct{}{}:
+			defer func() { <-s.writer }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return fn()
+}
+
+// beginner begins transactions: a *sql.DB or a *sql.Conn.
+type beginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+func (s Store) inTx(ctx context.Context, db beginner, fn func(tx *sql.Tx) error) error {
 	var err error
 	for range txAttempts {
-		if err = s.inTxOnce(ctx, fn); !retryable(err) || ctx.Err() != nil {
+		if err = s.inTxOnce(ctx, db, fn); !retryable(err) || ctx.Err() != nil {
 			return err
 		}
 	}
 	return err
 }
 
-func (s Store) inTxOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s Store) inTxOnce(ctx context.Context, db beginner, fn func(tx *sql.Tx) error) error {
 	if s.writer != nil {
 		select {
 		case s.writer <- struct{}{}:
@@ -110,7 +140,7 @@ func (s Store) inTxOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
 			return fmt.Errorf("begin: %w", ctx.Err())
 		}
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

@@ -1,0 +1,290 @@
+package events
+
+import (
+	"context"
+	"database/sql"
+	sqldriver "database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/eventpost/eventpost/internal/platform/database"
+)
+
+// Seed stores n events from g, and the store's copy of the accounts of their organizers
+// (SampleOrganizers, so that the events show their organizers' names), in large
+// transactions, then refreshes the planner's statistics. It writes no outbox message: sample
+// events are not announced. It may run while the service uses the store, from another
+// process too. progress, when not nil, is called with the number of events stored after each
+// transaction.
+func (s *SQLStore) Seed(ctx context.Context, g *Sample, n int, progress func(stored int)) error {
+	if n < 0 {
+		return fmt.Errorf("seed: %d events", n)
+	}
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		for _, a := range g.organizers {
+			if err := s.putAccount(ctx, tx, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("seed organizers: %w", err)
+	}
+	if s.Dialect() == database.Postgres {
+		err = s.seedPostgres(ctx, g, n, progress)
+	} else {
+		err = s.seedSQLite(ctx, g, n, progress)
+	}
+	if err != nil {
+		return fmt.Errorf("seed events: %w", err)
+	}
+	return nil
+}
+
+// seedBatch is how many events a statement of Seed stores, in a transaction of its own. A
+// SQLite transaction holds the database's write lock: at several thousand events a second,
+// other writers wait up to a few seconds (they wait up to 10, see database.OpenSQLite).
+const seedBatch = 10_000
+
+// seedFTSHashSize is how much memory the full-text index may hold pending rows in (its
+// 'hashsize', 1 MiB by default) while Seed stores events: enough for a batch, which then
+// makes one segment of the index rather than dozens to merge.
+const seedFTSHashSize = 128 << 20
+
+// seedMergePages is how many pages of the full-text index a transaction of Seed merges once
+// the events are stored.
+const seedMergePages = 2000
+
+// seedSQLite stores n events from g in SQLite, seedBatch per statement. Each statement is a
+// transaction of its own, and one: a statement that writes the full-text index (here through
+// the triggers, which also keep the tag and place indexes) inside a longer transaction begins
+// with a savepoint, where the index writes the rows it holds in memory out as a new segment
+// and SQLite journals every page the statement changes. A statement per event made a segment
+// per event, and merging them was most of the work. Then it merges the full-text index's
+// segments, in transactions of seedMergePages pages, analyzes the database and empties the
+// write-ahead log. Its connection keeps temporary data in memory, and a larger page cache,
+// until it is done.
+func (s *SQLStore) seedSQLite(ctx context.Context, g *Sample, n int, progress func(int)) error {
+	cols, err := s.writeColumns(Event{})
+	if err != nil {
+		return err
+	}
+	insert := seedInsert(cols)
+	conn, err := s.DB().Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	restore, err := bulkPragmas(ctx, conn)
+	if err != nil {
+		return err
+	}
+	defer restore()
+	restoreHash, err := s.ftsHashSize(ctx, conn, seedFTSHashSize)
+	if err != nil {
+		return err
+	}
+	defer restoreHash()
+	rows := make([][]any, 0, min(seedBatch, n))
+	for done := 0; done < n; {
+		rows = rows[:0]
+		for range min(seedBatch, n-done) {
+			e := g.Event()
+			cols, err := s.writeColumns(e)
+			if err != nil {
+				return err
+			}
+			row := make([]any, 0, len(cols)+2)
+			row = append(row, secFloor(database.Micros(e.StartsAt))<<seqShift, e.ID)
+			for _, c := range cols {
+				v, err := sqldriver.DefaultParameterConverter.ConvertValue(c.arg)
+				if err != nil {
+					return fmt.Errorf("%s: %w", c.name, err)
+				}
+				row = append(row, v)
+			}
+			rows = append(rows, row)
+		}
+		batch, err := json.Marshal(rows)
+		if err != nil {
+			return err
+		}
+		if err := s.autocommit(ctx, conn, insert, string(batch)); err != nil {
+			return err
+		}
+		done += len(rows)
+		if progress != nil {
+			progress(done)
+		}
+	}
+	if err := s.mergeFTS(ctx, conn); err != nil {
+		return err
+	}
+	return s.autocommit(ctx, conn, `ANALYZE; PRAGMA wal_checkpoint(TRUNCATE)`)
+}
+
+// seedInsert returns the statement that stores a batch of events, its one argument a JSON
+// array with an array per event: the start second shifted by seqShift, the ID, then the
+// values of cols. The SELECT reads events, so SQLite computes every row before it inserts
+// the first: each event's seq follows the last seq of its start second as the statement
+// finds it (nextSeq), its rank among the batch's events of that second added. An event's
+// second would need 2^24 events to overflow into the next one.
+func seedInsert(cols []column) string {
+	names, values := []string{"seq", "id"}, []string{
+		`coalesce((SELECT max(seq) FROM events WHERE seq >= r.value ->> 0 AND seq < (r.value ->> 0) + ` +
+			fmt.Sprint(1<<seqShift) + `), (r.value ->> 0) - 1) + row_number() OVER (PARTITION BY r.value ->> 0 ORDER BY r.key)`,
+		`r.value ->> 1`,
+	}
+	for i, c := range cols {
+		names = append(names, c.name)
+		values = append(values, fmt.Sprintf(`r.value ->> %d`, i+2))
+	}
+	return `INSERT INTO events (` + strings.Join(names, ", ") + `) SELECT ` + strings.Join(values, ", ") + ` FROM json_each(?) r`
+}
+
+// autocommit runs query, a statement that is its own transaction, on conn, waiting for the
+// store's other transactions in this process (see database.Store.InTx).
+func (s *SQLStore) autocommit(ctx context.Context, conn *sql.Conn, query string, args ...any) error {
+	return s.WithWriter(ctx, func() error {
+		_, err := conn.ExecContext(ctx, query, args...)
+		return err
+	})
+}
+
+// bulkPragmas sets conn up for a bulk load: the statement journal (which every insert that
+// fires the triggers writes) in memory, and a page cache of 64 MiB. It returns the function
+// that restores the connection's settings.
+func bulkPragmas(ctx context.Context, conn *sql.Conn) (func(), error) {
+	var tempStore, cacheSize int64
+	if err := conn.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&tempStore); err != nil {
+		return nil, err
+	}
+	if err := conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cacheSize); err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536`); err != nil {
+		return nil, err
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA temp_store = %d; PRAGMA cache_size = %d`, tempStore, cacheSize))
+	}, nil
+}
+
+// ftsHashSize sets the full-text index's hashsize to size and returns the function that sets it
+// back. It changes nothing for the service, whose transactions write the index one statement
+// of one event at a time: a statement begins with a savepoint, where the index writes out
+// what it holds.
+func (s *SQLStore) ftsHashSize(ctx context.Context, conn *sql.Conn, size int) (func(), error) {
+	old := 1 << 20 // FTS5's default
+	err := conn.QueryRowContext(ctx, `SELECT v FROM events_fts_config WHERE k = 'hashsize'`).Scan(&old)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	set := `INSERT INTO events_fts (events_fts, rank) VALUES ('hashsize', ?)`
+	if err := s.autocommit(ctx, conn, set, size); err != nil {
+		return nil, err
+	}
+	return func() { _ = s.autocommit(context.WithoutCancel(ctx), conn, set, old) }, nil
+}
+
+// mergeFTS merges the segments of the full-text index into one, as its 'optimize' command
+// does, but in statements that write about seedMergePages pages each, so that no other writer
+// waits long: the first 'merge' takes every segment, the next ones finish that merge even if
+// others add segments meanwhile, and a 'merge' that changes fewer than two rows had nothing
+// left to do.
+func (s *SQLStore) mergeFTS(ctx context.Context, conn *sql.Conn) error {
+	pages := -seedMergePages
+	for {
+		var before, after int64
+		if err := conn.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&before); err != nil {
+			return err
+		}
+		if err := s.autocommit(ctx, conn, `INSERT INTO events_fts (events_fts, rank) VALUES ('merge', ?)`, pages); err != nil {
+			return fmt.Errorf("merge full-text index: %w", err)
+		}
+		if err := conn.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&after); err != nil {
+			return err
+		}
+		if after-before < 2 {
+			return nil
+		}
+		pages = seedMergePages
+	}
+}
+
+// seedPostgres stores n events from g in PostgreSQL, seedBatch per transaction: it copies
+// them (COPY) into a temporary table, moves them into events with one INSERT … SELECT that
+// computes the columns the store computes in SQL, then vacuums and analyzes events.
+func (s *SQLStore) seedPostgres(ctx context.Context, g *Sample, n int, progress func(int)) error {
+	cols, err := s.writeColumns(Event{})
+	if err != nil {
+		return err
+	}
+	names, exprs := []string{"id"}, []string{"id"}
+	for _, c := range cols {
+		names = append(names, c.name)
+		exprs = append(exprs, strings.Replace(c.expr, "?", c.name, 1))
+	}
+	conn, err := s.DB().Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for _, stmt := range []string{
+		`DROP TABLE IF EXISTS events_seed`,
+		`CREATE TEMP TABLE events_seed (LIKE events INCLUDING DEFAULTS)`,
+		`ALTER TABLE events_seed DROP COLUMN search, ADD COLUMN search text`, // the text to_tsvector reads
+	} {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS events_seed`) //nolint:errcheck // the connection may be gone
+	for done := 0; done < n; {
+		size := min(seedBatch, n-done)
+		err := conn.Raw(func(driverConn any) error {
+			i := 0
+			_, err := driverConn.(*stdlib.Conn).Conn().CopyFrom(ctx, pgx.Identifier{"events_seed"}, names,
+				pgx.CopyFromFunc(func() ([]any, error) {
+					if i == size {
+						return nil, nil
+					}
+					i++
+					e := g.Event()
+					cols, err := s.writeColumns(e)
+					if err != nil {
+						return nil, err
+					}
+					row := []any{e.ID}
+					for _, c := range cols {
+						row = append(row, c.arg)
+					}
+					return row, nil
+				}))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, stmt := range []string{
+			`INSERT INTO events (` + strings.Join(names, ", ") + `) SELECT ` + strings.Join(exprs, ", ") + ` FROM events_seed`,
+			`TRUNCATE events_seed`,
+		} {
+			if _, err := conn.ExecContext(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		done += size
+		if progress != nil {
+			progress(done)
+		}
+	}
+	_, err = conn.ExecContext(ctx, `VACUUM ANALYZE events`)
+	return err
+}
