@@ -132,26 +132,20 @@ func (s Store) inTx(ctx context.Context, db beginner, fn func(tx *sql.Tx) error)
 }
 
 func (s Store) inTxOnce(ctx context.Context, db beginner, fn func(tx *sql.Tx) error) error {
-	if s.writer != nil {
-		select {
-		case s.writer <- struct{}{}:
-			defer func() { <-s.writer }()
-		case <-ctx.Done():
-			return fmt.Errorf("begin: %w", ctx.Err())
+	return s.WithWriter(ctx, func() error {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
 		}
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+		defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		return nil
+	})
 }
 
 // retryable reports whether err is PostgreSQL's abort of a transaction that lost a deadlock
