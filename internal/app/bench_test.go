@@ -13,6 +13,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/smtptest"
 
 	"github.com/eventpost/eventpost/internal/app"
+	"github.com/eventpost/eventpost/internal/gateway"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
@@ -23,10 +24,21 @@ func BenchmarkGetEventThroughGateway(b *testing.B) { getEventThroughGateway(b) }
 // BenchmarkGetMeThroughGateway measures an authenticated route, GET /api/v1/accounts/me,
 // end to end in the all-in-one system: the gateway verifies the access token, then the auth
 // service reads the account.
+// "checked" verifies the token's signature on every request (TokenCacheSize 0),
+// "remembered" once (the default).
 func BenchmarkGetMeThroughGateway(b *testing.B) {
-	sys, c := startBenchSystem(b)
-	token, _ := c.signUpAndLogIn("bench@example.com", "Bench")
-	runParallelGETs(b, sys.URL+"/api/v1/accounts/me", token)
+	for _, bc := range []struct {
+		name string
+		size int
+	}{{"checked", 0}, {"remembered", gateway.DefaultConfig().TokenCacheSize}} {
+		b.Run(bc.name, func(b *testing.B) {
+			gcfg := gateway.DefaultConfig()
+			gcfg.TokenCacheSize = bc.size
+			sys, c := startBenchSystemWith(b, logging.Discard(), func(cfg *app.Config) { cfg.Gateway = gcfg })
+			token, _ := c.signUpAndLogIn("bench@example.com", "Bench")
+			runParallelGETs(b, sys.URL+"/api/v1/accounts/me", token)
+		})
+	}
 }
 
 // BenchmarkListEventsThroughGateway measures GET /api/v1/events?limit=20, the first page of
@@ -53,10 +65,16 @@ func startBenchSystem(b *testing.B) (*app.System, *client) {
 
 // startBenchSystemLogging is startBenchSystem with the system logging to log.
 func startBenchSystemLogging(b *testing.B, log *slog.Logger) (*app.System, *client) {
+	return startBenchSystemWith(b, log, func(*app.Config) {})
+}
+
+// startBenchSystemWith is startBenchSystemLogging with the configuration edited by edit.
+func startBenchSystemWith(b *testing.B, log *slog.Logger, edit func(*app.Config)) (*app.System, *client) {
 	cfg := app.Config{
 		HTTPAddr: "127.0.0.1:0", DataDir: b.TempDir(), PublicURL: "http://eventpost.test",
 		MailFrom: "EventPost <no-reply@eventpost.test>", RateLimit: 1e9, RateBurst: 1e9, ShutdownTimeout: 5 * time.Second,
 	}
+	edit(&cfg)
 	sys, err := app.Start(context.Background(), cfg, log)
 	if err != nil {
 		b.Fatal(err)
