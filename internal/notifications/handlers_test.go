@@ -227,7 +227,7 @@ func TestCreateNotification(t *testing.T) {
 					t.Errorf("header %s = %q, want %q", k, got, v)
 				}
 			}
-			stored, err := e.store.ListReminders(context.Background(), notifications.ListFilter{AccountID: alice.id})
+			stored, err := e.store.ListReminders(context.Background(), notifications.ListFilter{AccountID: alice.id, Limit: notifications.MaxListLimit})
 			if err != nil {
 				t.Fatal(err)
 			}
