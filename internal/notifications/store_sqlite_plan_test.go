@@ -1,0 +1,70 @@
+package notifications
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/paging"
+)
+
+// TestSQLiteListQueryPlans checks with EXPLAIN QUERY PLAN that a page of an account's
+// reminders is searched in an index of the account's reminders that gives the list's order:
+// no scan of the table, no sort, the cursor a range of the index, so that a page costs what
+// it returns, not what the account holds.
+func TestSQLiteListQueryPlans(t *testing.T) {
+	s, err := Open(context.Background(), database.SQLite, filepath.Join(t.TempDir(), "n.db"), logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	after := &paging.Key{Time: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), ID: "x"}
+	tests := []struct {
+		name string
+		f    ListFilter
+		want string
+	}{
+		{"first page", ListFilter{AccountID: "a", Limit: 51}, "USING INDEX reminders_account (account_id=?)"},
+		{"after a cursor", ListFilter{AccountID: "a", After: after, Limit: 51},
+			"USING INDEX reminders_account (account_id=? AND (send_at,id)>(?,?))"},
+		{"by status", ListFilter{AccountID: "a", Status: StatusScheduled, Limit: 51},
+			"USING INDEX reminders_account_status (account_id=? AND status=?)"},
+		{"by status after a cursor", ListFilter{AccountID: "a", Status: StatusSent, After: after, Limit: 51},
+			"USING INDEX reminders_account_status (account_id=? AND status=? AND (send_at,id)>(?,?))"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			query, args := listQuery(tt.f)
+			rows, err := s.DB().QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
+			if err != nil {
+				t.Fatalf("explain: %v", err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			all := strings.Join(plan, "\n")
+			for _, line := range plan {
+				if strings.HasPrefix(line, "SCAN ") || strings.Contains(line, "TEMP B-TREE") {
+					t.Errorf("%q in plan:\n%s", line, all)
+				}
+			}
+			if !strings.Contains(all, "SEARCH r "+tt.want) {
+				t.Errorf("plan does not search r %s:\n%s", tt.want, all)
+			}
+		})
+	}
+}
