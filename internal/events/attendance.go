@@ -102,11 +102,12 @@ type PageQuery struct {
 	Limit int
 }
 
-// ParsePageQuery reads limit (1 to MaxLimit, default DefaultLimit) and cursor from v. Invalid
-// values yield a 422 *problem.Error naming them.
+// ParsePageQuery reads limit (1 to MaxLimit, default paging.DefaultLimit, as for every list
+// of API version 1.1) and cursor from v. Invalid values yield a 422 *problem.Error naming
+// them.
 func ParsePageQuery(v url.Values) (PageQuery, error) {
 	var errs validation.List
-	q := PageQuery{Limit: paging.Limit(v, DefaultLimit, &errs)}
+	q := PageQuery{Limit: paging.Limit(v, paging.DefaultLimit, &errs)}
 	q.After, _ = paging.Cursor(v, &errs, decodeSeqCursor)
 	if err := errs.Err(); err != nil {
 		return PageQuery{}, problem.Map(err)

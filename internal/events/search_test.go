@@ -84,6 +84,33 @@ func TestSearchQueryShape(t *testing.T) {
 	}
 }
 
+// TestParsePageQuery checks the paging of the attendance lists: 50 by default, as the
+// API's Limit parameter says for every list of version 1.1.
+func TestParsePageQuery(t *testing.T) {
+	for _, tt := range []struct {
+		query string
+		want  int
+	}{{"", 50}, {"limit=1", 1}, {"limit=100", 100}} {
+		v, err := url.ParseQuery(tt.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := events.ParsePageQuery(v)
+		if err != nil || q.Limit != tt.want || q.After != 0 {
+			t.Errorf("ParsePageQuery(%q) = %+v, %v; want limit %d", tt.query, q, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"limit=0", "limit=101", "limit=x", "cursor=x", "cursor=" + paging.EncodeKey(paging.Key{ID: "e"})} {
+		v, err := url.ParseQuery(bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q, err := events.ParsePageQuery(v); err == nil {
+			t.Errorf("ParsePageQuery(%q) = %+v, want a 422", bad, q)
+		}
+	}
+}
+
 func FuzzParseSearchQuery(f *testing.F) {
 	for _, seed := range []string{
 		"", "q=jazz", "q=%22AND%22*", "from=2030-01-01T00:00:00Z&to=2030-02-01T00:00:00%2B01:00", "category=Music",

@@ -15,7 +15,7 @@ import (
 // Limits of a list of reminders.
 const (
 	// DefaultListLimit is the page size of a list that asks for none.
-	DefaultListLimit = 50
+	DefaultListLimit = paging.DefaultLimit
 	// MaxListLimit is the largest page.
 	MaxListLimit = paging.MaxLimit
 	// maxEventIDLength bounds the event_id filter; event IDs are far shorter.

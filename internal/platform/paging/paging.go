@@ -19,8 +19,12 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/validation"
 )
 
-// MaxLimit is the most items a page holds.
-const MaxLimit = 100
+// Page sizes. DefaultLimit is the API's for the lists it pages by a limit and cursor (version
+// 1.1: notifications, attendance, attendees); the event search keeps its own (20).
+const (
+	DefaultLimit = 50
+	MaxLimit     = 100
+)
 
 // BadCursor is what a request is told of a cursor the server did not give out.
 const BadCursor = "is not a cursor this server gave out"
