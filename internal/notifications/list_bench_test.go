@@ -20,7 +20,8 @@ import (
 // side by side in one database, on both engines: unfiltered, and filtered by status (the
 // account of 10 has all of them scheduled, the account of 10,000 one in ten, the rest sent),
 // so that every page holds 10. Keyset paging over an index of the account's reminders in the
-// list's order makes both cost what the page returns. PostgreSQL needs the server of the
+// list's order makes both cost what the page returns. unpaged-reference reads the account of
+// 10,000 whole, as the list did before it paged. PostgreSQL needs the server of the
 // integration tests.
 //
 //	go test -run '^$' -bench ListFirstPage -benchtime 2000x ./internal/notifications/
@@ -81,6 +82,15 @@ func BenchmarkListFirstPage(b *testing.B) {
 					})
 				}
 			}
+			// The reference: the list before it paged, every reminder of the account at once.
+			b.Run("unpaged-reference/reminders=10000", func(b *testing.B) {
+				for b.Loop() {
+					rs, err := st.ListReminders(context.Background(), notifications.ListFilter{AccountID: "acc-large", Limit: 10001})
+					if err != nil || len(rs) != 10000 {
+						b.Fatalf("%d reminders, %v", len(rs), err)
+					}
+				}
+			})
 		})
 	}
 }
