@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/eventpost/eventpost/internal/app"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/smtptest"
@@ -224,10 +226,34 @@ func userStory(t *testing.T, c *client, smtp *smtptest.Server) {
 		return c.must(200, "GET", "/api/v1/notifications/"+talkRem["id"].(string), bob, nil)["status"] == "cancelled"
 	})
 	mailTo(t, smtp, "bob@example.com", "Cancelled: Go talk")
-	list := c.must(200, "GET", "/api/v1/notifications?status=scheduled", bob, nil)["items"].([]any)
-	if len(list) != 1 || list[0].(map[string]any)["id"] != gamesRem["id"] {
+	scheduled := c.must(200, "GET", "/api/v1/notifications?status=scheduled", bob, nil)
+	if list := scheduled["items"].([]any); len(list) != 1 || list[0].(map[string]any)["id"] != gamesRem["id"] {
 		t.Errorf("Bob's scheduled reminders = %v, want only the games one", list)
 	}
+	if scheduled["next_cursor"] != nil {
+		t.Errorf("next_cursor = %v on the only page, want null", scheduled["next_cursor"])
+	}
+	// The list pages: a page of one at a time gives the whole list, in its order.
+	whole := c.must(200, "GET", "/api/v1/notifications?limit=100", bob, nil)["items"].([]any)
+	if len(whole) < 2 {
+		t.Fatalf("Bob holds %d reminders, want at least 2 to page through", len(whole))
+	}
+	var paged []any
+	for path := "/api/v1/notifications?limit=1"; ; {
+		page := c.must(200, "GET", path, bob, nil)
+		paged = append(paged, page["items"].([]any)...)
+		next, ok := page["next_cursor"].(string)
+		if !ok || len(paged) > len(whole) {
+			break
+		}
+		path = "/api/v1/notifications?limit=1&cursor=" + url.QueryEscape(next)
+	}
+	if diff := cmp.Diff(whole, paged); diff != "" {
+		t.Errorf("Bob's reminders a page of one at a time (-whole +paged):\n%s", diff)
+	}
+	c.must(422, "GET", "/api/v1/notifications?cursor=not-a-cursor", bob, nil)
+	c.must(422, "GET", "/api/v1/notifications?limit=0", bob, nil)
+	c.must(422, "GET", "/api/v1/notifications?limit=101", bob, nil)
 
 	// Refresh tokens rotate; reusing one revokes the whole login.
 	pair := c.must(200, "POST", "/api/v1/auth/refresh", "", map[string]any{"refresh_token": bobRefresh})

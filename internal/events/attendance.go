@@ -11,6 +11,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/paging"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/validation"
 )
@@ -101,20 +102,14 @@ type PageQuery struct {
 	Limit int
 }
 
-// ParsePageQuery reads limit (1 to MaxLimit, default DefaultLimit) and cursor from v. Invalid
-// values yield a 422 *problem.Error naming them.
+// ParsePageQuery reads limit (1 to MaxLimit, default paging.DefaultLimit, as for every list
+// of API version 1.1) and cursor from v. Invalid values yield a 422 *problem.Error naming
+// them.
 func ParsePageQuery(v url.Values) (PageQuery, error) {
-	p := queryParser{v: v, q: SearchQuery{Limit: DefaultLimit}}
-	p.limit()
-	q := PageQuery{Limit: p.q.Limit}
-	if s, ok := p.single("cursor"); ok {
-		seq, err := decodeSeqCursor(s)
-		if err != nil {
-			p.errs.Add("cursor", "is not a cursor this server gave out")
-		}
-		q.After = seq
-	}
-	if err := p.errs.Err(); err != nil {
+	var errs validation.List
+	q := PageQuery{Limit: paging.Limit(v, paging.DefaultLimit, &errs)}
+	q.After, _ = paging.Cursor(v, &errs, decodeSeqCursor)
+	if err := errs.Err(); err != nil {
 		return PageQuery{}, problem.Map(err)
 	}
 	return q, nil
@@ -122,6 +117,9 @@ func ParsePageQuery(v url.Values) (PageQuery, error) {
 
 // seqCursorPrefix tells the cursors of attendance lists from others.
 const seqCursorPrefix = "a:"
+
+// attendanceCursor is the cursor of the page after a.
+func attendanceCursor(a Attendance) string { return encodeSeqCursor(a.Seq) }
 
 func encodeSeqCursor(seq int64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(seqCursorPrefix + strconv.FormatInt(seq, 10)))
@@ -226,12 +224,8 @@ func (s *Service) MyAttendance(ctx context.Context, accountID string, q PageQuer
 	if err != nil {
 		return AttendancePage{}, fmt.Errorf("list attendance: %w", err)
 	}
-	page := AttendancePage{Items: items}
-	if len(items) > q.Limit {
-		page.Items = items[:q.Limit]
-		c := encodeSeqCursor(page.Items[q.Limit-1].Seq)
-		page.NextCursor = &c
-	}
+	var page AttendancePage
+	page.Items, page.NextCursor = paging.Trim(items, q.Limit, attendanceCursor)
 	return page, nil
 }
 
@@ -249,12 +243,9 @@ func (s *Service) Attendees(ctx context.Context, callerID, eventID string, q Pag
 	if err != nil {
 		return AttendeePage{}, fmt.Errorf("list attendees: %w", err)
 	}
-	page := AttendeePage{Items: make([]Attendee, 0, len(items))}
-	if len(items) > q.Limit {
-		items = items[:q.Limit]
-		c := encodeSeqCursor(items[q.Limit-1].Seq)
-		page.NextCursor = &c
-	}
+	var page AttendeePage
+	items, page.NextCursor = paging.Trim(items, q.Limit, attendanceCursor)
+	page.Items = make([]Attendee, 0, len(items))
 	ids := make([]string, len(items))
 	for i, a := range items {
 		ids[i] = a.AccountID

@@ -18,6 +18,7 @@ import (
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/paging"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
@@ -839,7 +840,7 @@ func TestSearchHandlerInvalid(t *testing.T) {
 		{"tag=no%20spaces", []string{"tag"}},
 		{"category=" + strings.Repeat("x", 41), []string{"category"}},
 		{"cursor=nonsense!", []string{"cursor"}},
-		{"cursor=" + events.EncodeCursor(events.Cursor{StartsAt: testNow})[:4], []string{"cursor"}},
+		{"cursor=" + paging.EncodeKey(paging.Key{Time: testNow})[:4], []string{"cursor"}},
 		{"q=" + strings.Repeat("ab+", 70), []string{"q"}},
 		{"q=a+b+c+d+e+f+g+h+i+j+k+l+m+n+o+p+q", []string{"q"}},
 		{"limit=5&limit=6", []string{"limit"}},

@@ -1,7 +1,6 @@
 package events
 
 import (
-	"encoding/base64"
 	"fmt"
 	"math"
 	"net/url"
@@ -12,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/eventpost/eventpost/internal/platform/apitime"
+	"github.com/eventpost/eventpost/internal/platform/paging"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 	"github.com/eventpost/eventpost/internal/platform/validation"
 )
@@ -19,7 +19,7 @@ import (
 // Limits of a search.
 const (
 	DefaultLimit    = 20
-	MaxLimit        = 100
+	MaxLimit        = paging.MaxLimit
 	DefaultRadiusKM = 25
 	// MaxRadiusKM is about half the Earth's circumference: every point is nearer than that.
 	MaxRadiusKM = 20000
@@ -59,11 +59,9 @@ type Circle struct {
 	RadiusKM float64
 }
 
-// Cursor is a position in the search order: the start and ID of the last event of a page.
-type Cursor struct {
-	StartsAt time.Time
-	ID       string
-}
+// Cursor is a position in the search order: the start (Time) and ID of the last event of a
+// page.
+type Cursor = paging.Key
 
 // Shape names the kind of query, for metrics: "q" with words, "combined" with several
 // filters, else the one filter it has ("organizer", "tag", "category", "near"), or "list".
@@ -120,15 +118,7 @@ type queryParser struct {
 // single returns the one non-empty value of the parameter name, and whether there is one;
 // a parameter given more than once is invalid.
 func (p *queryParser) single(name string) (string, bool) {
-	vals := nonEmpty(p.v[name])
-	switch len(vals) {
-	case 0:
-		return "", false
-	case 1:
-		return vals[0], true
-	}
-	p.errs.Add(name, "must be given at most once")
-	return "", false
+	return paging.Single(p.v, name, &p.errs)
 }
 
 func (p *queryParser) words() {
@@ -237,27 +227,11 @@ func (p *queryParser) organizer() {
 }
 
 func (p *queryParser) limit() {
-	s, ok := p.single("limit")
-	if !ok {
-		return
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > MaxLimit {
-		p.errs.Add("limit", fmt.Sprintf("must be an integer from 1 to %d", MaxLimit))
-	} else {
-		p.q.Limit = n
-	}
+	p.q.Limit = paging.Limit(p.v, p.q.Limit, &p.errs)
 }
 
 func (p *queryParser) cursor() {
-	s, ok := p.single("cursor")
-	if !ok {
-		return
-	}
-	c, err := DecodeCursor(s)
-	if err != nil {
-		p.errs.Add("cursor", "is not a cursor this server gave out")
-	} else {
+	if c, ok := paging.Cursor(p.v, &p.errs, paging.DecodeKey); ok {
 		p.q.After = &c
 	}
 }
@@ -276,16 +250,6 @@ func nonEmptyUpTo(vals []string, limit int) ([]string, bool) {
 		out = append(out, s)
 	}
 	return out, true
-}
-
-func nonEmpty(vals []string) []string {
-	out := make([]string, 0, len(vals))
-	for _, s := range vals {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // queryWords splits q into lower-cased words at every character that is not a letter, a
@@ -325,32 +289,3 @@ func parseNear(s string) (Circle, string) {
 	}
 	return Circle{Lat: lat, Lon: lon, RadiusKM: DefaultRadiusKM}, ""
 }
-
-// EncodeCursor returns the opaque form of c that clients send back as cursor.
-func EncodeCursor(c Cursor) string {
-	raw := strconv.FormatInt(c.StartsAt.UnixMicro(), 10) + "," + c.ID
-	return base64.RawURLEncoding.EncodeToString([]byte(raw))
-}
-
-// DecodeCursor parses a cursor made by EncodeCursor.
-func DecodeCursor(s string) (Cursor, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
-	if err != nil {
-		return Cursor{}, fmt.Errorf("decode cursor: %w", err)
-	}
-	microS, id, ok := strings.Cut(string(raw), ",")
-	if !ok || id == "" || len(id) > 200 || !utf8.ValidString(id) {
-		return Cursor{}, fmt.Errorf("decode cursor: malformed")
-	}
-	micro, err := strconv.ParseInt(microS, 10, 64)
-	if err != nil || micro < minMicro || micro > maxMicro {
-		return Cursor{}, fmt.Errorf("decode cursor: bad time")
-	}
-	return Cursor{StartsAt: time.UnixMicro(micro).UTC(), ID: id}, nil
-}
-
-// The range of times an RFC 3339 time can express (years 0000 to 9999), in unix microseconds.
-const (
-	minMicro = -62167219200 * 1_000_000
-	maxMicro = 253402300799_999_999
-)

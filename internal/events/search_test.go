@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/eventpost/eventpost/internal/events"
+	"github.com/eventpost/eventpost/internal/platform/paging"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 )
 
@@ -21,7 +22,7 @@ func TestParseSearchQuery(t *testing.T) {
 		tm = tm.UTC()
 		return &tm
 	}
-	cursor := events.Cursor{StartsAt: time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC), ID: "0190f2a0-0000-7000-8000-000000000001"}
+	cursor := events.Cursor{Time: time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC), ID: "0190f2a0-0000-7000-8000-000000000001"}
 	tests := []struct {
 		query string
 		want  events.SearchQuery
@@ -42,7 +43,7 @@ func TestParseSearchQuery(t *testing.T) {
 		{"organizer_id=abc", events.SearchQuery{OrganizerID: "abc", Limit: 20}},
 		{"limit=1", events.SearchQuery{Limit: 1}},
 		{"limit=100", events.SearchQuery{Limit: 100}},
-		{"cursor=" + events.EncodeCursor(cursor), events.SearchQuery{After: &cursor, Limit: 20}},
+		{"cursor=" + paging.EncodeKey(cursor), events.SearchQuery{After: &cursor, Limit: 20}},
 		{"unknown=1&q=", events.SearchQuery{Limit: 20}},
 	}
 	for _, tt := range tests {
@@ -83,27 +84,29 @@ func TestSearchQueryShape(t *testing.T) {
 	}
 }
 
-func TestCursor(t *testing.T) {
-	for _, c := range []events.Cursor{
-		{StartsAt: time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC), ID: "0190f2a0-0000-7000-8000-000000000001"},
-		{StartsAt: time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), ID: "x,y"},
-		{StartsAt: time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), ID: "ü"},
-	} {
-		s := events.EncodeCursor(c)
-		if strings.ContainsAny(s, "+/=") {
-			t.Errorf("cursor %q is not URL-safe", s)
-		}
-		got, err := events.DecodeCursor(s)
+// TestParsePageQuery checks the paging of the attendance lists: 50 by default, as the
+// API's Limit parameter says for every list of version 1.1.
+func TestParsePageQuery(t *testing.T) {
+	for _, tt := range []struct {
+		query string
+		want  int
+	}{{"", 50}, {"limit=1", 1}, {"limit=100", 100}} {
+		v, err := url.ParseQuery(tt.query)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(c, got); diff != "" {
-			t.Errorf("round trip (-want +got):\n%s", diff)
+		q, err := events.ParsePageQuery(v)
+		if err != nil || q.Limit != tt.want || q.After != 0 {
+			t.Errorf("ParsePageQuery(%q) = %+v, %v; want limit %d", tt.query, q, err, tt.want)
 		}
 	}
-	for _, bad := range []string{"", "!!!", "bm90aGluZw", "MTIz", "eCxpZA", "MTIzLA", "OTk5OTk5OTk5OTk5OTk5OTk5OTk5LGlk"} {
-		if _, err := events.DecodeCursor(bad); err == nil {
-			t.Errorf("DecodeCursor(%q) succeeded", bad)
+	for _, bad := range []string{"limit=0", "limit=101", "limit=x", "cursor=x", "cursor=" + paging.EncodeKey(paging.Key{ID: "e"})} {
+		v, err := url.ParseQuery(bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q, err := events.ParsePageQuery(v); err == nil {
+			t.Errorf("ParsePageQuery(%q) = %+v, want a 422", bad, q)
 		}
 	}
 }
@@ -147,7 +150,7 @@ func FuzzParseSearchQuery(f *testing.F) {
 			t.Errorf("to before from")
 		}
 		if q.After != nil {
-			back, err := events.DecodeCursor(events.EncodeCursor(*q.After))
+			back, err := paging.DecodeKey(paging.EncodeKey(*q.After))
 			if err != nil || !cmp.Equal(back, *q.After) {
 				t.Errorf("cursor %+v does not round-trip: %+v, %v", *q.After, back, err)
 			}

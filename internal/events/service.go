@@ -16,6 +16,7 @@ import (
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/ics"
+	"github.com/eventpost/eventpost/internal/platform/paging"
 )
 
 // errUnchanged ends an update that would store the event as it is.
@@ -166,7 +167,7 @@ func (s *Service) Search(ctx context.Context, q SearchQuery) (SearchResult, erro
 	}
 	if page.More && len(page.Events) > 0 {
 		last := page.Events[len(page.Events)-1]
-		c := EncodeCursor(Cursor{StartsAt: last.StartsAt, ID: last.ID})
+		c := paging.EncodeKey(Cursor{Time: last.StartsAt, ID: last.ID})
 		res.NextCursor = &c
 	}
 	return res, nil

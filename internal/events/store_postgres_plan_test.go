@@ -50,7 +50,7 @@ func TestPostgresSearchPlans(t *testing.T) {
 						continue
 					}
 					last := first.Events[len(first.Events)-1]
-					q.After = &Cursor{StartsAt: last.StartsAt, ID: last.ID}
+					q.After = &Cursor{Time: last.StartsAt, ID: last.ID}
 				}
 				t.Run(shape.name+"/"+raw+"/"+page, func(t *testing.T) {
 					query, args, ok := postgresSearchQuery(q)

@@ -523,7 +523,7 @@ func timeFilters(c *conds, q SearchQuery) {
 		c.add(`e.starts_at <= ?`, database.Micros(*q.To))
 	}
 	if q.After != nil {
-		c.add(`(e.starts_at, e.id) > (?, ?)`, database.Micros(q.After.StartsAt), q.After.ID)
+		c.add(`(e.starts_at, e.id) > (?, ?)`, database.Micros(q.After.Time), q.After.ID)
 	}
 }
 

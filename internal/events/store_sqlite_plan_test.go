@@ -21,7 +21,7 @@ func TestSearchQueryPlans(t *testing.T) {
 	defer s.Close()
 	from := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	to := from.Add(24 * time.Hour)
-	after := &Cursor{StartsAt: from, ID: "x"}
+	after := &Cursor{Time: from, ID: "x"}
 	near := &Circle{Lat: 51.5, Lon: -0.12, RadiusKM: 25}
 	tests := []struct {
 		name      string

@@ -106,7 +106,7 @@ func orderedQuery(q SearchQuery, d driver, want int) (string, []any) {
 			c.add(`t.starts_at <= ?`, database.Micros(*q.To))
 		}
 		if q.After != nil {
-			c.add(`(t.starts_at, t.event_id) > (?, ?)`, database.Micros(q.After.StartsAt), q.After.ID)
+			c.add(`(t.starts_at, t.event_id) > (?, ?)`, database.Micros(q.After.Time), q.After.ID)
 		}
 	}
 	filters(&c, q, d)
@@ -156,7 +156,7 @@ func textQuery(q SearchQuery) (string, []any) {
 		lo = database.Micros(*q.From)
 	}
 	if q.After != nil {
-		lo = max(lo, database.Micros(q.After.StartsAt))
+		lo = max(lo, database.Micros(q.After.Time))
 	}
 	if lo != math.MinInt64 {
 		c.add(`events_fts.rowid >= ?`, secFloor(lo)<<seqShift)
@@ -183,7 +183,7 @@ func (s *SQLStore) searchNear(ctx context.Context, q SearchQuery, want int) ([]E
 		lo = database.Micros(*q.From)
 	}
 	if q.After != nil {
-		lo = max(lo, database.Micros(q.After.StartsAt))
+		lo = max(lo, database.Micros(q.After.Time))
 	}
 	if q.To != nil {
 		hi = database.Micros(*q.To)

@@ -46,7 +46,7 @@ func mustHandle(t *testing.T, e *env, m broker.Message) {
 // remindersOf returns c's reminders of ev, soonest first.
 func (e *env) remindersOf(t *testing.T, c caller, ev messages.Event) []notifications.Reminder {
 	t.Helper()
-	rs, err := e.store.ListReminders(context.Background(), notifications.ListFilter{AccountID: c.id, EventID: ev.ID})
+	rs, err := e.store.ListReminders(context.Background(), notifications.ListFilter{AccountID: c.id, EventID: ev.ID, Limit: notifications.MaxListLimit})
 	if err != nil {
 		t.Fatal(err)
 	}

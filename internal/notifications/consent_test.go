@@ -290,7 +290,7 @@ func TestQuotas(t *testing.T) {
 		if p := decodeProblem(t, w.Body.Bytes()); !strings.Contains(p.Detail, "2 reminders") {
 			t.Errorf("detail %q, want it to name the limit", p.Detail)
 		}
-		if rs, _ := e.store.ListReminders(context.Background(), notifications.ListFilter{AccountID: alice.id}); len(rs) != 2 {
+		if rs, _ := e.store.ListReminders(context.Background(), notifications.ListFilter{AccountID: alice.id, Limit: notifications.MaxListLimit}); len(rs) != 2 {
 			t.Errorf("%d reminders stored, want 2", len(rs))
 		}
 		e.create(t, bob, remindAt(bob.email, 60)) // per account
@@ -352,7 +352,7 @@ func TestIdenticalReminderIsAConflict(t *testing.T) {
 	if ct := w.Header().Get("Content-Type"); ct != problem.ContentType {
 		t.Errorf("Content-Type %q", ct)
 	}
-	if rs, _ := e.store.ListReminders(context.Background(), notifications.ListFilter{AccountID: alice.id}); len(rs) != 1 {
+	if rs, _ := e.store.ListReminders(context.Background(), notifications.ListFilter{AccountID: alice.id, Limit: notifications.MaxListLimit}); len(rs) != 1 {
 		t.Errorf("%d reminders stored, want 1", len(rs))
 	}
 	// Not identical: another time, another address, another account.

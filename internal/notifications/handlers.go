@@ -161,17 +161,27 @@ func (s *Service) handleUnsubscribe(w http.ResponseWriter, r *http.Request) erro
 	return httpx.NoContent(w, s.Unsubscribe(r.Context(), r.PathValue("token")))
 }
 
+// listJSON is the NotificationList of the public API: one page.
+type listJSON struct {
+	Items []notificationJSON `json:"items"`
+	// NextCursor is the cursor of the next page; null on the last.
+	NextCursor *string `json:"next_cursor"`
+}
+
 func (s *Service) handleList(w http.ResponseWriter, r *http.Request, caller httpx.Caller) error {
-	q := r.URL.Query()
-	rs, err := s.List(r.Context(), caller.AccountID, ListFilter{Status: Status(q.Get("status")), EventID: q.Get("event_id")})
+	f, err := ParseListQuery(r.URL.Query())
 	if err != nil {
 		return err
 	}
-	items := make([]notificationJSON, 0, len(rs))
-	for _, rem := range rs {
-		items = append(items, toJSON(rem))
+	page, err := s.List(r.Context(), caller.AccountID, f)
+	if err != nil {
+		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	out := listJSON{Items: make([]notificationJSON, 0, len(page.Items)), NextCursor: page.NextCursor}
+	for _, rem := range page.Items {
+		out.Items = append(out.Items, toJSON(rem))
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/eventpost/eventpost/internal/notifications"
+	"github.com/eventpost/eventpost/internal/platform/paging"
 	"github.com/eventpost/eventpost/internal/platform/problem"
 )
 
@@ -227,7 +231,7 @@ func TestCreateNotification(t *testing.T) {
 					t.Errorf("header %s = %q, want %q", k, got, v)
 				}
 			}
-			stored, err := e.store.ListReminders(context.Background(), notifications.ListFilter{AccountID: alice.id})
+			stored, err := e.store.ListReminders(context.Background(), notifications.ListFilter{AccountID: alice.id, Limit: notifications.MaxListLimit})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -308,6 +312,42 @@ func newListEnv(t *testing.T) listEnv {
 	return l
 }
 
+// listBody is what the tests read of a NotificationList.
+type listBody struct {
+	Items *[]struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	} `json:"items"`
+	// NextCursor is a json.RawMessage so that a missing member is told from null.
+	NextCursor json.RawMessage `json:"next_cursor"`
+}
+
+// decodeList reads a NotificationList: its IDs, and its next_cursor ("" when null). It fails
+// the test when items or next_cursor is missing, or items is null.
+func decodeList(t *testing.T, w *httptest.ResponseRecorder) (ids []string, next string) {
+	t.Helper()
+	var body listBody
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Items == nil {
+		t.Fatalf("items is missing or null: %s", w.Body)
+	}
+	switch {
+	case body.NextCursor == nil:
+		t.Fatalf("next_cursor is missing: %s", w.Body)
+	case string(body.NextCursor) != "null":
+		if err := json.Unmarshal(body.NextCursor, &next); err != nil || next == "" {
+			t.Fatalf("next_cursor %s is not a cursor: %v", body.NextCursor, err)
+		}
+	}
+	ids = []string{}
+	for _, it := range *body.Items {
+		ids = append(ids, it.ID)
+	}
+	return ids, next
+}
+
 func TestListNotifications(t *testing.T) {
 	l := newListEnv(t)
 	tests := []struct {
@@ -316,17 +356,35 @@ func TestListNotifications(t *testing.T) {
 		query      string
 		wantStatus int
 		want       []string
+		wantFields []string
 	}{
-		{"own only, soonest first", alice, "", 200, []string{l.soonCancelled, l.sending, l.scheduledEv1, l.scheduledFar}},
-		{"by status", alice, "?status=scheduled", 200, []string{l.scheduledEv1, l.scheduledFar}},
-		{"by another status", alice, "?status=cancelled", 200, []string{l.soonCancelled}},
-		{"by event", alice, "?event_id=ev-1", 200, []string{l.sending, l.scheduledEv1}},
-		{"by status and event", alice, "?event_id=ev-far&status=scheduled", 200, []string{l.scheduledFar}},
-		{"none match", alice, "?status=sent", 200, []string{}},
-		{"someone else sees only theirs", bob, "", 200, []string{l.bobs}},
-		{"nothing at all", caller{"acc-carol", "carol@example.com"}, "", 200, []string{}},
-		{"unknown status", alice, "?status=done", 422, nil},
-		{"no caller", nobody, "", 401, nil},
+		{"own only, soonest first", alice, "", 200, []string{l.soonCancelled, l.sending, l.scheduledEv1, l.scheduledFar}, nil},
+		{"by status", alice, "?status=scheduled", 200, []string{l.scheduledEv1, l.scheduledFar}, nil},
+		{"by another status", alice, "?status=cancelled", 200, []string{l.soonCancelled}, nil},
+		{"by event", alice, "?event_id=ev-1", 200, []string{l.sending, l.scheduledEv1}, nil},
+		{"by status and event", alice, "?event_id=ev-far&status=scheduled", 200, []string{l.scheduledFar}, nil},
+		{"none match", alice, "?status=sent", 200, []string{}, nil},
+		{"someone else sees only theirs", bob, "", 200, []string{l.bobs}, nil},
+		{"nothing at all", caller{"acc-carol", "carol@example.com"}, "", 200, []string{}, nil},
+		{"empty parameters count as absent", alice, "?status=&event_id=&limit=&cursor=", 200,
+			[]string{l.soonCancelled, l.sending, l.scheduledEv1, l.scheduledFar}, nil},
+		{"unknown status", alice, "?status=done", 422, nil, []string{"status"}},
+		{"status twice", alice, "?status=sent&status=failed", 422, nil, []string{"status"}},
+		{"event_id too long", alice, "?event_id=" + strings.Repeat("e", 201), 422, nil, []string{"event_id"}},
+		{"event_id not UTF-8", alice, "?event_id=%ff", 422, nil, []string{"event_id"}},
+		{"event_id with NUL", alice, "?event_id=a%00b", 422, nil, []string{"event_id"}},
+		{"limit 0", alice, "?limit=0", 422, nil, []string{"limit"}},
+		{"limit 101", alice, "?limit=101", 422, nil, []string{"limit"}},
+		{"limit not a number", alice, "?limit=ten", 422, nil, []string{"limit"}},
+		{"limit not an integer", alice, "?limit=2.5", 422, nil, []string{"limit"}},
+		{"limit negative", alice, "?limit=-1", 422, nil, []string{"limit"}},
+		{"limit twice", alice, "?limit=1&limit=2", 422, nil, []string{"limit"}},
+		{"malformed cursor", alice, "?cursor=nonsense!", 422, nil, []string{"cursor"}},
+		{"cursor of base64 garbage", alice, "?cursor=bm90aGluZw", 422, nil, []string{"cursor"}},
+		{"cursor cut short", alice, "?cursor=" + paging.EncodeKey(paging.Key{Time: now, ID: "r"})[:5], 422, nil, []string{"cursor"}},
+		{"cursor with NUL", alice, "?cursor=" + paging.EncodeKey(paging.Key{Time: now, ID: "a\x00"}), 422, nil, []string{"cursor"}},
+		{"every invalid parameter named", alice, "?status=x&limit=0&cursor=x", 422, nil, []string{"status", "limit", "cursor"}},
+		{"no caller", nobody, "", 401, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -335,31 +393,117 @@ func TestListNotifications(t *testing.T) {
 				t.Fatalf("status = %d, want %d; body %s", w.Code, tt.wantStatus, w.Body)
 			}
 			if tt.wantStatus == 422 {
-				if diff := cmp.Diff([]string{"status"}, fieldNames(decodeProblem(t, w.Body.Bytes()))); diff != "" {
+				if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
+					t.Errorf("Content-Type = %q, want application/problem+json", ct)
+				}
+				if diff := cmp.Diff(tt.wantFields, fieldNames(decodeProblem(t, w.Body.Bytes()))); diff != "" {
 					t.Errorf("invalid fields mismatch (-want +got):\n%s", diff)
 				}
 			}
 			if tt.want == nil {
 				return
 			}
-			var body struct {
-				Items *[]struct {
-					ID     string `json:"id"`
-					Status string `json:"status"`
-				} `json:"items"`
-			}
-			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
-				t.Fatal(err)
-			}
-			if body.Items == nil {
-				t.Fatalf("items is missing or null: %s", w.Body)
-			}
-			got := []string{}
-			for _, it := range *body.Items {
-				got = append(got, it.ID)
-			}
+			got, next := decodeList(t, w)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("listed IDs mismatch (-want +got):\n%s", diff)
+			}
+			if next != "" {
+				t.Errorf("next_cursor = %q on the only page, want null", next)
+			}
+		})
+	}
+}
+
+// TestListNotificationsPages pages through alice's reminders: a page holds limit of them
+// (50 by default), next_cursor leads to the next page and is null on the last one, and the
+// filters hold on every page.
+func TestListNotificationsPages(t *testing.T) {
+	e := withEvents(newEnv(t, envOptions{}))
+	var want, wantEv1 []string
+	for i := range 53 {
+		ev := "ev-far"
+		if i%3 == 0 {
+			ev = "ev-1"
+		}
+		// Minutes before the start, so that the list order is the reverse of creation.
+		id := e.create(t, alice, map[string]any{"event_id": ev, "minutes_before": 1000 + i})
+		want = append(want, id)
+		if ev == "ev-1" {
+			wantEv1 = append(wantEv1, id)
+		}
+	}
+	e.create(t, bob, map[string]any{"event_id": "ev-1", "minutes_before": 10})
+	// ev-1 starts before ev-far: its reminders come first, and the later minutes_before first.
+	order := func(ids []string) []string {
+		out := slices.Clone(ids)
+		slices.SortFunc(out, func(x, y string) int {
+			a, b := e.reminder(t, x), e.reminder(t, y)
+			if c := a.SendAt.Compare(b.SendAt); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+		return out
+	}
+	want, wantEv1 = order(want), order(wantEv1)
+
+	t.Run("default limit is 50", func(t *testing.T) {
+		got, next := decodeList(t, e.do(t, alice, http.MethodGet, "/api/v1/notifications", nil))
+		if diff := cmp.Diff(want[:50], got); diff != "" {
+			t.Errorf("first page mismatch (-want +got):\n%s", diff)
+		}
+		if next == "" {
+			t.Fatal("next_cursor is null with 3 reminders to go")
+		}
+		got, next = decodeList(t, e.do(t, alice, http.MethodGet, "/api/v1/notifications?cursor="+url.QueryEscape(next), nil))
+		if diff := cmp.Diff(want[50:], got); diff != "" {
+			t.Errorf("second page mismatch (-want +got):\n%s", diff)
+		}
+		if next != "" {
+			t.Errorf("next_cursor = %q on the last page, want null", next)
+		}
+	})
+	for _, tt := range []struct {
+		name, query string
+		want        []string
+	}{
+		{"limit=1", "limit=1", want},
+		{"limit=7", "limit=7", want},
+		{"limit=53, exactly all", "limit=53", want},
+		{"limit=100", "limit=100", want},
+		{"by event, limit=4", "event_id=ev-1&limit=4", wantEv1},
+		{"by status and event, limit=5", "status=scheduled&event_id=ev-1&limit=5", wantEv1},
+		{"by another status", "status=sent&limit=2", []string{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := url.ParseQuery(tt.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			limit, err := strconv.Atoi(v.Get("limit"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all []string
+			for page := 0; ; page++ {
+				got, next := decodeList(t, e.do(t, alice, http.MethodGet, "/api/v1/notifications?"+v.Encode(), nil))
+				if len(got) > limit {
+					t.Fatalf("page %d holds %d reminders, more than %d", page, len(got), limit)
+				}
+				all = append(all, got...)
+				if next == "" {
+					break
+				}
+				if len(got) != limit {
+					t.Fatalf("page %d holds %d reminders, not %d, and is not the last", page, len(got), limit)
+				}
+				if page > 100 {
+					t.Fatal("paging does not end")
+				}
+				v.Set("cursor", next)
+			}
+			if diff := cmp.Diff(tt.want, append([]string{}, all...)); diff != "" {
+				t.Errorf("pages joined mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}

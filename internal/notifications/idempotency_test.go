@@ -32,7 +32,7 @@ func TestCreateWithIdempotencyKey(t *testing.T) {
 	body := `{"event_id": "ev-1", "minutes_before": 60}`
 	reminders := func() int {
 		t.Helper()
-		rs, err := e.store.ListReminders(context.Background(), notifications.ListFilter{AccountID: alice.id})
+		rs, err := e.store.ListReminders(context.Background(), notifications.ListFilter{AccountID: alice.id, Limit: notifications.MaxListLimit})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -334,20 +334,6 @@ func (s *Service) Get(ctx context.Context, accountID, id string) (Reminder, erro
 	return r, nil
 }
 
-// List returns the reminders of accountID that f selects (f.AccountID is ignored), soonest
-// first.
-func (s *Service) List(ctx context.Context, accountID string, f ListFilter) ([]Reminder, error) {
-	if f.Status != "" && !f.Status.Valid() {
-		return nil, validation.New("status", "must be one of scheduled, awaiting_consent, sending, sent, failed, cancelled")
-	}
-	f.AccountID = accountID
-	rs, err := s.store.ListReminders(ctx, f)
-	if err != nil {
-		return nil, fmt.Errorf("list reminders: %w", err)
-	}
-	return rs, nil
-}
-
 // Cancel cancels the reminder id of accountID if it is still scheduled or awaiting_consent;
 // in any other state it stays as it is.
 func (s *Service) Cancel(ctx context.Context, accountID, id string) error {

@@ -7,6 +7,7 @@ import (
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
 	"github.com/eventpost/eventpost/internal/platform/idempotency"
+	"github.com/eventpost/eventpost/internal/platform/paging"
 )
 
 // Status is the state of a reminder.
@@ -113,7 +114,8 @@ type Reminder struct {
 	TraceParent string
 }
 
-// ListFilter selects the reminders that ListReminders returns.
+// ListFilter selects the reminders that ListReminders returns: a page of one account's
+// reminders, in the order soonest SendAt first, then by ID.
 type ListFilter struct {
 	// AccountID is the owner; required.
 	AccountID string
@@ -121,6 +123,11 @@ type ListFilter struct {
 	Status Status
 	// EventID, when not empty, keeps the reminders of that event.
 	EventID string
+	// After, when set, is the position to continue after: the SendAt (Time) and ID of the
+	// last reminder of the previous page. Only reminders after it in the order are listed.
+	After *paging.Key
+	// Limit is the most reminders to return; at least 1.
+	Limit int
 }
 
 // Store keeps reminders and a snapshot of each reminded event. Every reminder refers to a
@@ -136,7 +143,10 @@ type Store interface {
 	CreateReminder(ctx context.Context, r Reminder) error
 	// Reminder returns the reminder with ID id.
 	Reminder(ctx context.Context, id string) (Reminder, error)
-	// ListReminders returns the reminders f selects, soonest SendAt first, then by ID.
+	// ListReminders returns up to f.Limit of the reminders f selects, soonest SendAt first,
+	// then by ID, starting after f.After: a keyset query over the index of the account's
+	// reminders by (send_at, id), whose cost does not grow with the reminders before f.After
+	// nor with those after the page.
 	ListReminders(ctx context.Context, f ListFilter) ([]Reminder, error)
 	// Snapshot returns the stored snapshot of the event with ID eventID.
 	Snapshot(ctx context.Context, eventID string) (messages.Event, error)

@@ -14,6 +14,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/database/pgtest"
 	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/paging"
 )
 
 // planBase is the time the seeded reminders are laid out from.
@@ -101,8 +102,9 @@ func TestPostgresQueriesUseIndexes(t *testing.T) {
 		{"CalendarEvents", feedEventsQuery, []any{"acct-7", "acct-7", database.Micros(planBase)}},
 		{"CalendarEvents reminders", feedRemindersQuery, []any{"acct-7"}},
 	}
-	queries[5].query, queries[5].args = list(ListFilter{AccountID: "acct-7"})
-	queries[6].query, queries[6].args = list(ListFilter{AccountID: "acct-7", Status: StatusScheduled, EventID: "ev-8"})
+	after := &paging.Key{Time: planBase.Add(20000 * time.Second), ID: "0190a000-0000-7000-8000-000000000001"}
+	queries[5].query, queries[5].args = list(ListFilter{AccountID: "acct-7", After: after, Limit: DefaultListLimit + 1})
+	queries[6].query, queries[6].args = list(ListFilter{AccountID: "acct-7", Status: StatusScheduled, EventID: "ev-8", After: after, Limit: 51})
 	for _, q := range queries {
 		t.Run(q.name, func(t *testing.T) {
 			var plan string
@@ -129,10 +131,70 @@ func TestPostgresQueriesUseIndexes(t *testing.T) {
 	}
 }
 
+// TestPostgresListPagesFromTheIndex explains pages of an account that holds 10,000
+// reminders: each is read from an index of the account's reminders in the list's order
+// (reminders_account, or reminders_account_status for a status) and stops at the page's end,
+// with no sort of all the account's reminders, so that a page costs what it returns, not
+// what the account holds.
+func TestPostgresListPagesFromTheIndex(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("seeds 100,000 reminders")
+	}
+	s := openPlanStore(t)
+	seedReminders(t, s.DB(), 100, 10, 100000, 10)
+	after := &paging.Key{Time: planBase.Add(50000 * time.Second), ID: "0190a000-0000-7000-8000-000000000001"}
+	for _, tt := range []struct {
+		name  string
+		f     ListFilter
+		index string
+	}{
+		{"first page", ListFilter{AccountID: "acct-7", Limit: DefaultListLimit + 1}, "reminders_account"},
+		{"a page after a cursor", ListFilter{AccountID: "acct-7", After: after, Limit: DefaultListLimit + 1}, "reminders_account"},
+		{"first page by status", ListFilter{AccountID: "acct-7", Status: StatusScheduled, Limit: MaxListLimit + 1}, "reminders_account_status"},
+		{"a page by status after a cursor", ListFilter{AccountID: "acct-7", Status: StatusSent, After: after, Limit: 2}, "reminders_account_status"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			query, args := listQuery(tt.f)
+			var plan string
+			if err := s.DB().QueryRowContext(context.Background(), "EXPLAIN (FORMAT JSON) "+database.Postgres.Rebind(query), args...).Scan(&plan); err != nil {
+				t.Fatalf("explain: %v", err)
+			}
+			var nodes []struct {
+				Plan planNode `json:"Plan"`
+			}
+			if err := json.Unmarshal([]byte(plan), &nodes); err != nil || len(nodes) != 1 {
+				t.Fatalf("explain output %q: %v", plan, err)
+			}
+			if nodes[0].Plan.Type != "Limit" {
+				t.Errorf("plan starts with %s, want Limit", nodes[0].Plan.Type)
+			}
+			var scans []string
+			usesIndex := false
+			nodes[0].Plan.walk(func(n planNode) {
+				if n.Relation != "" {
+					scans = append(scans, n.Type+" on "+n.Relation+" using "+n.Index)
+				}
+				if n.Relation == "reminders" && n.Type == "Index Scan" && n.Index == tt.index {
+					usesIndex = true
+				}
+				if n.Type == "Sort" || n.Type == "Incremental Sort" || n.Type == "Seq Scan" {
+					t.Errorf("%s node in the plan", n.Type)
+				}
+			})
+			if !usesIndex {
+				t.Errorf("reminders are not read from %s in order: %s", tt.index, strings.Join(scans, ", "))
+			}
+			t.Logf("%s", strings.Join(scans, ", "))
+		})
+	}
+}
+
 // planNode is a node of EXPLAIN (FORMAT JSON).
 type planNode struct {
 	Type     string     `json:"Node Type"`
 	Relation string     `json:"Relation Name"`
+	Index    string     `json:"Index Name"`
 	Plans    []planNode `json:"Plans"`
 }
 

@@ -81,7 +81,9 @@ WHERE r.status = 'scheduled' AND r.send_at <= ? ORDER BY r.send_at, r.id LIMIT ?
 	countScheduledQuery = `SELECT COUNT(*) FROM reminders WHERE status = 'scheduled'`
 )
 
-// listQuery returns the query of ListReminders(f) and its arguments.
+// listQuery returns the query of ListReminders(f) and its arguments: a keyset query that
+// walks the index reminders_account (account_id, send_at, id) from f.After, in the order of
+// the result, and stops after f.Limit rows.
 func listQuery(f ListFilter) (string, []any) {
 	var (
 		where = []string{"r.account_id = ?"}
@@ -95,7 +97,12 @@ func listQuery(f ListFilter) (string, []any) {
 		where = append(where, "r.event_id = ?")
 		args = append(args, f.EventID)
 	}
-	return selectReminders + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY r.send_at, r.id`, args
+	if f.After != nil {
+		where = append(where, "(r.send_at, r.id) > (?, ?)")
+		args = append(args, database.Micros(f.After.Time), f.After.ID)
+	}
+	return selectReminders + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY r.send_at, r.id LIMIT ?`,
+		append(args, f.Limit)
 }
 
 func scanReminder(sc database.Scanner) (Reminder, error) {
@@ -231,6 +238,9 @@ func (s *SQLStore) Reminder(ctx context.Context, id string) (Reminder, error) {
 
 // ListReminders implements Store.
 func (s *SQLStore) ListReminders(ctx context.Context, f ListFilter) ([]Reminder, error) {
+	if f.Limit < 1 {
+		return nil, fmt.Errorf("list reminders: limit %d is below 1", f.Limit)
+	}
 	query, args := listQuery(f)
 	rs, err := queryReminders(ctx, s.DB(), s.Rebind(query), args...)
 	if err != nil {

@@ -54,7 +54,7 @@ func TestCreateNotificationRefusesInputThatIsNotStrict(t *testing.T) {
 					t.Errorf("invalid fields (-want +got):\n%s", diff)
 				}
 			}
-			stored, err := e.store.ListReminders(context.Background(), notifications.ListFilter{AccountID: alice.id})
+			stored, err := e.store.ListReminders(context.Background(), notifications.ListFilter{AccountID: alice.id, Limit: notifications.MaxListLimit})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -42,8 +42,12 @@ type fakeAPI struct {
 	verified, resent bool
 	// consents are the consent links, by token.
 	consents map[string]map[string]any
-	// reminders are what GET /api/v1/notifications lists.
-	reminders []any
+	// reminders are what GET /api/v1/notifications lists. Without reminderPageSize it lists
+	// them all, then a second page that is empty (cursor "c2"); with it, pages of that size
+	// (or of the request's limit, when smaller) with offset cursors ("r3"), of the reminders
+	// of the request's event_id when it has one.
+	reminders        []any
+	reminderPageSize int
 	// attendance is the account's attendances, in the order they were made; fillerAttendance
 	// puts that many attendances of other events before them, so that the list pages.
 	attendance       []map[string]any
@@ -144,6 +148,10 @@ func newFakeAPI() *fakeAPI {
 	f.mux.HandleFunc("GET /api/v1/notifications", f.authed(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		if f.reminderPageSize > 0 {
+			f.reminderPage(w, r)
+			return
+		}
 		if c := r.URL.Query().Get("cursor"); c != "" && c != "c2" {
 			problem(w, http.StatusUnprocessableEntity, "the request did not validate",
 				[]map[string]string{{"field": "cursor", "message": "is not a cursor this server gave out"}})
@@ -440,6 +448,38 @@ func (f *fakeAPI) searchEvents(w http.ResponseWriter, r *http.Request) {
 		next = fmt.Sprintf("o%d", to)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+}
+
+// reminderPage serves GET /api/v1/notifications in pages of reminderPageSize; f.mu is held.
+func (f *fakeAPI) reminderPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	size := f.reminderPageSize
+	if l, err := strconv.Atoi(q.Get("limit")); err == nil && l < size {
+		size = l
+	}
+	from := 0
+	if c := q.Get("cursor"); c != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(c, "r"))
+		if err != nil || !strings.HasPrefix(c, "r") {
+			problem(w, http.StatusUnprocessableEntity, "the request did not validate",
+				[]map[string]string{{"field": "cursor", "message": "is not a cursor this server gave out"}})
+			return
+		}
+		from = n
+	}
+	var matching []any
+	for _, n := range f.reminders {
+		if ev := q.Get("event_id"); ev == "" || n.(map[string]any)["event_id"] == ev {
+			matching = append(matching, n)
+		}
+	}
+	to := min(from+size, len(matching))
+	from = min(from, to)
+	var next any
+	if to < len(matching) {
+		next = fmt.Sprintf("r%d", to)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": append([]any{}, matching[from:to]...), "next_cursor": next})
 }
 
 // ServeHTTP records the call and serves it.

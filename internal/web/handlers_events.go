@@ -410,23 +410,40 @@ func newReminderForm(options []reminderOption) *form {
 	return f
 }
 
+// maxEventReminderPages bounds the pages of reminders eventReminders reads for one event:
+// 5 pages of 100 are as many pending reminders as an account may hold.
+const maxEventReminderPages = 5
+
 // eventReminders returns the viewer's reminders for the event id that are still to be sent
-// (or could not be), own being the account's address; none when they cannot be listed.
+// (or could not be), own being the account's address; none when they cannot be listed. It
+// reads the pages of the list one after the other, up to maxEventReminderPages.
 func (u *UI) eventReminders(r *http.Request, id, own string) []eventReminder {
-	var list struct {
-		Items []notification `json:"items"`
-	}
-	err := u.authCall(r, http.MethodGet, "/api/v1/notifications?event_id="+url.QueryEscape(id), nil, &list)
-	if err != nil && !errors.Is(err, errLoggedOut) {
-		u.log.WarnContext(r.Context(), "list the reminders of an event", "err", err)
-	}
 	var out []eventReminder
-	for _, n := range list.Items {
-		switch n.Status {
-		case "scheduled", "awaiting_consent", "sending", "failed":
-			out = append(out, eventReminder{notification: n, Text: reminderText(n, own)})
+	q := url.Values{"event_id": {id}, "limit": {"100"}}
+	for range maxEventReminderPages {
+		var page struct {
+			Items      []notification `json:"items"`
+			NextCursor *string        `json:"next_cursor"`
 		}
+		err := u.authCall(r, http.MethodGet, "/api/v1/notifications?"+q.Encode(), nil, &page)
+		if err != nil {
+			if !errors.Is(err, errLoggedOut) {
+				u.log.WarnContext(r.Context(), "list the reminders of an event", "err", err)
+			}
+			return out
+		}
+		for _, n := range page.Items {
+			switch n.Status {
+			case "scheduled", "awaiting_consent", "sending", "failed":
+				out = append(out, eventReminder{notification: n, Text: reminderText(n, own)})
+			}
+		}
+		if page.NextCursor == nil || *page.NextCursor == "" {
+			return out
+		}
+		q.Set("cursor", *page.NextCursor)
 	}
+	u.log.WarnContext(r.Context(), "the reminders of an event fill more pages than are read", "pages", maxEventReminderPages)
 	return out
 }
 

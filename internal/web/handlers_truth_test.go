@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -119,6 +120,31 @@ func TestEventPageWritesTimesOneWay(t *testing.T) {
 		if strings.Contains(b, abbr) {
 			t.Errorf("the page writes a zone as %q", abbr)
 		}
+	}
+}
+
+// TestEventPageListsRemindersOfEveryPage checks that the event page shows the viewer's
+// pending reminders for the event from every page of the list, not only the first.
+func TestEventPageListsRemindersOfEveryPage(t *testing.T) {
+	api := newFakeAPI()
+	api.reminderPageSize = 2
+	for i, ev := range []string{"ev-1", "ev-2", "ev-1", "ev-1", "ev-1", "ev-1"} {
+		api.reminders = append(api.reminders, map[string]any{"id": fmt.Sprintf("n-%d", i), "event_id": ev,
+			"email": "ada@example.com", "send_at": fakeStart.Add(-time.Duration(100-i) * time.Minute).Format(time.RFC3339),
+			"minutes_before": 100 - i, "status": "scheduled", "created_at": "2026-01-01T00:00:00Z"})
+	}
+	h := newUI(t, web.Config{}, api)
+	b := body(t, serve(h, request("GET", "/events/ev-1", nil, session())))
+	for _, id := range []string{"n-0", "n-2", "n-3", "n-4", "n-5"} {
+		if !strings.Contains(b, `action="/reminders/`+id+`/cancel"`) {
+			t.Errorf("the event page lacks reminder %s", id)
+		}
+	}
+	if strings.Contains(b, `action="/reminders/n-1/cancel"`) {
+		t.Error("the event page shows a reminder of another event")
+	}
+	if n := api.count("GET /api/v1/notifications"); n != 3 {
+		t.Errorf("%d calls to list the reminders, want 3 (5 reminders in pages of 2)", n)
 	}
 }
 

@@ -629,7 +629,7 @@ func pageAll(t *testing.T, s events.Store, q events.SearchQuery, limit int, betw
 			t.Fatal("an empty page says more events follow")
 		}
 		last := p.Events[len(p.Events)-1]
-		q.After = &events.Cursor{StartsAt: last.StartsAt, ID: last.ID}
+		q.After = &events.Cursor{Time: last.StartsAt, ID: last.ID}
 		if between != nil {
 			between(page)
 		}

@@ -32,6 +32,9 @@ func Run(t *testing.T, open func(t *testing.T) notifications.Store) {
 		{"CreateKeepsNewerSnapshot", testCreateKeepsNewerSnapshot},
 		{"CreateDuplicateIDFails", testCreateDuplicateIDFails},
 		{"List", testList},
+		{"ListPages", testListPages},
+		{"ListPagesStableWhileChanging", testListPagesStableWhileChanging},
+		{"ListPagesWithFilters", testListPagesWithFilters},
 		{"NextSendAtAndCount", testNextSendAtAndCount},
 		{"ClaimDue", testClaimDue},
 		{"ClaimDueMailErrorClaimsNothing", testClaimDueMailError},
@@ -243,7 +246,7 @@ func testCreateKeepsNewerSnapshot(t *testing.T, s notifications.Store) {
 		})
 	}
 	// Every reminder shows the one stored snapshot.
-	rs, err := s.ListReminders(ctx, notifications.ListFilter{AccountID: "bob"})
+	rs, err := s.ListReminders(ctx, notifications.ListFilter{AccountID: "bob", Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,6 +303,7 @@ func testList(t *testing.T, s notifications.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			tt.f.Limit = 100
 			got, err := s.ListReminders(ctx, tt.f)
 			if err != nil {
 				t.Fatal(err)
@@ -309,7 +313,7 @@ func testList(t *testing.T, s notifications.Store) {
 			}
 		})
 	}
-	got, err := s.ListReminders(ctx, notifications.ListFilter{AccountID: "bob"})
+	got, err := s.ListReminders(ctx, notifications.ListFilter{AccountID: "bob", Limit: 100})
 	if err != nil || len(got) != 1 {
 		t.Fatalf("ListReminders(bob) = %v, %v", got, err)
 	}
