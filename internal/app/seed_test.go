@@ -107,7 +107,7 @@ func TestSeedPostgres(t *testing.T) {
 				return out
 			}
 			last := page.Events[len(page.Events)-1]
-			q.After = &events.Cursor{StartsAt: last.StartsAt, ID: last.ID}
+			q.After = &events.Cursor{Time: last.StartsAt, ID: last.ID}
 		}
 	}
 	all := search(events.SearchQuery{})
