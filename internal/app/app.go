@@ -136,18 +136,12 @@ func EnvTable() string {
 }
 
 // withTelemetry sets OpenTelemetry up for the process of service ("" for the all-in-one
-// process), runs fn with the process's logger — JSON lines on stdout, written in batches
-// every cfg.LogFlushInterval, and log records over OTLP when getenv names an endpoint — and
-// flushes the telemetry and the log once fn has returned.
+// process), runs fn with the process's logger — JSON lines on stdout, and log records over
+// OTLP when getenv names an endpoint — and flushes the telemetry once fn has returned.
 func withTelemetry(ctx context.Context, service string, cfg Config, getenv func(string) string, stdout io.Writer, fn func(*slog.Logger) error) error {
 	shutdown, err := telemetry.Setup(ctx, service, cfg.InstanceID, getenv)
 	if err != nil {
 		return err
-	}
-	if cfg.LogFlushInterval > 0 {
-		buffered := logging.NewBuffered(stdout, cfg.LogFlushInterval)
-		defer buffered.Close()
-		stdout = buffered
 	}
 	log := logging.New(stdout, cfg.Leveler(), telemetry.LogHandler(getenv))
 	err = fn(log)

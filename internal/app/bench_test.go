@@ -155,34 +155,21 @@ func getEventThroughGateway(b *testing.B) {
 
 // BenchmarkGetEventLogged is BenchmarkGetEventThroughGateway with the access logs on, at
 // info level, written to a pipe that another goroutine drains, as stdout is when a process
-// runs under a supervisor, a container engine or a terminal: "each line" writes every log
-// line at once (EVENTPOST_LOG_FLUSH_INTERVAL=0), "batched" in batches every 100 ms (the
-// default).
+// runs under a supervisor, a container engine or a terminal: beside
+// BenchmarkGetEventThroughGateway (logs discarded), what the two access-log lines of a
+// request cost.
 func BenchmarkGetEventLogged(b *testing.B) {
-	for _, bc := range []struct {
-		name  string
-		flush time.Duration
-	}{{"each line", 0}, {"batched", 100 * time.Millisecond}} {
-		b.Run(bc.name, func(b *testing.B) {
-			r, w, err := os.Pipe()
-			if err != nil {
-				b.Fatal(err)
-			}
-			drained := make(chan struct{})
-			go func() { _, _ = io.Copy(io.Discard, r); close(drained) }()
-			b.Cleanup(func() { w.Close(); <-drained; r.Close() })
-			var out io.Writer = w
-			if bc.flush > 0 {
-				buffered := logging.NewBuffered(w, bc.flush)
-				b.Cleanup(func() { buffered.Close() })
-				out = buffered
-			}
-			sys, c := startBenchSystemLogging(b, logging.New(out, slog.LevelInfo))
-			token, _ := c.signUpAndLogIn("bench@example.com", "Bench")
-			ev := c.must(201, "POST", "/api/v1/events", token, map[string]any{"title": "Benchmark", "starts_at": rfc3339(time.Now().Add(time.Hour))})
-			runParallelGETs(b, sys.URL+"/api/v1/events/"+ev["id"].(string), "")
-		})
+	r, w, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
 	}
+	drained := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, r); close(drained) }()
+	b.Cleanup(func() { w.Close(); <-drained; r.Close() })
+	sys, c := startBenchSystemLogging(b, logging.New(w, slog.LevelInfo))
+	token, _ := c.signUpAndLogIn("bench@example.com", "Bench")
+	ev := c.must(201, "POST", "/api/v1/events", token, map[string]any{"title": "Benchmark", "starts_at": rfc3339(time.Now().Add(time.Hour))})
+	runParallelGETs(b, sys.URL+"/api/v1/events/"+ev["id"].(string), "")
 }
 
 // BenchmarkRemindersSameSecond schedules 10,000 reminders due in the same second in the

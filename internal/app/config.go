@@ -51,11 +51,6 @@ type Config struct {
 	// LogLevelVar holds the log level in force, LogLevel at first: a `serve` process watching
 	// Consul changes it from the log_level key. ReadConfig sets it; nil means LogLevel, fixed.
 	LogLevelVar *slog.LevelVar
-	// LogFlushInterval is how long log lines may wait in the process's buffer before they are
-	// written to stdout together (EVENTPOST_LOG_FLUSH_INTERVAL, default 100ms): at full load one
-	// write per batch instead of one per line (access logs are two lines per request). 0 writes
-	// each line at once. A process killed outright loses at most this much of its log.
-	LogFlushInterval time.Duration `env:"LOG_FLUSH_INTERVAL"`
 	// RateLimit is the gateway's sustained requests per second per client address
 	// (EVENTPOST_RATE_LIMIT, default 20); RateBurst its burst (EVENTPOST_RATE_BURST, default 40).
 	RateLimit float64 `env:"RATE_LIMIT,positive"`
@@ -181,22 +176,21 @@ func defaultConfig(service string) Config {
 		addr = fmt.Sprintf("127.0.0.1:%d", s.port)
 	}
 	return Config{
-		HTTPAddr:         addr,
-		DataDir:          "data",
-		MailFrom:         "EventPost <no-reply@eventpost.local>",
-		RateLimit:        20,
-		RateBurst:        40,
-		ShutdownTimeout:  15 * time.Second,
-		LogFlushInterval: 100 * time.Millisecond,
-		InstanceID:       defaultInstanceID(),
-		AMQPURL:          "amqp://guest:guest@127.0.0.1:5672/",
-		AMQPPrefix:       "eventpost",
-		ConsulPrefix:     "eventpost",
-		Gateway:          gateway.DefaultConfig(),
-		Auth:             auth.DefaultConfig(),
-		Events:           events.DefaultConfig(),
-		Notifications:    notifications.DefaultConfig(),
-		Mailer:           mailer.DefaultConfig(),
+		HTTPAddr:        addr,
+		DataDir:         "data",
+		MailFrom:        "EventPost <no-reply@eventpost.local>",
+		RateLimit:       20,
+		RateBurst:       40,
+		ShutdownTimeout: 15 * time.Second,
+		InstanceID:      defaultInstanceID(),
+		AMQPURL:         "amqp://guest:guest@127.0.0.1:5672/",
+		AMQPPrefix:      "eventpost",
+		ConsulPrefix:    "eventpost",
+		Gateway:         gateway.DefaultConfig(),
+		Auth:            auth.DefaultConfig(),
+		Events:          events.DefaultConfig(),
+		Notifications:   notifications.DefaultConfig(),
+		Mailer:          mailer.DefaultConfig(),
 	}
 }
 
