@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,5 +58,15 @@ func TestPostgresMigrationsFromEmpty(t *testing.T) {
 	s = pgtest.Reopen(t, url, open).(*mailer.SQLStore)
 	if rec, err := s.Get(ctx, "k"); err != nil || rec.ClaimToken != "a" {
 		t.Errorf("after reopen: %+v, %v; want the claim of a", rec, err)
+	}
+}
+
+// TestPostgresSentMessagesVacuumEarly: every mail updates its row two or three times, so the
+// table is vacuumed after 2 % of it changed, not autovacuum's default 20 % (issue 17).
+func TestPostgresSentMessagesVacuumEarly(t *testing.T) {
+	s := openPostgres(t, pgtest.URL(t, mailer.PostgresSchemas()...))
+	const want = "autovacuum_vacuum_scale_factor=0.02"
+	if got := pgtest.TableOptions(t, s.DB(), "sent_messages"); !strings.Contains(","+got+",", ","+want+",") {
+		t.Errorf("sent_messages has storage parameters %q, want %s", got, want)
 	}
 }

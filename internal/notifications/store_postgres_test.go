@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,5 +181,21 @@ func TestPostgresClaimerKilledMidClaim(t *testing.T) {
 	msgs, err := outbox.Pending(ctx, survivor.DB())
 	if err != nil || len(msgs) != len(want) {
 		t.Errorf("outbox holds %d messages (%v), want %d: the killed claim left some", len(msgs), err, len(want))
+	}
+}
+
+// TestPostgresChurnTablesVacuumEarly: the tables whose rows change state or come and go all
+// the time are vacuumed long before autovacuum's default 20 % of the table has changed, so
+// that dead entries do not pile up at the head of the indexes the scheduler and the relay
+// read (issue 17).
+func TestPostgresChurnTablesVacuumEarly(t *testing.T) {
+	s := openPostgres(t, newPostgresURL(t))
+	for table, want := range map[string]string{
+		"reminders": "autovacuum_vacuum_scale_factor=0.01",
+		"outbox":    "autovacuum_vacuum_scale_factor=0",
+	} {
+		if got := pgtest.TableOptions(t, s.DB(), table); !strings.Contains(","+got+",", ","+want+",") {
+			t.Errorf("%s has storage parameters %q, want %s", table, got, want)
+		}
 	}
 }

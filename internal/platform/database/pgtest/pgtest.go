@@ -188,3 +188,16 @@ func withDatabase(server, name string) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// TableOptions returns the storage parameters set on table in db (pg_class.reloptions), such
+// as "autovacuum_vacuum_scale_factor=0.01", joined by commas; "" when none are set.
+func TableOptions(t testing.TB, db *sql.DB, table string) string {
+	t.Helper()
+	var opts string
+	err := db.QueryRowContext(context.Background(),
+		`SELECT COALESCE(array_to_string(reloptions, ','), '') FROM pg_class WHERE oid = to_regclass($1)`, table).Scan(&opts)
+	if err != nil {
+		t.Fatalf("storage parameters of %s: %v", table, err)
+	}
+	return opts
+}
