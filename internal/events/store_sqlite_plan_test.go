@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/database/sqlitetest"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
@@ -67,22 +68,5 @@ func explain(t *testing.T, s *SQLStore, query string) []string {
 	for i := range args {
 		args[i] = 1
 	}
-	rows, err := s.DB().QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
-	if err != nil {
-		t.Fatalf("explain: %v\n%s", err, query)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return plan
+	return sqlitetest.Plan(t, s.DB(), query, args...)
 }

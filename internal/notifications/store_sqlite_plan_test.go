@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/database/sqlitetest"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/paging"
 )
@@ -23,36 +24,13 @@ func openSQLitePlanStore(t *testing.T) *SQLStore {
 	return s
 }
 
-// sqlitePlan returns the lines of EXPLAIN QUERY PLAN of query with args in s.
-func sqlitePlan(t *testing.T, s *SQLStore, query string, args ...any) []string {
-	t.Helper()
-	rows, err := s.DB().QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
-	if err != nil {
-		t.Fatalf("explain: %v", err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return plan
-}
-
 // TestSQLiteEventRemindersNeedNoSort: the reminders of an event in a state, which every
 // change and cancellation of the event reads in ID order, come from reminders_event in that
 // order — no temporary B-tree sorts them (issue 17).
 func TestSQLiteEventRemindersNeedNoSort(t *testing.T) {
 	s := openSQLitePlanStore(t)
 	q := eventRemindersQuery + forUpdate.clause(database.SQLite, "r")
-	got := strings.Join(sqlitePlan(t, s, q, "ev-1", string(StatusScheduled)), "\n")
+	got := strings.Join(sqlitetest.Plan(t, s.DB(), q, "ev-1", string(StatusScheduled)), "\n")
 	t.Logf("plan:\n%s", got)
 	if strings.Contains(got, "TEMP B-TREE") {
 		t.Errorf("the reminders of an event are sorted:\n%s", got)
@@ -85,7 +63,7 @@ func TestSQLiteListQueryPlans(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			query, args := listQuery(tt.f)
-			plan := sqlitePlan(t, s, query, args...)
+			plan := sqlitetest.Plan(t, s.DB(), query, args...)
 			all := strings.Join(plan, "\n")
 			for _, line := range plan {
 				if strings.HasPrefix(line, "SCAN ") || strings.Contains(line, "TEMP B-TREE") {
