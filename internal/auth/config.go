@@ -1,12 +1,12 @@
 package auth
 
 import (
-	"cmp"
 	"crypto/ed25519"
 	"fmt"
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/authtoken"
+	"github.com/eventpost/eventpost/internal/platform/envconf"
 )
 
 // Config configures the auth service. Zero fields take their DefaultConfig value. A field
@@ -98,23 +98,7 @@ func (c Config) withDefaults() (Config, error) {
 
 // defaulted returns c with its zero fields taken from DefaultConfig.
 func (c Config) defaulted() Config {
-	d := DefaultConfig()
-	c.AccessTokenTTL = cmp.Or(c.AccessTokenTTL, d.AccessTokenTTL)
-	c.RefreshTokenTTL = cmp.Or(c.RefreshTokenTTL, d.RefreshTokenTTL)
-	c.FailureWindow = cmp.Or(c.FailureWindow, d.FailureWindow)
-	c.PruneInterval = cmp.Or(c.PruneInterval, d.PruneInterval)
-	c.RevocationPoll = cmp.Or(c.RevocationPoll, d.RevocationPoll)
-	c.MaxRevocationWait = cmp.Or(c.MaxRevocationWait, d.MaxRevocationWait)
-	c.ResetTokenTTL = cmp.Or(c.ResetTokenTTL, d.ResetTokenTTL)
-	c.ConfirmTokenTTL = cmp.Or(c.ConfirmTokenTTL, d.ConfirmTokenTTL)
-	c.ConfirmResendInterval = cmp.Or(c.ConfirmResendInterval, d.ConfirmResendInterval)
-	c.MaxConcurrentHashes = cmp.Or(c.MaxConcurrentHashes, d.MaxConcurrentHashes)
-	c.AccountAddressFailureLimit = cmp.Or(c.AccountAddressFailureLimit, d.AccountAddressFailureLimit)
-	c.AccountFailureLimit = cmp.Or(c.AccountFailureLimit, d.AccountFailureLimit)
-	c.AddressFailureLimit = cmp.Or(c.AddressFailureLimit, d.AddressFailureLimit)
-	c.ResetRequestLimit = cmp.Or(c.ResetRequestLimit, d.ResetRequestLimit)
-	c.Password = cmp.Or(c.Password, d.Password)
-	return c
+	return envconf.WithDefaults(c, DefaultConfig())
 }
 
 // validate checks a defaulted configuration.

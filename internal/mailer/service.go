@@ -22,6 +22,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/envconf"
 	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/retry"
@@ -123,22 +124,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Store == nil || deps.Transport == nil || deps.Registry == nil {
 		return nil, errors.New("mailer: Store, Transport and Registry are required")
 	}
-	def := DefaultConfig()
-	if cfg.From == "" {
-		cfg.From = def.From
-	}
-	if cfg.PublicURL == "" {
-		cfg.PublicURL = def.PublicURL
-	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = def.MaxAttempts
-	}
-	if cfg.ClaimLease <= 0 {
-		cfg.ClaimLease = def.ClaimLease
-	}
-	if cfg.SendTimeout <= 0 {
-		cfg.SendTimeout = def.SendTimeout
-	}
+	cfg = envconf.WithDefaults(cfg, DefaultConfig())
 	r, err := NewRenderer(cfg.From, cfg.PublicURL)
 	if err != nil {
 		return nil, fmt.Errorf("mailer: %w", err)

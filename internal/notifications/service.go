@@ -22,6 +22,7 @@ import (
 	"github.com/eventpost/eventpost/internal/messages"
 	"github.com/eventpost/eventpost/internal/platform/apitime"
 	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/envconf"
 	"github.com/eventpost/eventpost/internal/platform/metrics"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
@@ -91,32 +92,6 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults returns cfg with every unset field at its default.
-func (cfg Config) withDefaults() Config {
-	def := DefaultConfig()
-	set := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	if cfg.PublicURL == "" {
-		cfg.PublicURL = def.PublicURL
-	}
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = def.PollInterval
-	}
-	if cfg.ConsentRequestWindow <= 0 {
-		cfg.ConsentRequestWindow = def.ConsentRequestWindow
-	}
-	if cfg.MetricsRefresh <= 0 {
-		cfg.MetricsRefresh = def.MetricsRefresh
-	}
-	set(&cfg.ClaimBatch, def.ClaimBatch)
-	set(&cfg.MaxPendingReminders, def.MaxPendingReminders)
-	set(&cfg.MaxConsentRequests, def.MaxConsentRequests)
-	return cfg
-}
-
 // Deps are what the service needs from its surroundings.
 type Deps struct {
 	// Store keeps reminders and event snapshots.
@@ -153,7 +128,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Store == nil || deps.Events == nil || deps.Verifier == nil {
 		return nil, errors.New("notifications: Store, Events and Verifier are required")
 	}
-	cfg = cfg.withDefaults()
+	cfg = envconf.WithDefaults(cfg, DefaultConfig())
 	c := deps.WithDefaults()
 	s := &Service{
 		cfg: cfg, store: deps.Store, events: deps.Events, outbox: c.Outbox,

@@ -21,9 +21,7 @@ const (
 // eventsData is the data of the event list.
 type eventsData struct {
 	Events []event
-	// NextURL is the link to the next page, "" on the last; PrevURL to the previous one, ""
-	// on the first; FirstURL to the first, "" on the first.
-	NextURL, PrevURL, FirstURL string
+	pageLinks
 	// Count says how many events were found, such as "Events 21–40 of more than 40".
 	Count string
 	// StaleCursor tells that the page link was not one the API gave out, or no longer
@@ -56,12 +54,7 @@ func (u *UI) handleEvents(w http.ResponseWriter, r *http.Request) {
 	data := eventsData{Filtered: filtered, OrganizerID: strings.TrimSpace(f.Get("organizer_id"))}
 	pg := pagerOf(r.URL.Query())
 	base := withoutPaging(r.URL.Query())
-	if pg.Cursor != "" {
-		data.FirstURL = pageURL("/", base)
-		if prev, ok := pg.previous(base); ok {
-			data.PrevURL = pageURL("/", prev)
-		}
-	}
+	data.pageLinks = pg.links("/", base, nil)
 	var c resultTitle
 	if !f.Failed() {
 		var page eventPage
@@ -127,10 +120,8 @@ func (d *eventsData) showPage(page eventPage, pg pager, base url.Values) resultT
 			break
 		}
 	}
-	more := page.NextCursor != nil && *page.NextCursor != ""
-	if more {
-		d.NextURL = pageURL("/", pg.next(base, *page.NextCursor))
-	}
+	d.pageLinks = pg.links("/", base, page.NextCursor)
+	more := d.NextURL != ""
 	var c resultTitle
 	index, known := pg.Index()
 	d.Count, c.count = resultCount(index, known, len(page.Items), searchPageSize, more)

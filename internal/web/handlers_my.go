@@ -16,9 +16,7 @@ type remindersData struct {
 	Items []notification
 	// Status is the status filter, "" for all.
 	Status string
-	// NextURL is the link to the next page, "" on the last; PrevURL to the previous one, ""
-	// on the first; FirstURL to the first, "" on the first.
-	NextURL, PrevURL, FirstURL string
+	pageLinks
 }
 
 // handleReminders lists the account's reminders, a page at a time.
@@ -49,20 +47,11 @@ func (u *UI) handleReminders(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	data := remindersData{Items: list.Items, Status: status}
 	base := url.Values{}
 	if status != "" {
 		base.Set("status", status)
 	}
-	if list.NextCursor != nil && *list.NextCursor != "" {
-		data.NextURL = pageURL("/reminders", pg.next(base, *list.NextCursor))
-	}
-	if pg.Cursor != "" {
-		data.FirstURL = pageURL("/reminders", base)
-		if prev, ok := pg.previous(base); ok {
-			data.PrevURL = pageURL("/reminders", prev)
-		}
-	}
+	data := remindersData{Items: list.Items, Status: status, pageLinks: pg.links("/reminders", base, list.NextCursor)}
 	f := newForm(url.Values{"status": {status}})
 	u.render(w, r, http.StatusOK, "reminders", view{Title: "My reminders", Form: f, Data: data})
 }
@@ -90,9 +79,8 @@ type myEventsData struct {
 	Events []event
 	// Past tells whether events that have started are listed too.
 	Past bool
-	// NextURL is the link to the next page of the events organized, "" on the last;
-	// PrevURL to the previous one, "" on the first; FirstURL to the first, "" on the first.
-	NextURL, PrevURL, FirstURL string
+	// pageLinks link the pages of the events organized.
+	pageLinks
 }
 
 // handleMyEvents lists the events the account attends (a page of them, after the
@@ -122,20 +110,11 @@ func (u *UI) handleMyEvents(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	data := myEventsData{Attending: attending, Events: page.Items, Past: past}
 	base := url.Values{}
 	if past {
 		base.Set("past", "1")
 	}
-	if page.NextCursor != nil && *page.NextCursor != "" {
-		data.NextURL = pageURL("/my/events", pg.next(base, *page.NextCursor))
-	}
-	if pg.Cursor != "" {
-		data.FirstURL = pageURL("/my/events", base)
-		if prev, ok := pg.previous(base); ok {
-			data.PrevURL = pageURL("/my/events", prev)
-		}
-	}
+	data := myEventsData{Attending: attending, Events: page.Items, Past: past, pageLinks: pg.links("/my/events", base, page.NextCursor)}
 	u.render(w, r, http.StatusOK, "myevents", view{Title: "My events", User: &me, Data: data})
 }
 

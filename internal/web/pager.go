@@ -97,6 +97,29 @@ func (p pager) previous(base url.Values) (url.Values, bool) {
 	return withPage(base, p.Prev[last], p.Prev[:last], p.Deep), true
 }
 
+// pageLinks are the links between the pages of a list that the template "pages" shows.
+type pageLinks struct {
+	// NextURL is the link to the next page, "" on the last; PrevURL to the previous one, ""
+	// on the first; FirstURL to the first, "" on the first.
+	NextURL, PrevURL, FirstURL string
+}
+
+// links returns the links of page p of the list at path, whose query less its paging is
+// base; next is the API's next_cursor for the page (nil or "" on the last).
+func (p pager) links(path string, base url.Values, next *string) pageLinks {
+	var l pageLinks
+	if next != nil && *next != "" {
+		l.NextURL = pageURL(path, p.next(base, *next))
+	}
+	if p.Cursor != "" {
+		l.FirstURL = pageURL(path, base)
+		if prev, ok := p.previous(base); ok {
+			l.PrevURL = pageURL(path, prev)
+		}
+	}
+	return l
+}
+
 // pageURL returns the address of the page at path with the query q.
 func pageURL(path string, q url.Values) string {
 	if len(q) == 0 {

@@ -274,3 +274,48 @@ func FileSetting(getenv func(string) string, name string, private bool) (string,
 	}
 	return strings.TrimSpace(string(b)), nil
 }
+
+// WithDefaults returns cfg with every zero field taken from def: the one way a service
+// completes a configuration that leaves settings unset (the environment cannot set a
+// negative number where a positive one is wanted: Load refuses it). A struct field with
+// exported fields of its own is completed field by field; any other field (time.Time
+// among them) is taken whole when zero, and a slice or map when empty. Unexported fields
+// are left as they are.
+func WithDefaults[T any](cfg, def T) T {
+	fillZero(reflect.ValueOf(&cfg).Elem(), reflect.ValueOf(def))
+	return cfg
+}
+
+// fillZero sets the zero fields of v from def, which has v's type.
+func fillZero(v, def reflect.Value) {
+	if v.Kind() != reflect.Struct || !hasExportedFields(v.Type()) {
+		if isUnset(v) {
+			v.Set(def)
+		}
+		return
+	}
+	for i := range v.NumField() {
+		if v.Type().Field(i).IsExported() {
+			fillZero(v.Field(i), def.Field(i))
+		}
+	}
+}
+
+// hasExportedFields tells whether the struct type t has a field WithDefaults can set.
+func hasExportedFields(t reflect.Type) bool {
+	for i := range t.NumField() {
+		if t.Field(i).IsExported() {
+			return true
+		}
+	}
+	return false
+}
+
+// isUnset tells whether the field v is unset: zero, or an empty slice or map.
+func isUnset(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Slice, reflect.Map:
+		return v.Len() == 0
+	}
+	return v.IsZero()
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/broker"
+	"github.com/eventpost/eventpost/internal/platform/envconf"
 )
 
 // Config configures a Broker. The zero value of a field means its default (see DefaultConfig).
@@ -80,31 +81,13 @@ var ErrConfig = errors.New("invalid rabbitmq config")
 // withDefaults returns c with every zero field set to its default, or an error wrapping
 // ErrConfig.
 func (c Config) withDefaults() (Config, error) {
-	d := DefaultConfig()
 	if c.URL == "" {
 		return c, fmt.Errorf("%w: URL is required", ErrConfig)
-	}
-	if c.Prefix == "" {
-		c.Prefix = d.Prefix
 	}
 	if len(c.Bindings) == 0 {
 		return c, fmt.Errorf("%w: Bindings is required", ErrConfig)
 	}
-	setDefault(&c.Prefetch, d.Prefetch)
-	setDefault(&c.Concurrency, d.Concurrency)
-	setDefault(&c.MaxAttempts, d.MaxAttempts)
-	setDefault(&c.DeliveryLimit, d.DeliveryLimit)
-	setDefault(&c.ReconnectMin, d.ReconnectMin)
-	setDefault(&c.ReconnectMax, d.ReconnectMax)
-	setDefault(&c.ConnectTimeout, d.ConnectTimeout)
-	setDefault(&c.Heartbeat, d.Heartbeat)
-	setDefault(&c.PublishTimeout, d.PublishTimeout)
-	if c.Name == "" {
-		c.Name = d.Name
-	}
-	if len(c.RetryDelays) == 0 {
-		c.RetryDelays = d.RetryDelays
-	}
+	c = envconf.WithDefaults(c, DefaultConfig())
 	c.RetryDelays = slices.Clone(c.RetryDelays)
 	return c, c.validate()
 }
@@ -134,12 +117,6 @@ func (c Config) validate() error {
 		seen[b.Queue] = true
 	}
 	return nil
-}
-
-func setDefault[T int | time.Duration](v *T, d T) {
-	if *v == 0 {
-		*v = d
-	}
 }
 
 // Exchange returns the name of the topic exchange every message is published to.
