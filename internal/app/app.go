@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/discovery"
+	"github.com/eventpost/eventpost/internal/platform/httpx"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/telemetry"
 )
@@ -65,7 +66,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if len(args) != 2 {
 			return fmt.Errorf("keygen needs a directory\n%s", usage)
 		}
-		wrote, err := keygen(args[1])
+		_, wrote, err := keygen(args[1])
 		for _, p := range wrote {
 			fmt.Fprintln(stdout, "wrote", p)
 		}
@@ -144,6 +145,7 @@ func withTelemetry(ctx context.Context, service string, cfg Config, getenv func(
 		return err
 	}
 	log := logging.New(stdout, cfg.Leveler(), telemetry.LogHandler(getenv))
+	log = slog.New(httpx.SampleAccessLog(log.Handler(), cfg.AccessLogSample))
 	err = fn(log)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

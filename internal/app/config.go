@@ -48,6 +48,10 @@ type Config struct {
 	MailFrom string `env:"MAIL_FROM"`
 	// LogLevel is debug, info, warn or error (EVENTPOST_LOG_LEVEL, default info).
 	LogLevel slog.Level `env:"LOG_LEVEL" default:"info"`
+	// AccessLogSample keeps one in this many access-log lines of requests answered below 400
+	// (EVENTPOST_ACCESS_LOG_SAMPLE, default 1: every line); each kept line says
+	// sample_rate. Lines of 4xx and 5xx answers are always kept.
+	AccessLogSample int `env:"ACCESS_LOG_SAMPLE,positive" default:"1"`
 	// LogLevelVar holds the log level in force, LogLevel at first: a `serve` process watching
 	// Consul changes it from the log_level key. ReadConfig sets it; nil means LogLevel, fixed.
 	LogLevelVar *slog.LevelVar

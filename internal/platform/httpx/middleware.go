@@ -229,7 +229,7 @@ func finish(r *http.Request, sw *statusWriter, d time.Duration, log *slog.Logger
 		// log; its answer names the dependency that is down.
 		level = slog.LevelDebug
 	}
-	log.Log(r.Context(), level, "request",
+	log.Log(r.Context(), level, accessLogMessage,
 		"method", r.Method, "path", LoggedPath(r.URL.Path), "route", r.Pattern, "status", status,
 		"duration_ms", float64(d.Microseconds())/1000, "bytes", sw.bytes)
 	if span != nil {
