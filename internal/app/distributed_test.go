@@ -43,7 +43,8 @@ func startClusterLogged(t testing.TB, smtp *smtptest.Server, replicas map[string
 
 // servers are the PostgreSQL and RabbitMQ servers a cluster uses: the URLs of a test's own
 // (pgtest.StartServer, amqptest.StartServer), or empty for the shared test servers.
-type servers struct{ postgresURL, amqpURL string }
+// keyDir, when set, is the launcher's KeyDir: the service keys are kept there.
+type servers struct{ postgresURL, amqpURL, keyDir string }
 
 // startClusterOn is startClusterLogged on the servers srv.
 func startClusterOn(t testing.TB, srv servers, smtp *smtptest.Server, replicas map[string]int, env ...string) (_ *app.Cluster, _ *client, _ *amqptest.Proxy, logPath string) {
@@ -78,6 +79,7 @@ func startClusterOn(t testing.TB, srv servers, smtp *smtptest.Server, replicas m
 	cfg.ConsulAddr = consultest.Addr()
 	cfg.GatewayAddr = freeAddr(t)
 	cfg.Ports = nil // free ports
+	cfg.KeyDir = srv.keyDir
 	if replicas != nil {
 		cfg.Replicas = replicas
 	}

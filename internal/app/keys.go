@@ -118,40 +118,41 @@ func keysFromConfig(service string, cfg Config) (serviceKeys, error) {
 // keygen writes a fresh set of service keys under dir, as the deployment files mount them:
 // <service>/service.key (mode 0600) for every service that calls another, and
 // public/caller-keys (0644) with their public keys. It never overwrites: files already there
-// are kept and their keys reused, so running it twice is harmless. It returns the paths it
-// wrote.
-func keygen(dir string) ([]string, error) {
-	public := svcauth.CallerKeys{}
+// are kept and their keys reused, so running it twice is harmless. It returns the keys and
+// the paths it wrote.
+func keygen(dir string) (systemKeys, []string, error) {
+	ks := systemKeys{private: map[string]ed25519.PrivateKey{}, public: svcauth.CallerKeys{}}
 	var wrote []string
 	for _, s := range callersOfAny() {
 		path := filepath.Join(dir, s, "service.key")
 		key, created, err := readOrCreateKey(path)
 		if err != nil {
-			return wrote, err
+			return ks, wrote, err
 		}
 		if created {
 			wrote = append(wrote, path)
 		}
-		public[s] = []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}
+		ks.private[s] = key
+		ks.public[s] = []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}
 	}
 	path := filepath.Join(dir, "public", "caller-keys")
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return wrote, err
+		return ks, wrote, err
 	}
 	old, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return wrote, err
-	case string(old) == public.String():
-		return wrote, nil
+		return ks, wrote, err
+	case string(old) == ks.public.String():
+		return ks, wrote, nil
 	default:
-		return wrote, fmt.Errorf("%s exists and lists other keys than %s/*/service.key; remove it to write it anew", path, dir)
+		return ks, wrote, fmt.Errorf("%s exists and lists other keys than %s/*/service.key; remove it to write it anew", path, dir)
 	}
-	if err := os.WriteFile(path, []byte(public.String()), 0o644); err != nil {
-		return wrote, err
+	if err := os.WriteFile(path, []byte(ks.public.String()), 0o644); err != nil {
+		return ks, wrote, err
 	}
-	return append(wrote, path), nil
+	return ks, append(wrote, path), nil
 }
 
 // readOrCreateKey reads the service key at path, or makes one there (directory 0700, file

@@ -67,6 +67,11 @@ type ClusterConfig struct {
 	// Output receives every process's log lines. An *os.File (stdout, a log file opened for
 	// appending) is handed to the processes as it is, which costs this process nothing.
 	Output io.Writer
+	// KeyDir, when set, holds the service keys as `eventpost keygen` writes them (made there
+	// if missing), which the processes are then given: whoever reads the directory can sign
+	// a call to any service directly, as a benchmark that compares paths to one service
+	// does. Unset, every launch makes fresh keys and writes them nowhere.
+	KeyDir string
 	// Log receives the launcher's own lines: a status line for each process whenever its
 	// state changes (see ProcessState). Nil discards them.
 	Log *slog.Logger
@@ -87,6 +92,17 @@ func DefaultClusterConfig() ClusterConfig {
 	}
 	cfg.SetBasePort(mustSpec(discovery.Gateway).port)
 	return cfg
+}
+
+// systemKeys returns the service keys of the processes: those under KeyDir, or else a fresh
+// set, handed to each process in its environment (which only this user can read) and never
+// written to disk.
+func (c ClusterConfig) systemKeys() (systemKeys, error) {
+	if c.KeyDir == "" {
+		return newSystemKeys()
+	}
+	ks, _, err := keygen(c.KeyDir)
+	return ks, err
 }
 
 // SetBasePort moves every port of the cluster to start at base instead of the roster's 8080:
@@ -227,9 +243,7 @@ func Launch(ctx context.Context, cfg ClusterConfig) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A fresh set of service keys per launch, handed to each process in its environment
-	// (which only this user can read), never written to disk.
-	keys, err := newSystemKeys()
+	keys, err := cfg.systemKeys()
 	if err != nil {
 		return nil, err
 	}
