@@ -86,7 +86,7 @@ func (s *SQLStore) account(ctx context.Context, db querier, where string, arg an
 
 // AccountByID implements Store.
 func (s *SQLStore) AccountByID(ctx context.Context, id string) (Account, error) {
-	a, err := s.account(ctx, s.DB(), "id", id, false)
+	a, err := s.account(ctx, s.Prepared(), "id", id, false)
 	if err != nil {
 		return Account{}, fmt.Errorf("account %s: %w", id, err)
 	}

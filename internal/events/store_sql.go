@@ -242,7 +242,7 @@ func (s *SQLStore) insertEvent(ctx context.Context, tx *sql.Tx, e Event) error {
 
 // Get implements Store.
 func (s *SQLStore) Get(ctx context.Context, id string) (Event, error) {
-	e, err := s.getEvent(ctx, s.DB(), id, false)
+	e, err := s.getEvent(ctx, s.Prepared(), id, false)
 	if err != nil {
 		return Event{}, fmt.Errorf("load event %s: %w", id, err)
 	}

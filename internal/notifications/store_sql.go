@@ -233,7 +233,7 @@ func (s *SQLStore) CreateReminder(ctx context.Context, r Reminder) error {
 
 // Reminder implements Store.
 func (s *SQLStore) Reminder(ctx context.Context, id string) (Reminder, error) {
-	return getReminder(ctx, s.DB(), s.Dialect(), id, noLock)
+	return getReminder(ctx, s.Prepared(), s.Dialect(), id, noLock)
 }
 
 // ListReminders implements Store.
@@ -242,7 +242,7 @@ func (s *SQLStore) ListReminders(ctx context.Context, f ListFilter) ([]Reminder,
 		return nil, fmt.Errorf("list reminders: limit %d is below 1", f.Limit)
 	}
 	query, args := listQuery(f)
-	rs, err := queryReminders(ctx, s.DB(), s.Rebind(query), args...)
+	rs, err := queryReminders(ctx, s.Prepared(), s.Rebind(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list reminders: %w", err)
 	}

@@ -21,12 +21,14 @@ type Store struct {
 	// as their context allows, where in SQLite's busy handler they would poll, in no order,
 	// and fail after its timeout however long the queue.
 	writer chan struct{}
+	// prepared keeps the statements of Prepared.
+	prepared *Prepared
 }
 
 // NewStore returns the Store over db, a database of dialect d. The Stores of one database
 // must be copies of one NewStore's result, so that they share its SQLite writer queue.
 func NewStore(db *sql.DB, d Dialect) Store {
-	s := Store{db: db, d: d}
+	s := Store{db: db, d: d, prepared: newPrepared(db, d)}
 	if d == SQLite {
 		s.writer = make(chan struct{}, 1)
 	}
@@ -72,10 +74,22 @@ func (s Store) Rebind(query string) string { return s.d.Rebind(query) }
 // Ping checks that the database answers.
 func (s Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
+// Prepared returns the store's database for the hot reads of fixed SQL: each statement is
+// prepared once per connection and kept (see Prepared).
+func (s Store) Prepared() *Prepared {
+	if s.prepared == nil { // a Store made without NewStore: nothing kept
+		return &Prepared{db: s.db}
+	}
+	return s.prepared
+}
+
 // Close closes the database. A SQLite database first brings the planner's statistics up to
 // date where the work since they were taken calls for it (PRAGMA optimize, as SQLite advises
 // before closing), so that the next start plans with them.
 func (s Store) Close() error {
+	if s.prepared != nil {
+		s.prepared.close()
+	}
 	if s.d == SQLite {
 		_, _ = s.db.Exec("PRAGMA optimize") // best effort: the data is safe either way
 	}
