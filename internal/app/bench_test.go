@@ -73,6 +73,7 @@ func startBenchSystemWith(b *testing.B, log *slog.Logger, edit func(*app.Config)
 	cfg := app.Config{
 		HTTPAddr: "127.0.0.1:0", DataDir: b.TempDir(), PublicURL: "http://eventpost.test",
 		MailFrom: "EventPost <no-reply@eventpost.test>", RateLimit: 1e9, RateBurst: 1e9, ShutdownTimeout: 5 * time.Second,
+		InProcessTransport: true,
 	}
 	edit(&cfg)
 	sys, err := app.Start(context.Background(), cfg, log)

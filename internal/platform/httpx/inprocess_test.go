@@ -151,10 +151,10 @@ func mustRequest(t *testing.T, method, url string, body io.Reader) *http.Request
 func TestInProcessRequestAsAServerGivesIt(t *testing.T) {
 	type seen struct {
 		Method, Proto, URL, RequestURI, Host, RemoteAddr, Body string
-		Header                                               http.Header
-		ContentLength                                        int64
-		TransferEncoding                                     []string
-		TLS                                                  bool
+		Header                                                 http.Header
+		ContentLength                                          int64
+		TransferEncoding                                       []string
+		TLS                                                    bool
 	}
 	var got seen
 	_, c := inProcess(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
