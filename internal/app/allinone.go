@@ -21,6 +21,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/metrics"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/private"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
 // System is a running all-in-one EventPost.
@@ -37,6 +38,9 @@ type System struct {
 	cancel    context.CancelFunc
 	done      chan error
 	inProcess *httpx.InProcess // the transport between the parts; nil over sockets
+	// gatewaySigner signs the gateway's calls to the services: the tests' way past the
+	// gateway (export_test.go).
+	gatewaySigner *svcauth.Signer
 }
 
 // Wait blocks until the system has stopped (its context ended, or a part failed) and
@@ -105,10 +109,11 @@ type allInOne struct {
 	// addresses to their handlers in this process, without a socket; nil otherwise.
 	inProcess *httpx.InProcess
 
-	gateway    *gateway.Gateway
-	gatewayLn  net.Listener
-	metricsLn  net.Listener // nil without Config.MetricsAddr
-	gatewayLog *slog.Logger
+	gateway       *gateway.Gateway
+	gatewayLn     net.Listener
+	metricsLn     net.Listener // nil without Config.MetricsAddr
+	gatewayLog    *slog.Logger
+	gatewaySigner *svcauth.Signer
 }
 
 // part is one service of the all-in-one process.
@@ -197,6 +202,7 @@ func (a *allInOne) addGateway() error {
 	if up := a.upstream(); up != nil {
 		client = &http.Client{Transport: up}
 	}
+	a.gatewaySigner = gk.signer
 	if a.gateway, err = newGateway(a.cfg, a.resolver, a.gatewayLog, a.gatewayReg, gk.signer, client); err != nil {
 		return err
 	}
@@ -279,11 +285,12 @@ func (a *allInOne) run(ctx context.Context) *System {
 // system returns the System of the running process, stopped by cancel.
 func (a *allInOne) system(cancel context.CancelFunc) *System {
 	sys := &System{
-		URL:         "http://" + a.gatewayLn.Addr().String(),
-		ServiceURLs: map[string]string{},
-		cancel:      cancel,
-		done:        make(chan error, 1),
-		inProcess:   a.inProcess,
+		URL:           "http://" + a.gatewayLn.Addr().String(),
+		ServiceURLs:   map[string]string{},
+		cancel:        cancel,
+		done:          make(chan error, 1),
+		inProcess:     a.inProcess,
+		gatewaySigner: a.gatewaySigner,
 	}
 	for name, urls := range a.resolver {
 		sys.ServiceURLs[name] = urls[0]
