@@ -393,36 +393,41 @@ func (w *inProcessWriter) commit(done bool, first []byte) {
 // net/http's server adds or drops.
 func (w *inProcessWriter) responseHeader(done bool, first []byte) http.Header {
 	h := w.sent
-	for _, v := range h["Trailer"] {
-		for _, k := range strings.Split(v, ",") {
-			if k = http.CanonicalHeaderKey(strings.TrimSpace(k)); k != "" {
-				w.trailers = append(w.trailers, k)
-			}
-		}
-	}
+	w.trailers = declaredTrailers(h)
 	delete(h, "Trailer")
 	_, chunked := h["Transfer-Encoding"]
 	delete(h, "Transfer-Encoding")
-	if !bodyAllowed(w.status) {
+	switch {
+	case !bodyAllowed(w.status):
 		delete(h, "Content-Length")
 		if w.status == http.StatusNotModified {
 			delete(h, "Content-Type")
 		}
-	} else {
-		if _, ok := h["Content-Type"]; !ok && h.Get("Content-Encoding") == "" && !chunked && len(first) > 0 {
-			h.Set("Content-Type", http.DetectContentType(first))
-		}
-		if done && len(w.trailers) == 0 && !chunked && h.Get("Content-Length") == "" && (!w.head || w.written > 0) {
-			h.Set("Content-Length", strconv.FormatInt(w.written, 10))
-		}
-		if chunked || len(w.trailers) > 0 {
-			delete(h, "Content-Length")
-		}
+	case chunked || len(w.trailers) > 0:
+		delete(h, "Content-Length")
+	case done && h.Get("Content-Length") == "" && (!w.head || w.written > 0):
+		h.Set("Content-Length", strconv.FormatInt(w.written, 10))
+	}
+	if _, ok := h["Content-Type"]; !ok && bodyAllowed(w.status) && h.Get("Content-Encoding") == "" && !chunked && len(first) > 0 {
+		h.Set("Content-Type", http.DetectContentType(first))
 	}
 	if _, ok := h["Date"]; !ok {
 		h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	}
 	return h
+}
+
+// declaredTrailers returns the keys of the trailers that h's Trailer header declares.
+func declaredTrailers(h http.Header) []string {
+	var keys []string
+	for _, v := range h["Trailer"] {
+		for _, k := range strings.Split(v, ",") {
+			if k = http.CanonicalHeaderKey(strings.TrimSpace(k)); k != "" {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
 }
 
 // finish completes the response of a handler that returned.
