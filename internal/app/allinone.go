@@ -21,6 +21,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/metrics"
 	"github.com/eventpost/eventpost/internal/platform/outbox"
 	"github.com/eventpost/eventpost/internal/platform/private"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
 // System is a running all-in-one EventPost.
@@ -34,8 +35,12 @@ type System struct {
 	// runtime's) at MetricsURL+"/metrics", each service's at MetricsURL+"/metrics/<service>".
 	MetricsURL string
 
-	cancel context.CancelFunc
-	done   chan error
+	cancel    context.CancelFunc
+	done      chan error
+	inProcess *httpx.InProcess // the transport between the parts; nil over sockets
+	// gatewaySigner signs the gateway's calls to the services: the tests' way past the
+	// gateway (export_test.go).
+	gatewaySigner *svcauth.Signer
 }
 
 // Wait blocks until the system has stopped (its context ended, or a part failed) and
@@ -50,7 +55,9 @@ func (s *System) Stop() error {
 
 // Start starts the gateway and the four services in this process: each service on its own
 // loopback listener with its own SQLite database under cfg.DataDir, the in-process broker
-// between them, and the gateway on cfg.HTTPAddr. With cfg.MetricsAddr, every registry is
+// between them, and the gateway on cfg.HTTPAddr. With cfg.InProcessTransport the gateway
+// (and the notifications service) call the services' handlers directly rather than through
+// their listeners (see httpx.InProcess). With cfg.MetricsAddr, every registry is
 // served on that listener (see System.MetricsURL) and no other listener serves /metrics.
 // Every log line names the process's instance (cfg.InstanceID, default host name and
 // process ID). It returns once every listener is bound; the system runs until ctx ends.
@@ -63,6 +70,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *System, err er
 	}
 	a := &allInOne{cfg: cfg, log: log.With("instance", cfg.InstanceID), resolver: discovery.Static{}}
 	a.balancer = discovery.NewBalancer(a.resolver)
+	if cfg.InProcessTransport {
+		a.inProcess = httpx.NewInProcess(nil)
+	}
 	defer func() {
 		if err != nil {
 			_ = a.close()
@@ -95,11 +105,15 @@ type allInOne struct {
 	resolver   discovery.Static // each service's loopback listener
 	balancer   *discovery.Balancer
 	parts      []*part
+	// inProcess, with Config.InProcessTransport, carries the calls to the services' loopback
+	// addresses to their handlers in this process, without a socket; nil otherwise.
+	inProcess *httpx.InProcess
 
-	gateway    *gateway.Gateway
-	gatewayLn  net.Listener
-	metricsLn  net.Listener // nil without Config.MetricsAddr
-	gatewayLog *slog.Logger
+	gateway       *gateway.Gateway
+	gatewayLn     net.Listener
+	metricsLn     net.Listener // nil without Config.MetricsAddr
+	gatewayLog    *slog.Logger
+	gatewaySigner *svcauth.Signer
 }
 
 // part is one service of the all-in-one process.
@@ -147,7 +161,7 @@ func (a *allInOne) addService(ctx context.Context, name string) error {
 	}
 	b, err := newService(name, st, serviceDeps{
 		cfg: a.cfg, outbox: relay, log: log, registry: reg, balancer: a.balancer,
-		transport: a.transport, keys: sk,
+		transport: a.transport, keys: sk, upstream: a.upstream(),
 	})
 	if err != nil {
 		return err
@@ -167,6 +181,15 @@ func (a *allInOne) addService(ctx context.Context, name string) error {
 	return nil
 }
 
+// upstream returns the transport of the calls between the parts: the in-process one, or nil
+// for the network.
+func (a *allInOne) upstream() http.RoundTripper {
+	if a.inProcess == nil {
+		return nil
+	}
+	return a.inProcess
+}
+
 // addGateway builds the gateway over the services' listeners and binds its listener and,
 // with Config.MetricsAddr, the metrics listener.
 func (a *allInOne) addGateway() error {
@@ -175,7 +198,12 @@ func (a *allInOne) addGateway() error {
 	if err != nil {
 		return err
 	}
-	if a.gateway, err = newGateway(a.cfg, a.resolver, a.gatewayLog, a.gatewayReg, gk.signer); err != nil {
+	var client *http.Client
+	if up := a.upstream(); up != nil {
+		client = &http.Client{Transport: up}
+	}
+	a.gatewaySigner = gk.signer
+	if a.gateway, err = newGateway(a.cfg, a.resolver, a.gatewayLog, a.gatewayReg, gk.signer, client); err != nil {
 		return err
 	}
 	if a.gatewayLn, err = net.Listen("tcp", a.cfg.HTTPAddr); err != nil {
@@ -221,9 +249,23 @@ func (a *allInOne) run(ctx context.Context) *System {
 			h = httpx.WithoutMetrics(h, l)
 		}
 		serviceRegs[p.name] = p.registry
+		if a.inProcess != nil {
+			a.inProcess.Handle(p.listener.Addr().String(), h)
+		}
 		serve(p.name, h, p.listener, l)
 		run(p.name+" outbox relay", p.relay.Run)
 		run(p.name, p.svc.Run)
+	}
+	if a.inProcess != nil {
+		// The in-process calls stop as the listeners do: long polls end, new calls are
+		// refused, and the stores close only once the handlers have returned.
+		run("in-process transport", func(ctx context.Context) error {
+			<-ctx.Done()
+			a.inProcess.Shutdown()
+			wctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+			defer cancel()
+			return a.inProcess.Wait(wctx)
+		})
 	}
 	serve(discovery.Gateway, a.gateway.Handler(), a.gatewayLn, a.gatewayLog)
 	run(discovery.Gateway, a.gateway.Run)
@@ -243,10 +285,12 @@ func (a *allInOne) run(ctx context.Context) *System {
 // system returns the System of the running process, stopped by cancel.
 func (a *allInOne) system(cancel context.CancelFunc) *System {
 	sys := &System{
-		URL:         "http://" + a.gatewayLn.Addr().String(),
-		ServiceURLs: map[string]string{},
-		cancel:      cancel,
-		done:        make(chan error, 1),
+		URL:           "http://" + a.gatewayLn.Addr().String(),
+		ServiceURLs:   map[string]string{},
+		cancel:        cancel,
+		done:          make(chan error, 1),
+		inProcess:     a.inProcess,
+		gatewaySigner: a.gatewaySigner,
 	}
 	for name, urls := range a.resolver {
 		sys.ServiceURLs[name] = urls[0]

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/eventpost/eventpost/internal/app"
 	"github.com/eventpost/eventpost/internal/gateway"
+	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
@@ -73,6 +75,7 @@ func startBenchSystemWith(b *testing.B, log *slog.Logger, edit func(*app.Config)
 	cfg := app.Config{
 		HTTPAddr: "127.0.0.1:0", DataDir: b.TempDir(), PublicURL: "http://eventpost.test",
 		MailFrom: "EventPost <no-reply@eventpost.test>", RateLimit: 1e9, RateBurst: 1e9, ShutdownTimeout: 5 * time.Second,
+		InProcessTransport: true,
 	}
 	edit(&cfg)
 	sys, err := app.Start(context.Background(), cfg, log)
@@ -92,6 +95,7 @@ func runParallelGETs(b *testing.B, url, token string) {
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
 	b.ResetTimer()
+	defer reportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req, _ := http.NewRequest(http.MethodGet, url, nil)
@@ -113,6 +117,25 @@ func runParallelGETs(b *testing.B, url, token string) {
 	})
 }
 
+// reportCPU starts measuring the CPU time (user and system) the process spends on b's loop;
+// the function it returns reports it per operation as cpu-ns/op, a figure that a busy
+// machine disturbs less than ns/op, which counts the time waiting for a core too.
+func reportCPU(b *testing.B) func() {
+	start := cpuTime(b)
+	return func() {
+		b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+// cpuTime returns the CPU time the process has used so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // runParallelGETsWith is runParallelGETs with the request headers header, over a transport
 // that leaves Accept-Encoding and the body as they are.
 func runParallelGETsWith(b *testing.B, url, token string, header map[string]string) {
@@ -120,6 +143,7 @@ func runParallelGETsWith(b *testing.B, url, token string, header map[string]stri
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
 	b.ResetTimer()
+	defer reportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req, _ := http.NewRequest(http.MethodGet, url, nil)
@@ -151,6 +175,36 @@ func getEventThroughGateway(b *testing.B) {
 	token, _ := c.signUpAndLogIn("bench@example.com", "Bench")
 	ev := c.must(201, "POST", "/api/v1/events", token, map[string]any{"title": "Benchmark", "starts_at": rfc3339(time.Now().Add(time.Hour))})
 	runParallelGETs(b, sys.URL+"/api/v1/events/"+ev["id"].(string), "")
+}
+
+// BenchmarkGetEventTransports measures GET /api/v1/events/{id} in the all-in-one system
+// three ways, side by side: "direct" straight to the events service's listener with a
+// service token of the gateway's (the floor: no gateway), "gateway-socket" through the
+// gateway reaching the service over its loopback socket, and "gateway-inprocess" through the
+// gateway calling the service's handler in process (the default). Run it with -count 3 so
+// that the three alternate:
+// go test -run '^$' -bench BenchmarkGetEventTransports -benchtime 3s -count 3 ./internal/app/
+func BenchmarkGetEventTransports(b *testing.B) {
+	for _, bc := range []struct {
+		name              string
+		inProcess, direct bool
+	}{{"direct", true, true}, {"gateway-socket", false, false}, {"gateway-inprocess", true, false}} {
+		b.Run(bc.name, func(b *testing.B) {
+			sys, c := startBenchSystemWith(b, logging.Discard(), func(cfg *app.Config) { cfg.InProcessTransport = bc.inProcess })
+			token, _ := c.signUpAndLogIn("bench@example.com", "Bench")
+			ev := c.must(201, "POST", "/api/v1/events", token, map[string]any{"title": "Benchmark", "starts_at": rfc3339(time.Now().Add(time.Hour))})
+			path := "/api/v1/events/" + ev["id"].(string)
+			if !bc.direct {
+				runParallelGETs(b, sys.URL+path, "")
+				return
+			}
+			svcToken, err := app.ServiceToken(sys, discovery.Events)
+			if err != nil {
+				b.Fatal(err)
+			}
+			runParallelGETs(b, sys.ServiceURLs[discovery.Events]+path, svcToken)
+		})
+	}
 }
 
 // BenchmarkGetEventLogged is BenchmarkGetEventThroughGateway with the access logs on, at

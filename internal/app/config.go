@@ -65,6 +65,13 @@ type Config struct {
 	// the gateway sends when PublicURL is https (EVENTPOST_HSTS_INCLUDE_SUBDOMAINS, true or
 	// false, default false: a sibling site still served over plain HTTP keeps working).
 	HSTSIncludeSubdomains bool `env:"HSTS_INCLUDE_SUBDOMAINS"`
+	// InProcessTransport makes the all-in-one mode's gateway, and the notifications
+	// service's calls to the events service, call each service's handler in this process
+	// instead of its loopback listener (EVENTPOST_INPROCESS_TRANSPORT, default true): the
+	// same requests and answers without a socket (see httpx.InProcess). The services still
+	// listen, for health checks, metrics and direct calls. false goes through the sockets,
+	// as the distributed mode does; that mode ignores it.
+	InProcessTransport bool `env:"INPROCESS_TRANSPORT"`
 
 	// The distributed mode's settings.
 
@@ -180,21 +187,22 @@ func defaultConfig(service string) Config {
 		addr = fmt.Sprintf("127.0.0.1:%d", s.port)
 	}
 	return Config{
-		HTTPAddr:        addr,
-		DataDir:         "data",
-		MailFrom:        "EventPost <no-reply@eventpost.local>",
-		RateLimit:       20,
-		RateBurst:       40,
-		ShutdownTimeout: 15 * time.Second,
-		InstanceID:      defaultInstanceID(),
-		AMQPURL:         "amqp://guest:guest@127.0.0.1:5672/",
-		AMQPPrefix:      "eventpost",
-		ConsulPrefix:    "eventpost",
-		Gateway:         gateway.DefaultConfig(),
-		Auth:            auth.DefaultConfig(),
-		Events:          events.DefaultConfig(),
-		Notifications:   notifications.DefaultConfig(),
-		Mailer:          mailer.DefaultConfig(),
+		HTTPAddr:           addr,
+		DataDir:            "data",
+		MailFrom:           "EventPost <no-reply@eventpost.local>",
+		RateLimit:          20,
+		RateBurst:          40,
+		ShutdownTimeout:    15 * time.Second,
+		InProcessTransport: true,
+		InstanceID:         defaultInstanceID(),
+		AMQPURL:            "amqp://guest:guest@127.0.0.1:5672/",
+		AMQPPrefix:         "eventpost",
+		ConsulPrefix:       "eventpost",
+		Gateway:            gateway.DefaultConfig(),
+		Auth:               auth.DefaultConfig(),
+		Events:             events.DefaultConfig(),
+		Notifications:      notifications.DefaultConfig(),
+		Mailer:             mailer.DefaultConfig(),
 	}
 }
 

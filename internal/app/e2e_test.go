@@ -29,7 +29,7 @@ func startSystemWith(t *testing.T, configure func(*app.Config)) (*client, *smtpt
 	cfg := app.Config{
 		HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), PublicURL: "http://eventpost.test",
 		SMTPURL: smtp.URL(), MailFrom: "EventPost <no-reply@eventpost.test>",
-		RateLimit: 10000, RateBurst: 10000, ShutdownTimeout: 5 * time.Second,
+		RateLimit: 10000, RateBurst: 10000, ShutdownTimeout: 5 * time.Second, InProcessTransport: true,
 	}
 	if configure != nil {
 		configure(&cfg)
@@ -49,13 +49,23 @@ func startSystemWith(t *testing.T, configure func(*app.Config)) (*client, *smtpt
 	return c, smtp, sys
 }
 
-// TestUserStory walks the whole user story through the gateway of the all-in-one system.
+// TestUserStory walks the whole user story through the gateway of the all-in-one system,
+// whose gateway reaches the services in process (the default) or over their loopback
+// sockets: the same answers either way, each checked against the OpenAPI document.
 func TestUserStory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end story: skipped with -short")
 	}
-	c, smtp, _ := startSystem(t)
-	userStory(t, c, smtp)
+	for _, tc := range []struct {
+		name      string
+		inProcess bool
+	}{{"in process", true}, {"sockets", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // the story mostly waits for reminders to fall due
+			c, smtp, _ := startSystemWith(t, func(cfg *app.Config) { cfg.InProcessTransport = tc.inProcess })
+			userStory(t, c, smtp)
+		})
+	}
 }
 
 // userStory walks the whole user story through the gateway at c, reading the mail that

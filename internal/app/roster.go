@@ -124,7 +124,7 @@ func buildNotifications[S notifications.Store](st S, d serviceDeps) (built, erro
 	nc := cmp.Or(d.cfg.Notifications, notifications.DefaultConfig())
 	nc.PublicURL = d.cfg.PublicURL
 	svc, err := notifications.New(nc, notifications.Deps{
-		Store: st, Events: notifications.NewHTTPEventSource(d.balancer, nil, d.keys.signer),
+		Store: st, Events: notifications.NewHTTPEventSource(d.balancer, d.eventsClient(), d.keys.signer),
 		Common: d.common(), Verifier: d.keys.verifier,
 	})
 	if err != nil {

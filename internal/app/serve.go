@@ -150,7 +150,7 @@ func (p *serveProcess) serveHTTP(h http.Handler, keys map[string]kvconfig.Key) e
 
 // serveGateway builds the gateway and starts serving it.
 func (p *serveProcess) serveGateway() error {
-	gw, err := newGateway(p.cfg, p.resolver, p.log, p.reg, p.keys.signer)
+	gw, err := newGateway(p.cfg, p.resolver, p.log, p.reg, p.keys.signer, nil)
 	if err != nil {
 		return err
 	}
@@ -225,8 +225,9 @@ func (p *serveProcess) openBroker() (*rabbitmq.Broker, error) {
 
 // newGateway builds the gateway over resolver, with the web UI for every non-API path. The
 // UI calls the public API through the gateway's own handler, in process, so routing, token
-// checks and rate limits apply to it as to any client.
-func newGateway(cfg Config, resolver discovery.Resolver, log *slog.Logger, reg *prometheus.Registry, signer *svcauth.Signer) (*gateway.Gateway, error) {
+// checks and rate limits apply to it as to any client. client makes the gateway's calls to
+// the services; nil means the gateway's default, over sockets.
+func newGateway(cfg Config, resolver discovery.Resolver, log *slog.Logger, reg *prometheus.Registry, signer *svcauth.Signer, client *http.Client) (*gateway.Gateway, error) {
 	var gw *gateway.Gateway
 	ui, err := web.New(web.Config{PublicURL: cfg.PublicURL, Secure: strings.HasPrefix(cfg.PublicURL, "https://")}, web.Deps{
 		API: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gw.Handler().ServeHTTP(w, r) }),
@@ -244,7 +245,7 @@ func newGateway(cfg Config, resolver discovery.Resolver, log *slog.Logger, reg *
 			gcfg.HSTS += "; includeSubDomains"
 		}
 	}
-	gw, err = gateway.New(gcfg, gateway.Deps{Resolver: resolver, Log: log, Registry: reg, UI: ui.Handler(), Signer: signer})
+	gw, err = gateway.New(gcfg, gateway.Deps{Resolver: resolver, Log: log, Registry: reg, UI: ui.Handler(), Signer: signer, Client: client})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

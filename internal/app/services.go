@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -42,6 +43,18 @@ type serviceDeps struct {
 	balancer  *discovery.Balancer // finds the events service, for notifications
 	transport mailer.Transport    // for the mailer
 	keys      serviceKeys
+	// upstream carries the calls to other services (the notifications service's to the
+	// events service): the all-in-one mode's in-process transport, or nil for sockets.
+	upstream http.RoundTripper
+}
+
+// eventsClient returns the notifications service's client of the events service: nil (the
+// default, over sockets) without d.upstream.
+func (d serviceDeps) eventsClient() *http.Client {
+	if d.upstream == nil {
+		return nil
+	}
+	return &http.Client{Timeout: 5 * time.Second, Transport: d.upstream}
 }
 
 // newService builds the named service over its store st (see openStore), and checks that its
