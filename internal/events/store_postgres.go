@@ -33,7 +33,7 @@ import (
 // would rather intersect the whole index of each filter, a cost that grows with the table,
 // where the first matches in start order are near.
 func (s *SQLStore) searchPostgres(ctx context.Context, q SearchQuery) ([]Event, error) {
-	if windowed(q) {
+	if s.stats != nil && windowed(q) {
 		events, done, err := s.searchWindows(ctx, q, s.queryEvents)
 		if err != nil || done {
 			return events, err

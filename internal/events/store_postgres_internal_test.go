@@ -1,6 +1,7 @@
 package events
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -146,7 +147,7 @@ func TestParseBigintArray(t *testing.T) {
 	}
 }
 
-func TestStatsCommon(t *testing.T) {
+func TestStatsMatches(t *testing.T) {
 	st := &pgStats{
 		rows:  1_000_000,
 		elems: map[string][]string{"tags": {"beginners", "chess"}, "search": {"jazz", "jazzy", "live", "music", "musical"}},
@@ -154,26 +155,26 @@ func TestStatsCommon(t *testing.T) {
 	}
 	tests := []struct {
 		kind, value string
-		want        bool
+		want        float64
 	}{
-		{"tags", "beginners", true},      // 80,000 events
-		{"tags", "chess", false},         // 10,000
-		{"tags", "zebra", false},         // not among the common ones
-		{"search", "jazz", true},         // jazz and jazzy: 25,000
-		{"search", "jazzy", false},       // 10,000
-		{"search", "jaz", true},          // a prefix of both
-		{"search", "live-music", false},  // as rare as "live", 5,000
-		{"search", "MUSIC", true},        // folded: music and musical, 32,000
-		{"search", "\"", false},          // no word
-		{"search", "axolotl", false},     // not among the common ones
-		{"search", "musicals", false},    // begins none
-		{"tags", "jazz", false},          // the words' statistics are not the tags'
-		{"search", "beginners", false},   // and the other way round
-		{"search", "jazzy-music", false}, // jazzy then music: as rare as jazzy
+		{"tags", "beginners", 80_000},
+		{"tags", "chess", 10_000},
+		{"tags", "zebra", 0},              // not among the common ones
+		{"search", "jazz", 25_000},        // jazz and jazzy
+		{"search", "jazzy", 10_000},       //
+		{"search", "jaz", 25_000},         // a prefix of both
+		{"search", "live-music", 5_000},   // as rare as "live"
+		{"search", "jazzy-music", 10_000}, // jazzy then music: as rare as jazzy
+		{"search", "MUSIC", 32_000},       // folded: music and musical
+		{"search", "\"", 0},               // no word
+		{"search", "axolotl", 0},          // not among the common ones
+		{"search", "musicals", 0},         // begins none
+		{"tags", "jazz", 0},               // the words' statistics are not the tags'
+		{"search", "beginners", 0},        // and the other way round
 	}
 	for _, tt := range tests {
-		if got := st.common(tt.kind, tt.value); got != tt.want {
-			t.Errorf("common(%q, %q) = %v, want %v", tt.kind, tt.value, got, tt.want)
+		if got := st.matches(tt.kind, tt.value); math.Abs(got-tt.want) > 1e-6 {
+			t.Errorf("matches(%q, %q) = %v, want %v", tt.kind, tt.value, got, tt.want)
 		}
 	}
 }

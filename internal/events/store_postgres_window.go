@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
@@ -29,10 +29,6 @@ const (
 	// maxWindowShare is the largest share of the table a window holds: a larger one costs
 	// about as much as the whole table.
 	maxWindowShare = 0.25
-	// maxIndexedMatches is how many events a tag or word may match, by the statistics, and
-	// still be read from its GIN index in a window: reading the index costs as many entries
-	// however narrow the window, so a common one is checked per row instead.
-	maxIndexedMatches = 20_000
 )
 
 // windowed reports whether q is searched in windows first: whether it has two filters or more
@@ -63,8 +59,8 @@ func windowed(q SearchQuery) bool {
 // holds more than q.Limit matches, and true. These are the first matches of all in start
 // order: the others start after the window. Each window is q with To at its end, so that the
 // planner reads the indexes of the category, organizer or map cells, which hold the start
-// time, within the window only; tags and words that match many events (see pgStats.common)
-// are checked per row rather than read whole from their GIN indexes. The cost of a window
+// time, within the window only; tags and words that match more events than the window holds
+// (see pgStats.matches) are checked per row rather than read whole from their GIN indexes. The cost of a window
 // thus follows its size, not the table's.
 //
 // The first window holds windowEventsPerResult events per event asked for (by the statistics
@@ -97,7 +93,12 @@ func (s *SQLStore) searchWindows(ctx context.Context, q SearchQuery, run func(ct
 		w := q
 		to := database.FromMicros(end)
 		w.To = &to
-		query, args, ok := postgresQuery(w, st.common)
+		// A tag or word that matches more events than the window holds is checked per row
+		// rather than read from its GIN index, which costs as many entries however narrow the
+		// window: an entry costs much less than a row, but the window's rows that the B-tree
+		// indexes give are few.
+		common := func(kind, value string) bool { return st.matches(kind, value) > rows }
+		query, args, ok := postgresQuery(w, common)
 		if !ok {
 			return nil, true, nil
 		}
@@ -131,22 +132,14 @@ type pgStats struct {
 	read  time.Time
 }
 
-// pgStatsCache holds the pgStats of each database, by its *sql.DB, until Close.
-var pgStatsCache sync.Map
-
-// Close closes the database and forgets its statistics.
-func (s *SQLStore) Close() error {
-	pgStatsCache.Delete(s.DB())
-	return s.Store.Close()
-}
+// pgStatsCache holds the last pgStats read.
+type pgStatsCache struct{ last atomic.Pointer[pgStats] }
 
 // pgStats returns the statistics of the events table, read at most pgStatsTTL ago. A table
 // never analyzed has none.
 func (s *SQLStore) pgStats(ctx context.Context) (*pgStats, error) {
-	if v, ok := pgStatsCache.Load(s.DB()); ok {
-		if st := v.(*pgStats); time.Since(st.read) < pgStatsTTL {
-			return st, nil
-		}
+	if st := s.stats.last.Load(); st != nil && time.Since(st.read) < pgStatsTTL {
+		return st, nil
 	}
 	st := &pgStats{read: time.Now(), elems: map[string][]string{}, freqs: map[string][]float64{}}
 	var bounds *string
@@ -164,7 +157,7 @@ func (s *SQLStore) pgStats(ctx context.Context) (*pgStats, error) {
 	if err := s.readCommonElems(ctx, st); err != nil {
 		return nil, err
 	}
-	pgStatsCache.Store(s.DB(), st)
+	s.stats.last.Store(st)
 	return st, nil
 }
 
@@ -236,23 +229,23 @@ func (st *pgStats) windowEnd(first int64, rows float64) (int64, bool) {
 	return b[i] + int64(math.Ceil((pos-float64(i))*float64(b[i+1]-b[i]))), true
 }
 
-// common reports whether the tag (kind "tags") or the word of a search (kind "search") value
-// matches more than maxIndexedMatches events by the statistics. A word matches the events
-// holding a word it begins: its frequency is the sum of those of the common words it begins,
-// and a word that folds to several (see tsQuery) is as common as the rarest of them.
-func (st *pgStats) common(kind, value string) bool {
+// matches returns how many events hold the tag (kind "tags") or the word of a search (kind
+// "search") value, by the statistics, 0 if it is not among the common ones. A word matches
+// the events holding a word it begins: it is as common as the common words it begins
+// together, and a word that folds to several (see tsQuery) as the rarest of them.
+func (st *pgStats) matches(kind, value string) float64 {
 	if kind == "tags" {
-		return st.rows*st.frequency(kind, value, false) > maxIndexedMatches
+		return st.rows * st.frequency(kind, value, false)
 	}
 	tokens := foldWords(value)
 	if len(tokens) == 0 {
-		return false
+		return 0
 	}
 	f := 1.0
 	for i, t := range tokens {
 		f = min(f, st.frequency(kind, t, i == len(tokens)-1))
 	}
-	return st.rows*f > maxIndexedMatches
+	return st.rows * f
 }
 
 // frequency returns the share of events whose column kind holds value (or, if prefix, an

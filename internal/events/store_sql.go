@@ -27,7 +27,11 @@ import (
 // (JSON text or text[]), in the column each keeps for its own search index (SQLite's seq,
 // PostgreSQL's search), in row locks (PostgreSQL locks the rows it reads to change; a SQLite
 // write transaction holds the whole database), and in how they search (see Search).
-type SQLStore struct{ database.Store }
+type SQLStore struct {
+	database.Store
+	// stats holds the PostgreSQL statistics that searches read (see searchWindows).
+	stats *pgStatsCache
+}
 
 // Search implements Store. In SQLite every search is served by an index (see searchSQLite):
 // B-trees for the start time, category, organizer and tags, an FTS5 table for words and
@@ -628,7 +632,11 @@ func Open(ctx context.Context, d database.Dialect, dsn string, log *slog.Logger)
 			return nil, fmt.Errorf("open events store: %w", err)
 		}
 	}
-	return database.OpenStore[SQLStore](ctx, storeDB, d, dsn, log)
+	st, err := storeDB.Open(ctx, d, dsn, log)
+	if err != nil {
+		return nil, err
+	}
+	return &SQLStore{Store: st, stats: &pgStatsCache{}}, nil
 }
 
 // withCustomPlans returns the connection string dsn (a URL or keyword=value pairs) with the
