@@ -60,8 +60,8 @@ func windowed(q SearchQuery) bool {
 // order: the others start after the window. Each window is q with To at its end, so that the
 // planner reads the indexes of the category, organizer or map cells, which hold the start
 // time, within the window only; tags and words that match more events than the window holds
-// (see pgStats.matches) are checked per row rather than read whole from their GIN indexes. The cost of a window
-// thus follows its size, not the table's.
+// (see pgStats.matches) are checked per row rather than read whole from their GIN indexes.
+// The cost of a window thus follows its size, not the table's.
 //
 // The first window holds windowEventsPerResult events per event asked for (by the statistics
 // of starts_at, see pgStats), the next ones as many as the matches of the last foretell, with

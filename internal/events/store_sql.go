@@ -36,9 +36,10 @@ type SQLStore struct {
 // Search implements Store. In SQLite every search is served by an index (see searchSQLite):
 // B-trees for the start time, category, organizer and tags, an FTS5 table for words and
 // combined filters, an R*Tree for distances; triggers keep the FTS5 table, the R*Tree and the
-// tag table in step with the events table. In PostgreSQL searches are single SELECTs that the
+// tag table in step with the events table. In PostgreSQL searches are SELECTs that the
 // planner serves from B-tree indexes for the start time, category, organizer and place (a map
-// cell, or latitude and longitude), and GIN indexes for tags and words (see searchPostgres).
+// cell, or latitude and longitude), and GIN indexes for tags and words, combined filters
+// first in windows of start times (see searchPostgres).
 func (s *SQLStore) Search(ctx context.Context, q SearchQuery) (Page, error) {
 	search := s.searchSQLite
 	if s.Dialect() == database.Postgres {
