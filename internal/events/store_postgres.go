@@ -32,6 +32,11 @@ import (
 // as independent, underestimates how many events match them all (jazz is mostly music), and
 // would rather intersect the whole index of each filter, a cost that grows with the table,
 // where the first matches in start order are near.
+//
+// A search for a tag or word that the statistics do not count among the common ones (see
+// rareFilter) sorts its matches rather than walk the start times: the planner, which gives an
+// unknown element a share of the table, would otherwise walk the whole table in order when
+// the element is absent.
 func (s *SQLStore) searchPostgres(ctx context.Context, q SearchQuery) ([]Event, error) {
 	if s.stats != nil && windowed(q) {
 		events, done, err := s.searchWindows(ctx, q, s.queryEvents)
@@ -42,24 +47,42 @@ func (s *SQLStore) searchPostgres(ctx context.Context, q SearchQuery) ([]Event, 
 	return s.searchPostgresOnce(ctx, q)
 }
 
-// searchPostgresOnce runs the one SELECT of q.
+// searchPostgresOnce runs the one SELECT of q over the whole table.
 func (s *SQLStore) searchPostgresOnce(ctx context.Context, q SearchQuery) ([]Event, error) {
-	query, args, ok := postgresSearchQuery(q)
-	if !ok {
-		return nil, nil
+	query, args, ok, err := s.postgresWholeQuery(ctx, q)
+	if err != nil || !ok {
+		return nil, err
 	}
 	return s.queryEvents(ctx, query, args)
+}
+
+// postgresWholeQuery returns the query of q over the whole table (postgresSearchQuery, its
+// matches sorted if it has a rare tag or word) and its arguments, or false when q matches no
+// event.
+func (s *SQLStore) postgresWholeQuery(ctx context.Context, q SearchQuery) (string, []any, bool, error) {
+	sortMatches := false
+	if s.stats != nil && len(q.Tags)+len(q.Words) > 0 {
+		st, err := s.pgStats(ctx)
+		if err != nil {
+			return "", nil, false, err
+		}
+		sortMatches = st.rareFilter(q)
+	}
+	query, args, ok := postgresQuery(q, nil, sortMatches)
+	return query, args, ok, nil
 }
 
 // postgresSearchQuery returns the query of q and its arguments, or false when q matches no
 // event (a word without a letter or digit).
 func postgresSearchQuery(q SearchQuery) (string, []any, bool) {
-	return postgresQuery(q, nil)
+	return postgresQuery(q, nil, false)
 }
 
 // postgresQuery is postgresSearchQuery, where the tags and words of q that common reports
-// (if not nil) are checked per row only: written so that no index serves them.
-func postgresQuery(q SearchQuery, common func(kind, value string) bool) (string, []any, bool) {
+// (if not nil) are checked per row only: written so that no index serves them; and, if
+// sortMatches, ordered by an expression of the start time that no index gives, so that the
+// planner reads the matches from the indexes of the filters and sorts them.
+func postgresQuery(q SearchQuery, common func(kind, value string) bool, sortMatches bool) (string, []any, bool) {
 	var c conds
 	timeFilters(&c, q)
 	if q.OrganizerID != "" {
@@ -88,8 +111,12 @@ func postgresQuery(q SearchQuery, common func(kind, value string) bool) (string,
 			nearFilter(&c, *q.Near)
 		}
 	}
+	order := `e.starts_at`
+	if sortMatches {
+		order = `e.starts_at + 0` // the same order
+	}
 	return database.Postgres.Rebind(`SELECT ` + postgresEventColumns + ` FROM events e WHERE ` + c.sql() +
-		` ORDER BY e.starts_at, e.id LIMIT ?`), append(c.args, q.Limit+1), true
+		` ORDER BY ` + order + `, e.id LIMIT ?`), append(c.args, q.Limit+1), true
 }
 
 // wordFilters adds the conditions that e holds every one of words (see tsQuery), those that

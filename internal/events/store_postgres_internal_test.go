@@ -207,7 +207,7 @@ func TestWindowed(t *testing.T) {
 func TestPostgresQueryCommon(t *testing.T) {
 	q := SearchQuery{Words: []string{"jazz", "axolotl"}, Tags: []string{"free", "chess"}, Category: "Music", Limit: 20}
 	common := func(kind, value string) bool { return value == "jazz" || value == "free" }
-	query, args, ok := postgresQuery(q, common)
+	query, args, ok := postgresQuery(q, common, false)
 	if !ok {
 		t.Fatal("matches nothing")
 	}
@@ -227,7 +227,43 @@ func TestPostgresQueryCommon(t *testing.T) {
 	if strings.Contains(plain, "IS TRUE") || len(plainArgs) != 4 {
 		t.Errorf("without statistics every tag and word is indexed: %s %v", plain, plainArgs)
 	}
-	if _, _, ok := postgresQuery(SearchQuery{Words: []string{"jazz", "\""}, Category: "music", Limit: 20}, common); ok {
+	if _, _, ok := postgresQuery(SearchQuery{Words: []string{"jazz", "\""}, Category: "music", Limit: 20}, common, false); ok {
 		t.Error("a word without a letter or digit matches nothing, also when the others are common")
+	}
+}
+
+func TestRareFilter(t *testing.T) {
+	st := &pgStats{
+		rows:  1000,
+		elems: map[string][]string{"tags": {"free", "jazz"}, "search": {"jazz", "music"}},
+		freqs: map[string][]float64{"tags": {0.2, 0.1}, "search": {0.1, 0.3}},
+	}
+	tests := []struct {
+		name string
+		q    SearchQuery
+		want bool
+	}{
+		{"common tags", SearchQuery{Tags: []string{"free", "jazz"}}, false},
+		{"an absent tag", SearchQuery{Tags: []string{"free", "zebra"}}, true},
+		{"a common prefix", SearchQuery{Words: []string{"mus"}}, false},
+		{"an absent word", SearchQuery{Words: []string{"zebra"}}, true},
+		{"a word with an absent part", SearchQuery{Words: []string{"jazz-zebra"}}, true},
+		{"no tag or word", SearchQuery{Category: "music"}, false},
+	}
+	for _, tt := range tests {
+		if got := st.rareFilter(tt.q); got != tt.want {
+			t.Errorf("%s: rareFilter = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	none := &pgStats{rows: 1000, elems: map[string][]string{}}
+	if none.rareFilter(SearchQuery{Tags: []string{"zebra"}}) {
+		t.Error("without common elements nothing is known rare")
+	}
+	if (&pgStats{elems: st.elems, freqs: st.freqs}).rareFilter(SearchQuery{Tags: []string{"zebra"}}) {
+		t.Error("without a count of rows nothing is known rare")
+	}
+	sorted, _, _ := postgresQuery(SearchQuery{Tags: []string{"zebra"}, Limit: 20}, nil, true)
+	if !strings.Contains(sorted, "ORDER BY e.starts_at + 0, e.id LIMIT") {
+		t.Errorf("sorted matches: %s", sorted)
 	}
 }

@@ -98,7 +98,7 @@ func (s *SQLStore) searchWindows(ctx context.Context, q SearchQuery, run func(ct
 		// window: an entry costs much less than a row, but the window's rows that the B-tree
 		// indexes give are few.
 		common := func(kind, value string) bool { return st.matches(kind, value) > rows }
-		query, args, ok := postgresQuery(w, common)
+		query, args, ok := postgresQuery(w, common, false)
 		if !ok {
 			return nil, true, nil
 		}
@@ -246,6 +246,25 @@ func (st *pgStats) matches(kind, value string) float64 {
 		f = min(f, st.frequency(kind, t, i == len(tokens)-1))
 	}
 	return st.rows * f
+}
+
+// rareFilter reports whether a tag or a word of q is not among the common elements of its
+// column, by statistics that count some.
+func (st *pgStats) rareFilter(q SearchQuery) bool {
+	if st.rows <= 0 {
+		return false
+	}
+	for kind, values := range map[string][]string{"tags": q.Tags, "search": q.Words} {
+		if len(st.elems[kind]) == 0 {
+			continue
+		}
+		for _, v := range values {
+			if st.matches(kind, v) == 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // frequency returns the share of events whose column kind holds value (or, if prefix, an
