@@ -140,7 +140,7 @@ func TestParseBigintArray(t *testing.T) {
 	if err != nil || !slices.Equal(got, []int64{-1, 0, 1796389200000000}) {
 		t.Errorf("parseBigintArray = %v, %v", got, err)
 	}
-	for _, bad := range []string{"", "{}", "1,2", "{1,x}", "{1,2"} {
+	for _, bad := range []string{"", "{}", "1,2", "{1,x}", "{1,2", "1,2}"} {
 		if got, err := parseBigintArray(bad); err == nil {
 			t.Errorf("parseBigintArray(%q) = %v, want an error", bad, got)
 		}

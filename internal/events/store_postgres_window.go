@@ -191,7 +191,10 @@ func (s *SQLStore) readCommonElems(ctx context.Context, st *pgStats) error {
 // parseBigintArray parses a PostgreSQL array of bigint as text, such as {1,2,3}.
 func parseBigintArray(s string) ([]int64, error) {
 	inner, ok := strings.CutPrefix(s, "{")
-	if inner, ok = strings.CutSuffix(inner, "}"); !ok || inner == "" {
+	if ok {
+		inner, ok = strings.CutSuffix(inner, "}")
+	}
+	if !ok || inner == "" {
 		return nil, fmt.Errorf("not an array of numbers: %q", s)
 	}
 	parts := strings.Split(inner, ",")
