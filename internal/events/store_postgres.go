@@ -26,17 +26,63 @@ import (
 // (the cell statistics give the planner the number of events there, which it cannot infer from
 // latitude and longitude taken apart), or else bounds latitude and longitude; the haversine
 // formula then keeps the events inside the circle.
+//
+// A search that combines filters, one of them a category, organizer or map cells, first
+// looks in windows of start times (see searchWindows): the planner, which takes the filters
+// as independent, underestimates how many events match them all (jazz is mostly music), and
+// would rather intersect the whole index of each filter, a cost that grows with the table,
+// where the first matches in start order are near.
+//
+// A search for a tag or word that the statistics do not count among the common ones (see
+// rareFilter) sorts its matches rather than walk the start times: the planner, which gives an
+// unknown element a share of the table, would otherwise walk the whole table in order when
+// the element is absent.
 func (s *SQLStore) searchPostgres(ctx context.Context, q SearchQuery) ([]Event, error) {
-	query, args, ok := postgresSearchQuery(q)
-	if !ok {
-		return nil, nil
+	if s.stats != nil && windowed(q) {
+		events, done, err := s.searchWindows(ctx, q, s.queryEvents)
+		if err != nil || done {
+			return events, err
+		}
+	}
+	return s.searchPostgresOnce(ctx, q)
+}
+
+// searchPostgresOnce runs the one SELECT of q over the whole table.
+func (s *SQLStore) searchPostgresOnce(ctx context.Context, q SearchQuery) ([]Event, error) {
+	query, args, ok, err := s.postgresWholeQuery(ctx, q)
+	if err != nil || !ok {
+		return nil, err
 	}
 	return s.queryEvents(ctx, query, args)
+}
+
+// postgresWholeQuery returns the query of q over the whole table (postgresSearchQuery, its
+// matches sorted if it has a rare tag or word) and its arguments, or false when q matches no
+// event.
+func (s *SQLStore) postgresWholeQuery(ctx context.Context, q SearchQuery) (string, []any, bool, error) {
+	sortMatches := false
+	if s.stats != nil && len(q.Tags)+len(q.Words) > 0 {
+		st, err := s.pgStats(ctx)
+		if err != nil {
+			return "", nil, false, err
+		}
+		sortMatches = st.rareFilter(q)
+	}
+	query, args, ok := postgresQuery(q, nil, sortMatches)
+	return query, args, ok, nil
 }
 
 // postgresSearchQuery returns the query of q and its arguments, or false when q matches no
 // event (a word without a letter or digit).
 func postgresSearchQuery(q SearchQuery) (string, []any, bool) {
+	return postgresQuery(q, nil, false)
+}
+
+// postgresQuery is postgresSearchQuery, where the tags and words of q that common reports
+// (if not nil) are checked per row only: written so that no index serves them; and, if
+// sortMatches, ordered by an expression of the start time that no index gives, so that the
+// planner reads the matches from the indexes of the filters and sorts them.
+func postgresQuery(q SearchQuery, common func(kind, value string) bool, sortMatches bool) (string, []any, bool) {
 	var c conds
 	timeFilters(&c, q)
 	if q.OrganizerID != "" {
@@ -46,14 +92,16 @@ func postgresSearchQuery(q SearchQuery) (string, []any, bool) {
 		c.add(`e.category_key = ?`, strings.ToLower(q.Category))
 	}
 	if len(q.Tags) > 0 {
-		c.add(`e.tags @> ?`, q.Tags)
-	}
-	if len(q.Words) > 0 {
-		tsq, ok := tsQuery(q.Words)
-		if !ok {
-			return "", nil, false
+		indexed, checked := split(q.Tags, "tags", common)
+		if len(indexed) > 0 {
+			c.add(`e.tags @> ?`, indexed)
 		}
-		c.add(`e.search @@ to_tsquery('simple', ?)`, tsq)
+		if len(checked) > 0 {
+			c.add(`(e.tags @> ?) IS TRUE`, checked)
+		}
+	}
+	if len(q.Words) > 0 && !wordFilters(&c, q.Words, common) {
+		return "", nil, false
 	}
 	if q.Near != nil {
 		if cells, ok := placeCells(boundingBox(*q.Near)); ok {
@@ -63,8 +111,41 @@ func postgresSearchQuery(q SearchQuery) (string, []any, bool) {
 			nearFilter(&c, *q.Near)
 		}
 	}
+	order := `e.starts_at`
+	if sortMatches {
+		order = `e.starts_at + 0` // the same order
+	}
 	return database.Postgres.Rebind(`SELECT ` + postgresEventColumns + ` FROM events e WHERE ` + c.sql() +
-		` ORDER BY e.starts_at, e.id LIMIT ?`), append(c.args, q.Limit+1), true
+		` ORDER BY ` + order + `, e.id LIMIT ?`), append(c.args, q.Limit+1), true
+}
+
+// wordFilters adds the conditions that e holds every one of words (see tsQuery), those that
+// common reports checked per row only, or returns false when a word has no letter or digit.
+func wordFilters(c *conds, words []string, common func(kind, value string) bool) bool {
+	if _, ok := tsQuery(words); !ok {
+		return false
+	}
+	indexed, checked := split(words, "search", common)
+	if tsq, ok := tsQuery(indexed); ok && len(indexed) > 0 {
+		c.add(`e.search @@ to_tsquery('simple', ?)`, tsq)
+	}
+	if tsq, ok := tsQuery(checked); ok && len(checked) > 0 {
+		c.add(`(e.search @@ to_tsquery('simple', ?)) IS TRUE`, tsq)
+	}
+	return true
+}
+
+// split returns the values of the column kind that common does not report, and those it
+// does; all of them first when common is nil.
+func split(values []string, kind string, common func(kind, value string) bool) (rest, reported []string) {
+	for _, v := range values {
+		if common != nil && common(kind, v) {
+			reported = append(reported, v)
+		} else {
+			rest = append(rest, v)
+		}
+	}
+	return rest, reported
 }
 
 // The grid of the column cell (see the migration, which computes cells with the same formula).

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -94,4 +96,174 @@ func TestWithCustomPlans(t *testing.T) {
 			t.Errorf("error %v", err)
 		}
 	})
+}
+
+func TestWindowEnd(t *testing.T) {
+	// 1,000 events, 100 between each two bounds.
+	st := &pgStats{rows: 1000, bounds: []int64{0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000}}
+	tests := []struct {
+		name        string
+		first       int64
+		rows        float64
+		want        int64
+		wantInRange bool
+	}{
+		{"from the first bound", 0, 250, 250, true},
+		{"before the first bound", -500, 100, 100, true},
+		{"within a bucket", 150, 100, 250, true},
+		{"rounded up", 150, 100.5, 251, true},
+		{"into the last bucket", 0, 950, 950, true},
+		{"past the last bound", 500, 500, 0, false},
+		{"from the last bound", 1000, 1, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := st.windowEnd(tt.first, tt.rows)
+			if ok != tt.wantInRange || ok && got != tt.want {
+				t.Errorf("windowEnd(%d, %v) = %d, %v; want %d, %v", tt.first, tt.rows, got, ok, tt.want, tt.wantInRange)
+			}
+		})
+	}
+	uneven := &pgStats{rows: 300, bounds: []int64{0, 10, 1000, 1010}} // 100 events in each bucket
+	if got, ok := uneven.windowEnd(5, 100); !ok || got != 505 {
+		t.Errorf("uneven buckets: windowEnd(5, 100) = %d, %v; want 505 (half of the first, half of the second)", got, ok)
+	}
+	for _, none := range []*pgStats{{rows: 1000}, {rows: 0, bounds: st.bounds}, {rows: 1000, bounds: []int64{5}}} {
+		if got, ok := none.windowEnd(0, 1); ok {
+			t.Errorf("without a histogram (%+v): windowEnd = %d, want none", none, got)
+		}
+	}
+}
+
+func TestParseBigintArray(t *testing.T) {
+	got, err := parseBigintArray("{-1,0,1796389200000000}")
+	if err != nil || !slices.Equal(got, []int64{-1, 0, 1796389200000000}) {
+		t.Errorf("parseBigintArray = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "{}", "1,2", "{1,x}", "{1,2", "1,2}"} {
+		if got, err := parseBigintArray(bad); err == nil {
+			t.Errorf("parseBigintArray(%q) = %v, want an error", bad, got)
+		}
+	}
+}
+
+func TestStatsMatches(t *testing.T) {
+	st := &pgStats{
+		rows:  1_000_000,
+		elems: map[string][]string{"tags": {"beginners", "chess"}, "search": {"jazz", "jazzy", "live", "music", "musical"}},
+		freqs: map[string][]float64{"tags": {0.08, 0.01}, "search": {0.015, 0.01, 0.005, 0.03, 0.002}},
+	}
+	tests := []struct {
+		kind, value string
+		want        float64
+	}{
+		{"tags", "beginners", 80_000},
+		{"tags", "chess", 10_000},
+		{"tags", "zebra", 0},              // not among the common ones
+		{"search", "jazz", 25_000},        // jazz and jazzy
+		{"search", "jazzy", 10_000},       //
+		{"search", "jaz", 25_000},         // a prefix of both
+		{"search", "live-music", 5_000},   // as rare as "live"
+		{"search", "jazzy-music", 10_000}, // jazzy then music: as rare as jazzy
+		{"search", "MUSIC", 32_000},       // folded: music and musical
+		{"search", "\"", 0},               // no word
+		{"search", "axolotl", 0},          // not among the common ones
+		{"search", "musicals", 0},         // begins none
+		{"tags", "jazz", 0},               // the words' statistics are not the tags'
+		{"search", "beginners", 0},        // and the other way round
+	}
+	for _, tt := range tests {
+		if got := st.matches(tt.kind, tt.value); math.Abs(got-tt.want) > 1e-6 {
+			t.Errorf("matches(%q, %q) = %v, want %v", tt.kind, tt.value, got, tt.want)
+		}
+	}
+}
+
+func TestWindowed(t *testing.T) {
+	paris := &Circle{Lat: 48.8566, Lon: 2.3522, RadiusKM: 25}
+	tiny := &Circle{Lat: 48.8566, Lon: 2.3522, RadiusKM: 1} // a box, not cells
+	tests := []struct {
+		name string
+		q    SearchQuery
+		want bool
+	}{
+		{"words and a category", SearchQuery{Words: []string{"jazz"}, Category: "music"}, true},
+		{"a tag and cells", SearchQuery{Tags: []string{"free"}, Near: paris}, true},
+		{"an organizer and a tag", SearchQuery{Tags: []string{"free"}, OrganizerID: "o"}, true},
+		{"a category and cells", SearchQuery{Category: "music", Near: paris}, true},
+		{"words and tags only", SearchQuery{Words: []string{"jazz"}, Tags: []string{"free", "live"}}, false},
+		{"a tag and a box", SearchQuery{Tags: []string{"free"}, Near: tiny}, false},
+		{"one filter", SearchQuery{Category: "music"}, false},
+		{"two words", SearchQuery{Words: []string{"live", "jazz"}}, false},
+		{"nothing", SearchQuery{}, false},
+	}
+	for _, tt := range tests {
+		if got := windowed(tt.q); got != tt.want {
+			t.Errorf("%s: windowed = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestPostgresQueryCommon(t *testing.T) {
+	q := SearchQuery{Words: []string{"jazz", "axolotl"}, Tags: []string{"free", "chess"}, Category: "Music", Limit: 20}
+	common := func(kind, value string) bool { return value == "jazz" || value == "free" }
+	query, args, ok := postgresQuery(q, common, false)
+	if !ok {
+		t.Fatal("matches nothing")
+	}
+	for _, want := range []string{
+		`e.tags @> $2`, `(e.tags @> $3) IS TRUE`,
+		`e.search @@ to_tsquery('simple', $4)`, `(e.search @@ to_tsquery('simple', $5)) IS TRUE`,
+	} {
+		if !strings.Contains(query, want) {
+			t.Errorf("query lacks %s:\n%s", want, query)
+		}
+	}
+	wantArgs := []any{"music", []string{"chess"}, []string{"free"}, `'axolotl':*`, `'jazz':*`, 21}
+	if diff := cmp.Diff(wantArgs, args); diff != "" {
+		t.Errorf("args (-want +got):\n%s", diff)
+	}
+	plain, plainArgs, _ := postgresSearchQuery(q)
+	if strings.Contains(plain, "IS TRUE") || len(plainArgs) != 4 {
+		t.Errorf("without statistics every tag and word is indexed: %s %v", plain, plainArgs)
+	}
+	if _, _, ok := postgresQuery(SearchQuery{Words: []string{"jazz", "\""}, Category: "music", Limit: 20}, common, false); ok {
+		t.Error("a word without a letter or digit matches nothing, also when the others are common")
+	}
+}
+
+func TestRareFilter(t *testing.T) {
+	st := &pgStats{
+		rows:  1000,
+		elems: map[string][]string{"tags": {"free", "jazz"}, "search": {"jazz", "music"}},
+		freqs: map[string][]float64{"tags": {0.2, 0.1}, "search": {0.1, 0.3}},
+	}
+	tests := []struct {
+		name string
+		q    SearchQuery
+		want bool
+	}{
+		{"common tags", SearchQuery{Tags: []string{"free", "jazz"}}, false},
+		{"an absent tag", SearchQuery{Tags: []string{"free", "zebra"}}, true},
+		{"a common prefix", SearchQuery{Words: []string{"mus"}}, false},
+		{"an absent word", SearchQuery{Words: []string{"zebra"}}, true},
+		{"a word with an absent part", SearchQuery{Words: []string{"jazz-zebra"}}, true},
+		{"no tag or word", SearchQuery{Category: "music"}, false},
+	}
+	for _, tt := range tests {
+		if got := st.rareFilter(tt.q); got != tt.want {
+			t.Errorf("%s: rareFilter = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	none := &pgStats{rows: 1000, elems: map[string][]string{}}
+	if none.rareFilter(SearchQuery{Tags: []string{"zebra"}}) {
+		t.Error("without common elements nothing is known rare")
+	}
+	if (&pgStats{elems: st.elems, freqs: st.freqs}).rareFilter(SearchQuery{Tags: []string{"zebra"}}) {
+		t.Error("without a count of rows nothing is known rare")
+	}
+	sorted, _, _ := postgresQuery(SearchQuery{Tags: []string{"zebra"}, Limit: 20}, nil, true)
+	if !strings.Contains(sorted, "ORDER BY e.starts_at + 0, e.id LIMIT") {
+		t.Errorf("sorted matches: %s", sorted)
+	}
 }

@@ -27,14 +27,19 @@ import (
 // (JSON text or text[]), in the column each keeps for its own search index (SQLite's seq,
 // PostgreSQL's search), in row locks (PostgreSQL locks the rows it reads to change; a SQLite
 // write transaction holds the whole database), and in how they search (see Search).
-type SQLStore struct{ database.Store }
+type SQLStore struct {
+	database.Store
+	// stats holds the PostgreSQL statistics that searches read (see searchWindows).
+	stats *pgStatsCache
+}
 
 // Search implements Store. In SQLite every search is served by an index (see searchSQLite):
 // B-trees for the start time, category, organizer and tags, an FTS5 table for words and
 // combined filters, an R*Tree for distances; triggers keep the FTS5 table, the R*Tree and the
-// tag table in step with the events table. In PostgreSQL searches are single SELECTs that the
+// tag table in step with the events table. In PostgreSQL searches are SELECTs that the
 // planner serves from B-tree indexes for the start time, category, organizer and place (a map
-// cell, or latitude and longitude), and GIN indexes for tags and words (see searchPostgres).
+// cell, or latitude and longitude), and GIN indexes for tags and words, combined filters
+// first in windows of start times (see searchPostgres).
 func (s *SQLStore) Search(ctx context.Context, q SearchQuery) (Page, error) {
 	search := s.searchSQLite
 	if s.Dialect() == database.Postgres {
@@ -628,7 +633,11 @@ func Open(ctx context.Context, d database.Dialect, dsn string, log *slog.Logger)
 			return nil, fmt.Errorf("open events store: %w", err)
 		}
 	}
-	return database.OpenStore[SQLStore](ctx, storeDB, d, dsn, log)
+	st, err := storeDB.Open(ctx, d, dsn, log)
+	if err != nil {
+		return nil, err
+	}
+	return &SQLStore{Store: st, stats: &pgStatsCache{}}, nil
 }
 
 // withCustomPlans returns the connection string dsn (a URL or keyword=value pairs) with the
