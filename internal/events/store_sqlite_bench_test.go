@@ -3,11 +3,13 @@ package events
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"math"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,11 +20,27 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
-// benchEvents is how many events the search benchmarks store.
+// benchEvents is how many events the search benchmarks store unless
+// EVENTPOST_BENCH_EVENTS says otherwise (the SQLite ones only).
 const benchEvents = 100_000
 
-// benchFixture is a store seeded with benchEvents realistic events, shared by the benchmarks
-// of one test binary run. Set EVENTPOST_BENCH_DIR to keep (and reuse) it across runs.
+// sqliteBenchEvents returns how many events the SQLite search benchmarks store:
+// EVENTPOST_BENCH_EVENTS, or benchEvents.
+func sqliteBenchEvents() (int, error) {
+	s := os.Getenv("EVENTPOST_BENCH_EVENTS")
+	if s == "" {
+		return benchEvents, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("EVENTPOST_BENCH_EVENTS=%q: want a positive number", s)
+	}
+	return n, nil
+}
+
+// benchFixture is a store seeded with sqliteBenchEvents() realistic events, shared by the
+// benchmarks of one test binary run. Set EVENTPOST_BENCH_DIR to keep (and reuse) it across
+// runs: the file is named after the number of events, so one directory holds several sizes.
 var benchFixture struct {
 	once  sync.Once
 	dir   string // removed by TestMain unless kept
@@ -45,7 +63,15 @@ func benchStore(b *testing.B) (*SQLStore, []string, time.Time) {
 				return
 			}
 		}
-		f.store, f.ids, f.now, f.err = openBenchStore(context.Background(), filepath.Join(f.dir, "events-bench.db"))
+		var n int
+		if n, f.err = sqliteBenchEvents(); f.err != nil {
+			return
+		}
+		name := "events-bench.db"
+		if n != benchEvents {
+			name = fmt.Sprintf("events-bench-%d.db", n)
+		}
+		f.store, f.ids, f.now, f.err = openBenchStore(context.Background(), filepath.Join(f.dir, name), n)
 	})
 	if f.err != nil {
 		b.Fatal(f.err)
@@ -56,7 +82,7 @@ func benchStore(b *testing.B) (*SQLStore, []string, time.Time) {
 // openBenchStore opens the seeded database at path, seeding it first if it is new. The
 // events start within the year after the time recorded with the seed, which the benchmarks
 // use as the current time.
-func openBenchStore(ctx context.Context, path string) (*SQLStore, []string, time.Time, error) {
+func openBenchStore(ctx context.Context, path string, n int) (*SQLStore, []string, time.Time, error) {
 	s, err := Open(ctx, database.SQLite, path, logging.Discard())
 	if err != nil {
 		return nil, nil, time.Time{}, err
@@ -68,7 +94,7 @@ func openBenchStore(ctx context.Context, path string) (*SQLStore, []string, time
 	err = s.DB().QueryRowContext(ctx, `SELECT now FROM bench_seed`).Scan(&nowMicro)
 	if err == sql.ErrNoRows {
 		now := time.Now().UTC().Truncate(time.Hour)
-		if err := s.Seed(ctx, NewSample(1, now), benchEvents, nil); err != nil {
+		if err := s.Seed(ctx, NewSample(1, now), n, nil); err != nil {
 			return nil, nil, time.Time{}, err
 		}
 		nowMicro = now.UnixMicro()
