@@ -8,15 +8,18 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/svcauth/svcauthtest"
 	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
@@ -193,6 +196,54 @@ func benchSearch(b *testing.B, store Store, db *sql.DB, now time.Time) {
 	}
 }
 
+// benchParallelShapes are the shapes of benchShapes that BenchmarkSearchParallel runs.
+var benchParallelShapes = []string{"list", "q_common", "q_rare", "q_prefix", "q_two_words", "near_small", "near_nobody", "combined", "combined_sparse"}
+
+// benchConnections is how many searches BenchmarkSearchParallel runs at once, as 16 clients
+// would: the store's pool of 8 connections serves them.
+const benchConnections = 16
+
+// BenchmarkSearchParallel runs the searches of some shapes from benchConnections goroutines at
+// once and reports the searches per second.
+func BenchmarkSearchParallel(b *testing.B) {
+	store, _, now := benchStore(b)
+	svc := benchService(b, store, now)
+	ctx := context.Background()
+	var organizer string
+	if err := store.DB().QueryRowContext(ctx, `SELECT organizer_id FROM events GROUP BY organizer_id ORDER BY count(*) DESC LIMIT 1`).Scan(&organizer); err != nil {
+		b.Fatal(err)
+	}
+	for _, shape := range benchShapes {
+		if !slices.Contains(benchParallelShapes, shape.name) {
+			continue
+		}
+		b.Run(shape.name, func(b *testing.B) {
+			queries := make([]SearchQuery, len(shape.queries))
+			for i, raw := range shape.queries {
+				v, err := benchQuery(raw, now, organizer)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if queries[i], err = ParseSearchQuery(v); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetParallelism(max(1, benchConnections/runtime.GOMAXPROCS(0)))
+			start := time.Now()
+			var next atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := svc.Search(ctx, queries[int(next.Add(1))%len(queries)]); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+		})
+	}
+}
+
 // benchQuery returns the query parameters of raw, one of benchShapes' queries: the first %s
 // stands for a month after now, the second for two months after, %o for organizer.
 func benchQuery(raw string, now time.Time, organizer string) (url.Values, error) {
@@ -221,8 +272,9 @@ func BenchmarkGetEvent(b *testing.B) {
 func benchService(b *testing.B, store Store, now time.Time) *Service {
 	b.Helper()
 	svc, err := New(DefaultConfig(), Deps{
-		Common: svcdeps.Common{Log: logging.Discard(), Registry: newRegistry(), Now: func() time.Time { return now }},
-		Store:  store,
+		Common:   svcdeps.Common{Log: logging.Discard(), Registry: newRegistry(), Now: func() time.Time { return now }},
+		Store:    store,
+		Verifier: svcauthtest.New().Verifier("events", "gateway"),
 	})
 	if err != nil {
 		b.Fatal(err)
