@@ -36,7 +36,9 @@ func TestSearchQueryPlans(t *testing.T) {
 		{name: "organizer", wantIndex: "events_organizer", query: first(orderedQuery(SearchQuery{From: &from, OrganizerID: "o", After: after}, driveOrganizer, 21))},
 		{name: "tag", wantIndex: "PRIMARY KEY (tag=?", query: first(orderedQuery(SearchQuery{From: &from, Tags: []string{"a", "b"}, After: after}, driveTag, 21))},
 		{name: "words and facets", wantIndex: "events_fts VIRTUAL TABLE", query: first(textQuery(SearchQuery{
-			From: &from, To: &to, Words: []string{"jazz"}, Tags: []string{"a"}, Category: "c", OrganizerID: "o", Near: near, After: after}))},
+			From: &from, To: &to, Words: []string{"jazz"}, Tags: []string{"a"}, Category: "c", OrganizerID: "o", Near: near, After: after}, []string{prefixMatch("jazz")}))},
+		{name: "expanded words", wantIndex: "events_fts VIRTUAL TABLE", query: first(textQuery(SearchQuery{
+			From: &from, Words: []string{"music", "jazz"}, After: after}, []string{`("music" OR "musical")`, `("jazz")`}))},
 		{name: "near", wantIndex: "events_geo VIRTUAL TABLE", mayOrder: true, query: first(nearWindowQuery(SearchQuery{From: &from, Near: near}, 1, 2, false, 21))},
 		{name: "near the antimeridian", wantIndex: "events_geo VIRTUAL TABLE", mayOrder: true,
 			query: first(nearWindowQuery(SearchQuery{From: &from, Near: &Circle{Lat: -18, Lon: 179.9, RadiusKM: 50}}, 1, 2, true, 21))},

@@ -8,6 +8,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
 )
@@ -117,7 +118,18 @@ func orderedQuery(q SearchQuery, d driver, want int) (string, []any) {
 // seq: by start second, but in no particular order within one second. It reads matches until
 // it has want of them and has seen the whole second of the last one, then sorts them.
 func (s *SQLStore) searchText(ctx context.Context, q SearchQuery, want int) ([]Event, error) {
-	query, args := textQuery(q)
+	words := make([]string, len(q.Words))
+	for i, w := range q.Words {
+		m, err := s.wordMatch(ctx, w)
+		if err != nil {
+			return nil, err
+		}
+		if m == "" { // no indexed word begins with w
+			return nil, nil
+		}
+		words[i] = m
+	}
+	query, args := textQuery(q, words)
 	rows, err := s.DB().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -148,9 +160,11 @@ func (s *SQLStore) searchText(ctx context.Context, q SearchQuery, want int) ([]E
 	return out[:min(len(out), want)], nil
 }
 
-func textQuery(q SearchQuery) (string, []any) {
+// textQuery returns the query of searchText; words are the FTS5 expressions of q.Words (see
+// wordMatch).
+func textQuery(q SearchQuery, words []string) (string, []any) {
 	var c conds
-	c.add(`events_fts MATCH ?`, ftsQuery(q))
+	c.add(`events_fts MATCH ?`, ftsQuery(q, words))
 	lo := int64(math.MinInt64)
 	if q.From != nil {
 		lo = database.Micros(*q.From)
@@ -188,15 +202,9 @@ func (s *SQLStore) searchNear(ctx context.Context, q SearchQuery, want int) ([]E
 	if q.To != nil {
 		hi = database.Micros(*q.To)
 	}
-	var first, last sql.NullInt64
-	if err := s.DB().QueryRowContext(ctx, `SELECT
-		(SELECT starts_at FROM events WHERE starts_at >= ? ORDER BY starts_at LIMIT 1),
-		(SELECT starts_at FROM events WHERE starts_at <= ? ORDER BY starts_at DESC LIMIT 1)`, lo, hi,
-	).Scan(&first, &last); err != nil {
+	first, last, err := s.nearSpan(ctx, *q.Near, lo, hi)
+	if err != nil || !first.Valid || !last.Valid || first.Int64 > last.Int64 {
 		return nil, err
-	}
-	if !first.Valid || !last.Valid || first.Int64 > last.Int64 {
-		return nil, nil
 	}
 	var out []Event
 	width := firstWindow.Microseconds()
@@ -214,6 +222,45 @@ func (s *SQLStore) searchNear(ctx context.Context, q SearchQuery, want int) ([]E
 		start = end
 	}
 }
+
+// nearSpan returns the earliest and the latest start in [lo, hi] of the events that may lie
+// in c, or NULLs when there is none. When a few map cells cover c, these are the first and the
+// last event of those cells, from their posting lists in the full-text table (which seq orders
+// by start second), so that searchNear queries the R*Tree only over the time where there are
+// events near c, and not at all for a place where there are none: the R*Tree alone has no
+// cheap way to tell, and reads most of its nodes to find nothing. Otherwise they are the first
+// and the last event of all.
+func (s *SQLStore) nearSpan(ctx context.Context, c Circle, lo, hi int64) (first, last sql.NullInt64, err error) {
+	cells := coveringCells(boundingBox(c))
+	if len(cells) == 0 {
+		err = s.DB().QueryRowContext(ctx, `SELECT
+			(SELECT starts_at FROM events WHERE starts_at >= ? ORDER BY starts_at LIMIT 1),
+			(SELECT starts_at FROM events WHERE starts_at <= ? ORDER BY starts_at DESC LIMIT 1)`, lo, hi,
+		).Scan(&first, &last)
+		return first, last, err
+	}
+	loSeq, hiSeq := int64(math.MinInt64), int64(math.MaxInt64)
+	if lo != math.MinInt64 {
+		loSeq = secFloor(lo) << seqShift
+	}
+	if hi != math.MaxInt64 {
+		hiSeq = (secFloor(hi) + 1) << seqShift
+	}
+	err = s.DB().QueryRowContext(ctx, nearSpanQuery, `facets : (`+strings.Join(cells, " OR ")+`)`, loSeq, hiSeq).Scan(&first, &last)
+	if err != nil || !first.Valid || !last.Valid {
+		return sql.NullInt64{}, sql.NullInt64{}, err
+	}
+	// The start second of each, bounded by lo and hi.
+	first.Int64 = max(lo, (first.Int64>>seqShift)*1_000_000)
+	last.Int64 = min(hi, ((last.Int64>>seqShift)+1)*1_000_000-1)
+	return first, last, nil
+}
+
+// nearSpanQuery returns the seq of the first and the last event whose facets match ?1 with a
+// seq in [?2, ?3).
+const nearSpanQuery = `SELECT
+	(SELECT rowid FROM events_fts WHERE events_fts MATCH ?1 AND rowid >= ?2 AND rowid < ?3 ORDER BY rowid LIMIT 1),
+	(SELECT rowid FROM events_fts WHERE events_fts MATCH ?1 AND rowid >= ?2 AND rowid < ?3 ORDER BY rowid DESC LIMIT 1)`
 
 // searchNearWindow returns the first limit events of q that start in [start, end), or from
 // start on when final.
@@ -251,16 +298,13 @@ func nearWindowQuery(q SearchQuery, start, end int64, final bool, limit int) (st
 }
 
 // ftsQuery returns the FTS5 query that preselects the events of q: those holding every word
-// (each as a word or the beginning of one) in their title, description or tags, and every
-// facet that q asks for. Words are quoted, so no character of theirs is FTS5 syntax.
-func ftsQuery(q SearchQuery) string {
+// in their title, description or tags, and every facet that q asks for. words are the FTS5
+// expressions of q's words, each matching the tokens that begin with its word (wordMatch).
+func ftsQuery(q SearchQuery, words []string) string {
 	var parts []string
-	if len(q.Words) > 0 {
-		words := make([]string, len(q.Words))
-		for i, w := range q.Words {
-			words[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"*`
-		}
-		parts = append(parts, `{title description tags} : (`+strings.Join(words, " ")+`)`)
+	if len(words) > 0 {
+		// Explicit ANDs: FTS5 joins only phrases by a space, not parenthesized expressions.
+		parts = append(parts, `{title description tags} : (`+strings.Join(words, " AND ")+`)`)
 	}
 	if q.OrganizerID != "" {
 		parts = append(parts, `facets : o`+hex.EncodeToString([]byte(q.OrganizerID)))
@@ -308,4 +352,85 @@ func coveringCells(b bbox) []string {
 		return tokens
 	}
 	return nil
+}
+
+// maxPrefixIndex is the length, in characters, of the longest prefix that events_fts has a
+// prefix index for (its prefix option): a prefix query up to that long reads one posting list
+// as far as it needs, a longer one merges the whole posting lists of all the terms it matches
+// before it yields its first row.
+const maxPrefixIndex = 3
+
+// maxWordTerms is how many terms a word may expand into (see wordMatch).
+const maxWordTerms = 64
+
+// ftsString returns s as an FTS5 string, quoted, so that no character of it is FTS5 syntax.
+func ftsString(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// prefixMatch returns the FTS5 prefix query of the tokens that begin with w.
+func prefixMatch(w string) string { return ftsString(w) + `*` }
+
+// wordMatch returns the FTS5 expression that matches the tokens that begin with w, one of the
+// words of a query, or "" when no token of the index does. A short word, which a prefix index
+// serves, is a prefix query; a longer one is the terms of the index that begin with it, each
+// matched exactly (("music" OR "musical")), which FTS5 reads in step, as far as the search
+// needs, where the prefix query would merge their whole posting lists. A word with characters
+// other than ASCII letters and digits, which the tokenizer may fold (é as e), and a word that
+// begins more than maxWordTerms terms stay prefix queries. The terms are read in a statement
+// of their own: an event that a concurrent write stores with a new term between the two
+// statements may be missed, as if it had been stored after the search.
+func (s *SQLStore) wordMatch(ctx context.Context, w string) (string, error) {
+	if utf8.RuneCountInString(w) <= maxPrefixIndex || !asciiAlnum(w) {
+		return prefixMatch(w), nil
+	}
+	terms, err := s.termsWithPrefix(ctx, w, maxWordTerms+1)
+	switch {
+	case err != nil:
+		return "", err
+	case len(terms) == 0:
+		return "", nil
+	case len(terms) > maxWordTerms:
+		return prefixMatch(w), nil
+	}
+	for i, t := range terms {
+		terms[i] = ftsString(t)
+	}
+	return `(` + strings.Join(terms, ` OR `) + `)`, nil
+}
+
+// termsWithPrefix returns up to limit terms of the full-text index that begin with prefix,
+// which is ASCII. Each step seeks the first term after the one before (char(1) sorts before
+// every character a term holds), reading no posting list.
+func (s *SQLStore) termsWithPrefix(ctx context.Context, prefix string, limit int) ([]string, error) {
+	rows, err := s.DB().QueryContext(ctx, `WITH RECURSIVE t (term) AS (
+			SELECT (SELECT term FROM events_fts_terms WHERE term >= ?1 LIMIT 1)
+			UNION ALL
+			SELECT (SELECT term FROM events_fts_terms WHERE term >= t.term || char(1) LIMIT 1) FROM t
+			WHERE substr(t.term, 1, length(?1)) = ?1
+			LIMIT ?2
+		)
+		SELECT term FROM t WHERE substr(term, 1, length(?1)) = ?1 LIMIT ?2`, prefix, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var terms []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		terms = append(terms, t)
+	}
+	return terms, rows.Err()
+}
+
+// asciiAlnum reports whether w is made of ASCII letters and digits only.
+func asciiAlnum(w string) bool {
+	for i := range len(w) {
+		c := w[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
