@@ -360,7 +360,8 @@ func coveringCells(b bbox) []string {
 // before it yields its first row.
 const maxPrefixIndex = 3
 
-// maxWordTerms is how many terms a word may expand into (see wordMatch).
+// maxWordTerms is how many terms a word may expand into (see wordMatch): FTS5 steps through
+// the posting lists of an OR in step, comparing each.
 const maxWordTerms = 64
 
 // ftsString returns s as an FTS5 string, quoted, so that no character of it is FTS5 syntax.
@@ -373,7 +374,8 @@ func prefixMatch(w string) string { return ftsString(w) + `*` }
 // words of a query, or "" when no token of the index does. A short word, which a prefix index
 // serves, is a prefix query; a longer one is the terms of the index that begin with it, each
 // matched exactly (("music" OR "musical")), which FTS5 reads in step, as far as the search
-// needs, where the prefix query would merge their whole posting lists. A word with characters
+// needs, where the prefix query would merge their whole posting lists; fts_terms lists them
+// (terms of deleted events too, which match nothing). A word with characters
 // other than ASCII letters and digits, which the tokenizer may fold (é as e), and a word that
 // begins more than maxWordTerms terms stay prefix queries. The terms are read in a statement
 // of their own: an event that a concurrent write stores with a new term between the two
@@ -398,17 +400,9 @@ func (s *SQLStore) wordMatch(ctx context.Context, w string) (string, error) {
 }
 
 // termsWithPrefix returns up to limit terms of the full-text index that begin with prefix,
-// which is ASCII. Each step seeks the first term after the one before (char(1) sorts before
-// every character a term holds), reading no posting list.
+// which is ASCII, from fts_terms: a range of its primary key.
 func (s *SQLStore) termsWithPrefix(ctx context.Context, prefix string, limit int) ([]string, error) {
-	rows, err := s.DB().QueryContext(ctx, `WITH RECURSIVE t (term) AS (
-			SELECT (SELECT term FROM events_fts_terms WHERE term >= ?1 LIMIT 1)
-			UNION ALL
-			SELECT (SELECT term FROM events_fts_terms WHERE term >= t.term || char(1) LIMIT 1) FROM t
-			WHERE substr(t.term, 1, length(?1)) = ?1
-			LIMIT ?2
-		)
-		SELECT term FROM t WHERE substr(term, 1, length(?1)) = ?1 LIMIT ?2`, prefix, limit)
+	rows, err := s.DB().QueryContext(ctx, termsQuery, prefix, prefixEnd(prefix), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -422,6 +416,15 @@ func (s *SQLStore) termsWithPrefix(ctx context.Context, prefix string, limit int
 		terms = append(terms, t)
 	}
 	return terms, rows.Err()
+}
+
+// termsQuery selects the terms in [?1, ?2), up to ?3 of them.
+const termsQuery = `SELECT term FROM fts_terms WHERE term >= ?1 AND term < ?2 ORDER BY term LIMIT ?3`
+
+// prefixEnd returns the least string above every string that begins with prefix, a non-empty
+// ASCII string whose last character is below DEL.
+func prefixEnd(prefix string) string {
+	return prefix[:len(prefix)-1] + string(prefix[len(prefix)-1]+1)
 }
 
 // asciiAlnum reports whether w is made of ASCII letters and digits only.
