@@ -16,8 +16,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/database/sqlitetest"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/svcauth/svcauthtest"
 	"github.com/eventpost/eventpost/internal/platform/svcdeps"
@@ -242,6 +244,87 @@ func BenchmarkSearchParallel(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 		})
 	}
+}
+
+// BenchmarkSearchExplain logs SQLite's EXPLAIN QUERY PLAN of the statements that the first
+// query of each shape of benchShapes runs over the benchmark's events (for docs/benchmarks.md);
+// it measures nothing, and prints them on the standard output.
+func BenchmarkSearchExplain(b *testing.B) {
+	store, _, now := benchStore(b)
+	ctx := context.Background()
+	var organizer string
+	if err := store.DB().QueryRowContext(ctx, `SELECT organizer_id FROM events GROUP BY organizer_id ORDER BY count(*) DESC LIMIT 1`).Scan(&organizer); err != nil {
+		b.Fatal(err)
+	}
+	var out strings.Builder
+	for _, shape := range benchShapes {
+		for _, raw := range shape.queries {
+			v, err := benchQuery(raw, now, organizer)
+			if err != nil {
+				b.Fatal(err)
+			}
+			q, err := ParseSearchQuery(v)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if q.From == nil {
+				q.From = &now
+			}
+			fmt.Fprintf(&out, "\n%s: %s\n", shape.name, v.Encode())
+			for _, st := range searchStatements(b, store, q) {
+				fmt.Fprintf(&out, "  %s\n    %s\n", st.what, strings.Join(sqlitetest.Plan(b, store.DB(), st.query, st.args...), "\n    "))
+			}
+		}
+	}
+	for b.Loop() {
+	}
+	fmt.Print(out.String()) // b.Log keeps only the first lines of a benchmark's log
+}
+
+// searchStatements returns the statements that searchSQLite runs for q (of searchNear, the
+// first window's).
+func searchStatements(b *testing.B, s *SQLStore, q SearchQuery) []struct {
+	what, query string
+	args        []any
+} {
+	type statement = struct {
+		what, query string
+		args        []any
+	}
+	ctx := context.Background()
+	want := q.Limit + 1
+	var out []statement
+	switch d := searchDriver(q); d {
+	case driveText:
+		words := make([]string, len(q.Words))
+		for i, w := range q.Words {
+			if utf8.RuneCountInString(w) > maxPrefixIndex && asciiAlnum(w) {
+				out = append(out, statement{"terms of " + w, termsQuery, []any{w, prefixEnd(w), maxWordTerms + 1}})
+			}
+			m, err := s.wordMatch(ctx, w)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if m == "" {
+				return out
+			}
+			words[i] = m
+		}
+		query, args := textQuery(q, words)
+		out = append(out, statement{"full-text: " + args[0].(string), query, args})
+	case driveNear:
+		lo := database.Micros(*q.From)
+		if cells := coveringCells(boundingBox(*q.Near)); len(cells) > 0 {
+			out = append(out, statement{"span of the cells", nearSpanQuery,
+				[]any{`facets : (` + strings.Join(cells, " OR ") + `)`, secFloor(lo) << seqShift, int64(math.MaxInt64)}})
+		}
+		query, args := nearWindowQuery(q, lo, lo+firstWindow.Microseconds(), false, want)
+		out = append(out, statement{"first window", query, args})
+	default:
+		query, args := orderedQuery(q, d, want)
+		out = append(out, statement{"ordered", query, args})
+	}
+	return out
 }
 
 // benchQuery returns the query parameters of raw, one of benchShapes' queries: the first %s

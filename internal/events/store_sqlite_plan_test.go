@@ -39,6 +39,8 @@ func TestSearchQueryPlans(t *testing.T) {
 			From: &from, To: &to, Words: []string{"jazz"}, Tags: []string{"a"}, Category: "c", OrganizerID: "o", Near: near, After: after}, []string{prefixMatch("jazz")}))},
 		{name: "expanded words", wantIndex: "events_fts VIRTUAL TABLE", query: first(textQuery(SearchQuery{
 			From: &from, Words: []string{"music", "jazz"}, After: after}, []string{`("music" OR "musical")`, `("jazz")`}))},
+		{name: "terms of a word", wantIndex: "fts_terms USING PRIMARY KEY (term>? AND term<?)", query: termsQuery},
+		{name: "span of the cells near", wantIndex: "events_fts VIRTUAL TABLE", query: nearSpanQuery},
 		{name: "near", wantIndex: "events_geo VIRTUAL TABLE", mayOrder: true, query: first(nearWindowQuery(SearchQuery{From: &from, Near: near}, 1, 2, false, 21))},
 		{name: "near the antimeridian", wantIndex: "events_geo VIRTUAL TABLE", mayOrder: true,
 			query: first(nearWindowQuery(SearchQuery{From: &from, Near: &Circle{Lat: -18, Lon: 179.9, RadiusKM: 50}}, 1, 2, true, 21))},

@@ -22,6 +22,18 @@ import (
 // distance queries the R*Tree in windows of start times.
 func (s *SQLStore) searchSQLite(ctx context.Context, q SearchQuery) ([]Event, error) {
 	want := q.Limit + 1
+	switch d := searchDriver(q); d {
+	case driveText:
+		return s.searchText(ctx, q, want)
+	case driveNear:
+		return s.searchNear(ctx, q, want)
+	default:
+		return s.searchOrdered(ctx, q, d, want)
+	}
+}
+
+// searchDriver returns the index that searchSQLite walks for q.
+func searchDriver(q SearchQuery) driver {
 	filterCount := len(q.Tags)
 	for _, set := range []bool{q.Category != "", q.OrganizerID != "", q.Near != nil} {
 		if set {
@@ -30,17 +42,17 @@ func (s *SQLStore) searchSQLite(ctx context.Context, q SearchQuery) ([]Event, er
 	}
 	switch {
 	case len(q.Words) > 0 || filterCount > 1:
-		return s.searchText(ctx, q, want)
+		return driveText
 	case q.OrganizerID != "":
-		return s.searchOrdered(ctx, q, driveOrganizer, want)
+		return driveOrganizer
 	case len(q.Tags) > 0:
-		return s.searchOrdered(ctx, q, driveTag, want)
+		return driveTag
 	case q.Category != "":
-		return s.searchOrdered(ctx, q, driveCategory, want)
+		return driveCategory
 	case q.Near != nil:
-		return s.searchNear(ctx, q, want)
+		return driveNear
 	default:
-		return s.searchOrdered(ctx, q, driveTime, want)
+		return driveTime
 	}
 }
 
