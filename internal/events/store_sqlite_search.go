@@ -236,12 +236,12 @@ func (s *SQLStore) searchNear(ctx context.Context, q SearchQuery, want int) ([]E
 }
 
 // nearSpan returns the earliest and the latest start in [lo, hi] of the events that may lie
-// in c, or NULLs when there is none. When a few map cells cover c, these are the first and the
-// last event of those cells, from their posting lists in the full-text table (which seq orders
-// by start second), so that searchNear queries the R*Tree only over the time where there are
-// events near c, and not at all for a place where there are none: the R*Tree alone has no
-// cheap way to tell, and reads most of its nodes to find nothing. Otherwise they are the first
-// and the last event of all.
+// in c, or NULLs when there is none. The latest is that of all events. When a few map cells
+// cover c, the earliest is the start second of the first event of those cells, from their
+// posting lists in the full-text table (which seq orders by start second), so that searchNear
+// queries the R*Tree only from the time of the first event near c on, and not at all for a
+// place where there is none: the R*Tree alone has no cheap way to tell, and reads most of its
+// nodes to find nothing. Otherwise it is the start of the first event of all.
 func (s *SQLStore) nearSpan(ctx context.Context, c Circle, lo, hi int64) (first, last sql.NullInt64, err error) {
 	cells := coveringCells(boundingBox(c))
 	if len(cells) == 0 {
@@ -251,28 +251,23 @@ func (s *SQLStore) nearSpan(ctx context.Context, c Circle, lo, hi int64) (first,
 		).Scan(&first, &last)
 		return first, last, err
 	}
-	loSeq, hiSeq := int64(math.MinInt64), int64(math.MaxInt64)
+	loSeq := int64(math.MinInt64)
 	if lo != math.MinInt64 {
 		loSeq = secFloor(lo) << seqShift
 	}
-	if hi != math.MaxInt64 {
-		hiSeq = (secFloor(hi) + 1) << seqShift
-	}
-	err = s.DB().QueryRowContext(ctx, nearSpanQuery, `facets : (`+strings.Join(cells, " OR ")+`)`, loSeq, hiSeq).Scan(&first, &last)
-	if err != nil || !first.Valid || !last.Valid {
+	err = s.DB().QueryRowContext(ctx, nearSpanQuery, `facets : (`+strings.Join(cells, " OR ")+`)`, loSeq, hi).Scan(&first, &last)
+	if err != nil || !first.Valid {
 		return sql.NullInt64{}, sql.NullInt64{}, err
 	}
-	// The start second of each, bounded by lo and hi.
 	first.Int64 = max(lo, (first.Int64>>seqShift)*1_000_000)
-	last.Int64 = min(hi, ((last.Int64>>seqShift)+1)*1_000_000-1)
 	return first, last, nil
 }
 
-// nearSpanQuery returns the seq of the first and the last event whose facets match ?1 with a
-// seq in [?2, ?3).
+// nearSpanQuery returns the seq of the first event whose facets match ?1 with a seq from ?2 on,
+// and the start of the last event that starts at ?3 or before.
 const nearSpanQuery = `SELECT
-	(SELECT rowid FROM events_fts WHERE events_fts MATCH ?1 AND rowid >= ?2 AND rowid < ?3 ORDER BY rowid LIMIT 1),
-	(SELECT rowid FROM events_fts WHERE events_fts MATCH ?1 AND rowid >= ?2 AND rowid < ?3 ORDER BY rowid DESC LIMIT 1)`
+	(SELECT rowid FROM events_fts WHERE events_fts MATCH ?1 AND rowid >= ?2 ORDER BY rowid LIMIT 1),
+	(SELECT starts_at FROM events WHERE starts_at <= ?3 ORDER BY starts_at DESC LIMIT 1)`
 
 // searchNearWindow returns the first limit events of q that start in [start, end), or from
 // start on when final.
