@@ -391,7 +391,8 @@ func (s *SQLStore) wordMatch(ctx context.Context, w string) (string, error) {
 	if utf8.RuneCountInString(w) <= maxPrefixIndex || !asciiAlnum(w) {
 		return prefixMatch(w), nil
 	}
-	terms, err := s.termsWithPrefix(ctx, w, maxWordTerms+1)
+	// The tokenizer folds ASCII letters to lower case, and nothing else of an ASCII word.
+	terms, err := s.termsWithPrefix(ctx, strings.ToLower(w), maxWordTerms+1)
 	switch {
 	case err != nil:
 		return "", err

@@ -84,6 +84,17 @@ func TestSQLiteSearchMatchesReference(t *testing.T) {
 			q.After = &Cursor{Time: last.StartsAt, ID: last.ID}
 		}
 	}
+	// Words as a caller of the store may pass them, not lower-cased by ParseSearchQuery.
+	for _, words := range [][]string{{"MUSIC"}, {"Musical"}, {"JAZZ", "Live"}, {"WORKSHOP"}, {"CAFÉ"}} {
+		q := SearchQuery{Words: words, From: &now, Limit: 20}
+		got, err := s.searchSQLite(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := referenceSearch(t, s, q); len(want) == 0 || !slices.Equal(ids(got), want) {
+			t.Errorf("words %q: got %v, want %v", words, ids(got), want)
+		}
+	}
 	// The inputs must exercise both outcomes, and the expansions must have happened.
 	if nonEmpty < compared/3 || nonEmpty == compared {
 		t.Errorf("%d of %d searches found events: the inputs do not test much", nonEmpty, compared)
