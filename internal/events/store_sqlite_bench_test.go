@@ -318,7 +318,12 @@ func searchStatements(b *testing.B, s *SQLStore, q SearchQuery) []struct {
 			out = append(out, statement{"span of the cells", nearSpanQuery,
 				[]any{`facets : (` + strings.Join(cells, " OR ") + `)`, secFloor(lo) << seqShift, int64(math.MaxInt64)}})
 		}
-		query, args := nearWindowQuery(q, lo, lo+firstWindow.Microseconds(), false, want)
+		width, err := s.firstWindow(ctx, lo)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, statement{"length of the first window", firstWindowQuery, []any{lo, windowEvents - 1}})
+		query, args := nearWindowQuery(q, lo, lo+width, false, want)
 		out = append(out, statement{"first window", query, args})
 	default:
 		query, args := orderedQuery(q, d, want)

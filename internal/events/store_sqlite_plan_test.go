@@ -40,6 +40,7 @@ func TestSearchQueryPlans(t *testing.T) {
 		{name: "expanded words", wantIndex: "events_fts VIRTUAL TABLE", query: first(textQuery(SearchQuery{
 			From: &from, Words: []string{"music", "jazz"}, After: after}, []string{`("music" OR "musical")`, `("jazz")`}))},
 		{name: "terms of a word", wantIndex: "fts_terms USING PRIMARY KEY (term>? AND term<?)", query: termsQuery},
+		{name: "first window", wantIndex: "events_starts", query: firstWindowQuery},
 		{name: "span of the cells near", wantIndex: "events_fts VIRTUAL TABLE", query: nearSpanQuery},
 		{name: "near", wantIndex: "events_geo VIRTUAL TABLE", mayOrder: true, query: first(nearWindowQuery(SearchQuery{From: &from, Near: near}, 1, 2, false, 21))},
 		{name: "near the antimeridian", wantIndex: "events_geo VIRTUAL TABLE", mayOrder: true,

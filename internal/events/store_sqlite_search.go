@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
@@ -195,9 +194,11 @@ func textQuery(q SearchQuery, words []string) (string, []any) {
 		WHERE ` + c.sql() + ` ORDER BY events_fts.rowid`, c.args
 }
 
-// firstWindow is the length of the first window of start times that searchNear looks at;
-// each next window is twice as long as the one before.
-const firstWindow = 24 * time.Hour
+// windowEvents is how many events of all places the first window of start times that
+// searchNear looks at holds: its length follows the density of events, so that the window
+// costs the same at any number of events; each next window is twice as long as the one
+// before.
+const windowEvents = 500
 
 // searchNear answers q, whose only filter besides time is a distance, from the R*Tree. The
 // R*Tree gives its matches in no useful order, so searchNear queries windows of start times,
@@ -218,8 +219,11 @@ func (s *SQLStore) searchNear(ctx context.Context, q SearchQuery, want int) ([]E
 	if err != nil || !first.Valid || !last.Valid || first.Int64 > last.Int64 {
 		return nil, err
 	}
+	width, err := s.firstWindow(ctx, first.Int64)
+	if err != nil {
+		return nil, err
+	}
 	var out []Event
-	width := firstWindow.Microseconds()
 	for start := first.Int64; ; width *= 2 {
 		end := start + width
 		final := end > last.Int64 || end < start // past the last event, or overflowed
@@ -234,6 +238,25 @@ func (s *SQLStore) searchNear(ctx context.Context, q SearchQuery, want int) ([]E
 		start = end
 	}
 }
+
+// firstWindow returns the length, in microseconds, of the first window of start times from
+// start on: up to the start of the windowEvents-th event of all from start on, at least a
+// second; when fewer events are left, longer than any time.
+func (s *SQLStore) firstWindow(ctx context.Context, start int64) (int64, error) {
+	var kth sql.NullInt64
+	err := s.DB().QueryRowContext(ctx, firstWindowQuery, start, windowEvents-1).Scan(&kth)
+	if err == sql.ErrNoRows || err == nil && !kth.Valid {
+		return math.MaxInt64, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return max(kth.Int64-start, 1_000_000), nil
+}
+
+// firstWindowQuery returns the start of the event ?2 places after the first that starts at ?1
+// or later.
+const firstWindowQuery = `SELECT starts_at FROM events WHERE starts_at >= ?1 ORDER BY starts_at LIMIT 1 OFFSET ?2`
 
 // nearSpan returns the earliest and the latest start in [lo, hi] of the events that may lie
 // in c, or NULLs when there is none. The latest is that of all events. When a few map cells
