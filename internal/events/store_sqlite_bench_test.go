@@ -3,26 +3,49 @@ package events
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"math"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
+	"github.com/eventpost/eventpost/internal/platform/database/sqlitetest"
 	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/svcauth/svcauthtest"
 	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
-// benchEvents is how many events the search benchmarks store.
+// benchEvents is how many events the search benchmarks store unless
+// EVENTPOST_BENCH_EVENTS says otherwise (the SQLite ones only).
 const benchEvents = 100_000
 
-// benchFixture is a store seeded with benchEvents realistic events, shared by the benchmarks
-// of one test binary run. Set EVENTPOST_BENCH_DIR to keep (and reuse) it across runs.
+// sqliteBenchEvents returns how many events the SQLite search benchmarks store:
+// EVENTPOST_BENCH_EVENTS, or benchEvents.
+func sqliteBenchEvents() (int, error) {
+	s := os.Getenv("EVENTPOST_BENCH_EVENTS")
+	if s == "" {
+		return benchEvents, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("EVENTPOST_BENCH_EVENTS=%q: want a positive number", s)
+	}
+	return n, nil
+}
+
+// benchFixture is a store seeded with sqliteBenchEvents() realistic events, shared by the
+// benchmarks of one test binary run. Set EVENTPOST_BENCH_DIR to keep (and reuse) it across
+// runs: the file is named after the number of events, so one directory holds several sizes.
 var benchFixture struct {
 	once  sync.Once
 	dir   string // removed by TestMain unless kept
@@ -45,7 +68,15 @@ func benchStore(b *testing.B) (*SQLStore, []string, time.Time) {
 				return
 			}
 		}
-		f.store, f.ids, f.now, f.err = openBenchStore(context.Background(), filepath.Join(f.dir, "events-bench.db"))
+		var n int
+		if n, f.err = sqliteBenchEvents(); f.err != nil {
+			return
+		}
+		name := "events-bench.db"
+		if n != benchEvents {
+			name = fmt.Sprintf("events-bench-%d.db", n)
+		}
+		f.store, f.ids, f.now, f.err = openBenchStore(context.Background(), filepath.Join(f.dir, name), n)
 	})
 	if f.err != nil {
 		b.Fatal(f.err)
@@ -56,7 +87,7 @@ func benchStore(b *testing.B) (*SQLStore, []string, time.Time) {
 // openBenchStore opens the seeded database at path, seeding it first if it is new. The
 // events start within the year after the time recorded with the seed, which the benchmarks
 // use as the current time.
-func openBenchStore(ctx context.Context, path string) (*SQLStore, []string, time.Time, error) {
+func openBenchStore(ctx context.Context, path string, n int) (*SQLStore, []string, time.Time, error) {
 	s, err := Open(ctx, database.SQLite, path, logging.Discard())
 	if err != nil {
 		return nil, nil, time.Time{}, err
@@ -68,7 +99,7 @@ func openBenchStore(ctx context.Context, path string) (*SQLStore, []string, time
 	err = s.DB().QueryRowContext(ctx, `SELECT now FROM bench_seed`).Scan(&nowMicro)
 	if err == sql.ErrNoRows {
 		now := time.Now().UTC().Truncate(time.Hour)
-		if err := s.Seed(ctx, NewSample(1, now), benchEvents, nil); err != nil {
+		if err := s.Seed(ctx, NewSample(1, now), n, nil); err != nil {
 			return nil, nil, time.Time{}, err
 		}
 		nowMicro = now.UnixMicro()
@@ -167,6 +198,140 @@ func benchSearch(b *testing.B, store Store, db *sql.DB, now time.Time) {
 	}
 }
 
+// benchParallelShapes are the shapes of benchShapes that BenchmarkSearchParallel runs.
+var benchParallelShapes = []string{"list", "q_common", "q_rare", "q_prefix", "q_two_words", "near_small", "near_nobody", "combined", "combined_sparse"}
+
+// benchConnections is how many searches BenchmarkSearchParallel runs at once, as 16 clients
+// would: the store's pool of 8 connections serves them.
+const benchConnections = 16
+
+// BenchmarkSearchParallel runs the searches of some shapes from benchConnections goroutines at
+// once and reports the searches per second.
+func BenchmarkSearchParallel(b *testing.B) {
+	store, _, now := benchStore(b)
+	svc := benchService(b, store, now)
+	ctx := context.Background()
+	var organizer string
+	if err := store.DB().QueryRowContext(ctx, `SELECT organizer_id FROM events GROUP BY organizer_id ORDER BY count(*) DESC LIMIT 1`).Scan(&organizer); err != nil {
+		b.Fatal(err)
+	}
+	for _, shape := range benchShapes {
+		if !slices.Contains(benchParallelShapes, shape.name) {
+			continue
+		}
+		b.Run(shape.name, func(b *testing.B) {
+			queries := make([]SearchQuery, len(shape.queries))
+			for i, raw := range shape.queries {
+				v, err := benchQuery(raw, now, organizer)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if queries[i], err = ParseSearchQuery(v); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetParallelism(max(1, benchConnections/runtime.GOMAXPROCS(0)))
+			start := time.Now()
+			var next atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := svc.Search(ctx, queries[int(next.Add(1))%len(queries)]); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+		})
+	}
+}
+
+// BenchmarkSearchExplain logs SQLite's EXPLAIN QUERY PLAN of the statements that the first
+// query of each shape of benchShapes runs over the benchmark's events (for docs/benchmarks.md);
+// it measures nothing, and prints them on the standard output.
+func BenchmarkSearchExplain(b *testing.B) {
+	store, _, now := benchStore(b)
+	ctx := context.Background()
+	var organizer string
+	if err := store.DB().QueryRowContext(ctx, `SELECT organizer_id FROM events GROUP BY organizer_id ORDER BY count(*) DESC LIMIT 1`).Scan(&organizer); err != nil {
+		b.Fatal(err)
+	}
+	var out strings.Builder
+	for _, shape := range benchShapes {
+		for _, raw := range shape.queries {
+			v, err := benchQuery(raw, now, organizer)
+			if err != nil {
+				b.Fatal(err)
+			}
+			q, err := ParseSearchQuery(v)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if q.From == nil {
+				q.From = &now
+			}
+			fmt.Fprintf(&out, "\n%s: %s\n", shape.name, v.Encode())
+			for _, st := range searchStatements(b, store, q) {
+				fmt.Fprintf(&out, "  %s\n    %s\n", st.what, strings.Join(sqlitetest.Plan(b, store.DB(), st.query, st.args...), "\n    "))
+			}
+		}
+	}
+	for b.Loop() {
+	}
+	fmt.Print(out.String()) // b.Log keeps only the first lines of a benchmark's log
+}
+
+// searchStatements returns the statements that searchSQLite runs for q (of searchNear, the
+// first window's).
+func searchStatements(b *testing.B, s *SQLStore, q SearchQuery) []struct {
+	what, query string
+	args        []any
+} {
+	type statement = struct {
+		what, query string
+		args        []any
+	}
+	ctx := context.Background()
+	want := q.Limit + 1
+	var out []statement
+	switch d := searchDriver(q); d {
+	case driveText:
+		words := make([]string, len(q.Words))
+		for i, w := range q.Words {
+			if utf8.RuneCountInString(w) > maxPrefixIndex && asciiAlnum(w) {
+				out = append(out, statement{"terms of " + w, termsQuery, []any{w, prefixEnd(w), maxWordTerms + 1}})
+			}
+			m, err := s.wordMatch(ctx, w)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if m == "" {
+				return out
+			}
+			words[i] = m
+		}
+		query, args := textQuery(q, words)
+		out = append(out, statement{"full-text: " + args[0].(string), query, args})
+	case driveNear:
+		lo := database.Micros(*q.From)
+		if cells := coveringCells(boundingBox(*q.Near)); len(cells) > 0 {
+			out = append(out, statement{"span of the cells", nearSpanQuery,
+				[]any{`facets : (` + strings.Join(cells, " OR ") + `)`, secFloor(lo) << seqShift, int64(math.MaxInt64)}})
+		}
+		width, err := s.firstWindow(ctx, lo)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, statement{"length of the first window", firstWindowQuery, []any{lo, windowEvents - 1}})
+		query, args := nearWindowQuery(q, lo, lo+width, false, want)
+		out = append(out, statement{"first window", query, args})
+	default:
+		query, args := orderedQuery(q, d, want)
+		out = append(out, statement{"ordered", query, args})
+	}
+	return out
+}
+
 // benchQuery returns the query parameters of raw, one of benchShapes' queries: the first %s
 // stands for a month after now, the second for two months after, %o for organizer.
 func benchQuery(raw string, now time.Time, organizer string) (url.Values, error) {
@@ -195,8 +360,9 @@ func BenchmarkGetEvent(b *testing.B) {
 func benchService(b *testing.B, store Store, now time.Time) *Service {
 	b.Helper()
 	svc, err := New(DefaultConfig(), Deps{
-		Common: svcdeps.Common{Log: logging.Discard(), Registry: newRegistry(), Now: func() time.Time { return now }},
-		Store:  store,
+		Common:   svcdeps.Common{Log: logging.Discard(), Registry: newRegistry(), Now: func() time.Time { return now }},
+		Store:    store,
+		Verifier: svcauthtest.New().Verifier("events", "gateway"),
 	})
 	if err != nil {
 		b.Fatal(err)

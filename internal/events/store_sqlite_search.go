@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"time"
+	"unicode/utf8"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
 )
@@ -21,6 +21,18 @@ import (
 // distance queries the R*Tree in windows of start times.
 func (s *SQLStore) searchSQLite(ctx context.Context, q SearchQuery) ([]Event, error) {
 	want := q.Limit + 1
+	switch d := searchDriver(q); d {
+	case driveText:
+		return s.searchText(ctx, q, want)
+	case driveNear:
+		return s.searchNear(ctx, q, want)
+	default:
+		return s.searchOrdered(ctx, q, d, want)
+	}
+}
+
+// searchDriver returns the index that searchSQLite walks for q.
+func searchDriver(q SearchQuery) driver {
 	filterCount := len(q.Tags)
 	for _, set := range []bool{q.Category != "", q.OrganizerID != "", q.Near != nil} {
 		if set {
@@ -29,17 +41,17 @@ func (s *SQLStore) searchSQLite(ctx context.Context, q SearchQuery) ([]Event, er
 	}
 	switch {
 	case len(q.Words) > 0 || filterCount > 1:
-		return s.searchText(ctx, q, want)
+		return driveText
 	case q.OrganizerID != "":
-		return s.searchOrdered(ctx, q, driveOrganizer, want)
+		return driveOrganizer
 	case len(q.Tags) > 0:
-		return s.searchOrdered(ctx, q, driveTag, want)
+		return driveTag
 	case q.Category != "":
-		return s.searchOrdered(ctx, q, driveCategory, want)
+		return driveCategory
 	case q.Near != nil:
-		return s.searchNear(ctx, q, want)
+		return driveNear
 	default:
-		return s.searchOrdered(ctx, q, driveTime, want)
+		return driveTime
 	}
 }
 
@@ -117,7 +129,18 @@ func orderedQuery(q SearchQuery, d driver, want int) (string, []any) {
 // seq: by start second, but in no particular order within one second. It reads matches until
 // it has want of them and has seen the whole second of the last one, then sorts them.
 func (s *SQLStore) searchText(ctx context.Context, q SearchQuery, want int) ([]Event, error) {
-	query, args := textQuery(q)
+	words := make([]string, len(q.Words))
+	for i, w := range q.Words {
+		m, err := s.wordMatch(ctx, w)
+		if err != nil {
+			return nil, err
+		}
+		if m == "" { // no indexed word begins with w
+			return nil, nil
+		}
+		words[i] = m
+	}
+	query, args := textQuery(q, words)
 	rows, err := s.DB().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -148,9 +171,11 @@ func (s *SQLStore) searchText(ctx context.Context, q SearchQuery, want int) ([]E
 	return out[:min(len(out), want)], nil
 }
 
-func textQuery(q SearchQuery) (string, []any) {
+// textQuery returns the query of searchText; words are the FTS5 expressions of q.Words (see
+// wordMatch).
+func textQuery(q SearchQuery, words []string) (string, []any) {
 	var c conds
-	c.add(`events_fts MATCH ?`, ftsQuery(q))
+	c.add(`events_fts MATCH ?`, ftsQuery(q, words))
 	lo := int64(math.MinInt64)
 	if q.From != nil {
 		lo = database.Micros(*q.From)
@@ -169,9 +194,11 @@ func textQuery(q SearchQuery) (string, []any) {
 		WHERE ` + c.sql() + ` ORDER BY events_fts.rowid`, c.args
 }
 
-// firstWindow is the length of the first window of start times that searchNear looks at;
-// each next window is twice as long as the one before.
-const firstWindow = 24 * time.Hour
+// windowEvents is how many events of all places the first window of start times that
+// searchNear looks at holds: its length follows the density of events, so that the window
+// costs the same at any number of events; each next window is twice as long as the one
+// before.
+const windowEvents = 500
 
 // searchNear answers q, whose only filter besides time is a distance, from the R*Tree. The
 // R*Tree gives its matches in no useful order, so searchNear queries windows of start times,
@@ -188,18 +215,15 @@ func (s *SQLStore) searchNear(ctx context.Context, q SearchQuery, want int) ([]E
 	if q.To != nil {
 		hi = database.Micros(*q.To)
 	}
-	var first, last sql.NullInt64
-	if err := s.DB().QueryRowContext(ctx, `SELECT
-		(SELECT starts_at FROM events WHERE starts_at >= ? ORDER BY starts_at LIMIT 1),
-		(SELECT starts_at FROM events WHERE starts_at <= ? ORDER BY starts_at DESC LIMIT 1)`, lo, hi,
-	).Scan(&first, &last); err != nil {
+	first, last, err := s.nearSpan(ctx, *q.Near, lo, hi)
+	if err != nil || !first.Valid || !last.Valid || first.Int64 > last.Int64 {
 		return nil, err
 	}
-	if !first.Valid || !last.Valid || first.Int64 > last.Int64 {
-		return nil, nil
+	width, err := s.firstWindow(ctx, first.Int64)
+	if err != nil {
+		return nil, err
 	}
 	var out []Event
-	width := firstWindow.Microseconds()
 	for start := first.Int64; ; width *= 2 {
 		end := start + width
 		final := end > last.Int64 || end < start // past the last event, or overflowed
@@ -214,6 +238,59 @@ func (s *SQLStore) searchNear(ctx context.Context, q SearchQuery, want int) ([]E
 		start = end
 	}
 }
+
+// firstWindow returns the length, in microseconds, of the first window of start times from
+// start on: up to the start of the windowEvents-th event of all from start on, at least a
+// second; when fewer events are left, longer than any time.
+func (s *SQLStore) firstWindow(ctx context.Context, start int64) (int64, error) {
+	var kth sql.NullInt64
+	err := s.DB().QueryRowContext(ctx, firstWindowQuery, start, windowEvents-1).Scan(&kth)
+	if err == sql.ErrNoRows || err == nil && !kth.Valid {
+		return math.MaxInt64, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return max(kth.Int64-start, 1_000_000), nil
+}
+
+// firstWindowQuery returns the start of the event ?2 places after the first that starts at ?1
+// or later.
+const firstWindowQuery = `SELECT starts_at FROM events WHERE starts_at >= ?1 ORDER BY starts_at LIMIT 1 OFFSET ?2`
+
+// nearSpan returns the earliest and the latest start in [lo, hi] of the events that may lie
+// in c, or NULLs when there is none. The latest is that of all events. When a few map cells
+// cover c, the earliest is the start second of the first event of those cells, from their
+// posting lists in the full-text table (which seq orders by start second), so that searchNear
+// queries the R*Tree only from the time of the first event near c on, and not at all for a
+// place where there is none: the R*Tree alone has no cheap way to tell, and reads most of its
+// nodes to find nothing. Otherwise it is the start of the first event of all.
+func (s *SQLStore) nearSpan(ctx context.Context, c Circle, lo, hi int64) (first, last sql.NullInt64, err error) {
+	cells := coveringCells(boundingBox(c))
+	if len(cells) == 0 {
+		err = s.DB().QueryRowContext(ctx, `SELECT
+			(SELECT starts_at FROM events WHERE starts_at >= ? ORDER BY starts_at LIMIT 1),
+			(SELECT starts_at FROM events WHERE starts_at <= ? ORDER BY starts_at DESC LIMIT 1)`, lo, hi,
+		).Scan(&first, &last)
+		return first, last, err
+	}
+	loSeq := int64(math.MinInt64)
+	if lo != math.MinInt64 {
+		loSeq = secFloor(lo) << seqShift
+	}
+	err = s.DB().QueryRowContext(ctx, nearSpanQuery, `facets : (`+strings.Join(cells, " OR ")+`)`, loSeq, hi).Scan(&first, &last)
+	if err != nil || !first.Valid {
+		return sql.NullInt64{}, sql.NullInt64{}, err
+	}
+	first.Int64 = max(lo, (first.Int64>>seqShift)*1_000_000)
+	return first, last, nil
+}
+
+// nearSpanQuery returns the seq of the first event whose facets match ?1 with a seq from ?2 on,
+// and the start of the last event that starts at ?3 or before.
+const nearSpanQuery = `SELECT
+	(SELECT rowid FROM events_fts WHERE events_fts MATCH ?1 AND rowid >= ?2 ORDER BY rowid LIMIT 1),
+	(SELECT starts_at FROM events WHERE starts_at <= ?3 ORDER BY starts_at DESC LIMIT 1)`
 
 // searchNearWindow returns the first limit events of q that start in [start, end), or from
 // start on when final.
@@ -251,16 +328,13 @@ func nearWindowQuery(q SearchQuery, start, end int64, final bool, limit int) (st
 }
 
 // ftsQuery returns the FTS5 query that preselects the events of q: those holding every word
-// (each as a word or the beginning of one) in their title, description or tags, and every
-// facet that q asks for. Words are quoted, so no character of theirs is FTS5 syntax.
-func ftsQuery(q SearchQuery) string {
+// in their title, description or tags, and every facet that q asks for. words are the FTS5
+// expressions of q's words, each matching the tokens that begin with its word (wordMatch).
+func ftsQuery(q SearchQuery, words []string) string {
 	var parts []string
-	if len(q.Words) > 0 {
-		words := make([]string, len(q.Words))
-		for i, w := range q.Words {
-			words[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"*`
-		}
-		parts = append(parts, `{title description tags} : (`+strings.Join(words, " ")+`)`)
+	if len(words) > 0 {
+		// Explicit ANDs: FTS5 joins only phrases by a space, not parenthesized expressions.
+		parts = append(parts, `{title description tags} : (`+strings.Join(words, " AND ")+`)`)
 	}
 	if q.OrganizerID != "" {
 		parts = append(parts, `facets : o`+hex.EncodeToString([]byte(q.OrganizerID)))
@@ -308,4 +382,89 @@ func coveringCells(b bbox) []string {
 		return tokens
 	}
 	return nil
+}
+
+// maxPrefixIndex is the length, in characters, of the longest prefix that events_fts has a
+// prefix index for (its prefix option): a prefix query up to that long reads one posting list
+// as far as it needs, a longer one merges the whole posting lists of all the terms it matches
+// before it yields its first row.
+const maxPrefixIndex = 3
+
+// maxWordTerms is how many terms a word may expand into (see wordMatch): FTS5 steps through
+// the posting lists of an OR in step, comparing each.
+const maxWordTerms = 64
+
+// ftsString returns s as an FTS5 string, quoted, so that no character of it is FTS5 syntax.
+func ftsString(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// prefixMatch returns the FTS5 prefix query of the tokens that begin with w.
+func prefixMatch(w string) string { return ftsString(w) + `*` }
+
+// wordMatch returns the FTS5 expression that matches the tokens that begin with w, one of the
+// words of a query, or "" when no token of the index does. A short word, which a prefix index
+// serves, is a prefix query; a longer one is the terms of the index that begin with it, each
+// matched exactly (("music" OR "musical")), which FTS5 reads in step, as far as the search
+// needs, where the prefix query would merge their whole posting lists; fts_terms lists them
+// (terms of deleted events too, which match nothing). A word with characters
+// other than ASCII letters and digits, which the tokenizer may fold (é as e), and a word that
+// begins more than maxWordTerms terms stay prefix queries. The terms are read in a statement
+// of their own: an event that a concurrent write stores with a new term between the two
+// statements may be missed, as if it had been stored after the search.
+func (s *SQLStore) wordMatch(ctx context.Context, w string) (string, error) {
+	if utf8.RuneCountInString(w) <= maxPrefixIndex || !asciiAlnum(w) {
+		return prefixMatch(w), nil
+	}
+	// The tokenizer folds ASCII letters to lower case, and nothing else of an ASCII word.
+	terms, err := s.termsWithPrefix(ctx, strings.ToLower(w), maxWordTerms+1)
+	switch {
+	case err != nil:
+		return "", err
+	case len(terms) == 0:
+		return "", nil
+	case len(terms) > maxWordTerms:
+		return prefixMatch(w), nil
+	}
+	for i, t := range terms {
+		terms[i] = ftsString(t)
+	}
+	return `(` + strings.Join(terms, ` OR `) + `)`, nil
+}
+
+// termsWithPrefix returns up to limit terms of the full-text index that begin with prefix,
+// which is ASCII, from fts_terms: a range of its primary key.
+func (s *SQLStore) termsWithPrefix(ctx context.Context, prefix string, limit int) ([]string, error) {
+	rows, err := s.DB().QueryContext(ctx, termsQuery, prefix, prefixEnd(prefix), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var terms []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		terms = append(terms, t)
+	}
+	return terms, rows.Err()
+}
+
+// termsQuery selects the terms in [?1, ?2), up to ?3 of them.
+const termsQuery = `SELECT term FROM fts_terms WHERE term >= ?1 AND term < ?2 ORDER BY term LIMIT ?3`
+
+// prefixEnd returns the least string above every string that begins with prefix, a non-empty
+// ASCII string whose last character is below DEL.
+func prefixEnd(prefix string) string {
+	return prefix[:len(prefix)-1] + string(prefix[len(prefix)-1]+1)
+}
+
+// asciiAlnum reports whether w is made of ASCII letters and digits only.
+func asciiAlnum(w string) bool {
+	for i := range len(w) {
+		c := w[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
