@@ -181,9 +181,10 @@ func getEventThroughGateway(b *testing.B) {
 // three ways, side by side: "direct" straight to the events service's listener with a
 // service token of the gateway's (the floor: no gateway), "gateway-socket" through the
 // gateway reaching the service over its loopback socket, and "gateway-inprocess" through the
-// gateway calling the service's handler in process (the default). Run it with -count 3 so
-// that the three alternate:
-// go test -run '^$' -bench BenchmarkGetEventTransports -benchtime 3s -count 3 ./internal/app/
+// gateway calling the service's handler in process (the default). -count runs each of the
+// three several times in a row; to alternate them, run it three times:
+//
+//	for i in 1 2 3; do go test -run '^$' -bench BenchmarkGetEventTransports -benchtime 3s ./internal/app/; done
 func BenchmarkGetEventTransports(b *testing.B) {
 	for _, bc := range []struct {
 		name              string
