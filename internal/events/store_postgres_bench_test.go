@@ -15,8 +15,6 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/database/pgtest"
 	"github.com/eventpost/eventpost/internal/platform/logging"
-	"github.com/eventpost/eventpost/internal/platform/svcauth/svcauthtest"
-	"github.com/eventpost/eventpost/internal/platform/svcdeps"
 )
 
 // BenchmarkPostgresSearch measures every query shape of BenchmarkSearch over benchEvents
@@ -31,27 +29,10 @@ import (
 // benchPostgres).
 func BenchmarkPostgresSearch(b *testing.B) {
 	s, now := benchPostgres(b)
-	svc := pgBenchService(b, s, now)
-	ctx := context.Background()
+	svc := benchService(b, s, now)
 	for _, shape := range pgBenchShapes(b, s, now) {
 		b.Run(shape.name, func(b *testing.B) {
-			var durations []time.Duration
-			items := 0
-			for i := 0; b.Loop(); i++ {
-				start := time.Now()
-				q, err := ParseSearchQuery(shape.values[i%len(shape.values)])
-				if err != nil {
-					b.Fatal(err)
-				}
-				res, err := svc.Search(ctx, q)
-				if err != nil {
-					b.Fatal(err)
-				}
-				durations = append(durations, time.Since(start))
-				items += len(res.Items)
-			}
-			reportPercentiles(b, durations)
-			b.ReportMetric(float64(items)/float64(len(durations)), "items/op")
+			searchLoop(b, svc, shape.values)
 		})
 	}
 }
@@ -68,7 +49,7 @@ const benchClients = 16
 func BenchmarkPostgresSearchParallel(b *testing.B) {
 	s, now := benchPostgres(b)
 	s.DB().SetMaxOpenConns(benchClients)
-	svc := pgBenchService(b, s, now)
+	svc := benchService(b, s, now)
 	ctx := context.Background()
 	for _, shape := range pgBenchShapes(b, s, now) {
 		b.Run(shape.name, func(b *testing.B) {
@@ -120,20 +101,6 @@ func pgBenchShapes(b *testing.B, s *SQLStore, now time.Time) []pgBenchShape {
 		out = append(out, sh)
 	}
 	return out
-}
-
-// pgBenchService returns a service on s whose clock stands at now.
-func pgBenchService(b *testing.B, s *SQLStore, now time.Time) *Service {
-	b.Helper()
-	svc, err := New(DefaultConfig(), Deps{
-		Common:   svcdeps.Common{Log: logging.Discard(), Registry: newRegistry(), Now: func() time.Time { return now }},
-		Store:    s,
-		Verifier: svcauthtest.New().Verifier("events", "gateway"),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return svc
 }
 
 // benchPostgres returns the store the PostgreSQL benchmarks search, and the time the events

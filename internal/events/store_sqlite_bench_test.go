@@ -177,23 +177,7 @@ func benchSearch(b *testing.B, store Store, db *sql.DB, now time.Time) {
 				}
 				values[i] = v
 			}
-			var durations []time.Duration
-			items := 0
-			for i := 0; b.Loop(); i++ {
-				start := time.Now()
-				q, err := ParseSearchQuery(values[i%len(values)])
-				if err != nil {
-					b.Fatal(err)
-				}
-				res, err := svc.Search(ctx, q)
-				if err != nil {
-					b.Fatal(err)
-				}
-				durations = append(durations, time.Since(start))
-				items += len(res.Items)
-			}
-			reportPercentiles(b, durations)
-			b.ReportMetric(float64(items)/float64(len(durations)), "items/op")
+			searchLoop(b, svc, values)
 		})
 	}
 }
@@ -357,6 +341,7 @@ func BenchmarkGetEvent(b *testing.B) {
 	reportPercentiles(b, durations)
 }
 
+// benchService returns a service on store whose clock stands at now.
 func benchService(b *testing.B, store Store, now time.Time) *Service {
 	b.Helper()
 	svc, err := New(DefaultConfig(), Deps{
@@ -370,6 +355,30 @@ func benchService(b *testing.B, store Store, now time.Time) *Service {
 	return svc
 }
 
+// searchLoop runs b's loop as searches of the queries values, in turn, through svc, and
+// reports the median and 95th percentile of their times and the events a search found.
+func searchLoop(b *testing.B, svc *Service, values []url.Values) {
+	ctx := context.Background()
+	var durations []time.Duration
+	items := 0
+	for i := 0; b.Loop(); i++ {
+		start := time.Now()
+		q, err := ParseSearchQuery(values[i%len(values)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := svc.Search(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		durations = append(durations, time.Since(start))
+		items += len(res.Items)
+	}
+	reportPercentiles(b, durations)
+	b.ReportMetric(float64(items)/float64(len(durations)), "items/op")
+}
+
+// reportPercentiles reports the median and 95th percentile of d, in milliseconds.
 func reportPercentiles(b *testing.B, d []time.Duration) {
 	if len(d) == 0 {
 		return

@@ -53,7 +53,7 @@ func (p *Prepared) stmt(ctx context.Context, query string) *sql.Stmt {
 	if len(p.stmts) >= maxPrepared {
 		return nil
 	}
-	st, err := p.db.PrepareContext(context.WithoutCancel(ctx), query)
+	st, err := p.db.PrepareContext(context.WithoutCancel(ctx), query) //nolint:sqlclosecheck // kept, closed by close
 	if err != nil {
 		return nil
 	}
@@ -63,7 +63,7 @@ func (p *Prepared) stmt(ctx context.Context, query string) *sql.Stmt {
 
 // QueryRowContext is sql.DB's, with query prepared once.
 func (p *Prepared) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := p.stmt(ctx, query); st != nil {
+	if st := p.stmt(ctx, query); st != nil { //nolint:sqlclosecheck // kept, closed by close
 		return st.QueryRowContext(ctx, args...)
 	}
 	return p.db.QueryRowContext(ctx, query, args...)
@@ -71,7 +71,7 @@ func (p *Prepared) QueryRowContext(ctx context.Context, query string, args ...an
 
 // QueryContext is sql.DB's, with query prepared once.
 func (p *Prepared) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := p.stmt(ctx, query); st != nil {
+	if st := p.stmt(ctx, query); st != nil { //nolint:sqlclosecheck // kept, closed by close
 		return st.QueryContext(ctx, args...)
 	}
 	return p.db.QueryContext(ctx, query, args...)
@@ -79,7 +79,7 @@ func (p *Prepared) QueryContext(ctx context.Context, query string, args ...any) 
 
 // ExecContext is sql.DB's, with query prepared once.
 func (p *Prepared) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if st := p.stmt(ctx, query); st != nil {
+	if st := p.stmt(ctx, query); st != nil { //nolint:sqlclosecheck // kept, closed by close
 		return st.ExecContext(ctx, args...)
 	}
 	return p.db.ExecContext(ctx, query, args...)

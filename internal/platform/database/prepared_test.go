@@ -54,6 +54,7 @@ func TestPreparedSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rows.Close()
 	var got []string
 	for rows.Next() {
 		var v string
@@ -62,7 +63,9 @@ func TestPreparedSQLite(t *testing.T) {
 		}
 		got = append(got, v)
 	}
-	rows.Close()
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 	if fmt.Sprint(got) != "[v1 v2 v3]" {
 		t.Errorf("rows %v, want [v1 v2 v3]", got)
 	}
