@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
@@ -91,68 +90,44 @@ func startBenchSystemWith(b *testing.B, log *slog.Logger, edit func(*app.Config)
 // runParallelGETs runs b's loop as concurrent GETs of url (with a bearer token when not
 // empty) over keep-alive connections, each of which must answer 200.
 func runParallelGETs(b *testing.B, url, token string) {
-	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr}
-	b.ResetTimer()
-	defer reportCPU(b)()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req, _ := http.NewRequest(http.MethodGet, url, nil)
-			if token != "" {
-				req.Header.Set("Authorization", "Bearer "+token)
-			}
-			resp, err := hc.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
-		}
-	})
-}
-
-// reportCPU starts measuring the CPU time (user and system) the process spends on b's loop;
-// the function it returns reports it per operation as cpu-ns/op, a figure that a busy
-// machine disturbs less than ns/op, which counts the time waiting for a core too.
-func reportCPU(b *testing.B) func() {
-	start := cpuTime(b)
-	return func() {
-		b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
-	}
-}
-
-// cpuTime returns the CPU time the process has used so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	parallelGETs(b, &http.Transport{MaxIdleConnsPerHost: 64}, url, bearer(token), nil)
 }
 
 // runParallelGETsWith is runParallelGETs with the request headers header, over a transport
 // that leaves Accept-Encoding and the body as they are.
 func runParallelGETsWith(b *testing.B, url, token string, header map[string]string) {
-	tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
+	h := bearer(token)
+	for k, v := range header {
+		h[k] = v
+	}
+	parallelGETs(b, &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}, url, h, nil)
+}
+
+// bearer returns the header of a request carrying token, none when it is empty.
+func bearer(token string) map[string]string {
+	if token == "" {
+		return map[string]string{}
+	}
+	return map[string]string{"Authorization": "Bearer " + token}
+}
+
+// parallelGETs runs b's loop as concurrent GETs of url with header over tr, each of which
+// must answer 200; with took, each goroutine hands it the times of its requests when done.
+func parallelGETs(b *testing.B, tr *http.Transport, url string, header map[string]string, took func([]time.Duration)) {
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
 	b.ResetTimer()
-	defer reportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		if took != nil {
+			defer func() { took(mine) }()
+		}
 		for pb.Next() {
 			req, _ := http.NewRequest(http.MethodGet, url, nil)
-			if token != "" {
-				req.Header.Set("Authorization", "Bearer "+token)
-			}
 			for k, v := range header {
 				req.Header.Set(k, v)
 			}
+			t0 := time.Now()
 			resp, err := hc.Do(req)
 			if err != nil {
 				b.Error(err)
@@ -160,6 +135,9 @@ func runParallelGETsWith(b *testing.B, url, token string, header map[string]stri
 			}
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
+			if took != nil {
+				mine = append(mine, time.Since(t0))
+			}
 			if resp.StatusCode != http.StatusOK {
 				b.Errorf("status %d", resp.StatusCode)
 				return

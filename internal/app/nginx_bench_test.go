@@ -160,42 +160,16 @@ http {
 // keep-alive connections, each of which must answer 200, and reports the requests per
 // second and the 50th and 99th percentiles of the request times.
 func loadGETs(b *testing.B, url string, header map[string]string) {
-	tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr}
 	var (
 		mu  sync.Mutex
 		all []time.Duration
 	)
 	b.SetParallelism(16)
-	b.ResetTimer()
 	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		var mine []time.Duration
-		defer func() {
-			mu.Lock()
-			all = append(all, mine...)
-			mu.Unlock()
-		}()
-		for pb.Next() {
-			req, _ := http.NewRequest(http.MethodGet, url, nil)
-			for k, v := range header {
-				req.Header.Set(k, v)
-			}
-			t0 := time.Now()
-			resp, err := hc.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			mine = append(mine, time.Since(t0))
-			if resp.StatusCode != http.StatusOK {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
-		}
+	parallelGETs(b, &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}, url, header, func(mine []time.Duration) {
+		mu.Lock()
+		all = append(all, mine...)
+		mu.Unlock()
 	})
 	elapsed := time.Since(start)
 	b.StopTimer()

@@ -180,15 +180,7 @@ func referenceSearch(t *testing.T, s *SQLStore, q SearchQuery) []string {
 		c.add(`e.seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)`,
 			`{title description tags} : (`+strings.Join(words, " AND ")+`)`)
 	}
-	if q.From != nil {
-		c.add(`e.starts_at >= ?`, database.Micros(*q.From))
-	}
-	if q.To != nil {
-		c.add(`e.starts_at <= ?`, database.Micros(*q.To))
-	}
-	if q.After != nil {
-		c.add(`(e.starts_at, e.id) > (?, ?)`, database.Micros(q.After.Time), q.After.ID)
-	}
+	timeFilters(&c, q)
 	if q.Category != "" {
 		c.add(`e.category_key = ?`, strings.ToLower(q.Category))
 	}
