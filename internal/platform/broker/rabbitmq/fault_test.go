@@ -187,9 +187,20 @@ func TestServerDownAtStart(t *testing.T) {
 		t.Errorf("Publish = %v, want ErrNotConnected", err)
 	}
 	proxy.Resume()
-	waitFor(t, "a confirmed publish", func() bool {
-		return b.Publish(context.Background(), newMessage(t, typeWork, 2)) == nil
-	})
+	// The first session declares the whole topology (quorum queues, each a Raft group), which a
+	// RabbitMQ busy with other tests' loads can take many seconds to do: wait up to a minute,
+	// and say what the last attempt answered.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := b.Publish(context.Background(), newMessage(t, typeWork, 2))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no confirmed publish a minute after the server came back; the last attempt: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func TestConsumerSurvivesRepeatedCuts(t *testing.T) {
