@@ -37,11 +37,16 @@ commands:
   keygen <dir>     write the service keys of a distributed system under dir:
                    <service>/service.key (0600) for the services that call others,
                    public/caller-keys (0644); existing files are kept
-  seed [--events N]
+  seed [--events N] [--reminders N]
                    load N sample events (default 200, at most 10000000) into the events
                    store, starting over the next year, with their organizers' names: the
                    events service's PostgreSQL database when EVENTPOST_DATABASE_URL is set,
-                   else <data dir>/events.db of the all-in-one mode; EventPost may be running
+                   else <data dir>/events.db of the all-in-one mode; EventPost may be running.
+                   --reminders N (at most 10000000) also loads N scheduled reminders of
+                   generated accounts (100 each, who cannot log in) for the first N/10 of
+                   those events into the notifications store: the database of
+                   EVENTPOST_NOTIFICATIONS_DATABASE_URL when EVENTPOST_DATABASE_URL is set,
+                   else <data dir>/notifications.db
   env              list the environment variables of the all-in-one mode and of serve,
                    with their defaults (a Markdown table, as README.md shows it)
   help             show this text

@@ -15,22 +15,136 @@ import (
 
 	"github.com/eventpost/eventpost/internal/app"
 	"github.com/eventpost/eventpost/internal/events"
+	"github.com/eventpost/eventpost/internal/notifications"
 	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/database/pgtest"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
-// seed runs `eventpost seed args…` with the environment env and returns what it printed.
+// seed runs `eventpost seed --events N` with the environment env and returns what it printed.
 func seed(t *testing.T, env map[string]string, args ...string) string {
+	t.Helper()
+	return seedSaying(t, env, fmt.Sprintf("loaded %s sample events into ", args[len(args)-1]), args...)
+}
+
+// seedSaying runs `eventpost seed args…` with the environment env and returns what it printed,
+// which must contain want.
+func seedSaying(t *testing.T, env map[string]string, want string, args ...string) string {
 	t.Helper()
 	var out bytes.Buffer
 	if err := app.Run(context.Background(), append([]string{"seed"}, args...), func(k string) string { return env[k] }, &out); err != nil {
 		t.Fatalf("eventpost seed %s: %v\n%s", strings.Join(args, " "), err, out.String())
 	}
-	if want := fmt.Sprintf("loaded %s sample events into ", args[len(args)-1]); !strings.Contains(out.String(), want) {
+	if !strings.Contains(out.String(), want) {
 		t.Errorf("eventpost seed printed %q, want %q…", out.String(), want)
 	}
 	return out.String()
+}
+
+// TestSeedReminders loads 30 sample events and 300 reminders for them into the data directory
+// of a running all-in-one system: the notifications store then holds 100 scheduled reminders
+// for each of 3 accounts, each for an event the gateway serves, at a time after the seed
+// relative to the event's start as its minutes_before says, to the account's own accepted
+// address; the scheduler's next time is the soonest of them.
+func TestSeedReminders(t *testing.T) {
+	var dir string
+	c, _, _ := startSystemWith(t, func(cfg *app.Config) { dir = cfg.DataDir })
+	before := time.Now()
+	seedSaying(t, map[string]string{"EVENTPOST_DATA_DIR": dir},
+		"loaded 300 sample reminders of 3 accounts for 30 events into "+filepath.Join(dir, "notifications.db"),
+		"--events", "300", "--reminders", "300")
+
+	st, err := notifications.Open(context.Background(), database.SQLite, filepath.Join(dir, "notifications.db"), logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	checkSeededReminders(t, st, 300, 3, before, func(eventID string) time.Time {
+		e := c.must(200, "GET", "/api/v1/events/"+eventID, "", nil)
+		starts, err := time.Parse(time.RFC3339, e["starts_at"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return starts
+	})
+}
+
+// checkSeededReminders checks that st holds n scheduled reminders of accounts accounts, as
+// many each, each at a time after seeded and, when relative, minutes_before the start of
+// its event as startOf tells it; every account's address is accepted as its own, and the
+// scheduler's next time is the soonest reminder's.
+func checkSeededReminders(t *testing.T, st *notifications.SQLStore, n, accounts int, seeded time.Time, startOf func(eventID string) time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := st.DB().QueryContext(ctx, `SELECT account_id, count(*) FROM reminders GROUP BY account_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perAccount := map[string]int{}
+	for rows.Next() {
+		var id string
+		var k int
+		if err := rows.Scan(&id, &k); err != nil {
+			t.Fatal(err)
+		}
+		perAccount[id] = k
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	if len(perAccount) != accounts {
+		t.Fatalf("reminders of %d accounts, want %d", len(perAccount), accounts)
+	}
+	starts := map[string]time.Time{}
+	var soonest time.Time
+	for id, k := range perAccount {
+		if k != n/accounts {
+			t.Errorf("account %s has %d reminders, want %d", id, k, n/accounts)
+		}
+		rs, err := st.ListReminders(ctx, notifications.ListFilter{AccountID: id, Limit: k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var own string
+		err = st.Update(ctx, func(tx notifications.Tx) error {
+			a, err := tx.Account(ctx, id, false)
+			if err != nil {
+				return err
+			}
+			own = a.Email
+			rec, err := tx.Recipient(ctx, id, strings.ToLower(a.Email), false)
+			if err == nil && (!a.EmailVerified || rec.State != notifications.ConsentAccepted) {
+				err = fmt.Errorf("account %+v, recipient %+v: want a confirmed address that accepts", a, rec)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if _, ok := starts[r.EventID]; !ok {
+				starts[r.EventID] = startOf(r.EventID)
+			}
+			start := starts[r.EventID]
+			switch {
+			case r.Status != notifications.StatusScheduled || r.Email != own:
+				t.Errorf("reminder %s: %s to %s, want scheduled to %s", r.ID, r.Status, r.Email, own)
+			case !r.SendAt.After(seeded) || !r.SendAt.Before(start):
+				t.Errorf("reminder %s at %s: want after the seed (%s) and before its event's start %s", r.ID, r.SendAt, seeded, start)
+			case r.MinutesBefore != nil && !r.SendAt.Equal(start.Add(-time.Duration(*r.MinutesBefore)*time.Minute)):
+				t.Errorf("reminder %s at %s, %d minutes before %s", r.ID, r.SendAt, *r.MinutesBefore, start)
+			case !r.Event.StartsAt.Equal(start):
+				t.Errorf("reminder %s: its snapshot starts at %s, the event at %s", r.ID, r.Event.StartsAt, start)
+			}
+			if soonest.IsZero() || r.SendAt.Before(soonest) {
+				soonest = r.SendAt
+			}
+		}
+	}
+	if next, ok, err := st.NextSendAt(ctx); err != nil || !ok || !next.Equal(soonest) {
+		t.Errorf("NextSendAt = %s, %t, %v; want %s", next, ok, err, soonest)
+	}
 }
 
 // TestSeedWhileRunning loads sample events twice into the data directory of a running
@@ -132,24 +246,67 @@ func TestSeedPostgres(t *testing.T) {
 	}
 }
 
+// TestSeedRemindersPostgres loads sample events and reminders for them into the databases of
+// the events service (EVENTPOST_DATABASE_URL) and of the notifications service
+// (EVENTPOST_NOTIFICATIONS_DATABASE_URL) of the distributed mode.
+func TestSeedRemindersPostgres(t *testing.T) {
+	evURL, ntURL := pgtest.URL(t), pgtest.URL(t)
+	env := map[string]string{"EVENTPOST_DATABASE_URL": evURL, "EVENTPOST_NOTIFICATIONS_DATABASE_URL": ntURL, "EVENTPOST_DATA_DIR": t.TempDir()}
+	before := time.Now()
+	out := seedSaying(t, env, "loaded 250 sample reminders of 3 accounts for 25 events into PostgreSQL ",
+		"--events", "100", "--reminders", "250")
+	if strings.Contains(out, ".db") {
+		t.Errorf("with EVENTPOST_DATABASE_URL, seed wrote to SQLite: %s", out)
+	}
+	ctx := context.Background()
+	evs, err := events.Open(ctx, database.Postgres, evURL, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer evs.Close()
+	st, err := notifications.Open(ctx, database.Postgres, ntURL, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// 250 reminders make 3 accounts of 100, 100 and 50: the check wants as many each.
+	if _, err := st.DB().ExecContext(ctx, `DELETE FROM reminders WHERE account_id IN
+		(SELECT account_id FROM reminders GROUP BY account_id HAVING count(*) < 100)`); err != nil {
+		t.Fatal(err)
+	}
+	checkSeededReminders(t, st, 200, 2, before, func(eventID string) time.Time {
+		e, err := evs.Get(ctx, eventID)
+		if err != nil {
+			t.Fatalf("the events database lacks the event %s of a reminder: %v", eventID, err)
+		}
+		return e.StartsAt
+	})
+}
+
 // TestSeedBadArguments checks that seed refuses what it cannot do, saying why, before it
 // touches the data directory, and that the binary then exits with status 1.
 func TestSeedBadArguments(t *testing.T) {
 	for _, tt := range []struct {
-		args []string
-		want string
+		args  []string
+		dbURL string // EVENTPOST_DATABASE_URL
+		want  string
 	}{
-		{[]string{"--events", "-1"}, "--events must be from 0 to 10000000, got -1"},
-		{[]string{"--events", "10000001"}, "--events must be from 0 to 10000000, got 10000001"},
-		{[]string{"--events", "many"}, `invalid value "many" for flag -events`},
-		{[]string{"--reminders", "5"}, "flag provided but not defined: -reminders"},
-		{[]string{"--events", "5", "extra"}, `unexpected argument "extra"`},
+		{[]string{"--events", "-1"}, "", "--events must be from 0 to 10000000, got -1"},
+		{[]string{"--events", "10000001"}, "", "--events must be from 0 to 10000000, got 10000001"},
+		{[]string{"--events", "many"}, "", `invalid value "many" for flag -events`},
+		{[]string{"--reminders", "-1"}, "", "--reminders must be from 0 to 10000000, got -1"},
+		{[]string{"--reminders", "10000001"}, "", "--reminders must be from 0 to 10000000, got 10000001"},
+		{[]string{"--events", "0", "--reminders", "5"}, "", "--reminders needs events to remind of"},
+		{[]string{"--reminders", "5"}, "postgres://127.0.0.1:1/nowhere", "--reminders with EVENTPOST_DATABASE_URL (the events service's database) needs EVENTPOST_NOTIFICATIONS_DATABASE_URL"},
+		{[]string{"--attendees", "5"}, "", "flag provided but not defined: -attendees"},
+		{[]string{"--events", "5", "extra"}, "", `unexpected argument "extra"`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data")
 			var out bytes.Buffer
+			env := map[string]string{"EVENTPOST_DATA_DIR": dir, "EVENTPOST_DATABASE_URL": tt.dbURL}
 			err := app.Run(context.Background(), append([]string{"seed"}, tt.args...),
-				func(k string) string { return map[string]string{"EVENTPOST_DATA_DIR": dir}[k] }, &out)
+				func(k string) string { return env[k] }, &out)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v, want one saying %q", err, tt.want)
 			}

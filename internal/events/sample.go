@@ -141,6 +141,8 @@ type Sample struct {
 	cityCDF    []float64
 	catCDF     []float64
 	n          int
+	keep       int     // how many events to remember (KeepFirst)
+	kept       []Event // the first events returned, up to keep
 }
 
 // NewSample returns a generator of events that start after now, drawn from the random seed.
@@ -210,8 +212,23 @@ func (g *Sample) pick(cdf []float64) int {
 // word returns one of list, drawn uniformly.
 func (g *Sample) word(list []string) string { return list[g.r.IntN(len(list))] }
 
+// KeepFirst makes g remember the next n events it returns, for Kept.
+func (g *Sample) KeepFirst(n int) { g.keep = n }
+
+// Kept returns the events KeepFirst asked g to remember, as far as it has returned them.
+func (g *Sample) Kept() []Event { return g.kept }
+
 // Event returns the next event.
 func (g *Sample) Event() Event {
+	e := g.event()
+	if len(g.kept) < g.keep {
+		g.kept = append(g.kept, e)
+	}
+	return e
+}
+
+// event draws the next event.
+func (g *Sample) event() Event {
 	g.n++
 	cat := sampleCategories[g.pick(g.catCDF)]
 	title := g.word(cat.topics) + " " + g.word(cat.formats)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/eventpost/eventpost/internal/messages"
@@ -16,22 +17,47 @@ func (t sqlTx) KeepSnapshot(ctx context.Context, ev messages.Event) error {
 }
 
 func (t sqlTx) InsertReminder(ctx context.Context, r Reminder) error {
-	if r.Event.ID != r.EventID {
-		return fmt.Errorf("create reminder %s: snapshot of event %q, reminder of %q", r.ID, r.Event.ID, r.EventID)
-	}
+	return insertReminders(ctx, t.tx, t.d, r)
+}
+
+// reminderColumns are the columns insertReminders writes, as many as reminderValues returns.
+const reminderColumns = `id, account_id, event_id, email, send_at, minutes_before, note, status, created_at, sent_at,
+	last_error, trace_parent, from_default`
+
+// reminderValues returns the values of r's columns (reminderColumns).
+func reminderValues(r Reminder) []any {
 	var minutes any
 	if r.MinutesBefore != nil {
 		minutes = *r.MinutesBefore
 	}
-	_, err := t.tx.ExecContext(ctx, t.d.Rebind(`INSERT INTO reminders
-	(id, account_id, event_id, email, send_at, minutes_before, note, status, created_at, sent_at, last_error, trace_parent,
-	from_default)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		r.ID, r.AccountID, r.EventID, r.Email, database.Micros(r.SendAt), minutes, r.Note, string(r.Status),
+	return []any{r.ID, r.AccountID, r.EventID, r.Email, database.Micros(r.SendAt), minutes, r.Note, string(r.Status),
 		database.Micros(r.CreatedAt), database.NullMicros(r.SentAt), nullString(r.LastError), nullString(r.TraceParent),
-		r.FromDefault)
-	if err != nil {
-		return fmt.Errorf("create reminder %s: %w", r.ID, err)
+		r.FromDefault}
+}
+
+// insertReminders inserts rs with one statement; the snapshot of each must be stored.
+func insertReminders(ctx context.Context, tx *sql.Tx, d database.Dialect, rs ...Reminder) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO reminders (` + reminderColumns + `) VALUES `)
+	args := make([]any, 0, 13*len(rs))
+	for i, r := range rs {
+		if r.Event.ID != r.EventID {
+			return fmt.Errorf("create reminder %s: snapshot of event %q, reminder of %q", r.ID, r.Event.ID, r.EventID)
+		}
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		args = append(args, reminderValues(r)...)
+	}
+	if _, err := tx.ExecContext(ctx, d.Rebind(q.String()), args...); err != nil {
+		if len(rs) == 1 {
+			return fmt.Errorf("create reminder %s: %w", rs[0].ID, err)
+		}
+		return fmt.Errorf("create %d reminders: %w", len(rs), err)
 	}
 	return nil
 }

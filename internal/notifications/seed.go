@@ -1,0 +1,145 @@
+package notifications
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/eventpost/eventpost/internal/messages"
+)
+
+// RemindersPerSampleAccount is how many reminders SeedReminders gives each account it
+// generates: ceil(n / RemindersPerSampleAccount) accounts hold n reminders.
+const RemindersPerSampleAccount = 100
+
+// seedReminderBatch is how many reminders one transaction of SeedReminders stores, and
+// seedReminderRows how many one statement does (13 parameters each).
+const (
+	seedReminderBatch = 5000
+	seedReminderRows  = 100
+)
+
+// sampleMinutesBefore are the offsets of sample reminders relative to their event's start,
+// as people pick them: a quarter of an hour, an hour, a day, a week.
+var sampleMinutesBefore = []int{15, 60, 24 * 60, 7 * 24 * 60}
+
+// SeedReminders stores n sample reminders, scheduled, for those of the events evs that start
+// after now, with the stored copies they need: a snapshot of each event and
+// ceil(n/RemindersPerSampleAccount) generated accounts, each with a confirmed address under
+// example.invalid (a domain that never resolves, so that no mail reaches anybody) that
+// accepts its own reminders. Account k holds reminders k·100 to k·100+99 (the last account
+// what is left). Each reminder is for an event drawn from evs by a generator seeded with seed,
+// relative to the event's start (15 minutes, an hour, a day or a week before, whichever lie
+// after now) or, when none does, at a time halfway between now and the start. It writes no
+// outbox message, and nothing of the accounts reaches the auth service: nobody can log in as
+// them. It stores seedReminderBatch reminders a transaction, in statements of
+// seedReminderRows; progress, when not nil, is called
+// with the number stored after each. It returns the number of accounts it made.
+func (s *SQLStore) SeedReminders(ctx context.Context, evs []messages.Event, n int, seed uint64, now time.Time, progress func(stored int)) (int, error) {
+	if n < 0 {
+		return 0, fmt.Errorf("seed reminders: %d reminders", n)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	now = now.UTC().Truncate(time.Microsecond)
+	evs = slices.DeleteFunc(slices.Clone(evs), func(ev messages.Event) bool { return !ev.StartsAt.After(now) })
+	if len(evs) == 0 {
+		return 0, errors.New("seed reminders: no event that starts after now to remind of")
+	}
+	accounts := make([]Account, (n+RemindersPerSampleAccount-1)/RemindersPerSampleAccount)
+	for i := range accounts {
+		id := uuid.NewString()
+		accounts[i] = Account{
+			ID: id, Email: "sample-" + id[:8] + "@example.invalid", EmailVerified: true,
+			DisplayName: fmt.Sprintf("Sample person %d", i+1), Version: 1,
+		}
+	}
+	err := s.Update(ctx, func(tx Tx) error {
+		for _, ev := range evs {
+			if err := tx.KeepSnapshot(ctx, ev); err != nil {
+				return err
+			}
+		}
+		for _, a := range accounts {
+			if _, err := tx.PutAccount(ctx, a); err != nil {
+				return err
+			}
+			token, err := newToken()
+			if err != nil {
+				return err
+			}
+			if _, err := tx.AddRecipient(ctx, Recipient{
+				AccountID: a.ID, Email: addressKey(a.Email), State: ConsentAccepted, Token: token, DecidedAt: &now,
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("seed reminders: accounts and snapshots: %w", err)
+	}
+	r := rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d))
+	for done := 0; done < n; {
+		size := min(seedReminderBatch, n-done)
+		err := s.InTx(ctx, func(tx *sql.Tx) error {
+			rows := make([]Reminder, 0, seedReminderRows)
+			for i := done; i < done+size; i++ {
+				rem, err := sampleReminder(r, accounts[i/RemindersPerSampleAccount], evs[r.IntN(len(evs))], now)
+				if err != nil {
+					return err
+				}
+				if rows = append(rows, rem); len(rows) == seedReminderRows || i == done+size-1 {
+					if err := insertReminders(ctx, tx, s.Dialect(), rows...); err != nil {
+						return err
+					}
+					rows = rows[:0]
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("seed reminders: %w", err)
+		}
+		done += size
+		if progress != nil {
+			progress(done)
+		}
+	}
+	return len(accounts), nil
+}
+
+// sampleReminder returns a scheduled reminder of a for ev, made at now (see SeedReminders).
+func sampleReminder(r *rand.Rand, a Account, ev messages.Event, now time.Time) (Reminder, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Reminder{}, err
+	}
+	rem := Reminder{
+		ID: id.String(), AccountID: a.ID, EventID: ev.ID, Email: a.Email, Status: StatusScheduled,
+		CreatedAt: now, Event: ev,
+	}
+	// An offset drawn from those that still lie ahead; none when the event starts within 15
+	// minutes.
+	var ahead []int
+	for _, m := range sampleMinutesBefore {
+		if ev.StartsAt.Add(-time.Duration(m) * time.Minute).After(now) {
+			ahead = append(ahead, m)
+		}
+	}
+	if len(ahead) > 0 {
+		m := ahead[r.IntN(len(ahead))]
+		rem.MinutesBefore = &m
+		rem.SendAt = ev.StartsAt.Add(-time.Duration(m) * time.Minute)
+	} else {
+		rem.SendAt = now.Add(ev.StartsAt.Sub(now) / 2).Truncate(time.Microsecond)
+	}
+	return rem, nil
+}
