@@ -57,6 +57,9 @@ const seedBatch = 10_000
 // makes one segment of the index rather than dozens to merge.
 const seedFTSHashSize = 128 << 20
 
+// seedCacheMiB is the page cache of the connection Seed stores events with in SQLite.
+const seedCacheMiB = 64
+
 // seedMergePages is how many pages of the full-text index a transaction of Seed merges once
 // the events are stored.
 const seedMergePages = 2000
@@ -81,7 +84,7 @@ func (s *SQLStore) seedSQLite(ctx context.Context, g *Sample, n int, progress fu
 		return err
 	}
 	defer conn.Close()
-	restore, err := bulkPragmas(ctx, conn)
+	restore, err := database.BulkLoadPragmas(ctx, conn, seedCacheMiB)
 	if err != nil {
 		return err
 	}
@@ -155,25 +158,6 @@ func (s *SQLStore) autocommit(ctx context.Context, conn *sql.Conn, query string,
 		_, err := conn.ExecContext(ctx, query, args...)
 		return err
 	})
-}
-
-// bulkPragmas sets conn up for a bulk load: the statement journal (which every insert that
-// fires the triggers writes) in memory, and a page cache of 64 MiB. It returns the function
-// that restores the connection's settings.
-func bulkPragmas(ctx context.Context, conn *sql.Conn) (func(), error) {
-	var tempStore, cacheSize int64
-	if err := conn.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&tempStore); err != nil {
-		return nil, err
-	}
-	if err := conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cacheSize); err != nil {
-		return nil, err
-	}
-	if _, err := conn.ExecContext(ctx, `PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536`); err != nil {
-		return nil, err
-	}
-	return func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA temp_store = %d; PRAGMA cache_size = %d`, tempStore, cacheSize))
-	}, nil
 }
 
 // ftsHashSize sets the full-text index's hashsize to size and returns the function that sets it

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/eventpost/eventpost/internal/messages"
+	"github.com/eventpost/eventpost/internal/platform/database"
 )
 
 // RemindersPerSampleAccount is how many reminders SeedReminders gives each account it
@@ -23,6 +24,10 @@ const RemindersPerSampleAccount = 100
 const (
 	seedReminderBatch = 5000
 	seedReminderRows  = 100
+	// seedReminderCacheMiB is the page cache of the SQLite connection SeedReminders stores
+	// with: a million reminders make indexes of about 400 MiB, two of them (by event, by
+	// send_at) written in random order.
+	seedReminderCacheMiB = 256
 )
 
 // sampleMinutesBefore are the offsets of sample reminders relative to their event's start,
@@ -39,8 +44,8 @@ var sampleMinutesBefore = []int{15, 60, 24 * 60, 7 * 24 * 60}
 // after now) or, when none does, at a time halfway between now and the start. It writes no
 // outbox message, and nothing of the accounts reaches the auth service: nobody can log in as
 // them. It stores seedReminderBatch reminders a transaction, in statements of
-// seedReminderRows; progress, when not nil, is called
-// with the number stored after each. It returns the number of accounts it made.
+// seedReminderRows; progress, when not nil, is called with the number stored after each.
+// Then it analyzes the reminders for the planner. It returns the number of accounts it made.
 func (s *SQLStore) SeedReminders(ctx context.Context, evs []messages.Event, n int, seed uint64, now time.Time, progress func(stored int)) (int, error) {
 	if n < 0 {
 		return 0, fmt.Errorf("seed reminders: %d reminders", n)
@@ -86,10 +91,22 @@ func (s *SQLStore) SeedReminders(ctx context.Context, evs []messages.Event, n in
 	if err != nil {
 		return 0, fmt.Errorf("seed reminders: accounts and snapshots: %w", err)
 	}
+	conn, err := s.DB().Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if s.Dialect() == database.SQLite {
+		restore, err := database.BulkLoadPragmas(ctx, conn, seedReminderCacheMiB)
+		if err != nil {
+			return 0, err
+		}
+		defer restore()
+	}
 	r := rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d))
 	for done := 0; done < n; {
 		size := min(seedReminderBatch, n-done)
-		err := s.InTx(ctx, func(tx *sql.Tx) error {
+		err := s.InConnTx(ctx, conn, func(tx *sql.Tx) error {
 			rows := make([]Reminder, 0, seedReminderRows)
 			for i := done; i < done+size; i++ {
 				rem, err := sampleReminder(r, accounts[i/RemindersPerSampleAccount], evs[r.IntN(len(evs))], now)
@@ -112,6 +129,12 @@ func (s *SQLStore) SeedReminders(ctx context.Context, evs []messages.Event, n in
 		if progress != nil {
 			progress(done)
 		}
+	}
+	if err := s.WithWriter(ctx, func() error {
+		_, err := conn.ExecContext(ctx, `ANALYZE reminders`)
+		return err
+	}); err != nil {
+		return 0, fmt.Errorf("seed reminders: analyze: %w", err)
 	}
 	return len(accounts), nil
 }

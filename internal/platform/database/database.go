@@ -184,3 +184,24 @@ func MigrateTable(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS, table 
 	}
 	return nil
 }
+
+// BulkLoadPragmas sets conn, a connection to a SQLite database, up for a bulk load: the
+// statement journal (which every insert that fires a trigger writes) in memory, and a page
+// cache of cacheMiB MiB, so that inserts into indexes in random order find their pages in
+// memory rather than reading them back from the file. It returns the function that restores
+// the connection's settings.
+func BulkLoadPragmas(ctx context.Context, conn *sql.Conn, cacheMiB int) (func(), error) {
+	var tempStore, cacheSize int64
+	if err := conn.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&tempStore); err != nil {
+		return nil, err
+	}
+	if err := conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cacheSize); err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA temp_store = MEMORY; PRAGMA cache_size = %d`, -cacheMiB<<10)); err != nil {
+		return nil, err
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA temp_store = %d; PRAGMA cache_size = %d`, tempStore, cacheSize))
+	}, nil
+}
