@@ -378,7 +378,7 @@ func searchLoop(b *testing.B, svc *Service, values []url.Values) {
 	b.ReportMetric(float64(items)/float64(len(durations)), "items/op")
 }
 
-// reportPercentiles reports the median and 95th percentile of d, in milliseconds.
+// reportPercentiles reports the median, 95th and 99th percentile of d, in milliseconds.
 func reportPercentiles(b *testing.B, d []time.Duration) {
 	if len(d) == 0 {
 		return
@@ -390,4 +390,5 @@ func reportPercentiles(b *testing.B, d []time.Duration) {
 	}
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.95), "p95-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
 }
