@@ -66,30 +66,31 @@ func (s *SQLStore) SeedReminders(ctx context.Context, evs []messages.Event, n in
 			DisplayName: fmt.Sprintf("Sample person %d", i+1), Version: 1,
 		}
 	}
-	err := s.Update(ctx, func(tx Tx) error {
-		for _, ev := range evs {
-			if err := tx.KeepSnapshot(ctx, ev); err != nil {
-				return err
+	// The snapshots and the accounts first, in transactions as large as a batch of reminders,
+	// so that none holds SQLite's write lock for long.
+	for i := 0; i < len(evs); i += seedReminderBatch {
+		if err := s.Update(ctx, func(tx Tx) error {
+			for _, ev := range evs[i:min(i+seedReminderBatch, len(evs))] {
+				if err := tx.KeepSnapshot(ctx, ev); err != nil {
+					return err
+				}
 			}
+			return nil
+		}); err != nil {
+			return 0, fmt.Errorf("seed reminders: snapshots: %w", err)
 		}
-		for _, a := range accounts {
-			if _, err := tx.PutAccount(ctx, a); err != nil {
-				return err
+	}
+	for i := 0; i < len(accounts); i += seedReminderBatch {
+		if err := s.Update(ctx, func(tx Tx) error {
+			for _, a := range accounts[i:min(i+seedReminderBatch, len(accounts))] {
+				if err := putSampleAccount(ctx, tx, a, now); err != nil {
+					return err
+				}
 			}
-			token, err := newToken()
-			if err != nil {
-				return err
-			}
-			if _, err := tx.AddRecipient(ctx, Recipient{
-				AccountID: a.ID, Email: addressKey(a.Email), State: ConsentAccepted, Token: token, DecidedAt: &now,
-			}); err != nil {
-				return err
-			}
+			return nil
+		}); err != nil {
+			return 0, fmt.Errorf("seed reminders: accounts: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("seed reminders: accounts and snapshots: %w", err)
 	}
 	conn, err := s.DB().Conn(ctx)
 	if err != nil {
@@ -137,6 +138,21 @@ func (s *SQLStore) SeedReminders(ctx context.Context, evs []messages.Event, n in
 		return 0, fmt.Errorf("seed reminders: analyze: %w", err)
 	}
 	return len(accounts), nil
+}
+
+// putSampleAccount stores a, and its own address as a recipient that accepted at now.
+func putSampleAccount(ctx context.Context, tx Tx, a Account, now time.Time) error {
+	if _, err := tx.PutAccount(ctx, a); err != nil {
+		return err
+	}
+	token, err := newToken()
+	if err != nil {
+		return err
+	}
+	_, err = tx.AddRecipient(ctx, Recipient{
+		AccountID: a.ID, Email: addressKey(a.Email), State: ConsentAccepted, Token: token, DecidedAt: &now,
+	})
+	return err
 }
 
 // sampleReminder returns a scheduled reminder of a for ev, made at now (see SeedReminders).
