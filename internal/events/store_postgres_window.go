@@ -33,8 +33,13 @@ const (
 
 // windowed reports whether q is searched in windows first: whether it has two filters or more
 // among words, tags, category, organizer and distance, one of them a category, an organizer or
-// a distance that names map cells, whose B-tree indexes hold the start time.
+// a distance that names map cells, whose B-tree indexes hold the start time; or two tags or
+// more, which the planner takes as independent where they seldom are (jazz and live-music),
+// and whose windows the index of start times bounds.
 func windowed(q SearchQuery) bool {
+	if len(q.Tags) >= 2 {
+		return true
+	}
 	n := 0
 	for _, set := range []bool{len(q.Words) > 0, len(q.Tags) > 0, q.Category != "", q.OrganizerID != "", q.Near != nil} {
 		if set {
