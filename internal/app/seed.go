@@ -61,28 +61,29 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	log := logging.New(stdout, max(cfg.LogLevel, slog.LevelWarn)) // no "migration applied" lines
-	evDB, err := seedTarget(cfg, discovery.Events, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	var ntDB seedDB
-	if a.reminders > 0 {
-		url := getenv(notificationsDatabaseEnv)
-		if cfg.DatabaseURL != "" && url == "" {
-			return fmt.Errorf("seed: --reminders with EVENTPOST_DATABASE_URL (the events service's database) needs %s, the notifications service's", notificationsDatabaseEnv)
-		}
-		if ntDB, err = seedTarget(cfg, discovery.Notifications, url); err != nil {
-			return err
-		}
+	evDB := seedTarget(cfg, discovery.Events, cfg.DatabaseURL)
+	url := getenv(notificationsDatabaseEnv)
+	if a.reminders > 0 && cfg.DatabaseURL != "" && url == "" {
+		return fmt.Errorf("seed: --reminders with EVENTPOST_DATABASE_URL (the events service's database) needs %s, the notifications service's", notificationsDatabaseEnv)
 	}
 	if cfg.DatabaseURL == "" {
 		if err := private.MkdirAll(cfg.DataDir, log); err != nil {
 			return fmt.Errorf("data directory: %w", err)
 		}
 	}
-	st, err := events.Open(ctx, evDB.dialect, evDB.dsn, log)
-	if err != nil {
+	kept, err := seedEvents(ctx, evDB, a, log, stdout)
+	if err != nil || a.reminders == 0 {
 		return err
+	}
+	return seedReminders(ctx, seedTarget(cfg, discovery.Notifications, url), kept, a.reminders, log, stdout)
+}
+
+// seedEvents stores a.events sample events into the events store of db, says how many and how
+// fast on stdout, and returns the first of them that a.reminders are for.
+func seedEvents(ctx context.Context, db seedDB, a seedArgs, log *slog.Logger, stdout io.Writer) ([]events.Event, error) {
+	st, err := events.Open(ctx, db.dialect, db.dsn, log)
+	if err != nil {
+		return nil, err
 	}
 	defer st.Close()
 	start := time.Now()
@@ -94,15 +95,12 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 		}
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	took := time.Since(start)
 	fmt.Fprintf(stdout, "loaded %d sample events into %s in %v (%.0f events/s)\n",
-		a.events, evDB.where, took.Round(time.Millisecond), float64(a.events)/cmp.Or(took.Seconds(), 1e-9))
-	if a.reminders == 0 {
-		return nil
-	}
-	return seedReminders(ctx, ntDB, g.Kept(), a.reminders, log, stdout)
+		a.events, db.where, took.Round(time.Millisecond), float64(a.events)/cmp.Or(took.Seconds(), 1e-9))
+	return g.Kept(), nil
 }
 
 // seedReminders stores n sample reminders for the events evs into the notifications store of
@@ -140,12 +138,12 @@ type seedDB struct {
 
 // seedTarget returns the store of the service named service: the PostgreSQL database url when
 // EVENTPOST_DATABASE_URL is set, else the service's SQLite file of the all-in-one mode.
-func seedTarget(cfg Config, service, url string) (seedDB, error) {
+func seedTarget(cfg Config, service, url string) seedDB {
 	if cfg.DatabaseURL == "" {
 		path := sqlitePath(cfg.DataDir, service)
-		return seedDB{database.SQLite, path, path}, nil
+		return seedDB{database.SQLite, path, path}
 	}
-	return seedDB{database.Postgres, url, "PostgreSQL " + redactedURL(url)}, nil
+	return seedDB{database.Postgres, url, "PostgreSQL " + redactedURL(url)}
 }
 
 // seedFlags reads seed's arguments: --reminders without --events leaves the default events

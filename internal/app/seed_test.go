@@ -76,23 +76,7 @@ func TestSeedReminders(t *testing.T) {
 func checkSeededReminders(t *testing.T, st *notifications.SQLStore, n, accounts int, seeded time.Time, startOf func(eventID string) time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	rows, err := st.DB().QueryContext(ctx, `SELECT account_id, count(*) FROM reminders GROUP BY account_id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	perAccount := map[string]int{}
-	for rows.Next() {
-		var id string
-		var k int
-		if err := rows.Scan(&id, &k); err != nil {
-			t.Fatal(err)
-		}
-		perAccount[id] = k
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	rows.Close()
+	perAccount := remindersPerAccount(t, st)
 	if len(perAccount) != accounts {
 		t.Fatalf("reminders of %d accounts, want %d", len(perAccount), accounts)
 	}
@@ -244,6 +228,29 @@ func TestSeedPostgres(t *testing.T) {
 	if found := search(events.SearchQuery{Words: []string{"music"}}); len(found) == 0 {
 		t.Error("q=music found nothing among 300 sample events")
 	}
+}
+
+// remindersPerAccount returns how many reminders each account holds in st.
+func remindersPerAccount(t *testing.T, st *notifications.SQLStore) map[string]int {
+	t.Helper()
+	rows, err := st.DB().QueryContext(context.Background(), `SELECT account_id, count(*) FROM reminders GROUP BY account_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	perAccount := map[string]int{}
+	for rows.Next() {
+		var id string
+		var k int
+		if err := rows.Scan(&id, &k); err != nil {
+			t.Fatal(err)
+		}
+		perAccount[id] = k
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return perAccount
 }
 
 // TestSeedRemindersPostgres loads sample events and reminders for them into the databases of

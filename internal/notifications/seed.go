@@ -58,7 +58,24 @@ func (s *SQLStore) SeedReminders(ctx context.Context, evs []messages.Event, n in
 	if len(evs) == 0 {
 		return 0, errors.New("seed reminders: no event that starts after now to remind of")
 	}
-	accounts := make([]Account, (n+RemindersPerSampleAccount-1)/RemindersPerSampleAccount)
+	accounts := sampleAccounts((n + RemindersPerSampleAccount - 1) / RemindersPerSampleAccount)
+	// The snapshots and the accounts first, in transactions as large as a batch of reminders,
+	// so that none holds SQLite's write lock for long.
+	if err := inBatches(ctx, s, evs, func(tx Tx, ev messages.Event) error { return tx.KeepSnapshot(ctx, ev) }); err != nil {
+		return 0, fmt.Errorf("seed reminders: snapshots: %w", err)
+	}
+	if err := inBatches(ctx, s, accounts, func(tx Tx, a Account) error { return putSampleAccount(ctx, tx, a, now) }); err != nil {
+		return 0, fmt.Errorf("seed reminders: accounts: %w", err)
+	}
+	if err := s.storeSampleReminders(ctx, accounts, evs, n, seed, now, progress); err != nil {
+		return 0, fmt.Errorf("seed reminders: %w", err)
+	}
+	return len(accounts), nil
+}
+
+// sampleAccounts returns n new sample accounts (see SeedReminders).
+func sampleAccounts(n int) []Account {
+	accounts := make([]Account, n)
 	for i := range accounts {
 		id := uuid.NewString()
 		accounts[i] = Account{
@@ -66,41 +83,39 @@ func (s *SQLStore) SeedReminders(ctx context.Context, evs []messages.Event, n in
 			DisplayName: fmt.Sprintf("Sample person %d", i+1), Version: 1,
 		}
 	}
-	// The snapshots and the accounts first, in transactions as large as a batch of reminders,
-	// so that none holds SQLite's write lock for long.
-	for i := 0; i < len(evs); i += seedReminderBatch {
-		if err := s.Update(ctx, func(tx Tx) error {
-			for _, ev := range evs[i:min(i+seedReminderBatch, len(evs))] {
-				if err := tx.KeepSnapshot(ctx, ev); err != nil {
+	return accounts
+}
+
+// inBatches stores items with put, seedReminderBatch of them a transaction.
+func inBatches[T any](ctx context.Context, s *SQLStore, items []T, put func(tx Tx, item T) error) error {
+	for i := 0; i < len(items); i += seedReminderBatch {
+		err := s.Update(ctx, func(tx Tx) error {
+			for _, item := range items[i:min(i+seedReminderBatch, len(items))] {
+				if err := put(tx, item); err != nil {
 					return err
 				}
 			}
 			return nil
-		}); err != nil {
-			return 0, fmt.Errorf("seed reminders: snapshots: %w", err)
+		})
+		if err != nil {
+			return err
 		}
 	}
-	for i := 0; i < len(accounts); i += seedReminderBatch {
-		if err := s.Update(ctx, func(tx Tx) error {
-			for _, a := range accounts[i:min(i+seedReminderBatch, len(accounts))] {
-				if err := putSampleAccount(ctx, tx, a, now); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return 0, fmt.Errorf("seed reminders: accounts: %w", err)
-		}
-	}
+	return nil
+}
+
+// storeSampleReminders stores the n reminders of SeedReminders for accounts and evs, and
+// analyzes the table.
+func (s *SQLStore) storeSampleReminders(ctx context.Context, accounts []Account, evs []messages.Event, n int, seed uint64, now time.Time, progress func(int)) error {
 	conn, err := s.DB().Conn(ctx)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer conn.Close()
 	if s.Dialect() == database.SQLite {
 		restore, err := database.BulkLoadPragmas(ctx, conn, seedReminderCacheMiB)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		defer restore()
 	}
@@ -108,36 +123,39 @@ func (s *SQLStore) SeedReminders(ctx context.Context, evs []messages.Event, n in
 	for done := 0; done < n; {
 		size := min(seedReminderBatch, n-done)
 		err := s.InConnTx(ctx, conn, func(tx *sql.Tx) error {
-			rows := make([]Reminder, 0, seedReminderRows)
-			for i := done; i < done+size; i++ {
-				rem, err := sampleReminder(r, accounts[i/RemindersPerSampleAccount], evs[r.IntN(len(evs))], now)
-				if err != nil {
-					return err
-				}
-				if rows = append(rows, rem); len(rows) == seedReminderRows || i == done+size-1 {
-					if err := insertReminders(ctx, tx, s.Dialect(), rows...); err != nil {
-						return err
-					}
-					rows = rows[:0]
-				}
-			}
-			return nil
+			return s.insertSampleReminders(ctx, tx, r, accounts, evs, done, done+size, now)
 		})
 		if err != nil {
-			return 0, fmt.Errorf("seed reminders: %w", err)
+			return err
 		}
 		done += size
 		if progress != nil {
 			progress(done)
 		}
 	}
-	if err := s.WithWriter(ctx, func() error {
+	return s.WithWriter(ctx, func() error {
 		_, err := conn.ExecContext(ctx, `ANALYZE reminders`)
 		return err
-	}); err != nil {
-		return 0, fmt.Errorf("seed reminders: analyze: %w", err)
+	})
+}
+
+// insertSampleReminders inserts reminders from to to (exclusive) of SeedReminders in tx,
+// seedReminderRows a statement.
+func (s *SQLStore) insertSampleReminders(ctx context.Context, tx *sql.Tx, r *rand.Rand, accounts []Account, evs []messages.Event, from, to int, now time.Time) error {
+	rows := make([]Reminder, 0, seedReminderRows)
+	for i := from; i < to; i++ {
+		rem, err := sampleReminder(r, accounts[i/RemindersPerSampleAccount], evs[r.IntN(len(evs))], now)
+		if err != nil {
+			return err
+		}
+		if rows = append(rows, rem); len(rows) == seedReminderRows || i == to-1 {
+			if err := insertReminders(ctx, tx, s.Dialect(), rows...); err != nil {
+				return err
+			}
+			rows = rows[:0]
+		}
 	}
-	return len(accounts), nil
+	return nil
 }
 
 // putSampleAccount stores a, and its own address as a recipient that accepted at now.
