@@ -118,8 +118,11 @@ func TestSeedWhileTheServiceWrites(t *testing.T) {
 			created++
 		}
 	})
-	for range 3 {
-		if err := seeder.Seed(ctx, events.NewSample(uint64(time.Now().UnixNano()), testNow), 200, nil); err != nil {
+	// Six seeds of 100: each stores its events with one statement, which holds the write lock
+	// for seconds under the race detector on a loaded machine; the service's writers wait up
+	// to 10 s for it.
+	for range 6 {
+		if err := seeder.Seed(ctx, events.NewSample(uint64(time.Now().UnixNano()), testNow), 100, nil); err != nil {
 			t.Errorf("seed: %v", err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -25,13 +26,15 @@ func (s *SQLStore) Seed(ctx context.Context, g *Sample, n int, progress func(sto
 	if n < 0 {
 		return fmt.Errorf("seed: %d events", n)
 	}
-	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		for _, a := range g.organizers {
-			if err := s.putAccount(ctx, tx, a); err != nil {
-				return err
+	err := database.RetryBusy(ctx, seedBusyWait, func() error {
+		return s.InTx(ctx, func(tx *sql.Tx) error {
+			for _, a := range g.organizers {
+				if err := s.putAccount(ctx, tx, a); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("seed organizers: %w", err)
@@ -151,12 +154,19 @@ func seedInsert(cols []column) string {
 	return `INSERT INTO events (` + strings.Join(names, ", ") + `) SELECT ` + strings.Join(values, ", ") + ` FROM json_each(?) r`
 }
 
+// seedBusyWait is how long Seed waits in all for a SQLite transaction's turn, where EventPost
+// writes to the same file (see database.RetryBusy).
+const seedBusyWait = 2 * time.Minute
+
 // autocommit runs query, a statement that is its own transaction, on conn, waiting for the
-// store's other transactions in this process (see database.Store.InTx).
+// store's other transactions in this process (see database.Store.InTx), and for those of
+// other processes up to seedBusyWait.
 func (s *SQLStore) autocommit(ctx context.Context, conn *sql.Conn, query string, args ...any) error {
-	return s.WithWriter(ctx, func() error {
-		_, err := conn.ExecContext(ctx, query, args...)
-		return err
+	return database.RetryBusy(ctx, seedBusyWait, func() error {
+		return s.WithWriter(ctx, func() error {
+			_, err := conn.ExecContext(ctx, query, args...)
+			return err
+		})
 	})
 }
 

@@ -7,16 +7,19 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/eventpost/eventpost/internal/platform/private"
 )
@@ -204,4 +207,31 @@ func BulkLoadPragmas(ctx context.Context, conn *sql.Conn, cacheMiB int) (func(),
 	return func() {
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA temp_store = %d; PRAGMA cache_size = %d`, tempStore, cacheSize))
 	}, nil
+}
+
+// Busy reports whether err is SQLite's SQLITE_BUSY (with any extended code): another
+// connection held the database's lock longer than the busy timeout.
+func Busy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
+// RetryBusy runs fn, a transaction of its own, again while it fails with SQLITE_BUSY, for at
+// most wait in all, pausing a little between tries: for bulk work, such as a seed, that may
+// wait longer for its turn than a request of the service may. SQLite's busy handler is not
+// fair: a process that writes without pause can keep the lock from another for longer than
+// any one busy timeout.
+func RetryBusy(ctx context.Context, wait time.Duration, fn func() error) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := fn()
+		if !Busy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
