@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -26,7 +25,7 @@ func (s *SQLStore) Seed(ctx context.Context, g *Sample, n int, progress func(sto
 	if n < 0 {
 		return fmt.Errorf("seed: %d events", n)
 	}
-	err := database.RetryBusy(ctx, seedBusyWait, func() error {
+	err := database.RetryBusy(ctx, database.BulkBusyWait, func() error {
 		return s.InTx(ctx, func(tx *sql.Tx) error {
 			for _, a := range g.organizers {
 				if err := s.putAccount(ctx, tx, a); err != nil {
@@ -154,15 +153,11 @@ func seedInsert(cols []column) string {
 	return `INSERT INTO events (` + strings.Join(names, ", ") + `) SELECT ` + strings.Join(values, ", ") + ` FROM json_each(?) r`
 }
 
-// seedBusyWait is how long Seed waits in all for a SQLite transaction's turn, where EventPost
-// writes to the same file (see database.RetryBusy).
-const seedBusyWait = 2 * time.Minute
-
 // autocommit runs query, a statement that is its own transaction, on conn, waiting for the
 // store's other transactions in this process (see database.Store.InTx), and for those of
-// other processes up to seedBusyWait.
+// other processes up to database.BulkBusyWait.
 func (s *SQLStore) autocommit(ctx context.Context, conn *sql.Conn, query string, args ...any) error {
-	return database.RetryBusy(ctx, seedBusyWait, func() error {
+	return database.RetryBusy(ctx, database.BulkBusyWait, func() error {
 		return s.WithWriter(ctx, func() error {
 			_, err := conn.ExecContext(ctx, query, args...)
 			return err

@@ -216,6 +216,10 @@ func Busy(err error) bool {
 	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
+// BulkBusyWait is how long bulk work on a SQLite file that EventPost may be writing to, such
+// as a seed, waits in all for a transaction's turn (RetryBusy).
+const BulkBusyWait = 2 * time.Minute
+
 // RetryBusy runs fn, a transaction of its own, again while it fails with SQLITE_BUSY, for at
 // most wait in all, pausing a little between tries: for bulk work, such as a seed, that may
 // wait longer for its turn than a request of the service may. SQLite's busy handler is not
