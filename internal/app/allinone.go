@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -154,7 +155,12 @@ func (a *allInOne) addService(ctx context.Context, name string) error {
 	}
 	a.closers = append(a.closers, st.Close)
 	reg := metrics.NewRegistry(false)
-	relay := outbox.NewRelay(st.DB(), database.SQLite, a.broker, log, reg, outbox.RelayConfig{})
+	// The in-process broker runs the consumers in the relay's goroutines: many messages of a
+	// batch at once let their SQLite transactions share commits (database.Store.InTx) and
+	// their mail files be written side by side.
+	relay := outbox.NewRelay(st.DB(), database.SQLite, a.broker, log, reg, outbox.RelayConfig{
+		Batch: 500, Concurrency: 128, Linger: 5 * time.Millisecond,
+	})
 	sk, err := a.keys.keysFor(name)
 	if err != nil {
 		return err

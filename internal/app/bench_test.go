@@ -1,21 +1,27 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/mail"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
-
-	"github.com/eventpost/eventpost/internal/platform/smtptest"
 
 	"github.com/eventpost/eventpost/internal/app"
 	"github.com/eventpost/eventpost/internal/gateway"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/logging"
+	"github.com/eventpost/eventpost/internal/platform/smtptest"
 )
 
 // BenchmarkGetEventThroughGateway measures GET /api/v1/events/{id} end to end: client →
@@ -226,4 +232,111 @@ func BenchmarkRemindersSameSecond(b *testing.B) {
 		b.ReportMetric(last.Seconds(), "last-late-s")
 		b.ReportMetric(load.created.Seconds(), "create-s")
 	}
+}
+
+// BenchmarkRemindersSameSecondAllInOne is BenchmarkRemindersSameSecond in the all-in-one
+// mode as it runs by default: SQLite, the in-process broker, mail written as files into the
+// data directory. A reminder arrives when its file is written (the time in the file's name).
+// Run it once: go test -run '^$' -bench BenchmarkRemindersSameSecondAllInOne -benchtime 1x ./internal/app/
+func BenchmarkRemindersSameSecondAllInOne(b *testing.B) {
+	const n = 10000
+	for range b.N {
+		dir := b.TempDir()
+		_, c := startBenchSystemWith(b, logging.Discard(), func(cfg *app.Config) {
+			cfg.DataDir = dir
+			cfg.Notifications.MaxPendingReminders = 2 * n
+		})
+		c.mail = &fileMailbox{t: b, dir: filepath.Join(dir, "mail")}
+		// SQLite commits each reminder on its own (synchronous=FULL): creating them takes
+		// longer than in the distributed mode.
+		first := time.Now().Add(60 * time.Second).Truncate(time.Second)
+		load := createReminders(b, c, n, 32, first, 0)
+		if time.Now().After(first) {
+			b.Fatalf("creating %d reminders took %s, past their time", n, load.created)
+		}
+		time.Sleep(time.Until(first))
+		stop := profileDelivery(b)
+		cpu := processCPU(b)
+		d := waitForDeliveries(b, c.mail, load, 5*time.Minute)
+		stop()
+		last := d.late[len(d.late)-1]
+		b.ReportMetric(float64(n)/last.Seconds(), "reminders/s")
+		b.ReportMetric(float64((processCPU(b)-cpu).Microseconds())/n, "cpu-µs/reminder")
+		b.ReportMetric(d.late[len(d.late)/2].Seconds(), "p50-late-s")
+		b.ReportMetric(d.late[len(d.late)*99/100].Seconds(), "p99-late-s")
+		b.ReportMetric(last.Seconds(), "last-late-s")
+		b.ReportMetric(load.created.Seconds(), "create-s")
+	}
+}
+
+// fileMailbox reads the all-in-one mode's mail directory as a mailbox: each complete .eml
+// file once, in the order it was first seen, received at the time its name gives (see
+// mailer.FileTransport), addressed to its To header.
+type fileMailbox struct {
+	t    testing.TB
+	dir  string
+	seen map[string]bool
+	msgs []smtptest.Message
+}
+
+func (m *fileMailbox) Messages() []smtptest.Message {
+	if m.seen == nil {
+		m.seen = map[string]bool{}
+	}
+	entries, err := os.ReadDir(m.dir)
+	if err != nil && !os.IsNotExist(err) {
+		m.t.Fatal(err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if m.seen[name] || !strings.HasSuffix(name, ".eml") {
+			continue
+		}
+		stamp, _, _ := strings.Cut(name, "-")
+		at, err := time.Parse("20060102T150405.000000000Z", stamp)
+		if err != nil {
+			m.t.Fatalf("mail file %s: %v", name, err)
+		}
+		data, err := os.ReadFile(filepath.Join(m.dir, name))
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		msg, err := mail.ReadMessage(bytes.NewReader(data))
+		if err != nil {
+			m.t.Fatalf("mail file %s: %v", name, err)
+		}
+		m.seen[name] = true
+		m.msgs = append(m.msgs, smtptest.Message{To: []string{msg.Header.Get("To")}, Data: data, Received: at})
+	}
+	return slices.Clone(m.msgs)
+}
+
+// profileDelivery writes a CPU profile of the process, from now until the function it
+// returns is called, to the file EVENTPOST_BENCH_CPUPROFILE names; unset, it does nothing.
+// It profiles the delivery alone, where -cpuprofile would add the creation of the load.
+func profileDelivery(b *testing.B) (stop func()) {
+	path := os.Getenv("EVENTPOST_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatalf("EVENTPOST_BENCH_CPUPROFILE (not with -cpuprofile): %v", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
+
+// processCPU returns the CPU time the process used so far, user and system.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

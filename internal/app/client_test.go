@@ -30,9 +30,10 @@ type client struct {
 	t    testing.TB
 	base string
 	http *http.Client
-	// mail is the SMTP server the system sends to; when set, signUpAndLogIn confirms the
-	// new account's address with the link of its welcome email.
-	mail *smtptest.Server
+	// mail is where the system's mail arrives (its SMTP server, or its mail directory); when
+	// set, signUpAndLogIn confirms the new account's address with the link of its welcome
+	// email.
+	mail mailbox
 }
 
 func newClient(t testing.TB, base string) *client {

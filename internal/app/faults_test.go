@@ -125,7 +125,14 @@ type deliveries struct {
 	last            time.Time // when the last reminder to arrive first arrived
 }
 
-func countDeliveries(smtp *smtptest.Server, load reminderLoad) deliveries {
+// mailbox is where delivered mail is read from: an SMTP server (smtptest.Server), or the
+// all-in-one mode's mail directory (fileMailbox). Messages returns every message so far, in a
+// fixed order that later calls only append to.
+type mailbox interface {
+	Messages() []smtptest.Message
+}
+
+func countDeliveries(smtp mailbox, load reminderLoad) deliveries {
 	var c deliveryCounter
 	return c.count(smtp, load)
 }
@@ -136,7 +143,7 @@ type deliveryCounter struct {
 	d    deliveries
 }
 
-func (c *deliveryCounter) count(smtp *smtptest.Server, load reminderLoad) deliveries {
+func (c *deliveryCounter) count(smtp mailbox, load reminderLoad) deliveries {
 	if c.d.perReminder == nil {
 		c.d.perReminder = map[string]map[string]bool{}
 	}
@@ -173,7 +180,7 @@ func (c *deliveryCounter) count(smtp *smtptest.Server, load reminderLoad) delive
 
 // waitForDeliveries waits until every reminder of load reached smtp, then a little longer
 // for duplicates, and reports the counts; it fails t on a lost or a duplicated reminder.
-func waitForDeliveries(t testing.TB, smtp *smtptest.Server, load reminderLoad, timeout time.Duration) deliveries {
+func waitForDeliveries(t testing.TB, smtp mailbox, load reminderLoad, timeout time.Duration) deliveries {
 	t.Helper()
 	d, lost, dups := awaitDeliveries(t, smtp, load, timeout)
 	if lost > 0 || dups > 0 {
@@ -184,7 +191,7 @@ func waitForDeliveries(t testing.TB, smtp *smtptest.Server, load reminderLoad, t
 
 // awaitDeliveries is waitForDeliveries that leaves judging the counts of lost and duplicated
 // reminders to its caller.
-func awaitDeliveries(t testing.TB, smtp *smtptest.Server, load reminderLoad, timeout time.Duration) (d deliveries, lost, dups int) {
+func awaitDeliveries(t testing.TB, smtp mailbox, load reminderLoad, timeout time.Duration) (d deliveries, lost, dups int) {
 	t.Helper()
 	var counter deliveryCounter
 	deadline := time.Now().Add(timeout)

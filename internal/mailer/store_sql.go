@@ -25,7 +25,8 @@ type SQLStore struct{ database.Store }
 
 const recordColumns = `idempotency_key, kind, state, claim_token, claimed_at, message_id, error, created_at, completed_at`
 
-// Claim implements Store. One statement, committed on its own, decides the claim: it inserts
+// Claim implements Store. One statement, committed on its own (in SQLite together with
+// concurrent transactions, see database.Store.Write), decides the claim: it inserts
 // the key, or takes over its row when that row is a claim whose lease ran out (its consumer
 // crashed or hangs), and returns the row only when it did either; it is atomic with
 // concurrent claims of the key (PostgreSQL makes a concurrent insert of the same key wait and
@@ -35,13 +36,17 @@ const recordColumns = `idempotency_key, kind, state, claim_token, claimed_at, me
 func (s *SQLStore) Claim(ctx context.Context, c Claim) (Record, error) {
 	at := database.Micros(c.At)
 	for attempt := 0; ; attempt++ {
-		rec, err := scanRecord(s.DB().QueryRowContext(ctx, s.Rebind(`
+		var rec Record
+		err := s.Write(ctx, func(q database.Querier) (err error) {
+			rec, err = scanRecord(q.QueryRowContext(ctx, s.Rebind(`
 		INSERT INTO sent_messages (idempotency_key, kind, state, claim_token, claimed_at, created_at)
 		VALUES (?, ?, 'sending', ?, ?, ?)
 		ON CONFLICT (idempotency_key) DO UPDATE SET claim_token = excluded.claim_token, claimed_at = excluded.claimed_at
 		WHERE sent_messages.state = 'sending' AND sent_messages.claimed_at <= ?
 		RETURNING `+recordColumns),
-			c.Key, string(c.Kind), c.Token, at, at, database.Micros(c.At.Add(-c.Lease))))
+				c.Key, string(c.Kind), c.Token, at, at, database.Micros(c.At.Add(-c.Lease))))
+			return err
+		})
 		if err == nil {
 			return rec, nil
 		}
@@ -120,11 +125,15 @@ func (s *SQLStore) Renew(ctx context.Context, key, token string, at time.Time) e
 // change (its WHERE names the key, the sending state and the claim token), and returns
 // ErrNotClaimed when it changed no row. what names the work in errors.
 func (s *SQLStore) holder(ctx context.Context, what, query string, args ...any) error {
-	res, err := s.DB().ExecContext(ctx, s.Rebind(query), args...)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	changed, err := oneRow(res)
+	var changed bool
+	err := s.Write(ctx, func(q database.Querier) error {
+		res, err := q.ExecContext(ctx, s.Rebind(query), args...)
+		if err != nil {
+			return err
+		}
+		changed, err = oneRow(res)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}

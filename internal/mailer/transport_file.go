@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/private"
@@ -19,8 +20,9 @@ import (
 // renamed. The directory and the files are readable by their owner only (private.DirMode
 // and private.FileMode), whatever the umask: mails hold addresses and notes.
 type FileTransport struct {
-	dir string
-	now func() time.Time
+	dir     string
+	now     func() time.Time
+	dirSync groupSync
 }
 
 var _ Transport = (*FileTransport)(nil)
@@ -35,7 +37,9 @@ func NewFileTransport(dir string, log *slog.Logger) (*FileTransport, error) {
 	if err := private.TightenFiles(dir, log); err != nil {
 		return nil, fmt.Errorf("mail dir: %w", err)
 	}
-	return &FileTransport{dir: dir, now: time.Now}, nil
+	t := &FileTransport{dir: dir, now: time.Now}
+	t.dirSync.sync = t.syncDir
+	return t, nil
 }
 
 // Dir returns the directory the transport writes into.
@@ -65,11 +69,55 @@ func (t *FileTransport) Send(ctx context.Context, e Email) error {
 		return fmt.Errorf("write mail file %s: %w", name, err)
 	}
 	// Make the rename itself durable, so that a recorded "sent" never points at nothing.
+	t.dirSync.Do()
+	return nil
+}
+
+// syncDir flushes the directory's entries to the disk, best effort (as before a failure
+// here, the file is written and synced).
+func (t *FileTransport) syncDir() {
 	if d, err := os.Open(t.dir); err == nil {
 		_ = d.Sync()
 		d.Close()
 	}
-	return nil
+}
+
+// groupSync shares one fsync among concurrent callers: Do returns once a sync that began
+// after Do was called has ended. A caller that arrives while a sync runs waits for it to
+// end, then for the next, which it or another waiter starts, and which covers every caller
+// that arrived meanwhile: concurrent sends pay about one directory sync between them.
+type groupSync struct {
+	sync func()
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	running bool
+	started uint64 // syncs begun
+	ended   uint64 // syncs ended (they run one at a time, so the one numbered ended)
+}
+
+// Do waits for a sync that began after it was called.
+func (g *groupSync) Do() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cond == nil {
+		g.cond = sync.NewCond(&g.mu)
+	}
+	want := g.started + 1 // the next sync to begin
+	for g.ended < want {
+		if g.running {
+			g.cond.Wait()
+			continue
+		}
+		g.running = true
+		g.started++
+		n := g.started
+		g.mu.Unlock()
+		g.sync()
+		g.mu.Lock()
+		g.running, g.ended = false, n
+		g.cond.Broadcast()
+	}
 }
 
 func writeSynced(f *os.File, data []byte) error {

@@ -391,7 +391,12 @@ func (t sqlTx) Transition(ctx context.Context, id string, from, to Status, sentA
 
 // Transition implements Store: one statement, guarded by the reminder's current status.
 func (s *SQLStore) Transition(ctx context.Context, id string, from, to Status, sentAt *time.Time, lastError string) (bool, error) {
-	return transition(ctx, s.DB(), s.Dialect(), id, from, to, sentAt, lastError)
+	var changed bool
+	err := s.Write(ctx, func(q database.Querier) (err error) {
+		changed, err = transition(ctx, q, s.Dialect(), id, from, to, sentAt, lastError)
+		return err
+	})
+	return changed, err
 }
 
 func transition(ctx context.Context, q outbox.Execer, d database.Dialect, id string, from, to Status, sentAt *time.Time, lastError string) (bool, error) {

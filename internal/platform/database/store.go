@@ -21,6 +21,9 @@ type Store struct {
 	// as their context allows, where in SQLite's busy handler they would poll, in no order,
 	// and fail after its timeout however long the queue.
 	writer chan struct{}
+	// group holds the SQLite transactions that wait for the writer, which the next holder
+	// runs together (see InTx); nil for PostgreSQL.
+	group *txGroup
 	// prepared keeps the statements of Prepared.
 	prepared *Prepared
 }
@@ -31,6 +34,7 @@ func NewStore(db *sql.DB, d Dialect) Store {
 	s := Store{db: db, d: d, prepared: newPrepared(db, d)}
 	if d == SQLite {
 		s.writer = make(chan struct{}, 1)
+		s.group = &txGroup{}
 	}
 	return s
 }
@@ -105,8 +109,35 @@ const txAttempts = 3
 // again, up to txAttempts times in all: the other transaction went through, so this one
 // will. fn must therefore do nothing but database work through tx (or set variables it sets
 // again on every run).
+//
+// In SQLite the transactions of concurrent calls are committed together (group commit, see
+// groupTx): each commit waits for the disk (synchronous=FULL), one at a time, so that commit
+// is shared by every call that queued for the writer meanwhile. Each fn still runs alone,
+// one after the other, in a savepoint of its own: an fn that fails is rolled back to its
+// savepoint and changes nothing, and InTx returns only once what fn did is committed, or with
+// an error when it is not.
 func (s Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.group != nil {
+		return s.groupTx(ctx, fn)
+	}
 	return s.inTx(ctx, s.db, fn)
+}
+
+// Querier runs statements and queries: a *sql.DB or a *sql.Tx.
+type Querier interface {
+	Execer
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Write runs fn, a write whose every statement may commit on its own: in PostgreSQL fn gets
+// the database, and each statement is a transaction of its own; in SQLite fn runs in InTx,
+// so that its commit is shared with those of concurrent transactions.
+func (s Store) Write(ctx context.Context, fn func(q Querier) error) error {
+	if s.group == nil {
+		return fn(s.db)
+	}
+	return s.InTx(ctx, func(tx *sql.Tx) error { return fn(tx) })
 }
 
 // InConnTx is InTx on conn, a connection of the store's database (DB().Conn), for work that
