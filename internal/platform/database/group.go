@@ -120,60 +120,71 @@ func (s Store) runGroup(jobs []*txJob) {
 // that had not failed on its own: nothing of the group is committed then.
 func (s Store) commitGroup(jobs []*txJob) []error {
 	errs := make([]error, len(jobs))
-	fail := func(err error) []error {
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = err
-			}
-		}
-		return errs
-	}
 	// The group's statements outlive the context of any one caller: a caller that gives up
 	// while its fn runs does not roll back the others'.
 	ctx := context.WithoutCancel(jobs[0].ctx)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fail(fmt.Errorf("begin: %w", err))
+		return failRest(errs, fmt.Errorf("begin: %w", err))
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	savepoints := len(jobs) > 1
-	committed := false
+	var succeeded bool
+	if len(jobs) == 1 {
+		errs[0] = jobs[0].run(tx)
+		succeeded = errs[0] == nil
+	} else if succeeded, err = runInSavepoints(ctx, tx, jobs, errs); err != nil {
+		return failRest(errs, fmt.Errorf("group transaction: %w", err))
+	}
+	if !succeeded {
+		return errs // nothing to commit: the deferred Rollback ends the transaction
+	}
+	if err := tx.Commit(); err != nil {
+		return failRest(errs, fmt.Errorf("commit: %w", err))
+	}
+	return errs
+}
+
+// runInSavepoints runs each job in tx in a savepoint of its own, sets its error in errs (what a
+// job that failed did is undone, the others' work stays), and reports whether any job
+// succeeded. Its error is the transaction's own: should SQLite have rolled back the whole
+// transaction (an interrupted statement can), the savepoint is gone and this fails the group.
+func runInSavepoints(ctx context.Context, tx *sql.Tx, jobs []*txJob, errs []error) (succeeded bool, err error) {
 	for i, j := range jobs {
 		if errs[i] = j.ctx.Err(); errs[i] != nil {
 			continue
 		}
-		if savepoints {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT txgroup`); err != nil {
-				return fail(fmt.Errorf("group transaction: %w", err))
-			}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT txgroup`); err != nil {
+			return false, err
 		}
-		errs[i] = runFn(j.fn, tx)
-		if !savepoints {
-			break
-		}
-		if errs[i] != nil {
-			// What fn did is undone; the others' work stays. Should SQLite have rolled back
-			// the whole transaction (an interrupted statement can), the savepoint is gone and
-			// this fails the group.
+		if errs[i] = runFn(j.fn, tx); errs[i] != nil {
 			if _, err := tx.ExecContext(ctx, `ROLLBACK TO txgroup`); err != nil {
-				return fail(fmt.Errorf("group transaction: %w", err))
+				return false, err
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `RELEASE txgroup`); err != nil {
-			return fail(fmt.Errorf("group transaction: %w", err))
+			return false, err
 		}
-		committed = committed || errs[i] == nil
+		succeeded = succeeded || errs[i] == nil
 	}
-	if !savepoints {
-		committed = errs[0] == nil
-	}
-	if !committed {
-		return errs // nothing to commit: the deferred Rollback ends the transaction
-	}
-	if err := tx.Commit(); err != nil {
-		return fail(fmt.Errorf("commit: %w", err))
+	return succeeded, nil
+}
+
+// failRest sets err as the error of every job in errs that has none, and returns errs.
+func failRest(errs []error, err error) []error {
+	for i := range errs {
+		if errs[i] == nil {
+			errs[i] = err
+		}
 	}
 	return errs
+}
+
+// run runs the job's fn in tx, unless its context ended.
+func (j *txJob) run(tx *sql.Tx) error {
+	if err := j.ctx.Err(); err != nil {
+		return err
+	}
+	return runFn(j.fn, tx)
 }
 
 // runFn runs fn in tx and turns a panic into a panicked error, which the caller that queued
