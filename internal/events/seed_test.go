@@ -31,10 +31,18 @@ func TestSeed(t *testing.T) {
 			}
 			ctx := context.Background()
 			svc := newService(t, s)
+			// Batches of 40: each seed of 150 stores four, which PostgreSQL shares between
+			// its loading connections.
+			events.SetSeedBatch(t, 40)
+			var progress []int
 			for i, seed := range []uint64{1, 2} {
-				if err := s.Seed(ctx, events.NewSample(seed, testNow), 150, nil); err != nil {
+				if err := s.Seed(ctx, events.NewSample(seed, testNow), 150, func(n int) { progress = append(progress, n) }); err != nil {
 					t.Fatalf("seed %d: %v", i+1, err)
 				}
+			}
+			if want := []int{40, 80, 120, 150, 40, 80, 120, 150}; engine == "sqlite" && !slices.Equal(progress, want) ||
+				engine == "postgres" && (len(progress) != 8 || progress[3] != 150 || progress[7] != 150) {
+				t.Errorf("progress %v; want four batches a seed, ending at 150", progress)
 			}
 			all := searchAll(t, svc, "")
 			if len(all) != 300 {

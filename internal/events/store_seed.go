@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
 )
@@ -52,7 +54,8 @@ func (s *SQLStore) Seed(ctx context.Context, g *Sample, n int, progress func(sto
 // seedBatch is how many events a statement of Seed stores, in a transaction of its own. A
 // SQLite transaction holds the database's write lock: at several thousand events a second,
 // other writers wait up to a few seconds (they wait up to 10, see database.OpenSQLite).
-const seedBatch = 10_000
+// A variable, so that the tests store a few events in several batches.
+var seedBatch = 10_000
 
 // seedFTSHashSize is how much memory the full-text index may hold pending rows in (its
 // 'hashsize', 1 MiB by default) while Seed stores events: enough for a batch, which then
@@ -207,9 +210,16 @@ func (s *SQLStore) mergeFTS(ctx context.Context, conn *sql.Conn) error {
 	}
 }
 
-// seedPostgres stores n events from g in PostgreSQL, seedBatch per transaction: it copies
-// them (COPY) into a temporary table, moves them into events with one INSERT … SELECT that
-// computes the columns the store computes in SQL, then vacuums and analyzes events.
+// seedPostgresWorkers is how many connections seedPostgres loads batches over at once: the
+// server's work on a batch (the words' vectors, the GIN and B-tree indexes) runs in the
+// backend of its connection, one core each.
+const seedPostgresWorkers = 2
+
+// seedPostgres stores n events from g in PostgreSQL, seedBatch per transaction, over
+// seedPostgresWorkers connections at once: the batches are generated here, in order, and each
+// worker copies one (COPY) into a temporary table of its connection, moves it into events
+// with one INSERT … SELECT that computes the columns the store computes in SQL, and takes the
+// next. Then it vacuums and analyzes events.
 func (s *SQLStore) seedPostgres(ctx context.Context, g *Sample, n int, progress func(int)) error {
 	cols, err := s.writeColumns(Event{})
 	if err != nil {
@@ -220,6 +230,69 @@ func (s *SQLStore) seedPostgres(ctx context.Context, g *Sample, n int, progress 
 		names = append(names, c.name)
 		exprs = append(exprs, strings.Replace(c.expr, "?", c.name, 1))
 	}
+	insert := `INSERT INTO events (` + strings.Join(names, ", ") + `) SELECT ` + strings.Join(exprs, ", ") + ` FROM events_seed`
+	eg, egCtx := errgroup.WithContext(ctx)
+	batches := make(chan [][]any, seedPostgresWorkers)
+	var (
+		mu   sync.Mutex
+		done int
+	)
+	for range seedPostgresWorkers {
+		eg.Go(func() error {
+			return s.seedPostgresWorker(egCtx, names, insert, batches, func(size int) {
+				mu.Lock()
+				defer mu.Unlock()
+				done += size
+				if progress != nil {
+					progress(done)
+				}
+			})
+		})
+	}
+	eg.Go(func() error {
+		defer close(batches)
+		for made := 0; made < n; {
+			batch, err := s.seedRows(g, min(seedBatch, n-made))
+			if err != nil {
+				return err
+			}
+			select {
+			case batches <- batch:
+			case <-egCtx.Done():
+				return egCtx.Err()
+			}
+			made += len(batch)
+		}
+		return nil
+	})
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	_, err = s.DB().ExecContext(ctx, `VACUUM ANALYZE events`)
+	return err
+}
+
+// seedRows generates size events from g as the rows of the seed table.
+func (s *SQLStore) seedRows(g *Sample, size int) ([][]any, error) {
+	rows := make([][]any, 0, size)
+	for range size {
+		e := g.Event()
+		cols, err := s.writeColumns(e)
+		if err != nil {
+			return nil, err
+		}
+		row := []any{e.ID}
+		for _, c := range cols {
+			row = append(row, c.arg)
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// seedPostgresWorker stores the batches it receives, over a connection of its own, until
+// batches is closed; stored is called with the size of each stored batch.
+func (s *SQLStore) seedPostgresWorker(ctx context.Context, names []string, insert string, batches <-chan [][]any, stored func(int)) error {
 	conn, err := s.DB().Conn(ctx)
 	if err != nil {
 		return err
@@ -235,45 +308,20 @@ func (s *SQLStore) seedPostgres(ctx context.Context, g *Sample, n int, progress 
 		}
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS events_seed`) //nolint:errcheck // the connection may be gone
-	for done := 0; done < n; {
-		size := min(seedBatch, n-done)
+	for batch := range batches {
 		err := conn.Raw(func(driverConn any) error {
-			i := 0
-			_, err := driverConn.(*stdlib.Conn).Conn().CopyFrom(ctx, pgx.Identifier{"events_seed"}, names,
-				pgx.CopyFromFunc(func() ([]any, error) {
-					if i == size {
-						return nil, nil
-					}
-					i++
-					e := g.Event()
-					cols, err := s.writeColumns(e)
-					if err != nil {
-						return nil, err
-					}
-					row := []any{e.ID}
-					for _, c := range cols {
-						row = append(row, c.arg)
-					}
-					return row, nil
-				}))
+			_, err := driverConn.(*stdlib.Conn).Conn().CopyFrom(ctx, pgx.Identifier{"events_seed"}, names, pgx.CopyFromRows(batch))
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		for _, stmt := range []string{
-			`INSERT INTO events (` + strings.Join(names, ", ") + `) SELECT ` + strings.Join(exprs, ", ") + ` FROM events_seed`,
-			`TRUNCATE events_seed`,
-		} {
+		for _, stmt := range []string{insert, `TRUNCATE events_seed`} {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil {
 				return err
 			}
 		}
-		done += size
-		if progress != nil {
-			progress(done)
-		}
+		stored(len(batch))
 	}
-	_, err = conn.ExecContext(ctx, `VACUUM ANALYZE events`)
-	return err
+	return nil
 }
