@@ -124,6 +124,11 @@ func TestSeedWhileTheServiceWrites(t *testing.T) {
 				return
 			}
 			created++
+			// A service writes when its users do, with gaps, however busy. Two connections
+			// that both write without pause take SQLite's lock from each other by chance
+			// (its busy handler polls, in no order), and the seed would wait for its turn
+			// for minutes.
+			time.Sleep(10 * time.Millisecond)
 		}
 	})
 	// Six seeds of 100: each stores its events with one statement, which holds the write lock

@@ -22,7 +22,7 @@ const RemindersPerSampleAccount = 100
 // seedReminderBatch is how many reminders one transaction of SeedReminders stores, and
 // seedReminderRows how many one statement does (13 parameters each).
 const (
-	seedReminderBatch = 5000
+	seedReminderBatch = 10_000
 	seedReminderRows  = 100
 	// seedReminderCacheMiB is the page cache of the SQLite connection SeedReminders stores
 	// with: a million reminders make indexes of about 400 MiB, two of them (by event, by

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -65,5 +66,64 @@ func TestRetryBusy(t *testing.T) {
 	err := database.RetryBusy(ctx, 10*time.Second, func() error { tries++; return insert() })
 	if err != nil || tries < 2 {
 		t.Fatalf("RetryBusy while the lock is released after 300 ms = %v after %d tries, want success after several", err, tries)
+	}
+}
+
+// TestRetryBusyLeavesATurn runs bulk work, transactions back to back that each hold a SQLite
+// file's write lock for 50 ms, through RetryBusy, while another connection, whose busy
+// handler waits up to 1 s, writes: its write gets in. Without the pause after each bulk
+// transaction it would poll in the busy handler and, at every try, find the lock taken again.
+func TestRetryBusyLeavesATurn(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "turn.db")
+	open := func(busy int) *sql.DB {
+		db, err := sql.Open("sqlite", fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_txlock=immediate", path, busy))
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetMaxOpenConns(1)
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	bulk, other := open(10000), open(1000)
+	ctx := context.Background()
+	if _, err := bulk.ExecContext(ctx, `CREATE TABLE t (v INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	stop, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			err := database.RetryBusy(ctx, database.BulkBusyWait, func() error {
+				tx, err := bulk.BeginTx(ctx, nil)
+				if err != nil {
+					return err
+				}
+				defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+				if _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (1)`); err != nil {
+					return err
+				}
+				time.Sleep(50 * time.Millisecond)
+				return tx.Commit()
+			})
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(200 * time.Millisecond) // the bulk work is under way
+	for i := range 3 {
+		if _, err := other.ExecContext(ctx, `INSERT INTO t VALUES (2)`); err != nil {
+			t.Errorf("write %d beside the bulk work: %v", i+1, err)
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatalf("bulk work: %v", err)
 	}
 }

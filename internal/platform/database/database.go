@@ -220,15 +220,29 @@ func Busy(err error) bool {
 // as a seed, waits in all for a transaction's turn (RetryBusy).
 const BulkBusyWait = 2 * time.Minute
 
+// BulkPause is how long RetryBusy pauses after a transaction of bulk work: longer than the
+// longest sleep of SQLite's busy handler (100 ms), so that a writer of another connection
+// waiting in its handler finds the lock free at its next try.
+const BulkPause = 110 * time.Millisecond
+
 // RetryBusy runs fn, a transaction of its own, again while it fails with SQLITE_BUSY, for at
 // most wait in all, pausing a little between tries: for bulk work, such as a seed, that may
 // wait longer for its turn than a request of the service may. SQLite's busy handler is not
 // fair: a process that writes without pause can keep the lock from another for longer than
-// any one busy timeout.
+// any one busy timeout. So bulk work takes its turn and then leaves one: once fn succeeded,
+// RetryBusy pauses BulkPause before it returns, and the caller's next transaction starts
+// after the writers that waited meanwhile.
 func RetryBusy(ctx context.Context, wait time.Duration, fn func() error) error {
 	deadline := time.Now().Add(wait)
 	for {
 		err := fn()
+		if err == nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(BulkPause):
+			}
+			return nil
+		}
 		if !Busy(err) || time.Now().After(deadline) {
 			return err
 		}
