@@ -27,7 +27,7 @@ func (s *SQLStore) Seed(ctx context.Context, g *Sample, n int, progress func(sto
 	if n < 0 {
 		return fmt.Errorf("seed: %d events", n)
 	}
-	err := database.RetryBusy(ctx, database.BulkBusyWait, func() error {
+	err := s.Bulk(ctx, func() error {
 		return s.InTx(ctx, func(tx *sql.Tx) error {
 			for _, a := range g.organizers {
 				if err := s.putAccount(ctx, tx, a); err != nil {
@@ -158,9 +158,9 @@ func seedInsert(cols []column) string {
 
 // autocommit runs query, a statement that is its own transaction, on conn, waiting for the
 // store's other transactions in this process (see database.Store.InTx), and for those of
-// other processes up to database.BulkBusyWait.
+// other processes (database.Store.Bulk).
 func (s *SQLStore) autocommit(ctx context.Context, conn *sql.Conn, query string, args ...any) error {
-	return database.RetryBusy(ctx, database.BulkBusyWait, func() error {
+	return s.Bulk(ctx, func() error {
 		return s.WithWriter(ctx, func() error {
 			_, err := conn.ExecContext(ctx, query, args...)
 			return err

@@ -170,11 +170,7 @@ func (s *SQLStore) Get(ctx context.Context, key string) (Record, error) {
 	return rec, nil
 }
 
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func (s *SQLStore) get(ctx context.Context, q queryer, key string) (Record, error) {
+func (s *SQLStore) get(ctx context.Context, q database.Querier, key string) (Record, error) {
 	rec, err := scanRecord(q.QueryRowContext(ctx,
 		s.Rebind(`SELECT `+recordColumns+` FROM sent_messages WHERE idempotency_key = ?`), key))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -89,7 +89,7 @@ func sampleAccounts(n int) []Account {
 // inBatches stores items with put, seedReminderBatch of them a transaction.
 func inBatches[T any](ctx context.Context, s *SQLStore, items []T, put func(tx Tx, item T) error) error {
 	for i := 0; i < len(items); i += seedReminderBatch {
-		err := database.RetryBusy(ctx, database.BulkBusyWait, func() error {
+		err := s.Bulk(ctx, func() error {
 			return s.Update(ctx, func(tx Tx) error {
 				for _, item := range items[i:min(i+seedReminderBatch, len(items))] {
 					if err := put(tx, item); err != nil {
@@ -124,7 +124,7 @@ func (s *SQLStore) storeSampleReminders(ctx context.Context, accounts []Account,
 	r := rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d))
 	for done := 0; done < n; {
 		size := min(seedReminderBatch, n-done)
-		err := database.RetryBusy(ctx, database.BulkBusyWait, func() error {
+		err := s.Bulk(ctx, func() error {
 			return s.InConnTx(ctx, conn, func(tx *sql.Tx) error {
 				return s.insertSampleReminders(ctx, tx, r, accounts, evs, done, done+size, now)
 			})
@@ -137,7 +137,7 @@ func (s *SQLStore) storeSampleReminders(ctx context.Context, accounts []Account,
 			progress(done)
 		}
 	}
-	return database.RetryBusy(ctx, database.BulkBusyWait, func() error {
+	return s.Bulk(ctx, func() error {
 		return s.WithWriter(ctx, func() error {
 			_, err := conn.ExecContext(ctx, `ANALYZE reminders`)
 			return err

@@ -27,21 +27,50 @@ func openGroupStore(t *testing.T) Store {
 	return s
 }
 
-// queueBehindHolder holds the store's writer with a transaction of its own until the
-// returned function is called, starts n InTx calls of fn(i, tx) meanwhile and waits until all
-// of them are queued; the returned function releases the writer, waits for the calls and
-// returns their errors, and the values they panicked with.
-func queueBehindHolder(t *testing.T, s Store, n int, fn func(i int, tx *sql.Tx) error) func() ([]error, []any) {
+// holdWriter holds the store's writer with a transaction of its own until the returned
+// function is called, which waits for that transaction to end.
+func holdWriter(t *testing.T, s Store) (release func()) {
 	t.Helper()
-	held, release, holderDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	held, done := make(chan struct{}), make(chan error, 1)
+	stop := make(chan struct{})
 	go func() {
-		holderDone <- s.InTx(context.Background(), func(*sql.Tx) error {
+		done <- s.InTx(context.Background(), func(*sql.Tx) error {
 			close(held)
-			<-release
+			<-stop
 			return nil
 		})
 	}()
 	<-held
+	return func() {
+		close(stop)
+		if err := <-done; err != nil {
+			t.Fatalf("the holding transaction: %v", err)
+		}
+	}
+}
+
+// waitQueued waits until n transactions wait in the store's queue.
+func waitQueued(t *testing.T, s Store, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.group.mu.Lock()
+		queued := len(s.group.queue)
+		s.group.mu.Unlock()
+		if queued == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d transactions queued", queued, n)
+		}
+	}
+}
+
+// queueBehindHolder holds the store's writer (holdWriter), starts n InTx calls of fn(i, tx)
+// meanwhile and waits until all of them are queued; the returned function releases the
+// writer, waits for the calls and returns their errors, and the values they panicked with.
+func queueBehindHolder(t *testing.T, s Store, n int, fn func(i int, tx *sql.Tx) error) func() ([]error, []any) {
+	t.Helper()
+	release := holdWriter(t, s)
 	errs, panics := make([]error, n), make([]any, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -50,22 +79,9 @@ func queueBehindHolder(t *testing.T, s Store, n int, fn func(i int, tx *sql.Tx) 
 			errs[i] = s.InTx(context.Background(), func(tx *sql.Tx) error { return fn(i, tx) })
 		})
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		s.group.mu.Lock()
-		queued := len(s.group.queue)
-		s.group.mu.Unlock()
-		if queued == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d transactions queued", queued, n)
-		}
-	}
+	waitQueued(t, s, n)
 	return func() ([]error, []any) {
-		close(release)
-		if err := <-holderDone; err != nil {
-			t.Fatalf("the holding transaction: %v", err)
-		}
+		release()
 		wg.Wait()
 		return errs, panics
 	}
@@ -158,12 +174,7 @@ func TestGroupCommitKeepsFailuresApart(t *testing.T) {
 // A transaction whose context ends while it waits in the queue is not run.
 func TestGroupCommitSkipsCancelled(t *testing.T) {
 	s := openGroupStore(t)
-	held, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- s.InTx(context.Background(), func(*sql.Tx) error { close(held); <-release; return nil })
-	}()
-	<-held
+	release := holdWriter(t, s)
 	ctx, cancel := context.WithCancel(context.Background())
 	result := make(chan error, 1)
 	go func() {
@@ -172,23 +183,12 @@ func TestGroupCommitSkipsCancelled(t *testing.T) {
 			return err
 		})
 	}()
-	for {
-		s.group.mu.Lock()
-		queued := len(s.group.queue)
-		s.group.mu.Unlock()
-		if queued == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitQueued(t, s, 1)
 	cancel()
 	if err := <-result; !errors.Is(err, context.Canceled) {
 		t.Errorf("a cancelled queued transaction returned %v; want context.Canceled", err)
 	}
-	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if got := committed(t, s); len(got) != 0 {
 		t.Errorf("committed %v; want nothing", got)
 	}

@@ -140,6 +140,17 @@ func (s Store) Write(ctx context.Context, fn func(q Querier) error) error {
 	return s.InTx(ctx, func(tx *sql.Tx) error { return fn(tx) })
 }
 
+// Bulk runs fn, a transaction of bulk work on the store (a seed) that may run beside EventPost
+// writing to the same database: in SQLite through RetryBusy, which waits up to BulkBusyWait
+// for its turn at the file's lock and then leaves one; in PostgreSQL, whose writers do not
+// take turns at a lock of the whole database, fn alone.
+func (s Store) Bulk(ctx context.Context, fn func() error) error {
+	if s.d != SQLite {
+		return fn()
+	}
+	return RetryBusy(ctx, BulkBusyWait, fn)
+}
+
 // InConnTx is InTx on conn, a connection of the store's database (DB().Conn), for work that
 // changes the connection's own settings, such as a SQLite pragma for a bulk load.
 func (s Store) InConnTx(ctx context.Context, conn *sql.Conn, fn func(tx *sql.Tx) error) error {

@@ -258,12 +258,6 @@ func (r *Relay) pass(ctx context.Context) (time.Duration, error) {
 	return r.untilNext(ctx)
 }
 
-// querier is what a batch needs of a database or a transaction.
-type querier interface {
-	Execer
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // batch publishes up to Batch due messages and returns how many it took. On PostgreSQL the
 // rows are locked (FOR UPDATE SKIP LOCKED) for the batch, so relays of several replicas share
 // the outbox without publishing a message twice; a relay that dies mid-batch releases its
@@ -271,7 +265,7 @@ type querier interface {
 // publishing, so the service's own writes are not blocked meanwhile.
 func (r *Relay) batch(ctx context.Context) (int, error) {
 	pubCtx := context.WithoutCancel(ctx)
-	var q querier = r.db
+	var q database.Querier = r.db
 	query := `SELECT seq, body, attempts FROM outbox WHERE next_attempt_at <= ? ORDER BY seq LIMIT ?`
 	var tx *sql.Tx
 	if r.d == database.Postgres {
@@ -297,7 +291,7 @@ func (r *Relay) batch(ctx context.Context) (int, error) {
 	return len(rows), nil
 }
 
-func (r *Relay) due(ctx context.Context, q querier, query string) ([]row, error) {
+func (r *Relay) due(ctx context.Context, q database.Querier, query string) ([]row, error) {
 	rs, err := q.QueryContext(ctx, r.d.Rebind(query), time.Now().UnixMicro(), r.cfg.Batch)
 	if err != nil {
 		return nil, fmt.Errorf("outbox due: %w", err)
@@ -317,7 +311,7 @@ func (r *Relay) due(ctx context.Context, q querier, query string) ([]row, error)
 // publishAll publishes rows, Concurrency at a time, stops starting new ones once one failed
 // or ctx ended, then deletes the published rows in one statement and schedules the failed
 // ones for another attempt.
-func (r *Relay) publishAll(ctx, pubCtx context.Context, q querier, rows []row) error {
+func (r *Relay) publishAll(ctx, pubCtx context.Context, q database.Querier, rows []row) error {
 	errs := make([]error, len(rows))
 	started := make([]bool, len(rows))
 	var (
