@@ -63,6 +63,7 @@ func attendanceStory(t *testing.T, c *client, smtp *smtptest.Server) {
 	wg.Wait()
 	t.Logf("%d sign-ups took %s", attendancePeople, time.Since(start))
 
+	start = time.Now()
 	answers := make([]response, attendancePeople)
 	for i, token := range tokens {
 		wg.Go(func() {
@@ -70,6 +71,7 @@ func attendanceStory(t *testing.T, c *client, smtp *smtptest.Server) {
 		})
 	}
 	wg.Wait()
+	t.Logf("%d answers to going at once took %s", attendancePeople, time.Since(start))
 	going, waitlist := []int{}, map[float64]int{}
 	for i, r := range answers {
 		if r.Status != http.StatusOK {

@@ -39,3 +39,15 @@ func OpenPostgres(ctx context.Context, url string, cfg PostgresConfig, log *slog
 	}
 	return db, nil
 }
+
+// openPing returns the pool of one connection to the PostgreSQL database at url on which a
+// Store pings (see Store.Ping). The connection is made at the first ping.
+func openPing(url string) (*sql.DB, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	return db, nil
+}

@@ -6,9 +6,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/eventpost/eventpost/internal/platform/database"
 	"github.com/eventpost/eventpost/internal/platform/database/pgtest"
+	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
 // TestInTxRunsADeadlockVictimAgain makes two transactions lock two rows in opposite orders on
@@ -72,5 +74,33 @@ func TestInTxRunsADeadlockVictimAgain(t *testing.T) {
 	}
 	if a != 2 || b != 2 {
 		t.Errorf("counters = %d, %d; want 2, 2", a, b)
+	}
+}
+
+// TestPingWhileThePoolIsBusy holds every connection of a PostgreSQL store's pool in an open
+// transaction, as a burst of requests waiting for one row's lock does: Ping still answers at
+// once, so a busy instance stays ready.
+func TestPingWhileThePoolIsBusy(t *testing.T) {
+	ctx := context.Background()
+	store, err := database.Open(ctx, database.Postgres, pgtest.URL(t), logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	conns := store.DB().Stats().MaxOpenConnections
+	for range conns {
+		tx, err := store.DB().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+	}
+	if in := store.DB().Stats().InUse; in != conns {
+		t.Fatalf("%d of %d connections in use", in, conns)
+	}
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := store.Ping(short); err != nil {
+		t.Errorf("Ping with all %d connections taken: %v", conns, err)
 	}
 }

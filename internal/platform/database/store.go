@@ -26,6 +26,11 @@ type Store struct {
 	group *txGroup
 	// prepared keeps the statements of Prepared.
 	prepared *Prepared
+	// ping is the one-connection pool of Ping in PostgreSQL (nil: Ping uses db). A readiness
+	// check through db would queue behind every request that holds or awaits one of db's
+	// connections: under a burst of writes to one row that is seconds, and Consul would take
+	// a busy but healthy instance out of service.
+	ping *sql.DB
 }
 
 // NewStore returns the Store over db, a database of dialect d. The Stores of one database
@@ -57,7 +62,14 @@ func Open(ctx context.Context, d Dialect, dsn string, log *slog.Logger, schemas 
 	if err != nil {
 		return Store{}, err
 	}
-	return NewStore(db, d), nil
+	s := NewStore(db, d)
+	if d == Postgres {
+		if s.ping, err = openPing(dsn); err != nil {
+			db.Close()
+			return Store{}, err
+		}
+	}
+	return s, nil
 }
 
 // Migrations returns the schema of a service's own migrations for dialect d: the directory
@@ -75,8 +87,13 @@ func (s Store) Dialect() Dialect { return s.d }
 // Rebind rewrites the ? placeholders of query into the dialect's form (see Dialect.Rebind).
 func (s Store) Rebind(query string) string { return s.d.Rebind(query) }
 
-// Ping checks that the database answers.
-func (s Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+// Ping checks that the database answers, over a connection of its own in PostgreSQL.
+func (s Store) Ping(ctx context.Context) error {
+	if s.ping != nil {
+		return s.ping.PingContext(ctx)
+	}
+	return s.db.PingContext(ctx)
+}
 
 // Prepared returns the store's database for the hot reads of fixed SQL: each statement is
 // prepared once per connection and kept (see Prepared).
@@ -96,6 +113,9 @@ func (s Store) Close() error {
 	}
 	if s.d == SQLite {
 		_, _ = s.db.Exec("PRAGMA optimize") // best effort: the data is safe either way
+	}
+	if s.ping != nil {
+		s.ping.Close()
 	}
 	return s.db.Close()
 }
