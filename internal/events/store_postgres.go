@@ -31,20 +31,45 @@ import (
 // looks in windows of start times (see searchWindows): the planner, which takes the filters
 // as independent, underestimates how many events match them all (jazz is mostly music), and
 // would rather intersect the whole index of each filter, a cost that grows with the table,
-// where the first matches in start order are near.
+// where the first matches in start order are near. So does a distance alone whose map cells
+// hold a small share of the events (a town, see pgStats.nearAlone), whose first window that
+// share sizes.
 //
 // A search for a tag or word that the statistics do not count among the common ones (see
 // rareFilter) sorts its matches rather than walk the start times: the planner, which gives an
 // unknown element a share of the table, would otherwise walk the whole table in order when
 // the element is absent.
 func (s *SQLStore) searchPostgres(ctx context.Context, q SearchQuery) ([]Event, error) {
-	if s.stats != nil && windowed(q) {
+	inWindows, err := s.inWindows(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if inWindows {
 		events, done, err := s.searchWindows(ctx, q, s.queryEvents)
 		if err != nil || done {
 			return events, err
 		}
 	}
 	return s.searchPostgresOnce(ctx, q)
+}
+
+// inWindows reports whether q is searched in windows of start times first: when windowed
+// says so, or for a distance search alone in common map cells (see pgStats.nearAlone).
+func (s *SQLStore) inWindows(ctx context.Context, q SearchQuery) (bool, error) {
+	if s.stats == nil {
+		return false, nil
+	}
+	if windowed(q) {
+		return true, nil
+	}
+	if q.Near == nil {
+		return false, nil
+	}
+	st, err := s.pgStats(ctx)
+	if err != nil {
+		return false, err
+	}
+	return st.nearAlone(q), nil
 }
 
 // searchPostgresOnce runs the one SELECT of q over the whole table.

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -202,6 +203,46 @@ func TestWindowed(t *testing.T) {
 	for _, tt := range tests {
 		if got := windowed(tt.q); got != tt.want {
 			t.Errorf("%s: windowed = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestNearAlone(t *testing.T) {
+	town := &Circle{Lat: 45.764, Lon: 4.8357, RadiusKM: 10}
+	cells, ok := placeCells(boundingBox(*town))
+	if !ok || len(cells) < 2 {
+		t.Fatalf("the town's cells: %v, %v", cells, ok)
+	}
+	share := func(total float64) *pgStats { // total spread over the town's cells
+		st := &pgStats{rows: 1000, cells: map[int32]float64{}}
+		for _, c := range cells {
+			st.cells[c] = total / float64(len(cells))
+		}
+		return st
+	}
+	tests := []struct {
+		name  string
+		st    *pgStats
+		q     SearchQuery
+		alone bool
+		first float64 // rows of the first window, 21 wanted
+	}{
+		{"a town", share(0.007), SearchQuery{Near: town}, true, windowMargin * 21 / 0.007},
+		{"a town, times too", share(0.007), SearchQuery{Near: town, From: &time.Time{}}, true, windowMargin * 21 / 0.007},
+		{"a dense town", share(0.01), SearchQuery{Near: town}, true, windowEventsPerResult * 21},
+		{"a big city", share(0.07), SearchQuery{Near: town}, false, windowEventsPerResult * 21},
+		{"cells none of the common ones", share(0), SearchQuery{Near: town}, false, windowEventsPerResult * 21},
+		{"a town and a category", share(0.001), SearchQuery{Near: town, Category: "music"}, false, windowMargin * 21 / 0.001},
+		{"a town and a word", share(0.007), SearchQuery{Near: town, Words: []string{"jazz"}}, false, windowMargin * 21 / 0.007},
+		{"a box, not cells", share(0.007), SearchQuery{Near: &Circle{Lat: 45.764, Lon: 4.8357, RadiusKM: 1}}, false, windowEventsPerResult * 21},
+		{"no place", share(0.007), SearchQuery{Category: "music"}, false, windowEventsPerResult * 21},
+	}
+	for _, tt := range tests {
+		if got := tt.st.nearAlone(tt.q); got != tt.alone {
+			t.Errorf("%s: nearAlone = %v, want %v", tt.name, got, tt.alone)
+		}
+		if got := tt.st.firstWindow(tt.q, 21); math.Abs(got-tt.first) > 1e-6 {
+			t.Errorf("%s: firstWindow = %v, want %v", tt.name, got, tt.first)
 		}
 	}
 }
