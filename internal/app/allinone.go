@@ -158,7 +158,7 @@ func (a *allInOne) addService(ctx context.Context, name string) error {
 	// The in-process broker runs the consumers in the relay's goroutines: many messages of a
 	// batch at once let their SQLite transactions share commits (database.Store.InTx) and
 	// their mail files be written side by side.
-	relay := outbox.NewRelay(st.DB(), database.SQLite, a.broker, log, reg, outbox.RelayConfig{
+	relay := outbox.NewRelay(st, a.broker, log, reg, outbox.RelayConfig{
 		Batch: 500, Concurrency: 128, Linger: 5 * time.Millisecond,
 	})
 	sk, err := a.keys.keysFor(name)

@@ -133,7 +133,7 @@ func services(t *testing.T, cfg Config) (*gateway.Gateway, *mailer.Service, *not
 	if err != nil {
 		t.Fatal(err)
 	}
-	relay := outbox.NewRelay(ns.DB(), database.SQLite, nil, logging.Discard(), prometheus.NewRegistry(), outbox.RelayConfig{})
+	relay := outbox.NewRelay(ns, nil, logging.Discard(), prometheus.NewRegistry(), outbox.RelayConfig{})
 	return gw, m.svc.(*mailer.Service), n.svc.(*notifications.Service), relay
 }
 

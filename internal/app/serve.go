@@ -176,7 +176,7 @@ func (p *serveProcess) serveService(ctx context.Context) error {
 	}
 	// RabbitMQ pipelines confirmations: publish many messages of a batch at once, and gather
 	// the messages of concurrent commits into batches.
-	relay := outbox.NewRelay(st.DB(), database.Postgres, rb, p.log, p.reg, outbox.RelayConfig{
+	relay := outbox.NewRelay(st, rb, p.log, p.reg, outbox.RelayConfig{
 		Concurrency: 32, Linger: 5 * time.Millisecond,
 	})
 	deps := serviceDeps{cfg: p.cfg, outbox: relay, log: p.log, registry: p.reg, balancer: discovery.NewBalancer(p.resolver), keys: p.keys}

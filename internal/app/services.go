@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -25,9 +24,10 @@ type service interface {
 	Run(ctx context.Context) error
 }
 
-// store is what the host needs of a service's store: its database, for the outbox relay.
+// store is what the host needs of a service's store: its database, for the outbox relay
+// (outbox.Database: every service's store embeds a database.Store).
 type store interface {
-	DB() *sql.DB
+	outbox.Database
 	Close() error
 }
 

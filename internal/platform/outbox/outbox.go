@@ -134,14 +134,26 @@ type RelayConfig struct {
 	BacklogRefresh time.Duration
 }
 
+// Database is the database whose outbox a relay publishes: a service's database.Store.
+type Database interface {
+	// DB returns the database.
+	DB() *sql.DB
+	// Dialect returns its dialect.
+	Dialect() database.Dialect
+	// Write runs fn's statements as the store's writers do (see database.Store.Write): in
+	// SQLite, in turn with the service's own transactions.
+	Write(ctx context.Context, fn func(q database.Querier) error) error
+}
+
 // Relay publishes the messages of one service's outbox.
 type Relay struct {
-	db   *sql.DB
-	d    database.Dialect
-	pub  broker.Publisher
-	log  *slog.Logger
-	cfg  RelayConfig
-	wake wakeup.Signal
+	store Database
+	db    *sql.DB
+	d     database.Dialect
+	pub   broker.Publisher
+	log   *slog.Logger
+	cfg   RelayConfig
+	wake  wakeup.Signal
 	// maxBackoff is RelayConfig.MaxBackoff (a time.Duration), which SetMaxBackoff changes.
 	maxBackoff atomic.Int64
 
@@ -150,8 +162,8 @@ type Relay struct {
 	backlog   *metrics.RefreshedGauge
 }
 
-// NewRelay returns a relay from db's outbox to pub. Its metrics are registered with reg.
-func NewRelay(db *sql.DB, d database.Dialect, pub broker.Publisher, log *slog.Logger, reg prometheus.Registerer, cfg RelayConfig) *Relay {
+// NewRelay returns a relay from the outbox of st to pub. Its metrics are registered with reg.
+func NewRelay(st Database, pub broker.Publisher, log *slog.Logger, reg prometheus.Registerer, cfg RelayConfig) *Relay {
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
 	}
@@ -168,7 +180,7 @@ func NewRelay(db *sql.DB, d database.Dialect, pub broker.Publisher, log *slog.Lo
 		cfg.BacklogRefresh = metrics.DefaultRefreshInterval
 	}
 	r := &Relay{
-		db: db, d: d, pub: pub, log: log, cfg: cfg, wake: wakeup.New(),
+		store: st, db: st.DB(), d: st.Dialect(), pub: pub, log: log, cfg: cfg, wake: wakeup.New(),
 		published: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "outbox_published_total", Help: "Messages the outbox relay handed to the broker.",
 		}),
@@ -262,31 +274,34 @@ func (r *Relay) pass(ctx context.Context) (time.Duration, error) {
 // rows are locked (FOR UPDATE SKIP LOCKED) for the batch, so relays of several replicas share
 // the outbox without publishing a message twice; a relay that dies mid-batch releases its
 // rows to the others. SQLite has a single process and a single writer: no lock is held while
-// publishing, so the service's own writes are not blocked meanwhile.
+// publishing, so the service's own writes are not blocked meanwhile, and what the batch
+// changes afterwards is written through the store's writer queue (Database.Write), in turn
+// with the service's transactions.
 func (r *Relay) batch(ctx context.Context) (int, error) {
 	pubCtx := context.WithoutCancel(ctx)
-	var q database.Querier = r.db
 	query := `SELECT seq, body, attempts FROM outbox WHERE next_attempt_at <= ? ORDER BY seq LIMIT ?`
-	var tx *sql.Tx
-	if r.d == database.Postgres {
-		var err error
-		if tx, err = r.db.BeginTx(pubCtx, nil); err != nil {
-			return 0, fmt.Errorf("outbox batch: %w", err)
+	if r.d != database.Postgres {
+		rows, err := r.due(pubCtx, r.db, query)
+		if err != nil {
+			return 0, err
 		}
-		defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-		q, query = tx, query+` FOR UPDATE SKIP LOCKED`
+		errs := r.publishAll(ctx, pubCtx, rows)
+		return len(rows), r.store.Write(pubCtx, func(q database.Querier) error { return r.settle(pubCtx, q, rows, errs) })
 	}
-	rows, err := r.due(pubCtx, q, query)
+	tx, err := r.db.BeginTx(pubCtx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("outbox batch: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	rows, err := r.due(pubCtx, tx, query+` FOR UPDATE SKIP LOCKED`)
 	if err != nil {
 		return 0, err
 	}
-	if err := r.publishAll(ctx, pubCtx, q, rows); err != nil {
+	if err := r.settle(pubCtx, tx, rows, r.publishAll(ctx, pubCtx, rows)); err != nil {
 		return 0, err
 	}
-	if tx != nil {
-		if err := tx.Commit(); err != nil {
-			return 0, fmt.Errorf("outbox batch: %w", err)
-		}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("outbox batch: %w", err)
 	}
 	return len(rows), nil
 }
@@ -308,12 +323,14 @@ func (r *Relay) due(ctx context.Context, q database.Querier, query string) ([]ro
 	return out, rs.Err()
 }
 
-// publishAll publishes rows, Concurrency at a time, stops starting new ones once one failed
-// or ctx ended, then deletes the published rows in one statement and schedules the failed
-// ones for another attempt.
-func (r *Relay) publishAll(ctx, pubCtx context.Context, q database.Querier, rows []row) error {
+// errNotStarted marks the rows of a batch that publishAll did not try.
+var errNotStarted = errors.New("not started")
+
+// publishAll publishes rows, Concurrency at a time, and stops starting new ones once one
+// failed or ctx ended. It returns the outcome of each row: nil when published,
+// errNotStarted when not tried.
+func (r *Relay) publishAll(ctx, pubCtx context.Context, rows []row) []error {
 	errs := make([]error, len(rows))
-	started := make([]bool, len(rows))
 	var (
 		wg     sync.WaitGroup
 		failed atomic.Bool
@@ -323,9 +340,11 @@ func (r *Relay) publishAll(ctx, pubCtx context.Context, q database.Querier, rows
 		sem <- struct{}{}
 		if failed.Load() || ctx.Err() != nil {
 			<-sem
+			for j := i; j < len(rows); j++ {
+				errs[j] = errNotStarted
+			}
 			break
 		}
-		started[i] = true
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
@@ -335,23 +354,45 @@ func (r *Relay) publishAll(ctx, pubCtx context.Context, q database.Querier, rows
 		}()
 	}
 	wg.Wait()
+	for i, x := range rows {
+		switch {
+		case errs[i] == nil:
+			r.published.Inc()
+		case errs[i] != errNotStarted:
+			r.failed.Inc()
+			r.log.WarnContext(ctx, "publish failed; will retry", "seq", x.seq, "attempt", x.attempts+1,
+				"retry_in", r.retryIn(x, errs[i]).String(), "err", errs[i])
+		}
+	}
+	return errs
+}
 
+// retryIn returns how long after its failed attempt err the message of x is tried again. A
+// broker that cannot take any message is not the message's fault: the message goes at the
+// next look once the broker is back, however long it was away.
+func (r *Relay) retryIn(x row, err error) time.Duration {
+	if errors.Is(err, broker.ErrUnavailable) {
+		return r.cfg.Poll
+	}
+	return r.backoff(x.attempts)
+}
+
+// settle deletes, through q, the rows that publishAll published (errs[i] nil) in one
+// statement, and schedules those that failed for another attempt (counted unless the broker
+// was unavailable). It does database work only, so that a store's writer may run it again.
+func (r *Relay) settle(pubCtx context.Context, q database.Querier, rows []row, errs []error) error {
 	var done []any
 	for i, x := range rows {
 		switch {
-		case !started[i]:
+		case errs[i] == errNotStarted:
 		case errs[i] == nil:
 			done = append(done, x.seq)
 		default:
-			// A broker that cannot take any message is not the message's fault: the message
-			// goes at the next look once the broker is back, however long it was away.
-			r.failed.Inc()
-			delay, counted := r.cfg.Poll, 0
-			if !errors.Is(errs[i], broker.ErrUnavailable) {
-				delay, counted = r.backoff(x.attempts), 1
+			counted := 1
+			if errors.Is(errs[i], broker.ErrUnavailable) {
+				counted = 0
 			}
-			r.log.WarnContext(ctx, "publish failed; will retry", "seq", x.seq, "attempt", x.attempts+1,
-				"retry_in", delay.String(), "err", errs[i])
+			delay := r.retryIn(x, errs[i])
 			if _, err := q.ExecContext(pubCtx, r.d.Rebind(
 				`UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?, last_error = ? WHERE seq = ?`),
 				counted, time.Now().Add(delay).UnixMicro(), truncate(errs[i].Error(), 1000), x.seq); err != nil {
@@ -362,7 +403,6 @@ func (r *Relay) publishAll(ctx, pubCtx context.Context, q database.Querier, rows
 	if len(done) == 0 {
 		return nil
 	}
-	r.published.Add(float64(len(done)))
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(done)), ", ")
 	if _, err := q.ExecContext(pubCtx, r.d.Rebind(`DELETE FROM outbox WHERE seq IN (`+marks+`)`), done...); err != nil {
 		return fmt.Errorf("outbox delete: %w", err)

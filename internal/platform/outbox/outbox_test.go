@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,7 +113,13 @@ func startRelay(t *testing.T, d database.Dialect, db *sql.DB, b broker.Publisher
 // startRelayWith starts a relay publishing concurrency messages at once.
 func startRelayWith(t *testing.T, d database.Dialect, db *sql.DB, b broker.Publisher, concurrency int) *outbox.Relay {
 	t.Helper()
-	relay := outbox.NewRelay(db, d, b, logging.Discard(), prometheus.NewRegistry(),
+	return startRelayOn(t, database.NewStore(db, d), b, concurrency)
+}
+
+// startRelayOn starts a relay of st's outbox publishing concurrency messages at once.
+func startRelayOn(t *testing.T, st outbox.Database, b broker.Publisher, concurrency int) *outbox.Relay {
+	t.Helper()
+	relay := outbox.NewRelay(st, b, logging.Discard(), prometheus.NewRegistry(),
 		outbox.RelayConfig{Poll: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Concurrency: concurrency})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -178,6 +185,37 @@ func testRelayDelivers(t *testing.T, d database.Dialect, db *sql.DB) {
 	if len(other.delivered()) != 0 {
 		t.Errorf("a consumer of another type got %d messages", len(other.delivered()))
 	}
+}
+
+// countingStore is a store that counts the calls of Write.
+type countingStore struct {
+	database.Store
+	writes atomic.Int32
+}
+
+func (c *countingStore) Write(ctx context.Context, fn func(q database.Querier) error) error {
+	c.writes.Add(1)
+	return c.Store.Write(ctx, fn)
+}
+
+// TestRelayWritesThroughTheStoreInSQLite: in SQLite the relay deletes what it published
+// through the store's writer (Database.Write), in turn with the service's transactions; in
+// PostgreSQL, in the transaction that locked the rows.
+func TestRelayWritesThroughTheStoreInSQLite(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d database.Dialect, db *sql.DB) {
+		b := broker.NewInProcess(logging.Discard(), nil)
+		rec := &recorder{}
+		if err := b.Register(broker.Consumer{Queue: "q", Types: []string{"a.b"}, Handle: rec.handle}); err != nil {
+			t.Fatal(err)
+		}
+		add(t, d, db, true, message(t, "a.b", nil), message(t, "a.b", nil))
+		st := &countingStore{Store: database.NewStore(db, d)}
+		startRelayOn(t, st, b, 1).Notify()
+		waitFor(t, "two deliveries and an empty outbox", func() bool { return len(rec.delivered()) == 2 && backlog(t, db) == 0 })
+		if n := st.writes.Load(); (n > 0) != (d == database.SQLite) {
+			t.Errorf("%d writes through the store in %s", n, d)
+		}
+	})
 }
 
 func TestRelayRetriesUntilTheConsumerAcknowledges(t *testing.T) {
@@ -369,7 +407,7 @@ func TestRelayBacklogGaugeIsRefreshedNotCountedPerScrape(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d database.Dialect, db *sql.DB) {
 		add(t, d, db, true, message(t, "a.b", nil), message(t, "a.b", nil), message(t, "a.b", nil))
 		reg := prometheus.NewRegistry()
-		relay := outbox.NewRelay(db, d, &unavailable{failures: 1 << 30}, logging.Discard(), reg,
+		relay := outbox.NewRelay(database.NewStore(db, d), &unavailable{failures: 1 << 30}, logging.Discard(), reg,
 			outbox.RelayConfig{Poll: 50 * time.Millisecond, BacklogRefresh: 20 * time.Millisecond})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)

@@ -11,7 +11,7 @@ import (
 )
 
 func TestSetMaxBackoff(t *testing.T) {
-	r := NewRelay(nil, database.SQLite, nil, logging.Discard(), prometheus.NewRegistry(), RelayConfig{MaxBackoff: 10 * time.Second})
+	r := NewRelay(database.NewStore(nil, database.SQLite), nil, logging.Discard(), prometheus.NewRegistry(), RelayConfig{MaxBackoff: 10 * time.Second})
 	within := func(d, want time.Duration) bool { return d >= want*8/10 && d <= want*12/10 }
 	if d := r.backoff(30); !within(d, 10*time.Second) {
 		t.Errorf("backoff = %s, want the configured cap of 10s ±20%%", d)

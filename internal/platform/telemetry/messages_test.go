@@ -105,7 +105,7 @@ func roundTrip(t *testing.T, rcv *otlptest.Receiver, flush func(), b broker.Publ
 		t.Fatal(err)
 	}
 
-	relay := outbox.NewRelay(db, database.SQLite, b, logging.Discard(), prometheus.NewRegistry(),
+	relay := outbox.NewRelay(database.NewStore(db, database.SQLite), b, logging.Discard(), prometheus.NewRegistry(),
 		outbox.RelayConfig{Poll: 20 * time.Millisecond})
 	rctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
