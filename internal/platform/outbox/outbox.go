@@ -148,8 +148,6 @@ type Database interface {
 // Relay publishes the messages of one service's outbox.
 type Relay struct {
 	store Database
-	db    *sql.DB
-	d     database.Dialect
 	pub   broker.Publisher
 	log   *slog.Logger
 	cfg   RelayConfig
@@ -180,7 +178,7 @@ func NewRelay(st Database, pub broker.Publisher, log *slog.Logger, reg prometheu
 		cfg.BacklogRefresh = metrics.DefaultRefreshInterval
 	}
 	r := &Relay{
-		store: st, db: st.DB(), d: st.Dialect(), pub: pub, log: log, cfg: cfg, wake: wakeup.New(),
+		store: st, pub: pub, log: log, cfg: cfg, wake: wakeup.New(),
 		published: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "outbox_published_total", Help: "Messages the outbox relay handed to the broker.",
 		}),
@@ -224,7 +222,7 @@ func (r *Relay) Notify() { r.wake.Wake() }
 // gauge runs it every RelayConfig.BacklogRefresh, never per scrape.
 func (r *Relay) Backlog(ctx context.Context) (int, error) {
 	var n int
-	if err := r.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&n); err != nil {
+	if err := r.store.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("outbox backlog: %w", err)
 	}
 	return n, nil
@@ -280,15 +278,15 @@ func (r *Relay) pass(ctx context.Context) (time.Duration, error) {
 func (r *Relay) batch(ctx context.Context) (int, error) {
 	pubCtx := context.WithoutCancel(ctx)
 	query := `SELECT seq, body, attempts FROM outbox WHERE next_attempt_at <= ? ORDER BY seq LIMIT ?`
-	if r.d != database.Postgres {
-		rows, err := r.due(pubCtx, r.db, query)
-		if err != nil {
-			return 0, err
+	if r.store.Dialect() != database.Postgres {
+		rows, err := r.due(pubCtx, r.store.DB(), query)
+		if err != nil || len(rows) == 0 {
+			return 0, err // nothing due: no write either
 		}
 		errs := r.publishAll(ctx, pubCtx, rows)
 		return len(rows), r.store.Write(pubCtx, func(q database.Querier) error { return r.settle(pubCtx, q, rows, errs) })
 	}
-	tx, err := r.db.BeginTx(pubCtx, nil)
+	tx, err := r.store.DB().BeginTx(pubCtx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("outbox batch: %w", err)
 	}
@@ -307,7 +305,7 @@ func (r *Relay) batch(ctx context.Context) (int, error) {
 }
 
 func (r *Relay) due(ctx context.Context, q database.Querier, query string) ([]row, error) {
-	rs, err := q.QueryContext(ctx, r.d.Rebind(query), time.Now().UnixMicro(), r.cfg.Batch)
+	rs, err := q.QueryContext(ctx, r.store.Dialect().Rebind(query), time.Now().UnixMicro(), r.cfg.Batch)
 	if err != nil {
 		return nil, fmt.Errorf("outbox due: %w", err)
 	}
@@ -360,21 +358,23 @@ func (r *Relay) publishAll(ctx, pubCtx context.Context, rows []row) []error {
 			r.published.Inc()
 		case errs[i] != errNotStarted:
 			r.failed.Inc()
+			delay, _ := r.retry(x, errs[i])
 			r.log.WarnContext(ctx, "publish failed; will retry", "seq", x.seq, "attempt", x.attempts+1,
-				"retry_in", r.retryIn(x, errs[i]).String(), "err", errs[i])
+				"retry_in", delay.String(), "err", errs[i])
 		}
 	}
 	return errs
 }
 
-// retryIn returns how long after its failed attempt err the message of x is tried again. A
-// broker that cannot take any message is not the message's fault: the message goes at the
-// next look once the broker is back, however long it was away.
-func (r *Relay) retryIn(x row, err error) time.Duration {
+// retry returns how long after its failed attempt err the message of x is tried again, and
+// whether the attempt counts against the message. A broker that cannot take any message is
+// not the message's fault: the message goes at the next look once the broker is back,
+// however long it was away, and the attempt does not count.
+func (r *Relay) retry(x row, err error) (delay time.Duration, counts bool) {
 	if errors.Is(err, broker.ErrUnavailable) {
-		return r.cfg.Poll
+		return r.cfg.Poll, false
 	}
-	return r.backoff(x.attempts)
+	return r.backoff(x.attempts), true
 }
 
 // settle deletes, through q, the rows that publishAll published (errs[i] nil) in one
@@ -388,12 +388,12 @@ func (r *Relay) settle(pubCtx context.Context, q database.Querier, rows []row, e
 		case errs[i] == nil:
 			done = append(done, x.seq)
 		default:
-			counted := 1
-			if errors.Is(errs[i], broker.ErrUnavailable) {
-				counted = 0
+			delay, counts := r.retry(x, errs[i])
+			counted := 0
+			if counts {
+				counted = 1
 			}
-			delay := r.retryIn(x, errs[i])
-			if _, err := q.ExecContext(pubCtx, r.d.Rebind(
+			if _, err := q.ExecContext(pubCtx, r.store.Dialect().Rebind(
 				`UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?, last_error = ? WHERE seq = ?`),
 				counted, time.Now().Add(delay).UnixMicro(), truncate(errs[i].Error(), 1000), x.seq); err != nil {
 				return fmt.Errorf("outbox retry: %w", err)
@@ -404,7 +404,7 @@ func (r *Relay) settle(pubCtx context.Context, q database.Querier, rows []row, e
 		return nil
 	}
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(done)), ", ")
-	if _, err := q.ExecContext(pubCtx, r.d.Rebind(`DELETE FROM outbox WHERE seq IN (`+marks+`)`), done...); err != nil {
+	if _, err := q.ExecContext(pubCtx, r.store.Dialect().Rebind(`DELETE FROM outbox WHERE seq IN (`+marks+`)`), done...); err != nil {
 		return fmt.Errorf("outbox delete: %w", err)
 	}
 	return nil
@@ -432,7 +432,7 @@ func (r *Relay) backoff(attempts int) time.Duration {
 
 func (r *Relay) untilNext(ctx context.Context) (time.Duration, error) {
 	var next sql.NullInt64
-	if err := r.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM outbox`).Scan(&next); err != nil {
+	if err := r.store.DB().QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM outbox`).Scan(&next); err != nil {
 		return 0, fmt.Errorf("outbox next: %w", err)
 	}
 	if !next.Valid {

@@ -199,8 +199,9 @@ func (c *countingStore) Write(ctx context.Context, fn func(q database.Querier) e
 }
 
 // TestRelayWritesThroughTheStoreInSQLite: in SQLite the relay deletes what it published
-// through the store's writer (Database.Write), in turn with the service's transactions; in
-// PostgreSQL, in the transaction that locked the rows.
+// through the store's writer (Database.Write), in turn with the service's transactions, and
+// writes nothing when nothing is due; in PostgreSQL it writes in the transaction that locked
+// the rows.
 func TestRelayWritesThroughTheStoreInSQLite(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d database.Dialect, db *sql.DB) {
 		b := broker.NewInProcess(logging.Discard(), nil)
@@ -212,8 +213,14 @@ func TestRelayWritesThroughTheStoreInSQLite(t *testing.T) {
 		st := &countingStore{Store: database.NewStore(db, d)}
 		startRelayOn(t, st, b, 1).Notify()
 		waitFor(t, "two deliveries and an empty outbox", func() bool { return len(rec.delivered()) == 2 && backlog(t, db) == 0 })
-		if n := st.writes.Load(); (n > 0) != (d == database.SQLite) {
+		n := st.writes.Load()
+		if (n > 0) != (d == database.SQLite) {
 			t.Errorf("%d writes through the store in %s", n, d)
+		}
+		// An idle relay looks every Poll (50 ms) and, finding nothing due, writes nothing.
+		time.Sleep(300 * time.Millisecond)
+		if idle := st.writes.Load() - n; idle != 0 {
+			t.Errorf("%d writes through the store while nothing was due", idle)
 		}
 	})
 }
