@@ -20,38 +20,69 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/apitest"
 )
 
-// The stack scripts/compose-up.sh runs under Podman, as its user reaches it: the gateway, and
-// the APIs of Mailpit and Jaeger that compose-up.sh publishes from docker-compose.tools.yml,
-// all on 127.0.0.1.
+// A stack under Podman, as its user reaches it: the gateway, and the APIs of Mailpit and Jaeger,
+// all on 127.0.0.1. scripts/compose-up.sh and scripts/kube-up.sh publish the same ports (run
+// one stack at a time).
 const (
 	composeGateway = "http://127.0.0.1:8080"
 	composeMailpit = "http://127.0.0.1:8025"
 	composeJaeger  = "http://127.0.0.1:16686"
-	// composeProject is the project name compose-up.sh gives podman-compose, which names
-	// each container <project>_<service>_<replica>.
-	composeProject = "eventpost"
 )
+
+// podmanStack is one way of running the system under Podman, and what the tests need to know
+// of it.
+type podmanStack struct {
+	name string
+	// env enables the stack's tests when it is 1: the stack is running.
+	env, up string
+	// killed are the containers the kill test stops with `podman kill`: a mailer's and a
+	// notifications replica's; crashed is the other mailer's, whose process it kills.
+	killed  []string
+	crashed string
+}
+
+var podmanStacks = []podmanStack{
+	// podman-compose names each container <project>_<service>_<replica>.
+	{
+		name: "compose", env: "EVENTPOST_COMPOSE", up: "scripts/compose-up.sh",
+		killed: []string{"eventpost_mailer_1", "eventpost_notifications-1_1"}, crashed: "eventpost_mailer_2",
+	},
+	// podman kube play names the pods of a Deployment <name>-pod-<i>, and their containers
+	// <pod>-<container>.
+	{
+		name: "kube", env: "EVENTPOST_KUBE", up: "scripts/kube-up.sh",
+		killed: []string{"mailer-pod-0-mailer", "notifications-pod-0-notifications"}, crashed: "mailer-pod-1-mailer",
+	},
+}
+
+// eachStack runs test against every stack, as a subtest named after it.
+func eachStack(t *testing.T, test func(t *testing.T, c *composeClient, s podmanStack)) {
+	for _, s := range podmanStacks {
+		t.Run(s.name, func(t *testing.T) { test(t, newComposeClient(t, s), s) })
+	}
+}
 
 // composeTimeout bounds each wait on the stack: a reminder goes through the scheduler's poll,
 // the broker and a mailer; a trace through the services' and the collector's batches.
 const composeTimeout = 90 * time.Second
 
-// composeClient talks to the running stack. It fails the test, rather than skip it, when
-// EVENTPOST_COMPOSE=1 and the gateway does not answer ready.
+// composeClient talks to the running stack. It fails the test, rather than skip it, when the
+// stack's variable (EVENTPOST_COMPOSE, EVENTPOST_KUBE) is 1 and the gateway does not answer
+// ready.
 type composeClient struct {
 	t    *testing.T
 	http *http.Client
 }
 
-// newComposeClient returns a client of the stack, or skips the test unless EVENTPOST_COMPOSE=1.
-func newComposeClient(t *testing.T) *composeClient {
+// newComposeClient returns a client of the stack, or skips the test unless its variable is 1.
+func newComposeClient(t *testing.T, s podmanStack) *composeClient {
 	t.Helper()
-	if os.Getenv("EVENTPOST_COMPOSE") != "1" {
-		t.Skip("EVENTPOST_COMPOSE=1 runs this against the stack scripts/compose-up.sh starts")
+	if os.Getenv(s.env) != "1" {
+		t.Skipf("%s=1 runs this against the stack %s starts", s.env, s.up)
 	}
 	c := &composeClient{t: t, http: &http.Client{Timeout: 30 * time.Second}}
 	if r := c.call("GET", composeGateway+"/readyz", "", nil, nil); r.status != http.StatusOK {
-		t.Fatalf("the gateway at %s is not ready (%d: %s): run scripts/compose-up.sh first", composeGateway, r.status, r.body)
+		t.Fatalf("the gateway at %s is not ready (%d: %s): run %s first", composeGateway, r.status, r.body, s.up)
 	}
 	return c
 }
@@ -188,12 +219,13 @@ func (c *composeClient) event(token, title string) string {
 	return ev.ID
 }
 
-// TestPodmanWalkThrough is the README's curl walk-through against the stack under Podman:
+// TestPodmanWalkThrough is the README's curl walk-through against each stack under Podman:
 // sign up, confirm, log in, publish an event, find it, ask for a reminder; the reminder
 // arrives in Mailpit, and the trace of the request that asked for it — the client's
 // traceparent — reaches Jaeger with every hop, from the gateway to the mailer's SMTP send.
-func TestPodmanWalkThrough(t *testing.T) {
-	c := newComposeClient(t)
+func TestPodmanWalkThrough(t *testing.T) { eachStack(t, testWalkThrough) }
+
+func testWalkThrough(t *testing.T, c *composeClient, _ podmanStack) {
 	nonce := composeNonce(t, 6)
 	addr := "ada-" + nonce + "@example.com"
 	token := c.account(addr)
@@ -271,13 +303,13 @@ func TestPodmanWalkThrough(t *testing.T) {
 // TestPodmanKilledReplicasLoseNoReminder asks for a stream of reminders and, halfway, kills
 // (SIGKILL) one mailer and one notifications container with `podman kill`, and the process of
 // the other mailer as a crash would. Podman 4.3 restarts the crashed one by its restart policy
-// (unless-stopped), but takes `podman kill` for a stop by the user, which that policy leaves
-// stopped: the test starts those two again itself, three seconds later. Every reminder
-// arrives once — none lost, none twice.
-func TestPodmanKilledReplicasLoseNoReminder(t *testing.T) {
-	c := newComposeClient(t)
-	killed := []string{composeProject + "_mailer_1", composeProject + "_notifications-1_1"}
-	crashed := composeProject + "_mailer_2"
+// (compose's unless-stopped; Always, a Deployment's pods'), but takes `podman kill` for a stop
+// by the user, which neither policy restarts: the test starts those two again itself, three
+// seconds later. Every reminder arrives once — none lost, none twice.
+func TestPodmanKilledReplicasLoseNoReminder(t *testing.T) { eachStack(t, testKilledReplicas) }
+
+func testKilledReplicas(t *testing.T, c *composeClient, s podmanStack) {
+	killed, crashed := s.killed, s.crashed
 	restarts := containerRestarts(t, crashed)
 
 	nonce := composeNonce(t, 6)

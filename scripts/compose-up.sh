@@ -6,6 +6,7 @@
 # (EVENTPOST_COMPOSE_TOOLS names the services whose UIs to publish). Run as root from anywhere:
 #
 #   scripts/compose-up.sh        # then scripts/compose-down.sh removes the stack
+#   scripts/compose-up.sh --images   # steps 1-3 only (scripts/kube-up.sh runs it so)
 #
 # What it does, each step timed:
 #   1. installs Podman, podman-compose, mmdebstrap and their helpers with apt, when missing;
@@ -33,6 +34,7 @@ compose_file="$cache/compose.yml"
 project=eventpost
 minbase=localhost/eventpost-minbase:bookworm
 suite=bookworm
+image_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 log() { printf '[compose-up %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
@@ -131,7 +133,9 @@ debian_image() {
     --customize-hook="mv \"\$1/usr/local/bin/$(basename "$entrypoint")\" \"\$1/usr/local/bin/entrypoint\"")
   args+=(--customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin')
   mmdebstrap "${args[@]}" "$suite" "$tar"
-  local changes=(--change "LABEL eventpost.inputs=$hash")
+  # PATH as the official images set it: `podman kube play` gives a container no default one,
+  # so a command without a path (the postgres-init Job's psql) would not be found.
+  local changes=(--change "LABEL eventpost.inputs=$hash" --change "ENV PATH=$image_path")
   if [ -n "$entrypoint" ]; then changes+=(--change 'ENTRYPOINT ["/usr/local/bin/entrypoint"]'); else changes+=(--change 'CMD ["/bin/bash"]'); fi
   podman import --quiet "${changes[@]}" "$tar" "$tag" >/dev/null
   rm -f "$tar"
@@ -199,7 +203,7 @@ in_parallel() {
 # The images made by mmdebstrap, and the programs built on the host: independent of each other,
 # so run side by side (downloads, unpacking and compiling overlap).
 minbase_image() {
-  ensure_image "$minbase" "$(inputs_hash minbase "$suite" ca-certificates)" \
+  ensure_image "$minbase" "$(inputs_hash minbase "$suite" ca-certificates "$image_path")" \
     debian_image ca-certificates "" ""
 }
 
@@ -208,13 +212,13 @@ minbase_image() {
 postgres_image() {
   local p="$root/deploy/podman"
   local no_cluster='mkdir -p "$1/etc/postgresql-common" && echo create_main_cluster=false > "$1/etc/postgresql-common/createcluster.conf"'
-  ensure_image docker.io/library/postgres:15 "$(inputs_hash postgresql-15 "$no_cluster" "$p/postgres-entrypoint.sh")" \
+  ensure_image docker.io/library/postgres:15 "$(inputs_hash postgresql-15 "$no_cluster" "$p/postgres-entrypoint.sh" "$image_path")" \
     debian_image postgresql-15 "$p/postgres-entrypoint.sh" "$no_cluster"
 }
 
 rabbitmq_image() {
   local p="$root/deploy/podman"
-  ensure_image docker.io/library/rabbitmq:3.13-management "$(inputs_hash rabbitmq-server "$p/rabbitmq-entrypoint.sh")" \
+  ensure_image docker.io/library/rabbitmq:3.13-management "$(inputs_hash rabbitmq-server "$p/rabbitmq-entrypoint.sh" "$image_path")" \
     debian_image rabbitmq-server "$p/rabbitmq-entrypoint.sh" ""
 }
 
@@ -349,6 +353,8 @@ total=$SECONDS
 step "packages" install_packages
 step "containers.conf" configure_podman
 step "images" build_images
+# `compose-up.sh --images` stops here: scripts/kube-up.sh runs the same images.
+if [ "${1:-}" = --images ]; then log "images ready in $((SECONDS - total)) s"; exit 0; fi
 step "compose up" start_stack
 step "readiness" wait_stack
 log "up in $((SECONDS - total)) s: http://127.0.0.1:8080 (scripts/compose-down.sh removes it)"

@@ -11,8 +11,12 @@
 # browser tests, Node.js and npm for the calendar-client test and the browser tests' HTML validation, and Python 3 for the mail tests. Needs root (or sudo) for installing and starting services.
 #
 # Without arguments it also runs golangci-lint (scripts/lint.sh, the version pinned there, built
-# into bin/ when missing) and every fuzz target for a short time. Extra arguments go to
-# `go test` and skip those two stages (e.g. scripts/test.sh -run TestUserStory).
+# into bin/ when missing), every fuzz target for a short time, and, last, the container stacks
+# under Podman: scripts/compose-up.sh and scripts/kube-up.sh each bring theirs up (installing
+# Podman and building every image on the first run: about 7 minutes, then about a minute),
+# deploy/compose_test.go's TestPodman* run against it, and compose-down.sh / kube-down.sh remove
+# it (the images stay); EVENTPOST_TEST_CONTAINERS=0 leaves that stage out. Extra arguments go
+# to `go test` and skip those three stages (e.g. scripts/test.sh -run TestUserStory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
@@ -141,10 +145,35 @@ if [ $# -eq 0 ]; then
   stage "golangci-lint (.golangci.yml)" scripts/lint.sh
 fi
 
+# The tests of the stacks under Podman (deploy/compose_test.go) run in their own stage below,
+# against the stack each needs.
+containers=""
+if [ $# -eq 0 ] && [ "${EVENTPOST_TEST_CONTAINERS:-1}" != 0 ]; then containers=1; fi
+
 export EVENTPOST_INTEGRATION=1
-stage "go test -race (integration tests enabled)" go test -race -count=1 -timeout 60m "$@" ./...
+stage "go test -race (integration tests enabled)" go test -race -count=1 -timeout 60m ${containers:+-skip '^TestPodman'} "$@" ./...
 if [ $# -eq 0 ]; then
   # Every fuzz target for a short time, its seed corpus included (scripts/fuzz.sh 60s for longer).
   stage "fuzz targets, ${EVENTPOST_FUZZ_TIME:-10s} each" scripts/fuzz.sh "${EVENTPOST_FUZZ_TIME:-10s}"
+fi
+
+# stack_tests NAME VARIABLE: starts the stack NAME (compose, kube) under Podman with
+# scripts/NAME-up.sh, runs deploy/'s TestPodman*/NAME against it with VARIABLE=1, and removes it
+# with scripts/NAME-down.sh, whether they passed or not.
+stack_tests() {
+  local rc=0
+  as_root "scripts/$1-up.sh" || rc=$?
+  if [ $rc = 0 ]; then
+    env "$2=1" go test -race -count=1 -timeout 15m -run "^TestPodman/^$1\$" -v ./deploy/ || rc=$?
+  fi
+  as_root "scripts/$1-down.sh" || true
+  return $rc
+}
+if [ -n "$containers" ]; then
+  # deploy/docker-compose.yml and deploy/k8s run for real under Podman, one after the other (they
+  # publish the same ports on 127.0.0.1), every image built here (docs/containers.md); the
+  # images stay for the next run. EVENTPOST_TEST_CONTAINERS=0 leaves this stage out.
+  stage "compose stack under Podman: up, tests, down" stack_tests compose EVENTPOST_COMPOSE
+  stage "deploy/k8s under podman kube play: up, tests, down" stack_tests kube EVENTPOST_KUBE
 fi
 log "total: $SECONDS s"

@@ -37,6 +37,14 @@ PER_INSTANCE = {
 OWN_PREFIXES = ("EVENTPOST_COMPOSE", "EVENTPOST_INTEGRATION", "EVENTPOST_TEST_")
 
 
+def passed_env():
+    """The EVENTPOST_* variables of this environment that every EventPost service takes."""
+    return {
+        k: v for k, v in os.environ.items()
+        if k.startswith("EVENTPOST_") and k not in PER_INSTANCE and not k.startswith(OWN_PREFIXES)
+    }
+
+
 class NoAliases(yaml.SafeDumper):
     """A YAML dumper that writes a value shared by several services out in full each time."""
 
@@ -68,10 +76,7 @@ def main(deploy, out):
                 services[name]["networks"] = services[name]["networks"] + extra.get("networks", [])
         compose["networks"].update(tools["networks"])
 
-    passed = {
-        k: v for k, v in os.environ.items()
-        if k.startswith("EVENTPOST_") and k not in PER_INSTANCE and not k.startswith(OWN_PREFIXES)
-    }
+    passed = passed_env()
 
     for name in skip:
         services.pop(name, None)
