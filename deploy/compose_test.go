@@ -13,11 +13,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/eventpost/eventpost/api"
 	"github.com/eventpost/eventpost/internal/platform/apitest"
+	"github.com/eventpost/eventpost/internal/platform/oasvalidate"
 )
 
 // A stack under Podman, as its user reaches it: the gateway, and the APIs of Mailpit and Jaeger,
@@ -93,11 +96,22 @@ type composeResponse struct {
 	body   []byte
 }
 
+// contract is the OpenAPI document every answer of the stack's API is held to, loaded once.
+var contract = sync.OnceValues(func() (*oasvalidate.Validator, error) {
+	doc, err := api.JSON()
+	if err != nil {
+		return nil, err
+	}
+	return oasvalidate.Load(doc)
+})
+
 // call sends a request with an optional bearer token, JSON body and extra headers. A
-// transport error is answered as status 0, so that waits can poll through restarts.
+// transport error is answered as status 0, so that waits can poll through restarts. Every
+// exchange with the gateway's API is checked against the OpenAPI document, as an outside
+// client's would be: an answer it does not allow fails the test.
 func (c *composeClient) call(method, u, token string, body any, header map[string]string) composeResponse {
 	c.t.Helper()
-	req, _ := apitest.NewRequest(c.t, method, u, token, body, header)
+	req, reqBody := apitest.NewRequest(c.t, method, u, token, body, header)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return composeResponse{body: []byte(err.Error())}
@@ -106,6 +120,13 @@ func (c *composeClient) call(method, u, token string, body any, header map[strin
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return composeResponse{body: []byte(err.Error())}
+	}
+	if strings.HasPrefix(u, composeGateway+"/api/") {
+		v, err := contract()
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		v.Check(c.t, req, reqBody, resp, b)
 	}
 	return composeResponse{status: resp.StatusCode, body: b}
 }

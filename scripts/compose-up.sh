@@ -36,16 +36,9 @@ minbase=localhost/eventpost-minbase:bookworm
 suite=bookworm
 image_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
-log() { printf '[compose-up %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
-
-# step NAME CMD...: runs CMD and prints how long it took.
-step() {
-  local name="$1" start=$SECONDS
-  shift
-  log "$name ..."
-  "$@"
-  log "$name: $((SECONDS - start)) s"
-}
+me=compose-up
+# shellcheck source=podman-common.sh
+. "$root/scripts/podman-common.sh"
 
 # ---- 1. packages ---------------------------------------------------------------------------
 
@@ -329,23 +322,11 @@ wait_healthy() {
   return 1
 }
 
-# wait_ready SECONDS: until the gateway answers GET /readyz with 200.
-wait_ready() {
-  local i
-  for ((i = 0; i < $1; i++)); do
-    curl -fsS -o /dev/null --max-time 2 http://127.0.0.1:8080/readyz 2>/dev/null && { log "gateway: ready"; return; }
-    sleep 1
-  done
-  echo "the gateway is not ready after $1 s; podman logs ${project}_gateway_1:" >&2
-  podman logs --tail 30 "${project}_gateway_1" >&2
-  return 1
-}
-
 wait_stack() {
   wait_healthy postgres 120
   wait_healthy rabbitmq 180
   wait_healthy consul 60
-  wait_ready 240
+  wait_ready 240 "${project}_gateway_1"
 }
 
 if [ "$(id -u)" != 0 ]; then echo "compose-up.sh: run as root (it installs packages and runs rootful Podman)" >&2; exit 1; fi

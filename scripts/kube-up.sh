@@ -27,15 +27,9 @@ cache="${EVENTPOST_KUBE_CACHE:-/var/cache/eventpost-kube}"
 network=eventpost-kube
 kustomize_version=v5.8.1
 
-log() { printf '[kube-up %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
-
-step() {
-  local name="$1" start=$SECONDS
-  shift
-  log "$name ..."
-  "$@"
-  log "$name: $((SECONDS - start)) s"
-}
+me=kube-up
+# shellcheck source=podman-common.sh
+. "$root/scripts/podman-common.sh"
 
 images() { "$root/scripts/compose-up.sh" --images; }
 
@@ -100,18 +94,6 @@ play() {
   }
 }
 
-wait_ready() {
-  local i
-  for ((i = 0; i < $1; i++)); do
-    curl -fsS -o /dev/null --max-time 2 http://127.0.0.1:8080/readyz 2>/dev/null && { log "gateway: ready"; return; }
-    sleep 1
-  done
-  echo "the gateway is not ready after $1 s; podman pod ps and the gateway's log:" >&2
-  podman pod ps >&2
-  podman logs --tail 30 gateway-pod-0-gateway >&2
-  return 1
-}
-
 if [ "$(id -u)" != 0 ]; then echo "kube-up.sh: run as root (it installs packages and runs rootful Podman)" >&2; exit 1; fi
 mkdir -p "$cache/bin" && chmod 0700 "$cache"
 total=$SECONDS
@@ -120,5 +102,5 @@ step "kustomize" kustomize_bin
 step "keys" keys
 step "secrets" secrets
 step "kube play" play
-step "readiness" wait_ready 240
+step "readiness" wait_ready 240 gateway-pod-0-gateway
 log "up in $((SECONDS - total)) s: http://127.0.0.1:8080 (scripts/kube-down.sh removes it)"

@@ -6,10 +6,10 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 )
 
-// retrying wraps next, the transport of the reverse proxy, so that a GET or HEAD whose
-// instance failed before answering (connection refused, reset or closed: the instance died
-// or is stopping) is sent to another instance of its service, for at most
-// Config.UpstreamAttempts attempts in all.
+// retrying wraps next, the transport of the reverse proxy, so that a request whose instance
+// refused the connection (it died or is stopping; a POST too, which that instance never saw),
+// or a GET or HEAD whose connection was reset or closed unanswered, is sent to another instance
+// of its service, for at most Config.UpstreamAttempts attempts in all (discovery.RetryTransport).
 func (g *Gateway) retrying(next http.RoundTripper) http.RoundTripper {
 	return &discovery.RetryTransport{
 		Next:     next,

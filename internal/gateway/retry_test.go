@@ -21,8 +21,8 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/logging"
 )
 
-// TestRetryOnAnotherInstance: a GET whose instance refuses the connection is answered by
-// another instance; a POST is not sent twice.
+// TestRetryOnAnotherInstance: a request whose instance refuses the connection is answered by
+// another instance, a POST (body and all) as well as a GET: the refused instance never saw it.
 func TestRetryOnAnotherInstance(t *testing.T) {
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
@@ -38,17 +38,47 @@ func TestRetryOnAnotherInstance(t *testing.T) {
 	if retries < 1 {
 		t.Errorf("retries %v, want at least one: half the GETs went to the closed instance first", retries)
 	}
-	if got := value(h.gw.metrics.upstreamErrors.WithLabelValues(discovery.Events, "unreachable")); got != 0 {
-		t.Errorf("unreachable errors after GETs %v, want 0", got)
-	}
 
+	token := h.token("a", "s")
+	for i := range 10 {
+		if rec := h.post(token, `{"title":"x"}`); rec.Code != http.StatusOK {
+			t.Fatalf("POST %d: status %d, want 200; body %s", i, rec.Code, rec.Body)
+		}
+	}
+	if got := value(h.gw.metrics.retries.WithLabelValues(discovery.Events)); got <= retries {
+		t.Errorf("retries went from %v to %v with POSTs; want more: half went to the closed instance first", retries, got)
+	}
+	if got := value(h.gw.metrics.upstreamErrors.WithLabelValues(discovery.Events, "unreachable")); got != 0 {
+		t.Errorf("unreachable errors %v, want 0", got)
+	}
+}
+
+// TestPOSTIsNotSentTwice: a POST whose instance took the connection and closed it unanswered
+// may have taken effect there, so it is not sent to another instance; a GET is.
+func TestPOSTIsNotSentTwice(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Read(make([]byte, 4096))
+			c.Close()
+		}
+	})
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	h := newHarness(t, setup{resolver: func(s discovery.Static) {
+		s[discovery.Events] = []string{"http://" + ln.Addr().String(), s[discovery.Events][0]}
+	}})
 	token := h.token("a", "s")
 	failed := 0
 	for range 10 {
-		req := httptest.NewRequest(http.MethodPost, "/api/v1/events", strings.NewReader(`{}`))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		switch rec := h.do(req); rec.Code {
+		switch rec := h.post(token, `{"title":"x"}`); rec.Code {
 		case http.StatusOK:
 		case http.StatusServiceUnavailable:
 			failed++
@@ -57,10 +87,15 @@ func TestRetryOnAnotherInstance(t *testing.T) {
 		}
 	}
 	if failed == 0 {
-		t.Error("no POST failed: none went to the closed instance, or it was retried")
+		t.Error("no POST failed: none went to the closing instance, or it was sent again")
 	}
-	if got := value(h.gw.metrics.retries.WithLabelValues(discovery.Events)); got != retries {
-		t.Errorf("retries went from %v to %v with POSTs, which must not be retried", retries, got)
+	if got := value(h.gw.metrics.retries.WithLabelValues(discovery.Events)); got != 0 {
+		t.Errorf("retries %v after POSTs to an instance that took them; want 0", got)
+	}
+	for i := range 10 {
+		if rec := h.get("/api/v1/events/1", ""); rec.Code != http.StatusOK {
+			t.Fatalf("GET %d: status %d, want 200; body %s", i, rec.Code, rec.Body)
+		}
 	}
 }
 

@@ -3,9 +3,12 @@ package discovery
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 )
 
 // DefaultAttempts is how many attempts RetryTransport makes at one request by default, the
@@ -35,11 +38,19 @@ func TargetFrom(ctx context.Context) (Target, bool) {
 	return t, ok
 }
 
-// RetryTransport is an http.RoundTripper that sends an idempotent request (GET or HEAD, without
-// a body it cannot replay) again to another instance of its service when the instance it was
-// sent to failed before answering: connection refused, reset or closed. Every other request,
-// every answer (whatever its status) and every failure after the request's context ended
-// are passed on as they are. A request whose context carries no Target is sent once.
+// RetryTransport is an http.RoundTripper that sends a request again to another instance of its
+// service when the instance it was sent to failed before answering:
+//
+//   - any request, when the connection to the instance could not be made (refused, no such
+//     host, dial timeout): the instance never saw it, so not even a POST can have taken effect
+//     there. Its body, read by no one yet, goes along (a body GetBody cannot give again is held
+//     for that: the attempt's transport reads it but cannot close it);
+//   - an idempotent request (GET or HEAD, without a body it cannot replay) also when the
+//     connection was reset or closed after it was sent.
+//
+// Every other failure, every answer (whatever its status) and every failure after the
+// request's context ended are passed on as they are. A request whose context carries no Target
+// is sent once.
 type RetryTransport struct {
 	// Next makes each attempt; nil means http.DefaultTransport.
 	Next http.RoundTripper
@@ -62,8 +73,9 @@ func (t *RetryTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
+	r = holdBody(r)
 	resp, err := next.RoundTrip(r)
-	if err == nil || !replayable(r) {
+	if err == nil || !sendAgain(r, err) {
 		return resp, err
 	}
 	target, ok := t.target(r)
@@ -89,11 +101,56 @@ func (t *RetryTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		tried = append(tried, base)
 		target.Base = base
-		if resp, err = next.RoundTrip(out); err == nil {
-			return resp, nil
+		if resp, err = next.RoundTrip(out); err == nil || !sendAgain(r, err) {
+			return resp, err
 		}
 	}
 	return resp, err
+}
+
+// sendAgain reports whether r, which failed with err, may go to another instance: the
+// connection could not be made, or r is idempotent and can be replayed.
+func sendAgain(r *http.Request, err error) bool {
+	var op *net.OpError
+	return (errors.As(err, &op) && op.Op == "dial") || replayable(r)
+}
+
+// errBodyRead is GetBody's answer for a held body that an attempt has begun to read.
+var errBodyRead = errors.New("discovery: the request's body was read by an earlier attempt")
+
+// heldBody is a request body that the transport of an attempt may read but not close, and that
+// remembers whether anything read it.
+type heldBody struct {
+	io.ReadCloser
+	read atomic.Bool
+}
+
+func (b *heldBody) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.ReadCloser.Read(p)
+}
+
+// Close leaves the body open: whoever made the request closes it (the server, for a proxied
+// one).
+func (b *heldBody) Close() error { return nil }
+
+// holdBody returns r, or, when r has a body that GetBody cannot give again, a shallow copy of r
+// whose body is held (heldBody) and whose GetBody gives that body again as long as nothing has
+// read it.
+func holdBody(r *http.Request) *http.Request {
+	if r.Body == nil || r.Body == http.NoBody || r.GetBody != nil {
+		return r
+	}
+	held := &heldBody{ReadCloser: r.Body}
+	c := *r
+	c.Body = held
+	c.GetBody = func() (io.ReadCloser, error) {
+		if held.read.Load() {
+			return nil, errBodyRead
+		}
+		return held, nil
+	}
+	return &c
 }
 
 // target returns the service and instance r was sent to.

@@ -133,9 +133,19 @@ func TestRetryTransport(t *testing.T) {
 			},
 		},
 		{
-			name:      "a POST is not retried",
+			name:      "a POST to a refused instance goes to another, body and all",
 			instances: func(d, _, l string) []string { return []string{d, l} },
 			first:     func(d, _, _ string) string { return d },
+			method:    http.MethodPost,
+			body:      "x",
+			want: func(l string) result {
+				return result{200, "from " + host(l), 1, []string{"POST /api/v1/things?q=1 x"}}
+			},
+		},
+		{
+			name:      "a POST whose connection was closed unanswered is not retried",
+			instances: func(_, r, l string) []string { return []string{r, l} },
+			first:     func(_, r, _ string) string { return r },
 			method:    http.MethodPost,
 			body:      "x",
 			want:      func(string) result { return result{} },
@@ -184,9 +194,10 @@ func TestRetryTransport(t *testing.T) {
 			if !tt.noTarget {
 				ctx = discovery.WithTarget(ctx, "things", first)
 			}
+			// A body as a proxied request has one: http.NewRequest cannot make a GetBody for it.
 			var body io.Reader
 			if tt.body != "" {
-				body = strings.NewReader(tt.body)
+				body = io.MultiReader(strings.NewReader(tt.body))
 			}
 			req, err := http.NewRequestWithContext(ctx, tt.method, first+"/api/v1/things?q=1", body)
 			if err != nil {
