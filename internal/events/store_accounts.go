@@ -38,7 +38,13 @@ func (s *SQLStore) DisplayNames(ctx context.Context, ids []string) (map[string]s
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := s.DB().QueryContext(ctx, s.Rebind(`SELECT account_id, display_name FROM accounts
+	// One organizer is the read of an event by ID, a hot path: that one text is kept prepared
+	// (a text per list length would crowd the Prepared's bound).
+	var db database.Querier = s.DB()
+	if len(ids) == 1 {
+		db = s.Prepared()
+	}
+	rows, err := db.QueryContext(ctx, s.Rebind(`SELECT account_id, display_name FROM accounts
 		WHERE account_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("load display names: %w", err)
