@@ -50,15 +50,24 @@ func ConsulName(prefix, service string) string {
 // Consul is a Resolver backed by Consul's health API. It watches each of its services with a
 // blocking query and keeps the base URLs of the instances whose every check passes, so
 // Resolve answers from memory. Run keeps the watches going.
+//
+// When no instance of a service passes but some are registered (and not in maintenance), it
+// keeps all of those instead, as Envoy's panic threshold does: a check can fail for an
+// instance's load rather than its health — a readiness probe timing out behind a busy
+// database pool marked both replicas of a service critical at once in a CI run, and the
+// gateway answered 503 while both were serving. An instance that is really down refuses the
+// connection, which the caller's RetryTransport takes to another instance or answers as
+// unavailable, as it would have been. discovery_all_failing tells when this is the case.
 type Consul struct {
 	client *api.Client
 	cfg    ConsulConfig
 	log    *slog.Logger
 	states map[string]*serviceState // fixed at construction: read without locking
 
-	changes   *prometheus.CounterVec
-	instances *prometheus.GaugeVec
-	errors    *prometheus.CounterVec
+	changes    *prometheus.CounterVec
+	instances  *prometheus.GaugeVec
+	allFailing *prometheus.GaugeVec
+	errors     *prometheus.CounterVec
 }
 
 // serviceState is what the resolver knows of one service.
@@ -68,11 +77,13 @@ type serviceState struct {
 
 	mu   sync.RWMutex
 	urls []string // never modified once set: replaced
+	// failing says that urls are instances whose checks fail, none passing (see Consul).
+	failing bool
 }
 
 // NewConsul returns a resolver of cfg.Services through client. Its metrics —
-// discovery_changes_total, discovery_instances and discovery_watch_errors_total, by service —
-// are registered with reg.
+// discovery_changes_total, discovery_instances, discovery_all_failing and
+// discovery_watch_errors_total, by service — are registered with reg.
 func NewConsul(client *api.Client, cfg ConsulConfig, log *slog.Logger, reg prometheus.Registerer) (*Consul, error) {
 	if client == nil || log == nil || reg == nil {
 		return nil, errors.New("discovery: a Consul client, a logger and a registry are required")
@@ -99,6 +110,10 @@ func NewConsul(client *api.Client, cfg ConsulConfig, log *slog.Logger, reg prome
 			Name: "discovery_instances",
 			Help: "Healthy instances of a service (every check passing).",
 		}, []string{"service"}),
+		allFailing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "discovery_all_failing",
+			Help: "1 while no instance of a service passes its checks and requests go to those registered anyway.",
+		}, []string{"service"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "discovery_watch_errors_total",
 			Help: "Failed queries of Consul's health API, by watched service.",
@@ -109,7 +124,7 @@ func NewConsul(client *api.Client, cfg ConsulConfig, log *slog.Logger, reg prome
 			c.states[s] = &serviceState{loaded: make(chan struct{})}
 		}
 	}
-	for _, m := range []prometheus.Collector{c.changes, c.instances, c.errors} {
+	for _, m := range []prometheus.Collector{c.changes, c.instances, c.allFailing, c.errors} {
 		if err := reg.Register(m); err != nil {
 			return nil, fmt.Errorf("discovery: register metrics: %w", err)
 		}
@@ -159,14 +174,14 @@ func (c *Consul) Run(ctx context.Context) error {
 // index misbehaves does not spin.
 const minQueryGap = 10 * time.Millisecond
 
-// watch follows the healthy instances of service with blocking queries until ctx is done.
+// watch follows the instances of service with blocking queries until ctx is done.
 func (c *Consul) watch(ctx context.Context, service string, st *serviceState) {
 	var index uint64
 	failures := 0
 	for ctx.Err() == nil {
 		start := time.Now()
 		q := (&api.QueryOptions{WaitIndex: index, WaitTime: c.cfg.WaitTime}).WithContext(ctx)
-		entries, meta, err := c.client.Health().Service(ConsulName(c.cfg.Prefix, service), "", true, q)
+		entries, meta, err := c.client.Health().Service(ConsulName(c.cfg.Prefix, service), "", false, q)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -186,27 +201,55 @@ func (c *Consul) watch(ctx context.Context, service string, st *serviceState) {
 		} else {
 			index = meta.LastIndex
 		}
-		c.set(ctx, service, st, instanceURLs(entries))
+		urls, failing := routable(entries)
+		c.set(ctx, service, st, urls, failing)
 		retry.Sleep(ctx, minQueryGap-time.Since(start))
 	}
 }
 
-// set records urls as the instances of service.
-func (c *Consul) set(ctx context.Context, service string, st *serviceState, urls []string) {
+// routable returns the base URLs of the instances to send requests to among entries: those
+// whose every check passes; when none does, every one not in maintenance, and failing true.
+func routable(entries []*api.ServiceEntry) (urls []string, failing bool) {
+	var passing, others []*api.ServiceEntry
+	for _, e := range entries {
+		switch e.Checks.AggregatedStatus() {
+		case api.HealthPassing:
+			passing = append(passing, e)
+		case api.HealthMaint:
+		default:
+			others = append(others, e)
+		}
+	}
+	if len(passing) > 0 || len(others) == 0 {
+		return instanceURLs(passing), false
+	}
+	return instanceURLs(others), true
+}
+
+// set records urls as the instances of service; failing says that none of them passes.
+func (c *Consul) set(ctx context.Context, service string, st *serviceState, urls []string, failing bool) {
 	st.mu.Lock()
-	old := st.urls
-	changed := !slices.Equal(old, urls)
+	changed := !slices.Equal(st.urls, urls) || st.failing != failing
 	if changed {
-		st.urls = urls
+		st.urls, st.failing = urls, failing
 	}
 	st.mu.Unlock()
 	first := false
 	st.once.Do(func() { first = true; close(st.loaded) })
-	c.instances.WithLabelValues(service).Set(float64(len(urls)))
+	healthy, all := len(urls), 0.0
+	if failing {
+		healthy, all = 0, 1
+	}
+	c.instances.WithLabelValues(service).Set(float64(healthy))
+	c.allFailing.WithLabelValues(service).Set(all)
 	if changed {
 		c.changes.WithLabelValues(service).Inc()
 	}
-	if changed || first {
+	switch {
+	case failing && (changed || first):
+		c.log.WarnContext(ctx, "no instance of a service passes its checks; sending to every one registered",
+			"upstream", service, "instances", urls)
+	case changed || first:
 		c.log.InfoContext(ctx, "instances of a service", "upstream", service, "instances", urls)
 	}
 }

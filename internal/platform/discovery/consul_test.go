@@ -3,6 +3,7 @@ package discovery_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -241,10 +242,13 @@ func TestConsulResolver(t *testing.T) {
 	a, b := newInstance(t), newInstance(t)
 	stopA := register(t, admin, name, name+"-a", a)
 	register(t, admin, name, name+"-b", b)
-	eventually(t, 10*time.Second, resolves(a, b))
-	if got := sample(t, reg, "discovery_instances", name); got != 2 {
-		t.Errorf("discovery_instances = %v; want 2", got)
-	}
+	// Both are kept as soon as they are registered, before their first check passes (none
+	// passing); then as healthy.
+	eventually(t, 10*time.Second, func() (bool, string) {
+		ok, msg := resolves(a, b)()
+		healthy := sample(t, reg, "discovery_instances", name)
+		return ok && healthy == 2, fmt.Sprintf("%s; discovery_instances %v", msg, healthy)
+	})
 
 	// Answered from memory: a thousand lookups make no request.
 	before := counter.n.Load()
@@ -260,6 +264,26 @@ func TestConsulResolver(t *testing.T) {
 	// A failing check removes the instance; passing again brings it back.
 	a.ready.Store(false)
 	eventually(t, 10*time.Second, resolves(b))
+	a.ready.Store(true)
+	eventually(t, 10*time.Second, resolves(a, b))
+
+	// When no instance passes, every registered one is kept rather than none, and the gauge
+	// says so; the first to pass again is then the only one.
+	a.ready.Store(false)
+	b.ready.Store(false)
+	eventually(t, 10*time.Second, func() (bool, string) {
+		ok, msg := resolves(a, b)()
+		failing := sample(t, reg, "discovery_all_failing", name)
+		return ok && failing == 1, fmt.Sprintf("%s; discovery_all_failing %v", msg, failing)
+	})
+	if got := sample(t, reg, "discovery_instances", name); got != 0 {
+		t.Errorf("discovery_instances = %v with every check failing; want 0", got)
+	}
+	b.ready.Store(true)
+	eventually(t, 10*time.Second, resolves(b))
+	if got := sample(t, reg, "discovery_all_failing", name); got != 0 {
+		t.Errorf("discovery_all_failing = %v with b passing; want 0", got)
+	}
 	a.ready.Store(true)
 	eventually(t, 10*time.Second, resolves(a, b))
 
