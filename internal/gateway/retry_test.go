@@ -56,24 +56,15 @@ func TestRetryOnAnotherInstance(t *testing.T) {
 // TestPOSTIsNotSentTwice: a POST whose instance took the connection and closed it unanswered
 // may have taken effect there, so it is not sent to another instance; a GET is.
 func TestPOSTIsNotSentTwice(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Read(make([]byte, 4096))
+	// An instance that takes each request and closes the connection without answering.
+	closing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
 			c.Close()
 		}
-	})
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	}))
+	t.Cleanup(closing.Close)
 	h := newHarness(t, setup{resolver: func(s discovery.Static) {
-		s[discovery.Events] = []string{"http://" + ln.Addr().String(), s[discovery.Events][0]}
+		s[discovery.Events] = []string{closing.URL, s[discovery.Events][0]}
 	}})
 	token := h.token("a", "s")
 	failed := 0
