@@ -341,6 +341,7 @@ func testKilledReplicas(t *testing.T, c *composeClient, s podmanStack) {
 
 	const count = 40
 	start, unavailable := time.Now(), 0
+	var last time.Time // the send_at of the reminder asked for last
 	for i := range count {
 		switch i {
 		case count / 2:
@@ -365,23 +366,38 @@ func testKilledReplicas(t *testing.T, c *composeClient, s podmanStack) {
 		}
 		// One a second from four seconds on (an identical send_at would be refused as a
 		// duplicate), so that some fall due before the kill, some while the victims are down
-		// and some after.
-		body := map[string]any{
-			"event_id": id, "send_at": start.Add(time.Duration(4+i) * time.Second).UTC().Format(time.RFC3339),
-			"note": fmt.Sprintf("[%s-%03d]", nonce, i),
+		// and some after; never less than two seconds ahead, or a create that had to wait
+		// (a replica not yet ready to look events up answers 503 for a few seconds right
+		// after start-up: CI once waited five) would ask for a time already past.
+		sendAt := func() string {
+			at := start.Add(time.Duration(4+i) * time.Second)
+			if soon := time.Now().Add(2 * time.Second); at.Before(soon) {
+				at = soon
+			}
+			if at = at.Truncate(time.Second); !at.After(last) {
+				at = last.Add(time.Second)
+			}
+			last = at
+			return at.UTC().Format(time.RFC3339)
 		}
+		body := map[string]any{"event_id": id, "send_at": sendAt(), "note": fmt.Sprintf("[%s-%03d]", nonce, i)}
 		// Until discovery drops the killed replica, a call the gateway sends it is answered
-		// 503, and the client tries again, as any client would; a retry answered 409 found the
-		// reminder made by an attempt whose answer was lost.
+		// 503, and the client tries again, as any client would: with a new time, as nothing
+		// was made. A call whose answer was lost (status 0) may have made the reminder: it is
+		// sent again as it was, and an answer 409 says the first one made it.
 		var r composeResponse
 		composeEventually(t, fmt.Sprintf("reminder %d to be created", i), func() bool {
 			r = c.call("POST", composeGateway+"/api/v1/notifications", token, body, nil)
-			if r.status == http.StatusServiceUnavailable || r.status == http.StatusBadGateway || r.status == 0 {
-				unavailable++
-				time.Sleep(100 * time.Millisecond)
-				return false
+			switch r.status {
+			case http.StatusServiceUnavailable, http.StatusBadGateway:
+				body["send_at"] = sendAt()
+			case 0:
+			default:
+				return true
 			}
-			return true
+			unavailable++
+			time.Sleep(100 * time.Millisecond)
+			return false
 		})
 		if r.status != http.StatusCreated && !(r.status == http.StatusConflict && unavailable > 0) {
 			t.Fatalf("POST /api/v1/notifications (reminder %d) = %d\n%s", i, r.status, r.body)
