@@ -33,8 +33,8 @@ PER_INSTANCE = {
 }
 """Variables that differ between the services: never taken from the caller's environment."""
 
-# Variables of compose-up.sh itself and of the test suites, not of the services.
-OWN_PREFIXES = ("EVENTPOST_COMPOSE", "EVENTPOST_INTEGRATION", "EVENTPOST_TEST_")
+# Variables of compose-up.sh, kube-up.sh and the test suites, not of the services.
+OWN_PREFIXES = ("EVENTPOST_COMPOSE", "EVENTPOST_KUBE", "EVENTPOST_INTEGRATION", "EVENTPOST_TEST_")
 
 
 def passed_env():

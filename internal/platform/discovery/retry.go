@@ -73,13 +73,13 @@ func (t *RetryTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
+	target, ok := t.target(r)
+	if !ok || t.Balancer == nil {
+		return next.RoundTrip(r) // nowhere else to send it
+	}
 	r = holdBody(r)
 	resp, err := next.RoundTrip(r)
 	if err == nil || !sendAgain(r, err) {
-		return resp, err
-	}
-	target, ok := t.target(r)
-	if !ok || t.Balancer == nil {
 		return resp, err
 	}
 	attempts := t.Attempts
