@@ -44,6 +44,9 @@ func TestSeed(t *testing.T) {
 				engine == "postgres" && (len(progress) != 8 || progress[3] != 150 || progress[7] != 150) {
 				t.Errorf("progress %v; want four batches a seed, ending at 150", progress)
 			}
+			if engine == "sqlite" {
+				checkSeedTerms(t, s)
+			}
 			all := searchAll(t, svc, "")
 			if len(all) != 300 {
 				t.Fatalf("found %d events after two seeds of 150, want 300", len(all))
@@ -88,6 +91,31 @@ func TestSeed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkSeedTerms checks that fts_terms, which wordMatch reads, holds every term of the words of
+// the full-text index after a seed.
+func checkSeedTerms(t *testing.T, s *events.SQLStore) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := s.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `CREATE VIRTUAL TABLE temp.seed_terms USING fts5vocab (main, events_fts, col)`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(ctx, `DROP TABLE temp.seed_terms`) //nolint:errcheck // the connection is closed next
+	var terms, missing int
+	err = conn.QueryRowContext(ctx, `SELECT count(DISTINCT term), count(DISTINCT term) FILTER (WHERE term NOT IN (SELECT term FROM fts_terms))
+		FROM temp.seed_terms WHERE col <> 'facets'`).Scan(&terms, &missing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if terms < 100 || missing != 0 {
+		t.Errorf("the index holds %d terms, %d of them missing from fts_terms; want 100 or more, and none missing", terms, missing)
 	}
 }
 

@@ -76,8 +76,8 @@ const seedMergePages = 2000
 // and SQLite journals every page the statement changes. A statement per event made a segment
 // per event, and merging them was most of the work. Then it merges the full-text index's
 // segments, in transactions of seedMergePages pages, analyzes the database and empties the
-// write-ahead log. Its connection keeps temporary data in memory, and a larger page cache,
-// until it is done.
+// write-ahead log. Its connection keeps temporary data in memory, a larger page cache and the
+// file mapped into memory (database.BulkLoadPragmas) until it is done.
 func (s *SQLStore) seedSQLite(ctx context.Context, g *Sample, n int, progress func(int)) error {
 	cols, err := s.writeColumns(Event{})
 	if err != nil {
@@ -99,37 +99,35 @@ func (s *SQLStore) seedSQLite(ctx context.Context, g *Sample, n int, progress fu
 		return err
 	}
 	defer restoreHash()
-	rows := make([][]any, 0, min(seedBatch, n))
-	for done := 0; done < n; {
-		rows = rows[:0]
-		for range min(seedBatch, n-done) {
-			e := g.Event()
-			cols, err := s.writeColumns(e)
+	// One goroutine generates the batches, the other stores them: SQLite has one writer, and
+	// generating a batch takes about a tenth of the time storing it does.
+	eg, egCtx := errgroup.WithContext(ctx)
+	batches := make(chan seedJSON, 1)
+	eg.Go(func() error {
+		return produceSeed(egCtx, n, batches, func(size int) (seedJSON, error) {
+			rows, err := s.seedRows(g, size)
 			if err != nil {
+				return seedJSON{}, err
+			}
+			b, err := json.Marshal(rows)
+			return seedJSON{size: size, rows: string(b)}, err
+		})
+	})
+	eg.Go(func() error {
+		done := 0
+		for b := range batches {
+			if err := s.autocommit(egCtx, conn, insert, b.rows); err != nil {
 				return err
 			}
-			row := make([]any, 0, len(cols)+2)
-			row = append(row, secFloor(database.Micros(e.StartsAt))<<seqShift, e.ID)
-			for _, c := range cols {
-				v, err := sqldriver.DefaultParameterConverter.ConvertValue(c.arg)
-				if err != nil {
-					return fmt.Errorf("%s: %w", c.name, err)
-				}
-				row = append(row, v)
+			done += b.size
+			if progress != nil {
+				progress(done)
 			}
-			rows = append(rows, row)
 		}
-		batch, err := json.Marshal(rows)
-		if err != nil {
-			return err
-		}
-		if err := s.autocommit(ctx, conn, insert, string(batch)); err != nil {
-			return err
-		}
-		done += len(rows)
-		if progress != nil {
-			progress(done)
-		}
+		return nil
+	})
+	if err := eg.Wait(); err != nil {
+		return err
 	}
 	if err := s.mergeFTS(ctx, conn); err != nil {
 		return err
@@ -250,20 +248,7 @@ func (s *SQLStore) seedPostgres(ctx context.Context, g *Sample, n int, progress 
 		})
 	}
 	eg.Go(func() error {
-		defer close(batches)
-		for made := 0; made < n; {
-			batch, err := s.seedRows(g, min(seedBatch, n-made))
-			if err != nil {
-				return err
-			}
-			select {
-			case batches <- batch:
-			case <-egCtx.Done():
-				return egCtx.Err()
-			}
-			made += len(batch)
-		}
-		return nil
+		return produceSeed(egCtx, n, batches, func(size int) ([][]any, error) { return s.seedRows(g, size) })
 	})
 	if err := eg.Wait(); err != nil {
 		return err
@@ -272,8 +257,37 @@ func (s *SQLStore) seedPostgres(ctx context.Context, g *Sample, n int, progress 
 	return err
 }
 
-// seedRows generates size events from g as the rows of the seed table.
+// seedJSON is a batch of events for seedInsert: size events as a JSON array of their rows.
+type seedJSON struct {
+	size int
+	rows string
+}
+
+// produceSeed sends n events on out, which it closes, in batches of seedBatch that batch
+// generates.
+func produceSeed[B any](ctx context.Context, n int, out chan<- B, batch func(size int) (B, error)) error {
+	defer close(out)
+	for made := 0; made < n; {
+		size := min(seedBatch, n-made)
+		b, err := batch(size)
+		if err != nil {
+			return err
+		}
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		made += size
+	}
+	return nil
+}
+
+// seedRows generates size events from g as the rows that Seed stores: in PostgreSQL the ID
+// then the values of the write columns, the rows of the seed table; in SQLite the start second
+// shifted by seqShift first, and the values as the driver would send them (seedInsert).
 func (s *SQLStore) seedRows(g *Sample, size int) ([][]any, error) {
+	sqlite := s.Dialect() == database.SQLite
 	rows := make([][]any, 0, size)
 	for range size {
 		e := g.Event()
@@ -281,9 +295,19 @@ func (s *SQLStore) seedRows(g *Sample, size int) ([][]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		row := []any{e.ID}
+		row := make([]any, 0, len(cols)+2)
+		if sqlite {
+			row = append(row, secFloor(database.Micros(e.StartsAt))<<seqShift)
+		}
+		row = append(row, e.ID)
 		for _, c := range cols {
-			row = append(row, c.arg)
+			v := c.arg
+			if sqlite {
+				if v, err = sqldriver.DefaultParameterConverter.ConvertValue(c.arg); err != nil {
+					return nil, fmt.Errorf("%s: %w", c.name, err)
+				}
+			}
+			row = append(row, v)
 		}
 		rows = append(rows, row)
 	}

@@ -189,25 +189,37 @@ func MigrateTable(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS, table 
 }
 
 // BulkLoadPragmas sets conn, a connection to a SQLite database, up for a bulk load: the
-// statement journal (which every insert that fires a trigger writes) in memory, and a page
-// cache of cacheMiB MiB, so that inserts into indexes in random order find their pages in
-// memory rather than reading them back from the file. It returns the function that restores
-// the connection's settings.
+// statement journal (which every insert that fires a trigger writes) in memory, a page cache of
+// cacheMiB MiB, so that inserts into indexes in random order find their pages in memory rather
+// than reading them back from the file, and the file mapped into memory (bulkMmapBytes), so
+// that a page the cache lacks is read without a system call (the merges of the full-text
+// index read back every page they replace). It returns the function that restores the
+// connection's settings.
 func BulkLoadPragmas(ctx context.Context, conn *sql.Conn, cacheMiB int) (func(), error) {
-	var tempStore, cacheSize int64
-	if err := conn.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&tempStore); err != nil {
+	var tempStore, cacheSize, mmapSize int64
+	for _, p := range []struct {
+		name string
+		v    *int64
+	}{{"temp_store", &tempStore}, {"cache_size", &cacheSize}, {"mmap_size", &mmapSize}} {
+		if err := conn.QueryRowContext(ctx, `PRAGMA `+p.name).Scan(p.v); err != nil {
+			return nil, err
+		}
+	}
+	set := func(ctx context.Context, tempStore, cacheSize, mmapSize int64) error {
+		_, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA temp_store = %d; PRAGMA cache_size = %d; PRAGMA mmap_size = %d`,
+			tempStore, cacheSize, mmapSize))
+		return err
+	}
+	if err := set(ctx, 2 /* MEMORY */, -int64(cacheMiB)<<10, bulkMmapBytes); err != nil {
 		return nil, err
 	}
-	if err := conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cacheSize); err != nil {
-		return nil, err
-	}
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA temp_store = MEMORY; PRAGMA cache_size = %d`, -cacheMiB<<10)); err != nil {
-		return nil, err
-	}
-	return func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA temp_store = %d; PRAGMA cache_size = %d`, tempStore, cacheSize))
-	}, nil
+	return func() { _ = set(context.WithoutCancel(ctx), tempStore, cacheSize, mmapSize) }, nil
 }
+
+// bulkMmapBytes is how much of a SQLite file BulkLoadPragmas maps into memory; SQLite caps it
+// at its compile-time limit (SQLITE_MAX_MMAP_SIZE, 2 GiB less 64 KiB by default). Mapping
+// costs address space, not memory: the pages are the kernel's page cache.
+const bulkMmapBytes = 4 << 30
 
 // Busy reports whether err is SQLite's SQLITE_BUSY (with any extended code): another
 // connection held the database's lock longer than the busy timeout.

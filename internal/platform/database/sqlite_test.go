@@ -120,3 +120,36 @@ func TestSQLiteKeepsPlannerStatistics(t *testing.T) {
 		t.Fatalf("no statistics for index t_k after a reopen: %v", err)
 	}
 }
+
+// BulkLoadPragmas keeps the statement journal in memory, enlarges the page cache, maps the
+// file into memory, and its restore function sets all three back.
+func TestBulkLoadPragmas(t *testing.T) {
+	ctx := context.Background()
+	s := openShortBusy(t)
+	conn, err := s.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	read := func() (v [3]int64) {
+		t.Helper()
+		for i, name := range []string{"temp_store", "cache_size", "mmap_size"} {
+			if err := conn.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return v
+	}
+	before := read()
+	restore, err := database.BulkLoadPragmas(ctx, conn, 48)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got[0] != 2 || got[1] != -48<<10 || got[2] < 1<<30 {
+		t.Errorf("temp_store, cache_size, mmap_size = %v during the load; want 2, %d and at least 1 GiB", got, -48<<10)
+	}
+	restore()
+	if got := read(); got != before {
+		t.Errorf("temp_store, cache_size, mmap_size = %v after restore; want %v as before", got, before)
+	}
+}
