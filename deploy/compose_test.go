@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -24,13 +25,19 @@ import (
 )
 
 // A stack under Podman, as its user reaches it: the gateway, and the APIs of Mailpit and Jaeger,
-// all on 127.0.0.1. scripts/compose-up.sh and scripts/kube-up.sh publish the same ports (run
-// one stack at a time).
-const (
-	composeGateway = "http://127.0.0.1:8080"
-	composeMailpit = "http://127.0.0.1:8025"
-	composeJaeger  = "http://127.0.0.1:16686"
+// all on 127.0.0.1, on the ports scripts/compose-up.sh and scripts/kube-up.sh publish: 8080,
+// 8025 and 16686, or those of EVENTPOST_STACK_HTTP_PORT, EVENTPOST_STACK_MAILPIT_PORT and
+// EVENTPOST_STACK_JAEGER_PORT (deploy/podman/compose.py's HOST_PORTS).
+var (
+	composeGateway = stackURL("EVENTPOST_STACK_HTTP_PORT", "8080")
+	composeMailpit = stackURL("EVENTPOST_STACK_MAILPIT_PORT", "8025")
+	composeJaeger  = stackURL("EVENTPOST_STACK_JAEGER_PORT", "16686")
 )
+
+// stackURL returns the URL of 127.0.0.1 at the port that the variable env names, or at port.
+func stackURL(env, port string) string {
+	return "http://127.0.0.1:" + cmp.Or(os.Getenv(env), port)
+}
 
 // podmanStack is one way of running the system under Podman, and what the tests need to know
 // of it.

@@ -3,7 +3,9 @@
 # here — no container registry needs to be reachable — and returns once the gateway answers
 # ready on http://127.0.0.1:8080. Nothing is published on other addresses than 127.0.0.1:
 # the gateway's 8080, and Mailpit's 8025 and Jaeger's 16686 from docker-compose.tools.yml
-# (EVENTPOST_COMPOSE_TOOLS names the services whose UIs to publish). Run as root from anywhere:
+# (EVENTPOST_COMPOSE_TOOLS names the services whose UIs to publish); EVENTPOST_STACK_HTTP_PORT,
+# EVENTPOST_STACK_MAILPIT_PORT and EVENTPOST_STACK_JAEGER_PORT move them (deploy/podman/compose.py).
+# Run as root from anywhere:
 #
 #   scripts/compose-up.sh        # then scripts/compose-down.sh removes the stack
 #   scripts/compose-up.sh --images   # steps 1-3 only (scripts/kube-up.sh runs it so)
@@ -22,7 +24,8 @@
 #      EVENTPOST_* variable of this environment is passed to the EventPost services) and
 #      starts it with podman-compose;
 #   5. waits for PostgreSQL's, RabbitMQ's and Consul's health checks (podman-compose 1.0.3
-#      does not wait for service_healthy) and for the gateway's GET /readyz.
+#      does not wait for service_healthy), for the gateway's GET /readyz, and until Consul
+#      has every EventPost instance registered and passing its check.
 #
 # Binaries, build contexts and the generated compose file are kept in EVENTPOST_COMPOSE_CACHE
 # (default /var/cache/eventpost-compose); the images stay in Podman's store.
@@ -322,11 +325,37 @@ wait_healthy() {
   return 1
 }
 
+# wait_consul SECONDS: until Consul has an instance for every running EventPost container and
+# every instance passes its check. The gateway's /readyz says that the gateway is up, not that
+# the services behind it are found: an instance gets requests once its check passes (or while
+# no instance of its service passes, see internal/platform/discovery). Logs the checks that
+# still fail every 10 s, with Consul's output for them.
+wait_consul() {
+  local c="${project}_consul_1" want i state
+  want="$(podman ps -q --filter "label=io.podman.compose.project=$project" --filter ancestor=eventpost:local | wc -l)"
+  for ((i = 0; i < $1; i++)); do
+    state="$(podman exec "$c" consul watch -type=checks 2>/dev/null | python3 -c '
+import json, sys
+checks = [c for c in json.load(sys.stdin) if c["ServiceID"]]
+failing = [c["ServiceID"] + " " + c["Status"] + (": " + c["Output"].strip()[:200] if c["Output"] else "") for c in checks if c["Status"] != "passing"]
+print(len(checks) - len(failing), "; ".join(failing))' 2>/dev/null)"
+    if [ "${state%% *}" = "$want" ] && [ "${state#* }" = "" ]; then
+      log "consul: all $want instances passing"
+      return
+    fi
+    ((i % 10 == 9)) && log "consul: ${state%% *} of $want instances passing; ${state#* }"
+    sleep 1
+  done
+  echo "consul: not every instance passing after $1 s: ${state:-no answer}" >&2
+  return 1
+}
+
 wait_stack() {
   wait_healthy postgres 120
   wait_healthy rabbitmq 180
   wait_healthy consul 60
   wait_ready 240 "${project}_gateway_1"
+  wait_consul 120
 }
 
 if [ "$(id -u)" != 0 ]; then echo "compose-up.sh: run as root (it installs packages and runs rootful Podman)" >&2; exit 1; fi
@@ -338,4 +367,4 @@ step "images" build_images
 if [ "${1:-}" = --images ]; then log "images ready in $((SECONDS - total)) s"; exit 0; fi
 step "compose up" start_stack
 step "readiness" wait_stack
-log "up in $((SECONDS - total)) s: http://127.0.0.1:8080 (scripts/compose-down.sh removes it)"
+log "up in $((SECONDS - total)) s: http://127.0.0.1:${EVENTPOST_STACK_HTTP_PORT:-8080} (scripts/compose-down.sh removes it)"

@@ -2,7 +2,9 @@
 # Runs deploy/k8s under `podman kube play` on this (Debian 12) host, through the overlay
 # deploy/podman/k8s, and returns once the gateway answers ready on http://127.0.0.1:8080.
 # Nothing is published on other addresses than 127.0.0.1: the gateway's 8080, Mailpit's 8025
-# and Jaeger's 16686 (the ports compose-up.sh publishes too: run one stack at a time). As root:
+# and Jaeger's 16686, the ports compose-up.sh publishes too; EVENTPOST_STACK_HTTP_PORT,
+# EVENTPOST_STACK_MAILPIT_PORT and EVENTPOST_STACK_JAEGER_PORT move them, for both stacks, so
+# that the two can run side by side. As root:
 #
 #   scripts/kube-up.sh        # then scripts/kube-down.sh removes it
 #
@@ -103,4 +105,4 @@ step "keys" keys
 step "secrets" secrets
 step "kube play" play
 step "readiness" wait_ready 240 gateway-pod-0-gateway
-log "up in $((SECONDS - total)) s: http://127.0.0.1:8080 (scripts/kube-down.sh removes it)"
+log "up in $((SECONDS - total)) s: http://127.0.0.1:${EVENTPOST_STACK_HTTP_PORT:-8080} (scripts/kube-down.sh removes it)"

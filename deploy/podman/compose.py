@@ -13,7 +13,10 @@ deploy/docker-compose.yml is written out whole instead of overriding it:
   * the gateway is published on 127.0.0.1:8080 only; of docker-compose.tools.yml's development
     UIs, those of the services in EVENTPOST_COMPOSE_TOOLS (default: mailpit jaeger, whose APIs
     deploy/compose_test.go reads; the others' ports may be taken on a developer's machine, by
-    the tests' own Consul for one) are added, on 127.0.0.1 too;
+    the tests' own Consul for one) are added, on 127.0.0.1 too; the host ports of the gateway,
+    Mailpit and Jaeger are EVENTPOST_STACK_HTTP_PORT, EVENTPOST_STACK_MAILPIT_PORT and
+    EVENTPOST_STACK_JAEGER_PORT when set (HOST_PORTS), and EVENTPOST_PUBLIC_URL follows the
+    gateway's unless it is set;
   * every EVENTPOST_* variable of the caller's environment, but those that name one instance
     (PER_INSTANCE), is passed to every EventPost service, overriding the file's value;
   * relative bind-mount sources are made absolute, so the file can live anywhere;
@@ -34,15 +37,37 @@ PER_INSTANCE = {
 """Variables that differ between the services: never taken from the caller's environment."""
 
 # Variables of compose-up.sh, kube-up.sh and the test suites, not of the services.
-OWN_PREFIXES = ("EVENTPOST_COMPOSE", "EVENTPOST_KUBE", "EVENTPOST_INTEGRATION", "EVENTPOST_TEST_")
+OWN_PREFIXES = ("EVENTPOST_COMPOSE", "EVENTPOST_KUBE", "EVENTPOST_STACK_", "EVENTPOST_INTEGRATION", "EVENTPOST_TEST_")
+
+HOST_PORTS = {
+    8080: "EVENTPOST_STACK_HTTP_PORT",
+    8025: "EVENTPOST_STACK_MAILPIT_PORT",
+    16686: "EVENTPOST_STACK_JAEGER_PORT",
+}
+"""The ports both stacks publish on 127.0.0.1, each the same as the container's by default, and
+the variable that moves it (the tests read the same ones: deploy/compose_test.go)."""
 
 
-def passed_env():
-    """The EVENTPOST_* variables of this environment that every EventPost service takes."""
-    return {
+def host_port(container_port):
+    """The port of 127.0.0.1 that container_port is published on."""
+    v = os.environ.get(HOST_PORTS.get(container_port, ""), "") or str(container_port)
+    if not v.isdigit() or not 0 < int(v) < 65536:
+        sys.exit(f"compose.py: {HOST_PORTS[container_port]}={v} is not a port")
+    return int(v)
+
+
+def passed_env(file_env):
+    """The EVENTPOST_* variables of this environment that every EventPost service takes, over
+    file_env, the variables the stack's file gives them; and the file's EVENTPOST_PUBLIC_URL
+    on the gateway's host port (HOST_PORTS) when the caller did not set it."""
+    env = {
         k: v for k, v in os.environ.items()
         if k.startswith("EVENTPOST_") and k not in PER_INSTANCE and not k.startswith(OWN_PREFIXES)
     }
+    url = file_env.get("EVENTPOST_PUBLIC_URL", "")
+    if "EVENTPOST_PUBLIC_URL" not in env and url.endswith(":8080"):
+        env["EVENTPOST_PUBLIC_URL"] = url[:-len("8080")] + str(host_port(8080))
+    return {**file_env, **env}
 
 
 class NoAliases(yaml.SafeDumper):
@@ -72,11 +97,13 @@ def main(deploy, out):
             tools = yaml.safe_load(f)
         for name, extra in tools["services"].items():
             if name in services and name in published:
-                services[name].setdefault("ports", []).extend(extra.get("ports", []))
+                ports = []
+                for p in extra.get("ports", []):
+                    addr, _, inner = str(p).rpartition(":")
+                    ports.append(f"{addr.rpartition(':')[0]}:{host_port(int(inner))}:{inner}")
+                services[name].setdefault("ports", []).extend(ports)
                 services[name]["networks"] = services[name]["networks"] + extra.get("networks", [])
         compose["networks"].update(tools["networks"])
-
-    passed = passed_env()
 
     for name in skip:
         services.pop(name, None)
@@ -96,9 +123,9 @@ def main(deploy, out):
             s["networks"] = [name + "-none"]
             compose["networks"][name + "-none"] = {"internal": True}
         if s.get("image") == "eventpost:local" and name != "keygen":
-            s["environment"] = {**s.get("environment", {}), **passed}
+            s["environment"] = passed_env(s.get("environment", {}))
         if name == "gateway":
-            s["ports"] = ["127.0.0.1:8080:8080"]
+            s["ports"] = [f"127.0.0.1:{host_port(8080)}:8080"]
 
     collector = services["otel-collector"]
     collector["command"] = ["--config=/etc/otelcol/podman.yaml"]

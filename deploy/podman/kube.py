@@ -16,7 +16,8 @@ its own format: scripts/kube-up.sh makes them) and ignores every other kind. So:
     `EVENTPOST_RATE_LIMIT=100 scripts/kube-up.sh`, as with compose-up.sh;
   * the host directories of the keys move under KEY_DIR (the overlay names
     /var/cache/eventpost-kube/keys);
-  * a port published on another address than 127.0.0.1 is refused.
+  * a port published on another address than 127.0.0.1 is refused, and the host ports of the
+    gateway, Mailpit and Jaeger move as compose.py's HOST_PORTS say.
 
 Usage: kube.py KEY_DIR < kustomize-output > kube-play-input
 """
@@ -25,7 +26,7 @@ import sys
 
 import yaml
 
-from compose import NoAliases, passed_env
+from compose import NoAliases, host_port, passed_env
 
 RUN = {"Pod", "Deployment", "ConfigMap"}
 OVERLAY_KEYS = "/var/cache/eventpost-kube/keys"
@@ -80,7 +81,7 @@ def main(key_dir):
             ignored.append(f'{doc["kind"]}/{doc["metadata"]["name"]}')
             continue
         if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "eventpost-config":
-            doc["data"].update(passed_env())
+            doc["data"] = passed_env(doc["data"])
         if doc["kind"] in ("Pod", "Deployment"):
             spec = pod_spec(doc)
             for v in spec.get("volumes", []):
@@ -91,6 +92,8 @@ def main(key_dir):
                 for p in c.get("ports", []):
                     if p.get("hostPort") and p.get("hostIP") != "127.0.0.1":
                         sys.exit(f'kube.py: {doc["metadata"]["name"]} would publish {p["hostPort"]} on every address')
+                    if p.get("hostPort"):
+                        p["hostPort"] = host_port(p["hostPort"])
         out.append(doc)
     print("kube.py: not run by podman kube play:", " ".join(ignored), file=sys.stderr)
     yaml.dump_all(out, sys.stdout, Dumper=NoAliases, sort_keys=False)
