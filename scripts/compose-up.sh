@@ -331,19 +331,22 @@ wait_healthy() {
 # no instance of its service passes, see internal/platform/discovery). Logs the checks that
 # still fail every 10 s, with Consul's output for them.
 wait_consul() {
-  local c="${project}_consul_1" want i state
-  want="$(podman ps -q --filter "label=io.podman.compose.project=$project" --filter ancestor=eventpost:local | wc -l)"
-  for ((i = 0; i < $1; i++)); do
+  local c="${project}_consul_1" want state end=$((SECONDS + $1)) next=$((SECONDS + 10)) start=$SECONDS
+  want="$(podman ps -q --filter "label=io.podman.compose.project=$project" --filter ancestor=localhost/eventpost:local | wc -l)"
+  while ((SECONDS < end)); do
     state="$(podman exec "$c" consul watch -type=checks 2>/dev/null | python3 -c '
 import json, sys
 checks = [c for c in json.load(sys.stdin) if c["ServiceID"]]
 failing = [c["ServiceID"] + " " + c["Status"] + (": " + c["Output"].strip()[:200] if c["Output"] else "") for c in checks if c["Status"] != "passing"]
 print(len(checks) - len(failing), "; ".join(failing))' 2>/dev/null)"
     if [ "${state%% *}" = "$want" ] && [ "${state#* }" = "" ]; then
-      log "consul: all $want instances passing"
+      log "consul: all $want instances passing, $((SECONDS - start)) s after the gateway was ready"
       return
     fi
-    ((i % 10 == 9)) && log "consul: ${state%% *} of $want instances passing; ${state#* }"
+    if ((SECONDS >= next)); then
+      log "consul: ${state%% *} of $want instances passing; ${state#* }"
+      next=$((SECONDS + 10))
+    fi
     sleep 1
   done
   echo "consul: not every instance passing after $1 s: ${state:-no answer}" >&2
