@@ -19,10 +19,10 @@
 #   BENCH_SCALE_TIME   -test.benchtime of each shape, one search at a time (default 300x)
 #   BENCH_SCALE_PARALLEL_TIME  -test.benchtime of each shape at 16 connections (default 3s)
 #
-# The first run seeds each size once (SQLite about 20 min and PostgreSQL under 2 min for
-# 1,000,000 events on a 2-core machine; the whole first run took 29 min); later runs reuse the
-# seeds. It starts nothing and
-# leaves nothing running; PostgreSQL must answer for the postgres engine.
+# The first run seeds each size once (SQLite 11 min and PostgreSQL 3 min for 1,000,000 events
+# on a 2-core machine; the whole first run took 18 min on 2026-12-05); later runs reuse the
+# seeds (6 min). It starts nothing and leaves nothing running; PostgreSQL must answer for the
+# postgres engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 small=${1:-100000}
