@@ -35,6 +35,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${EVENTPOST_COMPOSE_CACHE:-/var/cache/eventpost-compose}"
 compose_file="$cache/compose.yml"
 project=eventpost
+# The image of every EventPost service, as Podman names it once built.
+eventpost_image=localhost/eventpost:local
 minbase=localhost/eventpost-minbase:bookworm
 suite=bookworm
 image_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -268,7 +270,7 @@ build_images() {
   h="$(cd "$root" && inputs_hash "$(image_hash docker.io/library/golang:1.26)" \
     "$(image_hash gcr.io/distroless/static-debian12:nonroot)" \
     $(git ls-files -co --exclude-standard -- go.mod go.sum deploy/Dockerfile .dockerignore cmd internal api | grep -v '_test\.go$'))"
-  ensure_image localhost/eventpost:local "$h" build_eventpost
+  ensure_image "$eventpost_image" "$h" build_eventpost
 
   # The host-built programs on minbase.
   local base bin="$cache/bin"
@@ -332,7 +334,7 @@ wait_healthy() {
 # still fail every 10 s, with Consul's output for them.
 wait_consul() {
   local c="${project}_consul_1" want state end=$((SECONDS + $1)) next=$((SECONDS + 10)) start=$SECONDS
-  want="$(podman ps -q --filter "label=io.podman.compose.project=$project" --filter ancestor=localhost/eventpost:local | wc -l)"
+  want="$(podman ps -q --filter "label=io.podman.compose.project=$project" --filter "ancestor=$eventpost_image" | wc -l)"
   while ((SECONDS < end)); do
     state="$(podman exec "$c" consul watch -type=checks 2>/dev/null | python3 -c '
 import json, sys
