@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -185,9 +186,10 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // Consumers returns the email.send consumer.
 func (s *Service) Consumers() []broker.Consumer {
 	return []broker.Consumer{{
-		Queue:  messages.QueueMailer,
-		Types:  []string{messages.TypeEmailSend},
-		Handle: s.HandleSend,
+		Queue:       messages.QueueMailer,
+		Types:       []string{messages.TypeEmailSend},
+		Handle:      s.HandleSend,
+		HandleBatch: s.HandleSendBatch,
 	}}
 }
 
@@ -208,69 +210,246 @@ func (s *Service) Run(ctx context.Context) error {
 // when it is dead, its claim lapses and this one takes it over and sends. Only a claim still
 // live after that wait has the message delivered again later.
 func (s *Service) HandleSend(ctx context.Context, m broker.Message) error {
-	return broker.Payload(s.send)(ctx, m)
+	return s.HandleSendBatch(ctx, []broker.Delivery{{Ctx: ctx, Message: m}})[0]
 }
 
-// send is HandleSend once the payload is decoded.
-func (s *Service) send(ctx context.Context, m broker.Message, req messages.EmailSend) error {
-	if req.IdempotencyKey == "" {
-		return broker.Permanent(fmt.Errorf("email.send message %s has no idempotency key", m.ID))
+// HandleSendBatch handles email.send deliveries together, each as HandleSend would: their
+// keys are claimed in one transaction, the emails rendered and sent side by side (up to
+// sendWorkers at a time), and the outcomes recorded with their email.result messages in one
+// transaction. In a batch of more than one, a delivery that finds another one's claim on its
+// key (or its key twice in the batch) does not wait: it fails for now, and its message comes
+// again after the broker's backoff, by when the claim is settled or has lapsed.
+func (s *Service) HandleSendBatch(ctx context.Context, ds []broker.Delivery) []error {
+	sends := make([]*sending, len(ds))
+	for i, d := range ds {
+		sends[i] = s.open(d)
 	}
-	kind := kindLabel(req.Kind)
-	log := s.log.With("idempotency_key", req.IdempotencyKey, "kind", req.Kind, "message_id", m.ID)
+	s.claimAll(ctx, sends)
+	s.sendAll(sends)
+	s.settleAll(ctx, sends)
+	errs := make([]error, len(sends))
+	for i, x := range sends {
+		errs[i] = x.err
+	}
+	return errs
+}
 
+// sending is one email.send delivery on its way through HandleSendBatch.
+type sending struct {
+	ctx   context.Context
+	m     broker.Message
+	req   messages.EmailSend
+	log   *slog.Logger
+	token string
+	// claimed is set once the delivery holds the claim of its key; email and messageID once
+	// it is rendered; outcome once the send ended in an outcome to record.
+	claimed      bool
+	email        Email
+	messageID    string
+	stopRenewing func()
+	outcome      *Outcome
+	// err is the delivery's result once it is known (a transient error leaves the message
+	// for a later delivery).
+	err error
+}
+
+// open decodes d's request and draws the token of its claim.
+func (s *Service) open(d broker.Delivery) *sending {
+	x := &sending{ctx: d.Ctx, m: d.Message}
+	if x.err = d.Decode(&x.req); x.err != nil {
+		return x
+	}
+	if x.req.IdempotencyKey == "" {
+		x.err = broker.Permanent(fmt.Errorf("email.send message %s has no idempotency key", d.ID))
+		return x
+	}
+	x.log = s.log.With("idempotency_key", x.req.IdempotencyKey, "kind", x.req.Kind, "message_id", d.ID)
 	token, err := uuid.NewV7()
 	if err != nil {
-		return fmt.Errorf("claim token: %w", err)
+		x.err = fmt.Errorf("claim token: %w", err)
+		return x
 	}
-	rec, err := s.claim(ctx, req, token.String(), log)
-	if err != nil {
+	x.token = token.String()
+	return x
+}
+
+// claimAll claims the keys of the deliveries still under way: a single one as claim does,
+// waiting for another delivery's claim; several in one ClaimBatch.
+func (s *Service) claimAll(ctx context.Context, sends []*sending) {
+	var todo []*sending
+	for _, x := range sends {
+		if x.err == nil {
+			todo = append(todo, x)
+		}
+	}
+	if len(todo) == 1 {
+		x := todo[0]
+		rec, err := s.claim(x.ctx, x.req, x.token, x.log)
+		s.claimed(x, rec, err)
+		return
+	}
+	var (
+		cs    []Claim
+		batch []*sending
+		seen  = make(map[string]bool, len(todo))
+	)
+	for _, x := range todo {
+		if seen[x.req.IdempotencyKey] {
+			s.claimed(x, Record{}, ErrClaimed) // its twin in the batch holds the claim
+			continue
+		}
+		seen[x.req.IdempotencyKey] = true
+		cs = append(cs, Claim{Key: x.req.IdempotencyKey, Kind: x.req.Kind, Token: x.token, At: s.now(), Lease: s.cfg.ClaimLease})
+		batch = append(batch, x)
+	}
+	if len(cs) == 0 {
+		return
+	}
+	recs, errs := s.store.ClaimBatch(ctx, cs)
+	for i, x := range batch {
+		s.claimed(x, recs[i], errs[i])
+	}
+}
+
+// claimed takes the outcome of the claim of x's key: held (the send goes on), settled before
+// (a duplicate, acknowledged), or not had (err).
+func (s *Service) claimed(x *sending, rec Record, err error) {
+	kind := kindLabel(x.req.Kind)
+	switch {
+	case err != nil:
 		if errors.Is(err, ErrClaimed) {
 			s.metrics.transient.WithLabelValues(kind).Inc()
-			log.InfoContext(ctx, "email still being sent by another delivery; retry later")
+			x.log.InfoContext(x.ctx, "email still being sent by another delivery; retry later")
 		}
-		return fmt.Errorf("send email %s: %w", req.IdempotencyKey, err)
-	}
-	if rec.State != StateSending {
+		x.err = fmt.Errorf("send email %s: %w", x.req.IdempotencyKey, err)
+	case rec.State != StateSending:
 		s.metrics.duplicates.WithLabelValues(kind).Inc()
-		log.InfoContext(ctx, "email already handled; not sent again", "state", rec.State)
-		return nil
+		x.log.InfoContext(x.ctx, "email already handled; not sent again", "state", rec.State)
+	default:
+		x.claimed = true
+		if !rec.ClaimedAt.Equal(rec.CreatedAt) {
+			// The key was claimed before, by a delivery that neither settled it nor renewed
+			// its claim: that sender was killed or hung, perhaps after the SMTP server took
+			// the email.
+			s.metrics.takenOver.WithLabelValues(kind).Inc()
+			x.log.WarnContext(x.ctx, "claim of a dead delivery taken over; the email may be sent twice",
+				"first_claimed_at", rec.CreatedAt)
+		}
 	}
-	if !rec.ClaimedAt.Equal(rec.CreatedAt) {
-		// The key was claimed before, by a delivery that neither settled it nor renewed its
-		// claim: that sender was killed or hung, perhaps after the SMTP server took the email.
-		s.metrics.takenOver.WithLabelValues(kind).Inc()
-		log.WarnContext(ctx, "claim of a dead delivery taken over; the email may be sent twice",
-			"first_claimed_at", rec.CreatedAt)
-	}
+}
 
-	now := s.now()
-	email, messageID, err := s.prepare(req, now)
-	if err != nil {
-		log.WarnContext(ctx, "email cannot be rendered", "err", err)
-		return s.settle(ctx, req, Outcome{State: StateFailed, Error: err.Error()})
-	}
-	switch sup, err := s.store.Suppression(ctx, email.To); {
-	case err == nil:
-		s.metrics.suppressed.WithLabelValues(kind).Inc()
-		return s.settle(ctx, req, Outcome{State: StateFailed, Error: fmt.Sprintf(
-			"the address %s is suppressed: the mail server rejected it permanently on %s: %s",
-			email.To, sup.At.UTC().Format(suppressedLayout), sup.Reason)})
-	case !errors.Is(err, ErrNotSuppressed):
-		s.release(ctx, req, token.String())
-		return fmt.Errorf("send email %s: %w", req.IdempotencyKey, err)
-	}
+// sendWorkers bounds how many emails of a batch are rendered and sent at a time: enough to
+// keep the transport's connections (or the disk) busy.
+const sendWorkers = 16
 
-	sendCtx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
-	sendCtx, endSpan := startSend(sendCtx, req, s.transport)
-	stopRenewing := s.renew(ctx, req.IdempotencyKey, token.String(), log)
+// sendAll sends the emails whose keys are claimed: rendered up to sendWorkers at a time, then
+// handed to the transport all at once when it is a BatchSender, else sent up to sendWorkers
+// at a time.
+func (s *Service) sendAll(sends []*sending) {
+	var ready []*sending
+	for _, x := range sends {
+		if x.claimed {
+			ready = append(ready, x)
+		}
+	}
+	bs, batch := s.transport.(BatchSender)
+	batch = batch && len(ready) > 1
+	var mu sync.Mutex
+	var toSend []*sending
+	each(ready, func(x *sending) {
+		if s.prepareSend(x) {
+			if !batch {
+				s.sendOne(x)
+				return
+			}
+			mu.Lock()
+			toSend = append(toSend, x)
+			mu.Unlock()
+		}
+	})
+	if len(toSend) == 0 {
+		return
+	}
+	es := make([]Email, len(toSend))
+	for i, x := range toSend {
+		es[i] = x.email
+	}
+	ends := make([]func(error), len(toSend))
+	for i, x := range toSend {
+		_, ends[i] = startSend(x.ctx, x.req, s.transport)
+		x.stopRenewing = s.renew(x.ctx, x.req.IdempotencyKey, x.token, x.log)
+	}
 	start := time.Now()
-	err = s.transport.Send(sendCtx, email)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(toSend[0].ctx), s.cfg.SendTimeout)
+	errs := bs.SendBatch(ctx, es)
+	cancel()
+	// Each email's share of the batch's time: what sending it cost.
+	took := time.Since(start).Seconds() / float64(len(toSend))
+	for i, x := range toSend {
+		x.stopRenewing()
+		ends[i](errs[i])
+		s.metrics.duration.Observe(took)
+		x.outcome, x.err = s.outcome(x, x.email, x.messageID, errs[i])
+	}
+}
+
+// each runs f on every element of xs, up to sendWorkers at a time.
+func each(xs []*sending, f func(x *sending)) {
+	if len(xs) == 1 {
+		f(xs[0])
+		return
+	}
+	sem := make(chan struct{}, sendWorkers)
+	var wg sync.WaitGroup
+	for _, x := range xs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f(x)
+		})
+	}
+	wg.Wait()
+}
+
+// prepareSend renders the email of x, whose key it has claimed, and reports whether it is to
+// be sent; otherwise it sets the outcome to record (it cannot be rendered, or its address is
+// suppressed) or, for a transient failure, x.err.
+func (s *Service) prepareSend(x *sending) bool {
+	ctx, req := x.ctx, x.req
+	var err error
+	x.email, x.messageID, err = s.prepare(req, s.now())
+	if err != nil {
+		x.log.WarnContext(ctx, "email cannot be rendered", "err", err)
+		x.outcome = &Outcome{State: StateFailed, Error: err.Error()}
+		return false
+	}
+	switch sup, err := s.store.Suppression(ctx, x.email.To); {
+	case err == nil:
+		s.metrics.suppressed.WithLabelValues(kindLabel(req.Kind)).Inc()
+		x.outcome = &Outcome{State: StateFailed, Error: fmt.Sprintf(
+			"the address %s is suppressed: the mail server rejected it permanently on %s: %s",
+			x.email.To, sup.At.UTC().Format(suppressedLayout), sup.Reason)}
+		return false
+	case !errors.Is(err, ErrNotSuppressed):
+		s.release(ctx, req, x.token)
+		x.err = fmt.Errorf("send email %s: %w", req.IdempotencyKey, err)
+		return false
+	}
+	return true
+}
+
+// sendOne sends the rendered email of x and sets what it ended in.
+func (s *Service) sendOne(x *sending) {
+	sendCtx, cancel := context.WithTimeout(x.ctx, s.cfg.SendTimeout)
+	sendCtx, endSpan := startSend(sendCtx, x.req, s.transport)
+	stopRenewing := s.renew(x.ctx, x.req.IdempotencyKey, x.token, x.log)
+	start := time.Now()
+	err := s.transport.Send(sendCtx, x.email)
 	stopRenewing()
 	endSpan(err)
 	cancel()
 	s.metrics.duration.Observe(time.Since(start).Seconds())
-	return s.outcome(ctx, m, req, token.String(), email, messageID, err)
+	x.outcome, x.err = s.outcome(x, x.email, x.messageID, err)
 }
 
 // claimPoll is how often a delivery that waits for another one's claim tries again: a
@@ -360,38 +539,36 @@ func (s *Service) prepare(req messages.EmailSend, now time.Time) (Email, string,
 	return email, messageID, nil
 }
 
-// outcome records what the send of email ended in (err): sent, failed for good (with the
-// address suppressed when the server rejected it), or, for a transient failure before the
-// last attempt, nothing: the claim is released and the error returned for a later delivery.
-func (s *Service) outcome(ctx context.Context, m broker.Message, req messages.EmailSend, token string, email Email, messageID string, err error) error {
-	log := s.log.With("idempotency_key", req.IdempotencyKey, "kind", req.Kind, "message_id", m.ID)
-	attempt := max(m.Attempt, 1)
+// outcome returns what the send of email for x ended in (err): sent, failed for good (with
+// the address suppressed when the server rejected it), or, for a transient failure before the
+// last attempt, no outcome but the error, once the claim is released for a later delivery.
+func (s *Service) outcome(x *sending, email Email, messageID string, err error) (*Outcome, error) {
+	ctx, req, log := x.ctx, x.req, x.log
+	attempt := max(x.m.Attempt, 1)
 	var se *SMTPError
 	switch {
 	case err == nil:
-		return s.settle(ctx, req, Outcome{State: StateSent, MessageID: messageID})
+		return &Outcome{State: StateSent, MessageID: messageID}, nil
 	case errors.As(err, &se) && se.RecipientRejected():
 		log.WarnContext(ctx, "address rejected for good; suppressed", "err", err)
-		return s.settle(ctx, req, Outcome{
+		return &Outcome{
 			State: StateFailed,
 			Error: fmt.Sprintf("the mail server rejected the address %s permanently (at %s): %s", email.To, se.Step, se.Reply),
 			Suppress: &Suppression{
 				Address: email.To, Reason: fmt.Sprintf("%s (at %s)", se.Reply, se.Step), At: s.now().UTC(),
 			},
-		})
+		}, nil
 	case broker.IsPermanent(err):
 		log.WarnContext(ctx, "email refused for good", "err", err)
-		return s.settle(ctx, req, Outcome{State: StateFailed, Error: err.Error()})
+		return &Outcome{State: StateFailed, Error: err.Error()}, nil
 	case attempt >= int(s.maxAttempts.Load()):
 		log.WarnContext(ctx, "email failed on its last attempt", "attempt", attempt, "err", err)
-		return s.settle(ctx, req, Outcome{
-			State: StateFailed, Error: fmt.Sprintf("gave up after %d attempts: %v", attempt, err),
-		})
+		return &Outcome{State: StateFailed, Error: fmt.Sprintf("gave up after %d attempts: %v", attempt, err)}, nil
 	}
 	s.metrics.transient.WithLabelValues(kindLabel(req.Kind)).Inc()
 	log.WarnContext(ctx, "email send failed; will retry", "attempt", attempt, "err", err)
-	s.release(ctx, req, token)
-	return fmt.Errorf("send email %s (attempt %d): %w", req.IdempotencyKey, attempt, err)
+	s.release(ctx, req, x.token)
+	return nil, fmt.Errorf("send email %s (attempt %d): %w", req.IdempotencyKey, attempt, err)
 }
 
 // release gives up the claim of req's key held by token, so that a later delivery can
@@ -405,60 +582,97 @@ func (s *Service) release(ctx context.Context, req messages.EmailSend, token str
 // maxErrorLen caps the failure reason kept and published.
 const maxErrorLen = 1000
 
-// How settle retries recording an outcome: completeAttempts tries, waiting completeBackoff
+// How settleAll retries recording outcomes: completeAttempts tries, waiting completeBackoff
 // after the first failure, doubling after each further one.
 const (
 	completeAttempts = 3
 	completeBackoff  = 100 * time.Millisecond
 )
 
-// settle records the outcome o of req and queues its email.result, in one transaction. It
-// goes on even when ctx is cancelled: an email that went out must be recorded.
-func (s *Service) settle(ctx context.Context, req messages.EmailSend, o Outcome) error {
+// settleAll records the outcomes of sends and queues their email.result messages, in one
+// transaction. It goes on even when ctx is cancelled: an email that went out must be
+// recorded.
+func (s *Service) settleAll(ctx context.Context, sends []*sending) {
 	ctx = context.WithoutCancel(ctx)
-	o.Key, o.At = req.IdempotencyKey, s.now().UTC()
-	if len(o.Error) > maxErrorLen {
-		o.Error = o.Error[:maxErrorLen]
+	var (
+		todo []*sending
+		outs []Outcome
+		msgs [][]broker.Message
+	)
+	for _, x := range sends {
+		if x.outcome == nil || x.err != nil {
+			continue
+		}
+		o := *x.outcome
+		o.Key, o.At = x.req.IdempotencyKey, s.now().UTC()
+		if len(o.Error) > maxErrorLen {
+			o.Error = o.Error[:maxErrorLen]
+		}
+		status := messages.ResultSent
+		if o.State == StateFailed {
+			status = messages.ResultFailed
+		}
+		result, err := broker.NewMessage(x.ctx, messages.TypeEmailResult, messages.EmailResult{
+			IdempotencyKey: x.req.IdempotencyKey, Kind: x.req.Kind, ReminderID: x.req.ReminderID,
+			Status: status, Error: o.Error, At: o.At,
+		})
+		if err != nil {
+			x.err = err
+			continue
+		}
+		x.outcome = &o
+		todo, outs, msgs = append(todo, x), append(outs, o), append(msgs, []broker.Message{result})
 	}
-	status := messages.ResultSent
-	if o.State == StateFailed {
-		status = messages.ResultFailed
-	}
-	result, err := broker.NewMessage(ctx, messages.TypeEmailResult, messages.EmailResult{
-		IdempotencyKey: req.IdempotencyKey, Kind: req.Kind, ReminderID: req.ReminderID,
-		Status: status, Error: o.Error, At: o.At,
-	})
-	if err != nil {
-		return err
-	}
-	// A failure here, after an email went out, would have a later delivery send it again once
-	// the claim lapses: try a few times before giving up. ctx is not cancelled by then (see
+	// A failure here, after emails went out, would have later deliveries send them again once
+	// the claims lapse: try a few times before giving up. ctx is not cancelled by then (see
 	// above), so the waits run their course.
-	for try := 1; ; try++ {
-		err = s.store.Complete(ctx, o, result)
-		if err == nil || errors.Is(err, ErrNotClaimed) || try == completeAttempts {
+	for try := 1; len(todo) > 0; try++ {
+		errs := s.store.CompleteBatch(ctx, outs, msgs)
+		var again []int
+		for i, err := range errs {
+			if err != nil && !errors.Is(err, ErrNotClaimed) && try < completeAttempts {
+				again = append(again, i)
+				continue
+			}
+			s.settled(todo[i], err)
+		}
+		if len(again) == 0 {
 			break
 		}
+		todo, outs, msgs = pick(todo, again), pick(outs, again), pick(msgs, again)
 		retry.Sleep(ctx, retry.Backoff(completeBackoff, time.Second, try))
 	}
-	log := s.log.With("idempotency_key", req.IdempotencyKey, "kind", req.Kind)
+}
+
+// pick returns the elements of xs at the indexes idx.
+func pick[T any](xs []T, idx []int) []T {
+	out := make([]T, len(idx))
+	for i, j := range idx {
+		out[i] = xs[j]
+	}
+	return out
+}
+
+// settled takes the result err of recording the outcome of x.
+func (s *Service) settled(x *sending, err error) {
+	o := x.outcome
 	switch {
 	case errors.Is(err, ErrNotClaimed):
 		// The claim lapsed and another delivery recorded the outcome first.
-		log.WarnContext(ctx, "email outcome already recorded by another delivery", "state", o.State)
-		return nil
+		x.log.WarnContext(x.ctx, "email outcome already recorded by another delivery", "state", o.State)
+		return
 	case err != nil:
-		return fmt.Errorf("record email %s: %w", req.IdempotencyKey, err)
+		x.err = fmt.Errorf("record email %s: %w", x.req.IdempotencyKey, err)
+		return
 	}
 	s.outbox.Notify()
 	if o.State == StateSent {
-		s.metrics.sent.WithLabelValues(kindLabel(req.Kind)).Inc()
-		log.InfoContext(ctx, "email sent", "mail_message_id", o.MessageID)
+		s.metrics.sent.WithLabelValues(kindLabel(x.req.Kind)).Inc()
+		x.log.InfoContext(x.ctx, "email sent", "mail_message_id", o.MessageID)
 	} else {
-		s.metrics.failed.WithLabelValues(kindLabel(req.Kind)).Inc()
-		log.WarnContext(ctx, "email failed", "reason", o.Error)
+		s.metrics.failed.WithLabelValues(kindLabel(x.req.Kind)).Inc()
+		x.log.WarnContext(x.ctx, "email failed", "reason", o.Error)
 	}
-	return nil
 }
 
 // kindLabel bounds the kind label's values to the known kinds.

@@ -687,3 +687,77 @@ func TestNewRequiresDependencies(t *testing.T) {
 		t.Errorf("New with defaults: %v", err)
 	}
 }
+
+// TestSendBatchThroughTheFileTransport: a batch claims, sends and records each email as
+// HandleSend would: new keys are sent once, written as files with one sync, and their results
+// queued; a key settled before is a duplicate; a key twice in the batch is sent once, its
+// second delivery left for later; an unreadable payload is refused for good.
+func TestSendBatchThroughTheFileTransport(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture(t, func(t *testing.T, _ *smtptest.Server) mailer.Transport {
+		tr, err := mailer.NewFileTransport(dir, logging.Discard())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	})
+	ctx := context.Background()
+	if err := f.svc.HandleSend(ctx, sendMessage(t, reminderRequest("settled"), 1)); err != nil {
+		t.Fatal(err)
+	}
+	bad := sendMessage(t, reminderRequest("bad"), 1)
+	bad.Payload = []byte(`{"idempotency_key": 7}`)
+	ms := []broker.Message{
+		sendMessage(t, reminderRequest("a"), 1),
+		sendMessage(t, reminderRequest("b"), 1),
+		sendMessage(t, reminderRequest("settled"), 2),
+		sendMessage(t, reminderRequest("a"), 2),
+		bad,
+		sendMessage(t, reminderRequest("c"), 1),
+	}
+	ds := make([]broker.Delivery, len(ms))
+	for i, m := range ms {
+		ds[i] = broker.Delivery{Ctx: ctx, Message: m}
+	}
+	errs := f.svc.HandleSendBatch(ctx, ds)
+	for i, want := range []string{"nil", "nil", "nil", "claimed", "permanent", "nil"} {
+		switch err := errs[i]; want {
+		case "nil":
+			if err != nil {
+				t.Errorf("delivery %d: %v, want nil", i, err)
+			}
+		case "claimed":
+			if !errors.Is(err, mailer.ErrClaimed) || broker.IsPermanent(err) {
+				t.Errorf("delivery %d: %v, want transient ErrClaimed", i, err)
+			}
+		case "permanent":
+			if !broker.IsPermanent(err) {
+				t.Errorf("delivery %d: %v, want a permanent error", i, err)
+			}
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if len(entries) != 4 {
+		t.Errorf("mail dir holds %v, want 4 .eml files (settled, a, b, c)", names)
+	}
+	for _, key := range []string{"a", "b", "c", "settled"} {
+		if rec, err := f.record(t, key); err != nil || rec.State != mailer.StateSent {
+			t.Errorf("record of %s = %+v, %v; want sent", key, rec, err)
+		}
+	}
+	if got := len(f.results(t)); got != 4 {
+		t.Errorf("%d email.result messages queued, want 4", got)
+	}
+	f.wantMetrics(t, map[string]float64{
+		"emails_sent_total":                 4,
+		"email_duplicate_deliveries_total":  1,
+		"email_send_transient_errors_total": 1,
+	})
+}

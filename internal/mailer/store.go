@@ -101,6 +101,9 @@ type Store interface {
 	// nothing changes and the settled record is returned. When another claim taken or
 	// renewed less than c.Lease ago holds the key, Claim returns ErrClaimed.
 	Claim(ctx context.Context, c Claim) (Record, error)
+	// ClaimBatch is Claim of several keys, in one transaction where the store can: it returns
+	// a record and an error for each claim, with Claim's meaning.
+	ClaimBatch(ctx context.Context, cs []Claim) ([]Record, []error)
 	// Renew renews the claim of key held by token: its lease starts again at at, keeping
 	// other deliveries out while a long send goes on. It returns ErrNotClaimed when token no
 	// longer holds the key (its outcome was recorded, it was released, or it was taken over).
@@ -109,6 +112,11 @@ type Store interface {
 	// to the outbox. It returns ErrNotClaimed, writing nothing, when the key is not in
 	// StateSending (its outcome was already recorded, or it was never claimed).
 	Complete(ctx context.Context, o Outcome, msgs ...broker.Message) error
+	// CompleteBatch is Complete of several outcomes in one transaction: outs[i] with the
+	// messages msgs[i]. An outcome whose key is not in StateSending gets ErrNotClaimed and
+	// writes nothing; should the transaction fail, every outcome gets its error and nothing is
+	// written.
+	CompleteBatch(ctx context.Context, outs []Outcome, msgs [][]broker.Message) []error
 	// Release gives up the claim of key held by token, so that a later delivery can claim
 	// it at once. It returns ErrNotClaimed when token no longer holds the key.
 	Release(ctx context.Context, key, token string) error

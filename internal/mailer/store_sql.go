@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,84 +26,144 @@ type SQLStore struct{ database.Store }
 
 const recordColumns = `idempotency_key, kind, state, claim_token, claimed_at, message_id, error, created_at, completed_at`
 
-// Claim implements Store. One statement, committed on its own (in SQLite together with
-// concurrent transactions, see database.Store.Write), decides the claim: it inserts
-// the key, or takes over its row when that row is a claim whose lease ran out (its consumer
-// crashed or hangs), and returns the row only when it did either; it is atomic with
-// concurrent claims of the key (PostgreSQL makes a concurrent insert of the same key wait and
-// then see the winner's row; SQLite runs writes one at a time). When it returns no row, the
-// key is settled or held by a live claim, and the row is read to tell which; should the row
-// be gone by then (a live claim was released meanwhile), the claim is tried again.
+// Claim implements Store; it is ClaimBatch of one claim.
 func (s *SQLStore) Claim(ctx context.Context, c Claim) (Record, error) {
+	recs, errs := s.ClaimBatch(ctx, []Claim{c})
+	return recs[0], errs[0]
+}
+
+// ClaimBatch implements Store. Its statements are committed together (in SQLite with those of
+// concurrent transactions, see database.Store.Write; in PostgreSQL each on its own). One
+// statement decides each claim: it inserts the key, or takes over its row when that row is a
+// claim whose lease ran out (its consumer crashed or hangs), and returns the row only when it
+// did either; it is atomic with concurrent claims of the key (PostgreSQL makes a concurrent
+// insert of the same key wait and then see the winner's row; SQLite runs writes one at a
+// time). When it returns no row, the key is settled or held by a live claim, and the row is
+// read to tell which; should the row be gone by then (a live claim was released meanwhile),
+// the claim is tried again.
+func (s *SQLStore) ClaimBatch(ctx context.Context, cs []Claim) ([]Record, []error) {
+	recs, errs := make([]Record, len(cs)), make([]error, len(cs))
+	err := s.Write(ctx, func(q database.Querier) error {
+		for i, c := range cs {
+			recs[i], errs[i] = s.claim(ctx, q, c)
+		}
+		return nil
+	})
+	for i := range errs {
+		if err != nil {
+			recs[i], errs[i] = Record{}, err
+		}
+		if errs[i] != nil {
+			errs[i] = fmt.Errorf("claim %s: %w", cs[i].Key, errs[i])
+		}
+	}
+	return recs, errs
+}
+
+// claim decides one claim through q (see ClaimBatch).
+func (s *SQLStore) claim(ctx context.Context, q database.Querier, c Claim) (Record, error) {
 	at := database.Micros(c.At)
 	for attempt := 0; ; attempt++ {
-		var rec Record
-		err := s.Write(ctx, func(q database.Querier) (err error) {
-			rec, err = scanRecord(q.QueryRowContext(ctx, s.Rebind(`
+		rec, err := scanRecord(q.QueryRowContext(ctx, s.Rebind(`
 		INSERT INTO sent_messages (idempotency_key, kind, state, claim_token, claimed_at, created_at)
 		VALUES (?, ?, 'sending', ?, ?, ?)
 		ON CONFLICT (idempotency_key) DO UPDATE SET claim_token = excluded.claim_token, claimed_at = excluded.claimed_at
 		WHERE sent_messages.state = 'sending' AND sent_messages.claimed_at <= ?
 		RETURNING `+recordColumns),
-				c.Key, string(c.Kind), c.Token, at, at, database.Micros(c.At.Add(-c.Lease))))
-			return err
-		})
+			c.Key, string(c.Kind), c.Token, at, at, database.Micros(c.At.Add(-c.Lease))))
 		if err == nil {
 			return rec, nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
-			return Record{}, fmt.Errorf("claim %s: %w", c.Key, err)
+			return Record{}, err
 		}
-		rec, err = s.get(ctx, s.DB(), c.Key)
+		rec, err = s.get(ctx, q, c.Key)
 		switch {
 		case errors.Is(err, ErrNotFound) && attempt < 3:
 			continue // released between the two statements: claim again
 		case err != nil:
-			return Record{}, fmt.Errorf("claim %s: %w", c.Key, err)
+			return Record{}, err
 		case rec.State == StateSending:
-			return Record{}, fmt.Errorf("claim %s: %w", c.Key, ErrClaimed)
+			return Record{}, ErrClaimed
 		}
 		return rec, nil
 	}
 }
 
-// Complete implements Store.
+// Complete implements Store; it is CompleteBatch of one outcome.
 func (s *SQLStore) Complete(ctx context.Context, o Outcome, msgs ...broker.Message) error {
-	if o.State != StateSent && o.State != StateFailed {
-		return fmt.Errorf("complete %s: invalid outcome state %q", o.Key, o.State)
+	return s.CompleteBatch(ctx, []Outcome{o}, [][]broker.Message{msgs})[0]
+}
+
+// CompleteBatch implements Store. The keys are settled in the order of their names, so that
+// concurrent batches of PostgreSQL replicas lock common rows in one order. Of concurrent
+// completions of one key one changes the row; the others wait for it, find the key settled
+// and change nothing.
+func (s *SQLStore) CompleteBatch(ctx context.Context, outs []Outcome, msgs [][]broker.Message) []error {
+	errs := make([]error, len(outs))
+	order := make([]int, 0, len(outs))
+	for i, o := range outs {
+		if o.State != StateSent && o.State != StateFailed {
+			errs[i] = fmt.Errorf("invalid outcome state %q", o.State)
+			continue
+		}
+		order = append(order, i)
 	}
-	// Of concurrent completions one changes the row; the others wait for it, find the key
-	// settled and change nothing.
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(outs[a].Key, outs[b].Key) })
+	notClaimed := make([]bool, len(outs))
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.Rebind(`
+		var out []broker.Message
+		for _, i := range order {
+			done, err := s.complete(ctx, tx, outs[i])
+			if err != nil {
+				return err
+			}
+			notClaimed[i] = !done // set again on every run of the transaction
+			if done {
+				out = append(out, msgs[i]...)
+			}
+		}
+		return outbox.Add(ctx, tx, s.Dialect(), out...)
+	})
+	for _, i := range order {
+		switch {
+		case err != nil:
+			errs[i] = err
+		case notClaimed[i]:
+			errs[i] = ErrNotClaimed
+		}
+	}
+	for i := range errs {
+		if errs[i] != nil {
+			errs[i] = fmt.Errorf("complete %s: %w", outs[i].Key, errs[i])
+		}
+	}
+	return errs
+}
+
+// complete records o in tx unless its key is not being sent, and reports whether it did.
+func (s *SQLStore) complete(ctx context.Context, tx *sql.Tx, o Outcome) (bool, error) {
+	res, err := tx.ExecContext(ctx, s.Rebind(`
 		UPDATE sent_messages
 		SET state = ?, message_id = ?, error = ?, completed_at = ?, claim_token = NULL
 		WHERE idempotency_key = ? AND state = 'sending'`),
-			o.State, o.MessageID, o.Error, database.Micros(o.At), o.Key)
-		if err != nil {
-			return err
-		}
-		done, err := oneRow(res)
-		if err != nil {
-			return err
-		}
-		if !done {
-			return ErrNotClaimed
-		}
-		if sup := o.Suppress; sup != nil {
-			if _, err := tx.ExecContext(ctx, s.Rebind(`
+		o.State, o.MessageID, o.Error, database.Micros(o.At), o.Key)
+	if err != nil {
+		return false, err
+	}
+	done, err := oneRow(res)
+	if err != nil || !done {
+		return false, err
+	}
+	if sup := o.Suppress; sup != nil {
+		if _, err := tx.ExecContext(ctx, s.Rebind(`
 			INSERT INTO suppressions (address, reason, at) VALUES (?, ?, ?)
 			ON CONFLICT (address) DO UPDATE SET reason = excluded.reason, at = excluded.at`),
-				strings.ToLower(sup.Address), sup.Reason, database.Micros(sup.At)); err != nil {
-				return fmt.Errorf("suppress %s: %w", sup.Address, err)
-			}
+			strings.ToLower(sup.Address), sup.Reason, database.Micros(sup.At)); err != nil {
+			return false, fmt.Errorf("suppress %s: %w", sup.Address, err)
 		}
-		return outbox.Add(ctx, tx, s.Dialect(), msgs...)
-	})
-	if err != nil {
-		return fmt.Errorf("complete %s: %w", o.Key, err)
 	}
-	return nil
+	return true, nil
 }
 
 // Release implements Store.

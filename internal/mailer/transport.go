@@ -51,6 +51,13 @@ type Transport interface {
 	Close() error
 }
 
+// BatchSender is a Transport that delivers several emails at once more cheaply than one by
+// one (the file transport: one sync of the disk for all). SendBatch returns one error per
+// email, each with Send's meaning.
+type BatchSender interface {
+	SendBatch(ctx context.Context, es []Email) []error
+}
+
 // NewTransport returns the transport cfg asks for: SMTP to cfg.SMTPURL when it is set, else
 // .eml files under cfg.MailDir.
 func NewTransport(cfg Config, log *slog.Logger) (Transport, error) {

@@ -25,7 +25,10 @@ type FileTransport struct {
 	dirSync groupSync
 }
 
-var _ Transport = (*FileTransport)(nil)
+var (
+	_ Transport   = (*FileTransport)(nil)
+	_ BatchSender = (*FileTransport)(nil)
+)
 
 // NewFileTransport returns a transport writing into dir, which it creates if needed. An
 // existing dir, or mail files in it, open to other users are made private (see
@@ -50,26 +53,78 @@ func (t *FileTransport) Send(ctx context.Context, e Email) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	tmp, err := t.writeTemp(e.Data, true)
+	if err != nil {
+		return err
+	}
+	if err := t.publish(tmp); err != nil {
+		return err
+	}
+	// Make the rename itself durable, so that a recorded "sent" never points at nothing.
+	t.dirSync.Do()
+	return nil
+}
+
+// SendBatch implements BatchSender: it writes every email under a temporary name, flushes
+// them to the disk with one sync of the file system (syncfs(2), on Linux; elsewhere an fsync
+// of each file), renames them, and syncs the directory once. Every error is transient.
+func (t *FileTransport) SendBatch(ctx context.Context, es []Email) []error {
+	errs := make([]error, len(es))
+	if err := ctx.Err(); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	tmps := make([]string, len(es))
+	for i, e := range es {
+		tmps[i], errs[i] = t.writeTemp(e.Data, !haveSyncFS)
+	}
+	if err := t.syncFS(); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				os.Remove(tmps[i])
+				errs[i] = fmt.Errorf("write mail file: %w", err)
+			}
+		}
+		return errs
+	}
+	for i := range es {
+		if errs[i] == nil {
+			errs[i] = t.publish(tmps[i])
+		}
+	}
+	t.dirSync.Do()
+	return errs
+}
+
+// writeTemp writes data into a new temporary file of the directory, readable by its owner
+// only, synced when sync is set, and returns its path.
+func (t *FileTransport) writeTemp(data []byte, sync bool) (string, error) {
+	f, err := os.CreateTemp(t.dir, ".writing-*.tmp")
+	if err != nil {
+		return "", fmt.Errorf("write mail file: %w", err)
+	}
+	if err := writeFile(f, data, sync); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("write mail file: %w", err)
+	}
+	return f.Name(), nil
+}
+
+// publish renames the temporary file tmp to the mail file's name, which sorts by the time of
+// writing.
+func (t *FileTransport) publish(tmp string) error {
 	var rnd [6]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("write mail file: %w", err)
 	}
 	name := t.now().UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(rnd[:]) + ".eml"
-	f, err := os.CreateTemp(t.dir, ".writing-*.tmp")
-	if err != nil {
-		return fmt.Errorf("write mail file: %w", err)
-	}
-	tmp := f.Name()
-	if err := writeSynced(f, e.Data); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write mail file %s: %w", name, err)
-	}
 	if err := os.Rename(tmp, filepath.Join(t.dir, name)); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write mail file %s: %w", name, err)
 	}
-	// Make the rename itself durable, so that a recorded "sent" never points at nothing.
-	t.dirSync.Do()
 	return nil
 }
 
@@ -120,14 +175,17 @@ func (g *groupSync) Do() {
 	}
 }
 
-func writeSynced(f *os.File, data []byte) error {
+// writeFile writes data to f, syncs it when sync is set, makes it private and closes it.
+func writeFile(f *os.File, data []byte, sync bool) error {
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Chmod(private.FileMode); err != nil {
 		f.Close()

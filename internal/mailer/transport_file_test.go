@@ -2,6 +2,7 @@ package mailer_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -106,5 +107,52 @@ func TestFileTransportCancelledContext(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("files written: %v", entries)
+	}
+}
+
+// TestFileTransportSendBatch: a batch writes each email as a complete, private .eml file and
+// leaves no temporary file behind.
+func TestFileTransportSendBatch(t *testing.T) {
+	dir := t.TempDir()
+	tr, err := mailer.NewFileTransport(dir, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	var es []mailer.Email
+	for i := range 5 {
+		es = append(es, mailer.Email{From: "a@example.com", To: "b@example.com", Data: fmt.Appendf(nil, "Subject: %d\r\n\r\nbody %d\r\n", i, i)})
+	}
+	for i, err := range tr.SendBatch(context.Background(), es) {
+		if err != nil {
+			t.Errorf("email %d: %v", i, err)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies []string
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".eml") {
+			t.Errorf("unexpected file %q", e.Name())
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", e.Name(), info.Mode().Perm())
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, string(b))
+	}
+	slices.Sort(bodies)
+	if len(bodies) != 5 || bodies[0] != string(es[0].Data) || bodies[4] != string(es[4].Data) {
+		t.Errorf("mail files hold %q, want the 5 emails", bodies)
 	}
 }

@@ -24,9 +24,10 @@ func (s *Service) Consumers() []broker.Consumer {
 			Handle: s.handleDomain,
 		},
 		{
-			Queue:  messages.QueueNotificationsResult,
-			Types:  []string{messages.TypeEmailResult},
-			Handle: s.handleEmailResult,
+			Queue:       messages.QueueNotificationsResult,
+			Types:       []string{messages.TypeEmailResult},
+			Handle:      s.handleEmailResult,
+			HandleBatch: s.handleEmailResults,
 		},
 	}
 }
@@ -291,45 +292,82 @@ func (s *Service) consumeEvent(ctx context.Context, m broker.Message, ev message
 // handleEmailResult records what the email-sender made of a reminder: sent or failed. Only a
 // reminder being sent changes, so a late or repeated result has no effect.
 func (s *Service) handleEmailResult(ctx context.Context, m broker.Message) error {
+	return s.handleEmailResults(ctx, []broker.Delivery{{Ctx: ctx, Message: m}})[0]
+}
+
+// handleEmailResults is handleEmailResult of several results, recorded in one transaction;
+// should it fail, every result gets its error.
+func (s *Service) handleEmailResults(ctx context.Context, ds []broker.Delivery) []error {
+	errs := make([]error, len(ds))
+	results := make([]*emailResult, len(ds))
+	for i, d := range ds {
+		results[i], errs[i] = s.emailResult(d.Message)
+	}
+	changed := make([]bool, len(ds))
+	err := s.store.Update(ctx, func(tx Tx) error {
+		for i, r := range results {
+			if r == nil {
+				continue
+			}
+			// Only a reminder that is sending changes: a redelivered result finds it sent or
+			// failed already and changes nothing, so no inbox record is needed.
+			ok, err := tx.Transition(ctx, r.reminderID, StatusSending, r.to, r.sentAt, r.lastErr)
+			if err != nil {
+				return fmt.Errorf("email.result %s: %w", ds[i].ID, err)
+			}
+			changed[i] = ok // set again on every run of the transaction
+		}
+		return nil
+	})
+	for i, r := range results {
+		switch {
+		case r == nil:
+		case err != nil:
+			errs[i] = err
+		case changed[i]:
+			s.log.InfoContext(ds[i].Ctx, "reminder "+string(r.to), "reminder_id", r.reminderID, "error", r.lastErr)
+		}
+	}
+	return errs
+}
+
+// emailResult is the change an email.result asks of a reminder.
+type emailResult struct {
+	reminderID string
+	to         Status
+	sentAt     *time.Time
+	lastErr    string
+}
+
+// emailResult reads the change m asks for: nil without an error for a result that is not a
+// reminder's.
+func (s *Service) emailResult(m broker.Message) (*emailResult, error) {
 	var p messages.EmailResult
 	if err := m.Decode(&p); err != nil {
-		return err
+		return nil, err
 	}
 	if p.ReminderID == "" || (p.Kind != "" && p.Kind != messages.EmailReminder) {
-		return nil // not a reminder's email
+		return nil, nil // not a reminder's email
 	}
-	var (
-		to      Status
-		sentAt  *time.Time
-		lastErr string
-	)
+	r := &emailResult{reminderID: p.ReminderID}
 	switch p.Status {
 	case messages.ResultSent:
-		to = StatusSent
+		r.to = StatusSent
 		at := p.At.UTC().Truncate(time.Microsecond)
 		if p.At.IsZero() {
 			at = s.clock()
 		}
-		sentAt = &at
+		r.sentAt = &at
 	case messages.ResultFailed:
-		to = StatusFailed
-		lastErr = p.Error
-		if lastErr == "" {
-			lastErr = "the email could not be sent"
+		r.to = StatusFailed
+		r.lastErr = p.Error
+		if r.lastErr == "" {
+			r.lastErr = "the email could not be sent"
 		}
 	default:
-		return broker.Permanent(fmt.Errorf("email.result %s: unknown status %q", m.ID, p.Status))
+		return nil, broker.Permanent(fmt.Errorf("email.result %s: unknown status %q", m.ID, p.Status))
 	}
-	// Only a reminder that is sending changes: a redelivered result finds it sent or failed
-	// already and changes nothing, so no inbox record is needed.
-	changed, err := s.store.Transition(ctx, p.ReminderID, StatusSending, to, sentAt, lastErr)
-	if err != nil {
-		return fmt.Errorf("email.result %s: %w", m.ID, err)
-	}
-	if changed {
-		s.log.InfoContext(ctx, "reminder "+string(to), "reminder_id", p.ReminderID, "error", lastErr)
-	}
-	return nil
+	return r, nil
 }
 
 // afterMails wakes the outbox relay after a commit that queued n emails of kind.

@@ -390,6 +390,45 @@ func TestEmailResult(t *testing.T) {
 		}
 	})
 
+	t.Run("a batch records each result", func(t *testing.T) {
+		e := withEvents(newEnv(t, envOptions{}))
+		sent := e.create(t, alice, map[string]any{"event_id": "ev-1", "minutes_before": 10})
+		failed := e.create(t, alice, map[string]any{"event_id": "ev-1", "minutes_before": 20})
+		for _, id := range []string{sent, failed} {
+			e.setStatus(t, id, notifications.StatusScheduled, notifications.StatusSending)
+		}
+		var c broker.Consumer
+		for _, c = range e.svc.Consumers() {
+			if c.Queue == messages.QueueNotificationsResult {
+				break
+			}
+		}
+		msg := func(res messages.EmailResult) broker.Delivery {
+			m, err := broker.NewMessage(context.Background(), messages.TypeEmailResult, res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return broker.Delivery{Ctx: context.Background(), Message: m}
+		}
+		bad := msg(messages.EmailResult{})
+		bad.Payload = []byte(`{"reminder_id": 7}`)
+		errs := c.HandleBatch(context.Background(), []broker.Delivery{
+			msg(messages.EmailResult{IdempotencyKey: sent, Kind: messages.EmailReminder, ReminderID: sent, Status: messages.ResultSent, At: at}),
+			bad,
+			msg(messages.EmailResult{Kind: messages.EmailWelcome, Status: messages.ResultSent, At: at}),
+			msg(messages.EmailResult{IdempotencyKey: failed, Kind: messages.EmailReminder, ReminderID: failed, Status: messages.ResultFailed, Error: "550", At: at}),
+		})
+		if errs[0] != nil || errs[2] != nil || errs[3] != nil || !broker.IsPermanent(errs[1]) {
+			t.Errorf("errors %v, want nil but for a permanent one for the malformed payload", errs)
+		}
+		if r := e.reminder(t, sent); r.Status != notifications.StatusSent || !cmp.Equal(r.SentAt, &at) {
+			t.Errorf("sent reminder: %s at %v", r.Status, r.SentAt)
+		}
+		if r := e.reminder(t, failed); r.Status != notifications.StatusFailed || r.LastError != "550" {
+			t.Errorf("failed reminder: %s, %q", r.Status, r.LastError)
+		}
+	})
+
 	t.Run("unusable results", func(t *testing.T) {
 		e := newEnv(t, envOptions{})
 		tests := []struct {

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) mailer.Store) {
 	t.Run("ClaimConcurrentTakeover", func(t *testing.T) { testClaimConcurrentTakeover(t, open) })
 	t.Run("ClaimConcurrentManyKeys", func(t *testing.T) { testClaimConcurrentManyKeys(t, open) })
 	t.Run("Complete", func(t *testing.T) { testComplete(t, open) })
+	t.Run("Batches", func(t *testing.T) { testBatches(t, open) })
 	t.Run("Release", func(t *testing.T) { testRelease(t, open) })
 	t.Run("Renew", func(t *testing.T) { testRenew(t, open) })
 	t.Run("Get", func(t *testing.T) { testGet(t, open) })
@@ -759,5 +760,63 @@ func testSuppression(t *testing.T, open func(t *testing.T) mailer.Store) {
 	}
 	if _, err := s.Suppression(ctx, "carl@example.com"); !errors.Is(err, mailer.ErrNotSuppressed) {
 		t.Errorf("Suppression written by a Complete that failed: %v", err)
+	}
+}
+
+// testBatches: ClaimBatch and CompleteBatch answer each key as Claim and Complete would, in
+// one call.
+func testBatches(t *testing.T, open func(t *testing.T) mailer.Store) {
+	s := open(t)
+	ctx := context.Background()
+	mustClaim(t, s, claim("settled", "x", t0))
+	mustComplete(t, s, mailer.Outcome{Key: "settled", State: mailer.StateSent, MessageID: "s@x", At: t0})
+	mustClaim(t, s, claim("live", "x", t0))
+
+	recs, errs := s.ClaimBatch(ctx, []mailer.Claim{
+		claim("new", "a", t0.Add(time.Second)),
+		claim("settled", "a", t0.Add(time.Second)),
+		claim("live", "a", t0.Add(time.Second)),
+		claim("other", "a", t0.Add(time.Second)),
+	})
+	if errs[0] != nil || recs[0].State != mailer.StateSending || recs[0].ClaimToken != "a" {
+		t.Errorf("claim of a new key = %+v, %v; want it claimed", recs[0], errs[0])
+	}
+	if errs[1] != nil || recs[1].State != mailer.StateSent {
+		t.Errorf("claim of a settled key = %+v, %v; want the settled record", recs[1], errs[1])
+	}
+	if !errors.Is(errs[2], mailer.ErrClaimed) {
+		t.Errorf("claim of a key with a live claim: %v, want ErrClaimed", errs[2])
+	}
+	if errs[3] != nil || recs[3].ClaimToken != "a" {
+		t.Errorf("claim of a second new key = %+v, %v; want it claimed", recs[3], errs[3])
+	}
+
+	errs = s.CompleteBatch(ctx, []mailer.Outcome{
+		{Key: "other", State: mailer.StateFailed, Error: "550 no such user", At: t0.Add(2 * time.Second)},
+		{Key: "settled", State: mailer.StateFailed, Error: "late", At: t0.Add(2 * time.Second)},
+		{Key: "new", State: mailer.StateSent, MessageID: "n@x", At: t0.Add(2 * time.Second)},
+		{Key: "new", State: "bogus"},
+	}, [][]broker.Message{
+		{resultMessage(t, "other", messages.ResultFailed)},
+		{resultMessage(t, "settled", messages.ResultFailed)},
+		{resultMessage(t, "new", messages.ResultSent)},
+		nil,
+	})
+	if errs[0] != nil || errs[2] != nil {
+		t.Errorf("completing claimed keys: %v, %v", errs[0], errs[2])
+	}
+	if !errors.Is(errs[1], mailer.ErrNotClaimed) {
+		t.Errorf("completing a settled key: %v, want ErrNotClaimed", errs[1])
+	}
+	if errs[3] == nil {
+		t.Error("an outcome of no known state was taken")
+	}
+	for key, want := range map[string]string{"new": mailer.StateSent, "other": mailer.StateFailed, "settled": mailer.StateSent} {
+		if rec, err := s.Get(ctx, key); err != nil || rec.State != want {
+			t.Errorf("%s: %+v, %v; want state %s", key, rec, err, want)
+		}
+	}
+	if n := len(outboxtest.Messages(t, s)); n != 2 {
+		t.Errorf("%d messages in the outbox, want 2 (the settled key's was not queued)", n)
 	}
 }

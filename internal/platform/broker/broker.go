@@ -71,11 +71,27 @@ type Binding struct {
 // again later.
 type Handler func(ctx context.Context, m Message) error
 
+// Delivery is one message handed to a BatchHandler, with the context its Handler would get:
+// its request ID and consumer span (see StartConsume), and the publisher's cancellation.
+type Delivery struct {
+	Ctx context.Context
+	Message
+}
+
+// BatchHandler handles several delivered messages at once, so that their work can share
+// transactions, and returns one error per delivery, each with the meaning of a Handler's.
+// ctx is for the work of the batch as a whole; it is not cancelled.
+type BatchHandler func(ctx context.Context, ds []Delivery) []error
+
 // Consumer is a handler bound to a named queue that receives the listed message types.
 type Consumer struct {
 	Queue  string
 	Types  []string
 	Handle Handler
+	// HandleBatch, when set, is given the messages a broker has for the consumer at once: the
+	// in-process broker gathers the messages published while the consumer's previous batches
+	// run (see InProcess). Handle still serves a broker that delivers one at a time.
+	HandleBatch BatchHandler
 }
 
 // Publisher publishes a message; it returns nil only once the message is safely handed over
@@ -122,19 +138,27 @@ func IsPermanent(err error) bool {
 // consumer that already acknowledged a message is not given it again when Publish is retried
 // for the consumers that failed. Durability comes from the producer's outbox, which keeps a
 // message until Publish succeeds.
+//
+// A consumer with a HandleBatch gets the messages of concurrent Publish calls together: each
+// call queues its message for the consumer and waits; up to maxBatchRuns batches of the
+// consumer run at a time, each taking what queued meanwhile (up to maxBatch messages). The
+// outbox relay publishes many messages at once, so their handling shares transactions.
 type InProcess struct {
 	log         *slog.Logger
 	deadLetters func(queue string)
 
 	mu        sync.Mutex
 	consumers []Consumer
+	batchers  []*batcher           // batchers[i] serves consumers[i] when it has a HandleBatch
 	done      map[string]time.Time // message ID + "\x00" + queue → when acknowledged
 }
 
 // NewInProcess returns an empty in-process broker. deadLetters, when not nil, is called with
 // the queue of every dead-lettered message, for metrics.
 func NewInProcess(log *slog.Logger, deadLetters func(queue string)) *InProcess {
-	return &InProcess{log: log, deadLetters: deadLetters, done: make(map[string]time.Time)}
+	return &InProcess{
+		log: log, deadLetters: deadLetters, done: make(map[string]time.Time),
+	}
 }
 
 // Register implements Broker.
@@ -144,7 +168,12 @@ func (b *InProcess) Register(c Consumer) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	var bt *batcher
+	if c.HandleBatch != nil {
+		bt = &batcher{handle: c.HandleBatch}
+	}
 	b.consumers = append(b.consumers, c)
+	b.batchers = append(b.batchers, bt)
 	return nil
 }
 
@@ -173,10 +202,10 @@ func (b *InProcess) Run(ctx context.Context) error {
 // that consumer: it is logged with its payload and counted, and not delivered again.
 func (b *InProcess) Publish(ctx context.Context, m Message) error {
 	b.mu.Lock()
-	consumers := slices.Clone(b.consumers)
+	consumers, batchers := slices.Clone(b.consumers), slices.Clone(b.batchers)
 	b.mu.Unlock()
 	var errs []error
-	for _, c := range consumers {
+	for i, c := range consumers {
 		if !slices.Contains(c.Types, m.Type) {
 			continue
 		}
@@ -188,7 +217,12 @@ func (b *InProcess) Publish(ctx context.Context, m Message) error {
 			continue
 		}
 		hctx, end := StartConsume(ctx, m, c.Queue, "eventpost.inprocess")
-		err := c.Handle(hctx, m)
+		var err error
+		if bt := batchers[i]; bt != nil {
+			err = bt.deliver(Delivery{Ctx: hctx, Message: m})
+		} else {
+			err = c.Handle(hctx, m)
+		}
 		end(err)
 		if err != nil {
 			if !IsPermanent(err) {
@@ -206,4 +240,84 @@ func (b *InProcess) Publish(ctx context.Context, m Message) error {
 		b.mu.Unlock()
 	}
 	return errors.Join(errs...)
+}
+
+// Bounds of the in-process broker's batches: how many messages one batch takes at most, and
+// how many batches of one consumer run at a time (while one waits for its commit, the next
+// does its work).
+const (
+	maxBatch     = 256
+	maxBatchRuns = 2
+)
+
+// batcher gathers the deliveries of concurrent Publish calls to one consumer into batches.
+type batcher struct {
+	handle BatchHandler
+
+	mu      sync.Mutex
+	queue   []pendingDelivery
+	running int // batches running
+}
+
+type pendingDelivery struct {
+	d    Delivery
+	done chan error // buffered
+}
+
+// deliver queues d, starts a batch run unless maxBatchRuns run already (one of them takes d
+// when it is done), and returns d's outcome.
+func (bt *batcher) deliver(d Delivery) error {
+	p := pendingDelivery{d: d, done: make(chan error, 1)}
+	bt.mu.Lock()
+	bt.queue = append(bt.queue, p)
+	if bt.running < maxBatchRuns {
+		bt.running++
+		go bt.run()
+	}
+	bt.mu.Unlock()
+	return <-p.done
+}
+
+// run handles batches of the queue until it is empty.
+func (bt *batcher) run() {
+	for {
+		bt.mu.Lock()
+		n := min(len(bt.queue), maxBatch)
+		if n == 0 {
+			bt.running--
+			bt.mu.Unlock()
+			return
+		}
+		batch := slices.Clone(bt.queue[:n])
+		bt.queue = slices.Delete(bt.queue, 0, n)
+		bt.mu.Unlock()
+		bt.handleBatch(batch)
+	}
+}
+
+// handleBatch runs the handler on batch and tells each delivery its outcome; a panic of the
+// handler fails every delivery of the batch (they come again) instead of the process.
+func (bt *batcher) handleBatch(batch []pendingDelivery) {
+	ds := make([]Delivery, len(batch))
+	for i, p := range batch {
+		ds[i] = p.d
+	}
+	errs := func() (errs []error) {
+		defer func() {
+			if v := recover(); v != nil {
+				errs = nil
+				for range batch {
+					errs = append(errs, fmt.Errorf("batch handler panicked: %v", v))
+				}
+			}
+		}()
+		return bt.handle(context.WithoutCancel(ds[0].Ctx), ds)
+	}()
+	for i, p := range batch {
+		if i < len(errs) {
+			p.done <- errs[i]
+		} else {
+			p.done <- errors.New("batch handler returned no outcome for the message")
+		}
+	}
 }
