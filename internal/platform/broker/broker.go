@@ -139,17 +139,16 @@ func IsPermanent(err error) bool {
 // for the consumers that failed. Durability comes from the producer's outbox, which keeps a
 // message until Publish succeeds.
 //
-// A consumer with a HandleBatch gets the messages of concurrent Publish calls together: each
-// call queues its message for the consumer and waits; up to maxBatchRuns batches of the
-// consumer run at a time, each taking what queued meanwhile (up to maxBatch messages). The
-// outbox relay publishes many messages at once, so their handling shares transactions.
+// A consumer with a HandleBatch gets the messages of concurrent Publish calls together, through
+// a Batcher. The outbox relay publishes many messages at once, so their handling shares
+// transactions.
 type InProcess struct {
 	log         *slog.Logger
 	deadLetters func(queue string)
 
 	mu        sync.Mutex
 	consumers []Consumer
-	batchers  []*batcher           // batchers[i] serves consumers[i] when it has a HandleBatch
+	batchers  []*Batcher           // batchers[i] serves consumers[i] when it has a HandleBatch
 	done      map[string]time.Time // message ID + "\x00" + queue → when acknowledged
 }
 
@@ -168,9 +167,9 @@ func (b *InProcess) Register(c Consumer) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var bt *batcher
+	var bt *Batcher
 	if c.HandleBatch != nil {
-		bt = &batcher{handle: c.HandleBatch}
+		bt = NewBatcher(c.HandleBatch)
 	}
 	b.consumers = append(b.consumers, c)
 	b.batchers = append(b.batchers, bt)
@@ -219,7 +218,7 @@ func (b *InProcess) Publish(ctx context.Context, m Message) error {
 		hctx, end := StartConsume(ctx, m, c.Queue, "eventpost.inprocess")
 		var err error
 		if bt := batchers[i]; bt != nil {
-			err = bt.deliver(Delivery{Ctx: hctx, Message: m})
+			err = bt.Deliver(Delivery{Ctx: hctx, Message: m})
 		} else {
 			err = c.Handle(hctx, m)
 		}
@@ -242,16 +241,18 @@ func (b *InProcess) Publish(ctx context.Context, m Message) error {
 	return errors.Join(errs...)
 }
 
-// Bounds of the in-process broker's batches: how many messages one batch takes at most, and
-// how many batches of one consumer run at a time (while one waits for its commit, the next
-// does its work).
+// Bounds of a Batcher's batches: how many messages one batch takes at most, and how many
+// batches run at a time (while one waits for its commit, the next does its work).
 const (
 	maxBatch     = 256
 	maxBatchRuns = 2
 )
 
-// batcher gathers the deliveries of concurrent Publish calls to one consumer into batches.
-type batcher struct {
+// Batcher gathers the deliveries of concurrent calls to one consumer into batches for its
+// BatchHandler: each Deliver queues its delivery and waits for its outcome; up to
+// maxBatchRuns batches run at a time, each taking what queued meanwhile (up to maxBatch
+// deliveries). Brokers use it for consumers that have a HandleBatch.
+type Batcher struct {
 	handle BatchHandler
 
 	mu      sync.Mutex
@@ -259,14 +260,17 @@ type batcher struct {
 	running int // batches running
 }
 
+// NewBatcher returns a Batcher that hands its batches to handle.
+func NewBatcher(handle BatchHandler) *Batcher { return &Batcher{handle: handle} }
+
 type pendingDelivery struct {
 	d    Delivery
 	done chan error // buffered
 }
 
-// deliver queues d, starts a batch run unless maxBatchRuns run already (one of them takes d
+// Deliver queues d, starts a batch run unless maxBatchRuns run already (one of them takes d
 // when it is done), and returns d's outcome.
-func (bt *batcher) deliver(d Delivery) error {
+func (bt *Batcher) Deliver(d Delivery) error {
 	p := pendingDelivery{d: d, done: make(chan error, 1)}
 	bt.mu.Lock()
 	bt.queue = append(bt.queue, p)
@@ -279,7 +283,7 @@ func (bt *batcher) deliver(d Delivery) error {
 }
 
 // run handles batches of the queue until it is empty.
-func (bt *batcher) run() {
+func (bt *Batcher) run() {
 	for {
 		bt.mu.Lock()
 		n := min(len(bt.queue), maxBatch)
@@ -297,7 +301,7 @@ func (bt *batcher) run() {
 
 // handleBatch runs the handler on batch and tells each delivery its outcome; a panic of the
 // handler fails every delivery of the batch (they come again) instead of the process.
-func (bt *batcher) handleBatch(batch []pendingDelivery) {
+func (bt *Batcher) handleBatch(batch []pendingDelivery) {
 	ds := make([]Delivery, len(batch))
 	for i, p := range batch {
 		ds[i] = p.d

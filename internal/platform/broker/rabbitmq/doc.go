@@ -56,7 +56,10 @@
 // the retry queue of its attempt's delay with x-attempt incremented; a broker.Permanent
 // error, or attempt Config.MaxAttempts failing, moves it to the dead-letter queue. The
 // original is acknowledged only once its copy is confirmed. Delivery is at least once:
-// handlers must be idempotent (outbox.FirstDelivery).
+// handlers must be idempotent (outbox.FirstDelivery). Each consumer has Config.Concurrency
+// workers, each holding one delivery at a time; for a consumer with a HandleBatch the
+// deliveries its workers hold at once are handed over together (broker.Batcher), and each is
+// settled by its own outcome.
 //
 // # Connections
 //
