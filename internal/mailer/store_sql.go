@@ -32,20 +32,31 @@ func (s *SQLStore) Claim(ctx context.Context, c Claim) (Record, error) {
 	return recs[0], errs[0]
 }
 
-// ClaimBatch implements Store. Its statements are committed together (in SQLite with those of
-// concurrent transactions, see database.Store.Write; in PostgreSQL each on its own). One
-// statement decides each claim: it inserts the key, or takes over its row when that row is a
-// claim whose lease ran out (its consumer crashed or hangs), and returns the row only when it
-// did either; it is atomic with concurrent claims of the key (PostgreSQL makes a concurrent
+// ClaimBatch implements Store. The claims are decided in one transaction (in SQLite shared
+// with concurrent ones, see database.Store.InTx), in the order of their keys, so that
+// concurrent batches of PostgreSQL replicas lock common rows in one order. One statement
+// decides each claim: it inserts the key, or takes over its row when that row is a claim
+// whose lease ran out (its consumer crashed or hangs), and returns the row only when it did
+// either; it is atomic with concurrent claims of the key (PostgreSQL makes a concurrent
 // insert of the same key wait and then see the winner's row; SQLite runs writes one at a
 // time). When it returns no row, the key is settled or held by a live claim, and the row is
 // read to tell which; should the row be gone by then (a live claim was released meanwhile),
 // the claim is tried again.
 func (s *SQLStore) ClaimBatch(ctx context.Context, cs []Claim) ([]Record, []error) {
 	recs, errs := make([]Record, len(cs)), make([]error, len(cs))
-	err := s.Write(ctx, func(q database.Querier) error {
-		for i, c := range cs {
-			recs[i], errs[i] = s.claim(ctx, q, c)
+	order := make([]int, len(cs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(cs[a].Key, cs[b].Key) })
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		for _, i := range order {
+			// A statement that fails is undone alone in SQLite, but ends the transaction in
+			// PostgreSQL: the error is the batch's then.
+			recs[i], errs[i] = s.claim(ctx, tx, cs[i])
+			if errs[i] != nil && !errors.Is(errs[i], ErrClaimed) {
+				return errs[i]
+			}
 		}
 		return nil
 	})
