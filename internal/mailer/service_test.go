@@ -546,15 +546,21 @@ func TestLiveClaimDefersAndStaleClaimIsTakenOver(t *testing.T) {
 	}
 }
 
-func TestSendsThroughTheFileTransport(t *testing.T) {
-	dir := t.TempDir()
-	f := newFixture(t, func(t *testing.T, _ *smtptest.Server) mailer.Transport {
+// newFileFixture is newFixture with the file transport writing into dir.
+func newFileFixture(t *testing.T, dir string) *fixture {
+	t.Helper()
+	return newFixture(t, func(t *testing.T, _ *smtptest.Server) mailer.Transport {
 		tr, err := mailer.NewFileTransport(dir, logging.Discard())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tr
 	})
+}
+
+func TestSendsThroughTheFileTransport(t *testing.T) {
+	dir := t.TempDir()
+	f := newFileFixture(t, dir)
 	m := sendMessage(t, reminderRequest("rem1"), 1)
 	for range 2 {
 		if err := f.svc.HandleSend(context.Background(), m); err != nil {
@@ -694,13 +700,7 @@ func TestNewRequiresDependencies(t *testing.T) {
 // second delivery left for later; an unreadable payload is refused for good.
 func TestSendBatchThroughTheFileTransport(t *testing.T) {
 	dir := t.TempDir()
-	f := newFixture(t, func(t *testing.T, _ *smtptest.Server) mailer.Transport {
-		tr, err := mailer.NewFileTransport(dir, logging.Discard())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tr
-	})
+	f := newFileFixture(t, dir)
 	ctx := context.Background()
 	if err := f.svc.HandleSend(ctx, sendMessage(t, reminderRequest("settled"), 1)); err != nil {
 		t.Fatal(err)
