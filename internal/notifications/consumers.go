@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/eventpost/eventpost/internal/messages"
@@ -303,12 +305,22 @@ func (s *Service) handleEmailResults(ctx context.Context, ds []broker.Delivery) 
 	for i, d := range ds {
 		results[i], errs[i] = s.emailResult(d.Message)
 	}
+	// In the order of the reminders' IDs, so that concurrent batches of PostgreSQL replicas
+	// lock common rows in one order.
+	var order []int
+	for i, r := range results {
+		if r != nil {
+			order = append(order, i)
+		}
+	}
+	if len(order) == 0 {
+		return errs
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(results[a].reminderID, results[b].reminderID) })
 	changed := make([]bool, len(ds))
 	err := s.store.Update(ctx, func(tx Tx) error {
-		for i, r := range results {
-			if r == nil {
-				continue
-			}
+		for _, i := range order {
+			r := results[i]
 			// Only a reminder that is sending changes: a redelivered result finds it sent or
 			// failed already and changes nothing, so no inbox record is needed.
 			ok, err := tx.Transition(ctx, r.reminderID, StatusSending, r.to, r.sentAt, r.lastErr)
