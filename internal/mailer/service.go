@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -216,17 +217,29 @@ func (s *Service) HandleSend(ctx context.Context, m broker.Message) error {
 // HandleSendBatch handles email.send deliveries together, each as HandleSend would: their
 // keys are claimed in one transaction, the emails rendered and sent side by side (up to
 // sendWorkers at a time), and the outcomes recorded with their email.result messages in one
-// transaction. In a batch of more than one, a delivery that finds another one's claim on its
-// key (or its key twice in the batch) does not wait: it fails for now, and its message comes
-// again after the broker's backoff, by when the claim is settled or has lapsed.
+// transaction. A delivery that finds another one's claim on its key (or its key twice in the
+// batch) waits for that claim as HandleSend does, while the rest of the batch goes on, and is
+// sent afterwards, should the claim lapse.
 func (s *Service) HandleSendBatch(ctx context.Context, ds []broker.Delivery) []error {
 	sends := make([]*sending, len(ds))
 	for i, d := range ds {
 		sends[i] = s.open(d)
 	}
-	s.claimAll(ctx, sends)
-	s.sendAll(sends)
-	s.settleAll(ctx, sends)
+	ready, waiting := s.claimAll(ctx, sends)
+	var wg sync.WaitGroup
+	for _, x := range waiting {
+		wg.Go(func() {
+			rec, err := s.claim(x.ctx, x.req, x.token, x.log)
+			s.claimed(x, rec, err)
+		})
+	}
+	s.sendAll(ready)
+	s.settleAll(ctx, ready)
+	wg.Wait()
+	if len(waiting) > 0 {
+		s.sendAll(waiting)
+		s.settleAll(ctx, waiting)
+	}
 	errs := make([]error, len(sends))
 	for i, x := range sends {
 		errs[i] = x.err
@@ -274,8 +287,10 @@ func (s *Service) open(d broker.Delivery) *sending {
 }
 
 // claimAll claims the keys of the deliveries still under way: a single one as claim does,
-// waiting for another delivery's claim; several in one ClaimBatch.
-func (s *Service) claimAll(ctx context.Context, sends []*sending) {
+// waiting for another delivery's claim; several in one ClaimBatch. It returns the deliveries
+// it decided (ready) apart from those of a batch that found their key claimed by another
+// delivery, or twice in the batch, which are left to wait for that claim (waiting).
+func (s *Service) claimAll(ctx context.Context, sends []*sending) (ready, waiting []*sending) {
 	var todo []*sending
 	for _, x := range sends {
 		if x.err == nil {
@@ -286,7 +301,7 @@ func (s *Service) claimAll(ctx context.Context, sends []*sending) {
 		x := todo[0]
 		rec, err := s.claim(x.ctx, x.req, x.token, x.log)
 		s.claimed(x, rec, err)
-		return
+		return sends, nil
 	}
 	var (
 		cs    []Claim
@@ -295,20 +310,29 @@ func (s *Service) claimAll(ctx context.Context, sends []*sending) {
 	)
 	for _, x := range todo {
 		if seen[x.req.IdempotencyKey] {
-			s.claimed(x, Record{}, ErrClaimed) // its twin in the batch holds the claim
+			waiting = append(waiting, x) // its twin in the batch holds the claim
 			continue
 		}
 		seen[x.req.IdempotencyKey] = true
 		cs = append(cs, Claim{Key: x.req.IdempotencyKey, Kind: x.req.Kind, Token: x.token, At: s.now(), Lease: s.cfg.ClaimLease})
 		batch = append(batch, x)
 	}
-	if len(cs) == 0 {
-		return
+	if len(cs) > 0 {
+		recs, errs := s.store.ClaimBatch(ctx, cs)
+		for i, x := range batch {
+			if errors.Is(errs[i], ErrClaimed) {
+				waiting = append(waiting, x)
+				continue
+			}
+			s.claimed(x, recs[i], errs[i])
+		}
 	}
-	recs, errs := s.store.ClaimBatch(ctx, cs)
-	for i, x := range batch {
-		s.claimed(x, recs[i], errs[i])
+	for _, x := range sends {
+		if !slices.Contains(waiting, x) {
+			ready = append(ready, x)
+		}
 	}
+	return ready, waiting
 }
 
 // claimed takes the outcome of the claim of x's key: held (the send goes on), settled before
