@@ -33,7 +33,8 @@ func (s *SQLStore) Claim(ctx context.Context, c Claim) (Record, error) {
 }
 
 // ClaimBatch implements Store. The claims are decided in one transaction (in SQLite shared
-// with concurrent ones, see database.Store.InTx), in the order of their keys, so that
+// with concurrent ones, see database.Store.InTx; a single claim commits on its own), in the
+// order of their keys, so that
 // concurrent batches of PostgreSQL replicas lock common rows in one order. One statement
 // decides each claim: it inserts the key, or takes over its row when that row is a claim
 // whose lease ran out (its consumer crashed or hangs), and returns the row only when it did
@@ -49,17 +50,24 @@ func (s *SQLStore) ClaimBatch(ctx context.Context, cs []Claim) ([]Record, []erro
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(cs[a].Key, cs[b].Key) })
-	err := s.InTx(ctx, func(tx *sql.Tx) error {
+	claimAll := func(q database.Querier) error {
 		for _, i := range order {
 			// A statement that fails is undone alone in SQLite, but ends the transaction in
 			// PostgreSQL: the error is the batch's then.
-			recs[i], errs[i] = s.claim(ctx, tx, cs[i])
+			recs[i], errs[i] = s.claim(ctx, q, cs[i])
 			if errs[i] != nil && !errors.Is(errs[i], ErrClaimed) {
 				return errs[i]
 			}
 		}
 		return nil
-	})
+	}
+	var err error
+	if len(cs) == 1 {
+		// One claim commits on its own (in SQLite with concurrent transactions).
+		err = s.Write(ctx, claimAll)
+	} else {
+		err = s.InTx(ctx, func(tx *sql.Tx) error { return claimAll(tx) })
+	}
 	for i := range errs {
 		if err != nil {
 			recs[i], errs[i] = Record{}, err

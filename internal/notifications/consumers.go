@@ -318,7 +318,34 @@ func (s *Service) handleEmailResults(ctx context.Context, ds []broker.Delivery) 
 	}
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(results[a].reminderID, results[b].reminderID) })
 	changed := make([]bool, len(ds))
-	err := s.store.Update(ctx, func(tx Tx) error {
+	var err error
+	if len(order) == 1 {
+		// One result is one statement, committed on its own.
+		i := order[0]
+		r := results[i]
+		changed[i], err = s.store.Transition(ctx, r.reminderID, StatusSending, r.to, r.sentAt, r.lastErr)
+		if err != nil {
+			err = fmt.Errorf("email.result %s: %w", ds[i].ID, err)
+		}
+	} else {
+		err = s.transitions(ctx, ds, results, order, changed)
+	}
+	for i, r := range results {
+		switch {
+		case r == nil:
+		case err != nil:
+			errs[i] = err
+		case changed[i]:
+			s.log.InfoContext(ds[i].Ctx, "reminder "+string(r.to), "reminder_id", r.reminderID, "error", r.lastErr)
+		}
+	}
+	return errs
+}
+
+// transitions records the results of ds at the indexes order in one transaction, and sets
+// changed for each reminder it changed.
+func (s *Service) transitions(ctx context.Context, ds []broker.Delivery, results []*emailResult, order []int, changed []bool) error {
+	return s.store.Update(ctx, func(tx Tx) error {
 		for _, i := range order {
 			r := results[i]
 			// Only a reminder that is sending changes: a redelivered result finds it sent or
@@ -331,16 +358,6 @@ func (s *Service) handleEmailResults(ctx context.Context, ds []broker.Delivery) 
 		}
 		return nil
 	})
-	for i, r := range results {
-		switch {
-		case r == nil:
-		case err != nil:
-			errs[i] = err
-		case changed[i]:
-			s.log.InfoContext(ds[i].Ctx, "reminder "+string(r.to), "reminder_id", r.reminderID, "error", r.lastErr)
-		}
-	}
-	return errs
 }
 
 // emailResult is the change an email.result asks of a reminder.

@@ -90,7 +90,7 @@ type Consumer struct {
 	Handle Handler
 	// HandleBatch, when set, is given the messages a broker has for the consumer at once: the
 	// in-process broker gathers the messages published while the consumer's previous batches
-	// run (see InProcess). Handle still serves a broker that delivers one at a time.
+	// run (see InProcess). Handle serves a broker that delivers one at a time (RabbitMQ).
 	HandleBatch BatchHandler
 }
 
@@ -251,7 +251,8 @@ const (
 // Batcher gathers the deliveries of concurrent calls to one consumer into batches for its
 // BatchHandler: each Deliver queues its delivery and waits for its outcome; up to
 // maxBatchRuns batches run at a time, each taking what queued meanwhile (up to maxBatch
-// deliveries). Brokers use it for consumers that have a HandleBatch.
+// deliveries). The in-process broker uses it for consumers that have a HandleBatch; the
+// RabbitMQ consumer does not (see rabbitmq's package documentation).
 type Batcher struct {
 	handle BatchHandler
 

@@ -36,13 +36,6 @@ func (b *Broker) Run(ctx context.Context) error {
 		return nil
 	}
 	hctx := context.WithoutCancel(ctx)
-	// A consumer with a HandleBatch gets the deliveries its workers hold at once together.
-	batchers := make([]*broker.Batcher, len(consumers))
-	for i, c := range consumers {
-		if c.HandleBatch != nil {
-			batchers[i] = broker.NewBatcher(c.HandleBatch)
-		}
-	}
 	var workers sync.WaitGroup // the workers of every session
 	defer workers.Wait()
 	for {
@@ -55,7 +48,7 @@ func (b *Broker) Run(ctx context.Context) error {
 				continue
 			}
 		}
-		c, err := b.consume(hctx, s, consumers, batchers, &workers)
+		c, err := b.consume(hctx, s, consumers, &workers)
 		if err != nil {
 			b.log.Warn("rabbitmq: cannot start consumers; reconnecting", "err", err)
 			s.fail(err)
@@ -95,11 +88,10 @@ func (c *consumption) close() {
 	c.watchers.Wait()
 }
 
-// consume opens a channel per consumer on s and starts its workers; batchers[i], when not
-// nil, gathers the deliveries of consumers[i].
-func (b *Broker) consume(ctx context.Context, s *session, consumers []broker.Consumer, batchers []*broker.Batcher, workers *sync.WaitGroup) (*consumption, error) {
+// consume opens a channel per consumer on s and starts its workers.
+func (b *Broker) consume(ctx context.Context, s *session, consumers []broker.Consumer, workers *sync.WaitGroup) (*consumption, error) {
 	c := &consumption{done: make(chan struct{})}
-	for i, cons := range consumers {
+	for _, cons := range consumers {
 		ch, err := s.conConn.Channel()
 		if err != nil {
 			c.stop()
@@ -140,15 +132,14 @@ func (b *Broker) consume(ctx context.Context, s *session, consumers []broker.Con
 			return nil, fmt.Errorf("consume %s: %w", b.cfg.Queue(cons.Queue), err)
 		}
 		for range b.cfg.Concurrency {
-			workers.Go(func() { b.work(ctx, s, cons, batchers[i], deliveries, c.done) })
+			workers.Go(func() { b.work(ctx, s, cons, deliveries, c.done) })
 		}
 	}
 	return c, nil
 }
 
-// work handles deliveries one at a time until they end or done is closed; bt, when not nil,
-// handles them in batches with those of the consumer's other workers.
-func (b *Broker) work(ctx context.Context, s *session, c broker.Consumer, bt *broker.Batcher, deliveries <-chan amqp.Delivery, done <-chan struct{}) {
+// work handles deliveries one at a time until they end or done is closed.
+func (b *Broker) work(ctx context.Context, s *session, c broker.Consumer, deliveries <-chan amqp.Delivery, done <-chan struct{}) {
 	for {
 		select {
 		case <-done:
@@ -163,29 +154,26 @@ func (b *Broker) work(ctx context.Context, s *session, c broker.Consumer, bt *br
 				return
 			default:
 			}
-			b.handle(ctx, s, c, bt, d)
+			b.handle(ctx, s, c, d)
 		}
 	}
 }
 
-// handle runs c's handler on d (through bt, when not nil) and settles d: acknowledged on
-// success; on a transient error republished to the retry queue of its attempt's delay; on a
-// permanent error, or once attempts are exhausted, republished to the dead-letter queue. d is acknowledged only
+// handle runs c's handler on d and settles d: acknowledged on success; on a transient
+// error republished to the retry queue of its attempt's delay; on a permanent error, or
+// once attempts are exhausted, republished to the dead-letter queue. d is acknowledged only
 // once its copy is confirmed, so a crash in between duplicates it rather than losing it.
-func (b *Broker) handle(ctx context.Context, s *session, c broker.Consumer, bt *broker.Batcher, d amqp.Delivery) {
+func (b *Broker) handle(ctx context.Context, s *session, c broker.Consumer, d amqp.Delivery) {
 	attempt := attemptOf(d.Headers)
 	m, err := decode(d)
 	if err == nil {
 		m.Attempt = attempt
 		var end func(error)
 		ctx, end = broker.StartConsume(ctx, m, c.Queue, "rabbitmq")
-		switch {
-		case !slices.Contains(c.Types, m.Type):
-			err = fmt.Errorf("no handler for type %q", m.Type)
-		case bt != nil:
-			err = bt.Deliver(broker.Delivery{Ctx: ctx, Message: m})
-		default:
+		if slices.Contains(c.Types, m.Type) {
 			err = call(ctx, c.Handle, m)
+		} else {
+			err = fmt.Errorf("no handler for type %q", m.Type)
 		}
 		end(err)
 	}

@@ -56,10 +56,11 @@
 // the retry queue of its attempt's delay with x-attempt incremented; a broker.Permanent
 // error, or attempt Config.MaxAttempts failing, moves it to the dead-letter queue. The
 // original is acknowledged only once its copy is confirmed. Delivery is at least once:
-// handlers must be idempotent (outbox.FirstDelivery). Each consumer has Config.Concurrency
-// workers, each holding one delivery at a time; for a consumer with a HandleBatch the
-// deliveries its workers hold at once are handed over together (broker.Batcher), and each is
-// settled by its own outcome.
+// handlers must be idempotent (outbox.FirstDelivery). Each delivery goes to the consumer's
+// Handle on its own, never to a HandleBatch: a batch that fails as a whole while a database
+// is down (its claim transaction) would move every message of it one retry delay further at
+// once, and the delays grow to 30 s from the third attempt (measured in
+// TestChaosPostgresRestarted, docs/benchmarks.md).
 //
 // # Connections
 //

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -573,77 +572,5 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 				t.Errorf("New = %v, want ErrConfig", err)
 			}
 		})
-	}
-}
-
-// TestBatchConsumer: a consumer with a HandleBatch gets the deliveries its workers hold
-// together; each is settled by its own outcome: acknowledged, or retried with its attempt.
-func TestBatchConsumer(t *testing.T) {
-	cfg := testConfig(t)
-	b, reg := newBroker(t, cfg)
-	release := make(chan struct{})
-	var (
-		mu      sync.Mutex
-		sizes   []int
-		handled = map[string][]int{} // payload → attempts seen
-	)
-	handleBatch := func(_ context.Context, ds []broker.Delivery) []error {
-		<-release
-		mu.Lock()
-		defer mu.Unlock()
-		sizes = append(sizes, len(ds))
-		errs := make([]error, len(ds))
-		for i, d := range ds {
-			var p string
-			if err := json.Unmarshal(d.Payload, &p); err != nil {
-				t.Error(err)
-			}
-			handled[p] = append(handled[p], d.Attempt)
-			if p == "flaky" && d.Attempt == 1 {
-				errs[i] = errors.New("not yet")
-			}
-		}
-		return errs
-	}
-	if err := b.Register(broker.Consumer{Queue: queueWork, Types: []string{typeWork}, Handle: func(context.Context, broker.Message) error {
-		t.Error("Handle called for a consumer with a HandleBatch")
-		return nil
-	}, HandleBatch: handleBatch}); err != nil {
-		t.Fatal(err)
-	}
-	run(t, b)
-	const n = 12
-	for i := range n {
-		p := fmt.Sprint("m", i)
-		if i == 0 {
-			p = "flaky"
-		}
-		if err := b.Publish(context.Background(), newMessage(t, typeWork, p)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Every worker holds a delivery while the first batches wait: the rest queue in the batcher.
-	time.Sleep(300 * time.Millisecond)
-	close(release)
-	waitFor(t, "every message acknowledged", func() bool { return metric(t, reg, "broker_acked_total", queueWork) == n })
-	mu.Lock()
-	defer mu.Unlock()
-	if len(handled) != n {
-		t.Errorf("%d messages handled, want %d", len(handled), n)
-	}
-	for p, attempts := range handled {
-		want := []int{1}
-		if p == "flaky" {
-			want = []int{1, 2}
-		}
-		if !cmp.Equal(attempts, want) {
-			t.Errorf("%s handled at attempts %v, want %v", p, attempts, want)
-		}
-	}
-	if largest := slices.Max(sizes); largest < 2 || largest > cfg.Concurrency {
-		t.Errorf("batch sizes %v: want one of 2 to %d (the workers)", sizes, cfg.Concurrency)
-	}
-	if got := metric(t, reg, "broker_retried_total", queueWork); got != 1 {
-		t.Errorf("broker_retried_total = %v, want 1", got)
 	}
 }
