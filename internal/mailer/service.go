@@ -256,11 +256,10 @@ type sending struct {
 	token string
 	// claimed is set once the delivery holds the claim of its key; email and messageID once
 	// it is rendered; outcome once the send ended in an outcome to record.
-	claimed      bool
-	email        Email
-	messageID    string
-	stopRenewing func()
-	outcome      *Outcome
+	claimed   bool
+	email     Email
+	messageID string
+	outcome   *Outcome
 	// err is the delivery's result once it is known (a transient error leaves the message
 	// for a later delivery).
 	err error
@@ -398,10 +397,10 @@ func (s *Service) sendAll(sends []*sending) {
 	for i, x := range toSend {
 		es[i] = x.email
 	}
-	ends := make([]func(error), len(toSend))
+	ends, stops := make([]func(error), len(toSend)), make([]func(), len(toSend))
 	for i, x := range toSend {
 		_, ends[i] = startSend(x.ctx, x.req, s.transport)
-		x.stopRenewing = s.renew(x.ctx, x.req.IdempotencyKey, x.token, x.log)
+		stops[i] = s.renew(x.ctx, x.req.IdempotencyKey, x.token, x.log)
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(toSend[0].ctx), s.cfg.SendTimeout)
@@ -410,7 +409,7 @@ func (s *Service) sendAll(sends []*sending) {
 	// Each email's share of the batch's time: what sending it cost.
 	took := time.Since(start).Seconds() / float64(len(toSend))
 	for i, x := range toSend {
-		x.stopRenewing()
+		stops[i]()
 		ends[i](errs[i])
 		s.metrics.duration.Observe(took)
 		x.outcome, x.err = s.outcome(x, x.email, x.messageID, errs[i])

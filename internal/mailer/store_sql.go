@@ -45,11 +45,7 @@ func (s *SQLStore) Claim(ctx context.Context, c Claim) (Record, error) {
 // the claim is tried again.
 func (s *SQLStore) ClaimBatch(ctx context.Context, cs []Claim) ([]Record, []error) {
 	recs, errs := make([]Record, len(cs)), make([]error, len(cs))
-	order := make([]int, len(cs))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return strings.Compare(cs[a].Key, cs[b].Key) })
+	order := byKey(len(cs), func(i int) string { return cs[i].Key }, nil)
 	claimAll := func(q database.Querier) error {
 		for _, i := range order {
 			// A statement that fails is undone alone in SQLite, but ends the transaction in
@@ -77,6 +73,20 @@ func (s *SQLStore) ClaimBatch(ctx context.Context, cs []Claim) ([]Record, []erro
 		}
 	}
 	return recs, errs
+}
+
+// byKey returns the indexes 0 to n-1 that keep holds for (all, when keep is nil) in the
+// order of key, so that concurrent batches of PostgreSQL replicas lock common rows in one
+// order.
+func byKey(n int, key func(i int) string, keep func(i int) bool) []int {
+	order := make([]int, 0, n)
+	for i := range n {
+		if keep == nil || keep(i) {
+			order = append(order, i)
+		}
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(key(a), key(b)) })
+	return order
 }
 
 // claim decides one claim through q (see ClaimBatch).
@@ -120,15 +130,12 @@ func (s *SQLStore) Complete(ctx context.Context, o Outcome, msgs ...broker.Messa
 // and change nothing.
 func (s *SQLStore) CompleteBatch(ctx context.Context, outs []Outcome, msgs [][]broker.Message) []error {
 	errs := make([]error, len(outs))
-	order := make([]int, 0, len(outs))
 	for i, o := range outs {
 		if o.State != StateSent && o.State != StateFailed {
 			errs[i] = fmt.Errorf("invalid outcome state %q", o.State)
-			continue
 		}
-		order = append(order, i)
 	}
-	slices.SortFunc(order, func(a, b int) int { return strings.Compare(outs[a].Key, outs[b].Key) })
+	order := byKey(len(outs), func(i int) string { return outs[i].Key }, func(i int) bool { return errs[i] == nil })
 	notClaimed := make([]bool, len(outs))
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		var out []broker.Message
