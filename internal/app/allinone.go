@@ -276,7 +276,7 @@ func (a *allInOne) run(ctx context.Context) *System {
 	serve(discovery.Gateway, a.gateway.Handler(), a.gatewayLn, a.gatewayLog)
 	run(discovery.Gateway, a.gateway.Run)
 	if a.metricsLn != nil {
-		serve("metrics", metrics.ListenerHandler(a.gatewayReg, serviceRegs), a.metricsLn, a.log)
+		serve("metrics", a.cfg.metricsHandler(metrics.ListenerHandler(a.gatewayReg, serviceRegs)), a.metricsLn, a.log)
 	}
 	sys := a.system(cancel)
 	go func() {

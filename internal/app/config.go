@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -34,6 +35,10 @@ type Config struct {
 	// and gives each process a free port of its own. Unset, every listener serves its own
 	// /metrics (the gateway's is public).
 	MetricsAddr string `env:"METRICS_ADDR"`
+	// Pprof serves the Go runtime's profiles (CPU, heap, goroutines, execution trace) under
+	// /debug/pprof/ on the metrics listener, for `go tool pprof` (EVENTPOST_PPROF); it needs
+	// MetricsAddr, since a profile is for operators only (metrics.WithProfiles).
+	Pprof bool `env:"PPROF"`
 	// DataDir holds one SQLite database per service and, without SMTP, the mail/ folder
 	// (EVENTPOST_DATA_DIR, default "./data").
 	DataDir string `env:"DATA_DIR"`
@@ -253,6 +258,9 @@ func (c *Config) validate() error {
 		} else if v == c.HTTPAddr && port != "0" {
 			return fmt.Errorf("EVENTPOST_METRICS_ADDR: %q is also EVENTPOST_HTTP_ADDR; give /metrics a port of its own", v)
 		}
+	}
+	if c.Pprof && c.MetricsAddr == "" {
+		return errors.New("EVENTPOST_PPROF: the profiles are served on the metrics listener only; set EVENTPOST_METRICS_ADDR too")
 	}
 	return nil
 }

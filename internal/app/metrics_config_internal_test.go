@@ -7,7 +7,7 @@ import (
 )
 
 // TestReadConfigMetricsAddr: EVENTPOST_METRICS_ADDR is read as it is, unset by default, and
-// refused when it has no valid port or is the HTTP address itself.
+// refused when it has no valid port or is the HTTP address itself; EVENTPOST_PPROF needs it.
 func TestReadConfigMetricsAddr(t *testing.T) {
 	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
 	for _, service := range []string{"", discovery.Gateway, discovery.Mailer} {
@@ -28,6 +28,13 @@ func TestReadConfigMetricsAddr(t *testing.T) {
 		}
 		if _, err := ReadConfig(env(map[string]string{"EVENTPOST_HTTP_ADDR": ":8080", "EVENTPOST_METRICS_ADDR": ":8080"}), service); err == nil {
 			t.Errorf("%q: EVENTPOST_METRICS_ADDR equal to EVENTPOST_HTTP_ADDR accepted", service)
+		}
+		if _, err := ReadConfig(env(map[string]string{"EVENTPOST_PPROF": "true"}), service); err == nil {
+			t.Errorf("%q: EVENTPOST_PPROF accepted without EVENTPOST_METRICS_ADDR", service)
+		}
+		cfg, err = ReadConfig(env(map[string]string{"EVENTPOST_PPROF": "true", "EVENTPOST_METRICS_ADDR": ":9090"}), service)
+		if err != nil || !cfg.Pprof {
+			t.Errorf("%q: EVENTPOST_PPROF with EVENTPOST_METRICS_ADDR: Pprof %t, %v", service, cfg.Pprof, err)
 		}
 	}
 }

@@ -147,10 +147,21 @@ func TestAllInOneMetricsListener(t *testing.T) {
 				[]string{want, "# TYPE outbox_backlog gauge"}, append(others, "go_goroutines", "gateway_"))
 		}
 		wantMetrics(t, "metrics listener", sys.MetricsURL+"/metrics/events", []string{`route="GET /api/v1/events"`}, nil)
-		for _, path := range []string{"/healthz", "/readyz", "/", "/metrics/gateway", "/api/v1/events"} {
+		for _, path := range []string{"/healthz", "/readyz", "/", "/metrics/gateway", "/api/v1/events", "/debug/pprof/"} {
 			if a := call(t, "GET", sys.MetricsURL+path); a.status != http.StatusNotFound || a.contentType != problem.ContentType {
 				t.Errorf("metrics listener: GET %s = %d %q, want a 404 problem", path, a.status, a.contentType)
 			}
+		}
+	})
+
+	t.Run("with profiles", func(t *testing.T) { // EVENTPOST_PPROF
+		_, _, sys := startSystemWith(t, func(cfg *app.Config) { cfg.MetricsAddr, cfg.Pprof = "127.0.0.1:0", true })
+		if a := call(t, "GET", sys.MetricsURL+"/debug/pprof/goroutine?debug=1"); a.status != http.StatusOK || !strings.Contains(a.body, "goroutine profile: total") {
+			t.Errorf("metrics listener: GET /debug/pprof/goroutine = %d %.100q, want the profile", a.status, a.body)
+		}
+		wantMetrics(t, "metrics listener", sys.MetricsURL+"/metrics", []string{"go_goroutines"}, nil)
+		if a := call(t, "GET", sys.URL+"/debug/pprof/goroutine?debug=1"); a.status != http.StatusNotFound {
+			t.Errorf("gateway: GET /debug/pprof/goroutine = %d, want 404", a.status)
 		}
 	})
 }

@@ -119,13 +119,22 @@ func (p *serveProcess) close() {
 	p.closers = nil
 }
 
+// metricsHandler is h, the handler of the metrics listener, with the runtime profiles
+// beside it when c.Pprof.
+func (c *Config) metricsHandler(h http.Handler) http.Handler {
+	if c.Pprof {
+		return metrics.WithProfiles(h)
+	}
+	return h
+}
+
 // serveMetrics serves the registry on the metrics listener, if any, until the process stops,
 // and logs the addresses the process serves on.
 func (p *serveProcess) serveMetrics() {
 	attrs := []any{"addr", p.ln.Addr().String()}
 	if p.metricsLn != nil {
 		p.g.Go(func() error {
-			return httpx.Serve(p.gctx, httpx.NewServer("", metrics.ListenerHandler(p.reg, nil), p.log), p.metricsLn, p.cfg.ShutdownTimeout)
+			return httpx.Serve(p.gctx, httpx.NewServer("", p.cfg.metricsHandler(metrics.ListenerHandler(p.reg, nil)), p.log), p.metricsLn, p.cfg.ShutdownTimeout)
 		})
 		attrs = append(attrs, "metrics_addr", p.metricsLn.Addr().String())
 	}

@@ -71,3 +71,30 @@ func TestObserveOnNil(t *testing.T) {
 	var m *metrics.HTTP
 	m.Observe("GET /metrics", http.MethodGet, http.StatusNotFound, time.Millisecond)
 }
+
+// TestWithProfiles: the runtime's profiles under /debug/pprof/, every other path left to
+// the metrics handler.
+func TestWithProfiles(t *testing.T) {
+	h := metrics.WithProfiles(metrics.ListenerHandler(counterIn(t, "process_things_total"), nil))
+	serve := func(path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec
+	}
+	for path, want := range map[string]string{
+		"/debug/pprof/":                  "goroutine",
+		"/debug/pprof/goroutine?debug=1": "goroutine profile: total",
+		"/debug/pprof/heap?debug=1":      "heap profile:",
+		"/metrics":                       "process_things_total 1",
+	} {
+		if rec := serve(path); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("GET %s: %d, no %q in %.200q", path, rec.Code, want, rec.Body.String())
+		}
+	}
+	if rec := serve("/debug/pprof/profile?seconds=1"); rec.Code != http.StatusOK || !strings.HasPrefix(rec.Body.String(), "\x1f\x8b") {
+		t.Errorf("GET a CPU profile: %d, %d bytes, want a gzipped profile", rec.Code, rec.Body.Len())
+	}
+	if rec := serve("/healthz"); rec.Code != http.StatusNotFound {
+		t.Errorf("GET /healthz: %d, want the metrics handler's 404", rec.Code)
+	}
+}
