@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/eventpost/eventpost/internal/app"
 	"github.com/eventpost/eventpost/internal/gateway"
@@ -219,7 +222,12 @@ func BenchmarkRemindersSameSecond(b *testing.B) {
 	const n = 10000
 	for range b.N {
 		smtp := smtptest.Start(b)
-		_, c, _ := startCluster(b, smtp, nil, loadEnv...)
+		profiles := os.Getenv("EVENTPOST_BENCH_PROFILE_DIR")
+		env := loadEnv
+		if profiles != "" {
+			env = append(slices.Clone(loadEnv), "EVENTPOST_METRICS_ADDR=127.0.0.1:0", "EVENTPOST_PPROF=true")
+		}
+		cluster, c, _ := startCluster(b, smtp, nil, env...)
 		// One account makes them all, and an account's creations take turns (each counts the
 		// account's pending reminders under a lock of its row, for the quota): 55-110 s here.
 		first := time.Now().Add(150 * time.Second).Truncate(time.Second)
@@ -227,7 +235,10 @@ func BenchmarkRemindersSameSecond(b *testing.B) {
 		if time.Now().After(first) {
 			b.Fatalf("creating %d reminders took %s, past their time", n, load.created)
 		}
+		time.Sleep(time.Until(first))
+		profiled := profileCluster(b, cluster, profiles, 20*time.Second)
 		d := waitForDeliveries(b, smtp, load, 5*time.Minute)
+		profiled()
 		last := d.late[len(d.late)-1]
 		b.ReportMetric(float64(n)/last.Seconds(), "reminders/s")
 		b.ReportMetric(d.late[0].Seconds(), "first-late-s")
@@ -331,6 +342,42 @@ func profileDelivery(b *testing.B) (stop func()) {
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
+	}
+}
+
+// profileCluster fetches a CPU profile of each of cluster's processes over the next d, as
+// <service>-<replica>.pprof in dir, from the profiles its metrics listener serves
+// (EVENTPOST_PPROF); with dir "" it does nothing. The function it returns waits for them.
+// Read one with: go tool pprof -top <dir>/mailer-1.pprof
+func profileCluster(b *testing.B, cluster *app.Cluster, dir string, d time.Duration) (wait func()) {
+	if dir == "" {
+		return func() {}
+	}
+	var g errgroup.Group
+	for _, p := range cluster.Processes {
+		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.MetricsAddr, int(d.Seconds()))
+		path := filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", p.Service, p.Index+1))
+		g.Go(func() error {
+			resp, err := http.Get(url)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("GET %s: %s", url, resp.Status)
+			}
+			f, err := os.Create(path)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(f, resp.Body)
+			return errors.Join(err, f.Close())
+		})
+	}
+	return func() {
+		if err := g.Wait(); err != nil {
+			b.Errorf("profiles: %v", err)
+		}
 	}
 }
 
