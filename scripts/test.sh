@@ -10,13 +10,16 @@
 # missing; left running, like PostgreSQL and RabbitMQ), Chromium for the
 # browser tests, Node.js and npm for the calendar-client test and the browser tests' HTML validation, and Python 3 for the mail tests. Needs root (or sudo) for installing and starting services.
 #
-# Without arguments it also runs golangci-lint (scripts/lint.sh, the version pinned there, built
-# into bin/ when missing), every fuzz target for a short time, and, last, the container stacks
-# under Podman: scripts/compose-up.sh and scripts/kube-up.sh each bring theirs up (installing
-# Podman and building every image on the first run: about 7 minutes, then about a minute),
-# deploy/compose_test.go's TestPodman* run against it, and compose-down.sh / kube-down.sh remove
-# it (the images stay); EVENTPOST_TEST_CONTAINERS=0 leaves that stage out. Extra arguments go
-# to `go test` and skip those three stages (e.g. scripts/test.sh -run TestUserStory).
+# Without arguments it also runs, after `go test`, golangci-lint (scripts/lint.sh, the version
+# pinned there, built into bin/ when missing), every fuzz target for a short time, and, last,
+# the container stacks under Podman: scripts/compose-up.sh and scripts/kube-up.sh each bring
+# theirs up, deploy/compose_test.go's TestPodman* run against it, and compose-down.sh /
+# kube-down.sh remove it (the images stay); EVENTPOST_TEST_CONTAINERS=0 leaves that stage out.
+# golangci-lint and the stacks' images (Podman installed, every image built: 7-11 minutes on a
+# fresh machine, most of it Jaeger and the OpenTelemetry Collector) are built in the
+# background at the lowest priority from the start, on the CPU the earlier stages leave idle
+# (logs in bin/golangci-lint.log and bin/images.log). Extra arguments go to `go test` and skip
+# those three stages (e.g. scripts/test.sh -run TestUserStory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
@@ -117,14 +120,55 @@ ensure_python() { # the mailer tests read mail with Python's strict email policy
   log "installing Python 3"; apt_install python3
 }
 
+# background NAME CMD...: starts CMD, a build a later stage needs, at the lowest CPU and I/O
+# priority (nice 19, the idle I/O class), its output in bin/NAME.log. It runs on what the
+# stages meanwhile leave idle (the go test stage waits on timers and other processes much of
+# its time) and barely slows them; await NAME, in the stage that needs it, waits for it. In a
+# session of its own, so that a run that fails before then stops it, children included.
+background_pids=()
+background() {
+  local name=$1
+  shift
+  mkdir -p bin
+  setsid nice -n 19 ionice -c 3 "$@" > "bin/$name.log" 2>&1 &
+  printf -v "bg_${name//-/_}" %s $!
+  background_pids+=($!)
+  log "building $name in the background (log: bin/$name.log)"
+}
+stop_background() {
+  local pid
+  for pid in "${background_pids[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
+}
+trap stop_background EXIT
+await() {
+  local pid_var="bg_${1//-/_}" rc=0 start=$SECONDS
+  wait "${!pid_var}" || rc=$?
+  log "$1: waited $((SECONDS - start)) s for its background build"
+  if [ $rc != 0 ]; then tail -n 40 "bin/$1.log" >&2; fi
+  return $rc
+}
+
+containers=""
+if [ $# -eq 0 ] && [ "${EVENTPOST_TEST_CONTAINERS:-1}" != 0 ]; then containers=1; fi
+
 log "go version: $(go version)"
+# The stages that install Debian packages come first: the background builds install some too.
 stage "PostgreSQL" ensure_postgres
 stage "RabbitMQ" ensure_rabbitmq
-stage "Consul" ensure_consul
 stage "Chromium" ensure_chromium
 stage "openssl" ensure_openssl
 stage "Node.js" ensure_node
 stage "Python 3" ensure_python
+if [ $# -eq 0 ]; then
+  background golangci-lint scripts/lint.sh --install
+fi
+if [ -n "$containers" ]; then
+  # Podman and every image of the container stage (7-11 minutes on a fresh machine).
+  sudo=()
+  if [ "$(id -u)" != 0 ]; then sudo=(sudo); fi
+  background images "${sudo[@]}" scripts/compose-up.sh --images
+fi
+stage "Consul" ensure_consul
 
 check_format() {
   local unformatted
@@ -141,18 +185,14 @@ lint_openapi() {
     npx --yes "@redocly/cli@$REDOCLY_CLI_VERSION" lint --max-problems 100 api/openapi.yaml
 }
 stage "redocly lint api/openapi.yaml (@redocly/cli $REDOCLY_CLI_VERSION)" lint_openapi
-if [ $# -eq 0 ]; then
-  stage "golangci-lint (.golangci.yml)" scripts/lint.sh
-fi
 
 # The tests of the stacks under Podman (deploy/compose_test.go) run in their own stage below,
 # against the stack each needs.
-containers=""
-if [ $# -eq 0 ] && [ "${EVENTPOST_TEST_CONTAINERS:-1}" != 0 ]; then containers=1; fi
-
 export EVENTPOST_INTEGRATION=1
 stage "go test -race (integration tests enabled)" go test -race -count=1 -timeout 60m ${containers:+-skip '^TestPodman'} "$@" ./...
 if [ $# -eq 0 ]; then
+  lint() { await golangci-lint && scripts/lint.sh; }
+  stage "golangci-lint (.golangci.yml)" lint
   # Every fuzz target for a short time, its seed corpus included (scripts/fuzz.sh 60s for longer).
   stage "fuzz targets, ${EVENTPOST_FUZZ_TIME:-10s} each" scripts/fuzz.sh "${EVENTPOST_FUZZ_TIME:-10s}"
 fi
@@ -173,6 +213,7 @@ if [ -n "$containers" ]; then
   # deploy/docker-compose.yml and deploy/k8s run for real under Podman, one after the other (they
   # publish the same ports on 127.0.0.1), every image built here (docs/containers.md); the
   # images stay for the next run. EVENTPOST_TEST_CONTAINERS=0 leaves this stage out.
+  stage "images for the container stacks" await images
   stage "compose stack under Podman: up, tests, down" stack_tests compose EVENTPOST_COMPOSE
   stage "deploy/k8s under podman kube play: up, tests, down" stack_tests kube EVENTPOST_KUBE
 fi
