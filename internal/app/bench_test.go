@@ -346,32 +346,24 @@ func profileDelivery(b *testing.B) (stop func()) {
 }
 
 // profileCluster fetches a CPU profile of each of cluster's processes over the next d, as
-// <service>-<replica>.pprof in dir, from the profiles its metrics listener serves
-// (EVENTPOST_PPROF); with dir "" it does nothing. The function it returns waits for them.
-// Read one with: go tool pprof -top <dir>/mailer-1.pprof
+// <service>-<replica>.pprof in dir, and the stacks of its goroutines half-way through, as
+// <service>-<replica>.goroutines.txt (where the time that is not CPU goes), from the profiles
+// its metrics listener serves (EVENTPOST_PPROF); with dir "" it does nothing. The function it
+// returns waits for them. Read one with: go tool pprof -top <dir>/mailer-1.pprof
 func profileCluster(b *testing.B, cluster *app.Cluster, dir string, d time.Duration) (wait func()) {
 	if dir == "" {
 		return func() {}
 	}
 	var g errgroup.Group
 	for _, p := range cluster.Processes {
-		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.MetricsAddr, int(d.Seconds()))
-		path := filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", p.Service, p.Index+1))
+		name := filepath.Join(dir, fmt.Sprintf("%s-%d", p.Service, p.Index+1))
+		base := "http://" + p.MetricsAddr + "/debug/pprof/"
 		g.Go(func() error {
-			resp, err := http.Get(url)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("GET %s: %s", url, resp.Status)
-			}
-			f, err := os.Create(path)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(f, resp.Body)
-			return errors.Join(err, f.Close())
+			return fetch(base+fmt.Sprintf("profile?seconds=%d", int(d.Seconds())), name+".pprof")
+		})
+		g.Go(func() error {
+			time.Sleep(d / 2)
+			return fetch(base+"goroutine?debug=1", name+".goroutines.txt")
 		})
 	}
 	return func() {
@@ -379,6 +371,24 @@ func profileCluster(b *testing.B, cluster *app.Cluster, dir string, d time.Durat
 			b.Errorf("profiles: %v", err)
 		}
 	}
+}
+
+// fetch writes what GET url answers to the file path.
+func fetch(url, path string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	return errors.Join(err, f.Close())
 }
 
 // processCPU returns the CPU time the process used so far, user and system.
