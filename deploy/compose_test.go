@@ -408,14 +408,21 @@ func testKilledReplicas(t *testing.T, c *composeClient, s podmanStack) {
 		// Until discovery drops the killed replica, a call the gateway sends it is answered
 		// 503, and the client tries again, as any client would: with a new time, as nothing
 		// was made. A call whose answer was lost (status 0) may have made the reminder: it is
-		// sent again as it was, and an answer 409 says the first one made it.
+		// sent again as it was, and an answer 409 says the first one made it. A time that
+		// passed while a slow call was under way is answered 422, and made nothing: unless an
+		// answer was lost before, it too is asked again with a new time (a full run saw it
+		// for the first reminder, right after the stack came up).
 		var r composeResponse
+		lost := false
 		composeEventually(t, fmt.Sprintf("reminder %d to be created", i), func() bool {
 			r = c.call("POST", composeGateway+"/api/v1/notifications", token, body, nil)
-			switch r.status {
-			case http.StatusServiceUnavailable, http.StatusBadGateway:
+			switch {
+			case r.status == http.StatusServiceUnavailable || r.status == http.StatusBadGateway:
 				body["send_at"] = sendAt()
-			case 0:
+			case r.status == 0:
+				lost = true
+			case r.status == http.StatusUnprocessableEntity && !lost && strings.Contains(string(r.body), "must be in the future"):
+				body["send_at"] = sendAt()
 			default:
 				return true
 			}
