@@ -258,3 +258,28 @@ func TestConsumerRecoversFromDeletedQueue(t *testing.T) {
 	publishUntilConfirmed(context.Background(), b, m)
 	waitFor(t, "the delivery", func() bool { return r.count() == 1 })
 }
+
+// TestPublishWhileConnectsFail: while every connection attempt fails, each Publish and Ping
+// answers ErrNotConnected. A failed attempt once left its half-built session (no publisher)
+// installed between two attempts, and a Publish in that window panicked (a full run of
+// TestServerDownAtStart hit it).
+func TestPublishWhileConnectsFail(t *testing.T) {
+	cfg := testConfig(t)
+	proxy := amqptest.NewProxy(t, cfg.URL)
+	cfg.URL = proxy.URL()
+	proxy.Pause()
+	b, err := rabbitmq.New(cfg, logging.Discard(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	// Many attempts: ReconnectMin 20 ms, ReconnectMax 200 ms in testConfig.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		if err := b.Publish(context.Background(), newMessage(t, typeWork, 1)); !errors.Is(err, rabbitmq.ErrNotConnected) {
+			t.Fatalf("Publish while the server refuses connections = %v, want ErrNotConnected", err)
+		}
+		if err := b.Ping(context.Background()); !errors.Is(err, rabbitmq.ErrNotConnected) {
+			t.Fatalf("Ping while the server refuses connections = %v, want ErrNotConnected", err)
+		}
+	}
+}

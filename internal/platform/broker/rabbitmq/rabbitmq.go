@@ -268,12 +268,14 @@ type session struct {
 	wg sync.WaitGroup // watchers
 }
 
-// connect opens a session and declares the topology.
+// connect opens a session and declares the topology. On an error it returns no session:
+// what it had opened is closed.
 func (b *Broker) connect() (s *session, err error) {
 	s = &session{dead: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			s.close()
+			s = nil // not a session for supervise to install: it has no publisher
 		}
 	}()
 	if s.pubConn, err = b.dial("publish"); err != nil {
