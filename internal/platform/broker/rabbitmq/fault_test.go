@@ -170,7 +170,10 @@ func TestCloseWhileConfirmsArePending(t *testing.T) {
 	}
 }
 
-func TestServerDownAtStart(t *testing.T) {
+// newBrokerServerDown returns a broker started while its server refuses connections (a
+// paused proxy in front of it), and that proxy.
+func newBrokerServerDown(t *testing.T) (*rabbitmq.Broker, *amqptest.Proxy) {
+	t.Helper()
 	cfg := testConfig(t)
 	proxy := amqptest.NewProxy(t, cfg.URL)
 	cfg.URL = proxy.URL()
@@ -180,6 +183,11 @@ func TestServerDownAtStart(t *testing.T) {
 		t.Fatalf("New with the server down = %v, want a broker that keeps trying", err)
 	}
 	t.Cleanup(func() { b.Close() })
+	return b, proxy
+}
+
+func TestServerDownAtStart(t *testing.T) {
+	b, proxy := newBrokerServerDown(t)
 	if err := b.Ping(context.Background()); !errors.Is(err, rabbitmq.ErrNotConnected) {
 		t.Errorf("Ping = %v, want ErrNotConnected", err)
 	}
@@ -264,15 +272,7 @@ func TestConsumerRecoversFromDeletedQueue(t *testing.T) {
 // installed between two attempts, and a Publish in that window panicked (a full run of
 // TestServerDownAtStart hit it).
 func TestPublishWhileConnectsFail(t *testing.T) {
-	cfg := testConfig(t)
-	proxy := amqptest.NewProxy(t, cfg.URL)
-	cfg.URL = proxy.URL()
-	proxy.Pause()
-	b, err := rabbitmq.New(cfg, logging.Discard(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b, _ := newBrokerServerDown(t)
 	// Many attempts: ReconnectMin 20 ms, ReconnectMax 200 ms in testConfig.
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
 		if err := b.Publish(context.Background(), newMessage(t, typeWork, 1)); !errors.Is(err, rabbitmq.ErrNotConnected) {
