@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -67,11 +68,15 @@ func restart(t *testing.T, name string, kill, start func() error, smtp *smtptest
 	if d.last.IsZero() {
 		return // waitForDeliveries failed t: nothing arrived
 	}
-	from, since := back, name+" was back"
+	lastDue := back
 	for _, due := range load.due {
-		if due.After(from) {
-			from, since = due, "the last reminder's time, "+due.Sub(back).Round(time.Millisecond).String()+" after "+name+" was back"
+		if due.After(lastDue) {
+			lastDue = due
 		}
+	}
+	from, since := back, name+" was back"
+	if lastDue.After(back) {
+		from, since = lastDue, fmt.Sprintf("the last reminder's time, %s after %s was back", lastDue.Sub(back).Round(time.Millisecond), name)
 	}
 	after := d.last.Sub(from)
 	t.Logf("the last reminder arrived %s after %s", after.Round(time.Millisecond), since)
