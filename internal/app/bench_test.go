@@ -25,6 +25,7 @@ import (
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/logging"
 	"github.com/eventpost/eventpost/internal/platform/smtptest"
+	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
 // BenchmarkGetEventThroughGateway measures GET /api/v1/events/{id} end to end: client →
@@ -186,7 +187,7 @@ func BenchmarkGetEventTransports(b *testing.B) {
 				runParallelGETs(b, sys.URL+path, "")
 				return
 			}
-			svcToken, err := app.ServiceToken(sys, discovery.Events)
+			svcToken, err := app.ServiceToken(sys, discovery.Events, svcauth.Claims{ClientIP: "127.0.0.1"})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -7,32 +7,46 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/eventpost/eventpost/internal/app"
+	"github.com/eventpost/eventpost/internal/platform/authtoken"
 	"github.com/eventpost/eventpost/internal/platform/discovery"
 	"github.com/eventpost/eventpost/internal/platform/smtptest"
 	"github.com/eventpost/eventpost/internal/platform/svcauth"
 )
 
-// BenchmarkGatewayVsNginx compares, in one run, three paths to GET /api/v1/events/{id} of
-// the distributed system (every service a process of its own, PostgreSQL, RabbitMQ,
-// Consul): "direct" to the events service, "nginx" through a stock nginx reverse proxy in
-// front of the same service, and "gateway" through EventPost's gateway. The gateway does
-// its whole job on every request (routing, rate limit, request ID, metrics, access log
-// discarded as the services' logs are, a signed service token per call); nginx is
-// configured as a reverse proxy is commonly run (keep-alive to the upstream, access log
-// off) and, as the service takes calls only with a service token, sends one token minted
-// at its start. Each path is loaded by 32 concurrent clients over keep-alive connections
-// (SetParallelism(16) on 2 cores); req/s, p50 and p99 are reported. Run three rounds so
-// the paths alternate:
+// BenchmarkGatewayVsNginx compares, in one run, three paths to the same service of the
+// distributed system (every service a process of its own, PostgreSQL, RabbitMQ, Consul):
+// "direct" to the service, "nginx" through a stock nginx reverse proxy in front of it, and
+// "gateway" through EventPost's gateway. It does so for a public route (GET
+// /api/v1/events/{id}, the events service) and an authenticated one (GET
+// /api/v1/accounts/me with a user's access token, the auth service), each loaded by 32 and
+// by 128 concurrent clients over keep-alive connections: sub-benchmarks
+// <route>/c<clients>/<path>, each reporting req/s, p50 and p99.
 //
-//	go test -run '^$' -bench BenchmarkGatewayVsNginx -benchtime 10s -count 3 ./internal/app/
+// The gateway does its whole job on every request (routing, rate limit, request ID, metrics,
+// tracing, the access token's check, its access log and the service's written to the
+// launcher's log file, a service token per call); nginx is configured as a reverse proxy is
+// commonly run (keep-alive to the upstream, access log off) and, as a service takes calls
+// only with a service token, sends one the benchmark signed for the route's caller: it checks
+// no access token. Run three rounds so the paths alternate:
 //
-// It needs nginx (Debian: apt-get install nginx-light; or EVENTPOST_NGINX=/path/to/nginx)
-// and skips without it. It leaves nothing running: the cluster and nginx stop with it.
+//	for i in 1 2 3; do go test -run '^$' -bench BenchmarkGatewayVsNginx$ -benchtime 5s ./internal/app/; done
+//
+// With EVENTPOST_BENCH_PROFILE_DIR=dir, a CPU profile of the gateway over the first 4 s of
+// each gateway sub-benchmark's timed run is written to dir/gateway-<route>-c<clients>.pprof
+// (read it with go tool pprof -top); give a count that lasts longer, such as -benchtime
+// 20000x, so that there is one timed run. It needs nginx (Debian: apt-get install nginx-light; or
+// EVENTPOST_NGINX=/path/to/nginx) and skips without it, and Consul as the distributed tests
+// do. It leaves nothing running: the cluster and nginx stop with it.
 func BenchmarkGatewayVsNginx(b *testing.B) {
 	nginx := nginxBinary()
 	if nginx == "" {
@@ -40,20 +54,13 @@ func BenchmarkGatewayVsNginx(b *testing.B) {
 	}
 	keyDir := b.TempDir()
 	smtp := smtptest.Start(b)
-	cluster, c, _, _ := startClusterOn(b, servers{keyDir: keyDir}, smtp,
-		map[string]int{discovery.Events: 1, discovery.Notifications: 1, discovery.Mailer: 1})
-	token, _ := c.signUpAndLogIn("bench@example.com", "Bench")
-	ev := c.must(201, "POST", "/api/v1/events", token, map[string]any{
-		"title": "Benchmark", "description": "An evening of jazz by the river.",
-		"starts_at": rfc3339(time.Now().Add(24 * time.Hour)),
-	})
-	path := "/api/v1/events/" + ev["id"].(string)
-	var events string
-	for _, p := range cluster.Processes {
-		if p.Service == discovery.Events {
-			events = p.Addr
-		}
+	profiles := os.Getenv("EVENTPOST_BENCH_PROFILE_DIR")
+	var env []string
+	if profiles != "" {
+		env = []string{"EVENTPOST_METRICS_ADDR=127.0.0.1:0", "EVENTPOST_PPROF=true"}
 	}
+	cluster, c, _, _ := startClusterOn(b, servers{keyDir: keyDir}, smtp,
+		map[string]int{discovery.Events: 1, discovery.Notifications: 1, discovery.Mailer: 1}, env...)
 	key, err := os.ReadFile(filepath.Join(keyDir, discovery.Gateway, "service.key"))
 	if err != nil {
 		b.Fatal(err)
@@ -62,26 +69,126 @@ func BenchmarkGatewayVsNginx(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// serviceToken is a call of the gateway to the events service, for no end user, valid
-	// for svcauth.TokenTTL from now.
-	serviceToken := func() string {
-		tok, err := svcauth.NewSigner(discovery.Gateway, gatewayKey, time.Now).Token(discovery.Events, svcauth.Claims{ClientIP: "127.0.0.1"})
-		if err != nil {
-			b.Fatal(err)
+	addrs := map[string]string{}
+	var gatewayMetrics string
+	for _, p := range cluster.Processes {
+		addrs[p.Service] = p.Addr
+		if p.Service == discovery.Gateway {
+			gatewayMetrics = p.MetricsAddr
 		}
-		return "Bearer " + tok
 	}
+	compareProxies(b, nginx, proxyTargets{
+		gateway: cluster.URL,
+		service: func(service string) string { return addrs[service] },
+		// A call of the gateway's to service with claims, valid for svcauth.TokenTTL from now.
+		token: func(service string, claims svcauth.Claims) (string, error) {
+			return svcauth.NewSigner(discovery.Gateway, gatewayKey, time.Now).Token(service, claims)
+		},
+		profile: func(name string, d time.Duration) (wait func()) {
+			if profiles == "" {
+				return func() {}
+			}
+			done := make(chan error, 1)
+			go func() {
+				done <- fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", gatewayMetrics, int(d.Seconds())),
+					filepath.Join(profiles, "gateway-"+name+".pprof"))
+			}()
+			return func() {
+				if err := <-done; err != nil {
+					b.Errorf("profile: %v", err)
+				}
+			}
+		},
+	}, c)
+}
 
-	b.Run("direct", func(b *testing.B) {
-		loadGETs(b, "http://"+events+path, map[string]string{"Authorization": serviceToken()})
+// BenchmarkGatewayVsNginxAllInOne is BenchmarkGatewayVsNginx in the all-in-one mode as it
+// runs by default (SQLite, the gateway calling each service's handler in the process):
+// "direct" and "nginx" reach the service's loopback listener, "gateway" the system's
+// address. Access logs are discarded. Profile it with -cpuprofile and a -bench pattern that
+// picks one sub-benchmark:
+//
+//	for i in 1 2 3; do go test -run '^$' -bench BenchmarkGatewayVsNginxAllInOne -benchtime 5s ./internal/app/; done
+func BenchmarkGatewayVsNginxAllInOne(b *testing.B) {
+	nginx := nginxBinary()
+	if nginx == "" {
+		b.Skip("nginx not found: apt-get install nginx-light, or set EVENTPOST_NGINX to its path")
+	}
+	sys, c := startBenchSystem(b)
+	compareProxies(b, nginx, proxyTargets{
+		gateway: sys.URL,
+		service: func(service string) string { return strings.TrimPrefix(sys.ServiceURLs[service], "http://") },
+		token: func(service string, claims svcauth.Claims) (string, error) {
+			return app.ServiceToken(sys, service, claims)
+		},
+		profile: func(string, time.Duration) func() { return func() {} },
+	}, c)
+}
+
+// proxyTargets is what compareProxies needs of a running system.
+type proxyTargets struct {
+	gateway string                      // the gateway's base URL
+	service func(service string) string // a service's listen address (host:port)
+	// token returns a service token of the gateway's for a call to service with claims.
+	token func(service string, claims svcauth.Claims) (string, error)
+	// profile starts a CPU profile of the gateway over the next d, to be saved under name;
+	// the function it returns waits for it.
+	profile func(name string, d time.Duration) (wait func())
+}
+
+// compareProxies runs the sub-benchmarks of BenchmarkGatewayVsNginx on the system of t and
+// its client c: per route and number of clients, direct, nginx and gateway one after the
+// other.
+func compareProxies(b *testing.B, nginx string, t proxyTargets, c *client) {
+	access, _ := c.signUpAndLogIn("bench@example.com", "Bench")
+	ev := c.must(201, "POST", "/api/v1/events", access, map[string]any{
+		"title": "Benchmark", "description": "An evening of jazz by the river.",
+		"starts_at": rfc3339(time.Now().Add(24 * time.Hour)),
 	})
-	b.Run("nginx", func(b *testing.B) {
-		front := startNginx(b, nginx, events, serviceToken())
-		loadGETs(b, "http://"+front+path, nil)
-	})
-	b.Run("gateway", func(b *testing.B) {
-		loadGETs(b, cluster.URL+path, nil)
-	})
+	var user authtoken.Claims
+	if _, _, err := jwt.NewParser().ParseUnverified(access, &user); err != nil {
+		b.Fatal(err)
+	}
+	anonymous := svcauth.Claims{ClientIP: "127.0.0.1"}
+	routes := []struct {
+		name, service, path string
+		claims              svcauth.Claims // the service token's: the caller's identity
+		header              map[string]string
+	}{
+		{"event", discovery.Events, "/api/v1/events/" + ev["id"].(string), anonymous, nil},
+		{"me", discovery.Auth, "/api/v1/accounts/me",
+			svcauth.Claims{ClientIP: "127.0.0.1", AccountID: user.Subject, Email: user.Email, SessionID: user.SessionID},
+			bearer(access)},
+	}
+	for _, rt := range routes {
+		for _, clients := range []int{32, 128} {
+			name := fmt.Sprintf("%s/c%d", rt.name, clients)
+			serviceToken := func(b *testing.B) string {
+				tok, err := t.token(rt.service, rt.claims)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return "Bearer " + tok
+			}
+			b.Run(name+"/direct", func(b *testing.B) {
+				loadGETs(b, "http://"+t.service(rt.service)+rt.path, map[string]string{"Authorization": serviceToken(b)}, clients)
+			})
+			b.Run(name+"/nginx", func(b *testing.B) {
+				front := startNginx(b, nginx, t.service(rt.service), serviceToken(b))
+				loadGETs(b, "http://"+front+rt.path, nil, clients)
+			})
+			b.Run(name+"/gateway", func(b *testing.B) {
+				var wait func()
+				if b.N > 1 { // the run that counts, not the first of one request
+					wait = t.profile(strings.ReplaceAll(name, "/", "-"), 4*time.Second)
+				}
+				loadGETs(b, t.gateway+rt.path, rt.header, clients)
+				if wait != nil {
+					wait()
+				}
+			})
+		}
+	}
 }
 
 // nginxBinary returns the nginx executable: EVENTPOST_NGINX, nginx on the PATH or Debian's
@@ -118,7 +225,7 @@ http {
 	fastcgi_temp_path %[1]s/fastcgi;
 	uwsgi_temp_path %[1]s/uwsgi;
 	scgi_temp_path %[1]s/scgi;
-	upstream events { server %[2]s; keepalive 64; }
+	upstream events { server %[2]s; keepalive 128; }
 	server {
 		listen %[3]s;
 		location / {
@@ -156,17 +263,17 @@ http {
 	}
 }
 
-// loadGETs runs b's loop as GETs of url with header from 16 clients per core over
-// keep-alive connections, each of which must answer 200, and reports the requests per
-// second and the 50th and 99th percentiles of the request times.
-func loadGETs(b *testing.B, url string, header map[string]string) {
+// loadGETs runs b's loop as GETs of url with header from clients concurrent clients (a
+// multiple of GOMAXPROCS) over keep-alive connections, each of which must answer 200, and
+// reports the requests per second and the 50th and 99th percentiles of the request times.
+func loadGETs(b *testing.B, url string, header map[string]string, clients int) {
 	var (
 		mu  sync.Mutex
 		all []time.Duration
 	)
-	b.SetParallelism(16)
+	b.SetParallelism(max(1, clients/runtime.GOMAXPROCS(0)))
 	start := time.Now()
-	parallelGETs(b, &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}, url, header, func(mine []time.Duration) {
+	parallelGETs(b, &http.Transport{MaxIdleConnsPerHost: clients, DisableCompression: true}, url, header, func(mine []time.Duration) {
 		mu.Lock()
 		all = append(all, mine...)
 		mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -430,4 +431,26 @@ func TestInProcessWaitBounded(t *testing.T) {
 	if err := tr.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Wait: %v", err)
 	}
+}
+
+// TestInProcessReusesItsGoroutines: calls one after the other run on the same goroutine,
+// which keeps the stack the handler grew, and it ends at Shutdown (goleak).
+func TestInProcessReusesItsGoroutines(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	goroutines := map[string]bool{}
+	tr, c := inProcess(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		buf := make([]byte, 64)
+		id, _, _ := strings.Cut(string(buf[:runtime.Stack(buf, false)]), " [") // "goroutine N"
+		goroutines[id] = true // the calls do not overlap
+	}))
+	for range 5 {
+		if ex := do(t, c, mustRequest(t, "GET", "http://svc:1/", nil)); ex.Status != http.StatusOK {
+			t.Fatalf("answered %+v", ex)
+		}
+		time.Sleep(20 * time.Millisecond) // the worker is back waiting for a call
+	}
+	if len(goroutines) != 1 {
+		t.Errorf("five calls in a row ran on %d goroutines: %v", len(goroutines), goroutines)
+	}
+	tr.Shutdown()
 }
