@@ -440,8 +440,9 @@ func TestInProcessReusesItsGoroutines(t *testing.T) {
 	goroutines := map[string]bool{}
 	tr, c := inProcess(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		buf := make([]byte, 64)
-		id, _, _ := strings.Cut(string(buf[:runtime.Stack(buf, false)]), " [") // "goroutine N"
-		goroutines[id] = true                                                  // the calls do not overlap
+		// "goroutine N"; the calls do not overlap
+		id, _, _ := strings.Cut(string(buf[:runtime.Stack(buf, false)]), " [")
+		goroutines[id] = true
 	}))
 	for range 5 {
 		if ex := do(t, c, mustRequest(t, "GET", "http://svc:1/", nil)); ex.Status != http.StatusOK {
