@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -70,16 +72,17 @@ func BenchmarkGatewayVsNginx(b *testing.B) {
 		b.Fatal(err)
 	}
 	addrs := map[string]string{}
-	var gatewayMetrics string
+	var gateway *app.Process
 	for _, p := range cluster.Processes {
 		addrs[p.Service] = p.Addr
 		if p.Service == discovery.Gateway {
-			gatewayMetrics = p.MetricsAddr
+			gateway = p
 		}
 	}
 	compareProxies(b, nginx, proxyTargets{
-		gateway: cluster.URL,
-		service: func(service string) string { return addrs[service] },
+		gateway:    cluster.URL,
+		gatewayPID: gateway.PID,
+		service:    func(service string) string { return addrs[service] },
 		// A call of the gateway's to service with claims, valid for svcauth.TokenTTL from now.
 		token: func(service string, claims svcauth.Claims) (string, error) {
 			return svcauth.NewSigner(discovery.Gateway, gatewayKey, time.Now).Token(service, claims)
@@ -90,7 +93,7 @@ func BenchmarkGatewayVsNginx(b *testing.B) {
 			}
 			done := make(chan error, 1)
 			go func() {
-				done <- fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", gatewayMetrics, int(d.Seconds())),
+				done <- fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", gateway.MetricsAddr, int(d.Seconds())),
 					filepath.Join(profiles, "gateway-"+name+".pprof"))
 			}()
 			return func() {
@@ -127,8 +130,10 @@ func BenchmarkGatewayVsNginxAllInOne(b *testing.B) {
 
 // proxyTargets is what compareProxies needs of a running system.
 type proxyTargets struct {
-	gateway string                      // the gateway's base URL
-	service func(service string) string // a service's listen address (host:port)
+	gateway string // the gateway's base URL
+	// gatewayPID returns the gateway's process ID; nil when the gateway runs in this process.
+	gatewayPID func() int
+	service    func(service string) string // a service's listen address (host:port)
 	// token returns a service token of the gateway's for a call to service with claims.
 	token func(service string, claims svcauth.Claims) (string, error)
 	// profile starts a CPU profile of the gateway over the next d, to be saved under name;
@@ -174,15 +179,24 @@ func compareProxies(b *testing.B, nginx string, t proxyTargets, c *client) {
 				loadGETs(b, "http://"+t.service(rt.service)+rt.path, map[string]string{"Authorization": serviceToken(b)}, clients)
 			})
 			b.Run(name+"/nginx", func(b *testing.B) {
-				front := startNginx(b, nginx, t.service(rt.service), serviceToken(b))
+				front, pids := startNginx(b, nginx, t.service(rt.service), serviceToken(b))
+				cpu := cpuOf(b, pids()...)
 				loadGETs(b, "http://"+front+rt.path, nil, clients)
+				reportProxyCPU(b, cpuOf(b, pids()...)-cpu)
 			})
 			b.Run(name+"/gateway", func(b *testing.B) {
 				var wait func()
 				if b.N > 1 { // the run that counts, not the first of one request
 					wait = t.profile(strings.ReplaceAll(name, "/", "-"), 4*time.Second)
 				}
+				var cpu time.Duration
+				if t.gatewayPID != nil {
+					cpu = cpuOf(b, t.gatewayPID())
+				}
 				loadGETs(b, t.gateway+rt.path, rt.header, clients)
+				if t.gatewayPID != nil {
+					reportProxyCPU(b, cpuOf(b, t.gatewayPID())-cpu)
+				}
 				if wait != nil {
 					wait()
 				}
@@ -206,13 +220,67 @@ func nginxBinary() string {
 	return ""
 }
 
+// reportProxyCPU reports the CPU time a proxy used in b's timed run per request, as
+// cpu-us/req.
+func reportProxyCPU(b *testing.B, cpu time.Duration) {
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/req")
+}
+
+// cpuOf returns the CPU time, user and system, that the processes pids used so far, from
+// /proc/<pid>/stat (in clock ticks of 10 ms: Linux's USER_HZ is 100).
+func cpuOf(b *testing.B, pids ...int) time.Duration {
+	var total time.Duration
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			b.Fatal(err)
+		}
+		// The fields after the command's name, which ends at the last ')': state is the
+		// first, utime and stime the 12th and 13th.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		for _, f := range fields[11:13] {
+			ticks, err := strconv.ParseInt(f, 10, 64)
+			if err != nil {
+				b.Fatalf("/proc/%d/stat: %v", pid, err)
+			}
+			total += time.Duration(ticks) * 10 * time.Millisecond
+		}
+	}
+	return total
+}
+
+// children returns the IDs of the processes whose parent is pid.
+func children(b *testing.B, pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var kids []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
+		if err != nil {
+			continue // it ended meanwhile
+		}
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			kids = append(kids, child)
+		}
+	}
+	return kids
+}
+
 // startNginx runs nginx as a reverse proxy to upstream (host:port) that adds the
 // Authorization header authz to every request, on a free loopback port, until b ends; it
-// returns the address nginx listens on.
-func startNginx(b *testing.B, nginx, upstream, authz string) string {
+// returns the address nginx listens on and a function that returns the IDs of its
+// processes (the master and its workers).
+func startNginx(b *testing.B, nginx, upstream, authz string) (addr string, pids func() []int) {
 	b.Helper()
 	dir := b.TempDir()
-	addr := freeAddr(b)
+	addr = freeAddr(b)
 	conf := fmt.Sprintf(`worker_processes 2;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
@@ -254,7 +322,8 @@ http {
 		resp, err := http.Get("http://" + addr + "/")
 		if err == nil {
 			resp.Body.Close()
-			return addr
+			master := cmd.Process.Pid
+			return addr, func() []int { return append(children(b, master), master) }
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
