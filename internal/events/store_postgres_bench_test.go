@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"runtime"
@@ -34,6 +35,23 @@ func BenchmarkPostgresSearch(b *testing.B) {
 		b.Run(shape.name, func(b *testing.B) {
 			searchLoop(b, svc, shape.values)
 		})
+	}
+}
+
+// BenchmarkPostgresSearchEachQuery is BenchmarkPostgresSearch with each query of a shape
+// measured on its own, as <shape>/<n> (n counts the shape's queries from 0, in benchShapes'
+// order): which query makes a shape slow.
+//
+//	go test -run '^$' -bench 'BenchmarkPostgresSearchEachQuery/combined_sparse/' -benchtime 100x ./internal/events/
+func BenchmarkPostgresSearchEachQuery(b *testing.B) {
+	s, now := benchPostgres(b)
+	svc := benchService(b, s, now)
+	for _, shape := range pgBenchShapes(b, s, now) {
+		for i, v := range shape.values {
+			b.Run(fmt.Sprintf("%s/%d", shape.name, i), func(b *testing.B) {
+				searchLoop(b, svc, []url.Values{v})
+			})
+		}
 	}
 }
 
