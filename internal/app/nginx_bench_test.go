@@ -79,7 +79,7 @@ func BenchmarkGatewayVsNginx(b *testing.B) {
 			gateway = p
 		}
 	}
-	compareProxies(b, nginx, proxyTargets{
+	targets := proxyTargets{
 		gateway:    cluster.URL,
 		gatewayPID: gateway.PID,
 		service:    func(service string) string { return addrs[service] },
@@ -88,9 +88,6 @@ func BenchmarkGatewayVsNginx(b *testing.B) {
 			return svcauth.NewSigner(discovery.Gateway, gatewayKey, time.Now).Token(service, claims)
 		},
 		profile: func(name string, d time.Duration) (wait func()) {
-			if profiles == "" {
-				return func() {}
-			}
 			done := make(chan error, 1)
 			go func() {
 				done <- fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", gateway.MetricsAddr, int(d.Seconds())),
@@ -102,7 +99,11 @@ func BenchmarkGatewayVsNginx(b *testing.B) {
 				}
 			}
 		},
-	}, c)
+	}
+	if profiles == "" {
+		targets.profile = nil
+	}
+	compareProxies(b, nginx, targets, c)
 }
 
 // BenchmarkGatewayVsNginxAllInOne is BenchmarkGatewayVsNginx in the all-in-one mode as it
@@ -124,7 +125,6 @@ func BenchmarkGatewayVsNginxAllInOne(b *testing.B) {
 		token: func(service string, claims svcauth.Claims) (string, error) {
 			return app.ServiceToken(sys, service, claims)
 		},
-		profile: func(string, time.Duration) func() { return func() {} },
 	}, c)
 }
 
@@ -137,7 +137,7 @@ type proxyTargets struct {
 	// token returns a service token of the gateway's for a call to service with claims.
 	token func(service string, claims svcauth.Claims) (string, error)
 	// profile starts a CPU profile of the gateway over the next d, to be saved under name;
-	// the function it returns waits for it.
+	// the function it returns waits for it. Nil: no profile.
 	profile func(name string, d time.Duration) (wait func())
 }
 
@@ -186,7 +186,7 @@ func compareProxies(b *testing.B, nginx string, t proxyTargets, c *client) {
 			})
 			b.Run(name+"/gateway", func(b *testing.B) {
 				var wait func()
-				if b.N > 1 { // the run that counts, not the first of one request
+				if t.profile != nil && b.N > 1 { // the run that counts, not the first of one request
 					wait = t.profile(strings.ReplaceAll(name, "/", "-"), 4*time.Second)
 				}
 				var cpu time.Duration
@@ -231,14 +231,11 @@ func reportProxyCPU(b *testing.B, cpu time.Duration) {
 func cpuOf(b *testing.B, pids ...int) time.Duration {
 	var total time.Duration
 	for _, pid := range pids {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		fields, err := procStat(pid)
 		if err != nil {
 			b.Fatal(err)
 		}
-		// The fields after the command's name, which ends at the last ')': state is the
-		// first, utime and stime the 12th and 13th.
-		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		for _, f := range fields[11:13] {
+		for _, f := range fields[11:13] { // utime, stime
 			ticks, err := strconv.ParseInt(f, 10, 64)
 			if err != nil {
 				b.Fatalf("/proc/%d/stat: %v", pid, err)
@@ -261,16 +258,26 @@ func children(b *testing.B, pid int) []int {
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
-		if err != nil {
-			continue // it ended meanwhile
-		}
-		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+		if fields, err := procStat(child); err == nil && fields[1] == strconv.Itoa(pid) { // ppid
 			kids = append(kids, child)
 		}
 	}
 	return kids
+}
+
+// procStat returns the fields of /proc/<pid>/stat after the command's name (which ends at the
+// last ')'), at least 13 of them: state is the first, ppid the second, utime and stime the
+// 12th and 13th.
+func procStat(pid int) ([]string, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) < 13 {
+		return nil, fmt.Errorf("/proc/%d/stat: %d fields after the name", pid, len(fields))
+	}
+	return fields, nil
 }
 
 // startNginx runs nginx as a reverse proxy to upstream (host:port) that adds the
