@@ -168,12 +168,12 @@ func checkInitSQL(sql string) problems {
 	return ps
 }
 
+// initSQL creates the databases and roles: compose mounts it into PostgreSQL's init directory,
+// and the Kubernetes Job runs it (kustomize reads no file outside k8s/, so it lives there).
+const initSQL = "k8s/postgres-init.sql"
+
 func TestInitSQL(t *testing.T) {
-	sql := readFile(t, "postgres/init.sql")
-	report(t, "postgres/init.sql", checkInitSQL(sql))
-	if k8s := readFile(t, "k8s/postgres-init.sql"); k8s != sql {
-		t.Errorf("k8s/postgres-init.sql differs from postgres/init.sql; copy it: cp deploy/postgres/init.sql deploy/k8s/postgres-init.sql")
-	}
+	report(t, initSQL, checkInitSQL(readFile(t, initSQL)))
 }
 
 // ---- Dockerfile -------------------------------------------------------------------------
@@ -376,7 +376,7 @@ func checkDatabaseURL(ps *problems, where, service, raw, password string) *url.U
 	return u
 }
 
-func checkCompose(c *composeFile, initSQL string) problems {
+func checkCompose(c *composeFile, script string) problems {
 	var ps problems
 	running := map[string][]string{} // EventPost service → compose services running it
 	for name, s := range c.Services {
@@ -395,7 +395,7 @@ func checkCompose(c *composeFile, initSQL string) problems {
 		return ""
 	}
 	postgres, rabbitmq, mailpit := backing("postgres:15"), backing("rabbitmq:"), backing("axllent/mailpit")
-	passwords := initPasswords(initSQL)
+	passwords := initPasswords(script)
 
 	for _, svc := range services() {
 		names := running[svc]
@@ -494,9 +494,9 @@ func checkCompose(c *composeFile, initSQL string) problems {
 		}
 	}
 	if s := c.Services[postgres]; s != nil && !slices.ContainsFunc(s.Volumes, func(v string) bool {
-		return strings.HasPrefix(v, "./postgres/init.sql:/docker-entrypoint-initdb.d/")
+		return strings.HasPrefix(v, "./"+initSQL+":/docker-entrypoint-initdb.d/")
 	}) {
-		ps.add("compose service %s: does not mount ./postgres/init.sql into /docker-entrypoint-initdb.d", postgres)
+		ps.add("compose service %s: does not mount ./%s into /docker-entrypoint-initdb.d", postgres, initSQL)
 	}
 	return ps
 }
@@ -530,7 +530,7 @@ func checkComposeURLs(ps *problems, c *composeFile, where, key, value, target st
 }
 
 func TestCompose(t *testing.T) {
-	report(t, "docker-compose.yml", checkCompose(loadCompose(t), readFile(t, "postgres/init.sql")))
+	report(t, "docker-compose.yml", checkCompose(loadCompose(t), readFile(t, initSQL)))
 }
 
 // TestComposeObservability checks that compose runs Consul, an OpenTelemetry Collector with
@@ -1196,8 +1196,8 @@ func checkInitJob(ps *problems, m *manifests) {
 func TestKubernetes(t *testing.T) {
 	m := loadManifests(t)
 	report(t, "k8s", checkK8s(m))
-	if cm := m.configMaps["postgres-init-sql"]; cm == nil || cm.Data["init.sql"] != readFile(t, "postgres/init.sql") {
-		t.Errorf("k8s: the postgres-init-sql ConfigMap's init.sql is not postgres/init.sql")
+	if cm := m.configMaps["postgres-init-sql"]; cm == nil || cm.Data["init.sql"] != readFile(t, initSQL) {
+		t.Errorf("k8s: the postgres-init-sql ConfigMap's init.sql is not %s", initSQL)
 	}
 }
 
@@ -1235,7 +1235,7 @@ func TestChecksCatchDockerfileFaults(t *testing.T) {
 }
 
 func TestChecksCatchComposeFaults(t *testing.T) {
-	sql := readFile(t, "postgres/init.sql")
+	sql := readFile(t, initSQL)
 	for _, tc := range []struct {
 		name   string
 		change func(c *composeFile)

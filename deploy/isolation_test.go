@@ -1116,7 +1116,7 @@ func TestKubernetesKeys(t *testing.T) {
 // ---- the checks fail when a piece is missing -------------------------------------------
 
 func TestChecksCatchComposeIsolationFaults(t *testing.T) {
-	sql := readFile(t, "postgres/init.sql")
+	sql := readFile(t, initSQL)
 	check := func(c *composeFile) problems {
 		return slices.Concat(checkCompose(c, sql), checkComposeNetworks(c), checkComposeKeys(c))
 	}
