@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -119,7 +120,18 @@ func postgresQuery(q SearchQuery, common func(kind, value string) bool, sortMatc
 	if q.Category != "" {
 		c.add(`e.category_key = ?`, strings.ToLower(q.Category))
 	}
-	if len(q.Tags) > 0 {
+	var cells []int32
+	if q.Near != nil {
+		cells, _ = placeCells(boundingBox(*q.Near))
+	}
+	switch {
+	case len(q.Tags) > 0 && cells != nil:
+		// Each tag in the cells around the circle: a few entries of events_tag_cells, where
+		// the tag's own list holds every event with it, wherever it is.
+		for _, t := range q.Tags {
+			c.add(`e.tag_cells && ?`, tagCells(t, cells))
+		}
+	case len(q.Tags) > 0:
 		indexed, checked := split(q.Tags, "tags", common)
 		if len(indexed) > 0 {
 			c.add(`e.tags @> ?`, indexed)
@@ -131,13 +143,12 @@ func postgresQuery(q SearchQuery, common func(kind, value string) bool, sortMatc
 	if len(q.Words) > 0 && !wordFilters(&c, q.Words, common) {
 		return "", nil, false
 	}
-	if q.Near != nil {
-		if cells, ok := placeCells(boundingBox(*q.Near)); ok {
-			c.add(`e.cell = ANY(?)`, cells)
-			distanceFilter(&c, *q.Near)
-		} else {
-			nearFilter(&c, *q.Near)
-		}
+	switch {
+	case cells != nil:
+		c.add(`e.cell = ANY(?)`, cells)
+		distanceFilter(&c, *q.Near)
+	case q.Near != nil:
+		nearFilter(&c, *q.Near)
 	}
 	order := `e.starts_at`
 	if sortMatches {
@@ -203,6 +214,16 @@ func placeCells(b bbox) ([]int32, bool) {
 		cells[i] = int32(c[0]*cellsPerRow + c[1])
 	}
 	return cells, true
+}
+
+// tagCells returns the elements of the column tag_cells (see its migration) that an event
+// holding tag in one of cells has: the tag, a space, the cell.
+func tagCells(tag string, cells []int32) []string {
+	out := make([]string, len(cells))
+	for i, cell := range cells {
+		out[i] = tag + " " + strconv.Itoa(int(cell))
+	}
+	return out
 }
 
 // tsQuery returns the text search query that matches the events holding every one of words

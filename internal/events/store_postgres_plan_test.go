@@ -108,6 +108,10 @@ func TestPostgresSearchPlans(t *testing.T) {
 	}
 }
 
+// ginIndexes are the GIN indexes of events: they hold no start time, so a window reads them
+// whole (and they are chosen when their lists are short).
+var ginIndexes = map[string]bool{"events_tags": true, "events_search": true, "events_tag_cells": true}
+
 // checkWindows searches q in windows (searchWindows), checks that it finds the events one
 // search of the whole table finds and that each window's plan reads no B-tree index beyond
 // the window, and reports whether the windows found the events.
@@ -125,8 +129,7 @@ func checkWindows(t *testing.T, s *SQLStore, q SearchQuery) bool {
 			return nil, fmt.Errorf("explain output %s: %v", out, err)
 		}
 		plans[0].Plan.walk(func(n planNode) {
-			if n.NodeType == "Seq Scan" || n.IndexName != "" && !strings.HasPrefix(n.IndexName, "events_tags") &&
-				!strings.HasPrefix(n.IndexName, "events_search") && !strings.Contains(n.IndexCond, "starts_at <=") {
+			if n.NodeType == "Seq Scan" || n.IndexName != "" && !ginIndexes[n.IndexName] && !strings.Contains(n.IndexCond, "starts_at <=") {
 				t.Errorf("window plan reads %s %s beyond the window:\n%s", n.NodeType, n.IndexName, out)
 			}
 		})
