@@ -87,7 +87,9 @@ func BenchmarkGatewayVsNginx(b *testing.B) {
 		token: func(service string, claims svcauth.Claims) (string, error) {
 			return svcauth.NewSigner(discovery.Gateway, gatewayKey, time.Now).Token(service, claims)
 		},
-		profile: func(name string, d time.Duration) (wait func()) {
+	}
+	if profiles != "" {
+		targets.profile = func(name string, d time.Duration) (wait func()) {
 			done := make(chan error, 1)
 			go func() {
 				done <- fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", gateway.MetricsAddr, int(d.Seconds())),
@@ -98,10 +100,7 @@ func BenchmarkGatewayVsNginx(b *testing.B) {
 					b.Errorf("profile: %v", err)
 				}
 			}
-		},
-	}
-	if profiles == "" {
-		targets.profile = nil
+		}
 	}
 	compareProxies(b, nginx, targets, c)
 }

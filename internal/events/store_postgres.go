@@ -120,12 +120,15 @@ func postgresQuery(q SearchQuery, common func(kind, value string) bool, sortMatc
 	if q.Category != "" {
 		c.add(`e.category_key = ?`, strings.ToLower(q.Category))
 	}
-	var cells []int32
+	var (
+		cells   []int32
+		byCells bool // q.Near is searched by the map cells around it
+	)
 	if q.Near != nil {
-		cells, _ = placeCells(boundingBox(*q.Near))
+		cells, byCells = placeCells(boundingBox(*q.Near))
 	}
 	switch {
-	case len(q.Tags) > 0 && cells != nil:
+	case len(q.Tags) > 0 && byCells:
 		// Each tag in the cells around the circle: a few entries of events_tag_cells, where
 		// the tag's own list holds every event with it, wherever it is.
 		for _, t := range q.Tags {
@@ -144,7 +147,7 @@ func postgresQuery(q SearchQuery, common func(kind, value string) bool, sortMatc
 		return "", nil, false
 	}
 	switch {
-	case cells != nil:
+	case byCells:
 		c.add(`e.cell = ANY(?)`, cells)
 		distanceFilter(&c, *q.Near)
 	case q.Near != nil:

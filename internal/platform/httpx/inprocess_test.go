@@ -448,10 +448,29 @@ func TestInProcessReusesItsGoroutines(t *testing.T) {
 		if ex := do(t, c, mustRequest(t, "GET", "http://svc:1/", nil)); ex.Status != http.StatusOK {
 			t.Fatalf("answered %+v", ex)
 		}
-		time.Sleep(20 * time.Millisecond) // the worker is back waiting for a call
+		waitIdleWorker(t)
 	}
 	if len(goroutines) != 1 {
 		t.Errorf("five calls in a row ran on %d goroutines: %v", len(goroutines), goroutines)
 	}
 	tr.Shutdown()
+}
+
+// waitIdleWorker waits until a worker of an InProcess waits for its next call (its goroutine
+// blocked in the select of worker), so that the next call finds it.
+func waitIdleWorker(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	buf := make([]byte, 1<<20)
+	for {
+		for g := range strings.SplitSeq(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "[select]") && strings.Contains(g, "(*InProcess).worker(") {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no worker waits for a call after 5 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
